@@ -1,0 +1,97 @@
+"""Losses with their gradients, for the settings of seed 002, section 10.2.
+
+Each returns ``(loss, grad)`` where grad is dL/d(first argument), so it feeds
+straight into an output layer's ``backward``.
+"""
+import numpy as np
+
+from fastrnn._validation import as_float_array
+
+_REDUCTIONS = ("mean", "sum")
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+
+
+def log_softmax(logits, axis=-1):
+    """log p = o - logsumexp(o), computed without overflow."""
+    logits = np.asarray(logits)
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def softmax(logits, axis=-1):
+    """p_t = softmax(o_t) of eq. 10.4."""
+    return np.exp(log_softmax(logits, axis=axis))
+
+
+def softmax_nll(logits, targets, *, reduction="mean"):
+    """Negative log-likelihood of softmax outputs, eq. 10.5 of seed 002.
+
+    L = -sum_t log p_{t, y_t} with p_t = softmax(o_t).
+
+    Parameters
+    ----------
+    logits : array_like, (..., C) float
+        The outputs o_t, e.g. (T, B, C).
+    targets : array_like, (...) int
+        The class y_t of each step, in [0, C).
+    reduction : {"mean", "sum"}
+        "sum" is eq. 10.5 as written; "mean" divides by the number of steps
+        (PyTorch's default).
+
+    Returns
+    -------
+    loss : float
+    dlogits : ndarray, shaped as logits: p - onehot(y), scaled by the reduction.
+    """
+    _check_reduction(reduction)
+    logits = np.asarray(logits)
+    if logits.dtype.kind != "f":
+        logits = as_float_array(logits, "logits", np.float64)
+    if logits.ndim < 1:
+        raise ValueError("logits must have a class axis (its last dimension)")
+    targets = np.asarray(targets)
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"targets must be integer class indices, got dtype {targets.dtype}")
+    if targets.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"targets must have shape {logits.shape[:-1]} (logits without the class axis), "
+            f"got {targets.shape}"
+        )
+    C = logits.shape[-1]
+    if targets.size and (targets.min() < 0 or targets.max() >= C):
+        raise ValueError(f"targets must be class indices in [0, {C}), got values outside")
+    logp = log_softmax(logits)
+    picked = np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
+    n = max(targets.size, 1)
+    scale = 1.0 / n if reduction == "mean" else 1.0
+    loss = -float(picked.sum(dtype=np.float64)) * scale
+    grad = np.exp(logp)
+    np.put_along_axis(grad, targets[..., None],
+                      np.take_along_axis(grad, targets[..., None], axis=-1) - 1, axis=-1)
+    grad *= logits.dtype.type(scale)
+    return loss, grad
+
+
+def mse(pred, target, *, reduction="mean"):
+    """Squared error for regression: mean (or sum) of (pred - target)^2.
+
+    Returns
+    -------
+    loss : float
+    dpred : ndarray, shaped as pred
+    """
+    _check_reduction(reduction)
+    pred = np.asarray(pred)
+    if pred.dtype.kind != "f":
+        pred = as_float_array(pred, "pred", np.float64)
+    target = as_float_array(target, "target", pred.dtype)
+    if target.shape != pred.shape:
+        raise ValueError(f"target must have the shape of pred {pred.shape}, got {target.shape}")
+    diff = pred - target
+    scale = 1.0 / max(diff.size, 1) if reduction == "mean" else 1.0
+    loss = float(np.dot(diff.ravel().astype(np.float64), diff.ravel().astype(np.float64))) * scale
+    return loss, (2.0 * scale) * diff

@@ -1,0 +1,72 @@
+"""The output layer of seed 002, eq. 10.4: o_t = c + V h_t, applied to every step."""
+import numpy as np
+
+from fastrnn._validation import as_float_array, check_dtype, check_int, check_random_state
+
+
+class Linear:
+    """An affine map applied to the last axis, weight-compatible with ``torch.nn.Linear``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    bias : bool
+    dtype : numpy.float32 or numpy.float64
+    seed : None, int or numpy.random.Generator
+        Initialisation uniform in [-1/sqrt(in_features), 1/sqrt(in_features)].
+
+    Attributes
+    ----------
+    params : dict
+        ``weight`` (out_features, in_features) and ``bias`` (out_features,).
+    grads : dict
+        Same keys, accumulated by ``backward`` until ``zero_grad``.
+    """
+
+    def __init__(self, in_features, out_features, *, bias=True, dtype=np.float32, seed=None):
+        self.in_features = check_int(in_features, "in_features", minimum=1)
+        self.out_features = check_int(out_features, "out_features", minimum=1)
+        self.dtype = check_dtype(dtype)
+        self.bias = bool(bias)
+        rng = check_random_state(seed)
+        k = 1.0 / np.sqrt(self.in_features)
+        self.params = {
+            "weight": rng.uniform(-k, k, (self.out_features, self.in_features)).astype(self.dtype)
+        }
+        if self.bias:
+            self.params["bias"] = rng.uniform(-k, k, self.out_features).astype(self.dtype)
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._h = None
+
+    def zero_grad(self):
+        for g in self.grads.values():
+            g.fill(0)
+
+    def forward(self, h):
+        """o = h V^T + c over the last axis of h (any leading shape)."""
+        h = as_float_array(h, "h", self.dtype)
+        if h.ndim < 1 or h.shape[-1] != self.in_features:
+            raise ValueError(
+                f"h must have {self.in_features} features in its last dimension "
+                f"(in_features), got shape {h.shape}"
+            )
+        self._h = h
+        out = h @ self.params["weight"].T
+        if self.bias:
+            out += self.params["bias"]
+        return out
+
+    def backward(self, dout):
+        """Accumulate dV, dc from dL/do and return dL/dh."""
+        if self._h is None:
+            raise RuntimeError("backward called before forward: there is nothing to differentiate")
+        want = self._h.shape[:-1] + (self.out_features,)
+        dout = as_float_array(dout, "dout", self.dtype, shape=want)
+        d2 = dout.reshape(-1, self.out_features)
+        h2 = self._h.reshape(-1, self.in_features)
+        self.grads["weight"] += d2.T @ h2
+        if self.bias:
+            self.grads["bias"] += d2.sum(axis=0)
+        return dout @ self.params["weight"]
+
+    __call__ = forward

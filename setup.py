@@ -1,0 +1,58 @@
+"""Build the Cython extensions of fastrnn.
+
+Every ``fastrnn/_*.pyx`` becomes one extension module. Each is linked with the
+fused element-wise kernels in ``csrc/*.c``; BLAS is reached at run time through
+``scipy.linalg.cython_blas``, so nothing here links a BLAS of its own.
+"""
+import glob
+import os
+import sys
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+C_SOURCES = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "csrc", "*.c")))
+
+if sys.platform == "win32":
+    COMPILE_ARGS = ["/O2"]
+else:
+    # -O3 turns on the loop vectoriser; no -march=native so that a wheel runs on
+    # any x86-64, and no -ffast-math: the tests check accuracy to a few ulp.
+    # -fno-trapping-math lets the vectoriser turn the selects of csrc/fr_math.h
+    # into blends; it changes no result (nothing here traps on FP exceptions).
+    COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-unused-function"]
+
+DEBUG = os.environ.get("FASTRNN_DEBUG_BUILD") == "1"
+if DEBUG and sys.platform != "win32":
+    COMPILE_ARGS = ["-O1", "-g", "-fno-omit-frame-pointer", "-fno-math-errno", "-fno-trapping-math"]
+
+
+def extensions():
+    exts = []
+    for pyx in sorted(glob.glob(os.path.join(HERE, "fastrnn", "_*.pyx"))):
+        name = "fastrnn." + os.path.splitext(os.path.basename(pyx))[0]
+        exts.append(
+            Extension(
+                name,
+                sources=[os.path.relpath(pyx, HERE)] + C_SOURCES,
+                include_dirs=[os.path.join(HERE, "csrc"), np.get_include()],
+                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+                extra_compile_args=COMPILE_ARGS,
+            )
+        )
+    return cythonize(
+        exts,
+        compiler_directives={
+            "language_level": "3",
+            "boundscheck": DEBUG,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": DEBUG,
+            "embedsignature": True,
+        },
+    )
+
+
+setup(ext_modules=extensions())

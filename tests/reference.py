@@ -1,0 +1,37 @@
+"""Plain NumPy reference implementations, written independently of fastrnn's
+kernels (one time step at a time, straight from the equations), for tests and
+for the NumPy side of the benchmarks."""
+import numpy as np
+
+
+def rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity="tanh"):
+    """x (T, B, D), h0 (B, H) -> hs (T+1, B, H), hs[0] = h0 (seed 002, eq. 10.4)."""
+    act = np.tanh if nonlinearity == "tanh" else (lambda a: np.maximum(a, 0))
+    T = x.shape[0]
+    hs = np.empty((T + 1,) + h0.shape, dtype=np.result_type(x, h0))
+    hs[0] = h0
+    for t in range(T):
+        hs[t + 1] = act(x[t] @ w_ih.T + b_ih + hs[t] @ w_hh.T + b_hh)
+    return hs
+
+
+def rnn_backward(x, w_ih, w_hh, hs, dy, dh_T, nonlinearity="tanh", clip_hidden=None):
+    """BPTT for rnn_forward: returns dx, dh0, dw_ih, dw_hh, db (seed 002, 10.2.1)."""
+    T = x.shape[0]
+    dx = np.zeros_like(x)
+    dw_ih = np.zeros_like(w_ih)
+    dw_hh = np.zeros_like(w_hh)
+    db = np.zeros(w_hh.shape[0], dtype=w_hh.dtype)
+    dh = dh_T.copy()
+    for t in range(T - 1, -1, -1):
+        dh = dh + dy[t]
+        if clip_hidden is not None:
+            dh = np.clip(dh, -clip_hidden, clip_hidden)
+        h = hs[t + 1]
+        da = dh * (1 - h * h) if nonlinearity == "tanh" else dh * (h > 0)
+        dw_ih += da.T @ x[t]
+        dw_hh += da.T @ hs[t]
+        db += da.sum(axis=0)
+        dx[t] = da @ w_ih
+        dh = da @ w_hh
+    return dx, dh, dw_ih, dw_hh, db
