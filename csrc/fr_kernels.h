@@ -8,7 +8,23 @@
 #define FASTRNN_FR_KERNELS_H
 
 #include <stddef.h>
+#include <stdlib.h>
 #include "fr_fpstate.h"
+
+/*
+ * The hot kernels are compiled three times (AVX-512, AVX2+FMA, baseline
+ * x86-64) and the loader picks the best one for the running CPU, so a wheel
+ * built without -march=native still uses the vector width the machine has.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define FR_MULTIVERSION \
+    __attribute__((target_clones("arch=haswell", "default")))
+#endif
+#endif
+#ifndef FR_MULTIVERSION
+#define FR_MULTIVERSION
+#endif
 
 /* Activations of the simple recurrent cell. */
 enum { FR_ACT_TANH = 0, FR_ACT_RELU = 1 };
@@ -20,6 +36,8 @@ enum { FR_ACT_TANH = 0, FR_ACT_RELU = 1 };
     void fr_rnn_act_bwd_##S(int act, T *da, const T *h, ptrdiff_t n, T clip);       \
     void fr_fill_rows_##S(T *out, const T *row, ptrdiff_t nrows, ptrdiff_t ncols);  \
     void fr_add_##S(T *out, const T *a, ptrdiff_t n);                               \
+    void fr_vecmat_acc_##S(const T *v, const T *m, T *out, ptrdiff_t n_in,          \
+                           ptrdiff_t n_out);                                        \
     void fr_sumsq_scaled_##S(const T *x, ptrdiff_t n, double *scale, double *ssq);  \
     void fr_scale_##S(T *x, ptrdiff_t n, T factor);                                 \
     ptrdiff_t fr_clip_value_##S(T *x, ptrdiff_t n, T limit);

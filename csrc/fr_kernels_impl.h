@@ -7,12 +7,14 @@
 #define FR_CAT(a, b) FR_CAT2(a, b)
 #define FR_FN(name) FR_CAT(name, S)
 
+FR_MULTIVERSION
 void FR_FN(fr_tanh)(const T *x, T *out, ptrdiff_t n)
 {
     for (ptrdiff_t i = 0; i < n; ++i)
         out[i] = FR_FN(frm_tanh)(x[i]);
 }
 
+FR_MULTIVERSION
 void FR_FN(fr_sigmoid)(const T *x, T *out, ptrdiff_t n)
 {
     for (ptrdiff_t i = 0; i < n; ++i)
@@ -21,6 +23,7 @@ void FR_FN(fr_sigmoid)(const T *x, T *out, ptrdiff_t n)
 
 /* h <- act(h), in place: the pre-activation (input projection, bias and
  * recurrent product already summed by BLAS) becomes the hidden state. */
+FR_MULTIVERSION
 void FR_FN(fr_rnn_act_fwd)(int act, T *h, ptrdiff_t n)
 {
     if (act == FR_ACT_TANH) {
@@ -34,6 +37,7 @@ void FR_FN(fr_rnn_act_fwd)(int act, T *h, ptrdiff_t n)
 
 /* da holds dL/dh_t on entry and dL/da_t on exit, with h_t = act(a_t).
  * clip > 0 first clips dL/dh_t element-wise to [-clip, clip] (Graves 2013). */
+FR_MULTIVERSION
 void FR_FN(fr_rnn_act_bwd)(int act, T *da, const T *h, ptrdiff_t n, T clip)
 {
     if (clip > (T)0)
@@ -53,10 +57,35 @@ void FR_FN(fr_fill_rows)(T *out, const T *row, ptrdiff_t nrows, ptrdiff_t ncols)
         memcpy(out + r * ncols, row, (size_t)ncols * sizeof(T));
 }
 
+FR_MULTIVERSION
 void FR_FN(fr_add)(T *out, const T *a, ptrdiff_t n)
 {
     for (ptrdiff_t i = 0; i < n; ++i)
         out[i] += a[i];
+}
+
+/* out (n_out) += v (n_in) @ m (n_in x n_out, row-major).
+ *
+ * The recurrent product of one sequence (B = 1) at small H: BLAS GEMV pays a
+ * fixed cost per call comparable to the arithmetic of a 64 x 64 product.
+ * Four rows of m per pass keep out in registers longer; the inner loop runs
+ * along contiguous rows of m and vectorises. */
+FR_MULTIVERSION
+void FR_FN(fr_vecmat_acc)(const T *v, const T *m, T *out, ptrdiff_t n_in, ptrdiff_t n_out)
+{
+    ptrdiff_t i = 0;
+    for (; i + 4 <= n_in; i += 4) {
+        const T v0 = v[i], v1 = v[i + 1], v2 = v[i + 2], v3 = v[i + 3];
+        const T *r0 = m + i * n_out, *r1 = r0 + n_out, *r2 = r1 + n_out, *r3 = r2 + n_out;
+        for (ptrdiff_t j = 0; j < n_out; ++j)
+            out[j] += (v0 * r0[j] + v1 * r1[j]) + (v2 * r2[j] + v3 * r3[j]);
+    }
+    for (; i < n_in; ++i) {
+        const T vi = v[i];
+        const T *r = m + i * n_out;
+        for (ptrdiff_t j = 0; j < n_out; ++j)
+            out[j] += vi * r[j];
+    }
 }
 
 /* Fold x into a running (scale, ssq) with norm = scale * sqrt(ssq), the
@@ -64,19 +93,18 @@ void FR_FN(fr_add)(T *out, const T *a, ptrdiff_t n)
  * A NaN or Inf in x makes scale non-finite, which the caller reports. */
 void FR_FN(fr_sumsq_scaled)(const T *x, ptrdiff_t n, double *scale, double *ssq)
 {
-    double amax = 0.0, local = 0.0, inv;
+    double amax = 0.0, poison = 0.0, local = 0.0, inv;
     for (ptrdiff_t i = 0; i < n; ++i) {
         double v = fabs((double)x[i]);
-        amax = (v > amax || v != v) ? v : amax;
+        amax = v > amax ? v : amax;
+        poison += v * 0.0;  /* NaN as soon as any element is NaN or Inf */
     }
-    if (amax == 0.0)
-        return;
-    if (!isfinite(amax)) {
-        *scale = amax;  /* Inf, or NaN: propagates to the norm */
+    if (poison != 0.0) {    /* NaN compares unequal */
+        *scale = isinf(amax) && !isnan(*scale) ? amax : NAN;
         *ssq = 1.0;
         return;
     }
-    if (!isfinite(*scale))
+    if (amax == 0.0 || !isfinite(*scale))
         return;
     inv = 1.0 / amax;
     {

@@ -4,6 +4,8 @@
 Each array is flat, C-contiguous, float32 or float64 (checked in Python); the
 arithmetic is in csrc/fr_kernels_impl.h.
 """
+from libc.math cimport sqrt
+
 import numpy as np
 
 from fastrnn._kernels cimport (
@@ -28,7 +30,7 @@ def global_norm(list arrays):
             d = a
             with nogil:
                 fr_sumsq_scaled_d(&d[0], d.shape[0], &scale, &ssq)
-    return scale * ssq ** 0.5
+    return scale * sqrt(ssq)
 
 
 def scale_all(list arrays, double factor):

@@ -7,8 +7,8 @@ every cell type shares:
 forward
     1. input projection of all T steps: one GEMM (T*B x D) @ (D x G*H) into
        the state buffer, on top of the summed biases;
-    2. per step: one GEMM (GEMV when B = 1, where OpenBLAS's GEMM with one row
-       is several times slower) adds h_{t-1} W_hh^T;
+    2. per step: one GEMM adds h_{t-1} W_hh^T (for B = 1 a GEMV, or a C
+       kernel when W_hh is small: see _matmul.pxd);
     3. per step: one fused C kernel turns the pre-activations into the state.
 backward (BPTT)
     1. per step: one GEMM carries dL/dh_t back through W_hh, one fused C
@@ -19,6 +19,7 @@ backward (BPTT)
 from cython cimport floating
 
 from fastrnn._blas cimport gemm, gemv
+from fastrnn._matmul cimport rows_times_matrix_acc
 from fastrnn._kernels cimport (
     fr_fp_enter, fr_fp_leave,
     fr_rnn_act_fwd_f, fr_rnn_act_fwd_d, fr_rnn_act_bwd_f, fr_rnn_act_bwd_d,
@@ -26,20 +27,8 @@ from fastrnn._kernels cimport (
 )
 
 
-cdef inline void _recurrent_product(bint transpose, int batch, int hidden,
-                                    const floating *w, const floating *h,
-                                    floating *out) noexcept nogil:
-    """out (B x H) += h @ W^T (transpose) or h @ W, W being H x H."""
-    if batch == 1:
-        gemv(not transpose, hidden, hidden, <floating> 1, w, hidden, h,
-             <floating> 1, out)
-    else:
-        gemm(False, transpose, batch, hidden, hidden, <floating> 1, h, hidden,
-             w, hidden, <floating> 1, out, hidden)
-
-
 def rnn_forward(int act, const floating[:, :, ::1] x,
-                const floating[:, ::1] w_ih, const floating[:, ::1] w_hh,
+                const floating[:, ::1] w_ih, const floating[:, ::1] w_hh_t,
                 const floating[::1] bias, floating[:, :, ::1] hs):
     """Run h_t = act(W_ih x_t + W_hh h_{t-1} + b) over a whole sequence.
 
@@ -47,11 +36,12 @@ def rnn_forward(int act, const floating[:, :, ::1] x,
     ----------
     act : FR_ACT_TANH or FR_ACT_RELU
     x : (T, B, D)
-    w_ih : (H, D);  w_hh : (H, H);  bias : (H,), b_ih + b_hh
+    w_ih : (H, D);  w_hh_t : (H, H), W_hh transposed (contiguous), so that the
+        step's product is h_{t-1} @ w_hh_t;  bias : (H,), b_ih + b_hh
     hs : (T + 1, B, H), hs[0] = h_0 on entry; hs[t + 1] = h_t on exit.
     """
     cdef int T = x.shape[0], B = x.shape[1], D = x.shape[2]
-    cdef int H = w_hh.shape[0]
+    cdef int H = w_hh_t.shape[0]
     cdef int t
     cdef unsigned int fpstate
     if T == 0 or B == 0:
@@ -65,7 +55,7 @@ def rnn_forward(int act, const floating[:, :, ::1] x,
         gemm(False, True, T * B, H, D, <floating> 1, &x[0, 0, 0], D,
              &w_ih[0, 0], D, <floating> 1, &hs[1, 0, 0], H)
         for t in range(T):
-            _recurrent_product(True, B, H, &w_hh[0, 0], &hs[t, 0, 0], &hs[t + 1, 0, 0])
+            rows_times_matrix_acc(B, H, H, &hs[t, 0, 0], &w_hh_t[0, 0], &hs[t + 1, 0, 0])
             if floating is float:
                 fr_rnn_act_fwd_f(act, &hs[t + 1, 0, 0], <Py_ssize_t> B * H)
             else:
@@ -102,7 +92,7 @@ def rnn_backward(int act, const floating[:, :, ::1] x,
         for t in range(T - 1, -1, -1):
             if t < T - 1:
                 # dL/dh_t += dL/da_{t+1} W_hh
-                _recurrent_product(False, B, H, &w_hh[0, 0], &da[t + 1, 0, 0], &da[t, 0, 0])
+                rows_times_matrix_acc(B, H, H, &da[t + 1, 0, 0], &w_hh[0, 0], &da[t, 0, 0])
             if floating is float:
                 fr_rnn_act_bwd_f(act, &da[t, 0, 0], &hs[t + 1, 0, 0], <Py_ssize_t> B * H, clip_hidden)
             else:

@@ -170,7 +170,7 @@ class RNN:
         hs[0] = self._state_array(h0, "h0", B, unbatched)
         _recurrent.rnn_forward(
             _ACTIVATIONS[self.nonlinearity], x_tm, self.params["weight_ih_l0"],
-            self.params["weight_hh_l0"], self._bias_sum(), hs,
+            np.ascontiguousarray(self.params["weight_hh_l0"].T), self._bias_sum(), hs,
         )
         self._cache = (x_tm, hs, unbatched)
         y = self._external_output(hs[1:].copy(), unbatched)

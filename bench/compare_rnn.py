@@ -1,0 +1,116 @@
+"""fastrnn's tanh RNN against a plain NumPy loop (fastrnn.numpy_rnn, with the
+input projection and weight gradients hoisted out of the loop) and PyTorch
+where installed, side by side in one run.
+
+    python bench/compare_rnn.py [--repeat 15] [--threads 2]
+
+Prints medians (ms) of forward and forward+backward at the sizes of the
+foundation issue, float32 and float64, and the ratios. On machines where
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, they slow NumPy's BLAS: to
+compare against a current NumPy, run with both unset for this one command and
+say so next to the figures.
+"""
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+import fastrnn
+
+from fastrnn import numpy_rnn
+
+SIZES = [(32, 64, 1, 1000), (256, 512, 32, 100)]
+
+
+def median_ms(fn, repeat):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def case(D, H, B, T, dtype, repeat, torch=None):
+    rng = np.random.default_rng(0)
+    layer = fastrnn.RNN(D, H, dtype=dtype, seed=0)
+    p = layer.params
+    x = rng.standard_normal((T, B, D)).astype(dtype)
+    dy = rng.standard_normal((T, B, H)).astype(dtype)
+
+    def fr_fwd():
+        layer.forward(x)
+
+    def fr_fwd_bwd():
+        layer.forward(x)
+        layer.backward(dy)
+
+    def np_fwd():
+        numpy_rnn.forward(x, p)
+
+    def np_fwd_bwd():
+        numpy_rnn.backward(x, p, numpy_rnn.forward(x, p), dy)
+
+    row = {
+        "fr_fwd": median_ms(fr_fwd, repeat), "np_fwd": median_ms(np_fwd, repeat),
+        "fr_fb": median_ms(fr_fwd_bwd, repeat), "np_fb": median_ms(np_fwd_bwd, repeat),
+    }
+    if torch is not None:
+        tdt = torch.float32 if dtype == np.float32 else torch.float64
+        m = torch.nn.RNN(D, H).to(tdt)
+        xt = torch.tensor(x)
+        dyt = torch.tensor(dy)
+
+        def t_fwd():
+            with torch.no_grad():
+                m(xt)
+
+        def t_fb():
+            m.zero_grad()
+            y, _ = m(xt)
+            y.backward(dyt)
+
+        row["t_fwd"] = median_ms(t_fwd, repeat)
+        row["t_fb"] = median_ms(t_fb, repeat)
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-torch", action="store_true")
+    args = ap.parse_args()
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+            torch.set_num_threads(args.threads)
+        except ImportError:
+            torch = None
+    print(f"fastrnn {fastrnn.__version__}, numpy {np.__version__}, "
+          f"torch {torch.__version__ if torch else 'absent'}; medians of {args.repeat}, ms")
+    print("OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s" % (
+        os.environ.get("OPENBLAS_CORETYPE", "unset"), os.environ.get("OPENBLAS_L2_SIZE", "unset")))
+    hdr = f"{'D,H,B,T':>18} {'dtype':>7} | {'fwd fr':>8} {'np':>8} {'np/fr':>6}"
+    hdr += f" | {'fwd+bwd fr':>10} {'np':>8} {'np/fr':>6}"
+    if torch:
+        hdr += f" | {'torch fwd':>9} {'t/fr':>5} {'torch f+b':>9} {'t/fr':>5}"
+    print(hdr)
+    for (D, H, B, T) in SIZES:
+        for dtype in (np.float32, np.float64):
+            r = case(D, H, B, T, dtype, args.repeat, torch)
+            line = (f"{str((D, H, B, T)):>18} {np.dtype(dtype).name:>7} | {r['fr_fwd']:8.3f} "
+                    f"{r['np_fwd']:8.3f} {r['np_fwd'] / r['fr_fwd']:6.1f} | {r['fr_fb']:10.3f} "
+                    f"{r['np_fb']:8.3f} {r['np_fb'] / r['fr_fb']:6.1f}")
+            if torch:
+                line += (f" | {r['t_fwd']:9.3f} {r['t_fwd'] / r['fr_fwd']:5.1f} "
+                         f"{r['t_fb']:9.3f} {r['t_fb'] / r['fr_fb']:5.1f}")
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
