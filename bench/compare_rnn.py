@@ -1,6 +1,10 @@
-"""fastrnn's tanh RNN against a plain NumPy loop (fastrnn.numpy_rnn, with the
-input projection and weight gradients hoisted out of the loop) and PyTorch
-where installed, side by side in one run.
+"""fastrnn's tanh RNN against two plain NumPy loops and PyTorch (where
+installed), side by side in one run.
+
+The two NumPy baselines: "naive" is tests/reference.py, the seed's equations
+step by step as written (the issue's "plain NumPy implementation"); "hoisted"
+is fastrnn.numpy_rnn, a careful NumPy loop with the input projection and the
+weight gradients taken out of the time loop as single products.
 
     python bench/compare_rnn.py [--repeat 15] [--threads 2]
 
@@ -13,6 +17,7 @@ say so next to the figures.
 import argparse
 import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -20,6 +25,9 @@ import numpy as np
 import fastrnn
 
 from fastrnn import numpy_rnn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import reference  # noqa: E402
 
 SIZES = [(32, 64, 1, 1000), (256, 512, 32, 100)]
 
@@ -54,9 +62,21 @@ def case(D, H, B, T, dtype, repeat, torch=None):
     def np_fwd_bwd():
         numpy_rnn.backward(x, p, numpy_rnn.forward(x, p), dy)
 
+    h0 = np.zeros((B, H), dtype)
+    ref_args = (x, p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"], p["bias_hh_l0"], h0)
+
+    def naive_fwd():
+        reference.rnn_forward(*ref_args)
+
+    def naive_fwd_bwd():
+        hs = reference.rnn_forward(*ref_args)
+        reference.rnn_backward(x, p["weight_ih_l0"], p["weight_hh_l0"], hs, dy, h0)
+
     row = {
         "fr_fwd": median_ms(fr_fwd, repeat), "np_fwd": median_ms(np_fwd, repeat),
+        "nv_fwd": median_ms(naive_fwd, repeat),
         "fr_fb": median_ms(fr_fwd_bwd, repeat), "np_fb": median_ms(np_fwd_bwd, repeat),
+        "nv_fb": median_ms(naive_fwd_bwd, repeat),
     }
     if torch is not None:
         tdt = torch.float32 if dtype == np.float32 else torch.float64
@@ -91,21 +111,24 @@ def main():
             torch.set_num_threads(args.threads)
         except ImportError:
             torch = None
+    print("x = NumPy time / fastrnn time (naive: step-by-step reference; hoist: fastrnn.numpy_rnn)")
     print(f"fastrnn {fastrnn.__version__}, numpy {np.__version__}, "
           f"torch {torch.__version__ if torch else 'absent'}; medians of {args.repeat}, ms")
     print("OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s" % (
         os.environ.get("OPENBLAS_CORETYPE", "unset"), os.environ.get("OPENBLAS_L2_SIZE", "unset")))
-    hdr = f"{'D,H,B,T':>18} {'dtype':>7} | {'fwd fr':>8} {'np':>8} {'np/fr':>6}"
-    hdr += f" | {'fwd+bwd fr':>10} {'np':>8} {'np/fr':>6}"
+    hdr = (f"{'D,H,B,T':>18} {'dtype':>7} | {'fwd fr':>7} {'naive':>7} {'x':>5} {'hoist':>7} "
+           f"{'x':>5} | {'f+b fr':>7} {'naive':>7} {'x':>5} {'hoist':>7} {'x':>5}")
     if torch:
         hdr += f" | {'torch fwd':>9} {'t/fr':>5} {'torch f+b':>9} {'t/fr':>5}"
     print(hdr)
     for (D, H, B, T) in SIZES:
         for dtype in (np.float32, np.float64):
             r = case(D, H, B, T, dtype, args.repeat, torch)
-            line = (f"{str((D, H, B, T)):>18} {np.dtype(dtype).name:>7} | {r['fr_fwd']:8.3f} "
-                    f"{r['np_fwd']:8.3f} {r['np_fwd'] / r['fr_fwd']:6.1f} | {r['fr_fb']:10.3f} "
-                    f"{r['np_fb']:8.3f} {r['np_fb'] / r['fr_fb']:6.1f}")
+            line = f"{str((D, H, B, T)):>18} {np.dtype(dtype).name:>7}"
+            for kind in ("fwd", "fb"):
+                fr = r["fr_" + kind]
+                line += (f" | {fr:7.3f} {r['nv_' + kind]:7.3f} {r['nv_' + kind] / fr:5.1f} "
+                         f"{r['np_' + kind]:7.3f} {r['np_' + kind] / fr:5.1f}")
             if torch:
                 line += (f" | {r['t_fwd']:9.3f} {r['t_fwd'] / r['fr_fwd']:5.1f} "
                          f"{r['t_fb']:9.3f} {r['t_fb'] / r['fr_fb']:5.1f}")

@@ -8,10 +8,12 @@ losses              softmax_nll (eq. 10.5), mse
 clip_grad_norm      joint norm clipping (eq. 10.15), random step on NaN/Inf
 clip_grad_value     element-wise clipping
 global_norm         norm of a list of gradients
+SGD, Adam           optimisers with clipping built in (fused C updates)
 """
 from fastrnn._version import __version__
-from fastrnn import losses
+from fastrnn import losses, optim
 from fastrnn.clip import clip_grad_norm, clip_grad_value, global_norm
+from fastrnn.optim import SGD, Adam
 from fastrnn.output import Linear
 from fastrnn.rnn import RNN
 
@@ -20,6 +22,9 @@ __all__ = [
     "RNN",
     "Linear",
     "losses",
+    "optim",
+    "SGD",
+    "Adam",
     "clip_grad_norm",
     "clip_grad_value",
     "global_norm",
