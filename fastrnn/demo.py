@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from fastrnn import losses, numpy_rnn
-from fastrnn.clip import clip_grad_norm
+from fastrnn.optim import Adam
 from fastrnn.output import Linear
 from fastrnn.rnn import RNN
 
@@ -50,10 +50,7 @@ def run_demo(*, hidden=32, length=60, batch=32, steps=300, lr=0.01, seed=0, verb
     rnn = RNN(1, hidden, seed=seed)
     out = Linear(hidden, len(FREQUENCIES), seed=seed + 1)
     layers = (rnn, out)
-    params = [p for layer in layers for p in layer.params.values()]
-    grads = [g for layer in layers for g in layer.grads.values()]
-    moment1 = [np.zeros_like(p) for p in params]
-    moment2 = [np.zeros_like(p) for p in params]
+    optimizer = Adam(layers, lr=lr, clip_norm=1.0)
     rng = np.random.default_rng(seed)
     say(f"fastrnn demo: tanh RNN (1 -> {hidden} units -> 3 classes), per-step softmax NLL "
         f"(eq. 10.4-10.5), BPTT with norm clipping at 1.0 (eq. 10.15), Adam")
@@ -64,19 +61,11 @@ def run_demo(*, hidden=32, length=60, batch=32, steps=300, lr=0.01, seed=0, verb
         idx = rng.integers(0, x_train.shape[1], batch)
         xb = x_train[:, idx]
         targets = np.broadcast_to(y_train[idx], (length, batch))
-        for layer in layers:
-            layer.zero_grad()
+        optimizer.zero_grad()
         hs, _ = rnn.forward(xb)
         loss, dlogits = losses.softmax_nll(out.forward(hs), targets)
         rnn.backward(out.backward(dlogits))
-        clip_grad_norm(grads, 1.0)
-        # Adam (Kingma & Ba 2015) with its default betas
-        for p, g, m, v in zip(params, grads, moment1, moment2):
-            m += 0.1 * (g - m)
-            v += 0.001 * (g * g - v)
-            m_hat = m / (1 - 0.9 ** (step + 1))
-            v_hat = v / (1 - 0.999 ** (step + 1))
-            p -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+        optimizer.step()   # clips the joint norm to 1.0 (eq. 10.15), then updates
         if verbose and (step + 1) % 100 == 0:
             say(f"  step {step + 1:4d}  training loss {loss:.4f}")
     train_time = time.perf_counter() - t0
