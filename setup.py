@@ -14,6 +14,7 @@ from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 C_SOURCES = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "csrc", "*.c")))
+C_HEADERS = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "csrc", "*.h")))
 
 if sys.platform == "win32":
     COMPILE_ARGS = ["/O2"]
@@ -37,6 +38,7 @@ def extensions():
             Extension(
                 name,
                 sources=[os.path.relpath(pyx, HERE)] + C_SOURCES,
+                depends=C_HEADERS,
                 include_dirs=[os.path.join(HERE, "csrc"), np.get_include()],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
                 extra_compile_args=COMPILE_ARGS,

@@ -24,7 +24,13 @@
 #include <string.h>
 #include <math.h>
 
+/* Forced inline: a call per element would stop the loop from vectorising,
+ * and the multi-versioned kernels must get their own copy of each function. */
+#if defined(__GNUC__)
+#define FR_INLINE static inline __attribute__((always_inline))
+#else
 #define FR_INLINE static inline
+#endif
 
 /* ---------------------------------------------------------------- double */
 
