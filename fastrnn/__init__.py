@@ -9,13 +9,16 @@ clip_grad_norm      joint norm clipping (eq. 10.15), random step on NaN/Inf
 clip_grad_value     element-wise clipping
 global_norm         norm of a list of gradients
 SGD, Adam           optimisers with clipping built in (fused C updates)
+Sequential, train   a recurrent layer + output layer, and the (truncated) BPTT loop
+tasks               adding, temporal-order and latching problems
 """
 from fastrnn._version import __version__
-from fastrnn import losses, optim
+from fastrnn import losses, optim, tasks
 from fastrnn.clip import clip_grad_norm, clip_grad_value, global_norm
 from fastrnn.optim import SGD, Adam
 from fastrnn.output import Linear
 from fastrnn.rnn import RNN
+from fastrnn.train import Sequential, train
 
 __all__ = [
     "__version__",
@@ -25,6 +28,9 @@ __all__ = [
     "optim",
     "SGD",
     "Adam",
+    "Sequential",
+    "train",
+    "tasks",
     "clip_grad_norm",
     "clip_grad_value",
     "global_norm",

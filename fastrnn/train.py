@@ -1,0 +1,225 @@
+"""A thin training loop: mini-batches, (truncated) BPTT, clipping, an optimiser.
+
+``Sequential`` chains a recurrent layer with a per-step output layer (the
+o_t = c + V h_t of seed 002, eq. 10.4); ``train`` fits it to sequences with a
+loss at every step or at the last step only, by full or truncated BPTT.
+"""
+import sys
+import time
+
+import numpy as np
+
+from fastrnn import losses
+from fastrnn._validation import as_float_array, check_int, check_random_state
+from fastrnn.optim import Adam, Optimizer
+
+
+class Sequential:
+    """A recurrent layer followed by an output layer, used as one model.
+
+    Parameters
+    ----------
+    recurrent : a fastrnn recurrent layer (``forward(x, state) -> (y, state)``)
+    output : a ``fastrnn.Linear`` (or None for the recurrent outputs as they are)
+
+    ``params`` and ``grads`` are flat dicts whose keys carry the part's name
+    (``recurrent.weight_hh_l0``, ``output.weight``); the arrays are the parts'
+    own, so updating them updates the parts.
+    """
+
+    def __init__(self, recurrent, output=None):
+        self.recurrent = recurrent
+        self.output = output
+        self.parts = {"recurrent": recurrent}
+        if output is not None:
+            self.parts["output"] = output
+
+    @property
+    def params(self):
+        return {f"{n}.{k}": v for n, part in self.parts.items() for k, v in part.params.items()}
+
+    @property
+    def grads(self):
+        return {f"{n}.{k}": v for n, part in self.parts.items() for k, v in part.grads.items()}
+
+    def zero_grad(self):
+        for part in self.parts.values():
+            part.zero_grad()
+
+    def forward(self, x, state=None):
+        y, state = self.recurrent.forward(x, state)
+        if self.output is not None:
+            y = self.output.forward(y)
+        return y, state
+
+    def backward(self, dout, dstate=None):
+        if self.output is not None:
+            dout = self.output.backward(dout)
+        return self.recurrent.backward(dout, dstate)
+
+    __call__ = forward
+
+
+class History(dict):
+    """Per-epoch records of a ``train`` run: ``loss``, ``grad_norm``, ``seconds``."""
+
+
+def _progress(total, enabled):
+    """A tqdm bar when tqdm is installed, else a plain line rewritten in place."""
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+        return tqdm(total=total, leave=False)
+    except ImportError:
+        class _Line:
+            def __init__(self):
+                self.n = 0
+
+            def update(self, k):
+                self.n += k
+
+            def set_postfix_str(self, text):
+                sys.stderr.write(f"\r{self.n}/{total} batches  {text}   ")
+                sys.stderr.flush()
+
+            def close(self):
+                sys.stderr.write("\n")
+        return _Line()
+
+
+def _loss_and_grad(kind, out, target, last_only):
+    if last_only:
+        pred = out[-1]
+        loss, g_last = (losses.mse(pred, target) if kind == "mse"
+                        else losses.softmax_nll(pred, target))
+        grad = np.zeros_like(out)
+        grad[-1] = g_last
+        return loss, grad
+    return losses.mse(out, target) if kind == "mse" else losses.softmax_nll(out, target)
+
+
+def train(model, X, Y, *, loss="mse", optimizer=None, epochs=10, batch_size=32,
+          tbptt=None, clip_hidden=None, callbacks=(), seed=None, progress=True):
+    """Fit ``model`` to sequences by mini-batch gradient descent with BPTT.
+
+    Parameters
+    ----------
+    model : Sequential or a recurrent layer
+    X : array_like, (T, N, D), time-major, N sequences of T steps
+    Y : array_like
+        Targets at every step, (T, N, O) (or (T, N) class indices for "nll"),
+        or at the last step only, (N, O) (or (N,) classes).
+    loss : {"mse", "nll"}
+        Squared error, or softmax negative log-likelihood (seed 002, eq. 10.5).
+    optimizer : fastrnn.optim.Optimizer or None
+        Default: ``Adam(model, lr=1e-3)``. Put clipping (``clip_norm``,
+        ``clip_value``, eq. 10.15) on the optimiser.
+    epochs, batch_size : int
+    tbptt : int or None
+        Truncated BPTT: run k steps at a time, carrying the state forward
+        across chunks but not the gradient back. None (or k >= T) is full BPTT.
+    clip_hidden : float or None
+        Clip dL/dh_t element-wise inside BPTT (Graves 2013).
+    callbacks : iterable of callables ``cb(epoch, history) -> bool``
+        Called after each epoch; returning True stops training.
+    seed : None, int or Generator
+        Shuffling of the sequences.
+    progress : bool
+        A progress bar (tqdm when installed, a plain line otherwise) with the
+        loss and the gradient norm.
+
+    Returns
+    -------
+    History
+        Lists ``loss`` (mean over the epoch's batches), ``grad_norm`` (mean
+        norm before clipping) and ``seconds`` per epoch.
+    """
+    if loss not in ("mse", "nll"):
+        raise ValueError(f"loss must be 'mse' or 'nll', got {loss!r}")
+    dtype = _model_dtype(model)
+    X = as_float_array(X, "X", dtype, ndim=3)
+    T, N, _ = X.shape
+    Y = np.asarray(Y)
+    if loss == "nll":
+        if Y.dtype.kind not in "iu":
+            raise TypeError(f"Y must hold integer classes for loss='nll', got dtype {Y.dtype}")
+        last_only = Y.shape == (N,)
+        if not last_only and Y.shape != (T, N):
+            raise ValueError(f"Y must have shape ({T}, {N}) or ({N},) for loss='nll', got {Y.shape}")
+    else:
+        Y = as_float_array(Y, "Y", dtype)
+        last_only = Y.ndim == 2
+        if not (last_only and Y.shape[0] == N) and not (Y.ndim == 3 and Y.shape[:2] == (T, N)):
+            raise ValueError(f"Y must have shape ({T}, {N}, O) or ({N}, O) for loss='mse', "
+                             f"got {Y.shape}")
+    epochs = check_int(epochs, "epochs", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    k = T if tbptt is None else check_int(tbptt, "tbptt", minimum=1)
+    if optimizer is None:
+        optimizer = Adam(model, lr=1e-3)
+    elif not isinstance(optimizer, Optimizer):
+        raise TypeError("optimizer must be a fastrnn.optim.Optimizer")
+    rng = check_random_state(seed)
+    history = History(loss=[], grad_norm=[], seconds=[])
+    n_batches = -(-N // batch_size)
+    bar = _progress(epochs * n_batches, progress)
+    try:
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            order = rng.permutation(N)
+            epoch_loss, epoch_norm, n_updates = 0.0, 0.0, 0
+            for b in range(n_batches):
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                xb = X[:, idx]
+                yb = Y[idx] if last_only else Y[:, idx]
+                state = None
+                batch_loss = 0.0
+                for start in range(0, T, k):
+                    stop = min(start + k, T)
+                    is_last_chunk = stop == T
+                    if last_only and not is_last_chunk:
+                        # no loss inside this chunk: only carry the state on
+                        _, state = model.forward(xb[start:stop], state)
+                        continue
+                    optimizer.zero_grad()
+                    out, state = model.forward(xb[start:stop], state)
+                    chunk_target = yb if last_only else yb[start:stop]
+                    value, grad = _loss_and_grad(loss, out, chunk_target, last_only)
+                    _backward(model, grad, clip_hidden)
+                    norm = optimizer.step()
+                    batch_loss += value
+                    epoch_norm += norm if np.isfinite(norm) else 0.0
+                    n_updates += 1
+                n_chunks = 1 if last_only else -(-T // k)
+                epoch_loss += batch_loss / n_chunks
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(f"loss {batch_loss / n_chunks:.4g}  "
+                                        f"|g| {optimizer.last_grad_norm:.3g}")
+            history["loss"].append(epoch_loss / n_batches)
+            history["grad_norm"].append(epoch_norm / max(n_updates, 1))
+            history["seconds"].append(time.perf_counter() - t0)
+            if any(cb(epoch, history) for cb in callbacks):
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
+
+
+def _backward(model, grad, clip_hidden):
+    if clip_hidden is None:
+        model.backward(grad)
+    elif isinstance(model, Sequential):
+        if model.output is not None:
+            grad = model.output.backward(grad)
+        model.recurrent.backward(grad, clip_hidden=clip_hidden)
+    else:
+        model.backward(grad, clip_hidden=clip_hidden)
+
+
+def _model_dtype(model):
+    for p in model.params.values():
+        return p.dtype
+    raise ValueError("model has no parameters")
