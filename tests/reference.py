@@ -35,3 +35,19 @@ def rnn_backward(x, w_ih, w_hh, hs, dy, dh_T, nonlinearity="tanh", clip_hidden=N
         dx[t] = da @ w_ih
         dh = da @ w_hh
     return dx, dh, dw_ih, dw_hh, db
+
+
+def clockwork_forward(x, w_ih, w_hh, b, h0, periods, k):
+    """Clockwork RNN step by step (Koutnik et al. 2014): module i (k units,
+    sorted periods) is recomputed at steps t % periods[i] == 0, else held."""
+    T = x.shape[0]
+    hs = np.empty((T + 1,) + h0.shape, dtype=np.result_type(x, h0))
+    hs[0] = h0
+    H = w_hh.shape[0]
+    module = np.arange(H) // k
+    w_masked = w_hh * (module[None, :] >= module[:, None])
+    for t in range(T):
+        new = np.tanh(x[t] @ w_ih.T + hs[t] @ w_masked.T + b)
+        active = np.array([t % periods[m] == 0 for m in module])
+        hs[t + 1] = np.where(active, new, hs[t])
+    return hs

@@ -1,0 +1,173 @@
+"""The Clockwork RNN: hidden units at several time scales (seed 002, 10.7.9).
+
+Koutnik, Greff, Gomez & Schmidhuber (2014), "A Clockwork RNN". The units form
+groups ("modules") with periods P_1 < P_2 < ...; module i is recomputed only
+at steps t with t mod P_i = 0 and otherwise holds its state, and it reads only
+the states of itself and of slower modules. Slow modules carry information
+over long spans because their state is not rewritten at every step (the
+"multiple time scales" idea of section 10.7.9), and they cost nothing on the
+steps they skip. The loops are in ``fastrnn/_clockwork.pyx``.
+"""
+import numpy as np
+
+from fastrnn import _clockwork
+from fastrnn._validation import (
+    as_float_array,
+    check_dtype,
+    check_int,
+    check_random_state,
+    check_real,
+)
+
+_ACTIVATIONS = {"tanh": 0, "relu": 1}
+
+
+class ClockworkRNN:
+    """A Clockwork RNN layer with ``forward``/``backward`` like ``fastrnn.RNN``.
+
+    Parameters
+    ----------
+    input_size : int
+    hidden_size : int
+        Split evenly between the modules: it must be a multiple of
+        ``len(periods)``.
+    periods : sequence of int
+        One period per module, each >= 1; sorted ascending here (module 0 is
+        the fastest). Modules may share a period.
+    nonlinearity : {"tanh", "relu"}
+    dtype, seed, batch_first : as for ``fastrnn.RNN``.
+
+    Attributes
+    ----------
+    params, grads : dict
+        ``weight_ih_l0`` (H, D), ``weight_hh_l0`` (H, H) block upper
+        triangular (the blocks below the diagonal are zero and stay zero),
+        ``bias_ih_l0``, ``bias_hh_l0`` (H,): the names of ``fastrnn.RNN``, so a
+        Clockwork RNN whose periods are all 1 is an RNN with a masked W_hh.
+    mask : ndarray (H, H) of bool
+        Where W_hh may be nonzero.
+
+    Notes
+    -----
+    Step t counts from 0, so every module is updated at the first step.
+    """
+
+    def __init__(self, input_size, hidden_size, periods=(1, 2, 4, 8), *, nonlinearity="tanh",
+                 batch_first=False, dtype=np.float32, seed=None):
+        self.input_size = check_int(input_size, "input_size", minimum=1)
+        self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
+        periods = [check_int(p, "periods[i]", minimum=1) for p in periods]
+        if not periods:
+            raise ValueError("periods must hold at least one period")
+        if self.hidden_size % len(periods):
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) must be a multiple of the number of "
+                f"periods ({len(periods)})"
+            )
+        if nonlinearity not in _ACTIVATIONS:
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.periods = tuple(sorted(periods))
+        self.module_size = self.hidden_size // len(periods)
+        self.nonlinearity = nonlinearity
+        self.batch_first = bool(batch_first)
+        self.dtype = check_dtype(dtype)
+        H, D, k = self.hidden_size, self.input_size, self.module_size
+        module = np.arange(H) // k
+        self.mask = module[None, :] >= module[:, None]
+        rng = check_random_state(seed)
+        bound = 1.0 / np.sqrt(H)
+        self.params = {
+            "weight_ih_l0": rng.uniform(-bound, bound, (H, D)).astype(self.dtype),
+            "weight_hh_l0": (rng.uniform(-bound, bound, (H, H)) * self.mask).astype(self.dtype),
+            "bias_ih_l0": rng.uniform(-bound, bound, H).astype(self.dtype),
+            "bias_hh_l0": rng.uniform(-bound, bound, H).astype(self.dtype),
+        }
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._periods = np.asarray(self.periods, dtype=np.intp)
+        self._cache = None
+
+    def zero_grad(self):
+        for g in self.grads.values():
+            g.fill(0)
+
+    def active_modules(self, t):
+        """Indices of the modules updated at step t."""
+        return [i for i, p in enumerate(self.periods) if t % p == 0]
+
+    def _time_major(self, a, name, width):
+        a = as_float_array(a, name, self.dtype, ndim=(2, 3))
+        if a.shape[-1] != width:
+            raise ValueError(f"{name} must have {width} features in its last dimension, "
+                             f"got shape {a.shape}")
+        if a.ndim == 2:
+            return a[:, None, :], True
+        if self.batch_first:
+            return np.ascontiguousarray(a.transpose(1, 0, 2)), False
+        return a, False
+
+    def _external(self, a, unbatched):
+        if unbatched:
+            return a[:, 0, :]
+        return np.ascontiguousarray(a.transpose(1, 0, 2)) if self.batch_first else a
+
+    def forward(self, x, h0=None):
+        """Run the layer; shapes as ``fastrnn.RNN.forward``."""
+        x_tm, unbatched = self._time_major(x, "x", self.input_size)
+        T, B, _ = x_tm.shape
+        H = self.hidden_size
+        hs = np.empty((T + 1, B, H), dtype=self.dtype)
+        if h0 is None:
+            hs[0] = 0
+        else:
+            want = (1, H) if unbatched else (1, B, H)
+            hs[0] = as_float_array(h0, "h0", self.dtype, shape=want).reshape(B, H)
+        bias = self.params["bias_ih_l0"] + self.params["bias_hh_l0"]
+        _clockwork.clockwork_forward(
+            _ACTIVATIONS[self.nonlinearity], self._periods, self.module_size, x_tm,
+            self.params["weight_ih_l0"], self.params["weight_hh_l0"], bias, hs)
+        self._cache = (x_tm, hs, unbatched)
+        h_T = hs[T].copy()
+        return (self._external(hs[1:].copy(), unbatched),
+                h_T.reshape(1, H) if unbatched else h_T[None])
+
+    def backward(self, dy=None, dh_T=None, *, clip_hidden=None):
+        """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``."""
+        if self._cache is None:
+            raise RuntimeError("backward called before forward: there is nothing to differentiate")
+        x_tm, hs, unbatched = self._cache
+        T, B, D = x_tm.shape
+        H = self.hidden_size
+        clip = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True, allow_none=True)
+        if dy is None:
+            da = np.zeros((T, B, H), dtype=self.dtype)
+        else:
+            da = self._time_major(dy, "dy", H)[0].copy()
+            if da.shape != (T, B, H):
+                raise ValueError(f"dy must have the shape of the output, got {np.shape(dy)}")
+        dh0 = np.zeros((B, H), dtype=self.dtype)
+        if dh_T is not None:
+            want = (1, H) if unbatched else (1, B, H)
+            dh_T = as_float_array(dh_T, "dh_T", self.dtype, shape=want).reshape(B, H)
+            if T:
+                da[T - 1] += dh_T
+            else:
+                dh0 += dh_T
+        dx = np.zeros_like(x_tm)
+        if T:
+            gb = np.zeros(H, dtype=self.dtype)
+            work_a = np.empty(T * B * self.module_size, dtype=self.dtype)
+            work_b = np.empty(T * B * max(H, D), dtype=self.dtype)
+            _clockwork.clockwork_backward(
+                _ACTIVATIONS[self.nonlinearity], self._periods, self.module_size, x_tm,
+                self.params["weight_ih_l0"], self.params["weight_hh_l0"], hs, da, dx, dh0,
+                self.grads["weight_ih_l0"], self.grads["weight_hh_l0"], gb, work_a, work_b,
+                0.0 if clip is None else clip)
+            self.grads["bias_ih_l0"] += gb
+            self.grads["bias_hh_l0"] += gb
+        return self._external(dx, unbatched), (dh0.reshape(1, H) if unbatched else dh0[None])
+
+    __call__ = forward
+
+    def __repr__(self):
+        return (f"ClockworkRNN({self.input_size}, {self.hidden_size}, periods={self.periods}, "
+                f"nonlinearity={self.nonlinearity!r}, dtype={self.dtype.name})")
