@@ -15,7 +15,7 @@ the weight gradients gather each module's active steps and take one GEMM.
 from cython cimport floating
 from libc.string cimport memcpy
 
-from fastrnn._blas cimport gemm
+from fastrnn._blas cimport gemm, gemv
 from fastrnn._kernels cimport (
     fr_fp_enter, fr_fp_leave, fr_fill_rows_f, fr_fill_rows_d,
     fr_rnn_act_fwd_f, fr_rnn_act_fwd_d, fr_rnn_act_bwd_f, fr_rnn_act_bwd_d,
@@ -69,8 +69,12 @@ def clockwork_forward(int act, const Py_ssize_t[::1] periods, int k,
                 lo = i * k
                 if t % periods[i] == 0:
                     # rows of module i += h_{t-1}[modules >= i] @ W_hh[i, >= i]^T
-                    gemm(False, True, B, k, H - lo, <floating> 1, &hs[t, 0, lo], H,
-                         &w_hh[lo, lo], H, <floating> 1, &hs[t + 1, 0, lo], H)
+                    if B == 1:   # OpenBLAS's GEMM with one row is much slower
+                        gemv(False, k, H - lo, <floating> 1, &w_hh[lo, lo], H,
+                             &hs[t, 0, lo], <floating> 1, &hs[t + 1, 0, lo])
+                    else:
+                        gemm(False, True, B, k, H - lo, <floating> 1, &hs[t, 0, lo], H,
+                             &w_hh[lo, lo], H, <floating> 1, &hs[t + 1, 0, lo], H)
                     _activate_block(act, B, k, H, &hs[t + 1, 0, lo])
                 else:
                     _copy_block(B, k, H, &hs[t, 0, lo], &hs[t + 1, 0, lo])
@@ -115,8 +119,12 @@ def clockwork_backward(int act, const Py_ssize_t[::1] periods, int k,
                             fr_rnn_act_bwd_f(act, &da[t, b, lo], &hs[t + 1, b, lo], k, clip_hidden)
                         else:
                             fr_rnn_act_bwd_d(act, &da[t, b, lo], &hs[t + 1, b, lo], k, clip_hidden)
-                    gemm(False, False, B, H - lo, k, <floating> 1, &da[t, 0, lo], H,
-                         &w_hh[lo, lo], H, <floating> 1, carry + lo, H)
+                    if B == 1:
+                        gemv(True, k, H - lo, <floating> 1, &w_hh[lo, lo], H,
+                             &da[t, 0, lo], <floating> 1, carry + lo)
+                    else:
+                        gemm(False, False, B, H - lo, k, <floating> 1, &da[t, 0, lo], H,
+                             &w_hh[lo, lo], H, <floating> 1, carry + lo, H)
                 else:
                     # the state passed through unchanged: so does its gradient
                     _add_block(B, k, H, &da[t, 0, lo], carry + lo)
