@@ -11,8 +11,8 @@ steps they skip. The loops are in ``fastrnn/_clockwork.pyx``.
 import numpy as np
 
 from fastrnn import _clockwork
+from fastrnn._sequence_io import SequenceIO
 from fastrnn._validation import (
-    as_float_array,
     check_dtype,
     check_int,
     check_random_state,
@@ -22,7 +22,7 @@ from fastrnn._validation import (
 _ACTIVATIONS = {"tanh": 0, "relu": 1}
 
 
-class ClockworkRNN:
+class ClockworkRNN(SequenceIO):
     """A Clockwork RNN layer with ``forward``/``backward`` like ``fastrnn.RNN``.
 
     Parameters
@@ -94,41 +94,19 @@ class ClockworkRNN:
         """Indices of the modules updated at step t."""
         return [i for i, p in enumerate(self.periods) if t % p == 0]
 
-    def _time_major(self, a, name, width):
-        a = as_float_array(a, name, self.dtype, ndim=(2, 3))
-        if a.shape[-1] != width:
-            raise ValueError(f"{name} must have {width} features in its last dimension, "
-                             f"got shape {a.shape}")
-        if a.ndim == 2:
-            return a[:, None, :], True
-        if self.batch_first:
-            return np.ascontiguousarray(a.transpose(1, 0, 2)), False
-        return a, False
-
-    def _external(self, a, unbatched):
-        if unbatched:
-            return a[:, 0, :]
-        return np.ascontiguousarray(a.transpose(1, 0, 2)) if self.batch_first else a
-
     def forward(self, x, h0=None):
         """Run the layer; shapes as ``fastrnn.RNN.forward``."""
         x_tm, unbatched = self._time_major(x, "x", self.input_size)
         T, B, _ = x_tm.shape
         H = self.hidden_size
         hs = np.empty((T + 1, B, H), dtype=self.dtype)
-        if h0 is None:
-            hs[0] = 0
-        else:
-            want = (1, H) if unbatched else (1, B, H)
-            hs[0] = as_float_array(h0, "h0", self.dtype, shape=want).reshape(B, H)
+        hs[0] = self._state_in(h0, "h0", B, unbatched)
         bias = self.params["bias_ih_l0"] + self.params["bias_hh_l0"]
         _clockwork.clockwork_forward(
             _ACTIVATIONS[self.nonlinearity], self._periods, self.module_size, x_tm,
             self.params["weight_ih_l0"], self.params["weight_hh_l0"], bias, hs)
         self._cache = (x_tm, hs, unbatched)
-        h_T = hs[T].copy()
-        return (self._external(hs[1:].copy(), unbatched),
-                h_T.reshape(1, H) if unbatched else h_T[None])
+        return self._external(hs[1:].copy(), unbatched), self._state_out(hs[T].copy(), unbatched)
 
     def backward(self, dy=None, dh_T=None, *, clip_hidden=None):
         """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``."""
@@ -138,16 +116,10 @@ class ClockworkRNN:
         T, B, D = x_tm.shape
         H = self.hidden_size
         clip = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True, allow_none=True)
-        if dy is None:
-            da = np.zeros((T, B, H), dtype=self.dtype)
-        else:
-            da = self._time_major(dy, "dy", H)[0].copy()
-            if da.shape != (T, B, H):
-                raise ValueError(f"dy must have the shape of the output, got {np.shape(dy)}")
+        da = self._gradient_in(dy, T, B, unbatched)
         dh0 = np.zeros((B, H), dtype=self.dtype)
         if dh_T is not None:
-            want = (1, H) if unbatched else (1, B, H)
-            dh_T = as_float_array(dh_T, "dh_T", self.dtype, shape=want).reshape(B, H)
+            dh_T = self._state_in(dh_T, "dh_T", B, unbatched)
             if T:
                 da[T - 1] += dh_T
             else:
@@ -164,7 +136,7 @@ class ClockworkRNN:
                 0.0 if clip is None else clip)
             self.grads["bias_ih_l0"] += gb
             self.grads["bias_hh_l0"] += gb
-        return self._external(dx, unbatched), (dh0.reshape(1, H) if unbatched else dh0[None])
+        return self._external(dx, unbatched), self._state_out(dh0, unbatched)
 
     __call__ = forward
 

@@ -51,3 +51,18 @@ def clockwork_forward(x, w_ih, w_hh, b, h0, periods, k):
         active = np.array([t % periods[m] == 0 for m in module])
         hs[t + 1] = np.where(active, new, hs[t])
     return hs
+
+
+def delay_forward(x, w_ih, w_hh_by_delay, b, h0):
+    """h_t = tanh(W_ih x_t + b + sum_d W_d h_{t-d}), h_s = h0 for s <= 0.
+    Returns [h_1 .. h_T] as (T, B, H)."""
+    T = x.shape[0]
+    history = {0: h0}
+    out = []
+    for t in range(1, T + 1):
+        a = x[t - 1] @ w_ih.T + b
+        for d, w in w_hh_by_delay.items():
+            a = a + history.get(t - d, h0) @ w.T
+        history[t] = np.tanh(a)
+        out.append(history[t])
+    return np.stack(out)
