@@ -5,6 +5,8 @@ Public API
 RNN                 tanh/ReLU recurrent layer with BPTT (seed 002, eq. 10.4-10.5)
 ClockworkRNN        modules at several time scales that skip work (seed 002, 10.7.9)
 DelayRNN            recurrent connections with delays d >= 1 (seed 002, 10.7.2)
+LeakyRNN            leaky units, fixed or learned time constants (eq. 10.7), with the
+                    information-flow regulariser in its BPTT (eq. 10.16)
 Linear              per-step output layer o_t = c + V h_t
 losses              softmax_nll (eq. 10.5), mse
 clip_grad_norm      joint norm clipping (eq. 10.15), random step on NaN/Inf
@@ -18,6 +20,7 @@ from fastrnn._version import __version__
 from fastrnn import losses, optim, tasks
 from fastrnn.clockwork import ClockworkRNN
 from fastrnn.delays import DelayRNN
+from fastrnn.leaky import LeakyRNN
 from fastrnn.clip import clip_grad_norm, clip_grad_value, global_norm
 from fastrnn.optim import SGD, Adam
 from fastrnn.output import Linear
@@ -29,6 +32,7 @@ __all__ = [
     "RNN",
     "ClockworkRNN",
     "DelayRNN",
+    "LeakyRNN",
     "Linear",
     "losses",
     "optim",

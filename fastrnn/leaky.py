@@ -1,0 +1,202 @@
+"""Leaky units with per-unit time constants (seed 002, section 10.7.3, eq. 10.7).
+
+    s_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+    h_t = (1 - 1/tau) h_{t-1} + (1/tau) s_t
+
+A unit with time constant tau >= 1 forgets at rate alpha = 1/tau: with a
+large tau its state, and the gradient flowing back through it, decays slowly
+(the self-loop of weight 1 - alpha), one remedy for the vanishing gradients of
+section 10.7. With tau = 1 the layer is the tanh RNN.
+
+The backward pass can also add the information-flow regulariser of section
+10.7.8 (eq. 10.16, Pascanu et al. 2013), computed inside the BPTT sweep
+(fastrnn/_leaky.pyx), and record dL/dh_t at every step for the
+gradient-flow diagnostics.
+"""
+import numpy as np
+
+from fastrnn import _leaky
+from fastrnn._sequence_io import SequenceIO
+from fastrnn._validation import (
+    check_dtype,
+    check_int,
+    check_random_state,
+    check_real,
+)
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+class LeakyRNN(SequenceIO):
+    """A layer of leaky tanh units, same interface as ``fastrnn.RNN``.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+    tau : float, array of shape (hidden_size,), or (low, high)
+        Time constants, each >= 1: one for all units, one per unit, or a range
+        from which each unit's is drawn once, log-uniformly (so that time
+        scales spread evenly over orders of magnitude, section 10.7.9).
+    learn_tau : bool
+        Learn the time constants by BPTT. They are held >= 1 through the
+        parametrisation alpha = 1/tau = sigmoid(leak_logit): the parameter
+        ``leak_logit_l0`` is unconstrained and tau = 1 + exp(-leak_logit).
+    batch_first, dtype, seed : as for ``fastrnn.RNN``.
+
+    Attributes
+    ----------
+    params, grads : dict
+        ``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0`` as
+        for ``fastrnn.RNN``, and ``leak_logit_l0`` (H,) when ``learn_tau``.
+    tau : ndarray (H,)
+        The current time constants.
+    last_omega : float or None
+        The regulariser's value (times its weight) in the last backward.
+    """
+
+    def __init__(self, input_size, hidden_size, *, tau=1.0, learn_tau=False, batch_first=False,
+                 dtype=np.float32, seed=None):
+        self.input_size = check_int(input_size, "input_size", minimum=1)
+        self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
+        self.batch_first = bool(batch_first)
+        self.dtype = check_dtype(dtype)
+        self.learn_tau = bool(learn_tau)
+        H, D = self.hidden_size, self.input_size
+        rng = check_random_state(seed)
+        tau = self._initial_tau(tau, rng)
+        k = 1.0 / np.sqrt(H)
+        self.params = {
+            "weight_ih_l0": rng.uniform(-k, k, (H, D)).astype(self.dtype),
+            "weight_hh_l0": rng.uniform(-k, k, (H, H)).astype(self.dtype),
+            "bias_ih_l0": rng.uniform(-k, k, H).astype(self.dtype),
+            "bias_hh_l0": rng.uniform(-k, k, H).astype(self.dtype),
+        }
+        if self.learn_tau:
+            # alpha = sigmoid(logit) = 1/tau  <=>  logit = -log(tau - 1)
+            with np.errstate(divide="ignore"):
+                logit = -np.log(tau - 1.0)
+            self.params["leak_logit_l0"] = np.minimum(logit, 30.0).astype(self.dtype)
+        else:
+            self._alpha = (1.0 / tau).astype(self.dtype)
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._cache = None
+        self.last_omega = None
+
+    def _initial_tau(self, tau, rng):
+        H = self.hidden_size
+        if isinstance(tau, tuple) and len(tau) == 2:
+            lo = check_real(tau[0], "tau[0]", low=1.0)
+            hi = check_real(tau[1], "tau[1]", low=lo)
+            return np.exp(rng.uniform(np.log(lo), np.log(hi), H))
+        arr = np.asarray(tau, dtype=np.float64)
+        if arr.ndim == 0:
+            arr = np.full(H, float(arr))
+        if arr.shape != (H,):
+            raise ValueError(f"tau must be a number, ({H},) values or a (low, high) pair, "
+                             f"got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)) or np.any(arr < 1.0):
+            raise ValueError("tau must be finite and >= 1 for every unit")
+        return arr
+
+    @property
+    def alpha(self):
+        """1/tau per unit, in the layer's dtype."""
+        if self.learn_tau:
+            return _sigmoid(self.params["leak_logit_l0"].astype(np.float64)).astype(self.dtype)
+        return self._alpha
+
+    @property
+    def tau(self):
+        return 1.0 / self.alpha.astype(np.float64)
+
+    def zero_grad(self):
+        for g in self.grads.values():
+            g.fill(0)
+
+    def forward(self, x, h0=None):
+        """Run the layer; shapes as ``fastrnn.RNN.forward``."""
+        x_tm, unbatched = self._time_major(x, "x", self.input_size)
+        T, B, _ = x_tm.shape
+        H = self.hidden_size
+        hs = np.empty((T + 1, B, H), dtype=self.dtype)
+        hs[0] = self._state_in(h0, "h0", B, unbatched)
+        ss = np.empty((T, B, H), dtype=self.dtype)
+        alpha = np.ascontiguousarray(self.alpha)
+        w_hh = self.params["weight_hh_l0"]
+        _leaky.leaky_forward(x_tm, self.params["weight_ih_l0"], np.ascontiguousarray(w_hh.T),
+                             self.params["bias_ih_l0"] + self.params["bias_hh_l0"], alpha, hs, ss)
+        self._cache = (x_tm, hs, ss, alpha, unbatched)
+        return self._external(hs[1:].copy(), unbatched), self._state_out(hs[T].copy(), unbatched)
+
+    def backward(self, dy=None, dh_T=None, *, clip_hidden=None, omega=0.0, record=False):
+        """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``.
+
+        Parameters
+        ----------
+        dy, dh_T, clip_hidden : as for ``fastrnn.RNN.backward``.
+        omega : float >= 0
+            Weight of the information-flow regulariser (seed 002, eq. 10.16),
+            Omega = sum over steps and sequences of
+            (|dL/dh_t dh_t/dh_{t-1}| / |dL/dh_t| - 1)^2, where dL/dh_t is
+            the gradient of the loss given by dy and dh_T. As Pascanu et al.
+            (2013) propose, its gradient treats the back-propagated vectors
+            dL/dh_t as constants; it is added to the parameter gradients and
+            its value (times the weight) is kept in ``last_omega``. Cannot be
+            combined with ``clip_hidden``.
+        record : bool
+            Also return dL/dh_t of every step, (T, B, H) time-major.
+
+        Returns
+        -------
+        dx, dh0 (and the record, when asked for)
+        """
+        if self._cache is None:
+            raise RuntimeError("backward called before forward: there is nothing to differentiate")
+        x_tm, hs, ss, alpha, unbatched = self._cache
+        T, B, _ = x_tm.shape
+        H = self.hidden_size
+        clip = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True, allow_none=True)
+        omega = check_real(omega, "omega", low=0.0)
+        if omega > 0 and clip is not None:
+            raise ValueError("omega and clip_hidden cannot be combined: the regulariser is "
+                             "defined on the unclipped dL/dh_t")
+        da = self._gradient_in(dy, T, B, unbatched)
+        if dh_T is not None and T:
+            da[T - 1] += self._state_in(dh_T, "dh_T", B, unbatched)
+        dx = np.zeros_like(x_tm)
+        dh0 = np.zeros((B, H), dtype=self.dtype)
+        rec = np.empty((T if record else 0, B, H), dtype=self.dtype)
+        if T == 0:
+            if dh_T is not None:
+                dh0 += self._state_in(dh_T, "dh_T", B, unbatched)
+            self.last_omega = 0.0
+        else:
+            dt = self.dtype
+            big = (T, B, H) if omega > 0 else (0, 0, 0)
+            small = (B, H) if omega > 0 else (0, 0)
+            gb = np.zeros((1, H), dtype=dt)
+            galpha = np.zeros(H, dtype=dt)
+            w_hh = self.params["weight_hh_l0"]
+            self.last_omega = float(_leaky.leaky_backward(
+                x_tm, self.params["weight_ih_l0"], w_hh, np.ascontiguousarray(w_hh.T), alpha,
+                hs, ss, da, dx, dh0, self.grads["weight_ih_l0"], self.grads["weight_hh_l0"],
+                gb[0], galpha, np.ones(T * B, dtype=dt), 0.0 if clip is None else clip, rec,
+                omega, np.zeros(big, dt), np.zeros(big, dt), np.empty(small, dt),
+                np.empty(small, dt), np.empty(small, dt), np.empty(small, dt)))
+            self.grads["bias_ih_l0"] += gb[0]
+            self.grads["bias_hh_l0"] += gb[0]
+            if self.learn_tau:
+                # d alpha / d logit = alpha (1 - alpha)
+                self.grads["leak_logit_l0"] += galpha * alpha * (1 - alpha)
+        out = (self._external(dx, unbatched), self._state_out(dh0, unbatched))
+        if record:
+            return out + (rec,)
+        return out
+
+    __call__ = forward
+
+    def __repr__(self):
+        return (f"LeakyRNN({self.input_size}, {self.hidden_size}, learn_tau={self.learn_tau}, "
+                f"dtype={self.dtype.name})")
