@@ -15,9 +15,10 @@ global_norm         norm of a list of gradients
 SGD, Adam           optimisers with clipping built in (fused C updates)
 Sequential, train   a recurrent layer + output layer, and the (truncated) BPTT loop
 tasks               adding, temporal-order and latching problems
+diagnostics         gradient flow per step, spectral radius, Lyapunov exponent, plots
 """
 from fastrnn._version import __version__
-from fastrnn import losses, optim, tasks
+from fastrnn import diagnostics, losses, optim, tasks
 from fastrnn.clockwork import ClockworkRNN
 from fastrnn.delays import DelayRNN
 from fastrnn.leaky import LeakyRNN
@@ -41,6 +42,7 @@ __all__ = [
     "Sequential",
     "train",
     "tasks",
+    "diagnostics",
     "clip_grad_norm",
     "clip_grad_value",
     "global_norm",
