@@ -16,9 +16,10 @@ SGD, Adam           optimisers with clipping built in (fused C updates)
 Sequential, train   a recurrent layer + output layer, and the (truncated) BPTT loop
 tasks               adding, temporal-order and latching problems
 diagnostics         gradient flow per step, spectral radius, Lyapunov exponent, plots
+init                orthogonal, scaled identity, sparse with a target spectral radius
 """
 from fastrnn._version import __version__
-from fastrnn import diagnostics, losses, optim, tasks
+from fastrnn import diagnostics, init, losses, optim, tasks
 from fastrnn.clockwork import ClockworkRNN
 from fastrnn.delays import DelayRNN
 from fastrnn.leaky import LeakyRNN
@@ -43,6 +44,7 @@ __all__ = [
     "train",
     "tasks",
     "diagnostics",
+    "init",
     "clip_grad_norm",
     "clip_grad_value",
     "global_norm",

@@ -10,7 +10,8 @@ import time
 import numpy as np
 
 from fastrnn import losses
-from fastrnn._validation import as_float_array, check_int, check_random_state
+from fastrnn._validation import as_float_array, check_int, check_random_state, check_real
+from fastrnn.leaky import LeakyRNN
 from fastrnn.optim import Adam, Optimizer
 
 
@@ -100,7 +101,7 @@ def _loss_and_grad(kind, out, target, last_only):
 
 
 def train(model, X, Y, *, loss="mse", optimizer=None, epochs=10, batch_size=32,
-          tbptt=None, clip_hidden=None, callbacks=(), seed=None, progress=True):
+          tbptt=None, clip_hidden=None, omega=0.0, callbacks=(), seed=None, progress=True):
     """Fit ``model`` to sequences by mini-batch gradient descent with BPTT.
 
     Parameters
@@ -121,6 +122,10 @@ def train(model, X, Y, *, loss="mse", optimizer=None, epochs=10, batch_size=32,
         across chunks but not the gradient back. None (or k >= T) is full BPTT.
     clip_hidden : float or None
         Clip dL/dh_t element-wise inside BPTT (Graves 2013).
+    omega : float >= 0
+        Weight of the information-flow regulariser (seed 002, eq. 10.16),
+        added inside BPTT; needs a ``LeakyRNN`` (``tau=1`` is the tanh RNN).
+        Pair it with norm clipping on the optimiser, as the seed advises.
     callbacks : iterable of callables ``cb(epoch, history) -> bool``
         Called after each epoch; returning True stops training.
     seed : None, int or Generator
@@ -156,6 +161,9 @@ def train(model, X, Y, *, loss="mse", optimizer=None, epochs=10, batch_size=32,
     epochs = check_int(epochs, "epochs", minimum=1)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     k = T if tbptt is None else check_int(tbptt, "tbptt", minimum=1)
+    omega = check_real(omega, "omega", low=0.0)
+    if omega and not isinstance(getattr(model, "recurrent", model), LeakyRNN):
+        raise TypeError("omega needs a fastrnn.LeakyRNN (tau=1 for the tanh RNN)")
     if optimizer is None:
         optimizer = Adam(model, lr=1e-3)
     elif not isinstance(optimizer, Optimizer):
@@ -186,7 +194,7 @@ def train(model, X, Y, *, loss="mse", optimizer=None, epochs=10, batch_size=32,
                     out, state = model.forward(xb[start:stop], state)
                     chunk_target = yb if last_only else yb[start:stop]
                     value, grad = _loss_and_grad(loss, out, chunk_target, last_only)
-                    _backward(model, grad, clip_hidden)
+                    _backward(model, grad, clip_hidden, omega)
                     norm = optimizer.step()
                     batch_loss += value
                     epoch_norm += norm if np.isfinite(norm) else 0.0
@@ -208,15 +216,16 @@ def train(model, X, Y, *, loss="mse", optimizer=None, epochs=10, batch_size=32,
     return history
 
 
-def _backward(model, grad, clip_hidden):
-    if clip_hidden is None:
-        model.backward(grad)
-    elif isinstance(model, Sequential):
-        if model.output is not None:
-            grad = model.output.backward(grad)
-        model.recurrent.backward(grad, clip_hidden=clip_hidden)
-    else:
-        model.backward(grad, clip_hidden=clip_hidden)
+def _backward(model, grad, clip_hidden, omega):
+    recurrent = model.recurrent if isinstance(model, Sequential) else model
+    if isinstance(model, Sequential) and model.output is not None:
+        grad = model.output.backward(grad)
+    kwargs = {}
+    if clip_hidden is not None:
+        kwargs["clip_hidden"] = clip_hidden
+    if omega:
+        kwargs["omega"] = omega
+    recurrent.backward(grad, **kwargs)
 
 
 def _model_dtype(model):

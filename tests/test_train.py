@@ -103,3 +103,25 @@ def test_bad_arguments(rng):
         train(model, x, np.zeros(3), loss="nll", progress=False)
     with pytest.raises(ValueError, match="tbptt"):
         train(model, x, np.zeros((5, 3, 1)), tbptt=0, progress=False)
+
+
+def test_omega_in_training_equals_backward_with_omega(rng):
+    from fastrnn.leaky import LeakyRNN
+    x = rng.standard_normal((10, 4, 2))
+    y = rng.standard_normal((10, 4, 1))
+
+    def model():
+        return Sequential(LeakyRNN(2, 5, tau=1.0, dtype=np.float64, seed=0),
+                          fastrnn.Linear(5, 1, dtype=np.float64, seed=1))
+
+    a, b = model(), model()
+    train(a, x, y, optimizer=SGD(a, lr=0.1), epochs=1, batch_size=4, omega=0.5, progress=False)
+    b.zero_grad()
+    out, _ = b.forward(x)
+    b.recurrent.backward(b.output.backward(losses.mse(out, y)[1]), omega=0.5)
+    for name, p in b.params.items():
+        p -= 0.1 * b.grads[name]
+    for name in a.params:
+        np.testing.assert_allclose(a.params[name], b.params[name], rtol=1e-13, atol=1e-15)
+    with pytest.raises(TypeError, match="LeakyRNN"):
+        train(_model(), x, y, omega=0.5, progress=False)

@@ -1,0 +1,63 @@
+"""Initialisations for recurrent weights (seed 002, 10.7.1; seed 003).
+
+Each function returns a new array; assign it into a layer's parameter, e.g.
+``layer.params["weight_hh_l0"][...] = init.orthogonal((H, H), seed=0)``.
+"""
+import numpy as np
+
+from fastrnn._validation import check_int, check_random_state, check_real
+
+
+def orthogonal(shape, *, gain=1.0, seed=None, dtype=np.float64):
+    """A (semi-)orthogonal matrix times ``gain`` (Saxe et al. 2014).
+
+    All singular values equal ``gain``, so a linear recurrence neither
+    explodes nor vanishes at initialisation. Drawn uniformly (Haar measure):
+    the QR factor of a Gaussian matrix, with the signs of R's diagonal
+    folded in so that the distribution is not biased.
+    """
+    rows, cols = (check_int(s, "shape[i]", minimum=1) for s in shape)
+    gain = check_real(gain, "gain")
+    rng = check_random_state(seed)
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return (gain * q).astype(dtype)
+
+
+def identity(n, *, scale=1.0, dtype=np.float64):
+    """``scale`` times the identity (Le, Jaitly & Hinton 2015, for ReLU RNNs):
+    at initialisation the state is carried over unchanged."""
+    n = check_int(n, "n", minimum=1)
+    return (check_real(scale, "scale") * np.eye(n)).astype(dtype)
+
+
+def spectral_radius_of(w):
+    """The largest |eigenvalue| of a square matrix (dense eigenvalues)."""
+    w = np.asarray(w, dtype=np.float64)
+    if w.ndim != 2 or w.shape[0] != w.shape[1]:
+        raise ValueError(f"w must be a square matrix, got shape {w.shape}")
+    return float(np.max(np.abs(np.linalg.eigvals(w))))
+
+
+def sparse(n, *, nonzero=15, spectral_radius=1.2, seed=None, dtype=np.float64):
+    """Sparse initialisation with a target spectral radius (seed 002, 10.7.1;
+    Sutskever et al. 2013): every unit receives exactly ``nonzero`` Gaussian
+    weights from randomly chosen units (all of them when n <= nonzero), and
+    the matrix is rescaled so that its spectral radius is ``spectral_radius``
+    (15 and 1.2 are the values the seed cites).
+    """
+    n = check_int(n, "n", minimum=1)
+    k = min(check_int(nonzero, "nonzero", minimum=1), n)
+    target = check_real(spectral_radius, "spectral_radius", low=0.0, low_open=True)
+    rng = check_random_state(seed)
+    w = np.zeros((n, n))
+    for i in range(n):
+        cols = rng.choice(n, size=k, replace=False)
+        w[i, cols] = rng.standard_normal(k)
+    rho = spectral_radius_of(w)
+    if rho == 0.0:
+        raise ValueError("the drawn matrix is nilpotent (spectral radius 0): use more nonzeros")
+    return (w * (target / rho)).astype(dtype)
