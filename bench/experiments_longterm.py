@@ -41,24 +41,28 @@ def _rnn(D, H, seed):
 
 
 def _method_table():
-    """name -> (make recurrent layer, make optimiser); only what this build has."""
+    """name -> (make recurrent layer, make optimiser, extra train() arguments);
+    only what this build has."""
+    sgd = lambda m: SGD(m, lr=0.05, momentum=0.9)  # noqa: E731
+    sgd_clip = lambda m: SGD(m, lr=0.05, momentum=0.9, clip_norm=1.0)  # noqa: E731
     table = {
-        "sgd": (_rnn, lambda m: SGD(m, lr=0.05, momentum=0.9)),
-        "sgd+clip": (_rnn, lambda m: SGD(m, lr=0.05, momentum=0.9, clip_norm=1.0)),
+        "sgd": (_rnn, sgd, {}),
+        "sgd+clip": (_rnn, sgd_clip, {}),
+        # the tanh RNN is the leaky layer with tau = 1, which hosts the regulariser
+        "clip+omega": (lambda D, H, seed: fastrnn.LeakyRNN(D, H, tau=1.0, seed=seed),
+                       sgd_clip, {"omega": 2.0}),
+        "leaky+clip": (lambda D, H, seed: fastrnn.LeakyRNN(D, H, tau=(1.0, 30.0), seed=seed),
+                       sgd_clip, {}),
     }
-    if hasattr(fastrnn, "LeakyRNN"):
-        table["leaky+clip"] = (
-            lambda D, H, seed: fastrnn.LeakyRNN(D, H, tau=(1.0, 30.0), seed=seed),
-            lambda m: SGD(m, lr=0.05, momentum=0.9, clip_norm=1.0))
     if hasattr(fastrnn, "LSTM"):
         table["lstm"] = (lambda D, H, seed: fastrnn.LSTM(D, H, seed=seed),
-                         lambda m: Adam(m, lr=0.01, clip_norm=1.0))
+                         lambda m: Adam(m, lr=0.01, clip_norm=1.0), {})
     return table
 
 
 def run_one(task, length, method, seed, updates, hidden, batch):
     gen, loss, out_size, solved = TASKS[task]
-    make_layer, make_opt = _method_table()[method]
+    make_layer, make_opt, extra = _method_table()[method]
     x_tr, y_tr = gen(batch * 50, length, seed=1000 + seed)
     x_te, y_te = gen(1000, length, seed=2000 + seed)
     model = Sequential(make_layer(x_tr.shape[2], hidden, seed), fastrnn.Linear(hidden, out_size, seed=seed))
@@ -75,7 +79,7 @@ def run_one(task, length, method, seed, updates, hidden, batch):
 
     t0 = time.perf_counter()
     train(model, x_tr, y_tr, loss=loss, optimizer=opt, epochs=epochs, batch_size=batch,
-          callbacks=[check], seed=seed, progress=False)
+          callbacks=[check], seed=seed, progress=False, **extra)
     return state["solved_at"], time.perf_counter() - t0
 
 
