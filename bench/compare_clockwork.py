@@ -8,23 +8,12 @@ step falls from H^2 to about H^2 (2/G) (a geometric series over modules of
 decreasing width of columns). Prints medians (ms) and the speed-up.
 """
 import argparse
-import statistics
-import time
 
 import numpy as np
 
 import fastrnn
+from timing import median_ms
 from fastrnn.clockwork import ClockworkRNN
-
-
-def median_ms(fn, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
 
 
 def main():

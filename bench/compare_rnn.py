@@ -16,13 +16,12 @@ say so next to the figures.
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
 import fastrnn
+from timing import median_ms
 
 from fastrnn import numpy_rnn
 
@@ -30,16 +29,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import reference  # noqa: E402
 
 SIZES = [(32, 64, 1, 1000), (256, 512, 32, 100)]
-
-
-def median_ms(fn, repeat):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
 
 
 def case(D, H, B, T, dtype, repeat, torch=None):

@@ -16,8 +16,9 @@ from cython cimport floating
 from libc.string cimport memcpy
 
 from fastrnn._blas cimport gemm, gemv
+from fastrnn._loops cimport project_inputs
 from fastrnn._kernels cimport (
-    fr_fp_enter, fr_fp_leave, fr_fill_rows_f, fr_fill_rows_d,
+    fr_fp_enter, fr_fp_leave,
     fr_rnn_act_fwd_f, fr_rnn_act_fwd_d, fr_rnn_act_bwd_f, fr_rnn_act_bwd_d,
 )
 
@@ -58,12 +59,7 @@ def clockwork_forward(int act, const Py_ssize_t[::1] periods, int k,
         return
     with nogil:
         fpstate = fr_fp_enter()
-        if floating is float:
-            fr_fill_rows_f(&hs[1, 0, 0], &bias[0], <Py_ssize_t> T * B, H)
-        else:
-            fr_fill_rows_d(&hs[1, 0, 0], &bias[0], <Py_ssize_t> T * B, H)
-        gemm(False, True, T * B, H, D, <floating> 1, &x[0, 0, 0], D, &w_ih[0, 0], D,
-             <floating> 1, &hs[1, 0, 0], H)
+        project_inputs(T * B, D, H, &x[0, 0, 0], &w_ih[0, 0], &bias[0], &hs[1, 0, 0])
         for t in range(T):
             for i in range(G):
                 lo = i * k

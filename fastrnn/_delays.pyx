@@ -9,8 +9,9 @@ from cython cimport floating
 
 from fastrnn._blas cimport gemm
 from fastrnn._matmul cimport rows_times_matrix_acc
+from fastrnn._loops cimport project_inputs, input_side_gradients
 from fastrnn._kernels cimport (
-    fr_fp_enter, fr_fp_leave, fr_fill_rows_f, fr_fill_rows_d,
+    fr_fp_enter, fr_fp_leave,
     fr_rnn_act_fwd_f, fr_rnn_act_fwd_d, fr_rnn_act_bwd_f, fr_rnn_act_bwd_d,
 )
 
@@ -30,12 +31,7 @@ def delay_forward(int act, const Py_ssize_t[::1] delays, const floating[:, :, ::
         return
     with nogil:
         fpstate = fr_fp_enter()
-        if floating is float:
-            fr_fill_rows_f(&hs[M, 0, 0], &bias[0], <Py_ssize_t> T * B, H)
-        else:
-            fr_fill_rows_d(&hs[M, 0, 0], &bias[0], <Py_ssize_t> T * B, H)
-        gemm(False, True, T * B, H, D, <floating> 1, &x[0, 0, 0], D, &w_ih[0, 0], D,
-             <floating> 1, &hs[M, 0, 0], H)
+        project_inputs(T * B, D, H, &x[0, 0, 0], &w_ih[0, 0], &bias[0], &hs[M, 0, 0])
         for t in range(1, T + 1):
             row = M - 1 + t
             for j in range(K):
@@ -76,14 +72,10 @@ def delay_backward(int act, const Py_ssize_t[::1] delays, const floating[:, :, :
             for j in range(K):
                 rows_times_matrix_acc(B, H, H, &da[row, 0, 0], &w_hh[j, 0, 0],
                                       &da[row - delays[j], 0, 0])
-        gemm(True, False, H, D, T * B, <floating> 1, &da[M, 0, 0], H, &x[0, 0, 0], D,
-             <floating> 1, &gw_ih[0, 0], D)
         for j in range(K):
             # dW_d += sum_t dA_t^T h_{t-d}: the state rows shifted by d
             gemm(True, False, H, H, T * B, <floating> 1, &da[M, 0, 0], H,
                  &hs[M - delays[j], 0, 0], H, <floating> 1, &gw_hh[j, 0, 0], H)
-        gemm(True, False, 1, H, T * B, <floating> 1, &ones[0], 1, &da[M, 0, 0], H,
-             <floating> 1, &gb[0], H)
-        gemm(False, False, T * B, D, H, <floating> 1, &da[M, 0, 0], H, &w_ih[0, 0], D,
-             <floating> 0, &dx[0, 0, 0], D)
+        input_side_gradients(T * B, D, H, &da[M, 0, 0], &x[0, 0, 0], &w_ih[0, 0], &ones[0],
+                             &gw_ih[0, 0], &gb[0], &dx[0, 0, 0])
         fr_fp_leave(fpstate)

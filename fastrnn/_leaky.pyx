@@ -15,7 +15,8 @@ from cython cimport floating
 
 from fastrnn._blas cimport gemm
 from fastrnn._matmul cimport rows_times_matrix_acc
-from fastrnn._kernels cimport fr_fp_enter, fr_fp_leave, fr_fill_rows_f, fr_fill_rows_d
+from fastrnn._kernels cimport fr_fp_enter, fr_fp_leave
+from fastrnn._loops cimport project_inputs, input_side_gradients
 
 cdef extern from "fr_leaky.h" nogil:
     void fr_leaky_fwd_f(Py_ssize_t rows, Py_ssize_t H, const float *alpha, const float *hp,
@@ -52,12 +53,7 @@ def leaky_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
         return
     with nogil:
         fpstate = fr_fp_enter()
-        if floating is float:
-            fr_fill_rows_f(&ss[0, 0, 0], &bias[0], <Py_ssize_t> T * B, H)
-        else:
-            fr_fill_rows_d(&ss[0, 0, 0], &bias[0], <Py_ssize_t> T * B, H)
-        gemm(False, True, T * B, H, D, <floating> 1, &x[0, 0, 0], D, &w_ih[0, 0], D,
-             <floating> 1, &ss[0, 0, 0], H)
+        project_inputs(T * B, D, H, &x[0, 0, 0], &w_ih[0, 0], &bias[0], &ss[0, 0, 0])
         for t in range(T):
             rows_times_matrix_acc(B, H, H, &hs[t, 0, 0], &w_hh_t[0, 0], &ss[t, 0, 0])
             if floating is float:
@@ -164,13 +160,9 @@ def leaky_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
             for b in range(B):
                 for j in range(H):
                     dh0[b, j] += r_dh0[b, j]
-        gemm(True, False, H, D, T * B, <floating> 1, &da[0, 0, 0], H, &x[0, 0, 0], D,
-             <floating> 1, &gw_ih[0, 0], D)
         gemm(True, False, H, H, T * B, <floating> 1, &da[0, 0, 0], H, &hs[0, 0, 0], H,
              <floating> 1, &gw_hh[0, 0], H)
-        gemm(True, False, 1, H, T * B, <floating> 1, &ones[0], 1, &da[0, 0, 0], H,
-             <floating> 1, &gb[0], H)
-        gemm(False, False, T * B, D, H, <floating> 1, &da[0, 0, 0], H, &w_ih[0, 0], D,
-             <floating> 0, &dx[0, 0, 0], D)
+        input_side_gradients(T * B, D, H, &da[0, 0, 0], &x[0, 0, 0], &w_ih[0, 0], &ones[0],
+                             &gw_ih[0, 0], &gb[0], &dx[0, 0, 0])
         fr_fp_leave(fpstate)
     return omega_total
