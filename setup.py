@@ -23,15 +23,11 @@ else:
     # any x86-64, and no -ffast-math: the tests check accuracy to a few ulp.
     # -fno-trapping-math lets the vectoriser turn the selects of csrc/fr_math.h
     # into blends; it changes no result (nothing here traps on FP exceptions).
-    # -fopenmp-simd honours the kernels' "omp simd" reductions (vector lanes
-    # for a dot product) without OpenMP's runtime or threads.
-    COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd",
-                    "-Wno-unused-function"]
+    COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-unused-function"]
 
 DEBUG = os.environ.get("FASTRNN_DEBUG_BUILD") == "1"
 if DEBUG and sys.platform != "win32":
-    COMPILE_ARGS = ["-O1", "-g", "-fno-omit-frame-pointer", "-fno-math-errno", "-fno-trapping-math",
-                    "-fopenmp-simd"]
+    COMPILE_ARGS = ["-O1", "-g", "-fno-omit-frame-pointer", "-fno-math-errno", "-fno-trapping-math"]
 
 
 def extensions():

@@ -38,8 +38,6 @@ enum { FR_ACT_TANH = 0, FR_ACT_RELU = 1 };
     void fr_add_##S(T *out, const T *a, ptrdiff_t n);                               \
     void fr_vecmat_acc_##S(const T *v, const T *m, T *out, ptrdiff_t n_in,          \
                            ptrdiff_t n_out);                                        \
-    void fr_matvec_##S(const T *m, const T *v, T *out, ptrdiff_t n_out,             \
-                       ptrdiff_t n_in, T beta);                                     \
     void fr_sumsq_scaled_##S(const T *x, ptrdiff_t n, double *scale, double *ssq);  \
     void fr_scale_##S(T *x, ptrdiff_t n, T factor);                                 \
     ptrdiff_t fr_clip_value_##S(T *x, ptrdiff_t n, T limit);

@@ -88,47 +88,6 @@ void FR_FN(fr_vecmat_acc)(const T *v, const T *m, T *out, ptrdiff_t n_in, ptrdif
     }
 }
 
-/* out (n_out) = beta * out + m (n_out x n_in, row-major) @ v (n_in).
- *
- * The same product with the matrix in the other orientation (rows of m are
- * dot products with v), for callers that hold W rather than W^T. Four rows
- * at a time share each load of v; the simd reduction lets the compiler
- * split each dot product over vector lanes. */
-/* BLAS's convention: with beta = 0 the old contents of out are not read,
- * so garbage (even NaN) there does not leak into the result. */
-#define FR_AXPBY(beta, y, s) ((beta) == (T)0 ? (s) : (beta) * (y) + (s))
-
-FR_MULTIVERSION
-void FR_FN(fr_matvec)(const T *m, const T *v, T *out, ptrdiff_t n_out, ptrdiff_t n_in, T beta)
-{
-    ptrdiff_t j = 0;
-    for (; j + 4 <= n_out; j += 4) {
-        const T *r0 = m + j * n_in, *r1 = r0 + n_in, *r2 = r1 + n_in, *r3 = r2 + n_in;
-        T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-        for (ptrdiff_t i = 0; i < n_in; ++i) {
-            s0 += r0[i] * v[i];
-            s1 += r1[i] * v[i];
-            s2 += r2[i] * v[i];
-            s3 += r3[i] * v[i];
-        }
-        out[j] = FR_AXPBY(beta, out[j], s0);
-        out[j + 1] = FR_AXPBY(beta, out[j + 1], s1);
-        out[j + 2] = FR_AXPBY(beta, out[j + 2], s2);
-        out[j + 3] = FR_AXPBY(beta, out[j + 3], s3);
-    }
-    for (; j < n_out; ++j) {
-        const T *r = m + j * n_in;
-        T s = 0;
-#pragma omp simd reduction(+ : s)
-        for (ptrdiff_t i = 0; i < n_in; ++i)
-            s += r[i] * v[i];
-        out[j] = FR_AXPBY(beta, out[j], s);
-    }
-}
-
-#undef FR_AXPBY
-
 /* Fold x into a running (scale, ssq) with norm = scale * sqrt(ssq), the
  * representation of LAPACK's xLASSQ: squares never overflow or underflow.
  * A NaN or Inf in x makes scale non-finite, which the caller reports. */

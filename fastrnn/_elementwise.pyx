@@ -4,7 +4,7 @@ from cython cimport floating
 
 from fastrnn._kernels cimport (
     fr_fp_enter, fr_fp_leave, fr_tanh_f, fr_tanh_d, fr_sigmoid_f, fr_sigmoid_d,
-    fr_matvec_f, fr_matvec_d, fr_vecmat_acc_f, fr_vecmat_acc_d,
+    fr_vecmat_acc_f, fr_vecmat_acc_d,
 )
 
 
@@ -32,17 +32,6 @@ def sigmoid_into(const floating[::1] x, floating[::1] out):
         else:
             fr_sigmoid_d(&x[0], &out[0], x.shape[0])
         fr_fp_leave(fpstate)
-
-
-def matvec(const floating[:, ::1] m, const floating[::1] v, floating[::1] out, floating beta):
-    """out = beta * out + m @ v (the C kernel behind small recurrent products)."""
-    if m.shape[0] == 0:
-        return
-    with nogil:
-        if floating is float:
-            fr_matvec_f(&m[0, 0], &v[0], &out[0], m.shape[0], m.shape[1], beta)
-        else:
-            fr_matvec_d(&m[0, 0], &v[0], &out[0], m.shape[0], m.shape[1], beta)
 
 
 def vecmat_acc(const floating[::1] v, const floating[:, ::1] m, floating[::1] out):

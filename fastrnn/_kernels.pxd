@@ -23,8 +23,6 @@ cdef extern from "fr_kernels.h" nogil:
     void fr_add_d(double *out, const double *a, Py_ssize_t n)
     void fr_vecmat_acc_f(const float *v, const float *m, float *out, Py_ssize_t n_in, Py_ssize_t n_out)
     void fr_vecmat_acc_d(const double *v, const double *m, double *out, Py_ssize_t n_in, Py_ssize_t n_out)
-    void fr_matvec_f(const float *m, const float *v, float *out, Py_ssize_t n_out, Py_ssize_t n_in, float beta)
-    void fr_matvec_d(const double *m, const double *v, double *out, Py_ssize_t n_out, Py_ssize_t n_in, double beta)
     void fr_sumsq_scaled_f(const float *x, Py_ssize_t n, double *scale, double *ssq)
     void fr_sumsq_scaled_d(const double *x, Py_ssize_t n, double *scale, double *ssq)
     void fr_scale_f(float *x, Py_ssize_t n, float factor)
