@@ -69,6 +69,12 @@ arrays)``::
     class ESN:
         ...
 
+A layer whose whole state is its ``params`` dict and whose constructor
+arguments are also attributes (RNN, Linear, and the LSTM/GRU) needs one line::
+
+    register_params_class("LSTM", LSTM, ("input_size", "hidden_size", "bias",
+                          "batch_first", "dtype"))
+
 This module imports no model module at import time, so model modules may
 import it freely; the adapters for the classes that do not register
 themselves (``RNN``, ``Linear``) are at the end of this file and are
@@ -86,7 +92,7 @@ import numpy as np
 from fastrnn._version import __version__
 
 __all__ = ["save", "load", "register", "registered_classes", "assign_params",
-           "expect_shapes", "FORMAT_VERSION"]
+           "expect_shapes", "register_params_class", "FORMAT_VERSION"]
 
 FORMAT_NAME = "fastrnn"
 FORMAT_VERSION = 1
@@ -524,6 +530,44 @@ def expect_shapes(arrays, shapes, owner="model"):
                              f"configuration, got {got}")
 
 
+def register_params_class(name, cls, config_names, expected_shapes=None):
+    """Register a layer whose state is its ``params`` dict, in one call.
+
+    The common case (RNN, Linear, and the LSTM/GRU to come): the
+    configuration is the constructor arguments named in ``config_names``,
+    read back from attributes of the same names (a ``numpy.dtype`` is stored
+    by name); the arrays are ``obj.params``; loading calls
+    ``cls(**config)`` and copies the arrays in with :func:`assign_params`.
+
+    Parameters
+    ----------
+    expected_shapes : callable, optional
+        ``expected_shapes(config) -> {name: shape}``: the shapes the
+        configuration implies, checked (by :func:`expect_shapes`) before the
+        constructor allocates anything.
+    """
+    config_names = tuple(config_names)
+
+    def get_config(obj):
+        config = {}
+        for key in config_names:
+            value = getattr(obj, key)
+            config[key] = value.name if isinstance(value, np.dtype) else value
+        return config
+
+    def get_arrays(obj):
+        return dict(obj.params)
+
+    def build(config, arrays):
+        if expected_shapes is not None:
+            expect_shapes(arrays, expected_shapes(config), name)
+        obj = cls(**config)
+        assign_params(obj.params, arrays, name)
+        return obj
+
+    return register(name, cls, get_config=get_config, get_arrays=get_arrays, build=build)
+
+
 def _install_builtins():
     global _builtins_installed
     if _builtins_installed:
@@ -532,34 +576,13 @@ def _install_builtins():
     from fastrnn.output import Linear
     from fastrnn.rnn import RNN
 
-    def rnn_config(m):
-        return {"input_size": m.input_size, "hidden_size": m.hidden_size,
-                "nonlinearity": m.nonlinearity, "bias": m.bias,
-                "batch_first": m.batch_first, "dtype": m.dtype.name}
-
-    def rnn_build(config, arrays):
-        H, D = config.get("hidden_size"), config.get("input_size")
-        expect_shapes(arrays, {"weight_ih_l0": (H, D), "weight_hh_l0": (H, H)}, "RNN")
-        m = RNN(**config)
-        assign_params(m.params, arrays, "RNN")
-        return m
-
-    def linear_config(m):
-        return {"in_features": m.in_features, "out_features": m.out_features,
-                "bias": m.bias, "dtype": m.dtype.name}
-
-    def linear_build(config, arrays):
-        expect_shapes(arrays, {"weight": (config.get("out_features"), config.get("in_features"))},
-                      "Linear")
-        m = Linear(**config)
-        assign_params(m.params, arrays, "Linear")
-        return m
-
-    def params_of(m):
-        return dict(m.params)
-
     if RNN not in _BY_CLASS:
-        register("RNN", RNN, get_config=rnn_config, get_arrays=params_of, build=rnn_build)
+        register_params_class(
+            "RNN", RNN,
+            ("input_size", "hidden_size", "nonlinearity", "bias", "batch_first", "dtype"),
+            lambda c: {"weight_ih_l0": (c.get("hidden_size"), c.get("input_size")),
+                       "weight_hh_l0": (c.get("hidden_size"), c.get("hidden_size"))})
     if Linear not in _BY_CLASS:
-        register("Linear", Linear, get_config=linear_config, get_arrays=params_of,
-                 build=linear_build)
+        register_params_class(
+            "Linear", Linear, ("in_features", "out_features", "bias", "dtype"),
+            lambda c: {"weight": (c.get("out_features"), c.get("in_features"))})
