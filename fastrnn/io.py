@@ -48,6 +48,7 @@ Register it under a stable name (the name is written to files; never change
 it) with three functions::
 
     get_config(obj) -> dict       # JSON-able constructor hyperparameters
+                                  # (tuples come back as lists)
     get_arrays(obj) -> dict       # name -> numpy.ndarray or scipy.sparse CSR
     build(config, arrays) -> obj  # a new object from the two
 
@@ -181,7 +182,7 @@ def _dense_for_file(arr, what):
     arr = np.asarray(arr)
     if arr.dtype.kind not in _ARRAY_KINDS:
         raise TypeError(f"{what}: cannot save arrays of dtype {arr.dtype} (only bool, int, float)")
-    return np.ascontiguousarray(arr)
+    return np.require(arr, requirements="C")   # keeps 0-d arrays 0-d
 
 
 def _dense_entry(arr):

@@ -353,11 +353,15 @@ class SparseModel:
         return {"n": self.n, "scale": self.scale}
 
     def _save_arrays(self):
-        return {"W": self.matrix, "readout.weight": self.readout}
+        return {"W": self.matrix, "readout.weight": self.readout,
+                "steps": np.array(self.n * 10, dtype=np.int64),
+                "mask": np.asfortranarray(np.eye(self.n, 3, dtype=bool))}
 
     @classmethod
     def _from_saved(cls, config, arrays):
         fio.expect_shapes(arrays, {"W": (config["n"], config["n"])}, "SparseModel")
+        assert arrays["steps"].shape == () and arrays["steps"] == config["n"] * 10
+        np.testing.assert_array_equal(arrays["mask"], np.eye(config["n"], 3, dtype=bool))
         return cls(config["n"], config["scale"], arrays["W"], arrays["readout.weight"])
 
 
@@ -417,3 +421,33 @@ def test_protocol_errors_are_clear(tmp_path):
     with pytest.raises(TypeError, match="readout.weight"):
         fastrnn.save(m, tmp_path / "str.npz")
     assert not os.listdir(tmp_path)
+
+
+# ------------------------------------------------- round trips, fuzzed
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_BITS64 = st.integers(0, 2**64 - 1)
+
+
+@settings(max_examples=int(os.environ.get("FASTRNN_FUZZ_EXAMPLES", "0")) or 60,
+          deadline=None)
+@given(D=st.integers(1, 5), H=st.integers(1, 6), dtype=st.sampled_from([np.float32, np.float64]),
+       nonlinearity=st.sampled_from(["tanh", "relu"]), bias=st.booleans(),
+       batch_first=st.booleans(), words=st.lists(_BITS64, min_size=1, max_size=8))
+def test_any_parameter_bits_round_trip(tmp_path_factory, D, H, dtype, nonlinearity, bias,
+                                       batch_first, words):
+    """Arbitrary bit patterns (NaNs with payloads, subnormals, -0.0) in every
+    parameter come back unchanged, whatever the configuration."""
+    m = fastrnn.RNN(D, H, dtype=dtype, nonlinearity=nonlinearity, bias=bias,
+                    batch_first=batch_first, seed=0)
+    utype = np.uint32 if dtype == np.float32 else np.uint64
+    for p in m.params.values():
+        raw = np.resize(np.array(words, dtype=np.uint64).astype(utype), p.size)
+        p[...] = raw.view(dtype).reshape(p.shape)
+    path = tmp_path_factory.mktemp("rt") / "m.npz"
+    fastrnn.save(m, path)
+    m2 = fastrnn.load(path)
+    assert repr(m2) == repr(m)
+    for k in m.params:
+        assert _bits(m2.params[k]) == _bits(m.params[k])
