@@ -379,13 +379,13 @@ def assert_close(got, ref, tol, dt):
     assert err <= tol * scale + 4 * float(np.finfo(dt).tiny), (err, scale)
 
 
-@fuzz(300)
+@fuzz(200)
 @given(case=rnn_cases(backward=False))
 def test_rnn_forward_fuzz(worker, case):
     check_rnn_case(case, worker.call("rnn", case))
 
 
-@fuzz(300)
+@fuzz(250)
 @given(case=rnn_cases(backward=True))
 def test_rnn_forward_backward_fuzz(worker, case):
     check_rnn_case(case, worker.call("rnn", case))
@@ -506,7 +506,7 @@ def check_clip_case(case, out):
     return f"{fn}-ok"
 
 
-@fuzz(400)
+@fuzz(300)
 @given(case=clip_cases())
 def test_clip_fuzz(worker, case):
     check_clip_case(case, worker.call("clip", case))
@@ -568,7 +568,7 @@ def _check_constructor(cls, kwargs, size_names):
         assert p.dtype == np.dtype(kwargs["dtype"])
 
 
-@fuzz(300)
+@fuzz(200)
 @given(a=SIZES, b=SIZES, dtype=DTYPES, seed=SEEDS,
        nonlinearity=st.sampled_from(["tanh", "relu", "sigmoid", "", "TANH"]),
        bias=st.booleans(), batch_first=st.booleans())
@@ -579,7 +579,7 @@ def test_rnn_constructor_fuzz(a, b, dtype, seed, nonlinearity, bias, batch_first
                        ("input_size", "hidden_size"))
 
 
-@fuzz(200)
+@fuzz(100)
 @given(a=SIZES, b=SIZES, dtype=DTYPES, seed=SEEDS, bias=st.booleans())
 def test_linear_constructor_fuzz(a, b, dtype, seed, bias):
     _check_constructor(fastrnn.Linear, dict(in_features=a, out_features=b, dtype=dtype,
@@ -599,12 +599,13 @@ def linear_cases(draw):
 
 def _call(fn, *args):
     try:
-        return fn(*args), None
+        with np.errstate(all="ignore"):   # huge inputs overflow to Inf, with a warning
+            return fn(*args), None
     except Exception as exc:
         return None, (type(exc).__name__, str(exc))
 
 
-@fuzz(300)
+@fuzz(200)
 @given(case=linear_cases())
 def test_linear_fuzz(case):
     n_in, n_out, dt, bias, hspec, dspec = case
@@ -680,7 +681,7 @@ def _float_kind_dtype(spec):
 LOSS_TOL = {np.dtype(np.float16): 2e-2, np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 
 
-@fuzz(300)
+@fuzz(200)
 @given(case=nll_cases())
 def test_softmax_nll_fuzz(case):
     lspec, tspec, reduction = case
@@ -729,7 +730,7 @@ def mse_cases(draw):
     return (draw(arrays(shape)), draw(arrays(draw(maybe_wrong_shape(shape)))), draw(REDUCTIONS))
 
 
-@fuzz(300)
+@fuzz(200)
 @given(case=mse_cases())
 def test_mse_fuzz(case):
     pspec, tspec, reduction = case
