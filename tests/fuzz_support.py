@@ -215,6 +215,10 @@ class Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "import fuzz_support; fuzz_support.serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env,
+            # Run from tests/: with -c, the working directory comes first on
+            # sys.path, and from the repository root it would shadow the
+            # installed fastrnn with the uncompiled source tree.
+            cwd=here,
         )
 
     def _stderr_tail(self, n=3000):

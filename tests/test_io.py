@@ -345,8 +345,11 @@ class SparseModel:
 
     def __init__(self, n, scale, matrix=None, readout=None):
         self.n, self.scale = n, scale
-        self.matrix = matrix if matrix is not None else sp.random_array(
-            (n, n), density=0.3, format="csr", random_state=0)
+        if matrix is None:
+            dense = np.random.default_rng(0).standard_normal((n, n))
+            dense[np.abs(dense) < 1.0] = 0.0      # about a third non-zero
+            matrix = sp.csr_array(dense)
+        self.matrix = matrix
         self.readout = readout if readout is not None else np.arange(n, dtype=np.float64)
 
     def _save_config(self):
