@@ -382,13 +382,17 @@ def assert_close(got, ref, tol, dt):
 @fuzz(200)
 @given(case=rnn_cases(backward=False))
 def test_rnn_forward_fuzz(worker, case):
-    check_rnn_case(case, worker.call("rnn", case))
+    out = worker.call("rnn", case)
+    with np.errstate(all="ignore"):   # the reference on Inf/NaN inputs
+        check_rnn_case(case, out)
 
 
 @fuzz(250)
 @given(case=rnn_cases(backward=True))
 def test_rnn_forward_backward_fuzz(worker, case):
-    check_rnn_case(case, worker.call("rnn", case))
+    out = worker.call("rnn", case)
+    with np.errstate(all="ignore"):
+        check_rnn_case(case, out)
 
 
 # ------------------------------------------------------------- clip cases
