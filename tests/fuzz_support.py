@@ -104,7 +104,7 @@ def _describe(exc):
 def _run_rnn(case):
     import fastrnn
     out = {}
-    model = fastrnn.RNN(**case["config"])
+    model = getattr(fastrnn, case.get("cls", "RNN"))(**case["config"])
     out["params"] = {k: v.copy() for k, v in model.params.items()}
     try:
         y, h = model.forward(materialize(case["x"]), materialize(case["h0"]))
