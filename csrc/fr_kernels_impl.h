@@ -93,7 +93,7 @@ void FR_FN(fr_vecmat_acc)(const T *v, const T *m, T *out, ptrdiff_t n_in, ptrdif
  * A NaN or Inf in x makes scale non-finite, which the caller reports. */
 void FR_FN(fr_sumsq_scaled)(const T *x, ptrdiff_t n, double *scale, double *ssq)
 {
-    double amax = 0.0, poison = 0.0, local = 0.0, inv;
+    double amax = 0.0, poison = 0.0, local = 0.0, inv, lift;
     for (ptrdiff_t i = 0; i < n; ++i) {
         double v = fabs((double)x[i]);
         amax = v > amax ? v : amax;
@@ -106,18 +106,22 @@ void FR_FN(fr_sumsq_scaled)(const T *x, ptrdiff_t n, double *scale, double *ssq)
     }
     if (amax == 0.0 || !isfinite(*scale))
         return;
-    inv = 1.0 / amax;
+    /* 1 / amax overflows when amax is subnormal (below 2^-1022): lift x by
+     * 2^600 first, exactly (a power of two), so that tiny gradients keep a
+     * finite norm instead of reading as Inf. */
+    lift = amax < 0x1p-1022 ? 0x1p+600 : 1.0;
+    inv = 1.0 / (amax * lift);
     {
         /* Four partial sums: an ordered reduction does not vectorise. */
         double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
         ptrdiff_t i = 0;
         for (; i + 4 <= n; i += 4) {
-            double a0 = x[i] * inv, a1 = x[i + 1] * inv;
-            double a2 = x[i + 2] * inv, a3 = x[i + 3] * inv;
+            double a0 = (x[i] * lift) * inv, a1 = (x[i + 1] * lift) * inv;
+            double a2 = (x[i + 2] * lift) * inv, a3 = (x[i + 3] * lift) * inv;
             s0 += a0 * a0; s1 += a1 * a1; s2 += a2 * a2; s3 += a3 * a3;
         }
         for (; i < n; ++i) {
-            double a0 = x[i] * inv;
+            double a0 = (x[i] * lift) * inv;
             s0 += a0 * a0;
         }
         local = (s0 + s1) + (s2 + s3);

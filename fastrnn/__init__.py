@@ -17,12 +17,14 @@ Sequential, train   a recurrent layer + output layer, and the (truncated) BPTT l
 tasks               adding, temporal-order and latching problems
 diagnostics         gradient flow per step, spectral radius, Lyapunov exponent, plots
 init                orthogonal, scaled identity, sparse with a target spectral radius
+save, load          persistence in one .npz file, never unpickled (fastrnn.io)
 """
 from fastrnn._version import __version__
 from fastrnn import diagnostics, init, losses, optim, tasks
 from fastrnn.clockwork import ClockworkRNN
 from fastrnn.delays import DelayRNN
 from fastrnn.leaky import LeakyRNN
+from fastrnn.io import load, save
 from fastrnn.clip import clip_grad_norm, clip_grad_value, global_norm
 from fastrnn.optim import SGD, Adam
 from fastrnn.output import Linear
@@ -48,4 +50,6 @@ __all__ = [
     "clip_grad_norm",
     "clip_grad_value",
     "global_norm",
+    "save",
+    "load",
 ]

@@ -4,6 +4,7 @@
 Each array is flat, C-contiguous, float32 or float64 (checked in Python); the
 arithmetic is in csrc/fr_kernels_impl.h.
 """
+from libc.float cimport FLT_MIN
 from libc.math cimport sqrt
 
 import numpy as np
@@ -36,13 +37,19 @@ def global_norm(list arrays):
 def scale_all(list arrays, double factor):
     cdef float[::1] f
     cdef double[::1] d
+    # A factor below float32's normal range would round to zero (or lose
+    # digits) as a float: scale float32 arrays in two steps of sqrt(factor).
+    cdef bint split = factor < FLT_MIN
+    cdef float factor_f = <float> (sqrt(factor) if split else factor)
     for a in arrays:
         if a.size == 0:
             continue
         if a.dtype == np.float32:
             f = a
             with nogil:
-                fr_scale_f(&f[0], f.shape[0], <float> factor)
+                fr_scale_f(&f[0], f.shape[0], factor_f)
+                if split:
+                    fr_scale_f(&f[0], f.shape[0], factor_f)
         else:
             d = a
             with nogil:

@@ -40,7 +40,10 @@ def check_real(value, name, *, low=None, high=None, low_open=False, high_open=Fa
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:   # an int beyond the float range
+        raise ValueError(f"{name} must be finite, got an integer of {value.bit_length()} bits") from None
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     lo_bad = low is not None and (value <= low if low_open else value < low)
@@ -54,15 +57,23 @@ def check_real(value, name, *, low=None, high=None, low_open=False, high_open=Fa
     return value
 
 
+def as_array(a, name):
+    """``np.asarray(a)``, with a ValueError naming the argument for ragged input."""
+    try:
+        return np.asarray(a)
+    except ValueError as exc:   # e.g. nested lists of unequal lengths
+        raise ValueError(f"{name} must be an array (of equal-length rows): {exc}") from None
+
+
 def as_float_array(a, name, dtype, *, ndim=None, shape=None):
-    """Convert ``a`` to a C-contiguous array of ``dtype``.
+    """Convert ``a`` to a C-contiguous, aligned array of ``dtype`` (same shape).
 
     Integers, booleans and other real floating types are cast (as NumPy and
     scikit-learn do); complex, object, string and other non-numeric arrays are
     refused with a TypeError. ``ndim`` is an int or a tuple of allowed values;
     ``shape`` may hold None for "any size" in a dimension.
     """
-    arr = np.asarray(a)
+    arr = as_array(a, name)
     kind = arr.dtype.kind
     if kind not in "biuf":
         raise TypeError(
@@ -79,7 +90,10 @@ def as_float_array(a, name, dtype, *, ndim=None, shape=None):
         ):
             want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
             raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    # np.require, not np.ascontiguousarray: the latter turns a 0-d array into
+    # shape (1,), and neither copies a C-contiguous but unaligned array, whose
+    # pointer the C kernels may not dereference.
+    return np.require(arr, dtype=dtype, requirements=["C", "A"])
 
 
 def check_random_state(seed):
@@ -89,7 +103,10 @@ def check_random_state(seed):
     if seed is None or isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
         if isinstance(seed, (bool, np.bool_)):
             raise TypeError("seed must be None, an int or a numpy.random.Generator")
-        return np.random.default_rng(seed)
+        try:
+            return np.random.default_rng(seed)
+        except ValueError as exc:   # negative or otherwise unusable integers
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}: {exc}") from None
     raise TypeError(
         f"seed must be None, an int or a numpy.random.Generator, got {type(seed).__name__}"
     )

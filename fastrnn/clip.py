@@ -18,16 +18,22 @@ def _as_grad_list(grads, name="grads"):
     elif isinstance(grads, np.ndarray):
         grads = [grads]
     else:
-        grads = list(grads)
+        try:
+            grads = list(grads)
+        except TypeError:
+            raise TypeError(
+                f"{name} must be an ndarray, a list or a dict of ndarrays, "
+                f"got {type(grads).__name__}"
+            ) from None
     flat = []
     for i, g in enumerate(grads):
         if not isinstance(g, np.ndarray):
             raise TypeError(f"{name}[{i}] must be a numpy.ndarray, got {type(g).__name__}")
         if g.dtype not in FLOAT_DTYPES:
             raise TypeError(f"{name}[{i}] must be float32 or float64, got {g.dtype}")
-        if not g.flags.c_contiguous or not g.flags.writeable:
+        if not (g.flags.c_contiguous and g.flags.aligned and g.flags.writeable):
             raise ValueError(
-                f"{name}[{i}] must be C-contiguous and writeable: clipping works in place"
+                f"{name}[{i}] must be C-contiguous, aligned and writeable: clipping works in place"
             )
         flat.append(g.reshape(-1))
     return flat

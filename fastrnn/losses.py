@@ -5,7 +5,7 @@ straight into an output layer's ``backward``.
 """
 import numpy as np
 
-from fastrnn._validation import as_float_array
+from fastrnn._validation import as_array, as_float_array
 
 _REDUCTIONS = ("mean", "sum")
 
@@ -17,7 +17,7 @@ def _check_reduction(reduction):
 
 def log_softmax(logits, axis=-1):
     """log p = o - logsumexp(o), computed without overflow."""
-    logits = np.asarray(logits)
+    logits = as_array(logits, "logits")
     shifted = logits - logits.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -48,12 +48,15 @@ def softmax_nll(logits, targets, *, reduction="mean"):
     dlogits : ndarray, shaped as logits: p - onehot(y), scaled by the reduction.
     """
     _check_reduction(reduction)
-    logits = np.asarray(logits)
+    logits = as_array(logits, "logits")
     if logits.dtype.kind != "f":
         logits = as_float_array(logits, "logits", np.float64)
-    if logits.ndim < 1:
-        raise ValueError("logits must have a class axis (its last dimension)")
-    targets = np.asarray(targets)
+    if logits.ndim < 1 or logits.shape[-1] == 0:
+        raise ValueError(
+            f"logits must have a class axis (its last dimension) of at least one class, "
+            f"got shape {logits.shape}"
+        )
+    targets = as_array(targets, "targets")
     if targets.dtype.kind not in "iu":
         raise TypeError(f"targets must be integer class indices, got dtype {targets.dtype}")
     if targets.shape != logits.shape[:-1]:
@@ -85,7 +88,7 @@ def mse(pred, target, *, reduction="mean"):
     dpred : ndarray, shaped as pred
     """
     _check_reduction(reduction)
-    pred = np.asarray(pred)
+    pred = as_array(pred, "pred")
     if pred.dtype.kind != "f":
         pred = as_float_array(pred, "pred", np.float64)
     target = as_float_array(target, "target", pred.dtype)

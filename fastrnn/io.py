@@ -1,0 +1,589 @@
+"""Saving and loading models: one ``.npz`` file, never unpickled.
+
+``fastrnn.save(obj, path)`` writes a model, ``fastrnn.load(path)`` rebuilds it.
+Predictions of the loaded model equal those of the saved one to the bit: the
+arrays are stored raw, in their own dtype, and nothing is recomputed.
+
+File format (version 1)
+-----------------------
+An uncompressed zip archive in NumPy's ``.npz`` layout, so ``numpy.load``
+can inspect it, with these members:
+
+``header.npy``
+    A 1-D uint8 array holding UTF-8 JSON::
+
+        {"format": "fastrnn", "format_version": 1, "fastrnn_version": "0.1.0",
+         "class": "RNN", "config": {...constructor hyperparameters...},
+         "arrays": {name: entry, ...}}
+
+    A dense entry is ``{"kind": "dense", "dtype": "<f4", "shape": [4, 3],
+    "sha256": "..."}``. A sparse CSR matrix (``scipy.sparse.csr_array`` or
+    ``csr_matrix``) is ``{"kind": "csr", "container": "csr_array",
+    "shape": [n, m], "parts": {"data": dense entry, "indices": ..., "indptr":
+    ...}}``.
+``a/<name>.npy`` (dense) or ``a/<name>/data.npy``, ``a/<name>/indices.npy``,
+``a/<name>/indptr.npy`` (CSR)
+    The arrays, in C order.
+
+Loading reads the header as a plain uint8 array and every member with
+``allow_pickle=False``: no code from the file is ever run. It rejects, with a
+``ValueError`` naming the file and the reason, a file that is truncated, that
+fails a checksum (the zip's CRC-32 or the header's SHA-256 of each array), of
+an unknown format version, of an unregistered class, whose arrays differ in
+shape or dtype from the header, whose CSR structure is invalid (indices out
+of range, indptr not monotone), or whose configuration the class refuses.
+
+Writing is atomic: the file is written to a temporary file in the target's
+directory, flushed to disk (``fsync``), then renamed over the target
+(``os.replace``), so a crash mid-save leaves either the old file or the new
+one under the target name, never half of one.
+
+Only the model is stored, not transient state: accumulated gradients and the
+cache of the last ``forward`` (needed by ``backward``) are not saved; a
+loaded layer starts with zero gradients.
+
+Making a class saveable
+-----------------------
+Register it under a stable name (the name is written to files; never change
+it) with three functions::
+
+    get_config(obj) -> dict       # JSON-able constructor hyperparameters
+                                  # (tuples come back as lists)
+    get_arrays(obj) -> dict       # name -> numpy.ndarray or scipy.sparse CSR
+    build(config, arrays) -> obj  # a new object from the two
+
+Array names may use letters, digits, ``_``, ``.`` and ``-``. ``build`` may
+trust that each array has exactly the shape and dtype recorded when it was
+saved, but must check them against ``config`` (a file may pair a valid
+array with a tampered configuration): :func:`assign_params` does this for
+the common ``params`` dict. Either call :func:`register` once, e.g. at the
+bottom of the class's module::
+
+    from fastrnn.io import register, assign_params
+    register("LSTM", LSTM, get_config=..., get_arrays=..., build=...)
+
+or decorate a class that defines the three as methods ``_save_config(self)``,
+``_save_arrays(self)`` and the classmethod ``_from_saved(cls, config,
+arrays)``::
+
+    @register("ESN")
+    class ESN:
+        ...
+
+A layer whose whole state is its ``params`` dict and whose constructor
+arguments are also attributes (RNN, Linear, and the LSTM/GRU) needs one line::
+
+    register_params_class("LSTM", LSTM, ("input_size", "hidden_size", "bias",
+                          "batch_first", "dtype"))
+
+This module imports no model module at import time, so model modules may
+import it freely; the adapters for the classes that do not register
+themselves (``RNN``, ``Linear``) are at the end of this file and are
+installed on first use.
+"""
+import hashlib
+import json
+import os
+import re
+import tempfile
+import zipfile
+
+import numpy as np
+
+from fastrnn._version import __version__
+
+__all__ = ["save", "load", "register", "registered_classes", "assign_params",
+           "expect_shapes", "register_params_class", "FORMAT_VERSION"]
+
+FORMAT_NAME = "fastrnn"
+FORMAT_VERSION = 1
+
+_HEADER_MEMBER = "header.npy"
+_ARRAY_PREFIX = "a/"
+_MAX_HEADER_BYTES = 16 * 1024 * 1024
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_CSR_PARTS = ("data", "indices", "indptr")
+# Kinds of array a file may hold: booleans, integers and reals. Object arrays
+# (which would need pickle) and anything else are refused on write and read.
+_ARRAY_KINDS = "biuf"
+
+
+class _Entry:
+    __slots__ = ("name", "cls", "get_config", "get_arrays", "build")
+
+    def __init__(self, name, cls, get_config, get_arrays, build):
+        self.name, self.cls = name, cls
+        self.get_config, self.get_arrays, self.build = get_config, get_arrays, build
+
+
+_BY_NAME = {}
+_BY_CLASS = {}
+_builtins_installed = False
+
+
+def register(name, cls=None, *, get_config=None, get_arrays=None, build=None):
+    """Make a class saveable under ``name``.
+
+    Called with ``cls`` and the three functions, it registers them. Called
+    with only ``name``, it returns a class decorator that uses the class's
+    methods ``_save_config``, ``_save_arrays`` and ``_from_saved``.
+
+    Parameters
+    ----------
+    name : str
+        Stable name written into files (not the Python path: modules may move).
+    cls : type
+        The class; ``save`` looks up ``type(obj)`` exactly, so a subclass
+        must register itself (it would otherwise load as its parent).
+    get_config, get_arrays, build : callable
+        See the module docstring.
+    """
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValueError(f"name must be a non-empty string of letters, digits, _ . -, got {name!r}")
+
+    def add(klass):
+        if not isinstance(klass, type):
+            raise TypeError(f"cls must be a class, got {type(klass).__name__}")
+        gc = get_config if get_config is not None else (lambda obj: obj._save_config())
+        ga = get_arrays if get_arrays is not None else (lambda obj: obj._save_arrays())
+        bd = build if build is not None else klass._from_saved
+        for fn, what in ((gc, "get_config"), (ga, "get_arrays"), (bd, "build")):
+            if not callable(fn):
+                raise TypeError(f"{what} must be callable")
+        old = _BY_NAME.get(name)
+        if old is not None and old.cls is not klass:
+            raise ValueError(f"name {name!r} is already registered for {old.cls.__qualname__}")
+        entry = _Entry(name, klass, gc, ga, bd)
+        _BY_NAME[name] = entry
+        _BY_CLASS[klass] = entry
+        return klass
+
+    if cls is None:
+        return add
+    add(cls)
+    return cls
+
+
+def registered_classes():
+    """The registry as a dict: stable name -> class."""
+    _install_builtins()
+    return {name: e.cls for name, e in _BY_NAME.items()}
+
+
+# ----------------------------------------------------------------- writing
+def _check_name(name, owner):
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValueError(
+            f"array names of {owner} must be strings of letters, digits, _ . -, got {name!r}"
+        )
+
+
+def _dense_for_file(arr, what):
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in _ARRAY_KINDS:
+        raise TypeError(f"{what}: cannot save arrays of dtype {arr.dtype} (only bool, int, float)")
+    return np.require(arr, requirements="C")   # keeps 0-d arrays 0-d
+
+
+def _dense_entry(arr):
+    return {
+        "kind": "dense",
+        "dtype": arr.dtype.str,
+        "shape": list(arr.shape),
+        "sha256": hashlib.sha256(arr).hexdigest(),
+    }
+
+
+def _is_csr(value):
+    try:
+        import scipy.sparse as sp
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        return False
+    return sp.issparse(value) and value.format == "csr"
+
+
+def _collect_arrays(obj_name, arrays):
+    """Header entries and {member: ndarray} for a dict of arrays."""
+    if not isinstance(arrays, dict):
+        raise TypeError(f"get_arrays of {obj_name} must return a dict, got {type(arrays).__name__}")
+    entries, members = {}, {}
+    for name, value in arrays.items():
+        _check_name(name, obj_name)
+        if _is_csr(value):
+            parts = {}
+            for part in _CSR_PARTS:
+                arr = _dense_for_file(getattr(value, part), f"{name}.{part}")
+                parts[part] = _dense_entry(arr)
+                members[f"{_ARRAY_PREFIX}{name}/{part}.npy"] = arr
+            entries[name] = {
+                "kind": "csr",
+                "container": "csr_matrix" if type(value).__name__ == "csr_matrix" else "csr_array",
+                "shape": [int(n) for n in value.shape],
+                "parts": parts,
+            }
+        elif hasattr(value, "format") and type(value).__module__.startswith("scipy.sparse"):
+            raise TypeError(
+                f"{name}: sparse matrices are saved in CSR format only, got {value.format!r} "
+                "(convert with .tocsr())"
+            )
+        else:
+            arr = _dense_for_file(value, name)
+            entries[name] = _dense_entry(arr)
+            members[f"{_ARRAY_PREFIX}{name}.npy"] = arr
+    return entries, members
+
+
+def _fsync_directory(directory):
+    # Makes the rename itself durable; not possible (nor needed) everywhere.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save(obj, path):
+    """Write ``obj`` to ``path`` (atomically; the file is replaced if it exists).
+
+    Parameters
+    ----------
+    obj : a registered model object (see ``registered_classes()``)
+    path : str or os.PathLike
+        The file name, used as given (no ``.npz`` is appended).
+    """
+    _install_builtins()
+    entry = _BY_CLASS.get(type(obj))
+    if entry is None:
+        known = ", ".join(sorted(_BY_NAME)) or "none"
+        raise TypeError(f"obj: cannot save a {type(obj).__qualname__}; saveable classes: {known}")
+    path = os.fspath(path)
+    config = entry.get_config(obj)
+    if not isinstance(config, dict):
+        raise TypeError(f"get_config of {entry.name} must return a dict")
+    entries, members = _collect_arrays(entry.name, entry.get_arrays(obj))
+    header = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "fastrnn_version": __version__,
+        "class": entry.name,
+        "config": config,
+        "arrays": entries,
+    }
+    try:
+        text = json.dumps(header, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"the configuration of {entry.name} is not JSON-serialisable: {exc}") from exc
+    header_arr = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+                _write_member(zf, _HEADER_MEMBER, header_arr)
+                for member, arr in members.items():
+                    _write_member(zf, member, arr)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _write_member(zf, member, arr):
+    with zf.open(member, "w", force_zip64=True) as f:
+        np.lib.format.write_array(f, arr, allow_pickle=False)
+
+
+# ----------------------------------------------------------------- reading
+class _Corrupt(Exception):
+    """A reason why a file is not a valid model file (turned into ValueError)."""
+
+
+def _read_member(zf, member, file_size, expected=None):
+    """Read one .npy member without pickle, checking it against ``expected``."""
+    try:
+        info = zf.getinfo(member)
+    except KeyError:
+        raise _Corrupt(f"member {member!r} is missing") from None
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise _Corrupt(f"member {member!r} is compressed; fastrnn writes stored members")
+    if info.file_size != info.compress_size or info.file_size > file_size:
+        raise _Corrupt(f"member {member!r} claims {info.file_size} bytes, more than the file holds")
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise _Corrupt(f"member {member!r} has .npy version {version}")
+        if dtype.kind not in _ARRAY_KINDS or dtype.hasobject:
+            raise _Corrupt(f"member {member!r} holds dtype {dtype}, not bool/int/float")
+        if fortran:
+            raise _Corrupt(f"member {member!r} is in Fortran order; fastrnn writes C order")
+        if expected is not None:
+            if dtype.str != expected["dtype"] or list(shape) != expected["shape"]:
+                raise _Corrupt(
+                    f"array {member!r} is {dtype.str} of shape {tuple(shape)} but the header "
+                    f"says {expected['dtype']} of shape {tuple(expected['shape'])}"
+                )
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if nbytes > info.file_size:
+            raise _Corrupt(f"member {member!r} is shorter than its shape {tuple(shape)} requires")
+    with zf.open(info) as f:
+        arr = np.lib.format.read_array(f, allow_pickle=False)
+        if f.read(1):
+            raise _Corrupt(f"member {member!r} has trailing bytes after its array")
+    if expected is not None:
+        digest = hashlib.sha256(arr).hexdigest()
+        if digest != expected.get("sha256"):
+            raise _Corrupt(f"array {member!r} fails its SHA-256 checksum")
+    return arr
+
+
+def _check_dense_entry(name, e):
+    if not isinstance(e, dict) or not isinstance(e.get("dtype"), str) \
+            or not isinstance(e.get("shape"), list) \
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                       for n in e["shape"]) \
+            or not isinstance(e.get("sha256"), str):
+        raise _Corrupt(f"the header's entry for array {name!r} is malformed")
+
+
+def _check_csr(name, shape, data, indices, indptr):
+    if len(shape) != 2:
+        raise _Corrupt(f"sparse array {name!r} must be 2-D, header says shape {tuple(shape)}")
+    n_rows, n_cols = shape
+    if data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1:
+        raise _Corrupt(f"sparse array {name!r}: data, indices and indptr must be 1-D")
+    if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
+        raise _Corrupt(f"sparse array {name!r}: indices and indptr must be integers")
+    if indptr.shape[0] != n_rows + 1:
+        raise _Corrupt(f"sparse array {name!r}: indptr has {indptr.shape[0]} entries, "
+                       f"expected rows + 1 = {n_rows + 1}")
+    nnz = data.shape[0]
+    if indices.shape[0] != nnz:
+        raise _Corrupt(f"sparse array {name!r}: {indices.shape[0]} indices for {nnz} values")
+    if indptr[0] != 0 or indptr[-1] != nnz or np.any(np.diff(indptr.astype(np.int64)) < 0):
+        raise _Corrupt(f"sparse array {name!r}: indptr must rise from 0 to nnz = {nnz}")
+    if nnz and (indices.min() < 0 or indices.max() >= n_cols):
+        raise _Corrupt(f"sparse array {name!r}: column indices outside [0, {n_cols})")
+
+
+def _read_arrays(zf, entries, file_size):
+    if not isinstance(entries, dict):
+        raise _Corrupt("the header's 'arrays' is not a mapping")
+    arrays, seen = {}, {_HEADER_MEMBER}
+    for name, e in entries.items():
+        if not _NAME_RE.match(name):
+            raise _Corrupt(f"array name {name!r} in the header is not allowed")
+        kind = e.get("kind") if isinstance(e, dict) else None
+        if kind == "dense":
+            _check_dense_entry(name, e)
+            member = f"{_ARRAY_PREFIX}{name}.npy"
+            arrays[name] = _read_member(zf, member, file_size, e)
+            seen.add(member)
+        elif kind == "csr":
+            parts, shape = e.get("parts"), e.get("shape")
+            if not isinstance(parts, dict) or set(parts) != set(_CSR_PARTS) \
+                    or not isinstance(shape, list) \
+                    or not all(isinstance(n, int) and n >= 0 for n in shape) \
+                    or e.get("container") not in ("csr_array", "csr_matrix"):
+                raise _Corrupt(f"the header's entry for sparse array {name!r} is malformed")
+            got = {}
+            for part in _CSR_PARTS:
+                _check_dense_entry(f"{name}.{part}", parts[part])
+                member = f"{_ARRAY_PREFIX}{name}/{part}.npy"
+                got[part] = _read_member(zf, member, file_size, parts[part])
+                seen.add(member)
+            _check_csr(name, shape, got["data"], got["indices"], got["indptr"])
+            import scipy.sparse as sp
+            make = sp.csr_matrix if e["container"] == "csr_matrix" else sp.csr_array
+            arrays[name] = make((got["data"], got["indices"], got["indptr"]),
+                                shape=tuple(shape), copy=False)
+        else:
+            raise _Corrupt(f"array {name!r} has unknown kind {kind!r}")
+    extra = sorted(set(zf.namelist()) - seen)
+    if extra:
+        raise _Corrupt(f"members not described by the header: {extra[:5]}")
+    return arrays
+
+
+def _read_header(zf, file_size):
+    arr = _read_member(zf, _HEADER_MEMBER, file_size)
+    if arr.dtype != np.uint8 or arr.ndim != 1 or arr.size > _MAX_HEADER_BYTES:
+        raise _Corrupt("the header is not a 1-D uint8 array of JSON text")
+    header = json.loads(arr.tobytes().decode("utf-8"))
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+        raise _Corrupt("the header does not describe a fastrnn model")
+    version = header.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise _Corrupt(f"the format version {version!r} is not an integer")
+    if version != FORMAT_VERSION:
+        newer = " (written by a newer fastrnn; upgrade to read it)" if version > FORMAT_VERSION else ""
+        raise _Corrupt(f"unknown format version {version}; this fastrnn reads version "
+                       f"{FORMAT_VERSION}{newer}")
+    if not isinstance(header.get("class"), str) or not isinstance(header.get("config"), dict):
+        raise _Corrupt("the header lacks a class name or a config mapping")
+    return header
+
+
+def load(path):
+    """Read a model written by :func:`save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    The model, of the class recorded in the file.
+
+    Raises
+    ------
+    FileNotFoundError, PermissionError
+        The file cannot be opened.
+    ValueError
+        The file is not a valid fastrnn model file; the message names the
+        file and the reason.
+    """
+    _install_builtins()
+    path = os.fspath(path)
+    fh = open(path, "rb")   # OSError (missing, unreadable) passes through as is
+    with fh:
+        file_size = os.fstat(fh.fileno()).st_size
+        try:
+            with zipfile.ZipFile(fh) as zf:
+                header = _read_header(zf, file_size)
+                entry = _BY_NAME.get(header["class"])
+                if entry is None:
+                    known = ", ".join(sorted(_BY_NAME)) or "none"
+                    raise _Corrupt(f"unknown class {header['class']!r} (known: {known})")
+                arrays = _read_arrays(zf, header["arrays"], file_size)
+        except _Corrupt as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        except Exception as exc:
+            # Any failure to parse means the bytes are not what save wrote:
+            # zipfile's "Bad CRC-32", a truncated central directory, a broken
+            # .npy header, invalid UTF-8 or JSON...
+            raise ValueError(
+                f"{path}: not a valid fastrnn model file (truncated or corrupted?): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    try:
+        return entry.build(dict(header["config"]), arrays)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValueError(
+            f"{path}: the stored configuration or arrays do not make a valid "
+            f"{entry.name}: {exc}"
+        ) from exc
+
+
+# ------------------------------------------------------- adapter helpers
+def assign_params(params, arrays, owner="model"):
+    """Copy ``arrays`` into the dict ``params`` after checking it exactly.
+
+    Keys must be the same, and each array must have the shape and dtype of
+    the parameter it replaces (no cast: a round trip is bit-exact or fails).
+    """
+    missing = sorted(set(params) - set(arrays))
+    unexpected = sorted(set(arrays) - set(params))
+    if missing or unexpected:
+        raise ValueError(f"arrays do not match the {owner}'s parameters: "
+                         f"missing {missing}, unexpected {unexpected}")
+    for name, p in params.items():
+        a = arrays[name]
+        if not isinstance(a, np.ndarray) or a.shape != p.shape or a.dtype != p.dtype:
+            got = (f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__)
+            raise ValueError(f"{name} must be {p.dtype} of shape {p.shape} for this {owner}, "
+                             f"got {got}")
+    for name, p in params.items():
+        p[...] = arrays[name]
+
+
+def expect_shapes(arrays, shapes, owner="model"):
+    """Check array shapes implied by a configuration BEFORE building from it.
+
+    A tampered configuration (say hidden_size = 10**6 with small arrays)
+    would otherwise make the constructor allocate a huge model first.
+    Entries whose expected shape holds a non-integer are skipped: the
+    constructor refuses such configurations itself.
+    """
+    for name, shape in shapes.items():
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
+            continue
+        a = arrays.get(name)
+        got = getattr(a, "shape", None)
+        if got != tuple(shape):
+            raise ValueError(f"{name} must have shape {tuple(shape)} for this {owner}'s "
+                             f"configuration, got {got}")
+
+
+def register_params_class(name, cls, config_names, expected_shapes=None):
+    """Register a layer whose state is its ``params`` dict, in one call.
+
+    The common case (RNN, Linear, and the LSTM/GRU to come): the
+    configuration is the constructor arguments named in ``config_names``,
+    read back from attributes of the same names (a ``numpy.dtype`` is stored
+    by name); the arrays are ``obj.params``; loading calls
+    ``cls(**config)`` and copies the arrays in with :func:`assign_params`.
+
+    Parameters
+    ----------
+    expected_shapes : callable, optional
+        ``expected_shapes(config) -> {name: shape}``: the shapes the
+        configuration implies, checked (by :func:`expect_shapes`) before the
+        constructor allocates anything.
+    """
+    config_names = tuple(config_names)
+
+    def get_config(obj):
+        config = {}
+        for key in config_names:
+            value = getattr(obj, key)
+            config[key] = value.name if isinstance(value, np.dtype) else value
+        return config
+
+    def get_arrays(obj):
+        return dict(obj.params)
+
+    def build(config, arrays):
+        if expected_shapes is not None:
+            expect_shapes(arrays, expected_shapes(config), name)
+        obj = cls(**config)
+        assign_params(obj.params, arrays, name)
+        return obj
+
+    return register(name, cls, get_config=get_config, get_arrays=get_arrays, build=build)
+
+
+def _install_builtins():
+    global _builtins_installed
+    if _builtins_installed:
+        return
+    _builtins_installed = True
+    from fastrnn.output import Linear
+    from fastrnn.rnn import RNN
+
+    if RNN not in _BY_CLASS:
+        register_params_class(
+            "RNN", RNN,
+            ("input_size", "hidden_size", "nonlinearity", "bias", "batch_first", "dtype"),
+            lambda c: {"weight_ih_l0": (c.get("hidden_size"), c.get("input_size")),
+                       "weight_hh_l0": (c.get("hidden_size"), c.get("hidden_size"))})
+    if Linear not in _BY_CLASS:
+        register_params_class(
+            "Linear", Linear, ("in_features", "out_features", "bias", "dtype"),
+            lambda c: {"weight": (c.get("out_features"), c.get("in_features"))})
