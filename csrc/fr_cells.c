@@ -1,0 +1,18 @@
+/* Instantiates the cell kernels of fr_cells_impl.h in float and double. */
+#include <math.h>
+#include <string.h>
+
+#include "fr_cells.h"
+#include "fr_math.h"
+
+#define T float
+#define S f
+#include "fr_cells_impl.h"
+#undef T
+#undef S
+
+#define T double
+#define S d
+#include "fr_cells_impl.h"
+#undef T
+#undef S
