@@ -37,7 +37,7 @@ static inline T FR_FN(fr_clamp)(T v, T lim)
 
 /* ------------------------------------------------------------ simple RNN */
 
-void FR_FN(fr_rnn_fwd)(int relu, ptrdiff_t n, ptrdiff_t H, const T *restrict g,
+FR_MULTIVERSION void FR_FN(fr_rnn_fwd)(int relu, ptrdiff_t n, ptrdiff_t H, const T *restrict g,
                        T *restrict h)
 {
     ptrdiff_t m = n * H;
@@ -52,7 +52,7 @@ void FR_FN(fr_rnn_fwd)(int relu, ptrdiff_t n, ptrdiff_t H, const T *restrict g,
 
 /* dg = (dh + dy) act'(a); dh is left for the caller to overwrite with
  * dg W_hh (the simple cell has no element-wise path from h_t to h_{t-1}). */
-void FR_FN(fr_rnn_bwd)(int relu, ptrdiff_t n, ptrdiff_t H, const T *restrict h,
+FR_MULTIVERSION void FR_FN(fr_rnn_bwd)(int relu, ptrdiff_t n, ptrdiff_t H, const T *restrict h,
                        const T *restrict dy, T *restrict dh, T *restrict dg, T clip)
 {
     ptrdiff_t m = n * H;
@@ -75,7 +75,7 @@ void FR_FN(fr_rnn_bwd)(int relu, ptrdiff_t n, ptrdiff_t H, const T *restrict h,
 /* g: n x 4H pre-activations in, gate activations (i, f, g, o) out.
  * peep: 3H (p_i, p_f, p_o); all zeros for the plain LSTM, which leaves the
  * results bit for bit those of the plain equations. */
-void FR_FN(fr_lstm_fwd)(ptrdiff_t n, ptrdiff_t H, T *restrict g, const T *restrict peep,
+FR_MULTIVERSION void FR_FN(fr_lstm_fwd)(ptrdiff_t n, ptrdiff_t H, T *restrict g, const T *restrict peep,
                         const T *restrict cp, T *restrict c, T *restrict h)
 {
     const T *pi = peep, *pf = peep + H, *po = peep + 2 * H;
@@ -108,7 +108,7 @@ void FR_FN(fr_lstm_fwd)(ptrdiff_t n, ptrdiff_t H, T *restrict g, const T *restri
  *   dc  <- dL/dc_{t-1} = dc_t f + da_i p_i + da_f p_f
  * dg (n x 4H) receives (da_i, da_f, da_g, da_o); dpeep (3H) accumulates the
  * peephole gradients. dh is left for the caller to overwrite with dg W_hh. */
-void FR_FN(fr_lstm_bwd)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
+FR_MULTIVERSION void FR_FN(fr_lstm_bwd)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
                         const T *restrict peep, const T *restrict cp,
                         const T *restrict c, const T *restrict dy, T *restrict dh,
                         T *restrict dc, T *restrict dg, T *restrict dpeep, T clip)
@@ -147,7 +147,7 @@ void FR_FN(fr_lstm_bwd)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
 /* g: n x 3H, a = W_ih x + b_ih + (b_hr, b_hz, 0) in, (r, z, n) out.
  * gh: n x 3H, h_{t-1} W_hh^T in; its n block gets b_hn added (u, kept for
  * the backward pass). */
-void FR_FN(fr_gru_fwd)(ptrdiff_t n, ptrdiff_t H, T *restrict g, T *restrict gh,
+FR_MULTIVERSION void FR_FN(fr_gru_fwd)(ptrdiff_t n, ptrdiff_t H, T *restrict g, T *restrict gh,
                        const T *restrict b_hn, const T *restrict hp, T *restrict h)
 {
     for (ptrdiff_t b = 0; b < n; ++b) {
@@ -175,7 +175,7 @@ void FR_FN(fr_gru_fwd)(ptrdiff_t n, ptrdiff_t H, T *restrict g, T *restrict gh,
  * dgx = (da_r, da_z, da_n) is the gradient of the input-side
  * pre-activations, dgh = (da_r, da_z, da_n r) that of the recurrent product;
  * dh <- d z, to which the caller adds dgh W_hh. */
-void FR_FN(fr_gru_bwd)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
+FR_MULTIVERSION void FR_FN(fr_gru_bwd)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
                        const T *restrict gh, const T *restrict hp,
                        const T *restrict dy, T *restrict dh, T *restrict dgx,
                        T *restrict dgh, T clip)
@@ -209,7 +209,7 @@ void FR_FN(fr_gru_bwd)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
 
 /* First half of the step: gh holds h_{t-1} W_h{r,z}^T in its r and z blocks.
  * Writes r, z into g and r h_{t-1} into rh, the input of the second product. */
-void FR_FN(fr_gru_before_fwd_gates)(ptrdiff_t n, ptrdiff_t H, T *restrict g,
+FR_MULTIVERSION void FR_FN(fr_gru_before_fwd_gates)(ptrdiff_t n, ptrdiff_t H, T *restrict g,
                                     const T *restrict gh, const T *restrict hp,
                                     T *restrict rh)
 {
@@ -229,7 +229,7 @@ void FR_FN(fr_gru_before_fwd_gates)(ptrdiff_t n, ptrdiff_t H, T *restrict g,
 
 /* Second half: gh's n block holds (r h_{t-1}) W_hn^T, g's n block
  * W_in x + b_in + b_hn. Writes n into g and h_t. */
-void FR_FN(fr_gru_before_fwd_state)(ptrdiff_t n, ptrdiff_t H, T *restrict g,
+FR_MULTIVERSION void FR_FN(fr_gru_before_fwd_state)(ptrdiff_t n, ptrdiff_t H, T *restrict g,
                                     const T *restrict gh, const T *restrict hp,
                                     T *restrict h)
 {
@@ -249,7 +249,7 @@ void FR_FN(fr_gru_before_fwd_state)(ptrdiff_t n, ptrdiff_t H, T *restrict g,
 
 /* First half of the backward step: da_n and da_z into dg, dh <- d z. The
  * caller then forms drh = da_n W_hn = dL/d(r h_{t-1}). */
-void FR_FN(fr_gru_before_bwd_state)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
+FR_MULTIVERSION void FR_FN(fr_gru_before_bwd_state)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
                                     const T *restrict hp, const T *restrict dy,
                                     T *restrict dh, T *restrict dg, T clip)
 {
@@ -271,7 +271,7 @@ void FR_FN(fr_gru_before_bwd_state)(ptrdiff_t n, ptrdiff_t H, const T *restrict 
 
 /* Second half: da_r = drh h_{t-1} r (1 - r) into dg, dh += drh r. The
  * caller then adds (da_r, da_z) W_h{r,z} to dh. */
-void FR_FN(fr_gru_before_bwd_gates)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
+FR_MULTIVERSION void FR_FN(fr_gru_before_bwd_gates)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
                                     const T *restrict hp, const T *restrict drh,
                                     T *restrict dh, T *restrict dg)
 {

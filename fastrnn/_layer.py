@@ -14,7 +14,7 @@ a bidirectional layer reads each sequence reversed within its own length.
 """
 import numpy as np
 
-from fastrnn import _recurrent
+from fastrnn import _blas_threads, _recurrent
 from fastrnn._validation import (
     as_float_array,
     check_dtype,
@@ -25,6 +25,19 @@ from fastrnn._validation import (
 
 _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
           np.dtype(np.float64): np.empty(0, np.float64)}
+
+
+# Per-step products below this many flops run single-threaded: waking and
+# joining OpenBLAS's threads costs more than the product saves.
+STEP_THREADS_MIN_FLOPS = 4e6
+
+
+def _step_threads(B, G, H):
+    """BLAS threads for the per-step products: 1 for small ones, 0 (leave
+    the BLAS as it is) for large ones."""
+    if not _blas_threads.AVAILABLE:
+        return 0
+    return 1 if 2.0 * B * G * H * H < STEP_THREADS_MIN_FLOPS else 0
 
 
 def _flat(a):
@@ -111,6 +124,7 @@ class RecurrentLayer:
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         self._cache = None
         self._ones = np.ones(0, dtype=self.dtype)
+        self._plan = None  # StepPlan of step(), built on first use
 
     # ------------------------------------------------------- parameters
     def _suffixes(self):
@@ -292,7 +306,7 @@ class RecurrentLayer:
                     self._kind, _flat(xin), _flat(self.params[f"weight_ih_l{layer}{sfx}"]),
                     _flat(self.params[f"weight_hh_l{layer}{sfx}"]), bias_x, b_hn,
                     self._peepholes(layer, sfx), batch.batch_sizes, _flat(gx), _flat(gh),
-                    gh_step, _flat(hs), _flat(cs), _flat(rh), B, D, H,
+                    gh_step, _flat(hs), _flat(cs), _flat(rh), B, D, H, _step_threads(B, G, H),
                 )
                 y = hs[1:] if d == 0 else batch.reverse(hs[1:])
                 out[:, :, d * H:(d + 1) * H] = y
@@ -374,7 +388,7 @@ class RecurrentLayer:
                     _flat(self.grads[f"weight_ih_l{layer}{sfx}"]),
                     _flat(self.grads[f"weight_hh_l{layer}{sfx}"]), gb_x,
                     gb_h if gb_h is not gb_x else _EMPTY[dt], gpeep, ones,
-                    0.0 if clip is None else clip, B, D, H,
+                    0.0 if clip is None else clip, B, D, H, _step_threads(B, G, H),
                 )
                 if self.bias and T > 0 and B > 0:
                     self.grads[f"bias_ih_l{layer}{sfx}"] += gb_x
@@ -391,6 +405,49 @@ class RecurrentLayer:
         if self._has_cell:
             dc0 = self._external_state(batch.unsort(dc0, axis=1), unbatched)
         return dx, dh0, dc0
+
+    # -------------------------------------------------------- streaming
+    def _new_step_plan(self, B):
+        if self.bidirectional:
+            raise ValueError("step() streams forward in time; a bidirectional layer "
+                             "needs the whole sequence (use forward)")
+        layers = []
+        for layer in range(self.num_layers):
+            p = self.params
+            b_ih = p[f"bias_ih_l{layer}"] if self.bias else None
+            b_hh = p[f"bias_hh_l{layer}"] if self.bias else None
+            peep = self._peepholes(layer, "")
+            layers.append((p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"], b_ih, b_hh,
+                           peep if peep.size else None))
+        names = list(self.params)
+        self._plan = _recurrent.StepPlan(
+            self._kind, B, self.input_size, self.hidden_size, layers, names,
+            [self.params[k] for k in names], self.dtype == np.float64,
+            _step_threads(B, self._gates, self.hidden_size))
+        return self._plan
+
+    def _step(self, x_t, h, c):
+        """(y_t, h, c) after one step; the fast path is all in StepPlan.step."""
+        plan = self._plan
+        if plan is not None:
+            out = plan.step(self.params, x_t, h, c)
+            if out is not None:
+                return out
+        # Slow path: check and convert everything, (re)build the plan.
+        x = as_float_array(x_t, "x_t", self.dtype, ndim=(1, 2))
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"x_t must have {self.input_size} features (input_size), "
+                             f"got shape {x.shape}")
+        B = 1 if x.ndim == 1 else x.shape[0]
+        L, H = self.num_layers, self.hidden_size
+        shape = (L, H) if x.ndim == 1 else (L, B, H)
+        if h is not None:
+            h = as_float_array(h, "h", self.dtype, shape=shape)
+        if c is not None and self._has_cell:
+            c = as_float_array(c, "c", self.dtype, shape=shape)
+        if plan is None or plan.B != B or not plan.matches(self.params):
+            plan = self._new_step_plan(B)
+        return plan.step(self.params, x, h, c)
 
     def _peephole_grad(self, layer, sfx):
         return _EMPTY[self.dtype]

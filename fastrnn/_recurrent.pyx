@@ -32,10 +32,52 @@ state in the running gradient buffers, which is how dL/dh_T of a short
 sequence enters the sweep at its own last step.
 """
 from cython cimport floating
+from libc.string cimport memcpy, memset
+cimport numpy as cnp
 
 from fastrnn._blas cimport gemm, gemv
-from fastrnn._kernels cimport fr_fp_enter, fr_fp_leave, fr_fill_rows_f, fr_fill_rows_d
+from fastrnn._kernels cimport (
+    fr_fp_enter, fr_fp_leave, fr_fill_rows_f, fr_fill_rows_d, fr_add_f, fr_add_d,
+)
 from fastrnn._cell_kernels cimport *
+
+# OpenBLAS's thread-count setter and getter, when fastrnn/_blas_threads.py
+# finds them in the BLAS that SciPy loaded. A per-step product of a small
+# recurrent layer is over in a microsecond or two, less than OpenBLAS needs to
+# wake and join its threads, so the sweeps may run the steps single-threaded
+# and give the threads back to the large GEMMs around them.
+ctypedef void (*_set_threads_t)(int) noexcept nogil
+ctypedef int (*_get_threads_t)() noexcept nogil
+cdef _set_threads_t _blas_set_threads = NULL
+cdef _get_threads_t _blas_get_threads = NULL
+
+
+def set_blas_thread_control(size_t set_address, size_t get_address):
+    """Install (or, with zeros, remove) OpenBLAS's set/get_num_threads."""
+    global _blas_set_threads, _blas_get_threads
+    _blas_set_threads = <_set_threads_t> set_address
+    _blas_get_threads = <_get_threads_t> get_address
+
+
+cdef inline int _steps_begin(int step_threads) noexcept nogil:
+    """Switch the BLAS to step_threads threads (0: leave it); returns the
+    count to restore, or 0."""
+    cdef int saved
+    if step_threads <= 0 or _blas_set_threads == NULL or _blas_get_threads == NULL:
+        return 0
+    saved = _blas_get_threads()
+    if saved == step_threads:
+        return 0
+    _blas_set_threads(step_threads)
+    return saved
+
+
+cdef inline void _steps_end(int saved) noexcept nogil:
+    if saved > 0:
+        _blas_set_threads(saved)
+
+
+cnp.import_array()
 
 RNN_TANH = FR_CELL_RNN_TANH
 RNN_RELU = FR_CELL_RNN_RELU
@@ -74,59 +116,69 @@ cdef inline void _times_w(int n, int m, int k, const floating *w, const floating
 
 
 # ------------------------------------------------------------- the sweeps
+cdef void _forward_step(
+        int kind, int n, int H, const floating *w_hh, const floating *b_hn,
+        const floating *peep, floating *g, floating *r, const floating *hp, floating *h,
+        const floating *cp, floating *c, floating *rh) noexcept nogil:
+    """One time step for n rows: g holds the input side's pre-activations
+    (n x G*H); r is the GRU's recurrent buffer; hp/cp the previous state,
+    h/c the new one; rh the GRU_BEFORE's r * h_{t-1}."""
+    cdef int GH = GATES_OF(kind) * H
+    if kind == FR_CELL_LSTM:
+        _times_wt(n, GH, H, w_hh, hp, <floating> 1, g, GH)
+        if floating is float:
+            fr_lstm_fwd_f(n, H, g, peep, cp, c, h)
+        else:
+            fr_lstm_fwd_d(n, H, g, peep, cp, c, h)
+    elif kind == FR_CELL_GRU:
+        _times_wt(n, GH, H, w_hh, hp, <floating> 0, r, GH)
+        if floating is float:
+            fr_gru_fwd_f(n, H, g, r, b_hn, hp, h)
+        else:
+            fr_gru_fwd_d(n, H, g, r, b_hn, hp, h)
+    elif kind == FR_CELL_GRU_BEFORE:
+        _times_wt(n, 2 * H, H, w_hh, hp, <floating> 0, r, GH)
+        if floating is float:
+            fr_gru_before_fwd_gates_f(n, H, g, r, hp, rh)
+        else:
+            fr_gru_before_fwd_gates_d(n, H, g, r, hp, rh)
+        _times_wt(n, H, H, w_hh + 2 * H * H, rh, <floating> 0, r + 2 * H, GH)
+        if floating is float:
+            fr_gru_before_fwd_state_f(n, H, g, r, hp, h)
+        else:
+            fr_gru_before_fwd_state_d(n, H, g, r, hp, h)
+    else:
+        _times_wt(n, H, H, w_hh, hp, <floating> 1, g, GH)
+        if floating is float:
+            fr_rnn_fwd_f(kind == FR_CELL_RNN_RELU, n, H, g, h)
+        else:
+            fr_rnn_fwd_d(kind == FR_CELL_RNN_RELU, n, H, g, h)
+
 cdef void _forward_sweep(
         int kind, int T, int B, int D, int H, const floating *x, const floating *w_ih,
         const floating *w_hh, const floating *bias_x, const floating *b_hn,
         const floating *peep, const int *batch_sizes, floating *gx, floating *gh,
-        Py_ssize_t gh_step, floating *hs, floating *cs, floating *rh) noexcept nogil:
+        Py_ssize_t gh_step, floating *hs, floating *cs, floating *rh,
+        int step_threads) noexcept nogil:
     cdef int G = GATES_OF(kind)
     cdef int GH = G * H
     cdef Py_ssize_t BH = <Py_ssize_t> B * H, BGH = <Py_ssize_t> B * GH
     cdef int t, n
-    cdef floating *g
-    cdef floating *r
-    cdef floating *hp
     if floating is float:
         fr_fill_rows_f(gx, bias_x, <Py_ssize_t> T * B, GH)
     else:
         fr_fill_rows_d(gx, bias_x, <Py_ssize_t> T * B, GH)
     gemm(False, True, T * B, GH, D, <floating> 1, x, D, w_ih, D, <floating> 1, gx, GH)
+    cdef int saved = _steps_begin(step_threads)
     for t in range(T):
         n = batch_sizes[t]
         if n == 0:
             break
-        g = gx + t * BGH
-        hp = hs + t * BH
-        r = gh + t * gh_step
-        if kind == FR_CELL_LSTM:
-            _times_wt(n, GH, H, w_hh, hp, <floating> 1, g, GH)
-            if floating is float:
-                fr_lstm_fwd_f(n, H, g, peep, cs + t * BH, cs + (t + 1) * BH, hp + BH)
-            else:
-                fr_lstm_fwd_d(n, H, g, peep, cs + t * BH, cs + (t + 1) * BH, hp + BH)
-        elif kind == FR_CELL_GRU:
-            _times_wt(n, GH, H, w_hh, hp, <floating> 0, r, GH)
-            if floating is float:
-                fr_gru_fwd_f(n, H, g, r, b_hn, hp, hp + BH)
-            else:
-                fr_gru_fwd_d(n, H, g, r, b_hn, hp, hp + BH)
-        elif kind == FR_CELL_GRU_BEFORE:
-            _times_wt(n, 2 * H, H, w_hh, hp, <floating> 0, r, GH)
-            if floating is float:
-                fr_gru_before_fwd_gates_f(n, H, g, r, hp, rh + t * BH)
-            else:
-                fr_gru_before_fwd_gates_d(n, H, g, r, hp, rh + t * BH)
-            _times_wt(n, H, H, w_hh + 2 * H * H, rh + t * BH, <floating> 0, r + 2 * H, GH)
-            if floating is float:
-                fr_gru_before_fwd_state_f(n, H, g, r, hp, hp + BH)
-            else:
-                fr_gru_before_fwd_state_d(n, H, g, r, hp, hp + BH)
-        else:
-            _times_wt(n, H, H, w_hh, hp, <floating> 1, g, GH)
-            if floating is float:
-                fr_rnn_fwd_f(kind == FR_CELL_RNN_RELU, n, H, g, hp + BH)
-            else:
-                fr_rnn_fwd_d(kind == FR_CELL_RNN_RELU, n, H, g, hp + BH)
+        _forward_step(kind, n, H, w_hh, b_hn, peep, gx + t * BGH, gh + t * gh_step,
+                      hs + t * BH, hs + (t + 1) * BH, cs + t * BH if cs != NULL else NULL,
+                      cs + (t + 1) * BH if cs != NULL else NULL,
+                      rh + t * BH if rh != NULL else NULL)
+    _steps_end(saved)
 
 
 cdef void _backward_sweep(
@@ -136,7 +188,7 @@ cdef void _backward_sweep(
         Py_ssize_t gh_step, const floating *rh, const floating *dy, floating *dh,
         floating *dc, floating *dgx, floating *dgh, floating *drh, floating *dx,
         floating *gw_ih, floating *gw_hh, floating *gb_x, floating *gb_h,
-        floating *gpeep, const floating *ones, floating clip) noexcept nogil:
+        floating *gpeep, const floating *ones, floating clip, int step_threads) noexcept nogil:
     cdef int G = GATES_OF(kind)
     cdef int GH = G * H
     cdef int TB = T * B
@@ -147,6 +199,7 @@ cdef void _backward_sweep(
     cdef const floating *dyt
     cdef floating *dg
     cdef floating *dr
+    cdef int saved = _steps_begin(step_threads)
     for t in range(T - 1, -1, -1):
         n = batch_sizes[t]
         if n == 0:
@@ -188,6 +241,8 @@ cdef void _backward_sweep(
                 fr_rnn_bwd_d(kind == FR_CELL_RNN_RELU, n, H, hp + BH, dyt, dh, dg, clip)
             _times_w(n, GH, H, w_hh, dg, GH, <floating> 0, dh)
 
+    _steps_end(saved)
+
     # All T steps at once. dgx/dgh rows of ended sequences are zero.
     gemm(True, False, GH, D, TB, <floating> 1, dgx, GH, x, D, <floating> 1, gw_ih, D)
     if kind == FR_CELL_GRU_BEFORE:
@@ -217,7 +272,7 @@ def cell_forward(int kind, const floating[::1] x, const floating[::1] w_ih, cons
                  const floating[::1] bias_x, const floating[::1] b_hn, const floating[::1] peep,
                  const int[::1] batch_sizes, floating[::1] gx, floating[::1] gh,
                  Py_ssize_t gh_step, floating[::1] hs, floating[::1] cs, floating[::1] rh,
-                 int B, int D, int H):
+                 int B, int D, int H, int step_threads=0):
     """Run one direction of one layer over a sequence (all arrays flat,
     C-contiguous, checked by the caller in fastrnn/_layer.py).
 
@@ -235,6 +290,7 @@ def cell_forward(int kind, const floating[::1] x, const floating[::1] w_ih, cons
     hs : (T+1, B, H), hs[0] = h_0 on entry; hs[t+1] = h_t on exit.
     cs : (T+1, B, H) LSTM only, like hs for the cell state.
     rh : (T, B, H) GRU_BEFORE only: r_t * h_{t-1}, kept for `cell_backward`.
+    step_threads : BLAS threads for the per-step products (0: as set).
     """
     cdef int T = batch_sizes.shape[0]
     cdef unsigned int fpstate
@@ -254,7 +310,7 @@ def cell_forward(int kind, const floating[::1] x, const floating[::1] w_ih, cons
     with nogil:
         fpstate = fr_fp_enter()
         _forward_sweep(kind, T, B, D, H, px, pwi, pwh, pbx, pbn, ppe, &batch_sizes[0],
-                       pgx, pgh, gh_step, phs, pcs, prh)
+                       pgx, pgh, gh_step, phs, pcs, prh, step_threads)
         fr_fp_leave(fpstate)
 
 
@@ -266,7 +322,7 @@ def cell_backward(int kind, const floating[::1] x, const floating[::1] w_ih,
                   floating[::1] dgx, floating[::1] dgh, floating[::1] drh, floating[::1] dx,
                   floating[::1] gw_ih, floating[::1] gw_hh, floating[::1] gb_x,
                   floating[::1] gb_h, floating[::1] gpeep, const floating[::1] ones,
-                  floating clip, int B, int D, int H):
+                  floating clip, int B, int D, int H, int step_threads=0):
     """Back-propagation through time for `cell_forward`.
 
     The forward buffers (hs, cs, gx, gh, rh) are read as `cell_forward` left
@@ -308,5 +364,190 @@ def cell_backward(int kind, const floating[::1] x, const floating[::1] w_ih,
         fpstate = fr_fp_enter()
         _backward_sweep(kind, T, B, D, H, px, pwi, pwh, ppe, &batch_sizes[0], phs, pcs,
                         pgx, pgh, gh_step, prh, pdy, pdh, pdc, pdgx, pdgh, pdrh, pdx,
-                        pgwi, pgwh, pgbx, pgbh, pgpe, pon, clip)
+                        pgwi, pgwh, pgbx, pgbh, pgpe, pon, clip, step_threads)
         fr_fp_leave(fpstate)
+
+
+# ------------------------------------------------------------- streaming
+# Columns of StepPlan.ptrs, one row per layer.
+cdef enum:
+    P_WIH, P_WHH, P_BIH, P_BHH, P_PEEP, P_GX, P_GH, P_RH, P_BHN, P_COUNT
+
+
+cdef void _stream_layers(floating *dummy, int kind, int L, int B, int D, int H,
+                         const Py_ssize_t[:, ::1] ptrs, const floating *x,
+                         const floating *h_in, const floating *c_in, floating *h_out,
+                         floating *c_out) noexcept nogil:
+    """One time step through L stacked layers (see StepPlan.run)."""
+    cdef int GH = GATES_OF(kind) * H
+    cdef Py_ssize_t BH = <Py_ssize_t> B * H
+    cdef int l, b, din
+    cdef const floating *inp
+    cdef const floating *b_ih
+    cdef const floating *b_hh
+    cdef floating *g
+    cdef int nadd = 2 * H if kind == FR_CELL_GRU else GH
+    for l in range(L):
+        inp = x if l == 0 else h_out + (l - 1) * BH
+        din = D if l == 0 else H
+        g = <floating *> ptrs[l, P_GX]
+        b_ih = <const floating *> ptrs[l, P_BIH]
+        b_hh = <const floating *> ptrs[l, P_BHH]
+        for b in range(B):
+            if b_ih != NULL:
+                memcpy(g + b * GH, b_ih, GH * sizeof(floating))
+                if floating is float:
+                    fr_add_f(g + b * GH, b_hh, nadd)
+                else:
+                    fr_add_d(g + b * GH, b_hh, nadd)
+            else:
+                memset(g + b * GH, 0, GH * sizeof(floating))
+        _times_wt(B, GH, din, <const floating *> ptrs[l, P_WIH], inp, <floating> 1, g, GH)
+        _forward_step(kind, B, H, <const floating *> ptrs[l, P_WHH],
+                      <const floating *> ptrs[l, P_BHN], <const floating *> ptrs[l, P_PEEP],
+                      g, <floating *> ptrs[l, P_GH], h_in + l * BH, h_out + l * BH,
+                      c_in + l * BH if c_in != NULL else NULL,
+                      c_out + l * BH if c_out != NULL else NULL, <floating *> ptrs[l, P_RH])
+
+
+cdef inline void *_data(object a):
+    return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray> a)
+
+
+cdef inline bint _is_ready(object a, int typenum, int ndim) noexcept:
+    """a is an ndarray of the dtype and ndim, C-contiguous (the fast path)."""
+    if not cnp.PyArray_Check(a):
+        return False
+    cdef cnp.ndarray arr = <cnp.ndarray> a
+    return (cnp.PyArray_TYPE(arr) == typenum and cnp.PyArray_NDIM(arr) == ndim
+            and cnp.PyArray_IS_C_CONTIGUOUS(arr))
+
+
+cdef class StepPlan:
+    """Pointers to the parameters and scratch buffers of a unidirectional
+    stack of layers, so that `step` advances one time step with no
+    allocation beyond its outputs and with the checks done in C.
+
+    The plan keeps a reference to every array it points into, and `step`
+    declines (returns None) when the layer's parameter dict no longer holds
+    those very arrays, so a stale plan is never run.
+    """
+    cdef readonly int kind, L, B, D, H, step_threads
+    cdef readonly bint is_double, has_cell
+    cdef readonly list arrays, names, params
+    cdef int typenum
+    cdef Py_ssize_t[:, ::1] ptrs
+
+    def __init__(self, int kind, int B, int D, int H, list layers, list names,
+                 list param_arrays, bint is_double, int step_threads):
+        """layers : list of (w_ih, w_hh, b_ih or None, b_hh or None, peep or None),
+        C-contiguous arrays of one dtype; names, param_arrays : the layer's
+        parameter names and arrays, which `step` checks the layer's dict
+        against."""
+        import numpy as np
+
+        dtype = np.float64 if is_double else np.float32
+        self.kind, self.L, self.B, self.D, self.H = kind, len(layers), B, D, H
+        self.is_double = is_double
+        self.has_cell = kind == FR_CELL_LSTM
+        self.typenum = cnp.NPY_FLOAT64 if is_double else cnp.NPY_FLOAT32
+        self.step_threads = step_threads
+        self.arrays = []
+        self.names = list(names)
+        self.params = []
+        table = np.zeros((self.L, P_COUNT), dtype=np.intp)
+        GH = GATES_OF(kind) * H
+        for l, (w_ih, w_hh, b_ih, b_hh, peep) in enumerate(layers):
+            gx = np.zeros((B, GH), dtype)
+            gh = np.zeros((B, GH), dtype)
+            rh = np.zeros((B, H), dtype)
+            b_hn = b_hh[2 * H:] if (b_hh is not None and kind == FR_CELL_GRU) else np.zeros(H, dtype)
+            if peep is None:
+                peep = np.zeros(3 * H, dtype)
+            for j, a in enumerate((w_ih, w_hh, b_ih, b_hh, peep, gx, gh, rh, b_hn)):
+                table[l, j] = <Py_ssize_t> _data(a)
+                self.arrays.append(a)
+        self.ptrs = table
+        self.params = list(param_arrays)
+
+    def matches(self, dict params):
+        """True when ``params`` still holds the arrays the plan points into."""
+        cdef Py_ssize_t i
+        for i in range(len(self.names)):
+            if params.get(self.names[i]) is not self.params[i]:
+                return False
+        return True
+
+    def step(self, dict params, x, h, c):
+        """(y, h_out, c_out) for one step, or None when an argument is not
+        already in the fast-path form (then the caller converts and checks
+        it, and calls again) or the plan no longer matches ``params``.
+
+        x : (B, D) or (D,); h, c : (L, B, H) or (L, H), or None for zeros.
+        """
+        cdef int nd_x, nd_s
+        cdef cnp.npy_intp dims[3]
+        cdef cnp.ndarray ax, h_out, c_out = None
+        if not _is_ready(x, self.typenum, 1) and not _is_ready(x, self.typenum, 2):
+            return None
+        ax = <cnp.ndarray> x
+        nd_x = cnp.PyArray_NDIM(ax)
+        if cnp.PyArray_DIM(ax, nd_x - 1) != self.D:
+            return None
+        if (1 if nd_x == 1 else cnp.PyArray_DIM(ax, 0)) != self.B:
+            return None
+        if not self.matches(params):
+            return None
+        nd_s = nd_x + 1
+        dims[0] = self.L
+        dims[1] = self.B if nd_x == 2 else self.H
+        dims[2] = self.H
+        if h is None:
+            h = cnp.PyArray_ZEROS(nd_s, dims, self.typenum, 0)
+        elif not (_is_ready(h, self.typenum, nd_s) and _same_dims(h, dims, nd_s)):
+            return None
+        h_out = cnp.PyArray_EMPTY(nd_s, dims, self.typenum, 0)
+        if self.has_cell:
+            if c is None:
+                c = cnp.PyArray_ZEROS(nd_s, dims, self.typenum, 0)
+            elif not (_is_ready(c, self.typenum, nd_s) and _same_dims(c, dims, nd_s)):
+                return None
+            c_out = cnp.PyArray_EMPTY(nd_s, dims, self.typenum, 0)
+        else:
+            c = None
+        self.run(x, h, c, h_out, c_out)
+        return h_out[self.L - 1], h_out, c_out
+
+    cpdef run(self, x, h_in, c_in, h_out, c_out):
+        """h_out (L, B, H) [and c_out] <- one step from x (B, D) and h_in
+        [c_in]. Arrays are C-contiguous, of the plan's dtype and shapes
+        (checked by the caller); c_in/c_out are None except for the LSTM."""
+        cdef void *px = _data(x)
+        cdef void *phi = _data(h_in)
+        cdef void *pci = _data(c_in)
+        cdef void *pho = _data(h_out)
+        cdef void *pco = _data(c_out)
+        cdef unsigned int fpstate
+        cdef int saved
+        with nogil:
+            fpstate = fr_fp_enter()
+            saved = _steps_begin(self.step_threads)
+            if self.is_double:
+                _stream_layers(<double *> NULL, self.kind, self.L, self.B, self.D, self.H,
+                               self.ptrs, <double *> px, <double *> phi, <double *> pci,
+                               <double *> pho, <double *> pco)
+            else:
+                _stream_layers(<float *> NULL, self.kind, self.L, self.B, self.D, self.H,
+                               self.ptrs, <float *> px, <float *> phi, <float *> pci,
+                               <float *> pho, <float *> pco)
+            _steps_end(saved)
+            fr_fp_leave(fpstate)
+
+
+cdef inline bint _same_dims(object a, cnp.npy_intp *dims, int nd) noexcept:
+    cdef cnp.ndarray arr = <cnp.ndarray> a
+    cdef int i
+    for i in range(nd):
+        if cnp.PyArray_DIM(arr, i) != dims[i]:
+            return False
+    return True

@@ -151,6 +151,28 @@ class LSTM(RecurrentLayer):
         dx, dh0, dc0 = self._backward(dy, dh, dc, clip_hidden)
         return dx, (dh0, dc0)
 
+
+    def step(self, x_t, state=None):
+        """Advance one time step, for online inference: the same numbers as
+        `forward` on the whole sequence, one call per step, nothing allocated
+        beyond the returned arrays (unidirectional layers only; not
+        differentiable).
+
+        Parameters
+        ----------
+        x_t : array_like, (B, D) or (D,)
+        state : (h, c) or None, each (num_layers, B, H) or (num_layers, H); zeros if None
+
+        Returns
+        -------
+        y_t : ndarray, (B, H) or (H,): the last layer's new h (a view into
+            the returned state).
+        (h, c) : the new state, shaped as the given one
+        """
+        h, c = _pair(state, "state")
+        y, h, c = self._step(x_t, h, c)
+        return y, (h, c)
+
     def __call__(self, x, state=None, **kwargs):
         return self.forward(x, state, **kwargs)
 
