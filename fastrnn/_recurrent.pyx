@@ -96,11 +96,20 @@ cdef inline int GATES_OF(int kind) noexcept nogil:
 
 
 # ------------------------------------------------------------ BLAS helpers
+# Up to this many multiply-adds a batch-of-one step uses fr_matvec (one
+# thread, no horizontal-sum overhead); above, OpenBLAS's GEMV and its threads.
+cdef long SMALL_MATVEC = 1 << 18
+
 cdef inline void _times_wt(int n, int m, int k, const floating *w, const floating *h,
                            floating beta, floating *out, int ldo) noexcept nogil:
     """out (n x m, row stride ldo) = h (n x k) W^T + beta out, W m x k with
     row stride k (a block of rows of W_hh)."""
-    if n == 1:
+    if n == 1 and <long> m * k <= SMALL_MATVEC:
+        if floating is float:
+            fr_matvec_f(m, k, w, k, h, beta, out)
+        else:
+            fr_matvec_d(m, k, w, k, h, beta, out)
+    elif n == 1:
         gemv(False, m, k, <floating> 1, w, k, h, beta, out)
     else:
         gemm(False, True, n, m, k, <floating> 1, h, k, w, k, beta, out, ldo)
