@@ -41,40 +41,33 @@ from fastrnn._kernels cimport (
 )
 from fastrnn._cell_kernels cimport *
 
-# OpenBLAS's thread-count setter and getter, when fastrnn/_blas_threads.py
-# finds them in the BLAS that SciPy loaded. A per-step product of a small
-# recurrent layer is over in a microsecond or two, less than OpenBLAS needs to
-# wake and join its threads, so the sweeps may run the steps single-threaded
-# and give the threads back to the large GEMMs around them.
-ctypedef void (*_set_threads_t)(int) noexcept nogil
-ctypedef int (*_get_threads_t)() noexcept nogil
-cdef _set_threads_t _blas_set_threads = NULL
-cdef _get_threads_t _blas_get_threads = NULL
+# A per-step product of a small recurrent layer is over in a microsecond or
+# two, less than OpenBLAS needs to wake and join its threads, so the sweeps
+# may run the steps single-threaded and give the threads back to the large
+# GEMMs around them (csrc/fr_blas_threads.c; the functions are found by
+# fastrnn/_blas_threads.py).
+cdef extern from "fr_blas_threads.h" nogil:
+    ctypedef void (*fr_set_threads_fn)(int) noexcept
+    ctypedef int (*fr_get_threads_fn)() noexcept
+    void fr_blas_threads_install(fr_set_threads_fn set, fr_get_threads_fn get)
+    int fr_blas_threads_begin(int want)
+    void fr_blas_threads_end()
 
 
 def set_blas_thread_control(size_t set_address, size_t get_address):
     """Install (or, with zeros, remove) OpenBLAS's set/get_num_threads."""
-    global _blas_set_threads, _blas_get_threads
-    _blas_set_threads = <_set_threads_t> set_address
-    _blas_get_threads = <_get_threads_t> get_address
+    fr_blas_threads_install(<fr_set_threads_fn> set_address, <fr_get_threads_fn> get_address)
 
 
 cdef inline int _steps_begin(int step_threads) noexcept nogil:
-    """Switch the BLAS to step_threads threads (0: leave it); returns the
-    count to restore, or 0."""
-    cdef int saved
-    if step_threads <= 0 or _blas_set_threads == NULL or _blas_get_threads == NULL:
-        return 0
-    saved = _blas_get_threads()
-    if saved == step_threads:
-        return 0
-    _blas_set_threads(step_threads)
-    return saved
+    """Switch the BLAS to step_threads threads (0: leave it); returns
+    whether `_steps_end` must be called."""
+    return fr_blas_threads_begin(step_threads)
 
 
-cdef inline void _steps_end(int saved) noexcept nogil:
-    if saved > 0:
-        _blas_set_threads(saved)
+cdef inline void _steps_end(int entered) noexcept nogil:
+    if entered:
+        fr_blas_threads_end()
 
 
 cnp.import_array()
