@@ -76,11 +76,15 @@ def onnx_session(torch, module, x, h0, c0, threads):
 
     import onnxruntime as ort
 
+    import warnings
+
     buf = io.BytesIO()
     args = (torch.tensor(x), (torch.tensor(h0), torch.tensor(c0)) if c0 is not None
             else torch.tensor(h0))
-    torch.onnx.export(module, args, buf, opset_version=17, dynamo=False,
-                      input_names=["x", "h0"] + (["c0"] if c0 is not None else []))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notes on batch sizes
+        torch.onnx.export(module, args, buf, opset_version=17, dynamo=False,
+                          input_names=["x", "h0"] + (["c0"] if c0 is not None else []))
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -151,6 +155,34 @@ def bench_one(cell, D, H, B, T, threads, repeats, with_numpy):
     return row
 
 
+def step_table(threads, repeats):
+    """Microseconds per streaming step (D=32, H=64, B=1) from Python:
+    fastrnn's step() against torch.nn.LSTMCell/GRUCell under no_grad."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 32)).astype(np.float32)
+    print("\n| step, D=32 H=64 B=1 (us per call) | fastrnn step() | torch *Cell | ratio |")
+    print("| --- | --- | --- | --- |")
+    n = 2000
+    for cell in ("LSTM", "GRU"):
+        layer = getattr(fastrnn, cell)(32, 64, seed=0)
+        _, state = layer.step(x[0])
+        us = 1e3 * median_ms(lambda: [layer.step(x[0], state) for _ in range(n)], repeats) / n
+        try:
+            import torch
+
+            torch.set_num_threads(threads)
+            mod = getattr(torch.nn, cell + "Cell")(32, 64)
+            xt = torch.tensor(x)
+            st = mod(xt)
+            with torch.no_grad():
+                tus = 1e3 * median_ms(lambda: [mod(xt, st) for _ in range(n)], repeats) / n
+            ratio = f"{tus / us:.1f}"
+            tcol = f"{tus:.2f}"
+        except ImportError:
+            tcol = ratio = "-"
+        print(f"| {cell} | {us:.2f} | {tcol} | {ratio} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -180,6 +212,7 @@ def main():
                   + f" | {ratio('torch f+b', 'fastrnn f+b')}"
                   + f" | {r['gflops fwd']:.1f}, {r['gflops f+b']:.1f} | {r['step limit']:.1f} |",
                   flush=True)
+    step_table(args.threads, args.repeats)
     del limiter
 
 
