@@ -8,8 +8,9 @@ per-step C kernels of csrc/fr_cells_impl.h; the skeleton is common:
 forward (`cell_forward`)
     1. input projection of all T steps: one GEMM (T*B x D) @ (D x G*H) into
        the gate buffer, on top of the biases that can be summed beforehand;
-    2. per step: one GEMM (GEMV when B = 1, where OpenBLAS's GEMM with one row
-       is several times slower) of h_{t-1} with W_hh^T, added into the gate
+    2. per step: one GEMM of h_{t-1} with W_hh^T (for a batch of one, where
+       OpenBLAS's GEMM with one row is several times slower, the mat-vec
+       fr_matvec, or GEMV for large layers), added into the gate
        buffer (RNN, LSTM) or into a separate recurrent buffer (GRU, whose
        reset gate multiplies the recurrent product alone);
     3. per step: one fused C kernel turns the pre-activations into the gates
@@ -24,6 +25,12 @@ backward (`cell_backward`, BPTT)
        dL/dh back through W_hh;
     2. after the sweep: dW_ih, dW_hh are one GEMM each over all T steps, the
        bias gradients one GEMV each with a ones vector, dL/dx one GEMM.
+
+Small per-step products run with the BLAS switched to one thread (see
+`_steps_begin`); the large GEMMs before and after the sweep keep all threads.
+
+Streaming (`StepPlan`): one time step through a stack of layers per call,
+with the same `_forward_step` as the sweep.
 
 Variable-length batches: the rows of the batch are sorted by decreasing
 length, and `batch_sizes[t]` says how many rows are still running at step t;

@@ -48,7 +48,7 @@ def lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, peep=None):
     hs = np.empty((T + 1,) + h0.shape, dtype=np.result_type(x, h0))
     cs = np.empty_like(hs)
     hs[0], cs[0] = h0, c0
-    p = np.zeros((3, H)) if peep is None else peep
+    p = np.zeros((3, H), dtype=hs.dtype) if peep is None else peep
     for t in range(T):
         a = x[t] @ w_ih.T + b_ih + hs[t] @ w_hh.T + b_hh
         i = _sigmoid(a[:, :H] + p[0] * cs[t])
