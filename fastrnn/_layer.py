@@ -27,12 +27,13 @@ _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
           np.dtype(np.float64): np.empty(0, np.float64)}
 
 
-# Per-step products below this many flops run single-threaded. Waking and
+# Per-step products below this many flops run single-threaded: waking and
 # joining OpenBLAS's threads once per step costs more than the second thread
-# saves on small products, and when the machine is busy a step can wait a
-# whole scheduler slice for the other thread (10-30x slower sweeps were
-# measured at D=128, H=256, B=32 on a loaded 2-core machine).
-STEP_THREADS_MIN_FLOPS = 5e7
+# saves. Above it the steps keep the BLAS's threads, which is faster on an
+# idle machine (D=128, H=256, B=32: 30-38 ms against 38-47 ms forward) but
+# fragile on a busy one, where a step can wait a scheduler slice for the
+# other thread.
+STEP_THREADS_MIN_FLOPS = 4e6
 
 
 def _step_threads(B, G, H):
