@@ -32,6 +32,8 @@ enum {
 #define FR_DECLARE_CELLS(T, S)                                                          \
     void fr_matvec_##S(ptrdiff_t m, ptrdiff_t k, const T *w, ptrdiff_t ldw, const T *x,   \
                        T beta, T *y);                                                   \
+    void fr_add_transposed_##S(ptrdiff_t n, ptrdiff_t m, const T *tmp, T beta, T *out,    \
+                               ptrdiff_t ldo);                                          \
     void fr_rnn_fwd_##S(int relu, ptrdiff_t n, ptrdiff_t H, const T *g, T *h);          \
     void fr_rnn_bwd_##S(int relu, ptrdiff_t n, ptrdiff_t H, const T *h, const T *dy,    \
                         T *dh, T *dg, T clip);                                          \

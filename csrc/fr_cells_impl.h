@@ -120,6 +120,33 @@ FR_MULTIVERSION void FR_FN(fr_matvec)(ptrdiff_t m, ptrdiff_t k, const T *restric
 }
 #endif
 
+/* out (n x m, row stride ldo) = tmp^T + beta out (beta 0: out not read),
+ * tmp m x n row-major. The per-step GEMM runs faster in OpenBLAS with the
+ * batch as its short dimension, which leaves the product transposed; this
+ * puts it back, in 32 x 32 tiles so both sides stay in cache. */
+FR_MULTIVERSION void FR_FN(fr_add_transposed)(ptrdiff_t n, ptrdiff_t m,
+                                              const T *restrict tmp, T beta,
+                                              T *restrict out, ptrdiff_t ldo)
+{
+    enum { TILE = 32 };
+    for (ptrdiff_t i0 = 0; i0 < m; i0 += TILE) {
+        ptrdiff_t i1 = i0 + TILE < m ? i0 + TILE : m;
+        for (ptrdiff_t b0 = 0; b0 < n; b0 += TILE) {
+            ptrdiff_t b1 = b0 + TILE < n ? b0 + TILE : n;
+            for (ptrdiff_t b = b0; b < b1; ++b) {
+                T *o = out + b * ldo;
+                if (beta == (T)0) {
+                    for (ptrdiff_t i = i0; i < i1; ++i)
+                        o[i] = tmp[i * n + b];
+                } else {
+                    for (ptrdiff_t i = i0; i < i1; ++i)
+                        o[i] = tmp[i * n + b] + beta * o[i];
+                }
+            }
+        }
+    }
+}
+
 /* ------------------------------------------------------------ simple RNN */
 
 FR_MULTIVERSION void FR_FN(fr_rnn_fwd)(int relu, ptrdiff_t n, ptrdiff_t H, const T *restrict g,

@@ -13,6 +13,10 @@ cdef extern from "fr_cells.h" nogil:
                      const float *x, float beta, float *y)
     void fr_matvec_d(Py_ssize_t m, Py_ssize_t k, const double *w, Py_ssize_t ldw,
                      const double *x, double beta, double *y)
+    void fr_add_transposed_f(Py_ssize_t n, Py_ssize_t m, const float *tmp, float beta,
+                             float *out, Py_ssize_t ldo)
+    void fr_add_transposed_d(Py_ssize_t n, Py_ssize_t m, const double *tmp, double beta,
+                             double *out, Py_ssize_t ldo)
     void fr_rnn_fwd_f(int relu, Py_ssize_t n, Py_ssize_t H, const float *g, float *h)
     void fr_rnn_fwd_d(int relu, Py_ssize_t n, Py_ssize_t H, const double *g, double *h)
     void fr_rnn_bwd_f(int relu, Py_ssize_t n, Py_ssize_t H, const float *h, const float *dy,
