@@ -128,10 +128,17 @@ cdef inline void _times_wt(int n, int m, int k, const floating *w, const floatin
 
 
 cdef inline void _times_w(int n, int m, int k, const floating *w, const floating *dg, int ldg,
-                          floating beta, floating *out) noexcept nogil:
-    """out (n x k) = dg (n x m, row stride ldg) W + beta out, W m x k."""
+                          floating beta, floating *out, floating *tmp) noexcept nogil:
+    """out (n x k) = dg (n x m, row stride ldg) W + beta out, W m x k; tmp:
+    NULL or a k x n scratch (see `_times_wt`)."""
     if n == 1:
         gemv(True, m, k, <floating> 1, w, k, dg, beta, out)
+    elif tmp != NULL:
+        gemm(True, True, k, n, m, <floating> 1, w, k, dg, ldg, <floating> 0, tmp, n)
+        if floating is float:
+            fr_add_transposed_f(n, k, tmp, beta, out, k)
+        else:
+            fr_add_transposed_d(n, k, tmp, beta, out, k)
     else:
         gemm(False, False, n, k, m, <floating> 1, dg, ldg, w, k, beta, out, k)
 
@@ -225,6 +232,7 @@ cdef void _backward_sweep(
     cdef const floating *dyt
     cdef floating *dg
     cdef floating *dr
+    cdef floating *tmp = <floating *> malloc(BH * sizeof(floating)) if B > 1 else NULL
     cdef int saved = _steps_begin(step_threads)
     for t in range(T - 1, -1, -1):
         n = batch_sizes[t]
@@ -241,33 +249,34 @@ cdef void _backward_sweep(
             else:
                 fr_lstm_bwd_d(n, H, g, peep, cs + t * BH, cs + (t + 1) * BH, dyt, dh, dc,
                               dg, gpeep, clip)
-            _times_w(n, GH, H, w_hh, dg, GH, <floating> 0, dh)
+            _times_w(n, GH, H, w_hh, dg, GH, <floating> 0, dh, tmp)
         elif kind == FR_CELL_GRU:
             dr = dgh + t * BGH
             if floating is float:
                 fr_gru_bwd_f(n, H, g, gh + t * gh_step, hp, dyt, dh, dg, dr, clip)
             else:
                 fr_gru_bwd_d(n, H, g, gh + t * gh_step, hp, dyt, dh, dg, dr, clip)
-            _times_w(n, GH, H, w_hh, dr, GH, <floating> 1, dh)
+            _times_w(n, GH, H, w_hh, dr, GH, <floating> 1, dh, tmp)
         elif kind == FR_CELL_GRU_BEFORE:
             if floating is float:
                 fr_gru_before_bwd_state_f(n, H, g, hp, dyt, dh, dg, clip)
             else:
                 fr_gru_before_bwd_state_d(n, H, g, hp, dyt, dh, dg, clip)
-            _times_w(n, H, H, w_hh + 2 * H * H, dg + 2 * H, GH, <floating> 0, drh)
+            _times_w(n, H, H, w_hh + 2 * H * H, dg + 2 * H, GH, <floating> 0, drh, tmp)
             if floating is float:
                 fr_gru_before_bwd_gates_f(n, H, g, hp, drh, dh, dg)
             else:
                 fr_gru_before_bwd_gates_d(n, H, g, hp, drh, dh, dg)
-            _times_w(n, 2 * H, H, w_hh, dg, GH, <floating> 1, dh)
+            _times_w(n, 2 * H, H, w_hh, dg, GH, <floating> 1, dh, tmp)
         else:
             if floating is float:
                 fr_rnn_bwd_f(kind == FR_CELL_RNN_RELU, n, H, hp + BH, dyt, dh, dg, clip)
             else:
                 fr_rnn_bwd_d(kind == FR_CELL_RNN_RELU, n, H, hp + BH, dyt, dh, dg, clip)
-            _times_w(n, GH, H, w_hh, dg, GH, <floating> 0, dh)
+            _times_w(n, GH, H, w_hh, dg, GH, <floating> 0, dh, tmp)
 
     _steps_end(saved)
+    free(tmp)
 
     # All T steps at once. dgx/dgh rows of ended sequences are zero.
     gemm(True, False, GH, D, TB, <floating> 1, dgx, GH, x, D, <floating> 1, gw_ih, D)
