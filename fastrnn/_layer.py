@@ -424,10 +424,14 @@ class RecurrentLayer:
             layers.append((p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"], b_ih, b_hh,
                            peep if peep.size else None))
         names = list(self.params)
+        GH = self._gates * self.hidden_size
+        if B == 1 and GH * max(self.input_size, self.hidden_size) <= _recurrent.MATVEC_LIMIT:
+            threads = 0  # every product is fr_matvec: no BLAS to switch, per call
+        else:
+            threads = _step_threads(B, self._gates, self.hidden_size)
         self._plan = _recurrent.StepPlan(
             self._kind, B, self.input_size, self.hidden_size, layers, names,
-            [self.params[k] for k in names], self.dtype == np.float64,
-            _step_threads(B, self._gates, self.hidden_size))
+            [self.params[k] for k in names], self.dtype == np.float64, threads)
         return self._plan
 
     def _step(self, x_t, h, c):

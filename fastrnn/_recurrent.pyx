@@ -100,6 +100,7 @@ cdef inline int GATES_OF(int kind) noexcept nogil:
 # Up to this many multiply-adds a batch-of-one step uses fr_matvec (one
 # thread, no horizontal-sum overhead); above, OpenBLAS's GEMV and its threads.
 cdef long SMALL_MATVEC = 1 << 18
+MATVEC_LIMIT = SMALL_MATVEC
 
 cdef inline void _times_wt(int n, int m, int k, const floating *w, const floating *h,
                            floating beta, floating *out, int ldo,
