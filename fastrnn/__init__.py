@@ -7,6 +7,8 @@ ClockworkRNN        modules at several time scales that skip work (seed 002, 10.
 DelayRNN            recurrent connections with delays d >= 1 (seed 002, 10.7.2)
 LeakyRNN            leaky units, fixed or learned time constants (eq. 10.7), with the
                     information-flow regulariser in its BPTT (eq. 10.16)
+LSTM                long short-term memory (seed 002, eq. 10.8-10.11)
+GRU                 gated recurrent unit, both reset forms (seed 002, eq. 10.12-10.14)
 Linear              per-step output layer o_t = c + V h_t
 losses              softmax_nll (eq. 10.5), mse
 clip_grad_norm      joint norm clipping (eq. 10.15), random step on NaN/Inf
@@ -30,6 +32,8 @@ from fastrnn.optim import SGD, Adam
 from fastrnn.output import Linear
 from fastrnn.rnn import RNN
 from fastrnn.train import Sequential, train
+from fastrnn.lstm import LSTM
+from fastrnn.gru import GRU
 
 __all__ = [
     "__version__",
@@ -37,6 +41,8 @@ __all__ = [
     "ClockworkRNN",
     "DelayRNN",
     "LeakyRNN",
+    "LSTM",
+    "GRU",
     "Linear",
     "losses",
     "optim",

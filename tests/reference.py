@@ -66,3 +66,43 @@ def delay_forward(x, w_ih, w_hh_by_delay, b, h0):
         history[t] = np.tanh(a)
         out.append(history[t])
     return np.stack(out)
+def _sigmoid(a):
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+def lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, peep=None):
+    """x (T, B, D), h0, c0 (B, H) -> hs, cs (T+1, B, H) (seed 002, eq. 10.8-10.11,
+    gates i, f, g, o as in PyTorch; peep (3, H) adds p * c to i, f and o)."""
+    T, H = x.shape[0], h0.shape[-1]
+    hs = np.empty((T + 1,) + h0.shape, dtype=np.result_type(x, h0))
+    cs = np.empty_like(hs)
+    hs[0], cs[0] = h0, c0
+    p = np.zeros((3, H), dtype=hs.dtype) if peep is None else peep
+    for t in range(T):
+        a = x[t] @ w_ih.T + b_ih + hs[t] @ w_hh.T + b_hh
+        i = _sigmoid(a[:, :H] + p[0] * cs[t])
+        f = _sigmoid(a[:, H:2 * H] + p[1] * cs[t])
+        g = np.tanh(a[:, 2 * H:3 * H])
+        cs[t + 1] = f * cs[t] + i * g
+        o = _sigmoid(a[:, 3 * H:] + p[2] * cs[t + 1])
+        hs[t + 1] = o * np.tanh(cs[t + 1])
+    return hs, cs
+
+
+def gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0, reset_after=True):
+    """x (T, B, D), h0 (B, H) -> hs (T+1, B, H) (seed 002, eq. 10.12-10.14, gates
+    r, z, n as in PyTorch; reset_after=False applies r to h before W_hn)."""
+    T, H = x.shape[0], h0.shape[-1]
+    hs = np.empty((T + 1,) + h0.shape, dtype=np.result_type(x, h0))
+    hs[0] = h0
+    for t in range(T):
+        ax = x[t] @ w_ih.T + b_ih
+        h = hs[t]
+        r = _sigmoid(ax[:, :H] + h @ w_hh[:H].T + b_hh[:H])
+        z = _sigmoid(ax[:, H:2 * H] + h @ w_hh[H:2 * H].T + b_hh[H:2 * H])
+        if reset_after:
+            n = np.tanh(ax[:, 2 * H:] + r * (h @ w_hh[2 * H:].T + b_hh[2 * H:]))
+        else:
+            n = np.tanh(ax[:, 2 * H:] + (r * h) @ w_hh[2 * H:].T + b_hh[2 * H:])
+        hs[t + 1] = z * h + (1 - z) * n
+    return hs

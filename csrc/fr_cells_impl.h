@@ -1,0 +1,407 @@
+/*
+ * Body of the cell kernels declared in fr_cells.h, written once and included
+ * by fr_cells.c for each precision with T (the real type) and S (the suffix)
+ * defined. Each kernel is one pass over the n x H elements of a time step;
+ * the inner loops run over the H units of a row and vectorise at -O3 (every
+ * activation comes from fr_math.h and is branch-free).
+ *
+ * Equations (seed 002, section 10.7.4, in PyTorch's notation):
+ *   LSTM (eq. 10.8-10.11), gates i, f, g, o; with peepholes p_i, p_f, p_o
+ *   (the cell state as an extra input to the gates, seed Fig. 10.17):
+ *     i = sigmoid(a_i + p_i c_{t-1})   f = sigmoid(a_f + p_f c_{t-1})
+ *     g = tanh(a_g)                     c_t = f c_{t-1} + i g
+ *     o = sigmoid(a_o + p_o c_t)        h_t = o tanh(c_t)
+ *   GRU (eq. 10.12-10.14), gates r, z, n; u = W_hn h_{t-1} + b_hn:
+ *     r = sigmoid(a_r)   z = sigmoid(a_z)   h_t = n + z (h_{t-1} - n)
+ *     reset after:  n = tanh(a_n + r u)                 (PyTorch, cuDNN)
+ *     reset before: n = tanh(a_n + W_hn (r h_{t-1}) + b_hn)   (seed, Cho 2014)
+ * where a_* already holds W_i* x_t + b (and, where the maths allows it to be
+ * summed first, the recurrent product and its bias).
+ */
+#define FR_CAT2(a, b) a##_##b
+#define FR_CAT(a, b) FR_CAT2(a, b)
+#define FR_FN(name) FR_CAT(name, S)
+#define SIG(x) FR_FN(frm_sigmoid)(x)
+#define TANH(x) FR_FN(frm_tanh)(x)
+
+/* clip <= 0 means no clipping; a NaN passes through the clamp unchanged. */
+static inline T FR_FN(fr_clip_limit)(T clip)
+{
+    return clip > (T)0 ? clip : (T)INFINITY;
+}
+
+static inline T FR_FN(fr_clamp)(T v, T lim)
+{
+    return v > lim ? lim : (v < -lim ? -lim : v);
+}
+
+/* ------------------------------------------------------ small mat-vec */
+
+/* y = W x + beta y (beta 0: y is not read), W m x k row-major with row
+ * stride ldw. The recurrent step of a batch of one is this product, and
+ * OpenBLAS's transposed GEMV kernel spends more on horizontal sums and
+ * prefetches than on the arithmetic at k = 32..256. Here four rows share
+ * each load of x, each row accumulating in one 32-byte vector of partial sums
+ * (a fixed summation order, written out so that no reassociation is asked
+ * of the compiler). */
+#if defined(__GNUC__)
+/* Unaligned, aliasing loads of 32 bytes; helpers are macros, not functions,
+ * so no vector crosses a call boundary (whose ABI differs between clones). */
+typedef T FR_FN(fr_vec) __attribute__((vector_size(32), aligned(sizeof(T)), may_alias));
+#define VEC FR_FN(fr_vec)
+#define VL ((ptrdiff_t)(32 / sizeof(T)))
+#define VLOAD(p) (*(const VEC *)(p))
+#define VSUM(v, out)                         \
+    do {                                     \
+        T s_ = 0;                            \
+        for (ptrdiff_t l_ = 0; l_ < VL; ++l_) \
+            s_ += (v)[l_];                   \
+        (out) = s_;                          \
+    } while (0)
+
+/* The vectors are explicit: the auto-vectoriser, left on, vectorises the
+ * loop over rows with shuffles and makes this several times slower. */
+FR_MULTIVERSION __attribute__((optimize("no-tree-vectorize")))
+void FR_FN(fr_matvec)(ptrdiff_t m, ptrdiff_t k, const T *restrict w, ptrdiff_t ldw,
+                      const T *restrict x, T beta, T *restrict y)
+{
+    ptrdiff_t kv = k - k % VL, i = 0;
+    for (; i + 4 <= m; i += 4) {
+        const T *w0 = w + i * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        VEC a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        T s[4];
+        for (ptrdiff_t j = 0; j < kv; j += VL) {
+            VEC xv = VLOAD(x + j);
+            a0 += VLOAD(w0 + j) * xv;
+            a1 += VLOAD(w1 + j) * xv;
+            a2 += VLOAD(w2 + j) * xv;
+            a3 += VLOAD(w3 + j) * xv;
+        }
+        VSUM(a0, s[0]);
+        VSUM(a1, s[1]);
+        VSUM(a2, s[2]);
+        VSUM(a3, s[3]);
+        for (ptrdiff_t j = kv; j < k; ++j) {
+            s[0] += w0[j] * x[j];
+            s[1] += w1[j] * x[j];
+            s[2] += w2[j] * x[j];
+            s[3] += w3[j] * x[j];
+        }
+        for (int r = 0; r < 4; ++r)
+            y[i + r] = beta != (T)0 ? s[r] + beta * y[i + r] : s[r];
+    }
+    for (; i < m; ++i) {
+        const T *wi = w + i * ldw;
+        VEC a = {0};
+        T s;
+        for (ptrdiff_t j = 0; j < kv; j += VL)
+            a += VLOAD(wi + j) * VLOAD(x + j);
+        VSUM(a, s);
+        for (ptrdiff_t j = kv; j < k; ++j)
+            s += wi[j] * x[j];
+        y[i] = beta != (T)0 ? s + beta * y[i] : s;
+    }
+}
+#undef VEC
+#undef VL
+#undef VLOAD
+#undef VSUM
+#else
+FR_MULTIVERSION void FR_FN(fr_matvec)(ptrdiff_t m, ptrdiff_t k, const T *restrict w,
+                                      ptrdiff_t ldw, const T *restrict x, T beta,
+                                      T *restrict y)
+{
+    for (ptrdiff_t i = 0; i < m; ++i) {
+        T s = 0;
+        for (ptrdiff_t j = 0; j < k; ++j)
+            s += w[i * ldw + j] * x[j];
+        y[i] = beta != (T)0 ? s + beta * y[i] : s;
+    }
+}
+#endif
+
+/* out (n x m, row stride ldo) = tmp^T + beta out (beta 0: out not read),
+ * tmp m x n row-major. The per-step GEMM runs faster in OpenBLAS with the
+ * batch as its short dimension, which leaves the product transposed; this
+ * puts it back, in 32 x 32 tiles so both sides stay in cache. */
+FR_MULTIVERSION void FR_FN(fr_add_transposed)(ptrdiff_t n, ptrdiff_t m,
+                                              const T *restrict tmp, T beta,
+                                              T *restrict out, ptrdiff_t ldo)
+{
+    enum { TILE = 32 };
+    for (ptrdiff_t i0 = 0; i0 < m; i0 += TILE) {
+        ptrdiff_t i1 = i0 + TILE < m ? i0 + TILE : m;
+        for (ptrdiff_t b0 = 0; b0 < n; b0 += TILE) {
+            ptrdiff_t b1 = b0 + TILE < n ? b0 + TILE : n;
+            for (ptrdiff_t b = b0; b < b1; ++b) {
+                T *o = out + b * ldo;
+                if (beta == (T)0) {
+                    for (ptrdiff_t i = i0; i < i1; ++i)
+                        o[i] = tmp[i * n + b];
+                } else {
+                    for (ptrdiff_t i = i0; i < i1; ++i)
+                        o[i] = tmp[i * n + b] + beta * o[i];
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------ simple RNN */
+
+FR_MULTIVERSION void FR_FN(fr_rnn_fwd)(int relu, ptrdiff_t n, ptrdiff_t H, const T *restrict g,
+                       T *restrict h)
+{
+    ptrdiff_t m = n * H;
+    if (relu) {
+        for (ptrdiff_t i = 0; i < m; ++i)
+            h[i] = g[i] > (T)0 ? g[i] : (g[i] == g[i] ? (T)0 : g[i]);
+    } else {
+        for (ptrdiff_t i = 0; i < m; ++i)
+            h[i] = TANH(g[i]);
+    }
+}
+
+/* dg = (dh + dy) act'(a); dh is left for the caller to overwrite with
+ * dg W_hh (the simple cell has no element-wise path from h_t to h_{t-1}). */
+FR_MULTIVERSION void FR_FN(fr_rnn_bwd)(int relu, ptrdiff_t n, ptrdiff_t H, const T *restrict h,
+                       const T *restrict dy, T *restrict dh, T *restrict dg, T clip)
+{
+    ptrdiff_t m = n * H;
+    T lim = FR_FN(fr_clip_limit)(clip);
+    if (relu) {
+        for (ptrdiff_t i = 0; i < m; ++i) {
+            T d = FR_FN(fr_clamp)(dh[i] + dy[i], lim);
+            dg[i] = h[i] > (T)0 ? d : (T)0;
+        }
+    } else {
+        for (ptrdiff_t i = 0; i < m; ++i) {
+            T d = FR_FN(fr_clamp)(dh[i] + dy[i], lim);
+            dg[i] = d * ((T)1 - h[i] * h[i]);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ LSTM */
+
+/* g: n x 4H pre-activations in, gate activations (i, f, g, o) out.
+ * peep: 3H (p_i, p_f, p_o); all zeros for the plain LSTM, which leaves the
+ * results bit for bit those of the plain equations. */
+FR_MULTIVERSION void FR_FN(fr_lstm_fwd)(ptrdiff_t n, ptrdiff_t H, T *restrict g, const T *restrict peep,
+                        const T *restrict cp, T *restrict c, T *restrict h)
+{
+    const T *pi = peep, *pf = peep + H, *po = peep + 2 * H;
+    for (ptrdiff_t b = 0; b < n; ++b) {
+        T *gi = g + b * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
+        const T *cpb = cp + b * H;
+        T *cb = c + b * H, *hb = h + b * H;
+        for (ptrdiff_t j = 0; j < H; ++j) {
+            T i = SIG(gi[j] + pi[j] * cpb[j]);
+            T f = SIG(gf[j] + pf[j] * cpb[j]);
+            T u = TANH(gg[j]);
+            T cn = f * cpb[j] + i * u;
+            T o = SIG(go[j] + po[j] * cn);
+            gi[j] = i;
+            gf[j] = f;
+            gg[j] = u;
+            go[j] = o;
+            cb[j] = cn;
+            hb[j] = o * TANH(cn);
+        }
+    }
+}
+
+/* The LSTM backward step. With d = dL/dh_t (dh + dy, clipped) and
+ * dc = dL/dc_t arriving from step t+1:
+ *   da_o = d tanh(c_t) o (1 - o)
+ *   dc_t = dc + d o (1 - tanh^2 c_t) + da_o p_o
+ *   da_i = dc_t g i (1 - i),  da_f = dc_t c_{t-1} f (1 - f),
+ *   da_g = dc_t i (1 - g^2)
+ *   dc  <- dL/dc_{t-1} = dc_t f + da_i p_i + da_f p_f
+ * dg (n x 4H) receives (da_i, da_f, da_g, da_o); dpeep (3H) accumulates the
+ * peephole gradients. dh is left for the caller to overwrite with dg W_hh. */
+FR_MULTIVERSION void FR_FN(fr_lstm_bwd)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
+                        const T *restrict peep, const T *restrict cp,
+                        const T *restrict c, const T *restrict dy, T *restrict dh,
+                        T *restrict dc, T *restrict dg, T *restrict dpeep, T clip)
+{
+    const T *pi = peep, *pf = peep + H, *po = peep + 2 * H;
+    T *dpi = dpeep, *dpf = dpeep + H, *dpo = dpeep + 2 * H;
+    T lim = FR_FN(fr_clip_limit)(clip);
+    for (ptrdiff_t b = 0; b < n; ++b) {
+        const T *gi = g + b * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
+        T *di = dg + b * 4 * H, *df = di + H, *dgg = di + 2 * H, *dO = di + 3 * H;
+        const T *cpb = cp + b * H, *cb = c + b * H, *dyb = dy + b * H;
+        T *dhb = dh + b * H, *dcb = dc + b * H;
+        for (ptrdiff_t j = 0; j < H; ++j) {
+            T i = gi[j], f = gf[j], u = gg[j], o = go[j];
+            T d = FR_FN(fr_clamp)(dhb[j] + dyb[j], lim);
+            T tc = TANH(cb[j]);
+            T dao = d * tc * o * ((T)1 - o);
+            T dct = dcb[j] + d * o * ((T)1 - tc * tc) + dao * po[j];
+            T dai = dct * u * i * ((T)1 - i);
+            T daf = dct * cpb[j] * f * ((T)1 - f);
+            T dag = dct * i * ((T)1 - u * u);
+            di[j] = dai;
+            df[j] = daf;
+            dgg[j] = dag;
+            dO[j] = dao;
+            dcb[j] = dct * f + dai * pi[j] + daf * pf[j];
+            dpi[j] += dai * cpb[j];
+            dpf[j] += daf * cpb[j];
+            dpo[j] += dao * cb[j];
+        }
+    }
+}
+
+/* ----------------------------------------------------- GRU, reset after */
+
+/* g: n x 3H, a = W_ih x + b_ih + (b_hr, b_hz, 0) in, (r, z, n) out.
+ * gh: n x 3H, h_{t-1} W_hh^T in; its n block gets b_hn added (u, kept for
+ * the backward pass). */
+FR_MULTIVERSION void FR_FN(fr_gru_fwd)(ptrdiff_t n, ptrdiff_t H, T *restrict g, T *restrict gh,
+                       const T *restrict b_hn, const T *restrict hp, T *restrict h)
+{
+    for (ptrdiff_t b = 0; b < n; ++b) {
+        T *gr = g + b * 3 * H, *gz = gr + H, *gn = gr + 2 * H;
+        T *hr = gh + b * 3 * H, *hz = hr + H, *hn = hr + 2 * H;
+        const T *hpb = hp + b * H;
+        T *hb = h + b * H;
+        for (ptrdiff_t j = 0; j < H; ++j) {
+            T r = SIG(gr[j] + hr[j]);
+            T z = SIG(gz[j] + hz[j]);
+            T u = hn[j] + b_hn[j];
+            T nn = TANH(gn[j] + r * u);
+            hn[j] = u;
+            gr[j] = r;
+            gz[j] = z;
+            gn[j] = nn;
+            hb[j] = nn + z * (hpb[j] - nn);
+        }
+    }
+}
+
+/* With d = dL/dh_t:
+ *   da_n = d (1 - z)(1 - n^2),  da_z = d (h_{t-1} - n) z (1 - z),
+ *   da_r = da_n u r (1 - r)
+ * dgx = (da_r, da_z, da_n) is the gradient of the input-side
+ * pre-activations, dgh = (da_r, da_z, da_n r) that of the recurrent product;
+ * dh <- d z, to which the caller adds dgh W_hh. */
+FR_MULTIVERSION void FR_FN(fr_gru_bwd)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
+                       const T *restrict gh, const T *restrict hp,
+                       const T *restrict dy, T *restrict dh, T *restrict dgx,
+                       T *restrict dgh, T clip)
+{
+    T lim = FR_FN(fr_clip_limit)(clip);
+    for (ptrdiff_t b = 0; b < n; ++b) {
+        const T *gr = g + b * 3 * H, *gz = gr + H, *gn = gr + 2 * H;
+        const T *hn = gh + b * 3 * H + 2 * H;
+        T *xr = dgx + b * 3 * H, *xz = xr + H, *xn = xr + 2 * H;
+        T *rr = dgh + b * 3 * H, *rz = rr + H, *rn = rr + 2 * H;
+        const T *hpb = hp + b * H, *dyb = dy + b * H;
+        T *dhb = dh + b * H;
+        for (ptrdiff_t j = 0; j < H; ++j) {
+            T r = gr[j], z = gz[j], nn = gn[j];
+            T d = FR_FN(fr_clamp)(dhb[j] + dyb[j], lim);
+            T dan = d * ((T)1 - z) * ((T)1 - nn * nn);
+            T daz = d * (hpb[j] - nn) * z * ((T)1 - z);
+            T dar = dan * hn[j] * r * ((T)1 - r);
+            xr[j] = dar;
+            xz[j] = daz;
+            xn[j] = dan;
+            rr[j] = dar;
+            rz[j] = daz;
+            rn[j] = dan * r;
+            dhb[j] = d * z;
+        }
+    }
+}
+
+/* ---------------------------------------------------- GRU, reset before */
+
+/* First half of the step: gh holds h_{t-1} W_h{r,z}^T in its r and z blocks.
+ * Writes r, z into g and r h_{t-1} into rh, the input of the second product. */
+FR_MULTIVERSION void FR_FN(fr_gru_before_fwd_gates)(ptrdiff_t n, ptrdiff_t H, T *restrict g,
+                                    const T *restrict gh, const T *restrict hp,
+                                    T *restrict rh)
+{
+    for (ptrdiff_t b = 0; b < n; ++b) {
+        T *gr = g + b * 3 * H, *gz = gr + H;
+        const T *hr = gh + b * 3 * H, *hz = hr + H;
+        const T *hpb = hp + b * H;
+        T *rhb = rh + b * H;
+        for (ptrdiff_t j = 0; j < H; ++j) {
+            T r = SIG(gr[j] + hr[j]);
+            gr[j] = r;
+            gz[j] = SIG(gz[j] + hz[j]);
+            rhb[j] = r * hpb[j];
+        }
+    }
+}
+
+/* Second half: gh's n block holds (r h_{t-1}) W_hn^T, g's n block
+ * W_in x + b_in + b_hn. Writes n into g and h_t. */
+FR_MULTIVERSION void FR_FN(fr_gru_before_fwd_state)(ptrdiff_t n, ptrdiff_t H, T *restrict g,
+                                    const T *restrict gh, const T *restrict hp,
+                                    T *restrict h)
+{
+    for (ptrdiff_t b = 0; b < n; ++b) {
+        const T *gz = g + b * 3 * H + H;
+        T *gn = g + b * 3 * H + 2 * H;
+        const T *hn = gh + b * 3 * H + 2 * H;
+        const T *hpb = hp + b * H;
+        T *hb = h + b * H;
+        for (ptrdiff_t j = 0; j < H; ++j) {
+            T nn = TANH(gn[j] + hn[j]);
+            gn[j] = nn;
+            hb[j] = nn + gz[j] * (hpb[j] - nn);
+        }
+    }
+}
+
+/* First half of the backward step: da_n and da_z into dg, dh <- d z. The
+ * caller then forms drh = da_n W_hn = dL/d(r h_{t-1}). */
+FR_MULTIVERSION void FR_FN(fr_gru_before_bwd_state)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
+                                    const T *restrict hp, const T *restrict dy,
+                                    T *restrict dh, T *restrict dg, T clip)
+{
+    T lim = FR_FN(fr_clip_limit)(clip);
+    for (ptrdiff_t b = 0; b < n; ++b) {
+        const T *gz = g + b * 3 * H + H, *gn = gz + H;
+        T *dz = dg + b * 3 * H + H, *dn = dz + H;
+        const T *hpb = hp + b * H, *dyb = dy + b * H;
+        T *dhb = dh + b * H;
+        for (ptrdiff_t j = 0; j < H; ++j) {
+            T z = gz[j], nn = gn[j];
+            T d = FR_FN(fr_clamp)(dhb[j] + dyb[j], lim);
+            dn[j] = d * ((T)1 - z) * ((T)1 - nn * nn);
+            dz[j] = d * (hpb[j] - nn) * z * ((T)1 - z);
+            dhb[j] = d * z;
+        }
+    }
+}
+
+/* Second half: da_r = drh h_{t-1} r (1 - r) into dg, dh += drh r. The
+ * caller then adds (da_r, da_z) W_h{r,z} to dh. */
+FR_MULTIVERSION void FR_FN(fr_gru_before_bwd_gates)(ptrdiff_t n, ptrdiff_t H, const T *restrict g,
+                                    const T *restrict hp, const T *restrict drh,
+                                    T *restrict dh, T *restrict dg)
+{
+    for (ptrdiff_t b = 0; b < n; ++b) {
+        const T *gr = g + b * 3 * H;
+        T *dr = dg + b * 3 * H;
+        const T *hpb = hp + b * H, *drhb = drh + b * H;
+        T *dhb = dh + b * H;
+        for (ptrdiff_t j = 0; j < H; ++j) {
+            T r = gr[j];
+            dr[j] = drhb[j] * hpb[j] * r * ((T)1 - r);
+            dhb[j] += drhb[j] * r;
+        }
+    }
+}
+
+#undef SIG
+#undef TANH
+#undef FR_FN
+#undef FR_CAT
+#undef FR_CAT2

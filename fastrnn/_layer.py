@@ -1,0 +1,477 @@
+"""What every recurrent layer shares: parameters, layers and directions,
+states, variable lengths, and the calls into the time loops.
+
+`RNN`, `LSTM` and `GRU` subclass `RecurrentLayer` and differ only in their
+cell kind (gate count and fused kernels, see fastrnn/_recurrent.pyx and
+csrc/fr_cells_impl.h), in how their biases enter the kernels, and in whether
+the state carries a cell state (LSTM).
+
+Data layout inside: time-major (T, B, features), C-contiguous, in the
+layer's dtype. With ``lengths``, the batch rows are sorted by decreasing
+length on the way in (so that the rows still running at step t are a prefix)
+and put back in the caller's order on the way out. The backward direction of
+a bidirectional layer reads each sequence reversed within its own length.
+"""
+import numpy as np
+
+from fastrnn import _blas_threads, _recurrent
+from fastrnn._validation import (
+    as_float_array,
+    check_dtype,
+    check_int,
+    check_random_state,
+    check_real,
+)
+
+_EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
+          np.dtype(np.float64): np.empty(0, np.float64)}
+
+
+# Per-step products below this many flops run single-threaded: waking and
+# joining OpenBLAS's threads once per step costs more than the second thread
+# saves. Above it the steps keep the BLAS's threads, which is faster on an
+# idle machine (D=128, H=256, B=32: 30-38 ms against 38-47 ms forward) but
+# fragile on a busy one, where a step can wait a scheduler slice for the
+# other thread.
+STEP_THREADS_MIN_FLOPS = 4e6
+
+
+def _step_threads(B, G, H):
+    """BLAS threads for the per-step products: 1 for small ones, 0 (leave
+    the BLAS as it is) for large ones."""
+    if not _blas_threads.AVAILABLE:
+        return 0
+    return 1 if 2.0 * B * G * H * H < STEP_THREADS_MIN_FLOPS else 0
+
+
+def _flat(a):
+    """Flat view for the Cython entry points (every buffer is contiguous)."""
+    return a.reshape(-1)
+
+
+class _Batch:
+    """Row order and step counts of one forward call.
+
+    ``perm`` sorts the rows by decreasing length (None when every sequence
+    runs the whole T steps); ``batch_sizes[t]`` counts the rows running at
+    step t; ``rev`` indexes each sequence reversed within its own length.
+    """
+
+    def __init__(self, T, B, lengths):
+        self.T, self.B = T, B
+        if lengths is None:
+            self.perm = None
+            self.lengths = np.full(B, T, dtype=np.intp)
+            self.batch_sizes = np.full(T, B, dtype=np.int32)
+            self.rev = None
+            return
+        self.perm = np.argsort(-lengths, kind="stable")
+        self.inverse = np.argsort(self.perm, kind="stable")
+        self.lengths = lengths[self.perm]
+        steps = np.arange(T)
+        self.batch_sizes = (self.lengths[None, :] > steps[:, None]).sum(axis=1).astype(np.int32)
+        t = steps[:, None]
+        self.rev = np.where(t < self.lengths[None, :], self.lengths[None, :] - 1 - t, t)
+
+    @property
+    def ragged(self):
+        return self.perm is not None
+
+    def sort(self, a, axis):
+        return a if self.perm is None else np.take(a, self.perm, axis=axis)
+
+    def unsort(self, a, axis):
+        return a if self.perm is None else np.take(a, self.inverse, axis=axis)
+
+    def reverse(self, a):
+        """(T, B, F) read backwards in time, each row within its own length."""
+        if self.rev is None:
+            return np.ascontiguousarray(a[::-1])
+        return a[self.rev, np.arange(self.B)[None, :]]
+
+    def final(self, hs):
+        """The state at each row's own end from hs (T + 1, B, H)."""
+        if self.perm is None:
+            return hs[self.T]
+        return hs[self.lengths, np.arange(self.B)]
+
+
+class RecurrentLayer:
+    """Base of the recurrent layers; not used directly.
+
+    Subclasses set ``_gates`` (G), ``_has_cell`` (LSTM) and ``_kind`` (the
+    cell kind of fastrnn/_recurrent.pyx), and may override `_extra_params`,
+    `_bias_split` and `_init_extra`.
+    """
+
+    _gates = 1
+    _has_cell = False
+
+    def __init__(self, input_size, hidden_size, *, num_layers=1, bidirectional=False,
+                 bias=True, batch_first=False, dtype=np.float32, seed=None):
+        self.input_size = check_int(input_size, "input_size", minimum=1)
+        self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
+        self.num_layers = check_int(num_layers, "num_layers", minimum=1)
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if self.bidirectional else 1
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dtype = check_dtype(dtype)
+        rng = check_random_state(seed)
+        # PyTorch's initialisation and its parameter order: per layer, per
+        # direction, W_ih, W_hh, b_ih, b_hh, all uniform in +-1/sqrt(H).
+        k = 1.0 / np.sqrt(self.hidden_size)
+        self.params = {}
+        for name, shape in self._param_shapes():
+            self.params[name] = rng.uniform(-k, k, size=shape).astype(self.dtype)
+        self._init_extra(rng)
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._cache = None
+        self._ones = np.ones(0, dtype=self.dtype)
+        self._plan = None  # StepPlan of step(), built on first use
+
+    # ------------------------------------------------------- parameters
+    def _suffixes(self):
+        return ("", "_reverse")[: self.num_directions]
+
+    def _layer_input_size(self, layer):
+        return self.input_size if layer == 0 else self.hidden_size * self.num_directions
+
+    def _param_shapes(self):
+        GH, H = self._gates * self.hidden_size, self.hidden_size
+        for layer in range(self.num_layers):
+            D = self._layer_input_size(layer)
+            for sfx in self._suffixes():
+                yield f"weight_ih_l{layer}{sfx}", (GH, D)
+                yield f"weight_hh_l{layer}{sfx}", (GH, H)
+                if self.bias:
+                    yield f"bias_ih_l{layer}{sfx}", (GH,)
+                    yield f"bias_hh_l{layer}{sfx}", (GH,)
+            for sfx in self._suffixes():
+                yield from self._extra_params(layer, sfx)
+
+    def _extra_params(self, layer, sfx):
+        return ()
+
+    def _init_extra(self, rng):
+        pass
+
+    def _bias_split(self, layer, sfx):
+        """(bias summed into the gate buffer (G*H,), b_hn for the GRU or an
+        empty array)."""
+        GH = self._gates * self.hidden_size
+        if not self.bias:
+            return np.zeros(GH, dtype=self.dtype), _EMPTY[self.dtype]
+        return (self.params[f"bias_ih_l{layer}{sfx}"] + self.params[f"bias_hh_l{layer}{sfx}"],
+                _EMPTY[self.dtype])
+
+    def _peepholes(self, layer, sfx):
+        return _EMPTY[self.dtype]
+
+    def zero_grad(self):
+        """Set every gradient to zero (in place)."""
+        for g in self.grads.values():
+            g.fill(0)
+
+    def state_dict(self):
+        """A copy of the parameters, keyed as the PyTorch module's ``state_dict()``."""
+        return {name: p.copy() for name, p in self.params.items()}
+
+    def load_state_dict(self, state):
+        """Load parameters from a dict of arrays, for example a PyTorch
+        ``state_dict()`` converted with ``{k: v.numpy() for k, v in sd.items()}``.
+        Keys and shapes must match exactly; nothing changes if they do not."""
+        state = {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else v)
+                 for k, v in dict(state).items()}
+        missing = set(self.params) - set(state)
+        unexpected = set(state) - set(self.params)
+        if missing or unexpected:
+            raise ValueError(
+                f"state keys do not match the layer: missing {sorted(missing)}, "
+                f"unexpected {sorted(unexpected)}"
+            )
+        new = {name: as_float_array(state[name], name, self.dtype, shape=p.shape)
+               for name, p in self.params.items()}
+        for name, arr in new.items():
+            self.params[name][...] = arr
+
+    @classmethod
+    def _from_torch_kwargs(cls, module):
+        """Constructor arguments read from a torch.nn.RNN/LSTM/GRU (duck-typed:
+        torch is never imported here)."""
+        if getattr(module, "proj_size", 0):
+            raise ValueError("LSTM projections (proj_size > 0) are not supported")
+        weight = module.weight_ih_l0
+        dtype = np.dtype(str(weight.dtype).replace("torch.", ""))
+        return dict(num_layers=int(module.num_layers), bidirectional=bool(module.bidirectional),
+                    bias=bool(module.bias), batch_first=bool(module.batch_first),
+                    dtype=check_dtype(dtype))
+
+    @classmethod
+    def from_torch(cls, module, **kwargs):
+        """A layer with the same configuration and weights as the PyTorch
+        module (``torch.nn.RNN``, ``LSTM`` or ``GRU`` as the class). Extra
+        keyword arguments override what is read from the module (dtype,
+        for example). Dropout between layers is a training-time option of
+        PyTorch's module and is not carried over."""
+        args = cls._from_torch_kwargs(module)
+        args.update(kwargs)
+        layer = cls(int(module.input_size), int(module.hidden_size), **args)
+        layer.load_state_dict(module.state_dict())
+        return layer
+
+    # ----------------------------------------------------------- shapes
+    def _time_major_input(self, x):
+        x = as_float_array(x, "x", self.dtype, ndim=(2, 3))
+        unbatched = x.ndim == 2
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"x must have {self.input_size} features in its last dimension "
+                f"(input_size), got shape {x.shape}"
+            )
+        if unbatched:
+            x = x[:, None, :]
+        elif self.batch_first:
+            x = np.ascontiguousarray(x.transpose(1, 0, 2))
+        return x, unbatched
+
+    def _state_array(self, h, name, batch, unbatched):
+        """(L*dirs, B, H) from a user's state; zeros for None."""
+        LD, H = self.num_layers * self.num_directions, self.hidden_size
+        if h is None:
+            return np.zeros((LD, batch, H), dtype=self.dtype)
+        want = (LD, H) if unbatched else (LD, batch, H)
+        return as_float_array(h, name, self.dtype, shape=want).reshape(LD, batch, H).copy()
+
+    def _external_state(self, h, unbatched):
+        return h[:, 0, :] if unbatched else h
+
+    def _external_sequence(self, a, unbatched):
+        if unbatched:
+            return np.ascontiguousarray(a[:, 0, :])
+        if self.batch_first:
+            return np.ascontiguousarray(a.transpose(1, 0, 2))
+        return a
+
+    def _check_lengths(self, lengths, T, B, unbatched):
+        if lengths is None:
+            return None
+        if unbatched:
+            raise ValueError("lengths applies to batched input only; x is unbatched (T, D)")
+        arr = np.asarray(lengths)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"lengths must be an array of integers, got dtype {arr.dtype}")
+        if arr.shape != (B,):
+            raise ValueError(f"lengths must have shape ({B},) (one per sequence), got {arr.shape}")
+        if B and (arr.min() < 0 or arr.max() > T):
+            raise ValueError(f"lengths must be in [0, {T}] (the number of time steps)")
+        return arr.astype(np.intp)
+
+    # ---------------------------------------------------------- forward
+    def _forward(self, x, h0, c0, lengths):
+        x_tm, unbatched = self._time_major_input(x)
+        T, B, _ = x_tm.shape
+        lengths = self._check_lengths(lengths, T, B, unbatched)
+        h0 = self._state_array(h0, "h0", B, unbatched)
+        c0 = self._state_array(c0, "c0", B, unbatched) if self._has_cell else None
+        batch = _Batch(T, B, lengths)
+        H, G, dt = self.hidden_size, self._gates, self.dtype
+        ragged = batch.ragged
+        inp = batch.sort(x_tm, axis=1)
+        if ragged:
+            # Padding is never read by the cells; zero it so that it cannot
+            # leak into dW_ih (0 * NaN) either.
+            inp = np.where(np.arange(T)[:, None, None] < batch.lengths[None, :, None], inp, 0)
+            inp = np.ascontiguousarray(inp, dtype=dt)
+        h0 = batch.sort(h0, axis=1)
+        c0 = batch.sort(c0, axis=1) if c0 is not None else None
+        alloc = np.zeros if ragged else np.empty
+        LD = self.num_layers * self.num_directions
+        h_n = np.empty((LD, B, H), dtype=dt)
+        c_n = np.empty((LD, B, H), dtype=dt) if self._has_cell else None
+        caches = []
+        for layer in range(self.num_layers):
+            D = inp.shape[2]
+            out = alloc((T, B, H * self.num_directions), dtype=dt)
+            for d, sfx in enumerate(self._suffixes()):
+                k = layer * self.num_directions + d
+                xin = inp if d == 0 else batch.reverse(inp)
+                bias_x, b_hn = self._bias_split(layer, sfx)
+                hs = alloc((T + 1, B, H), dtype=dt)
+                hs[0] = h0[k]
+                if self._has_cell:
+                    cs = alloc((T + 1, B, H), dtype=dt)
+                    cs[0] = c0[k]
+                else:
+                    cs = _EMPTY[dt]
+                gx = np.empty((T, B, G * H), dtype=dt)
+                gh, gh_step, rh = self._recurrent_buffers(T, B, alloc)
+                _recurrent.cell_forward(
+                    self._kind, _flat(xin), _flat(self.params[f"weight_ih_l{layer}{sfx}"]),
+                    _flat(self.params[f"weight_hh_l{layer}{sfx}"]), bias_x, b_hn,
+                    self._peepholes(layer, sfx), batch.batch_sizes, _flat(gx), _flat(gh),
+                    gh_step, _flat(hs), _flat(cs), _flat(rh), B, D, H, _step_threads(B, G, H),
+                )
+                y = hs[1:] if d == 0 else batch.reverse(hs[1:])
+                out[:, :, d * H:(d + 1) * H] = y
+                h_n[k] = batch.final(hs)
+                if self._has_cell:
+                    c_n[k] = batch.final(cs)
+                caches.append(dict(x=xin, hs=hs, cs=cs, gx=gx, gh=gh, gh_step=gh_step, rh=rh))
+            inp = out
+        self._cache = dict(batch=batch, layers=caches, unbatched=unbatched, D=self.input_size)
+        y = self._external_sequence(batch.unsort(inp, axis=1), unbatched)
+        h_n = self._external_state(batch.unsort(h_n, axis=1), unbatched)
+        if self._has_cell:
+            c_n = self._external_state(batch.unsort(c_n, axis=1), unbatched)
+        return y, h_n, c_n
+
+    def _recurrent_buffers(self, T, B, alloc):
+        """(gh, gh_step, rh): the GRU's separate recurrent buffers."""
+        e = _EMPTY[self.dtype]
+        return e, 0, e
+
+    # --------------------------------------------------------- backward
+    def _backward(self, dy, dh_n, dc_n, clip_hidden):
+        if self._cache is None:
+            raise RuntimeError("backward called before forward: there is nothing to differentiate")
+        cache = self._cache
+        batch, unbatched = cache["batch"], cache["unbatched"]
+        T, B = batch.T, batch.B
+        H, G, dt = self.hidden_size, self._gates, self.dtype
+        ND = self.num_directions
+        clip = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True, allow_none=True)
+        if dy is None:
+            dy_tm = np.zeros((T, B, ND * H), dtype=dt)
+        else:
+            if unbatched:
+                want = (T, ND * H)
+            else:
+                want = (B, T, ND * H) if self.batch_first else (T, B, ND * H)
+            dy = as_float_array(dy, "dy", dt, shape=want)
+            if unbatched:
+                dy_tm = dy[:, None, :]
+            elif self.batch_first:
+                dy_tm = dy.transpose(1, 0, 2)
+            else:
+                dy_tm = dy
+        dy_tm = batch.sort(dy_tm, axis=1)
+        dh_n = batch.sort(self._state_array(dh_n, "dh_n", B, unbatched), axis=1)
+        dc_n = (batch.sort(self._state_array(dc_n, "dc_n", B, unbatched), axis=1)
+                if self._has_cell else None)
+        if self._ones.shape[0] < T * B:
+            self._ones = np.ones(T * B, dtype=dt)
+        ones = self._ones[: T * B]
+        alloc = np.zeros if batch.ragged else np.empty
+        dh0 = np.empty_like(dh_n)
+        dc0 = np.empty_like(dc_n) if self._has_cell else None
+        for layer in reversed(range(self.num_layers)):
+            dinp = None
+            for d, sfx in enumerate(self._suffixes()):
+                k = layer * ND + d
+                c = cache["layers"][k]
+                D = c["x"].shape[2]
+                dy_d = dy_tm[:, :, d * H:(d + 1) * H]
+                dy_d = np.ascontiguousarray(dy_d) if d == 0 else batch.reverse(dy_d)
+                dh = np.ascontiguousarray(dh_n[k])
+                dc = np.ascontiguousarray(dc_n[k]) if self._has_cell else _EMPTY[dt]
+                dgx = alloc((T, B, G * H), dtype=dt)
+                dgh = alloc((T, B, G * H), dtype=dt) if self._kind == _recurrent.GRU else _EMPTY[dt]
+                drh = (np.zeros((B, H), dtype=dt) if self._kind == _recurrent.GRU_BEFORE
+                       else _EMPTY[dt])
+                dx = np.empty((T, B, D), dtype=dt)
+                gb_x = np.zeros(G * H, dtype=dt)
+                gb_h = np.zeros(G * H, dtype=dt) if self._kind == _recurrent.GRU else gb_x
+                gpeep = self._peephole_grad(layer, sfx)
+                _recurrent.cell_backward(
+                    self._kind, _flat(c["x"]), _flat(self.params[f"weight_ih_l{layer}{sfx}"]),
+                    _flat(self.params[f"weight_hh_l{layer}{sfx}"]), self._peepholes(layer, sfx),
+                    batch.batch_sizes, _flat(c["hs"]), _flat(c["cs"]), _flat(c["gx"]),
+                    _flat(c["gh"]), c["gh_step"], _flat(c["rh"]), _flat(dy_d), _flat(dh),
+                    _flat(dc), _flat(dgx), _flat(dgh), _flat(drh), _flat(dx),
+                    _flat(self.grads[f"weight_ih_l{layer}{sfx}"]),
+                    _flat(self.grads[f"weight_hh_l{layer}{sfx}"]), gb_x,
+                    gb_h if gb_h is not gb_x else _EMPTY[dt], gpeep, ones,
+                    0.0 if clip is None else clip, B, D, H, _step_threads(B, G, H),
+                )
+                if self.bias and T > 0 and B > 0:
+                    self.grads[f"bias_ih_l{layer}{sfx}"] += gb_x
+                    self.grads[f"bias_hh_l{layer}{sfx}"] += gb_h
+                if d == 1:
+                    dx = batch.reverse(dx)
+                dinp = dx if dinp is None else dinp + dx
+                dh0[k] = dh
+                if self._has_cell:
+                    dc0[k] = dc
+            dy_tm = dinp
+        dx = self._external_sequence(batch.unsort(dy_tm, axis=1), unbatched)
+        dh0 = self._external_state(batch.unsort(dh0, axis=1), unbatched)
+        if self._has_cell:
+            dc0 = self._external_state(batch.unsort(dc0, axis=1), unbatched)
+        return dx, dh0, dc0
+
+    # -------------------------------------------------------- streaming
+    def _new_step_plan(self, B):
+        if self.bidirectional:
+            raise ValueError("step() streams forward in time; a bidirectional layer "
+                             "needs the whole sequence (use forward)")
+        layers = []
+        for layer in range(self.num_layers):
+            p = self.params
+            b_ih = p[f"bias_ih_l{layer}"] if self.bias else None
+            b_hh = p[f"bias_hh_l{layer}"] if self.bias else None
+            peep = self._peepholes(layer, "")
+            layers.append((p[f"weight_ih_l{layer}"], p[f"weight_hh_l{layer}"], b_ih, b_hh,
+                           peep if peep.size else None))
+        names = list(self.params)
+        GH = self._gates * self.hidden_size
+        if B == 1 and GH * max(self.input_size, self.hidden_size) <= _recurrent.MATVEC_LIMIT:
+            threads = 0  # every product is fr_matvec: no BLAS to switch, per call
+        else:
+            threads = _step_threads(B, self._gates, self.hidden_size)
+        self._plan = _recurrent.StepPlan(
+            self._kind, B, self.input_size, self.hidden_size, layers, names,
+            [self.params[k] for k in names], self.dtype == np.float64, threads)
+        return self._plan
+
+    def _step(self, x_t, h, c):
+        """(y_t, h, c) after one step; the fast path is all in StepPlan.step."""
+        plan = self._plan
+        if plan is not None:
+            out = plan.step(self.params, x_t, h, c)
+            if out is not None:
+                return out
+        # Slow path: check and convert everything, (re)build the plan.
+        x = as_float_array(x_t, "x_t", self.dtype, ndim=(1, 2))
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"x_t must have {self.input_size} features (input_size), "
+                             f"got shape {x.shape}")
+        B = 1 if x.ndim == 1 else x.shape[0]
+        L, H = self.num_layers, self.hidden_size
+        shape = (L, H) if x.ndim == 1 else (L, B, H)
+        if h is not None:
+            h = as_float_array(h, "h", self.dtype, shape=shape)
+        if c is not None and self._has_cell:
+            c = as_float_array(c, "c", self.dtype, shape=shape)
+        if plan is None or plan.B != B or not plan.matches(self.params):
+            plan = self._new_step_plan(B)
+        return plan.step(self.params, x, h, c)
+
+    def _peephole_grad(self, layer, sfx):
+        return _EMPTY[self.dtype]
+
+    def _config_repr(self):
+        parts = [f"{self.input_size}", f"{self.hidden_size}"]
+        if self.num_layers != 1:
+            parts.append(f"num_layers={self.num_layers}")
+        if self.bidirectional:
+            parts.append("bidirectional=True")
+        if not self.bias:
+            parts.append("bias=False")
+        if self.batch_first:
+            parts.append("batch_first=True")
+        parts.append(f"dtype={self.dtype.name}")
+        return parts
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(self._config_repr())})"
