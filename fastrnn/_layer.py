@@ -16,6 +16,7 @@ import numpy as np
 
 from fastrnn import _blas_threads, _recurrent
 from fastrnn._validation import (
+    check_bool,
     as_float_array,
     check_dtype,
     check_int,
@@ -112,10 +113,10 @@ class RecurrentLayer:
         self.input_size = check_int(input_size, "input_size", minimum=1)
         self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
         self.num_layers = check_int(num_layers, "num_layers", minimum=1)
-        self.bidirectional = bool(bidirectional)
+        self.bidirectional = check_bool(bidirectional, "bidirectional")
         self.num_directions = 2 if self.bidirectional else 1
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
+        self.bias = check_bool(bias, "bias")
+        self.batch_first = check_bool(batch_first, "batch_first")
         self.dtype = check_dtype(dtype)
         rng = check_random_state(seed)
         # PyTorch's initialisation and its parameter order: per layer, per
@@ -332,7 +333,9 @@ class RecurrentLayer:
         return e, 0, e
 
     # --------------------------------------------------------- backward
-    def _backward(self, dy, dh_n, dc_n, clip_hidden):
+    def _backward(self, dy, dh_n, dc_n, clip_hidden, names=("dh_n", "dc_n")):
+        """BPTT of the last forward; ``names`` are the caller's names of the
+        state gradients, for error messages."""
         if self._cache is None:
             raise RuntimeError("backward called before forward: there is nothing to differentiate")
         cache = self._cache
@@ -356,8 +359,8 @@ class RecurrentLayer:
             else:
                 dy_tm = dy
         dy_tm = batch.sort(dy_tm, axis=1)
-        dh_n = batch.sort(self._state_array(dh_n, "dh_n", B, unbatched), axis=1)
-        dc_n = (batch.sort(self._state_array(dc_n, "dc_n", B, unbatched), axis=1)
+        dh_n = batch.sort(self._state_array(dh_n, names[0], B, unbatched), axis=1)
+        dc_n = (batch.sort(self._state_array(dc_n, names[1], B, unbatched), axis=1)
                 if self._has_cell else None)
         if self._ones.shape[0] < T * B:
             self._ones = np.ones(T * B, dtype=dt)

@@ -21,6 +21,13 @@ def check_dtype(dtype, name="dtype"):
     return dt
 
 
+def check_bool(value, name):
+    """A bool (or numpy bool); anything else, even if truthy, is refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_int(value, name, minimum=None, maximum=None):
     """An integral number (bool refused) within [minimum, maximum]."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):

@@ -13,6 +13,7 @@ import numpy as np
 from fastrnn import _clockwork
 from fastrnn._sequence_io import SequenceIO
 from fastrnn._validation import (
+    check_bool,
     check_dtype,
     check_int,
     check_random_state,
@@ -64,12 +65,12 @@ class ClockworkRNN(SequenceIO):
                 f"hidden_size ({self.hidden_size}) must be a multiple of the number of "
                 f"periods ({len(periods)})"
             )
-        if nonlinearity not in _ACTIVATIONS:
+        if not isinstance(nonlinearity, str) or nonlinearity not in _ACTIVATIONS:
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.periods = tuple(sorted(periods))
         self.module_size = self.hidden_size // len(periods)
         self.nonlinearity = nonlinearity
-        self.batch_first = bool(batch_first)
+        self.batch_first = check_bool(batch_first, "batch_first")
         self.dtype = check_dtype(dtype)
         H, D, k = self.hidden_size, self.input_size, self.module_size
         module = np.arange(H) // k

@@ -14,6 +14,7 @@ import numpy as np
 from fastrnn import _delays
 from fastrnn._sequence_io import SequenceIO
 from fastrnn._validation import (
+    check_bool,
     check_dtype,
     check_int,
     check_random_state,
@@ -53,11 +54,11 @@ class DelayRNN(SequenceIO):
         delays = [check_int(d, "delays[i]", minimum=1) for d in delays]
         if not delays or len(set(delays)) != len(delays):
             raise ValueError(f"delays must be distinct integers >= 1, got {delays}")
-        if nonlinearity not in _ACTIVATIONS:
+        if not isinstance(nonlinearity, str) or nonlinearity not in _ACTIVATIONS:
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.delays = tuple(sorted(delays))
         self.nonlinearity = nonlinearity
-        self.batch_first = bool(batch_first)
+        self.batch_first = check_bool(batch_first, "batch_first")
         self.dtype = check_dtype(dtype)
         H, D = self.hidden_size, self.input_size
         rng = check_random_state(seed)

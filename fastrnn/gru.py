@@ -117,7 +117,7 @@ class GRU(RecurrentLayer):
         dx : shaped as x
         dh0 : shaped as the state
         """
-        dx, dh0, _ = self._backward(dy, dstate, None, clip_hidden)
+        dx, dh0, _ = self._backward(dy, dstate, None, clip_hidden, names=("dstate", None))
         return dx, dh0
 
 

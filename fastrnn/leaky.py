@@ -18,6 +18,7 @@ import numpy as np
 from fastrnn import _leaky
 from fastrnn._sequence_io import SequenceIO
 from fastrnn._validation import (
+    check_bool,
     check_dtype,
     check_int,
     check_random_state,
@@ -60,9 +61,9 @@ class LeakyRNN(SequenceIO):
                  dtype=np.float32, seed=None):
         self.input_size = check_int(input_size, "input_size", minimum=1)
         self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
-        self.batch_first = bool(batch_first)
+        self.batch_first = check_bool(batch_first, "batch_first")
         self.dtype = check_dtype(dtype)
-        self.learn_tau = bool(learn_tau)
+        self.learn_tau = check_bool(learn_tau, "learn_tau")
         H, D = self.hidden_size, self.input_size
         rng = check_random_state(seed)
         tau = self._initial_tau(tau, rng)

@@ -22,7 +22,7 @@ import numpy as np
 
 from fastrnn import _recurrent
 from fastrnn._layer import RecurrentLayer
-from fastrnn._validation import check_real
+from fastrnn._validation import check_bool, check_real
 
 
 class LSTM(RecurrentLayer):
@@ -74,7 +74,7 @@ class LSTM(RecurrentLayer):
                  bias=True, forget_bias=1.0, peepholes=False, batch_first=False,
                  dtype=np.float32, seed=None):
         self.forget_bias = check_real(forget_bias, "forget_bias")
-        self.peepholes = bool(peepholes)
+        self.peepholes = check_bool(peepholes, "peepholes")
         super().__init__(input_size, hidden_size, num_layers=num_layers,
                          bidirectional=bidirectional, bias=bias, batch_first=batch_first,
                          dtype=dtype, seed=seed)
@@ -148,7 +148,8 @@ class LSTM(RecurrentLayer):
         (dh0, dc0) : shaped as the initial states
         """
         dh, dc = _pair(dstate, "dstate")
-        dx, dh0, dc0 = self._backward(dy, dh, dc, clip_hidden)
+        dx, dh0, dc0 = self._backward(dy, dh, dc, clip_hidden,
+                                      names=("dstate[0]", "dstate[1]"))
         return dx, (dh0, dc0)
 
 

@@ -1,7 +1,9 @@
 """The output layer of seed 002, eq. 10.4: o_t = c + V h_t, applied to every step."""
 import numpy as np
 
-from fastrnn._validation import as_float_array, check_dtype, check_int, check_random_state
+from fastrnn._validation import (
+    as_float_array, check_bool, check_dtype, check_int, check_random_state,
+)
 
 
 class Linear:
@@ -27,7 +29,7 @@ class Linear:
         self.in_features = check_int(in_features, "in_features", minimum=1)
         self.out_features = check_int(out_features, "out_features", minimum=1)
         self.dtype = check_dtype(dtype)
-        self.bias = bool(bias)
+        self.bias = check_bool(bias, "bias")
         rng = check_random_state(seed)
         k = 1.0 / np.sqrt(self.in_features)
         self.params = {

@@ -67,7 +67,7 @@ class RNN(RecurrentLayer):
     def __init__(self, input_size, hidden_size, *, nonlinearity="tanh", num_layers=1,
                  bidirectional=False, bias=True, batch_first=False, dtype=np.float32,
                  seed=None):
-        if nonlinearity not in _KINDS:
+        if not isinstance(nonlinearity, str) or nonlinearity not in _KINDS:
             raise ValueError(
                 f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}"
             )
@@ -123,7 +123,7 @@ class RNN(RecurrentLayer):
         dx : ndarray, shaped as x
         dh0 : ndarray, shaped as h0
         """
-        dx, dh0, _ = self._backward(dy, dh_T, None, clip_hidden)
+        dx, dh0, _ = self._backward(dy, dh_T, None, clip_hidden, names=("dh_T", None))
         return dx, dh0
 
 
