@@ -67,7 +67,8 @@ class Ridge:
           solved by Cholesky, or, when that matrix is not numerically positive
           definite, by an SVD-based least-squares solve.
         - ``"qr"``: a triangular factor R of [1 X Y] is updated chunk by chunk
-          (R <- qr([R; chunk])) and the ridge problem solved from the SVD of R.
+          (R <- qr([R; chunk])) and the ridge problem solved from R by one
+          more QR of [R; sqrt(ridge) I] (an SVD of R when ridge = 0).
           The condition number is not squared, so it stays accurate when the
           ridge is far below the rounding level of the Gram matrix (e.g.
           ridge = 1e-14 with states whose squared singular values fall below
@@ -240,13 +241,23 @@ class Ridge:
         else:
             R = acc
             R22, R2y = R[b:b + F, b:b + F], R[b:b + F, b + F:]
-            u, s, vt = np.linalg.svd(R22)
             if lam > 0:
-                filt = s / (s * s + lam)
+                # min ||R22 w - R2y||^2 + lam ||w||^2 is the least-squares
+                # problem [R22; sqrt(lam) I] w ~ [R2y; 0]: one more QR of
+                # that stacked matrix (with the right-hand sides appended)
+                # and a triangular solve, never forming R22^T R22.
+                stacked = np.zeros((2 * F, F + O))
+                stacked[:F, :F] = R22
+                stacked[:F, F:] = R2y
+                stacked[F:, :F] = np.sqrt(lam) * np.eye(F)
+                r2 = sla.qr(stacked, mode="r", overwrite_a=True, check_finite=False)[0]
+                w = sla.solve_triangular(r2[:F, :F], r2[:F, F:], check_finite=False)
             else:
+                # Minimum-norm least squares through the SVD (rank-revealing).
+                u, s, vt = np.linalg.svd(R22)
                 cut = s[0] * max(F, 1) * _EPS if s.size else 0.0
                 filt = np.where(s > cut, 1.0 / np.where(s > cut, s, 1.0), 0.0)
-            w = vt.T @ (filt[:, None] * (u.T @ R2y))
+                w = vt.T @ (filt[:, None] * (u.T @ R2y))
             self.solver_used_ = "qr"
             self.rcond_ = float("nan")
             if b:

@@ -12,6 +12,7 @@ module draws and checks the matrices, allocates, and makes one call per
 sequence.
 """
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,54 +33,67 @@ _ACTIVATIONS = {"tanh": 0, "sigmoid": 1, "relu": 2, "identity": 3}
 _DENSE_EIG_MAX = 256
 
 
-def spectral_radius(W, *, tol=1e-12, maxiter=None):
+def spectral_radius(W, *, tol=1e-10, v0=None, return_vector=False):
     """The largest absolute eigenvalue of a square matrix.
 
     ARPACK (``scipy.sparse.linalg.eigs``) on the sparse matrix, started from a
-    fixed vector so that the result does not depend on global random state.
-    When ARPACK does not converge the dense eigenvalues are computed instead
-    (for matrices up to 4096 units), else a longer ARPACK run with a larger
-    Krylov space. Small matrices (<= 256) go straight to the dense solver.
+    fixed vector (or ``v0``) so that the result does not depend on global
+    random state. When ARPACK does not converge the dense eigenvalues are
+    computed instead (for matrices up to 4096 units), else a longer ARPACK
+    run with a wider Krylov space. Small matrices (<= 256) go straight to the
+    dense solver.
 
     Parameters
     ----------
     W : ndarray or scipy.sparse matrix, (N, N)
     tol : float
-        ARPACK's relative tolerance on the eigenvalue.
+        ARPACK's relative tolerance.
+    v0 : ndarray (N,), optional
+        Start vector (e.g. the vector returned by an earlier call on a
+        multiple of the same matrix, which makes ARPACK converge at once).
+    return_vector : bool
+        Also return a real vector spanning (with its partner, for a complex
+        pair) the leading eigenvector, to restart from.
 
     Returns
     -------
-    float
+    float (and ndarray (N,) or None)
     """
     n = W.shape[0]
-    if W.shape != (n, n):
+    if W.ndim != 2 or W.shape != (n, n):
         raise ValueError(f"W must be square, got shape {W.shape}")
-    if n == 0:
-        return 0.0
-    if sp.issparse(W) and W.nnz == 0:
-        return 0.0
-    if n <= _DENSE_EIG_MAX:
+    vec = None
+    if n == 0 or (sp.issparse(W) and W.nnz == 0):
+        radius = 0.0
+    elif n <= _DENSE_EIG_MAX:
         dense = W.toarray() if sp.issparse(W) else np.asarray(W)
-        return float(np.max(np.abs(np.linalg.eigvals(dense.astype(np.float64)))))
-    op = W.astype(np.float64)
-    if sp.issparse(op):
-        op = op.tocsr()
-    # A fixed, generic start vector: deterministic, and (unlike a vector of
-    # ones) not orthogonal to the leading eigenvector of structured matrices.
-    v0 = np.random.default_rng(20010).standard_normal(n)
-    # The leading eigenvalues of a random matrix crowd the edge of its
-    # spectral disc; a wide Krylov space separates them.
-    ncv = min(n, 64)
-    try:
-        vals = spla.eigs(op, k=4, which="LM", v0=v0, ncv=ncv, tol=tol,
-                         maxiter=maxiter or 50 * n, return_eigenvectors=False)
-    except spla.ArpackNoConvergence:
-        if n <= 4096:
-            dense = op.toarray() if sp.issparse(op) else op
-            return float(np.max(np.abs(np.linalg.eigvals(dense))))
-        vals = spla.eigs(op, k=4, which="LM", v0=v0, ncv=min(n, 256), tol=tol,
-                         maxiter=500 * n, return_eigenvectors=False)
-    return float(np.max(np.abs(vals)))
+        radius = float(np.max(np.abs(np.linalg.eigvals(dense.astype(np.float64)))))
+    else:
+        op = W.astype(np.float64)
+        if sp.issparse(op):
+            op = op.tocsr()
+        if v0 is None:
+            # A fixed, generic start vector: deterministic, and (unlike a
+            # vector of ones) not orthogonal to the leading eigenvector of
+            # structured matrices.
+            v0 = np.random.default_rng(20010).standard_normal(n)
+        # The leading eigenvalues of a random matrix crowd the edge of its
+        # spectral disc: a Krylov space of 40 separates them at a fraction of
+        # the restarts of ARPACK's default.
+        try:
+            vals, vecs = spla.eigs(op, k=1, which="LM", v0=v0, ncv=min(n, 40), tol=tol,
+                                   maxiter=100 * n)
+            radius = float(np.abs(vals[0]))
+            vec = vecs[:, 0].real + vecs[:, 0].imag
+        except spla.ArpackNoConvergence:
+            if n <= 4096:
+                dense = op.toarray() if sp.issparse(op) else op
+                radius = float(np.max(np.abs(np.linalg.eigvals(dense))))
+            else:
+                vals = spla.eigs(op, k=4, which="LM", v0=v0, ncv=min(n, 256), tol=tol,
+                                 maxiter=1000 * n, return_eigenvectors=False)
+                radius = float(np.max(np.abs(vals)))
+    return (radius, vec) if return_vector else radius
 
 
 def _check_fraction(value, name):
@@ -208,14 +222,19 @@ class Reservoir:
                 W0 = _with_degree(self._rng, N, self.degree, _normal)
             else:
                 W0 = _random_sparse(self._rng, N, N, self.rc_connectivity, _normal)
-            self.sr_measured_initial = spectral_radius(W0)
+            self.sr_measured_initial, vec = spectral_radius(W0, return_vector=True)
             if self.sr_measured_initial == 0.0:
-                raise ValueError(
-                    "the drawn W has spectral radius 0 (too sparse to rescale): raise "
-                    "units, rc_connectivity or degree"
-                )
-            self.W = self._check_W(W0 * (self.sr / self.sr_measured_initial))
-            self._sr_measured = spectral_radius(self.W)
+                # Nilpotent (e.g. a handful of off-diagonal entries in a tiny
+                # reservoir): no scaling reaches sr, so W is kept as drawn.
+                warnings.warn(
+                    f"the drawn W has spectral radius 0 and cannot be rescaled to sr={self.sr}; "
+                    "raise units, rc_connectivity or degree", RuntimeWarning, stacklevel=2)
+                self.W = self._check_W(W0)
+            else:
+                self.W = self._check_W(W0 * (self.sr / self.sr_measured_initial))
+            # Measured again on the matrix as stored (in its dtype); the
+            # eigenvector just found makes this second ARPACK run short.
+            self._sr_measured = spectral_radius(self.W, v0=vec)
         else:
             self.W = self._check_W(W)
 
