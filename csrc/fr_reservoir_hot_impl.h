@@ -1,0 +1,117 @@
+/*
+ * The two hot loops of a reservoir step (CSR product, activation + leak),
+ * included by fr_reservoir.c once per precision (T, S) and instruction set
+ * (V = base, avx2, avx512 with FR_RES_TARGET the matching target attribute).
+ * FR_VFN(name) pastes the precision and the instruction set: name_S_V.
+ */
+#define FR_VCAT2(a, b) a##_##b
+#define FR_VCAT(a, b) FR_VCAT2(a, b)
+#define FR_VFN(name) FR_VCAT(FR_VCAT(name, S), V)
+
+/* Series per register block of the batched CSR product. */
+#ifndef FR_RES_BLOCK
+#define FR_RES_BLOCK 8
+#endif
+
+/* acc (n x batch) += W x, W an n x n CSR matrix and x (n x batch). */
+FR_RES_TARGET static void FR_VFN(fr_res_csr_acc)(const T *data, const int32_t *indices, const int32_t *indptr,
+                            ptrdiff_t n, const T *x, ptrdiff_t batch, T *acc)
+{
+    if (batch == 1) {
+        for (ptrdiff_t i = 0; i < n; ++i) {
+            /* Four partial sums: the row's gathers are independent, a single
+             * accumulator would serialise them on the add latency. */
+            T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            int32_t k = indptr[i];
+            const int32_t end = indptr[i + 1];
+            for (; k + 4 <= end; k += 4) {
+                s0 += data[k] * x[indices[k]];
+                s1 += data[k + 1] * x[indices[k + 1]];
+                s2 += data[k + 2] * x[indices[k + 2]];
+                s3 += data[k + 3] * x[indices[k + 3]];
+            }
+            for (; k < end; ++k)
+                s0 += data[k] * x[indices[k]];
+            acc[i] += (s0 + s1) + (s2 + s3);
+        }
+        return;
+    }
+    for (ptrdiff_t i = 0; i < n; ++i) {
+        T *restrict a = acc + i * batch;
+        const int32_t start = indptr[i], end = indptr[i + 1];
+        ptrdiff_t b0 = 0;
+        /* Blocks of FR_RES_BLOCK series held in registers across the whole
+         * row: each nonzero of W then costs one broadcast and a few vector
+         * multiply-adds, and the accumulators are loaded and stored once per
+         * row instead of once per nonzero. */
+        for (; b0 + FR_RES_BLOCK <= batch; b0 += FR_RES_BLOCK) {
+            T s[FR_RES_BLOCK];
+            for (int j = 0; j < FR_RES_BLOCK; ++j)
+                s[j] = a[b0 + j];
+            for (int32_t k = start; k < end; ++k) {
+                const T w = data[k];
+                const T *restrict xs = x + (ptrdiff_t)indices[k] * batch + b0;
+                for (int j = 0; j < FR_RES_BLOCK; ++j)
+                    s[j] += w * xs[j];
+            }
+            for (int j = 0; j < FR_RES_BLOCK; ++j)
+                a[b0 + j] = s[j];
+        }
+        if (b0 < batch) {
+            for (int32_t k = start; k < end; ++k) {
+                const T w = data[k];
+                const T *restrict xs = x + (ptrdiff_t)indices[k] * batch;
+                for (ptrdiff_t b = b0; b < batch; ++b)
+                    a[b] += w * xs[b];
+            }
+        }
+    }
+}
+
+#define FR_RES_ACTIVATE(act, v)                                                    \
+    ((act) == FR_RES_TANH ? FR_VCAT(frm_tanh, S)(v)                                    \
+     : (act) == FR_RES_SIGMOID ? FR_VCAT(frm_sigmoid, S)(v)                            \
+     : (act) == FR_RES_RELU ? ((v) > (T)0 ? (v) : ((v) == (v) ? (T)0 : (v)))       \
+     : (v))
+
+/* x_new = (1 - lr) x_old + lr f(acc), all n x batch, lr one value per unit
+ * (row). The activation is chosen outside the loops so that each loop body
+ * is branch-free and vectorises. */
+#define FR_RES_LEAKY_LOOP(ACT)                                                     \
+    do {                                                                           \
+        if (batch == 1) {                                                          \
+            for (ptrdiff_t i = 0; i < n; ++i) {                                    \
+                const T v = acc[i];                                                \
+                x_new[i] = ((T)1 - lr[i]) * x_old[i] + lr[i] * FR_RES_ACTIVATE(ACT, v); \
+            }                                                                      \
+        } else {                                                                   \
+            for (ptrdiff_t i = 0; i < n; ++i) {                                    \
+                const T l = lr[i], keep = (T)1 - lr[i];                            \
+                const T *restrict a = acc + i * batch;                             \
+                const T *restrict xo = x_old + i * batch;                          \
+                T *restrict xn = x_new + i * batch;                                \
+                for (ptrdiff_t b = 0; b < batch; ++b) {                            \
+                    const T v = a[b];                                              \
+                    xn[b] = keep * xo[b] + l * FR_RES_ACTIVATE(ACT, v);            \
+                }                                                                  \
+            }                                                                      \
+        }                                                                          \
+    } while (0)
+
+FR_RES_TARGET static void FR_VFN(fr_res_leaky)(int act, const T *acc, const T *lr, const T *x_old, T *x_new,
+                          ptrdiff_t n, ptrdiff_t batch)
+{
+    switch (act) {
+    case FR_RES_TANH: FR_RES_LEAKY_LOOP(FR_RES_TANH); break;
+    case FR_RES_SIGMOID: FR_RES_LEAKY_LOOP(FR_RES_SIGMOID); break;
+    case FR_RES_RELU: FR_RES_LEAKY_LOOP(FR_RES_RELU); break;
+    default: FR_RES_LEAKY_LOOP(FR_RES_IDENTITY); break;
+    }
+}
+
+
+#undef FR_RES_LEAKY_LOOP
+#undef FR_RES_ACTIVATE
+#undef FR_VFN
+#undef FR_VCAT
+#undef FR_VCAT2
