@@ -25,7 +25,9 @@ enum { FR_RES_TANH = 0, FR_RES_SIGMOID = 1, FR_RES_RELU = 2, FR_RES_IDENTITY = 3
                             const int32_t *indptr, ptrdiff_t n, const T *x,              \
                             ptrdiff_t batch, T *acc);                                    \
     void fr_res_leaky_##S(int act, const T *acc, const T *lr, const T *x_old, T *x_new,  \
-                          ptrdiff_t n, ptrdiff_t batch);                                 \
+                          ptrdiff_t n);                                                  \
+    void fr_res_input_proj_##S(const T *u, ptrdiff_t rows, ptrdiff_t d, const T *win_t,  \
+                               ptrdiff_t n, T *out);                                     \
     void fr_res_step_csr_##S(int act, const T *data, const int32_t *indices,             \
                              const int32_t *indptr, ptrdiff_t n, ptrdiff_t batch,        \
                              const T *pre, const T *lr, const T *x_old, T *x_new,        \

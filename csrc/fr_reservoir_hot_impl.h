@@ -40,30 +40,46 @@ FR_RES_TARGET static void FR_VFN(fr_res_csr_acc)(const T *data, const int32_t *i
         T *restrict a = acc + i * batch;
         const int32_t start = indptr[i], end = indptr[i + 1];
         ptrdiff_t b0 = 0;
-        /* Blocks of FR_RES_BLOCK series held in registers across the whole
-         * row: each nonzero of W then costs one broadcast and a few vector
+        /* Blocks of 8, then 4 series held in registers across the whole row:
+         * each nonzero of W then costs one broadcast and a few vector
          * multiply-adds, and the accumulators are loaded and stored once per
          * row instead of once per nonzero. */
-        for (; b0 + FR_RES_BLOCK <= batch; b0 += FR_RES_BLOCK) {
-            T s[FR_RES_BLOCK];
-            for (int j = 0; j < FR_RES_BLOCK; ++j)
-                s[j] = a[b0 + j];
-            for (int32_t k = start; k < end; ++k) {
-                const T w = data[k];
-                const T *restrict xs = x + (ptrdiff_t)indices[k] * batch + b0;
-                for (int j = 0; j < FR_RES_BLOCK; ++j)
-                    s[j] += w * xs[j];
-            }
-            for (int j = 0; j < FR_RES_BLOCK; ++j)
-                a[b0 + j] = s[j];
+#define FR_RES_ROW_BLOCK(WIDTH)                                                    \
+        for (; b0 + (WIDTH) <= batch; b0 += (WIDTH)) {                             \
+            T s[WIDTH];                                                            \
+            for (int j = 0; j < (WIDTH); ++j)                                      \
+                s[j] = a[b0 + j];                                                  \
+            for (int32_t k = start; k < end; ++k) {                                \
+                const T w = data[k];                                               \
+                const T *restrict xs = x + (ptrdiff_t)indices[k] * batch + b0;     \
+                for (int j = 0; j < (WIDTH); ++j)                                  \
+                    s[j] += w * xs[j];                                             \
+            }                                                                      \
+            for (int j = 0; j < (WIDTH); ++j)                                      \
+                a[b0 + j] = s[j];                                                  \
         }
-        if (b0 < batch) {
-            for (int32_t k = start; k < end; ++k) {
-                const T w = data[k];
-                const T *restrict xs = x + (ptrdiff_t)indices[k] * batch;
-                for (ptrdiff_t b = b0; b < batch; ++b)
-                    a[b] += w * xs[b];
-            }
+        FR_RES_ROW_BLOCK(8)
+        FR_RES_ROW_BLOCK(4)
+        FR_RES_ROW_BLOCK(1)
+#undef FR_RES_ROW_BLOCK
+    }
+}
+
+/* out (rows x n) += u (rows x d) @ win_t (d x n): the input projection of
+ * all steps for the few inputs a reservoir usually has. (A multithreaded
+ * BLAS GEMM here leaves its worker threads spinning for a while afterwards,
+ * taking the second core from the time loop that follows.) */
+FR_RES_TARGET static void FR_VFN(fr_res_input_proj)(const T *u, ptrdiff_t rows, ptrdiff_t d,
+                                                    const T *win_t, ptrdiff_t n, T *out)
+{
+    for (ptrdiff_t r = 0; r < rows; ++r) {
+        T *restrict o = out + r * n;
+        const T *restrict ur = u + r * d;
+        for (ptrdiff_t j = 0; j < d; ++j) {
+            const T c = ur[j];
+            const T *restrict w = win_t + j * n;
+            for (ptrdiff_t i = 0; i < n; ++i)
+                o[i] += c * w[i];
         }
     }
 }
@@ -74,32 +90,20 @@ FR_RES_TARGET static void FR_VFN(fr_res_csr_acc)(const T *data, const int32_t *i
      : (act) == FR_RES_RELU ? ((v) > (T)0 ? (v) : ((v) == (v) ? (T)0 : (v)))       \
      : (v))
 
-/* x_new = (1 - lr) x_old + lr f(acc), all n x batch, lr one value per unit
- * (row). The activation is chosen outside the loops so that each loop body
- * is branch-free and vectorises. */
+/* x_new = (1 - lr) x_old + lr f(acc) over n elements, lr one value per
+ * element (the caller repeats each unit's leak rate over the batch). The
+ * activation is chosen outside the loop so that each loop body is
+ * branch-free and vectorises. */
 #define FR_RES_LEAKY_LOOP(ACT)                                                     \
     do {                                                                           \
-        if (batch == 1) {                                                          \
-            for (ptrdiff_t i = 0; i < n; ++i) {                                    \
-                const T v = acc[i];                                                \
-                x_new[i] = ((T)1 - lr[i]) * x_old[i] + lr[i] * FR_RES_ACTIVATE(ACT, v); \
-            }                                                                      \
-        } else {                                                                   \
-            for (ptrdiff_t i = 0; i < n; ++i) {                                    \
-                const T l = lr[i], keep = (T)1 - lr[i];                            \
-                const T *restrict a = acc + i * batch;                             \
-                const T *restrict xo = x_old + i * batch;                          \
-                T *restrict xn = x_new + i * batch;                                \
-                for (ptrdiff_t b = 0; b < batch; ++b) {                            \
-                    const T v = a[b];                                              \
-                    xn[b] = keep * xo[b] + l * FR_RES_ACTIVATE(ACT, v);            \
-                }                                                                  \
-            }                                                                      \
+        for (ptrdiff_t i = 0; i < n; ++i) {                                        \
+            const T v = acc[i];                                                    \
+            x_new[i] = ((T)1 - lr[i]) * x_old[i] + lr[i] * FR_RES_ACTIVATE(ACT, v); \
         }                                                                          \
     } while (0)
 
-FR_RES_TARGET static void FR_VFN(fr_res_leaky)(int act, const T *acc, const T *lr, const T *x_old, T *x_new,
-                          ptrdiff_t n, ptrdiff_t batch)
+FR_RES_TARGET static void FR_VFN(fr_res_leaky)(int act, const T *acc, const T *lr,
+                                               const T *x_old, T *x_new, ptrdiff_t n)
 {
     switch (act) {
     case FR_RES_TANH: FR_RES_LEAKY_LOOP(FR_RES_TANH); break;

@@ -48,20 +48,37 @@ void FR_RFN(fr_res_csr_acc)(const T *data, const int32_t *indices, const int32_t
 }
 
 void FR_RFN(fr_res_leaky)(int act, const T *acc, const T *lr, const T *x_old, T *x_new,
-                          ptrdiff_t n, ptrdiff_t batch)
+                          ptrdiff_t n)
 {
 #if FR_RES_MULTIVERSION
     int isa = fr_res_isa();
     if (isa == 2) {
-        FR_RCAT(FR_RFN(fr_res_leaky), avx512)(act, acc, lr, x_old, x_new, n, batch);
+        FR_RCAT(FR_RFN(fr_res_leaky), avx512)(act, acc, lr, x_old, x_new, n);
         return;
     }
     if (isa == 1) {
-        FR_RCAT(FR_RFN(fr_res_leaky), avx2)(act, acc, lr, x_old, x_new, n, batch);
+        FR_RCAT(FR_RFN(fr_res_leaky), avx2)(act, acc, lr, x_old, x_new, n);
         return;
     }
 #endif
-    FR_RCAT(FR_RFN(fr_res_leaky), base)(act, acc, lr, x_old, x_new, n, batch);
+    FR_RCAT(FR_RFN(fr_res_leaky), base)(act, acc, lr, x_old, x_new, n);
+}
+
+void FR_RFN(fr_res_input_proj)(const T *u, ptrdiff_t rows, ptrdiff_t d, const T *win_t,
+                               ptrdiff_t n, T *out)
+{
+#if FR_RES_MULTIVERSION
+    int isa = fr_res_isa();
+    if (isa == 2) {
+        FR_RCAT(FR_RFN(fr_res_input_proj), avx512)(u, rows, d, win_t, n, out);
+        return;
+    }
+    if (isa == 1) {
+        FR_RCAT(FR_RFN(fr_res_input_proj), avx2)(u, rows, d, win_t, n, out);
+        return;
+    }
+#endif
+    FR_RCAT(FR_RFN(fr_res_input_proj), base)(u, rows, d, win_t, n, out);
 }
 
 /* One whole step with a sparse W: acc = pre^T + W x_old, x_new = leaky(acc),
@@ -75,7 +92,7 @@ void FR_RFN(fr_res_step_csr)(int act, const T *data, const int32_t *indices,
 {
     FR_RFN(fr_res_transpose)(pre, batch, n, acc);
     FR_RFN(fr_res_csr_acc)(data, indices, indptr, n, x_old, batch, acc);
-    FR_RFN(fr_res_leaky)(act, acc, lr, x_old, x_new, n, batch);
+    FR_RFN(fr_res_leaky)(act, acc, lr, x_old, x_new, n * batch);
     FR_RFN(fr_res_transpose)(x_new, n, batch, out);
 }
 

@@ -5,8 +5,9 @@ One call runs all T steps of B series without the GIL:
 
 1. before the loop, the pre-activations of every step, Win u_t + bias (plus
    Wfb y_{t-1} when the outputs are teacher-forced, which the caller appends
-   to u), are one GEMM (T*B x D) @ (D x N) added onto ``out``, which the
-   caller filled with the bias (and noise);
+   to u), are one product (T*B x D) @ (D x N) added onto ``out``, which the
+   caller filled with the bias (and noise): a vectorised C loop for up to 32
+   inputs, one BLAS GEMM above;
 2. per step, one C kernel (csrc/fr_reservoir_impl.h) adds W x_{t-1} -- a
    CSR product written for the reservoir's sparsity, or one BLAS GEMV/GEMM
    for a dense W -- and applies the leaky update, writing x_t over the
@@ -27,9 +28,13 @@ cdef extern from "fr_reservoir.h" nogil:
     void fr_res_transpose_f(const float *src, Py_ssize_t rows, Py_ssize_t cols, float *dst)
     void fr_res_transpose_d(const double *src, Py_ssize_t rows, Py_ssize_t cols, double *dst)
     void fr_res_leaky_f(int act, const float *acc, const float *lr, const float *x_old,
-                        float *x_new, Py_ssize_t n, Py_ssize_t batch)
+                        float *x_new, Py_ssize_t n)
     void fr_res_leaky_d(int act, const double *acc, const double *lr, const double *x_old,
-                        double *x_new, Py_ssize_t n, Py_ssize_t batch)
+                        double *x_new, Py_ssize_t n)
+    void fr_res_input_proj_f(const float *u, Py_ssize_t rows, Py_ssize_t d, const float *win_t,
+                             Py_ssize_t n, float *out)
+    void fr_res_input_proj_d(const double *u, Py_ssize_t rows, Py_ssize_t d, const double *win_t,
+                             Py_ssize_t n, double *out)
     void fr_res_csr_acc_f(const float *data, const int32_t *indices, const int32_t *indptr,
                           Py_ssize_t n, const float *x, Py_ssize_t batch, float *acc)
     void fr_res_csr_acc_d(const double *data, const int32_t *indices, const int32_t *indptr,
@@ -42,6 +47,26 @@ cdef inline void _transpose(const floating *src, Py_ssize_t rows, Py_ssize_t col
         fr_res_transpose_f(src, rows, cols, dst)
     else:
         fr_res_transpose_d(src, rows, cols, dst)
+
+
+# Up to this many inputs the projection is a plain vectorised C loop; above,
+# one BLAS GEMM.
+DEF SMALL_INPUT = 32
+
+
+cdef inline void _input_projection(int rows, int D, int N, const floating *u,
+                                   const floating *win, const floating *win_t,
+                                   floating *out) noexcept nogil:
+    """out (rows x N) += u (rows x D) @ Win^T."""
+    if D == 0:
+        return
+    if D <= SMALL_INPUT:
+        if floating is float:
+            fr_res_input_proj_f(u, rows, D, win_t, N, out)
+        else:
+            fr_res_input_proj_d(u, rows, D, win_t, N, out)
+    else:
+        gemm(False, True, rows, N, D, <floating> 1, u, D, win, D, <floating> 1, out, N)
 
 
 cdef inline void _step(int act, bint sparse, int n, int batch,
@@ -70,14 +95,15 @@ cdef inline void _step(int act, bint sparse, int n, int batch,
             gemm(False, False, n, batch, n_fb, <floating> 1, wfb, n_fb, y_prev, batch,
                  <floating> 1, acc, batch)
     if floating is float:
-        fr_res_leaky_f(act, acc, lr, x_old, x_new, n, batch)
+        fr_res_leaky_f(act, acc, lr, x_old, x_new, <Py_ssize_t> n * batch)
     else:
-        fr_res_leaky_d(act, acc, lr, x_old, x_new, n, batch)
+        fr_res_leaky_d(act, acc, lr, x_old, x_new, <Py_ssize_t> n * batch)
     _transpose(x_new, n, batch, out)
 
 
 def reservoir_run(int act, bint sparse, const floating[:, :, ::1] u,
-                  const floating[:, ::1] win, const floating[::1] data,
+                  const floating[:, ::1] win, const floating[:, ::1] win_t,
+                  const floating[::1] data,
                   const int32_t[::1] indices, const int32_t[::1] indptr,
                   const floating[:, ::1] w_dense, const floating[::1] lr,
                   floating[:, ::1] state, floating[:, ::1] spare,
@@ -89,8 +115,8 @@ def reservoir_run(int act, bint sparse, const floating[:, :, ::1] u,
     act : FR_RES_* activation code
     sparse : use the CSR (data, indices, indptr) if True, else w_dense (N, N)
     u : (T, B, D) inputs (with the teacher-forced feedback appended)
-    win : (N, D)
-    lr : (N,) leak rate of each unit
+    win : (N, D); win_t : (D, N), its transpose (contiguous)
+    lr : (N * B,) leak rate of each unit, repeated B times (unit-major)
     state : (N, B), x_0 transposed on entry, x_T on exit
     spare, acc : (N, B) work buffers
     out : (T, B, N), bias (+ noise) on entry, the states x_1 .. x_T on exit
@@ -107,8 +133,8 @@ def reservoir_run(int act, bint sparse, const floating[:, :, ::1] u,
     with nogil:
         fpstate = fr_fp_enter()
         if D > 0:
-            gemm(False, True, T * B, N, D, <floating> 1, &u[0, 0, 0], D,
-                 &win[0, 0], D, <floating> 1, &out[0, 0, 0], N)
+            _input_projection(T * B, D, N, &u[0, 0, 0], &win[0, 0], &win_t[0, 0],
+                              &out[0, 0, 0])
         x_old = &state[0, 0]
         x_new = &spare[0, 0]
         for t in range(T):
@@ -124,7 +150,8 @@ def reservoir_run(int act, bint sparse, const floating[:, :, ::1] u,
 
 
 def reservoir_closed_loop(int act, bint sparse, const floating[:, :, ::1] u,
-                          const floating[:, ::1] win, const floating[::1] data,
+                          const floating[:, ::1] win, const floating[:, ::1] win_t,
+                          const floating[::1] data,
                           const int32_t[::1] indices, const int32_t[::1] indptr,
                           const floating[:, ::1] w_dense, const floating[::1] lr,
                           const floating[:, ::1] wfb, const floating[:, ::1] coef,
@@ -161,8 +188,8 @@ def reservoir_closed_loop(int act, bint sparse, const floating[:, :, ::1] u,
     with nogil:
         fpstate = fr_fp_enter()
         if D > 0:
-            gemm(False, True, T * B, N, D, <floating> 1, &u[0, 0, 0], D,
-                 &win[0, 0], D, <floating> 1, &out[0, 0, 0], N)
+            _input_projection(T * B, D, N, &u[0, 0, 0], &win[0, 0], &win_t[0, 0],
+                              &out[0, 0, 0])
         x_old = &state[0, 0]
         x_new = &spare[0, 0]
         y_old = &y_prev[0, 0]

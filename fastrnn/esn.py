@@ -17,7 +17,7 @@ import numpy as np
 from fastrnn import _reservoir
 from fastrnn._validation import as_float_array, check_int
 from fastrnn.readout import RLS, Ridge
-from fastrnn.reservoir import _ACTIVATIONS, Reservoir
+from fastrnn.reservoir import _ACTIVATIONS, Reservoir, _transposed
 
 
 class ESN:
@@ -192,8 +192,9 @@ class ESN:
         out = res._pre_activations(T, B)
         sparse, data, indices, indptr, dense = res._kernel_matrices()
         _reservoir.reservoir_closed_loop(
-            _ACTIVATIONS[res.activation], sparse, u, res.Win, data, indices, indptr, dense,
-            res.lr, res.Wfb, coef_x, state, np.empty_like(state), np.empty_like(state),
+            _ACTIVATIONS[res.activation], sparse, u, res.Win, _transposed(res.Win), data,
+            indices, indptr, dense,
+            res._lr_per_element(B), res.Wfb, coef_x, state, np.empty_like(state), np.empty_like(state),
             y_prev, np.empty_like(y_prev), out, y_out,
         )
         res.state = state[:, 0].copy() if B == 1 else np.ascontiguousarray(state.T)

@@ -121,6 +121,13 @@ def _with_degree(rng, n, degree, values):
     return sp.csr_matrix((values(rng, n * degree), cols.ravel(), indptr), shape=(n, n))
 
 
+def _transposed(M):
+    """A contiguous transpose, never empty (the kernels take its address)."""
+    if M.size == 0:
+        return np.zeros((1, 1), dtype=M.dtype)
+    return np.ascontiguousarray(M.T)
+
+
 def _normal(rng, size):
     return rng.standard_normal(size)
 
@@ -397,6 +404,10 @@ class Reservoir:
         empty_i = np.zeros(1, dtype=np.int32)
         return False, np.zeros(1, dtype=self.dtype), empty_i, empty_i, self.W
 
+    def _lr_per_element(self, B):
+        """Leak rates laid out like the unit-major (N, B) state."""
+        return self.lr if B == 1 else np.repeat(self.lr, B)
+
     def _pre_activations(self, T, B):
         out = np.empty((T, B, self.units), dtype=self.dtype)
         out[...] = self.bias
@@ -413,8 +424,9 @@ class Reservoir:
         sparse, data, indices, indptr, dense = self._kernel_matrices()
         spare = np.empty_like(state)
         acc = np.empty_like(state)
-        _reservoir.reservoir_run(_ACTIVATIONS[self.activation], sparse, inputs, win, data,
-                                 indices, indptr, dense, self.lr, state, spare, acc, out)
+        _reservoir.reservoir_run(_ACTIVATIONS[self.activation], sparse, inputs, win,
+                                 _transposed(win), data, indices, indptr, dense,
+                                 self._lr_per_element(B), state, spare, acc, out)
         return out, state
 
     def _as_series(self, X, name, width=None):

@@ -67,17 +67,18 @@ def test_streaming_equals_one_call_and_reset(inputs):
 
 def test_batch_and_list_match_single_series():
     rng = np.random.default_rng(5)
-    res = Reservoir(70, lr=0.5, sr=0.95, seed=4)
-    U = rng.uniform(-1, 1, size=(40, 6, 2))
+    # 13 series: register blocks of 8 and 4 and a single one; per-unit leak rates
+    res = Reservoir(70, lr=rng.uniform(0.1, 1.0, 70), sr=0.95, seed=4)
+    U = rng.uniform(-1, 1, size=(40, 13, 2))
     batch = res.run(U)
-    assert batch.shape == (40, 6, 70)
-    assert res.state.shape == (6, 70)
-    for b in range(6):
+    assert batch.shape == (40, 13, 70)
+    assert res.state.shape == (13, 70)
+    for b in range(13):
         np.testing.assert_allclose(batch[:, b], reference(res, U[:, b]), rtol=0, atol=1e-12)
     # continuing the batch carries each series' state
-    more = rng.uniform(-1, 1, size=(5, 6, 2))
+    more = rng.uniform(-1, 1, size=(5, 13, 2))
     cont = res.run(more)
-    for b in range(6):
+    for b in range(13):
         np.testing.assert_allclose(cont[:, b], reference(res, more[:, b], batch[-1, b]),
                                    rtol=0, atol=1e-12)
     res.reset()
