@@ -28,10 +28,10 @@ enum { FR_RES_TANH = 0, FR_RES_SIGMOID = 1, FR_RES_RELU = 2, FR_RES_IDENTITY = 3
                           ptrdiff_t n);                                                  \
     void fr_res_input_proj_##S(const T *u, ptrdiff_t rows, ptrdiff_t d, const T *win_t,  \
                                ptrdiff_t n, T *out);                                     \
-    void fr_res_step_csr_##S(int act, const T *data, const int32_t *indices,             \
-                             const int32_t *indptr, ptrdiff_t n, ptrdiff_t batch,        \
-                             const T *pre, const T *lr, const T *x_old, T *x_new,        \
-                             T *acc, T *out);
+    int fr_res_run_csr_##S(int act, const T *data, const int32_t *indices,               \
+                           const int32_t *indptr, ptrdiff_t n, ptrdiff_t batch,          \
+                           ptrdiff_t steps, const T *lr, T *state, T *spare, T *acc,     \
+                           T *out, int nthreads);
 
 FR_DECLARE_RESERVOIR(float, f)
 FR_DECLARE_RESERVOIR(double, d)

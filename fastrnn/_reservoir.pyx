@@ -35,6 +35,14 @@ cdef extern from "fr_reservoir.h" nogil:
                              Py_ssize_t n, float *out)
     void fr_res_input_proj_d(const double *u, Py_ssize_t rows, Py_ssize_t d, const double *win_t,
                              Py_ssize_t n, double *out)
+    int fr_res_run_csr_f(int act, const float *data, const int32_t *indices,
+                         const int32_t *indptr, Py_ssize_t n, Py_ssize_t batch,
+                         Py_ssize_t steps, const float *lr, float *state, float *spare,
+                         float *acc, float *out, int nthreads)
+    int fr_res_run_csr_d(int act, const double *data, const int32_t *indices,
+                         const int32_t *indptr, Py_ssize_t n, Py_ssize_t batch,
+                         Py_ssize_t steps, const double *lr, double *state, double *spare,
+                         double *acc, double *out, int nthreads)
     void fr_res_csr_acc_f(const float *data, const int32_t *indices, const int32_t *indptr,
                           Py_ssize_t n, const float *x, Py_ssize_t batch, float *acc)
     void fr_res_csr_acc_d(const double *data, const int32_t *indices, const int32_t *indptr,
@@ -107,7 +115,7 @@ def reservoir_run(int act, bint sparse, const floating[:, :, ::1] u,
                   const int32_t[::1] indices, const int32_t[::1] indptr,
                   const floating[:, ::1] w_dense, const floating[::1] lr,
                   floating[:, ::1] state, floating[:, ::1] spare,
-                  floating[:, ::1] acc, floating[:, :, ::1] out):
+                  floating[:, ::1] acc, floating[:, :, ::1] out, int nthreads=1):
     """Run the reservoir over T steps of B series.
 
     Parameters
@@ -120,33 +128,53 @@ def reservoir_run(int act, bint sparse, const floating[:, :, ::1] u,
     state : (N, B), x_0 transposed on entry, x_T on exit
     spare, acc : (N, B) work buffers
     out : (T, B, N), bias (+ noise) on entry, the states x_1 .. x_T on exit
+    nthreads : threads sharing the rows of a sparse W (1 or 2)
+
+    Returns the number of threads used.
     """
     cdef int T = u.shape[0], B = u.shape[1], D = u.shape[2]
     cdef int N = state.shape[0]
-    cdef int t
+    cdef int used = 1
     cdef unsigned int fpstate
-    cdef floating *x_old
-    cdef floating *x_new
-    cdef floating *tmp
     if T == 0 or B == 0:
-        return
+        return used
     with nogil:
         fpstate = fr_fp_enter()
         if D > 0:
             _input_projection(T * B, D, N, &u[0, 0, 0], &win[0, 0], &win_t[0, 0],
                               &out[0, 0, 0])
-        x_old = &state[0, 0]
-        x_new = &spare[0, 0]
-        for t in range(T):
-            _step(act, sparse, N, B, &data[0], &indices[0], &indptr[0], &w_dense[0, 0],
-                  &out[t, 0, 0], &lr[0], x_old, x_new, &acc[0, 0], NULL, 0, NULL,
-                  &out[t, 0, 0])
-            tmp = x_old
-            x_old = x_new
-            x_new = tmp
-        if x_old != &state[0, 0]:
-            memcpy(&state[0, 0], x_old, <size_t> N * B * sizeof(floating))
+        if sparse:
+            if floating is float:
+                used = fr_res_run_csr_f(act, &data[0], &indices[0], &indptr[0], N, B, T,
+                                        &lr[0], &state[0, 0], &spare[0, 0], &acc[0, 0],
+                                        &out[0, 0, 0], nthreads)
+            else:
+                used = fr_res_run_csr_d(act, &data[0], &indices[0], &indptr[0], N, B, T,
+                                        &lr[0], &state[0, 0], &spare[0, 0], &acc[0, 0],
+                                        &out[0, 0, 0], nthreads)
+        else:
+            _dense_loop(act, T, B, N, &w_dense[0, 0], &out[0, 0, 0], &lr[0],
+                        &state[0, 0], &spare[0, 0], &acc[0, 0])
         fr_fp_leave(fpstate)
+    return used
+
+
+cdef void _dense_loop(int act, int T, int B, int N, const floating *w_dense,
+                      floating *out, const floating *lr, floating *state,
+                      floating *spare, floating *acc) noexcept nogil:
+    """The time loop with a dense W: one BLAS GEMV/GEMM per step."""
+    cdef int t
+    cdef floating *x_old = state
+    cdef floating *x_new = spare
+    cdef floating *tmp
+    for t in range(T):
+        _step(act, False, N, B, NULL, NULL, NULL, w_dense, &out[<Py_ssize_t> t * B * N], lr,
+              x_old, x_new, acc, NULL, 0, NULL, &out[<Py_ssize_t> t * B * N])
+        tmp = x_old
+        x_old = x_new
+        x_new = tmp
+    if x_old != state:
+        memcpy(state, x_old, <size_t> N * B * sizeof(floating))
 
 
 def reservoir_closed_loop(int act, bint sparse, const floating[:, :, ::1] u,

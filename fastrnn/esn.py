@@ -37,7 +37,8 @@ class ESN:
     Shapes: X is (T, D), (T, B, D) or a list of (T_i, D); Y is (T, O) (or
     (T,)), (T, B, O) or a list. ``X=None`` is allowed for a reservoir without
     inputs (driven only by its feedback). The reservoir state and the last
-    output carry over between calls until ``reset()``.
+    output carry over between calls until ``reset()``; the series of a list
+    are independent, each starting from the state at the start of the call.
     """
 
     def __init__(self, reservoir, readout, *, feedback=False, input_to_readout=False):
@@ -222,8 +223,15 @@ class ESN:
             ``return_states``.
         """
         if isinstance(X, (list, tuple)):
-            return [self.run(x, teacher=None if teacher is None else teacher[i],
-                             return_states=return_states) for i, x in enumerate(X)]
+            # Independent series: each starts from the state at this call.
+            start_state, start_y = self.reservoir.state.copy(), self._y_last
+            results = []
+            for i, x in enumerate(X):
+                self.reservoir.state = start_state.copy()
+                self._y_last = start_y
+                results.append(self.run(x, teacher=None if teacher is None else teacher[i],
+                                        return_states=return_states))
+            return results
         T_hint = None if teacher is None else np.asarray(teacher).shape[0]
         u, unbatched = self._inputs(X, T=T_hint)
         T, B = u.shape[:2]

@@ -16,6 +16,10 @@ from fastrnn._validation import as_float_array, check_dtype, check_int, check_re
 
 _EPS = np.finfo(np.float64).eps
 
+# solver="auto" refits by QR below this reciprocal condition number of the
+# normal equations.
+_AUTO_RCOND = 1e-13
+
 
 def _pairs(X, Y):
     """Yield matching (X_i, Y_i) pairs from arrays or lists of arrays."""
@@ -74,12 +78,13 @@ class Ridge:
           ridge = 1e-14 with states whose squared singular values fall below
           1e-12). About twice the work of ``"cholesky"``.
         - ``"auto"`` (default): ``"cholesky"``; but a one-shot ``fit(X, Y)``
-          whose normal equations turn out ill-conditioned (reciprocal
-          condition number below ``1e-10``, so fewer than ~6 correct digits)
-          is redone by the QR route on the data at hand. ``partial_fit`` data
-          are streamed as in ``"cholesky"`` (the data are gone when the
-          conditioning is known), and a warning-free fallback to least
-          squares is used.
+          whose normal equations turn out numerically singular (Cholesky
+          fails, or LAPACK's reciprocal condition estimate is below
+          ``1e-13``: fewer than ~3 correct digits left in the solution) is
+          redone by one QR factorisation of the data at hand.
+          ``partial_fit`` data are streamed as in ``"cholesky"`` (the data
+          are gone when the conditioning is known), with the least-squares
+          fallback; stream with ``"qr"`` when the ridge is tiny.
     dtype : numpy.float64 (default) or numpy.float32
         Precision of the accumulation and solve (features are converted).
     chunk_size : int
@@ -209,16 +214,31 @@ class Ridge:
             kept.append(self._accumulate(x, y, suffix))
         self._solve()
         if (self.solver == "auto" and self._mode == "gram"
-                and (self.solver_used_ == "lstsq" or self.rcond_ < 1e-10)):
-            # The normal equations lost most digits; the data are still here.
-            shift_x, shift_y, single = self._shift_x, self._shift_y, self._single
-            self._acc = None
-            self.n_samples_seen_ = 0
-            for x, y in kept:
-                self._accumulate(x, y, mode="qr")
-            self._shift_x, self._shift_y, self._single = shift_x, shift_y, single
+                and (self.solver_used_ == "lstsq" or self.rcond_ < _AUTO_RCOND)):
+            # The normal equations lost most digits; the data are still here:
+            # one QR factorisation of all of them (same shift as before).
+            self._acc = self._r_factor(kept)
+            self._mode = "qr"
             self._solve()
         return self
+
+    def _r_factor(self, pairs):
+        """R of the QR factorisation of [1, X - shift, Y - shift], all rows."""
+        b = int(self.fit_bias)
+        F, O = self._shift_x.shape[0], self._shift_y.shape[0]
+        width = b + F + O
+        rows = sum(x.shape[0] for x, _ in pairs)
+        M = np.empty((max(rows, width), width), dtype=self.dtype)
+        M[rows:] = 0
+        start = 0
+        for x, y in pairs:
+            stop = start + x.shape[0]
+            if b:
+                M[start:stop, 0] = 1
+            np.subtract(x, self._shift_x, out=M[start:stop, b:b + F])
+            np.subtract(y, self._shift_y, out=M[start:stop, b + F:])
+            start = stop
+        return sla.qr(M, mode="r", overwrite_a=True, check_finite=False)[0][:width]
 
     # --------------------------------------------------------------- solve
     def _solve(self):

@@ -12,6 +12,7 @@ module draws and checks the matrices, allocates, and makes one call per
 sequence.
 """
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -28,6 +29,18 @@ from fastrnn._validation import (
 )
 
 _ACTIVATIONS = {"tanh": 0, "sigmoid": 1, "relu": 2, "identity": 3}
+
+# Nonzeros x series per step from which a second thread pays for the
+# barrier it needs at every step.
+_THREADS_MIN_WORK = 100_000
+
+
+def _available_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
 
 # Below this size a dense eigenvalue solve is both faster and exact.
 _DENSE_EIG_MAX = 256
@@ -173,6 +186,11 @@ class Reservoir:
     dtype : numpy.float32 or numpy.float64
         Precision of every matrix, state and computation.
     seed : None, int or numpy.random.Generator
+    n_threads : None, 1 or 2
+        Threads sharing the rows of a sparse W in ``run``. None (default):
+        two when the CPU has them and the work per step is large enough to
+        pay for a barrier per step (nonzeros of W times series >= 100,000),
+        else one. Results do not depend on it.
 
     Attributes
     ----------
@@ -201,7 +219,7 @@ class Reservoir:
     def __init__(self, units, *, sr=0.9, lr=1.0, input_scaling=1.0, rc_connectivity=0.1,
                  input_connectivity=0.1, degree=None, bias_scaling=0.0, fb_scaling=1.0,
                  fb_connectivity=0.1, activation="tanh", noise=0.0, W=None, Win=None,
-                 Wfb=None, bias=None, dtype=np.float64, seed=None):
+                 Wfb=None, bias=None, dtype=np.float64, seed=None, n_threads=None):
         self.units = N = check_int(units, "units", minimum=1)
         self.sr = check_real(sr, "sr", low=0.0, low_open=True)
         self.rc_connectivity = _check_fraction(rc_connectivity, "rc_connectivity")
@@ -212,6 +230,8 @@ class Reservoir:
         self.bias_scaling = check_real(bias_scaling, "bias_scaling", low=0.0)
         self.fb_scaling = check_real(fb_scaling, "fb_scaling")
         self.noise = check_real(noise, "noise", low=0.0)
+        self.n_threads = None if n_threads is None else check_int(n_threads, "n_threads",
+                                                                   minimum=1)
         if activation not in _ACTIVATIONS:
             raise ValueError(
                 f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
@@ -404,6 +424,13 @@ class Reservoir:
         empty_i = np.zeros(1, dtype=np.int32)
         return False, np.zeros(1, dtype=self.dtype), empty_i, empty_i, self.W
 
+    def _threads_for(self, B):
+        if self.n_threads is not None:
+            return min(self.n_threads, 2)
+        if not sp.issparse(self.W) or self.W.nnz * B < _THREADS_MIN_WORK:
+            return 1
+        return 2 if _available_cpus() >= 2 else 1
+
     def _lr_per_element(self, B):
         """Leak rates laid out like the unit-major (N, B) state."""
         return self.lr if B == 1 else np.repeat(self.lr, B)
@@ -424,9 +451,10 @@ class Reservoir:
         sparse, data, indices, indptr, dense = self._kernel_matrices()
         spare = np.empty_like(state)
         acc = np.empty_like(state)
-        _reservoir.reservoir_run(_ACTIVATIONS[self.activation], sparse, inputs, win,
-                                 _transposed(win), data, indices, indptr, dense,
-                                 self._lr_per_element(B), state, spare, acc, out)
+        self.threads_used_ = _reservoir.reservoir_run(
+            _ACTIVATIONS[self.activation], sparse, inputs, win, _transposed(win), data,
+            indices, indptr, dense, self._lr_per_element(B), state, spare, acc, out,
+            self._threads_for(B))
         return out, state
 
     def _as_series(self, X, name, width=None):

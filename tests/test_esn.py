@@ -51,14 +51,16 @@ def test_teacher_forcing_and_generate_match_numpy():
     y = np.sin(0.3 * np.arange(T + 60))[:, None] * 0.8
     res = Reservoir(50, sr=0.8, lr=0.7, fb_scaling=0.6, fb_connectivity=0.4,
                     bias_scaling=0.2, seed=4)
-    esn = ESN(res, Ridge(1e-9), feedback=True)
+    # a fixed, backward-stable solver on both sides: states equal to ~1e-16
+    # then give readouts equal to the conditioning of the ridge problem
+    esn = ESN(res, Ridge(1e-9, solver="qr"), feedback=True)
     esn.fit(None, y[:T], warmup=50)
     W, Win, b, lr = mats(res)
     yprev = np.vstack([np.zeros((1, 1)), y[:T - 1]])
     S = esn_states(W, np.zeros((50, 0)), b, lr, np.zeros((T, 0)), np.zeros(50),
                    res.Wfb, yprev)
     np.testing.assert_allclose(res.state, S[-1], atol=1e-12)
-    ref = Ridge(1e-9).fit(S[50:], y[50:T])
+    ref = Ridge(1e-9, solver="qr").fit(S[50:], y[50:T])
     np.testing.assert_allclose(esn.readout.coef_, ref.coef_, rtol=1e-8, atol=1e-9)
     # free run from the end of training: y_{T-1} is the last teacher value
     gen = esn.generate(60)

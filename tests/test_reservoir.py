@@ -188,3 +188,16 @@ def test_bad_inputs_are_rejected():
         res.run(np.zeros((5, 2)), x0=np.zeros(4))
     with pytest.raises(TypeError, match="units"):
         Reservoir(10.5)
+
+
+@pytest.mark.parametrize("batch", [1, 13])
+def test_two_threads_give_the_same_states(batch):
+    rng = np.random.default_rng(12)
+    U = rng.uniform(-1, 1, size=(31, batch, 2))     # odd length: final state in the spare buffer
+    one = Reservoir(150, lr=0.4, seed=5, n_threads=1)
+    two = Reservoir(150, lr=0.4, seed=5, n_threads=2)
+    a, b = one.run(U), two.run(U)
+    assert one.threads_used_ == 1 and two.threads_used_ == 2
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(one.state, two.state)
+    np.testing.assert_allclose(a[:, 0], reference(one, U[:, 0]), rtol=0, atol=1e-12)
