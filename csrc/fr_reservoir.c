@@ -3,7 +3,7 @@
  *
  * The two hot loops (fr_reservoir_hot_impl.h: CSR product, activation + leak)
  * are compiled three times: for baseline x86-64 (SSE2, what the compile flags
- * give), AVX2 + FMA, and AVX-512, through GCC's target attribute; the first
+ * give), AVX2, and AVX-512, through GCC's target attribute; the first
  * call picks the widest the CPU supports (__builtin_cpu_supports). The build
  * stays portable (no -march flag). Other compilers and platforms build the
  * baseline only; -DFASTRNN_NO_MULTIVERSION forces that everywhere.
@@ -30,10 +30,10 @@
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) \
     && !defined(FASTRNN_NO_MULTIVERSION)
 #define FR_RES_MULTIVERSION 1
-#define FR_RES_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define FR_RES_TARGET_AVX2 __attribute__((target("avx2")))
 #define FR_RES_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
 
-/* 2: AVX-512, 1: AVX2 + FMA, 0: baseline. Computed once; a race between
+/* 2: AVX-512, 1: AVX2, 0: baseline. Computed once; a race between
  * threads writes the same value. */
 static int fr_res_isa(void)
 {
@@ -43,7 +43,7 @@ static int fr_res_isa(void)
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
             && __builtin_cpu_supports("avx512vl"))
             isa = 2;
-        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        else if (__builtin_cpu_supports("avx2"))
             isa = 1;
         else
             isa = 0;
@@ -106,18 +106,24 @@ static void fr_res_barrier_wait(fr_res_barrier *b, int *local_sense)
 #define S f
 #define V base
 #define FR_RES_TARGET
+#define FR_RES_WIDE 8
 #include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
 #undef V
 #undef FR_RES_TARGET
 #if FR_RES_MULTIVERSION
 #define V avx2
 #define FR_RES_TARGET FR_RES_TARGET_AVX2
+#define FR_RES_WIDE 16
 #include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
 #undef V
 #undef FR_RES_TARGET
 #define V avx512
 #define FR_RES_TARGET FR_RES_TARGET_AVX512
+#define FR_RES_WIDE 32
 #include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
 #undef V
 #undef FR_RES_TARGET
 #endif
@@ -129,18 +135,24 @@ static void fr_res_barrier_wait(fr_res_barrier *b, int *local_sense)
 #define S d
 #define V base
 #define FR_RES_TARGET
+#define FR_RES_WIDE 8
 #include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
 #undef V
 #undef FR_RES_TARGET
 #if FR_RES_MULTIVERSION
 #define V avx2
 #define FR_RES_TARGET FR_RES_TARGET_AVX2
+#define FR_RES_WIDE 16
 #include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
 #undef V
 #undef FR_RES_TARGET
 #define V avx512
 #define FR_RES_TARGET FR_RES_TARGET_AVX512
+#define FR_RES_WIDE 32
 #include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
 #undef V
 #undef FR_RES_TARGET
 #endif

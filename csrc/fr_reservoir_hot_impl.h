@@ -8,9 +8,13 @@
 #define FR_VCAT(a, b) FR_VCAT2(a, b)
 #define FR_VFN(name) FR_VCAT(FR_VCAT(name, S), V)
 
-/* Series per register block of the batched CSR product. */
-#ifndef FR_RES_BLOCK
-#define FR_RES_BLOCK 8
+/* FR_RES_WIDE (set by fr_reservoir.c per instruction set): the widest block
+ * of series the batched CSR product keeps in registers, four vector
+ * registers' worth, so that four independent add chains hide the latency of
+ * the additions. The block width never changes a result: every element still
+ * sums its row's nonzeros in order. */
+#ifndef FR_RES_WIDE
+#define FR_RES_WIDE 8
 #endif
 
 /* acc (n x batch) += W x, W an n x n CSR matrix and x (n x batch). */
@@ -40,10 +44,10 @@ FR_RES_TARGET static void FR_VFN(fr_res_csr_acc)(const T *data, const int32_t *i
         T *restrict a = acc + i * batch;
         const int32_t start = indptr[i], end = indptr[i + 1];
         ptrdiff_t b0 = 0;
-        /* Blocks of 8, then 4 series held in registers across the whole row:
-         * each nonzero of W then costs one broadcast and a few vector
-         * multiply-adds, and the accumulators are loaded and stored once per
-         * row instead of once per nonzero. */
+        /* Blocks of series held in registers across the whole row: each
+         * nonzero of W then costs one broadcast and a few vector multiplies
+         * and adds, and the accumulators are loaded and stored once per row
+         * instead of once per nonzero. */
 #define FR_RES_ROW_BLOCK(WIDTH)                                                    \
         for (; b0 + (WIDTH) <= batch; b0 += (WIDTH)) {                             \
             T s[WIDTH];                                                            \
@@ -58,6 +62,12 @@ FR_RES_TARGET static void FR_VFN(fr_res_csr_acc)(const T *data, const int32_t *i
             for (int j = 0; j < (WIDTH); ++j)                                      \
                 a[b0 + j] = s[j];                                                  \
         }
+#if FR_RES_WIDE >= 32
+        FR_RES_ROW_BLOCK(32)
+#endif
+#if FR_RES_WIDE >= 16
+        FR_RES_ROW_BLOCK(16)
+#endif
         FR_RES_ROW_BLOCK(8)
         FR_RES_ROW_BLOCK(4)
         FR_RES_ROW_BLOCK(1)

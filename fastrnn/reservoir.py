@@ -32,7 +32,7 @@ _ACTIVATIONS = {"tanh": 0, "sigmoid": 1, "relu": 2, "identity": 3}
 
 # Nonzeros x series per step from which a second thread pays for the
 # barrier it needs at every step.
-_THREADS_MIN_WORK = 100_000
+_THREADS_MIN_WORK = 200_000
 
 
 def _available_cpus():
