@@ -39,6 +39,9 @@ LR, SR, CONN, RIDGE, WARMUP = 0.3, 0.9, 0.1, 1e-6, 100
 
 
 def median_time(fn, repeat):
+    # OpenBLAS's worker threads spin for ~0.1 s after a BLAS call; let them go
+    # idle so that they do not compete with the timed code on 2 cores.
+    time.sleep(0.3)
     times = []
     out = None
     for _ in range(repeat):
@@ -94,6 +97,7 @@ def main(argv=None):
         res.initialize(1)
         t_init = time.perf_counter() - t0
         res32 = Reservoir(N, lr=LR, W=res.W, Win=res.Win, bias=res.bias, dtype=np.float32)
+        res1 = Reservoir(N, lr=LR, W=res.W, Win=res.Win, bias=res.bias, n_threads=1)
         W, Win, b = res.W, res.Win, res.bias
 
         def fr_run(r=res):
@@ -105,6 +109,8 @@ def main(argv=None):
             return ESN(res, Ridge(RIDGE)).fit(X, Y, warmup=WARMUP)
 
         t_fr, s_fr = median_time(fr_run, args.repeat)
+        threads = res.threads_used_
+        t_fr1, _ = median_time(lambda: fr_run(res1), args.repeat)
         t_fr32, s_fr32 = median_time(lambda: fr_run(res32), args.repeat)
         t_frfit, esn = median_time(fr_fit, args.repeat)
         S = s_fr[WARMUP:]
@@ -115,7 +121,7 @@ def main(argv=None):
                                  args.slow_repeat)
         err = np.abs(s_fr - s_np).max()
         err32 = np.abs(s_fr32 - s_np).max()
-        row = dict(N=N, init=t_init, fr=t_fr, fr32=t_fr32, frfit=t_frfit, ridge=t_ridge,
+        row = dict(N=N, init=t_init, fr=t_fr, fr1=t_fr1, threads=threads, fr32=t_fr32, frfit=t_frfit, ridge=t_ridge,
                    syrk=t_syrk, np=t_np, npfit=t_npfit, err=err, err32=err32,
                    solver=esn.readout.solver_used_)
         if use_rpy:
@@ -143,7 +149,7 @@ def main(argv=None):
     print()
     print("## Single series (seconds, medians; ratio = other / fastrnn float64)")
     print()
-    head = "| N | fastrnn f64 run | fastrnn f32 run | NumPy loop run | "
+    head = "| N | fastrnn f64 run (threads) | f64 1 thread | fastrnn f32 run | NumPy loop run | "
     head += "ReservoirPy run | " if use_rpy else ""
     head += "fastrnn run+fit | NumPy run+fit | "
     head += "ReservoirPy run+fit | " if use_rpy else ""
@@ -152,7 +158,8 @@ def main(argv=None):
     print(head)
     print("|" + "---|" * head.count("|")[:-1] if False else "|" + "---|" * (head.count("|") - 1))
     for r in rows:
-        line = (f"| {r['N']} | {r['fr']:.4f} | {r['fr32']:.4f} ({r['fr'] / r['fr32']:.1f}x) | "
+        line = (f"| {r['N']} | {r['fr']:.4f} ({r['threads']}) | {r['fr1']:.4f} | "
+                f"{r['fr32']:.4f} ({r['fr'] / r['fr32']:.1f}x) | "
                 f"{r['np']:.3f} ({r['np'] / r['fr']:.0f}x) | ")
         if use_rpy:
             line += f"{r['rpy']:.3f} ({r['rpy'] / r['fr']:.0f}x) | "
@@ -174,12 +181,15 @@ def main(argv=None):
     res = Reservoir(N, sr=SR, lr=LR, rc_connectivity=CONN, seed=7)
     res.initialize(1)
     res32 = Reservoir(N, lr=LR, W=res.W, Win=res.Win, bias=res.bias, dtype=np.float32)
+    res1 = Reservoir(N, lr=LR, W=res.W, Win=res.Win, bias=res.bias, n_threads=1)
 
     def fr_batch(r=res):
         r.reset()
         return r.run(XB)
 
     t_fr, s_fr = median_time(fr_batch, args.repeat)
+    threads = res.threads_used_
+    t_fr1, _ = median_time(lambda: fr_batch(res1), args.repeat)
     t_fr32, s_fr32 = median_time(lambda: fr_batch(res32), args.repeat)
     t_np, s_np = median_time(lambda: numpy_run(res.W, res.Win, res.bias, LR, XB),
                              args.slow_repeat)
@@ -190,8 +200,10 @@ def main(argv=None):
           "max abs state diff vs NumPy |")
     print("|---|---|---|---|---|")
     steps = B * T
-    print(f"| fastrnn f64 | {t_fr:.3f} | {steps / t_fr:.3g} | 1 | "
+    print(f"| fastrnn f64 ({threads} threads) | {t_fr:.3f} | {steps / t_fr:.3g} | 1 | "
           f"{np.abs(s_fr - s_np).max():.1e} |")
+    print(f"| fastrnn f64 (1 thread) | {t_fr1:.3f} | {steps / t_fr1:.3g} | {t_fr1 / t_fr:.2f} | "
+          f"(same states) |")
     print(f"| fastrnn f32 | {t_fr32:.3f} | {steps / t_fr32:.3g} | {t_fr32 / t_fr:.2f} | "
           f"{np.abs(s_fr32 - s_np).max():.1e} |")
     print(f"| NumPy loop (CSR @ (N x B)) | {t_np:.3f} | {steps / t_np:.3g} | "

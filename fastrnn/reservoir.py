@@ -189,7 +189,7 @@ class Reservoir:
     n_threads : None, 1 or 2
         Threads sharing the rows of a sparse W in ``run``. None (default):
         two when the CPU has them and the work per step is large enough to
-        pay for a barrier per step (nonzeros of W times series >= 100,000),
+        pay for a barrier per step (nonzeros of W times series >= 200,000),
         else one. Results do not depend on it.
 
     Attributes
