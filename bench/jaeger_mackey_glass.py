@@ -67,7 +67,15 @@ def main(argv=None):
     p.add_argument("--reservoirs", type=int, default=20)
     p.add_argument("--segments", type=int, default=20)
     p.add_argument("--seed", type=int, default=2001)
+    p.add_argument("--blas-threads", type=int, default=1,
+                   help="BLAS threads (the matrices are small: one thread avoids "
+                        "OpenBLAS's spinning workers; needs threadpoolctl)")
     args = p.parse_args(argv)
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.blas_threads)
+    except ImportError:
+        pass
 
     t0 = time.perf_counter()
     seg_len = TEST_FORCED + HORIZON

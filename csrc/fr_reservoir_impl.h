@@ -9,7 +9,7 @@
  *     x_new = (1 - lr) * x_old + lr * f(pre + W x_old)
  *
  * where pre already holds Win u_t + bias (+ Wfb y_{t-1}) (+ noise), computed
- * for all time steps by one GEMM before the loop.
+ * for all time steps by one product before the loop.
  */
 #define FR_RCAT2(a, b) a##_##b
 #define FR_RCAT(a, b) FR_RCAT2(a, b)

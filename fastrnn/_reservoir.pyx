@@ -8,9 +8,11 @@ One call runs all T steps of B series without the GIL:
    to u), are one product (T*B x D) @ (D x N) added onto ``out``, which the
    caller filled with the bias (and noise): a vectorised C loop for up to 32
    inputs, one BLAS GEMM above;
-2. per step, one C kernel (csrc/fr_reservoir_impl.h) adds W x_{t-1} -- a
-   CSR product written for the reservoir's sparsity, or one BLAS GEMV/GEMM
-   for a dense W -- and applies the leaky update, writing x_t over the
+2. the time loop: with a sparse W, all T steps are one C call
+   (``fr_res_run_csr`` in csrc/fr_reservoir_impl.h), whose steps fuse a CSR
+   product written for the reservoir's sparsity with the leaky update, the
+   rows of W optionally shared by two threads; with a dense W, each step is
+   one BLAS GEMV/GEMM plus the same fused C update. x_t is written over the
    pre-activations in ``out``.
 
 The state inside the loop is unit-major (N x B) so that each pass over a row

@@ -87,8 +87,11 @@ class Ridge:
           fallback; stream with ``"qr"`` when the ridge is tiny.
     dtype : numpy.float64 (default) or numpy.float32
         Precision of the accumulation and solve (features are converted).
-    chunk_size : int
-        Rows per syrk/QR update; bounds the extra memory.
+    chunk_size : int or None
+        Rows per syrk/QR update; bounds the extra memory. None: about 1 MB
+        of rows for syrk (the copy with the shift stays in cache for the
+        syrk that reads it), max(4096, 4 x width) rows for QR (each update
+        also refactors the previous R).
 
     Attributes
     ----------
@@ -109,14 +112,15 @@ class Ridge:
     """
 
     def __init__(self, ridge=0.0, *, fit_bias=True, solver="auto", dtype=np.float64,
-                 chunk_size=4096):
+                 chunk_size=None):
         self.ridge = check_real(ridge, "ridge", low=0.0)
         self.fit_bias = bool(fit_bias)
         if solver not in ("auto", "cholesky", "qr"):
             raise ValueError(f"solver must be 'auto', 'cholesky' or 'qr', got {solver!r}")
         self.solver = solver
         self.dtype = check_dtype(dtype)
-        self.chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
+        self.chunk_size = None if chunk_size is None else check_int(chunk_size, "chunk_size",
+                                                                     minimum=1)
         self._reset()
 
     # ---------------------------------------------------------- accumulate
@@ -162,6 +166,10 @@ class Ridge:
         width = b + F + O
         T = X.shape[0]
         step = self.chunk_size
+        if step is None:
+            itemsize = np.dtype(self.dtype).itemsize
+            step = (max(128, (1 << 20) // (itemsize * width)) if self._mode == "gram"
+                    else max(4096, 4 * width))
         buf = np.empty((min(step, max(T, 1)), width), dtype=self.dtype)
         for start in range(0, T, step):
             stop = min(T, start + step)

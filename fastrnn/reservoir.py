@@ -206,6 +206,8 @@ class Reservoir:
         given W it is measured on first access).
     state : ndarray (N,) or (B, N)
         The current state; the next call starts from it unless ``reset()``.
+    threads_used_ : int
+        Threads the last ``run`` used.
 
     Notes
     -----

@@ -114,3 +114,11 @@ def test_esn_errors():
         esn.fit(np.zeros((4, 1)), np.zeros((4, 1)), warmup=4)
     with pytest.raises(ValueError, match="Y"):
         esn.fit(np.zeros((4, 1)), np.zeros((5, 1)))
+
+
+def test_demo_runs_and_predicts():
+    from fastrnn.demo_esn import run_demo
+    out = run_demo(units=80, train=600, test=200, verbose=False)
+    assert out["max_state_difference"] < 1e-12
+    assert 0 < out["nrmse"] < 0.05
+    assert out["run_seconds_fastrnn"] > 0 and out["speedup"] > 0
