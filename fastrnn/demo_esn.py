@@ -53,9 +53,11 @@ def run_demo(units=500, train=3000, test=1000, horizon=1, seed=42, verbose=True)
     build_seconds = time.perf_counter() - t0
 
     # Same matrices, same inputs: fastrnn's loop against a plain NumPy loop.
-    # (Timed before the fit: a multithreaded BLAS call leaves its workers
-    # spinning for a moment, which a busy 2-core machine feels.)
+    # OpenBLAS's workers spin for ~0.1 s after a BLAS call (ARPACK just used
+    # it); on a busy 2-core machine they would slow the first timed loop, so
+    # let them go idle first.
     Xs = X[:train + test]
+    time.sleep(0.2)
     t0 = time.perf_counter()
     states = res.run(Xs)
     t_fast = time.perf_counter() - t0
