@@ -88,10 +88,10 @@ class Ridge:
     dtype : numpy.float64 (default) or numpy.float32
         Precision of the accumulation and solve (features are converted).
     chunk_size : int or None
-        Rows per syrk/QR update; bounds the extra memory. None: about 1 MB
-        of rows for syrk (the copy with the shift stays in cache for the
-        syrk that reads it), max(4096, 4 x width) rows for QR (each update
-        also refactors the previous R).
+        Rows per syrk/QR update; bounds the extra memory. None: 4096 rows
+        for syrk (OpenBLAS's syrk needs long panels to reach its speed),
+        max(4096, 4 x width) rows for QR (each update also refactors the
+        previous R).
 
     Attributes
     ----------
@@ -167,9 +167,7 @@ class Ridge:
         T = X.shape[0]
         step = self.chunk_size
         if step is None:
-            itemsize = np.dtype(self.dtype).itemsize
-            step = (max(128, (1 << 20) // (itemsize * width)) if self._mode == "gram"
-                    else max(4096, 4 * width))
+            step = 4096 if self._mode == "gram" else max(4096, 4 * width)
         buf = np.empty((min(step, max(T, 1)), width), dtype=self.dtype)
         for start in range(0, T, step):
             stop = min(T, start + step)
