@@ -20,6 +20,10 @@ tasks               adding, temporal-order and latching problems
 diagnostics         gradient flow per step, spectral radius, Lyapunov exponent, plots
 init                orthogonal, scaled identity, sparse with a target spectral radius
 save, load          persistence in one .npz file, never unpickled (fastrnn.io)
+Reservoir           leaky echo state reservoir, sparse CSR or dense W (10.7.1, eq. 10.7)
+Ridge, RLS          linear readouts: streamed ridge regression, recursive least squares
+ESN                 reservoir + readout, with output feedback and generation
+datasets, metrics   Mackey-Glass, NARMA, Lorenz, memory task; nrmse, rsquare, memory_capacity
 """
 from fastrnn._version import __version__
 from fastrnn import diagnostics, init, losses, optim, tasks
@@ -34,6 +38,10 @@ from fastrnn.rnn import RNN
 from fastrnn.train import Sequential, train
 from fastrnn.lstm import LSTM
 from fastrnn.gru import GRU
+from fastrnn import datasets, metrics
+from fastrnn.esn import ESN
+from fastrnn.readout import RLS, Ridge
+from fastrnn.reservoir import Reservoir
 
 __all__ = [
     "__version__",
@@ -58,4 +66,10 @@ __all__ = [
     "global_norm",
     "save",
     "load",
+    "Reservoir",
+    "Ridge",
+    "RLS",
+    "ESN",
+    "datasets",
+    "metrics",
 ]

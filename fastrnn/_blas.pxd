@@ -9,6 +9,7 @@ operands and the dimensions once, here, and the kernels never think about it.
 from cython cimport floating
 from scipy.linalg.cython_blas cimport (
     sgemm, dgemm, sgemv, dgemv, ssyrk, dsyrk, saxpy, daxpy, sdot, ddot,
+    ssymv, dsymv, ssyr, dsyr,
 )
 
 
@@ -80,3 +81,31 @@ cdef inline floating dot(int n, const floating *x, const floating *y) noexcept n
         return sdot(&n, <float *> x, &one, <float *> y, &one)
     else:
         return ddot(&n, <double *> x, &one, <double *> y, &one)
+
+
+cdef inline void symv_upper(int n, floating alpha, const floating *a, int lda,
+                            const floating *x, floating beta,
+                            floating *y) noexcept nogil:
+    """y = alpha A x + beta y, A symmetric n x n, only its row-major upper
+    triangle read."""
+    cdef char uplo = b'L'
+    cdef int one = 1
+    if n == 0:
+        return
+    if floating is float:
+        ssymv(&uplo, &n, &alpha, <float *> a, &lda, <float *> x, &one, &beta, y, &one)
+    else:
+        dsymv(&uplo, &n, &alpha, <double *> a, &lda, <double *> x, &one, &beta, y, &one)
+
+
+cdef inline void syr_upper(int n, floating alpha, const floating *x,
+                           floating *a, int lda) noexcept nogil:
+    """Row-major upper triangle of A += alpha x x^T (A symmetric n x n)."""
+    cdef char uplo = b'L'
+    cdef int one = 1
+    if n == 0:
+        return
+    if floating is float:
+        ssyr(&uplo, &n, &alpha, <float *> x, &one, a, &lda)
+    else:
+        dsyr(&uplo, &n, &alpha, <double *> x, &one, a, &lda)

@@ -1,0 +1,161 @@
+/* Instantiates the reservoir kernels of fr_reservoir_impl.h in float and
+ * double.
+ *
+ * The two hot loops (fr_reservoir_hot_impl.h: CSR product, activation + leak)
+ * are compiled three times: for baseline x86-64 (SSE2, what the compile flags
+ * give), AVX2, and AVX-512, through GCC's target attribute; the first
+ * call picks the widest the CPU supports (__builtin_cpu_supports). The build
+ * stays portable (no -march flag). Other compilers and platforms build the
+ * baseline only; -DFASTRNN_NO_MULTIVERSION forces that everywhere.
+ *
+ * Contraction of a*b + c into FMAs is off for this file: otherwise the
+ * vector body and the scalar remainder of a loop could round differently,
+ * and results would depend on where a thread's block of rows starts and on
+ * the CPU. Without it every version performs the same IEEE operations, so
+ * states are bitwise identical whatever the instruction set or the number of
+ * threads.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+#include <math.h>
+#include <string.h>
+
+#include "fr_reservoir.h"
+#include "fr_math.h"
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) \
+    && !defined(FASTRNN_NO_MULTIVERSION)
+#define FR_RES_MULTIVERSION 1
+#define FR_RES_TARGET_AVX2 __attribute__((target("avx2")))
+#define FR_RES_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
+
+/* 2: AVX-512, 1: AVX2, 0: baseline. Computed once; a race between
+ * threads writes the same value. */
+static int fr_res_isa(void)
+{
+    static int isa = -1;
+    if (isa < 0) {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+            && __builtin_cpu_supports("avx512vl"))
+            isa = 2;
+        else if (__builtin_cpu_supports("avx2"))
+            isa = 1;
+        else
+            isa = 0;
+    }
+    return isa;
+}
+#else
+#define FR_RES_MULTIVERSION 0
+#endif
+
+/* Threads for the sparse time loop: POSIX threads where they exist. */
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#include <sched.h>
+#define FR_RES_THREADS 1
+#else
+#define FR_RES_THREADS 0
+#endif
+
+/* A sense-reversing barrier for two (or a few) threads that meet once per
+ * time step: a short spin (a step takes tens to hundreds of microseconds),
+ * then yielding, so that a descheduled partner on a busy machine does not
+ * leave the other thread burning its core. */
+typedef struct {
+    int count;
+    int sense;
+    int parties;
+} fr_res_barrier;
+
+static void fr_res_barrier_init(fr_res_barrier *b, int parties)
+{
+    b->count = 0;
+    b->sense = 0;
+    b->parties = parties;
+}
+
+static void fr_res_barrier_wait(fr_res_barrier *b, int *local_sense)
+{
+    *local_sense = !*local_sense;
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->parties) {
+        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->sense, *local_sense, __ATOMIC_RELEASE);
+    } else {
+        int spins = 0;
+        while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != *local_sense) {
+#if defined(__SSE2__)
+            _mm_pause();
+#endif
+#if FR_RES_THREADS
+            if (++spins > 2000) {
+                sched_yield();
+                spins = 0;
+            }
+#endif
+        }
+    }
+}
+
+#define T float
+#define S f
+#define V base
+#define FR_RES_TARGET
+#define FR_RES_WIDE 8
+#include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
+#undef V
+#undef FR_RES_TARGET
+#if FR_RES_MULTIVERSION
+#define V avx2
+#define FR_RES_TARGET FR_RES_TARGET_AVX2
+#define FR_RES_WIDE 16
+#include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
+#undef V
+#undef FR_RES_TARGET
+#define V avx512
+#define FR_RES_TARGET FR_RES_TARGET_AVX512
+#define FR_RES_WIDE 32
+#include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
+#undef V
+#undef FR_RES_TARGET
+#endif
+#include "fr_reservoir_impl.h"
+#undef T
+#undef S
+
+#define T double
+#define S d
+#define V base
+#define FR_RES_TARGET
+#define FR_RES_WIDE 8
+#include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
+#undef V
+#undef FR_RES_TARGET
+#if FR_RES_MULTIVERSION
+#define V avx2
+#define FR_RES_TARGET FR_RES_TARGET_AVX2
+#define FR_RES_WIDE 16
+#include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
+#undef V
+#undef FR_RES_TARGET
+#define V avx512
+#define FR_RES_TARGET FR_RES_TARGET_AVX512
+#define FR_RES_WIDE 32
+#include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
+#undef V
+#undef FR_RES_TARGET
+#endif
+#include "fr_reservoir_impl.h"
+#undef T
+#undef S

@@ -1,0 +1,201 @@
+"""Standard time series of reservoir computing, generated (nothing is
+downloaded): Mackey-Glass, NARMA, Lorenz, and the memory-capacity task.
+
+Every function returns float64 arrays shaped (n, features).
+"""
+import numpy as np
+
+from fastrnn._validation import check_int, check_random_state, check_real
+
+
+def mackey_glass(n, tau=17, *, a=0.2, b=0.1, power=10, x0=1.2, h=0.1, subsample=10,
+                 method="euler", discard=0, seed=None):
+    """The Mackey-Glass delay differential equation, sampled.
+
+        dx/dt = a x(t - tau) / (1 + x(t - tau)^power) - b x(t)
+
+    Integration scheme
+    ------------------
+    Fixed step ``h`` with the delay a whole number of steps, d = round(tau/h)
+    (tau must be a multiple of h). The history x(t) for t in [-tau, 0] is the
+    constant ``x0`` (or, with ``seed``, x0 plus uniform noise in [-0.1, 0.1]
+    at every history point). One sample is kept every ``subsample`` steps,
+    so the sampling interval is ``h * subsample`` time units.
+
+    - ``method="euler"`` (default, the classic scheme): explicit Euler,
+      x_{k+1} = x_k + h (a x_{k-d} / (1 + x_{k-d}^power) - b x_k). With the
+      defaults h = 0.1, subsample = 10 this is the series of Jaeger (2001,
+      GMD Report 148): step 0.1, a 170-step delay for tau = 17, one sample
+      per time unit.
+    - ``method="rk4"``: classical Runge-Kutta; the delayed value at a half
+      step is the mean of its two neighbours on the grid (linear
+      interpolation), which keeps the scheme second order in the delay term.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples returned.
+    tau : float
+        Delay (17 gives the classic mildly chaotic attractor, 30 a more
+        chaotic one).
+    discard : int
+        Samples dropped at the start (transient) before the n returned.
+
+    Returns
+    -------
+    ndarray (n, 1)
+    """
+    n = check_int(n, "n", minimum=0)
+    tau = check_real(tau, "tau", low=0.0, low_open=True)
+    h = check_real(h, "h", low=0.0, low_open=True)
+    subsample = check_int(subsample, "subsample", minimum=1)
+    discard = check_int(discard, "discard", minimum=0)
+    power = check_real(power, "power")
+    a = check_real(a, "a")
+    b = check_real(b, "b")
+    x0 = check_real(x0, "x0")
+    if method not in ("euler", "rk4"):
+        raise ValueError(f"method must be 'euler' or 'rk4', got {method!r}")
+    d = int(round(tau / h))
+    if abs(d * h - tau) > 1e-9 * max(1.0, tau):
+        raise ValueError(f"tau must be a multiple of h: tau={tau}, h={h}")
+    steps = (n + discard) * subsample
+    hist = np.full(d + 1, x0, dtype=np.float64)
+    if seed is not None:
+        hist += check_random_state(seed).uniform(-0.1, 0.1, size=d + 1)
+    x = np.empty(d + 1 + steps, dtype=np.float64)
+    x[:d + 1] = hist
+    # Plain Python floats: the recursion is sequential, and float arithmetic
+    # on scalars is several times faster than on NumPy scalars.
+    xs = x.tolist()
+    if method == "euler":
+        for k in range(d, d + steps):
+            xd = xs[k - d]
+            xk = xs[k]
+            xs.append(0.0)
+            xs[k + 1] = xk + h * (a * xd / (1.0 + xd ** power) - b * xk)
+    else:
+        def f(xk, xd):
+            return a * xd / (1.0 + xd ** power) - b * xk
+        for k in range(d, d + steps):
+            xk, xd0, xd1 = xs[k], xs[k - d], xs[k - d + 1]
+            xdm = 0.5 * (xd0 + xd1)
+            k1 = f(xk, xd0)
+            k2 = f(xk + 0.5 * h * k1, xdm)
+            k3 = f(xk + 0.5 * h * k2, xdm)
+            k4 = f(xk + h * k3, xd1)
+            xs.append(0.0)
+            xs[k + 1] = xk + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+    series = np.asarray(xs[d + 1:], dtype=np.float64)
+    # sample i is the state after (i + 1) * subsample steps
+    samples = series[subsample - 1::subsample]
+    return samples[discard:discard + n, None].copy()
+
+
+def narma(n, order=10, *, seed=None, u=None, discard=200):
+    """NARMA task in the form of Atiya and Parlos (2000).
+
+        y(t+1) = 0.3 y(t) + 0.05 y(t) sum_{i=0}^{order-1} y(t-i)
+                 + 1.5 u(t-order+1) u(t) + 0.1
+
+    with u(t) i.i.d. uniform in [0, 0.5]. (For order 10 this is NARMA10.)
+
+    Parameters
+    ----------
+    n : int
+    order : int >= 1
+    u : array_like (n + discard,), optional
+        The input; drawn from ``seed`` if None.
+    discard : int
+        Initial steps dropped (the system starts from y = 0).
+
+    Returns
+    -------
+    u : ndarray (n, 1), the input
+    y : ndarray (n, 1), the target: y[t] is y(t+1), the value to predict
+        from u up to time t.
+    """
+    n = check_int(n, "n", minimum=0)
+    order = check_int(order, "order", minimum=1)
+    discard = check_int(discard, "discard", minimum=0)
+    total = n + discard
+    if u is None:
+        uu = check_random_state(seed).uniform(0.0, 0.5, size=total)
+    else:
+        uu = np.asarray(u, dtype=np.float64).ravel()
+        if uu.shape[0] != total:
+            raise ValueError(f"u must have n + discard = {total} values, got {uu.shape[0]}")
+    y = np.zeros(total + 1)
+    ul = uu.tolist()
+    yl = y.tolist()
+    window = 0.0  # sum of the last `order` values of y
+    for t in range(total):
+        window += yl[t]
+        if t >= order:
+            window -= yl[t - order]
+        u_old = ul[t - order + 1] if t - order + 1 >= 0 else 0.0
+        yl[t + 1] = 0.3 * yl[t] + 0.05 * yl[t] * window + 1.5 * u_old * ul[t] + 0.1
+    y = np.asarray(yl)
+    return uu[discard:, None].copy(), y[discard + 1:, None].copy()
+
+
+def lorenz(n, *, h=0.01, subsample=1, sigma=10.0, rho=28.0, beta=8.0 / 3.0,
+           x0=(1.0, 1.0, 1.0), discard=1000):
+    """The Lorenz system integrated by classical Runge-Kutta (fixed step h).
+
+        dx/dt = sigma (y - x),  dy/dt = x (rho - z) - y,  dz/dt = x y - beta z
+
+    Parameters
+    ----------
+    n : int
+        Samples returned, one every ``subsample`` steps (interval h*subsample).
+    discard : int
+        Samples dropped first (transient towards the attractor).
+
+    Returns
+    -------
+    ndarray (n, 3): columns x, y, z.
+    """
+    n = check_int(n, "n", minimum=0)
+    subsample = check_int(subsample, "subsample", minimum=1)
+    discard = check_int(discard, "discard", minimum=0)
+    h = check_real(h, "h", low=0.0, low_open=True)
+    s, r, bt = float(sigma), float(rho), float(beta)
+    x, y, z = (float(v) for v in x0)
+    out = np.empty((n + discard, 3))
+
+    def f(x, y, z):
+        return s * (y - x), x * (r - z) - y, x * y - bt * z
+
+    for i in range(n + discard):
+        for _ in range(subsample):
+            a1, b1, c1 = f(x, y, z)
+            a2, b2, c2 = f(x + 0.5 * h * a1, y + 0.5 * h * b1, z + 0.5 * h * c1)
+            a3, b3, c3 = f(x + 0.5 * h * a2, y + 0.5 * h * b2, z + 0.5 * h * c2)
+            a4, b4, c4 = f(x + h * a3, y + h * b3, z + h * c3)
+            x += h / 6.0 * (a1 + 2 * a2 + 2 * a3 + a4)
+            y += h / 6.0 * (b1 + 2 * b2 + 2 * b3 + b4)
+            z += h / 6.0 * (c1 + 2 * c2 + 2 * c3 + c4)
+        out[i] = (x, y, z)
+    return out[discard:].copy()
+
+
+def memory_capacity_task(n, max_delay=40, *, low=-0.8, high=0.8, seed=None):
+    """Jaeger's (2002, GMD Report 152) short-term memory task.
+
+    Input u(t) i.i.d. uniform in [low, high]; target k (k = 1..max_delay) is
+    the input delayed by k steps, u(t - k).
+
+    Returns
+    -------
+    u : ndarray (n, 1)
+    y : ndarray (n, max_delay), y[t, k-1] = u[t-k] (0 for t < k: discard at
+        least max_delay warm-up steps before using the rows).
+    """
+    n = check_int(n, "n", minimum=0)
+    max_delay = check_int(max_delay, "max_delay", minimum=1)
+    u = check_random_state(seed).uniform(low, high, size=n)
+    y = np.zeros((n, max_delay))
+    for k in range(1, max_delay + 1):
+        y[k:, k - 1] = u[:n - k]
+    return u[:, None], y

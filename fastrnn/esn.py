@@ -1,0 +1,300 @@
+"""Echo state network: a fixed reservoir and a trained linear readout
+(seed 002, section 10.7.1), optionally with the output fed back into the
+reservoir (teacher forcing, seed 002, section 10.2.1).
+
+With feedback the reservoir runs
+
+    x_t = (1 - lr) x_{t-1} + lr f(W x_{t-1} + Win u_t + Wfb y_{t-1} + b)
+    y_t = Wout [x_t (; u_t)] + b_out
+
+During ``fit`` y_{t-1} is the target (teacher forcing), so the states of all
+steps are computed in one call and the readout is a linear regression on
+them; in ``predict``/``generate`` y_{t-1} is the network's own output, and the
+reservoir and readout run together step by step in one Cython call.
+"""
+import numpy as np
+
+from fastrnn import _reservoir
+from fastrnn._validation import as_float_array, check_int
+from fastrnn.readout import RLS, Ridge
+from fastrnn.reservoir import _ACTIVATIONS, Reservoir, _transposed
+
+
+class ESN:
+    """An echo state network: ``reservoir`` + ``readout``.
+
+    Parameters
+    ----------
+    reservoir : fastrnn.Reservoir
+    readout : fastrnn.Ridge or fastrnn.RLS
+    feedback : bool
+        Feed the readout's output back into the reservoir through Wfb.
+    input_to_readout : bool
+        The readout sees [x_t, u_t] instead of x_t.
+
+    Notes
+    -----
+    Shapes: X is (T, D), (T, B, D) or a list of (T_i, D); Y is (T, O) (or
+    (T,)), (T, B, O) or a list. ``X=None`` is allowed for a reservoir without
+    inputs (driven only by its feedback). The reservoir state and the last
+    output carry over between calls until ``reset()``; the series of a list
+    are independent, each starting from the state at the start of the call.
+    """
+
+    def __init__(self, reservoir, readout, *, feedback=False, input_to_readout=False):
+        if not isinstance(reservoir, Reservoir):
+            raise TypeError(f"reservoir must be a fastrnn.Reservoir, got "
+                            f"{type(reservoir).__name__}")
+        if not isinstance(readout, (Ridge, RLS)):
+            raise TypeError(f"readout must be a fastrnn.Ridge or fastrnn.RLS, got "
+                            f"{type(readout).__name__}")
+        self.reservoir = reservoir
+        self.readout = readout
+        self.feedback = bool(feedback)
+        self.input_to_readout = bool(input_to_readout)
+        self.dtype = reservoir.dtype
+        self._y_last = None
+        self._n_outputs = None
+        self._single = False
+
+    # ------------------------------------------------------------- helpers
+    def reset(self):
+        """Zero the reservoir state and the last output."""
+        self.reservoir.reset()
+        self._y_last = None
+        return self
+
+    def _inputs(self, X, T=None, name="X"):
+        """X (or None) -> (T, B, D) float array and the unbatched flag."""
+        if X is None:
+            if T is None:
+                raise ValueError(f"{name} is required")
+            D = self.reservoir.input_dim or 0
+            if D:
+                raise ValueError(f"{name} is required: the reservoir takes {D} inputs")
+            return np.zeros((T, 1, 0), dtype=self.dtype), True
+        arr = as_float_array(X, name, self.dtype, ndim=(2, 3))
+        if arr.ndim == 2:
+            return arr[:, None, :], True
+        return arr, False
+
+    def _targets(self, Y, T, B, name="Y"):
+        arr = as_float_array(Y, name, self.dtype, ndim=(1, 2, 3))
+        single = arr.ndim == 1
+        if single:
+            arr = arr[:, None]
+        if arr.ndim == 2:
+            arr = arr[:, None, :]
+        if arr.shape[:2] != (T, B):
+            raise ValueError(f"{name} must have {T} time steps and {B} series like X, "
+                             f"got shape {arr.shape}")
+        return arr, single
+
+    def _previous_outputs(self, B, O):
+        """y_0 for B series, (B, O): the last output, zeros after reset."""
+        if self._y_last is None:
+            return np.zeros((B, O), dtype=self.dtype)
+        y = self._y_last
+        if y.shape == (B, O):
+            return y
+        if y.shape == (1, O):
+            return np.repeat(y, B, axis=0)
+        raise ValueError(f"the stored last output has shape {y.shape}, not ({B}, {O}); "
+                         "call reset() first")
+
+    def _features(self, states, u):
+        if self.input_to_readout:
+            return np.concatenate([states, u], axis=2)
+        return states
+
+    def _teacher_forced_states(self, u, Y):
+        """States of a teacher-forced run: feedback[t] = Y[t-1]."""
+        T, B, O = Y.shape
+        fb = None
+        if self.feedback:
+            fb = np.empty_like(Y)
+            fb[0] = self._previous_outputs(B, O)
+            fb[1:] = Y[:-1]
+        if B == 1:
+            states = self.reservoir.run(u[:, 0], feedback=None if fb is None else fb[:, 0])
+            states = states[:, None]
+        else:
+            states = self.reservoir.run(u, feedback=fb)
+        if T:
+            self._y_last = Y[-1].copy()
+        return states
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, X, Y, warmup=0):
+        """Train the readout (teacher-forced when ``feedback``).
+
+        Parameters
+        ----------
+        X : array_like (T, D), (T, B, D), a list, or None (no inputs)
+        Y : array_like (T, O), (T,), (T, B, O), or a list like X
+        warmup : int
+            Steps at the start of every series whose states are not used.
+        """
+        warmup = check_int(warmup, "warmup", minimum=0)
+        if isinstance(Y, (list, tuple)):
+            if X is None:
+                X = [None] * len(Y)
+            if not isinstance(X, (list, tuple)) or len(X) != len(Y):
+                raise ValueError("X and Y must both be lists of the same length")
+            pairs = list(zip(X, Y))
+            start_state, start_y = self.reservoir.state.copy(), self._y_last
+        else:
+            pairs = [(X, Y)]
+            start_state = start_y = None
+        feats, targets = [], []
+        for i, (x, y) in enumerate(pairs):
+            if start_state is not None:
+                self.reservoir.state = start_state.copy()
+                self._y_last = start_y
+            y_arr = np.asarray(y)
+            u, _ = self._inputs(x, T=y_arr.shape[0])
+            T, B = u.shape[:2]
+            Yt, single = self._targets(y, T, B)
+            if warmup >= T:
+                raise ValueError(f"warmup must be < the number of time steps ({T}), "
+                                 f"got {warmup}")
+            self._single = single
+            self._n_outputs = Yt.shape[2]
+            states = self._teacher_forced_states(u, Yt)
+            feats.append(self._features(states, u)[warmup:])
+            targets.append(Yt[warmup:])
+        self.readout.fit(feats, targets)
+        return self
+
+    # ------------------------------------------------------------- running
+    def _readout_arrays(self):
+        if not hasattr(self.readout, "coef_"):
+            raise RuntimeError("the readout is not fitted: call fit first")
+        coef = np.asarray(self.readout.coef_, dtype=self.dtype)
+        intercept = np.atleast_1d(np.asarray(self.readout.intercept_, dtype=self.dtype))
+        if coef.ndim == 1:
+            coef = coef[:, None]
+        return coef, intercept
+
+    def _closed_loop(self, u):
+        """Free run over inputs u (T, B, D): returns (states, outputs)."""
+        res = self.reservoir
+        coef, intercept = self._readout_arrays()
+        T, B, D = u.shape
+        N, O = res.units, coef.shape[1]
+        res.initialize(D, O)
+        coef_x = np.ascontiguousarray(coef[:N])
+        y_out = np.empty((T, B, O), dtype=self.dtype)
+        y_out[...] = intercept
+        if self.input_to_readout:
+            y_out += u @ coef[N:]
+        state = res._initial_state(None, B)
+        y_prev = np.ascontiguousarray(self._previous_outputs(B, O).T)
+        out = res._pre_activations(T, B)
+        sparse, data, indices, indptr, dense = res._kernel_matrices()
+        _reservoir.reservoir_closed_loop(
+            _ACTIVATIONS[res.activation], sparse, u, res.Win, _transposed(res.Win), data,
+            indices, indptr, dense,
+            res._lr_per_element(B), res.Wfb, coef_x, state, np.empty_like(state), np.empty_like(state),
+            y_prev, np.empty_like(y_prev), out, y_out,
+        )
+        res.state = state[:, 0].copy() if B == 1 else np.ascontiguousarray(state.T)
+        if T:
+            self._y_last = np.ascontiguousarray(y_prev.T)
+        return out, y_out
+
+    def _output(self, y, unbatched):
+        if unbatched:
+            y = y[:, 0]
+        if self._single:
+            y = y[..., 0]
+        return y
+
+    def run(self, X, *, teacher=None, return_states=False):
+        """Drive the network and return its outputs.
+
+        Without feedback: y_t = readout(x_t). With feedback: closed loop
+        (each output fed back), or teacher-forced when ``teacher`` (shaped as
+        Y) is given.
+
+        Returns
+        -------
+        y : ndarray (T, O), (T,), (T, B, O); and the states (T, [B,] N) if
+            ``return_states``.
+        """
+        if isinstance(X, (list, tuple)):
+            # Independent series: each starts from the state at this call.
+            start_state, start_y = self.reservoir.state.copy(), self._y_last
+            results = []
+            for i, x in enumerate(X):
+                self.reservoir.state = start_state.copy()
+                self._y_last = start_y
+                results.append(self.run(x, teacher=None if teacher is None else teacher[i],
+                                        return_states=return_states))
+            return results
+        T_hint = None if teacher is None else np.asarray(teacher).shape[0]
+        u, unbatched = self._inputs(X, T=T_hint)
+        T, B = u.shape[:2]
+        if self.feedback and teacher is None:
+            states, y = self._closed_loop(u)
+        else:
+            if teacher is not None:
+                if not self.feedback:
+                    raise ValueError("teacher is only used with feedback=True")
+                Yt, _ = self._targets(teacher, T, B, "teacher")
+                states = self._teacher_forced_states(u, Yt)
+            else:
+                states = self.reservoir.run(u[:, 0])[:, None] if B == 1 else \
+                    self.reservoir.run(u)
+            coef, intercept = self._readout_arrays()
+            y = self._features(states, u) @ coef + intercept
+        y = self._output(y, unbatched)
+        if return_states:
+            return y, (states[:, 0] if unbatched else states)
+        return y
+
+    def predict(self, X):
+        """The outputs for inputs X (closed loop when ``feedback``)."""
+        return self.run(X)
+
+    def generate(self, n_steps, *, teacher=None, inputs=None):
+        """Free-run the network for ``n_steps`` with its outputs fed back.
+
+        Parameters
+        ----------
+        n_steps : int >= 0
+        teacher : array_like (T0, O) (or (T0,), (T0, B, O)), optional
+            Outputs forced first, from the current state: the network is
+            driven with y_{t-1} = teacher[t-1] for T0 steps (a warm-up that
+            synchronises the reservoir with the signal).
+        inputs : array_like (T0 + n_steps, D) (or batched), optional
+            The inputs of all T0 + n_steps steps, if the reservoir has any.
+
+        Returns
+        -------
+        ndarray (n_steps, O) (or as teacher is shaped): the free-run outputs,
+        the first predicting the step after the teacher's last.
+        """
+        if not self.feedback:
+            raise ValueError("generate needs an ESN built with feedback=True")
+        n_steps = check_int(n_steps, "n_steps", minimum=0)
+        T0 = 0 if teacher is None else np.asarray(teacher).shape[0]
+        u, unbatched = self._inputs(inputs, T=T0 + n_steps, name="inputs")
+        if u.shape[0] != T0 + n_steps:
+            raise ValueError(f"inputs must have len(teacher) + n_steps = {T0 + n_steps} "
+                             f"time steps, got {u.shape[0]}")
+        if teacher is not None and T0:
+            t_arr = np.asarray(teacher)
+            t_unbatched = t_arr.ndim < 3
+            B = 1 if t_unbatched else t_arr.shape[1]
+            if inputs is None and B > 1:
+                u = np.zeros((T0 + n_steps, B, 0), dtype=self.dtype)
+            Yt, _ = self._targets(teacher, T0, u.shape[1], "teacher")
+            self._teacher_forced_states(np.ascontiguousarray(u[:T0]), Yt)
+            unbatched = unbatched and t_unbatched
+        _, y = self._closed_loop(np.ascontiguousarray(u[T0:]))
+        return self._output(y, unbatched)
+
+    def __repr__(self):
+        return (f"ESN({self.reservoir!r}, {self.readout!r}, feedback={self.feedback}, "
+                f"input_to_readout={self.input_to_readout})")

@@ -1,0 +1,522 @@
+"""The reservoir of an echo state network: fixed random recurrent weights and
+leaky units (seed 002, sections 10.7.1, 10.7.3 and 10.7.9).
+
+Update (seed 002, eq. 10.7 with lr = 1/tau), one row per unit:
+
+    x_t = (1 - lr) * x_{t-1} + lr * f(W x_{t-1} + Win u_t + Wfb y_{t-1} + b [+ noise])
+
+The feedback term is present only when the outputs y are fed back (see
+`fastrnn.ESN`). Hyperparameters carry ReservoirPy's names. The time loop is in
+``fastrnn/_reservoir.pyx`` (C kernels in ``csrc/fr_reservoir_impl.h``); this
+module draws and checks the matrices, allocates, and makes one call per
+sequence.
+"""
+import numbers
+import os
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from fastrnn import _reservoir
+from fastrnn._validation import (
+    as_float_array,
+    check_dtype,
+    check_int,
+    check_random_state,
+    check_real,
+)
+
+_ACTIVATIONS = {"tanh": 0, "sigmoid": 1, "relu": 2, "identity": 3}
+
+# Nonzeros x series per step from which a second thread pays for the
+# barrier it needs at every step.
+_THREADS_MIN_WORK = 200_000
+
+
+def _available_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+# Below this size a dense eigenvalue solve is both faster and exact.
+_DENSE_EIG_MAX = 256
+
+
+def spectral_radius(W, *, tol=1e-10, v0=None, return_vector=False):
+    """The largest absolute eigenvalue of a square matrix.
+
+    ARPACK (``scipy.sparse.linalg.eigs``) on the sparse matrix, started from a
+    fixed vector (or ``v0``) so that the result does not depend on global
+    random state. When ARPACK does not converge the dense eigenvalues are
+    computed instead (for matrices up to 4096 units), else a longer ARPACK
+    run with a wider Krylov space. Small matrices (<= 256) go straight to the
+    dense solver.
+
+    Parameters
+    ----------
+    W : ndarray or scipy.sparse matrix, (N, N)
+    tol : float
+        ARPACK's relative tolerance.
+    v0 : ndarray (N,), optional
+        Start vector (e.g. the vector returned by an earlier call on a
+        multiple of the same matrix, which makes ARPACK converge at once).
+    return_vector : bool
+        Also return a real vector spanning (with its partner, for a complex
+        pair) the leading eigenvector, to restart from.
+
+    Returns
+    -------
+    float (and ndarray (N,) or None)
+    """
+    n = W.shape[0]
+    if W.ndim != 2 or W.shape != (n, n):
+        raise ValueError(f"W must be square, got shape {W.shape}")
+    vec = None
+    if n == 0 or (sp.issparse(W) and W.nnz == 0):
+        radius = 0.0
+    elif n <= _DENSE_EIG_MAX:
+        dense = W.toarray() if sp.issparse(W) else np.asarray(W)
+        radius = float(np.max(np.abs(np.linalg.eigvals(dense.astype(np.float64)))))
+    else:
+        op = W.astype(np.float64)
+        if sp.issparse(op):
+            op = op.tocsr()
+        if v0 is None:
+            # A fixed, generic start vector: deterministic, and (unlike a
+            # vector of ones) not orthogonal to the leading eigenvector of
+            # structured matrices.
+            v0 = np.random.default_rng(20010).standard_normal(n)
+        # The leading eigenvalues of a random matrix crowd the edge of its
+        # spectral disc: a Krylov space of 40 separates them at a fraction of
+        # the restarts of ARPACK's default.
+        try:
+            vals, vecs = spla.eigs(op, k=1, which="LM", v0=v0, ncv=min(n, 40), tol=tol,
+                                   maxiter=100 * n)
+            radius = float(np.abs(vals[0]))
+            vec = vecs[:, 0].real + vecs[:, 0].imag
+        except spla.ArpackNoConvergence:
+            if n <= 4096:
+                dense = op.toarray() if sp.issparse(op) else op
+                radius = float(np.max(np.abs(np.linalg.eigvals(dense))))
+            else:
+                vals = spla.eigs(op, k=4, which="LM", v0=v0, ncv=min(n, 256), tol=tol,
+                                 maxiter=1000 * n, return_eigenvectors=False)
+                radius = float(np.max(np.abs(vals)))
+    return (radius, vec) if return_vector else radius
+
+
+def _check_fraction(value, name):
+    return check_real(value, name, low=0.0, high=1.0, low_open=True)
+
+
+def _random_sparse(rng, rows, cols, density, values):
+    """A (rows x cols) CSR matrix with round(density*rows*cols) (at least one)
+    nonzeros at distinct uniform positions, drawn by ``values(rng, size)``."""
+    total = rows * cols
+    nnz = min(total, max(1, int(round(density * total))))
+    flat = rng.choice(total, size=nnz, replace=False) if nnz < total else np.arange(total)
+    r, c = np.divmod(flat, cols)
+    return sp.csr_matrix((values(rng, nnz), (r, c)), shape=(rows, cols))
+
+
+def _with_degree(rng, n, degree, values):
+    """A (n x n) CSR matrix with exactly ``degree`` nonzeros in every row
+    (``degree`` recurrent inputs per unit) at distinct random columns."""
+    cols = np.empty((n, degree), dtype=np.int64)
+    for i in range(n):
+        cols[i] = rng.choice(n, size=degree, replace=False)
+    cols.sort(axis=1)
+    indptr = np.arange(0, n * degree + 1, degree)
+    return sp.csr_matrix((values(rng, n * degree), cols.ravel(), indptr), shape=(n, n))
+
+
+def _transposed(M):
+    """A contiguous transpose, never empty (the kernels take its address)."""
+    if M.size == 0:
+        return np.zeros((1, 1), dtype=M.dtype)
+    return np.ascontiguousarray(M.T)
+
+
+def _normal(rng, size):
+    return rng.standard_normal(size)
+
+
+def _bernoulli(rng, size):
+    return rng.choice(np.array([-1.0, 1.0]), size=size)
+
+
+class Reservoir:
+    """A leaky echo state reservoir (seed 002, eq. 10.7; sections 10.7.1, 10.7.3).
+
+    Parameters
+    ----------
+    units : int >= 1
+        Number of reservoir units N.
+    sr : float > 0
+        Spectral radius W is rescaled to. Ignored when ``W`` is given (the
+        matrix is used as it is, as in ReservoirPy).
+    lr : float in (0, 1] or array of N such values
+        Leak rate 1/tau of each unit; an array gives a hierarchy of time
+        scales (seed 002, 10.7.9).
+    input_scaling : float or array of D floats
+        Win is drawn from {-1, +1} and multiplied by this (per input column).
+    rc_connectivity : float in (0, 1]
+        Density of W (ignored when ``degree`` is given).
+    input_connectivity : float in (0, 1]
+        Density of Win (and of the bias).
+    degree : int or None
+        Exactly ``degree`` nonzero recurrent inputs per unit (the sparse
+        initialisation cited in seed 002, 10.7.1: 15 per unit).
+    bias_scaling : float >= 0
+        Bias drawn from {-1, +1} with ``input_connectivity``, times this.
+    fb_scaling, fb_connectivity :
+        Scale and density of the feedback matrix Wfb (drawn from {-1, +1}) that
+        is generated at first use with output feedback.
+    activation : {"tanh", "sigmoid", "relu", "identity"}
+    noise : float >= 0
+        Standard deviation of Gaussian noise added inside f at every step.
+    W, Win, Wfb, bias : array_like or scipy.sparse matrix, optional
+        Matrices to use instead of drawing them: W (N, N), Win (N, D),
+        Wfb (N, O), bias (N,). A sparse W runs through the CSR kernel, a dense
+        one through BLAS.
+    dtype : numpy.float32 or numpy.float64
+        Precision of every matrix, state and computation.
+    seed : None, int or numpy.random.Generator
+    n_threads : None, 1 or 2
+        Threads sharing the rows of a sparse W in ``run``. None (default):
+        two when the CPU has them and the work per step is large enough to
+        pay for a barrier per step (nonzeros of W times series >= 200,000),
+        else one. Results do not depend on it.
+
+    Attributes
+    ----------
+    W : scipy.sparse.csr_matrix or ndarray, (N, N)
+    Win : ndarray (N, D), None until the first call (or ``initialize``)
+    Wfb : ndarray (N, O) or None
+    bias : ndarray (N,)
+    lr : ndarray (N,)
+    sr_measured_initial : float or None
+        Spectral radius of the drawn W before rescaling (None for a given W).
+    sr_measured : float
+        Spectral radius of W as used, measured on the stored matrix (for a
+        given W it is measured on first access).
+    state : ndarray (N,) or (B, N)
+        The current state; the next call starts from it unless ``reset()``.
+    threads_used_ : int
+        Threads the last ``run`` used.
+
+    Notes
+    -----
+    A sequence of length T gives T states x_1 .. x_T; x_0 is the state before
+    the call (zeros after ``reset``). Inputs can be (T, D), (T, B, D) for B
+    series of equal length run together, or a list of arrays for series of
+    different lengths (each starts from the same initial state; afterwards
+    the state is the last series' final state).
+    """
+
+    def __init__(self, units, *, sr=0.9, lr=1.0, input_scaling=1.0, rc_connectivity=0.1,
+                 input_connectivity=0.1, degree=None, bias_scaling=0.0, fb_scaling=1.0,
+                 fb_connectivity=0.1, activation="tanh", noise=0.0, W=None, Win=None,
+                 Wfb=None, bias=None, dtype=np.float64, seed=None, n_threads=None):
+        self.units = N = check_int(units, "units", minimum=1)
+        self.sr = check_real(sr, "sr", low=0.0, low_open=True)
+        self.rc_connectivity = _check_fraction(rc_connectivity, "rc_connectivity")
+        self.input_connectivity = _check_fraction(input_connectivity, "input_connectivity")
+        self.fb_connectivity = _check_fraction(fb_connectivity, "fb_connectivity")
+        self.degree = None if degree is None else check_int(degree, "degree", minimum=1,
+                                                            maximum=N)
+        self.bias_scaling = check_real(bias_scaling, "bias_scaling", low=0.0)
+        self.fb_scaling = check_real(fb_scaling, "fb_scaling")
+        self.noise = check_real(noise, "noise", low=0.0)
+        self.n_threads = None if n_threads is None else check_int(n_threads, "n_threads",
+                                                                   minimum=1)
+        if activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
+            )
+        self.activation = activation
+        self.dtype = dt = check_dtype(dtype)
+        self._rng = check_random_state(seed)
+        self.lr = self._check_lr(lr)
+        self.input_scaling = self._check_input_scaling(input_scaling)
+
+        self.sr_measured_initial = None
+        self._sr_measured = None
+        if W is None:
+            if self.degree is not None:
+                W0 = _with_degree(self._rng, N, self.degree, _normal)
+            else:
+                W0 = _random_sparse(self._rng, N, N, self.rc_connectivity, _normal)
+            self.sr_measured_initial, vec = spectral_radius(W0, return_vector=True)
+            if self.sr_measured_initial == 0.0:
+                # Nilpotent (e.g. a handful of off-diagonal entries in a tiny
+                # reservoir): no scaling reaches sr, so W is kept as drawn.
+                warnings.warn(
+                    f"the drawn W has spectral radius 0 and cannot be rescaled to sr={self.sr}; "
+                    "raise units, rc_connectivity or degree", RuntimeWarning, stacklevel=2)
+                self.W = self._check_W(W0)
+            else:
+                self.W = self._check_W(W0 * (self.sr / self.sr_measured_initial))
+            # Measured again on the matrix as stored (in its dtype); the
+            # eigenvector just found makes this second ARPACK run short.
+            self._sr_measured = spectral_radius(self.W, v0=vec)
+        else:
+            self.W = self._check_W(W)
+
+        self.bias = None
+        if bias is not None:
+            self.bias = as_float_array(bias, "bias", dt, shape=(N,))
+        self.Win = None
+        if Win is not None:
+            Win = Win.toarray() if sp.issparse(Win) else Win
+            self.Win = as_float_array(Win, "Win", dt, ndim=2, shape=(N, None))
+            self._check_input_scaling_width(self.Win.shape[1])
+        self.Wfb = None
+        if Wfb is not None:
+            Wfb = Wfb.toarray() if sp.issparse(Wfb) else Wfb
+            self.Wfb = as_float_array(Wfb, "Wfb", dt, ndim=2, shape=(N, None))
+        if self.bias is None:
+            if self.bias_scaling == 0.0:
+                self.bias = np.zeros(N, dtype=dt)
+            else:
+                b = _random_sparse(self._rng, N, 1, self.input_connectivity, _bernoulli)
+                self.bias = (b.toarray().ravel() * self.bias_scaling).astype(dt)
+        self.state = np.zeros(N, dtype=dt)
+
+    # ------------------------------------------------------------ checking
+    def _check_lr(self, lr):
+        N = self.units
+        if isinstance(lr, numbers.Real) and not isinstance(lr, (bool, np.bool_)):
+            value = check_real(lr, "lr", low=0.0, high=1.0, low_open=True)
+            return np.full(N, value, dtype=self.dtype)
+        arr = as_float_array(lr, "lr", np.float64, ndim=1)
+        if arr.shape != (N,):
+            raise ValueError(f"lr must be a float or an array of shape ({N},) (one per unit), "
+                             f"got shape {arr.shape}")
+        if not np.all((arr > 0) & (arr <= 1)):
+            bad = arr[~((arr > 0) & (arr <= 1))][0]
+            raise ValueError(f"lr must be in (0, 1] for every unit, got {bad}")
+        return arr.astype(self.dtype)
+
+    def _check_input_scaling(self, scaling):
+        if isinstance(scaling, numbers.Real) and not isinstance(scaling, (bool, np.bool_)):
+            return check_real(scaling, "input_scaling")
+        arr = as_float_array(scaling, "input_scaling", np.float64, ndim=1)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("input_scaling must be finite")
+        return arr
+
+    def _check_input_scaling_width(self, D):
+        if isinstance(self.input_scaling, np.ndarray) and self.input_scaling.shape != (D,):
+            raise ValueError(
+                f"input_scaling must be a float or have one value per input ({D}), "
+                f"got shape {self.input_scaling.shape}"
+            )
+
+    def _check_W(self, W):
+        N = self.units
+        if sp.issparse(W):
+            if W.shape != (N, N):
+                raise ValueError(f"W must have shape ({N}, {N}) (units, units), got {W.shape}")
+            if W.dtype.kind not in "biuf":
+                raise TypeError(f"W must hold real numbers, got dtype {W.dtype}")
+            W = sp.csr_matrix(W, dtype=self.dtype, copy=True)
+            W.sum_duplicates()
+            W.sort_indices()
+            if not np.all(np.isfinite(W.data)):
+                raise ValueError("W must be finite")
+            if W.nnz >= 2**31:
+                raise ValueError("W has too many nonzeros for 32-bit indices")
+            W.indices = W.indices.astype(np.int32)
+            W.indptr = W.indptr.astype(np.int32)
+            return W
+        W = as_float_array(W, "W", self.dtype, shape=(N, N))
+        if not np.all(np.isfinite(W)):
+            raise ValueError("W must be finite")
+        return W
+
+    # ----------------------------------------------------------- properties
+    @property
+    def sr_measured(self):
+        if self._sr_measured is None:
+            self._sr_measured = spectral_radius(self.W)
+        return self._sr_measured
+
+    @property
+    def input_dim(self):
+        return None if self.Win is None else self.Win.shape[1]
+
+    @property
+    def feedback_dim(self):
+        return None if self.Wfb is None else self.Wfb.shape[1]
+
+    def initialize(self, input_dim, feedback_dim=None):
+        """Draw Win (N, input_dim) and, if ``feedback_dim``, Wfb (N, feedback_dim)
+        unless already set. Called on first use; call it to fix the matrices
+        before running."""
+        D = check_int(input_dim, "input_dim", minimum=0)
+        N = self.units
+        if self.Win is None:
+            self._check_input_scaling_width(D)
+            if D == 0:
+                self.Win = np.zeros((N, 0), dtype=self.dtype)
+            else:
+                win = _random_sparse(self._rng, N, D, self.input_connectivity, _bernoulli)
+                self.Win = (win.toarray() * self.input_scaling).astype(self.dtype)
+        elif self.Win.shape[1] != D:
+            raise ValueError(f"the reservoir takes {self.Win.shape[1]} input features (Win), "
+                             f"got {D}")
+        if feedback_dim is not None:
+            O = check_int(feedback_dim, "feedback_dim", minimum=1)
+            if self.Wfb is None:
+                wfb = _random_sparse(self._rng, N, O, self.fb_connectivity, _bernoulli)
+                self.Wfb = (wfb.toarray() * self.fb_scaling).astype(self.dtype)
+            elif self.Wfb.shape[1] != O:
+                raise ValueError(f"the reservoir takes {self.Wfb.shape[1]} feedback features "
+                                 f"(Wfb), got {O}")
+        return self
+
+    def reset(self, state=None):
+        """Set the state to zeros (or to ``state``, (N,) or (B, N))."""
+        if state is None:
+            self.state = np.zeros(self.units, dtype=self.dtype)
+        else:
+            self.state = as_float_array(state, "state", self.dtype, ndim=(1, 2))
+            if self.state.shape[-1] != self.units:
+                raise ValueError(f"state must have {self.units} units in its last dimension, "
+                                 f"got shape {self.state.shape}")
+        return self
+
+    # -------------------------------------------------------------- running
+    def _initial_state(self, x0, batch):
+        """x_0 as an (N, B) unit-major array (a copy the kernel may overwrite)."""
+        N = self.units
+        src = self.state if x0 is None else as_float_array(x0, "x0", self.dtype, ndim=(1, 2))
+        if src.shape == (N,):
+            return np.repeat(src[:, None], batch, axis=1)
+        if src.shape == (batch, N):
+            return np.ascontiguousarray(src.T)
+        name = "x0" if x0 is not None else "the current state"
+        raise ValueError(
+            f"{name} must have shape ({N},) or ({batch}, {N}) for {batch} series, "
+            f"got {src.shape}" + ("" if x0 is not None else "; call reset() first")
+        )
+
+    def _prepare_inputs(self, u, fb):
+        """Inputs (T, B, D) and optional teacher feedback (T, B, O) -> the
+        (T, B, D [+ O]) array the kernel projects with [Win | Wfb]."""
+        if fb is None:
+            self.initialize(u.shape[2])
+            return u, self.Win
+        self.initialize(u.shape[2], fb.shape[2])
+        if fb.shape[:2] != u.shape[:2]:
+            raise ValueError(f"feedback must have the same time steps and series as X, got "
+                             f"{fb.shape[:2]} and {u.shape[:2]}")
+        return (np.ascontiguousarray(np.concatenate([u, fb], axis=2)),
+                np.ascontiguousarray(np.hstack([self.Win, self.Wfb])))
+
+    def _kernel_matrices(self):
+        if sp.issparse(self.W):
+            W = self.W
+            return True, W.data, W.indices, W.indptr, np.zeros((1, 1), dtype=self.dtype)
+        empty_i = np.zeros(1, dtype=np.int32)
+        return False, np.zeros(1, dtype=self.dtype), empty_i, empty_i, self.W
+
+    def _threads_for(self, B):
+        if self.n_threads is not None:
+            return min(self.n_threads, 2)
+        if not sp.issparse(self.W) or self.W.nnz * B < _THREADS_MIN_WORK:
+            return 1
+        return 2 if _available_cpus() >= 2 else 1
+
+    def _lr_per_element(self, B):
+        """Leak rates laid out like the unit-major (N, B) state."""
+        return self.lr if B == 1 else np.repeat(self.lr, B)
+
+    def _pre_activations(self, T, B):
+        out = np.empty((T, B, self.units), dtype=self.dtype)
+        out[...] = self.bias
+        if self.noise > 0:
+            out += (self.noise * self._rng.standard_normal(out.shape)).astype(self.dtype)
+        return out
+
+    def _run3(self, u, fb, x0):
+        """u (T, B, D) [fb (T, B, O)] -> states (T, B, N); updates self.state."""
+        T, B, _ = u.shape
+        inputs, win = self._prepare_inputs(u, fb)
+        state = self._initial_state(x0, B)
+        out = self._pre_activations(T, B)
+        sparse, data, indices, indptr, dense = self._kernel_matrices()
+        spare = np.empty_like(state)
+        acc = np.empty_like(state)
+        self.threads_used_ = _reservoir.reservoir_run(
+            _ACTIVATIONS[self.activation], sparse, inputs, win, _transposed(win), data,
+            indices, indptr, dense, self._lr_per_element(B), state, spare, acc, out,
+            self._threads_for(B))
+        return out, state
+
+    def _as_series(self, X, name, width=None):
+        """(T, D) -> (T, 1, D), (T, B, D) kept; returns (array, unbatched)."""
+        arr = as_float_array(X, name, self.dtype, ndim=(2, 3))
+        if width is not None and arr.shape[-1] != width:
+            raise ValueError(f"{name} must have {width} features in its last dimension, "
+                             f"got shape {arr.shape}")
+        return (arr[:, None, :], True) if arr.ndim == 2 else (arr, False)
+
+    def run(self, X, x0=None, *, feedback=None):
+        """Run the reservoir and return its states.
+
+        Parameters
+        ----------
+        X : array_like (T, D), (T, B, D), or a list of (T_i, D) arrays
+        x0 : array_like (N,) or (B, N), optional
+            Initial state; the current state (zeros after ``reset``) if None.
+        feedback : like X with O features, optional
+            The outputs fed back through Wfb: feedback[t] is y_{t-1}, the
+            output before step t (teacher forcing). Wfb is drawn on first use.
+
+        Returns
+        -------
+        states : ndarray (T, N), (T, B, N), or a list of (T_i, N) arrays
+        """
+        if isinstance(X, (list, tuple)):
+            if feedback is not None and (not isinstance(feedback, (list, tuple))
+                                         or len(feedback) != len(X)):
+                raise ValueError("feedback must be a list of the same length as X")
+            start = self.state if x0 is None else x0
+            results, last = [], self.state
+            for i, Xi in enumerate(X):
+                arr = as_float_array(Xi, f"X[{i}]", self.dtype, ndim=2)
+                fbi = None
+                if feedback is not None:
+                    fbi = as_float_array(feedback[i], f"feedback[{i}]", self.dtype, ndim=2)
+                    fbi = fbi[:, None, :]
+                out, state = self._run3(arr[:, None, :], fbi, start)
+                results.append(out[:, 0, :])
+                last = state[:, 0].copy()
+            self.state = last
+            return results
+        u, unbatched = self._as_series(X, "X")
+        fb = None
+        if feedback is not None:
+            fb, fb_unbatched = self._as_series(feedback, "feedback")
+            if fb_unbatched != unbatched:
+                raise ValueError("feedback must be batched like X")
+        out, state = self._run3(u, fb, x0)
+        if unbatched:
+            self.state = state[:, 0].copy()
+            return out[:, 0, :]
+        self.state = np.ascontiguousarray(state.T)
+        return out
+
+    def __call__(self, X, x0=None, **kwargs):
+        return self.run(X, x0, **kwargs)
+
+    def __repr__(self):
+        kind = "sparse" if sp.issparse(self.W) else "dense"
+        return (f"Reservoir({self.units}, sr={self.sr}, activation={self.activation!r}, "
+                f"W={kind}, dtype={self.dtype.name})")
