@@ -27,6 +27,10 @@ class RNN(RecurrentLayer):
     hidden_size : int
         Units, H.
     nonlinearity : {"tanh", "relu"}
+    delays : None or sequence of int
+        Recurrent connections from h_{t-d} for each d (seed 002, 10.7.2).
+        None or (1,) is the usual layer; anything else returns a
+        ``fastrnn.DelayRNN`` (one layer, one direction, with bias).
     num_layers : int
         Stacked layers; layer k > 0 reads the outputs of layer k - 1
         (seed 002, section 10.5).
@@ -64,9 +68,20 @@ class RNN(RecurrentLayer):
 
     _gates = 1
 
+    def __new__(cls, *args, delays=None, **kwargs):
+        # Recurrent connections with delays other than 1 (seed 002, 10.7.2) have
+        # a loop of their own: RNN(..., delays=(1, 3)) builds a DelayRNN.
+        if delays is not None and tuple(delays) != (1,):
+            from fastrnn.delays import DelayRNN
+            extra = set(kwargs) - {"nonlinearity", "batch_first", "dtype", "seed"}
+            if extra:
+                raise ValueError(f"RNN with delays={tuple(delays)} does not take {sorted(extra)}")
+            return DelayRNN(*args, delays=delays, **kwargs)
+        return super().__new__(cls)
+
     def __init__(self, input_size, hidden_size, *, nonlinearity="tanh", num_layers=1,
                  bidirectional=False, bias=True, batch_first=False, dtype=np.float32,
-                 seed=None):
+                 seed=None, delays=None):
         if not isinstance(nonlinearity, str) or nonlinearity not in _KINDS:
             raise ValueError(
                 f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}"

@@ -65,3 +65,13 @@ def test_bad_delays():
         DelayRNN(2, 3, delays=(1, 1))
     with pytest.raises(ValueError, match="delays"):
         DelayRNN(2, 3, delays=(0, 2))
+
+
+def test_rnn_with_delays_builds_a_delay_layer():
+    layer = fastrnn.RNN(2, 3, delays=(1, 3), dtype=np.float64, seed=0)
+    assert isinstance(layer, DelayRNN) and layer.delays == (1, 3)
+    assert "weight_hh_d3_l0" in layer.params
+    plain = fastrnn.RNN(2, 3, delays=(1,))
+    assert isinstance(plain, fastrnn.RNN)
+    with pytest.raises(ValueError, match="num_layers"):
+        fastrnn.RNN(2, 3, delays=(2,), num_layers=2)
