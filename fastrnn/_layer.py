@@ -437,6 +437,26 @@ class RecurrentLayer:
             [self.params[k] for k in names], self.dtype == np.float64, threads)
         return self._plan
 
+    def step(self, x_t, state=None):
+        """Advance one time step, for online inference: the same numbers as
+        `forward` on the whole sequence, one call per step, nothing allocated
+        beyond the returned arrays (unidirectional layers only; not
+        differentiable). The LSTM overrides it for its (h, c) state.
+
+        Parameters
+        ----------
+        x_t : array_like, (B, D) or (D,)
+        state : array_like or None, (num_layers, B, H) or (num_layers, H); zeros if None
+
+        Returns
+        -------
+        y_t : ndarray, (B, H) or (H,): the last layer's new h (a view into
+            the returned state).
+        h : the new state, shaped as the given one
+        """
+        y, h, _ = self._step(x_t, state, None)
+        return y, h
+
     def _step(self, x_t, h, c):
         """(y_t, h, c) after one step; the fast path is all in StepPlan.step."""
         plan = self._plan

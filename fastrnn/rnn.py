@@ -142,26 +142,6 @@ class RNN(RecurrentLayer):
         return dx, dh0
 
 
-    def step(self, x_t, h=None):
-        """Advance one time step, for online inference: the same numbers as
-        `forward` on the whole sequence, one call per step, nothing allocated
-        beyond the returned arrays (unidirectional layers only; not
-        differentiable).
-
-        Parameters
-        ----------
-        x_t : array_like, (B, D) or (D,)
-        h : array_like or None, (num_layers, B, H) or (num_layers, H); zeros if None
-
-        Returns
-        -------
-        y_t : ndarray, (B, H) or (H,): the last layer's new h (a view into
-            the returned state).
-        h : the new state, shaped as the given one
-        """
-        y, h, _ = self._step(x_t, h, None)
-        return y, h
-
     def __call__(self, x, h0=None, **kwargs):
         return self.forward(x, h0, **kwargs)
 
