@@ -6,6 +6,7 @@ fused element-wise kernels in ``csrc/*.c``; BLAS is reached at run time through
 """
 import glob
 import os
+import re
 import sys
 
 import numpy as np
@@ -30,6 +31,22 @@ if DEBUG and sys.platform != "win32":
     COMPILE_ARGS = ["-O1", "-g", "-fno-omit-frame-pointer", "-fno-math-errno", "-fno-trapping-math"]
 
 
+def c_sources_for(pyx):
+    """The C files an extension needs: csrc/fr_kernels.c (the basics every
+    loop uses) and, for each csrc header named by the .pyx or by a fastrnn
+    .pxd it cimports, the .c file of the same name. Linking only these keeps
+    the build and the wheel from repeating every kernel in every module."""
+    texts = [open(pyx).read()]
+    for mod in re.findall(r"from fastrnn\.(\w+) cimport", texts[0]):
+        pxd = os.path.join(HERE, "fastrnn", mod + ".pxd")
+        if os.path.exists(pxd):
+            texts.append(open(pxd).read())
+    wanted = {"fr_kernels"}
+    for text in texts:
+        wanted.update(re.findall(r'"(fr_\w+)\.h"', text))
+    return [c for c in C_SOURCES if os.path.splitext(os.path.basename(c))[0] in wanted]
+
+
 def extensions():
     exts = []
     for pyx in sorted(glob.glob(os.path.join(HERE, "fastrnn", "_*.pyx"))):
@@ -37,7 +54,7 @@ def extensions():
         exts.append(
             Extension(
                 name,
-                sources=[os.path.relpath(pyx, HERE)] + C_SOURCES,
+                sources=[os.path.relpath(pyx, HERE)] + c_sources_for(pyx),
                 depends=C_HEADERS,
                 include_dirs=[os.path.join(HERE, "csrc"), np.get_include()],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
