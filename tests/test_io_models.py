@@ -259,3 +259,16 @@ def test_rnn_files_without_num_layers_still_load(tmp_path):
             zf.writestr(member, b)
     x = np.ones((5, 3), np.float32)
     _assert_outputs_equal(fastrnn.load(path).forward(x), m.forward(x))
+
+
+def test_reservoir_with_dense_w_scaling_per_input_and_batched_state(tmp_path):
+    rng = np.random.default_rng(11)
+    W = rng.standard_normal((20, 20)) * 0.1
+    r = Reservoir(20, W=W, input_scaling=np.array([0.5, 2.0]), dtype=np.float32, seed=1)
+    u = rng.standard_normal((10, 3, 2)).astype(np.float32)
+    r.run(u[:5])
+    assert r.state.shape == (3, 20)
+    r2 = _round_trip(r, tmp_path)
+    assert isinstance(r2.W, np.ndarray)
+    np.testing.assert_array_equal(r2.input_scaling, r.input_scaling)
+    _assert_outputs_equal(r2.run(u[5:]), r.run(u[5:]))
