@@ -70,6 +70,8 @@ holds only its hyperparameters, step counts, random generator and buffers
 
 The model must have the parameters (in order, shapes and dtypes) of the one
 the optimiser was saved with; ``model=`` is refused for any other class.
+(Their ``build`` takes the model as a third argument; ``_NEEDS_MODEL``
+lists them.)
 
 Making a class saveable
 -----------------------
@@ -106,9 +108,8 @@ arguments are also attributes (RNN, Linear, and the LSTM/GRU) needs one line::
                           "batch_first", "dtype"))
 
 This module imports no model module at import time, so model modules may
-import it freely; the adapters for the classes that do not register
-themselves (``RNN``, ``Linear``) are at the end of this file and are
-installed on first use.
+import it freely; the adapters of fastrnn's own classes are at the end of
+this file and are installed on first use (``_install_builtins``).
 """
 import hashlib
 import json
@@ -573,7 +574,7 @@ def expect_shapes(arrays, shapes, owner="model"):
 def register_params_class(name, cls, config_names, expected_shapes=None):
     """Register a layer whose state is its ``params`` dict, in one call.
 
-    The common case (RNN, Linear, and the LSTM/GRU to come): the
+    The common case (RNN, LSTM, GRU, Linear, ...): the
     configuration is the constructor arguments named in ``config_names``,
     read back from attributes of the same names (a ``numpy.dtype`` is stored
     by name); the arrays are ``obj.params``; loading calls
@@ -652,7 +653,7 @@ def _install_builtins():
     _register_missing("Linear", Linear, lambda: register_params_class(
         "Linear", Linear, ("in_features", "out_features", "bias", "dtype"),
         lambda c: {"weight": (c.get("out_features"), c.get("in_features"))}))
-    for name, cls, get_config, get_arrays, build in _ADAPTERS(
+    for name, cls, get_config, get_arrays, build in _adapters(
             LeakyRNN, Sequential, Reservoir, Ridge, RLS, ESN, SGD, Adam):
         _register_missing(name, cls, lambda: register(
             name, cls, get_config=get_config, get_arrays=get_arrays, build=build))
@@ -715,11 +716,14 @@ def _finite_or_none(x):
 _NEEDS_MODEL = frozenset({"SGD", "Adam"})
 
 
-def _ADAPTERS(LeakyRNN, Sequential, Reservoir, Ridge, RLS, ESN, SGD, Adam):
+def _adapters(LeakyRNN, Sequential, Reservoir, Ridge, RLS, ESN, SGD, Adam):
     """(name, class, get_config, get_arrays, build) of every class that is
     not a plain ``params`` layer."""
 
     # LeakyRNN: a fixed alpha (1/tau) is not a parameter, so it is an array.
+    def layer_shapes_1(c):
+        return {"weight_ih_l0": (c.get("hidden_size"), c.get("input_size"))}
+
     def leaky_config(m):
         return {"input_size": m.input_size, "hidden_size": m.hidden_size,
                 "learn_tau": m.learn_tau, "batch_first": m.batch_first,
@@ -740,9 +744,6 @@ def _ADAPTERS(LeakyRNN, Sequential, Reservoir, Ridge, RLS, ESN, SGD, Adam):
             del arrays["alpha"]
         assign_params(m.params, arrays, "LeakyRNN")
         return m
-
-    def layer_shapes_1(c):
-        return {"weight_ih_l0": (c.get("hidden_size"), c.get("input_size"))}
 
     # Sequential: its parts, each saved as it would be on its own.
     def seq_config(m):
