@@ -205,22 +205,32 @@ def test_optimiser_needs_its_model_and_only_its_model(tmp_path):
         fastrnn.load(tmp_path / "m.npz", model=m)
 
 
-def _replace_array(path, name, arr):
-    """Swap one member for an array of another shape, header updated to match
-    (checksum included), so only the class's own checks can catch it."""
-    arr = np.ascontiguousarray(arr)
+def _edit_file(path, edit_header, members=()):
+    """Rewrite a saved file with its JSON header edited and members replaced."""
     with zipfile.ZipFile(path) as zf:
         raw = {member: zf.read(member) for member in zf.namelist()}
     head = json.loads(np.load(io.BytesIO(raw["header.npy"])).tobytes())
-    head["arrays"][name].update(shape=list(arr.shape), sha256=hashlib.sha256(arr).hexdigest())
-    for member, a in (("header.npy", np.frombuffer(json.dumps(head).encode(), np.uint8)),
-                      (f"a/{name}.npy", arr)):
+    edit_header(head)
+    new = dict(members)
+    new["header.npy"] = np.frombuffer(json.dumps(head).encode(), np.uint8)
+    for member, a in new.items():
         buf = io.BytesIO()
         np.lib.format.write_array(buf, a)
         raw[member] = buf.getvalue()
     with zipfile.ZipFile(path, "w") as zf:
         for member, b in raw.items():
             zf.writestr(member, b)
+
+
+def _replace_array(path, name, arr):
+    """Swap one member for an array of another shape, header updated to match
+    (checksum included), so only the class's own checks can catch it."""
+    arr = np.ascontiguousarray(arr)
+
+    def edit(head):
+        head["arrays"][name].update(shape=list(arr.shape),
+                                    sha256=hashlib.sha256(arr).hexdigest())
+    _edit_file(path, edit, {f"a/{name}.npy": arr})
 
 
 @pytest.mark.parametrize("make, name", [
@@ -247,16 +257,8 @@ def test_rnn_files_without_num_layers_still_load(tmp_path):
     m = _perturbed(fastrnn.RNN(3, 4, seed=0))
     path = tmp_path / "m.npz"
     fastrnn.save(m, path)
-    with zipfile.ZipFile(path) as zf:
-        raw = {member: zf.read(member) for member in zf.namelist()}
-    head = json.loads(np.load(io.BytesIO(raw["header.npy"])).tobytes())
-    del head["config"]["num_layers"], head["config"]["bidirectional"]
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.frombuffer(json.dumps(head).encode(), np.uint8))
-    raw["header.npy"] = buf.getvalue()
-    with zipfile.ZipFile(path, "w") as zf:
-        for member, b in raw.items():
-            zf.writestr(member, b)
+    _edit_file(path, lambda head: [head["config"].pop(k) for k in ("num_layers",
+                                                                     "bidirectional")])
     x = np.ones((5, 3), np.float32)
     _assert_outputs_equal(fastrnn.load(path).forward(x), m.forward(x))
 
@@ -272,3 +274,13 @@ def test_reservoir_with_dense_w_scaling_per_input_and_batched_state(tmp_path):
     assert isinstance(r2.W, np.ndarray)
     np.testing.assert_array_equal(r2.input_scaling, r.input_scaling)
     _assert_outputs_equal(r2.run(u[5:]), r.run(u[5:]))
+
+
+@pytest.mark.parametrize("part", ["Adam", "Transformer", None])
+def test_composite_with_a_forged_part_is_rejected(tmp_path, part):
+    m = Sequential(GRU(3, 4, seed=0), Linear(4, 2, seed=1))
+    path = tmp_path / "m.npz"
+    fastrnn.save(m, path)
+    _edit_file(path, lambda head: head["config"]["output"].update({"class": part}))
+    with pytest.raises(ValueError, match="part 'output'"):
+        fastrnn.load(path)
