@@ -42,6 +42,37 @@ Only the model is stored, not transient state: accumulated gradients and the
 cache of the last ``forward`` (needed by ``backward``) are not saved; a
 loaded layer starts with zero gradients.
 
+What each class stores
+----------------------
+Every layer (``RNN``, ``LSTM``, ``GRU``, ``ClockworkRNN``, ``DelayRNN``,
+``LeakyRNN``, ``Linear``) stores its constructor hyperparameters and its
+``params``; a ``LeakyRNN`` with fixed time constants also stores ``alpha``
+(1/tau), which is not a parameter. A composite (``Sequential``, ``ESN``)
+stores each part as that part would be saved alone: the part's class and
+config nested in the config, its arrays under ``<part>.<name>``. Streaming
+objects store what it takes to continue exactly where they stopped: a
+``Reservoir`` its matrices (``W`` in CSR when sparse), ``lr`` per unit, the
+measured spectral radii, its current ``state`` and its random generator
+(noise, matrices still to draw); a ``Ridge`` its solution and its
+accumulator (the Gram matrix or R factor and the centring shifts), so
+``partial_fit`` resumes; an ``RLS`` its ``P`` and weights; an ``ESN`` also
+the last output fed back.
+
+Optimisers
+----------
+An optimiser refers to the arrays of the model it updates, so its file
+holds only its hyperparameters, step counts, random generator and buffers
+(momentum, Adam's moments). It is loaded against a model::
+
+    fastrnn.save(model, "model.npz"); fastrnn.save(opt, "opt.npz")
+    model = fastrnn.load("model.npz")
+    opt = fastrnn.load("opt.npz", model=model)   # resumes training exactly
+
+The model must have the parameters (in order, shapes and dtypes) of the one
+the optimiser was saved with; ``model=`` is refused for any other class.
+(Their ``build`` takes the model as a third argument; ``_NEEDS_MODEL``
+lists them.)
+
 Making a class saveable
 -----------------------
 Register it under a stable name (the name is written to files; never change
@@ -77,9 +108,8 @@ arguments are also attributes (RNN, Linear, and the LSTM/GRU) needs one line::
                           "batch_first", "dtype"))
 
 This module imports no model module at import time, so model modules may
-import it freely; the adapters for the classes that do not register
-themselves (``RNN``, ``Linear``) are at the end of this file and are
-installed on first use.
+import it freely; the adapters of fastrnn's own classes are at the end of
+this file and are installed on first use (``_install_builtins``).
 """
 import hashlib
 import json
@@ -440,12 +470,15 @@ def _read_header(zf, file_size):
     return header
 
 
-def load(path):
+def load(path, *, model=None):
     """Read a model written by :func:`save`.
 
     Parameters
     ----------
     path : str or os.PathLike
+    model : model, optional
+        Only for an optimiser's file: the model (or list of models) it
+        optimises, whose parameters it is rebuilt against.
 
     Returns
     -------
@@ -482,7 +515,14 @@ def load(path):
                 f"{path}: not a valid fastrnn model file (truncated or corrupted?): "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
+    if (entry.name in _NEEDS_MODEL) != (model is not None):
+        if model is None:
+            raise TypeError(f"model: {path} holds a {entry.name} optimiser; pass the model it "
+                            "optimises, load(path, model=...)")
+        raise TypeError(f"model: {path} holds a {entry.name}, which takes no model")
     try:
+        if model is not None:
+            return entry.build(dict(header["config"]), arrays, model)
         return entry.build(dict(header["config"]), arrays)
     except (TypeError, ValueError, KeyError) as exc:
         raise ValueError(
@@ -534,7 +574,7 @@ def expect_shapes(arrays, shapes, owner="model"):
 def register_params_class(name, cls, config_names, expected_shapes=None):
     """Register a layer whose state is its ``params`` dict, in one call.
 
-    The common case (RNN, Linear, and the LSTM/GRU to come): the
+    The common case (RNN, LSTM, GRU, Linear, ...): the
     configuration is the constructor arguments named in ``config_names``,
     read back from attributes of the same names (a ``numpy.dtype`` is stored
     by name); the arrays are ``obj.params``; loading calls
@@ -577,13 +617,351 @@ def _install_builtins():
     from fastrnn.output import Linear
     from fastrnn.rnn import RNN
 
-    if RNN not in _BY_CLASS:
-        register_params_class(
-            "RNN", RNN,
-            ("input_size", "hidden_size", "nonlinearity", "bias", "batch_first", "dtype"),
-            lambda c: {"weight_ih_l0": (c.get("hidden_size"), c.get("input_size")),
-                       "weight_hh_l0": (c.get("hidden_size"), c.get("hidden_size"))})
-    if Linear not in _BY_CLASS:
-        register_params_class(
-            "Linear", Linear, ("in_features", "out_features", "bias", "dtype"),
-            lambda c: {"weight": (c.get("out_features"), c.get("in_features"))})
+    from fastrnn.clockwork import ClockworkRNN
+    from fastrnn.delays import DelayRNN
+    from fastrnn.esn import ESN
+    from fastrnn.gru import GRU
+    from fastrnn.leaky import LeakyRNN
+    from fastrnn.lstm import LSTM
+    from fastrnn.optim import SGD, Adam
+    from fastrnn.readout import RLS, Ridge
+    from fastrnn.reservoir import Reservoir
+    from fastrnn.train import Sequential
+
+    def layer_shapes(gates):
+        # Layer 0's weights are all the configuration alone determines.
+        return lambda c: {
+            "weight_ih_l0": (gates * c.get("hidden_size", 0), c.get("input_size")),
+            "weight_hh_l0": (gates * c.get("hidden_size", 0), c.get("hidden_size"))}
+
+    stacked = ("input_size", "hidden_size", "num_layers", "bidirectional", "bias",
+               "batch_first", "dtype")
+    # Files of the first release lack num_layers and bidirectional: the
+    # constructor's defaults (1, False) are what those files held.
+    _register_missing("RNN", RNN, lambda: register_params_class(
+        "RNN", RNN, stacked + ("nonlinearity",), layer_shapes(1)))
+    _register_missing("LSTM", LSTM, lambda: register_params_class(
+        "LSTM", LSTM, stacked + ("forget_bias", "peepholes"), layer_shapes(4)))
+    _register_missing("GRU", GRU, lambda: register_params_class(
+        "GRU", GRU, stacked + ("reset_after",), layer_shapes(3)))
+    simple = ("input_size", "hidden_size", "nonlinearity", "batch_first", "dtype")
+    _register_missing("ClockworkRNN", ClockworkRNN, lambda: register_params_class(
+        "ClockworkRNN", ClockworkRNN, simple + ("periods",), layer_shapes(1)))
+    _register_missing("DelayRNN", DelayRNN, lambda: register_params_class(
+        "DelayRNN", DelayRNN, simple + ("delays",),
+        lambda c: {"weight_ih_l0": (c.get("hidden_size"), c.get("input_size"))}))
+    _register_missing("Linear", Linear, lambda: register_params_class(
+        "Linear", Linear, ("in_features", "out_features", "bias", "dtype"),
+        lambda c: {"weight": (c.get("out_features"), c.get("in_features"))}))
+    for name, cls, get_config, get_arrays, build in _adapters(
+            LeakyRNN, Sequential, Reservoir, Ridge, RLS, ESN, SGD, Adam):
+        _register_missing(name, cls, lambda: register(
+            name, cls, get_config=get_config, get_arrays=get_arrays, build=build))
+
+
+def _register_missing(name, cls, do):
+    if cls not in _BY_CLASS:
+        do()
+
+
+# ------------------------------------------ adapters of the other classes
+def _nested_save(obj, prefix):
+    """A part of a composite model: its class and config, its arrays prefixed."""
+    entry = _BY_CLASS.get(type(obj))
+    if entry is None:
+        raise TypeError(f"cannot save a part of type {type(obj).__qualname__}")
+    arrays = {f"{prefix}.{k}": v for k, v in entry.get_arrays(obj).items()}
+    return {"class": entry.name, "config": entry.get_config(obj)}, arrays
+
+
+def _nested_build(spec, arrays, prefix):
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict) \
+            or spec.get("class") not in _BY_NAME or spec["class"] in _NEEDS_MODEL:
+        raise ValueError(f"the part {prefix!r} is not described by a known class and config")
+    start = prefix + "."
+    own = {k[len(start):]: v for k, v in arrays.items() if k.startswith(start)}
+    return _BY_NAME[spec["class"]].build(dict(spec["config"]), own)
+
+
+def _dense(arrays, name, shape, dtype, owner):
+    """arrays[name] checked to be a dense array of exactly ``shape`` and ``dtype``."""
+    a = arrays.get(name)
+    if not isinstance(a, np.ndarray) or a.shape != tuple(shape) or a.dtype != dtype:
+        got = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+        raise ValueError(f"{name} must be {np.dtype(dtype)} of shape {tuple(shape)} for this "
+                         f"{owner}, got {got}")
+    return a
+
+
+def _rng_state(rng):
+    """A Generator's bit-generator state, JSON-able (Python ints are exact)."""
+    return rng.bit_generator.state
+
+
+def _rng_from_state(state):
+    if not isinstance(state, dict) or state.get("bit_generator") not in ("PCG64", "PCG64DXSM",
+                                                                         "Philox", "SFC64",
+                                                                         "MT19937"):
+        raise ValueError("the random generator state is malformed")
+    bitgen = getattr(np.random, state["bit_generator"])()
+    bitgen.state = state
+    return np.random.Generator(bitgen)
+
+
+def _finite_or_none(x):
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+# Classes saved against a model given to ``load(path, model=...)``.
+_NEEDS_MODEL = frozenset({"SGD", "Adam"})
+
+
+def _adapters(LeakyRNN, Sequential, Reservoir, Ridge, RLS, ESN, SGD, Adam):
+    """(name, class, get_config, get_arrays, build) of every class that is
+    not a plain ``params`` layer."""
+
+    # LeakyRNN: a fixed alpha (1/tau) is not a parameter, so it is an array.
+    def layer_shapes_1(c):
+        return {"weight_ih_l0": (c.get("hidden_size"), c.get("input_size"))}
+
+    def leaky_config(m):
+        return {"input_size": m.input_size, "hidden_size": m.hidden_size,
+                "learn_tau": m.learn_tau, "batch_first": m.batch_first,
+                "dtype": m.dtype.name}
+
+    def leaky_arrays(m):
+        arrays = dict(m.params)
+        if not m.learn_tau:
+            arrays["alpha"] = m._alpha
+        return arrays
+
+    def leaky_build(c, arrays):
+        expect_shapes(arrays, layer_shapes_1(c), "LeakyRNN")
+        m = LeakyRNN(**c)
+        arrays = dict(arrays)
+        if not m.learn_tau:
+            m._alpha = _dense(arrays, "alpha", (m.hidden_size,), m.dtype, "LeakyRNN").copy()
+            del arrays["alpha"]
+        assign_params(m.params, arrays, "LeakyRNN")
+        return m
+
+    # Sequential: its parts, each saved as it would be on its own.
+    def seq_config(m):
+        config, _ = _nested_save(m.recurrent, "recurrent")
+        out = None if m.output is None else _nested_save(m.output, "output")[0]
+        return {"recurrent": config, "output": out}
+
+    def seq_arrays(m):
+        arrays = _nested_save(m.recurrent, "recurrent")[1]
+        if m.output is not None:
+            arrays.update(_nested_save(m.output, "output")[1])
+        return arrays
+
+    def seq_build(c, arrays):
+        out = c.get("output")
+        return Sequential(_nested_build(c.get("recurrent"), arrays, "recurrent"),
+                          None if out is None else _nested_build(out, arrays, "output"))
+
+    # Reservoir: matrices as stored, the measured radii, the running state
+    # and the random generator (noise, matrices drawn later), so a stream
+    # resumes exactly where it stopped.
+    res_scalars = ("units", "sr", "rc_connectivity", "input_connectivity", "fb_connectivity",
+                   "degree", "bias_scaling", "fb_scaling", "activation", "noise", "n_threads")
+
+    def res_config(r):
+        c = {k: getattr(r, k) for k in res_scalars}
+        c.update(dtype=r.dtype.name, sr_measured_initial=r.sr_measured_initial,
+                 sr_measured=r._sr_measured, rng=_rng_state(r._rng))
+        if not isinstance(r.input_scaling, np.ndarray):
+            c["input_scaling"] = r.input_scaling
+        return c
+
+    def res_arrays(r):
+        arrays = {"W": r.W, "bias": r.bias, "lr": r.lr, "state": r.state}
+        for name in ("Win", "Wfb"):
+            if getattr(r, name) is not None:
+                arrays[name] = getattr(r, name)
+        if isinstance(r.input_scaling, np.ndarray):
+            arrays["input_scaling"] = r.input_scaling
+        return arrays
+
+    def res_build(c, arrays):
+        c = dict(c)
+        N, dt = c.get("units"), c.get("dtype")
+        sr0, sr1, rng = c.pop("sr_measured_initial"), c.pop("sr_measured"), c.pop("rng")
+        if "input_scaling" not in c:
+            c["input_scaling"] = arrays.get("input_scaling")
+        expect_shapes(arrays, {"W": (N, N), "bias": (N,), "lr": (N,)}, "Reservoir")
+        state = arrays.get("state")
+        if not isinstance(state, np.ndarray) or state.ndim not in (1, 2) \
+                or state.shape[-1] != N or state.dtype != np.dtype(dt):
+            raise ValueError(f"state must be {dt} of shape ({N},) or (B, {N})")
+        r = Reservoir(W=arrays["W"], Win=arrays.get("Win"), Wfb=arrays.get("Wfb"),
+                      bias=arrays["bias"], lr=arrays["lr"], **c)
+        for name in ("W", "bias", "lr"):
+            a = arrays[name]
+            if a.dtype != r.dtype:
+                raise ValueError(f"{name} must be {r.dtype}, got {a.dtype}")
+        r.sr_measured_initial = None if sr0 is None else float(sr0)
+        r._sr_measured = None if sr1 is None else float(sr1)
+        r.state = state.copy()
+        r._rng = _rng_from_state(rng)
+        return r
+
+    # Ridge: the solution and, for partial_fit to resume, the accumulator.
+    def ridge_config(m):
+        c = {"ridge": m.ridge, "fit_bias": m.fit_bias, "solver": m.solver,
+             "dtype": m.dtype.name, "chunk_size": m.chunk_size,
+             "n_samples_seen": int(m.n_samples_seen_), "single": m._single,
+             "mode": getattr(m, "_mode", None)}
+        if hasattr(m, "coef_"):
+            # The solver may leave coef_ in Fortran order; predict's matmul
+            # rounds differently by layout, so the layout is restored too.
+            coef = np.asarray(m.coef_)
+            c["coef_fortran"] = bool(coef.ndim == 2 and not coef.flags.c_contiguous
+                                     and coef.flags.f_contiguous)
+        if hasattr(m, "solver_used_"):
+            c["solver_used"] = m.solver_used_
+            c["rcond"] = _finite_or_none(m.rcond_)
+        return c
+
+    def ridge_arrays(m):
+        arrays = {}
+        for name, attr in (("acc", "_acc"), ("shift_x", "_shift_x"), ("shift_y", "_shift_y"),
+                           ("coef", "coef_"), ("intercept", "intercept_")):
+            value = getattr(m, attr, None)
+            if value is not None:
+                arrays[name] = np.asarray(value)
+        return arrays
+
+    def ridge_build(c, arrays):
+        c = dict(c)
+        seen, single, mode = c.pop("n_samples_seen"), c.pop("single"), c.pop("mode")
+        used, rcond = c.pop("solver_used", None), c.pop("rcond", None)
+        fortran = bool(c.pop("coef_fortran", False))
+        m = Ridge(**c)
+        if "acc" in arrays:
+            F, O = (getattr(arrays.get(k), "shape", (-1,))[:1] or (-1,) for k in
+                    ("shift_x", "shift_y"))
+            F, O = F[0], O[0]
+            width = int(m.fit_bias) + F + O
+            m._shift_x = _dense(arrays, "shift_x", (F,), m.dtype, "Ridge").copy()
+            m._shift_y = _dense(arrays, "shift_y", (O,), m.dtype, "Ridge").copy()
+            m._acc = _dense(arrays, "acc", (width, width), m.dtype, "Ridge").copy()
+            if mode not in ("gram", "qr"):
+                raise ValueError(f"mode must be 'gram' or 'qr', got {mode!r}")
+            m._mode = mode
+        m._single = None if single is None else bool(single)
+        m.n_samples_seen_ = int(seen)
+        if "coef" in arrays:
+            coef, intercept = arrays["coef"], arrays.get("intercept")
+            if coef.dtype != m.dtype or coef.ndim not in (1, 2) or \
+                    not isinstance(intercept, np.ndarray) or intercept.dtype != m.dtype \
+                    or intercept.shape != coef.shape[1:]:
+                raise ValueError("coef and intercept must be arrays of the readout's dtype, "
+                                 "(F, O) and (O,) or (F,) and ()")
+            m.coef_ = np.array(coef, order="F" if fortran else "C")
+            m.intercept_ = intercept[()] if intercept.ndim == 0 else intercept.copy()
+            m.solver_used_ = used
+            m.rcond_ = float("nan") if rcond is None else float(rcond)
+        return m
+
+    # RLS: P and the weights; coef_ and intercept_ are views of the weights.
+    def rls_config(m):
+        return {"alpha": m.alpha, "forgetting": m.forgetting, "fit_bias": m.fit_bias,
+                "dtype": m.dtype.name, "n_samples_seen": int(m.n_samples_seen_),
+                "single": m._single}
+
+    def rls_arrays(m):
+        return {} if m._P is None else {"P": m._P, "W": m._W}
+
+    def rls_build(c, arrays):
+        c = dict(c)
+        seen, single = c.pop("n_samples_seen"), c.pop("single")
+        m = RLS(**c)
+        if "P" in arrays:
+            W = arrays.get("W")
+            if not isinstance(W, np.ndarray) or W.ndim != 2:
+                raise ValueError("W must be a 2-D array")
+            F = W.shape[0]
+            m._P = _dense(arrays, "P", (F, F), m.dtype, "RLS").copy()
+            m._W = _dense(arrays, "W", W.shape, m.dtype, "RLS").copy()
+            m._single = bool(single)
+            m.n_samples_seen_ = int(seen)
+            m._publish()
+        return m
+
+    # ESN: reservoir and readout as parts, plus the last output fed back.
+    def esn_config(m):
+        return {"reservoir": _nested_save(m.reservoir, "reservoir")[0],
+                "readout": _nested_save(m.readout, "readout")[0],
+                "feedback": m.feedback, "input_to_readout": m.input_to_readout,
+                "n_outputs": m._n_outputs, "single": m._single}
+
+    def esn_arrays(m):
+        arrays = _nested_save(m.reservoir, "reservoir")[1]
+        arrays.update(_nested_save(m.readout, "readout")[1])
+        if m._y_last is not None:
+            arrays["y_last"] = m._y_last
+        return arrays
+
+    def esn_build(c, arrays):
+        m = ESN(_nested_build(c.get("reservoir"), arrays, "reservoir"),
+                _nested_build(c.get("readout"), arrays, "readout"),
+                feedback=c.get("feedback", False),
+                input_to_readout=c.get("input_to_readout", False))
+        m._n_outputs = c.get("n_outputs")
+        m._single = bool(c.get("single"))
+        if "y_last" in arrays:
+            y = arrays["y_last"]
+            if y.dtype != m.dtype or y.ndim not in (1, 2):
+                raise ValueError(f"y_last must be a 1-D or 2-D {m.dtype} array")
+            m._y_last = y.copy()
+        return m
+
+    # Optimisers: hyperparameters, step counts, random generator and the
+    # buffers, loaded against the model they optimise.
+    def opt_config(names):
+        def get(o):
+            c = {k: getattr(o, k) for k in names + ("clip_norm", "clip_value")}
+            c.update(steps=o.steps, random_steps=o.random_steps, rng=_rng_state(o._rng))
+            return c
+        return get
+
+    def opt_arrays(o):
+        return {f"buffer{i}": b for i, b in enumerate(o._buffers())}
+
+    def opt_build(cls):
+        def build(c, arrays, model):
+            c = dict(c)
+            steps, random_steps, rng = c.pop("steps"), c.pop("random_steps"), c.pop("rng")
+            o = cls(model, **c)
+            buffers = o._buffers()
+            if len(arrays) != len(buffers):
+                raise ValueError(f"the file holds {len(arrays)} buffers, the optimiser of "
+                                 f"this model {len(buffers)}: not the model it was saved with")
+            for i, b in enumerate(buffers):
+                b[...] = _dense(arrays, f"buffer{i}", b.shape, b.dtype, cls.__name__)
+            o.steps = check_count(steps, "steps")
+            o.random_steps = check_count(random_steps, "random_steps")
+            o._rng = _rng_from_state(rng)
+            return o
+        return build
+
+    def check_count(n, name):
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"{name} must be an integer >= 0, got {n!r}")
+        return n
+
+    return [
+        ("LeakyRNN", LeakyRNN, leaky_config, leaky_arrays, leaky_build),
+        ("Sequential", Sequential, seq_config, seq_arrays, seq_build),
+        ("Reservoir", Reservoir, res_config, res_arrays, res_build),
+        ("Ridge", Ridge, ridge_config, ridge_arrays, ridge_build),
+        ("RLS", RLS, rls_config, rls_arrays, rls_build),
+        ("ESN", ESN, esn_config, esn_arrays, esn_build),
+        ("SGD", SGD, opt_config(("lr", "momentum", "nesterov", "weight_decay")),
+         opt_arrays, opt_build(SGD)),
+        ("Adam", Adam, opt_config(("lr", "betas", "eps", "weight_decay")),
+         opt_arrays, opt_build(Adam)),
+    ]

@@ -92,6 +92,7 @@ def test_file_is_a_plain_npz_readable_without_pickle(tmp_path):
         assert header["fastrnn_version"] == fastrnn.__version__
         assert header["class"] == "RNN"
         assert header["config"] == {"input_size": 3, "hidden_size": 4, "nonlinearity": "tanh",
+                                    "num_layers": 1, "bidirectional": False,
                                     "bias": True, "batch_first": False, "dtype": "float32"}
         np.testing.assert_array_equal(z["a/weight_hh_l0"], m.params["weight_hh_l0"])
 
