@@ -92,7 +92,31 @@ def _clip_step():
     return step
 
 
+def _cell_step(cls):
+    layer = cls(3, 8, seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+
+    def step():
+        y, _ = layer.forward(x)
+        layer.backward(np.ones_like(y))
+    return step
+
+
+def _reservoir_run_and_fit_step():
+    res = fastrnn.Reservoir(50, seed=0)
+    x = np.random.default_rng(0).standard_normal((20, 1))
+    ridge = fastrnn.Ridge(ridge=1e-6)
+
+    def step():
+        states = res.run(x)
+        ridge.fit(states, x)
+    return step
+
+
 WORKLOADS = {
+    "lstm-forward-backward": lambda: _cell_step(fastrnn.LSTM),
+    "gru-forward-backward": lambda: _cell_step(fastrnn.GRU),
+    "reservoir-run+ridge-fit": _reservoir_run_and_fit_step,
     "rnn-f32-B4": lambda: _rnn_step(np.float32, 4),
     "rnn-f64-B1-clip": lambda: _rnn_step(np.float64, 1, clip=0.5),
     "rnn-unbatched-list": _rnn_unbatched_step,
