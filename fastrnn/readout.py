@@ -8,6 +8,8 @@ features: X is (T, F), (T, B, F) (rows of all series pooled) or a list of
 such arrays, and Y is shaped alike with O outputs (or no last axis for a
 single output).
 """
+import warnings
+
 import numpy as np
 import scipy.linalg as sla
 
@@ -312,6 +314,10 @@ class Ridge:
             self.solver_used_ = "cholesky"
             return sla.cho_solve((c, lower), Cy, check_finite=False)
         except np.linalg.LinAlgError:
+            warnings.warn(
+                "Ridge: X^T X + ridge I is not positive definite (rank-deficient or badly "
+                "scaled states); solving by least squares (LAPACK gelsd) instead. A larger "
+                "ridge, or solver='qr', avoids this.", RuntimeWarning, stacklevel=4)
             self.rcond_ = 0.0
             self.solver_used_ = "lstsq"
             return sla.lstsq(A, Cy, check_finite=False, lapack_driver="gelsd")[0]
