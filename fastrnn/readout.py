@@ -28,6 +28,8 @@ def _pairs(X, Y):
     if isinstance(X, (list, tuple)):
         if not isinstance(Y, (list, tuple)) or len(X) != len(Y):
             raise ValueError("X and Y must both be lists of the same length, or both arrays")
+        if not X:
+            raise ValueError("X and Y are empty lists: there is no series to fit")
         for i, (x, y) in enumerate(zip(X, Y)):
             yield x, y, f"[{i}]"
     else:
@@ -37,11 +39,26 @@ def _pairs(X, Y):
 def _as_rows(X, name, dtype):
     """(T, F) or (T, B, F) -> a C-contiguous (rows, F) array."""
     arr = as_float_array(X, name, dtype, ndim=(2, 3))
+    if arr.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one feature in its last dimension, "
+                         f"got shape {arr.shape}")
+    _check_finite(arr, name)
     return arr.reshape(-1, arr.shape[-1])
+
+
+def _check_finite(arr, name):
+    # A least-squares fit on NaN or Inf has no meaning, and LAPACK would
+    # answer with an obscure "illegal value" error (as scikit-learn, refuse).
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or Inf: a readout cannot be fitted on it")
 
 
 def _as_targets(Y, name, dtype, rows):
     arr = as_float_array(Y, name, dtype, ndim=(1, 2, 3))
+    if arr.ndim > 1 and arr.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one output in its last dimension, "
+                         f"got shape {arr.shape}")
+    _check_finite(arr, name)
     single = arr.ndim == 1
     if single:
         arr = arr[:, None]
@@ -302,6 +319,9 @@ class Ridge:
             self.intercept_ = self.intercept_[0]
 
     def _solve_normal(self, C, Cy, lam):
+        if not (np.isfinite(C).all() and np.isfinite(Cy).all()):
+            raise ValueError(
+                "X or Y holds values so large that X^T X or X^T Y overflows; rescale X and Y")
         A = C + lam * np.eye(C.shape[0])
         try:
             c, lower = sla.cho_factor(A, lower=False, check_finite=False)

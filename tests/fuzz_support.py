@@ -155,7 +155,26 @@ def _crash(case):
     return ctypes.string_at(0)
 
 
-_HANDLERS = {"rnn": _run_rnn, "clip": _run_clip, "crash": _crash}
+def _run_calls(case):
+    """Build ``case["cls"]`` from ``case["config"]`` and make the calls in
+    ``case["calls"]`` ((method, [argument specs]) in order); report the
+    first failure with its stage, or the shapes and finiteness of each
+    result. For classes whose oracle only judges errors and shapes."""
+    import fastrnn
+    obj = getattr(fastrnn, case["cls"])(**case["config"])
+    results = []
+    for stage, (method, specs) in enumerate(case["calls"]):
+        try:
+            out = getattr(obj, method)(*[materialize(sp) for sp in specs])
+        except Exception as exc:
+            return {"stage": stage, "error": _describe(exc), "results": results}
+        flat = out if isinstance(out, tuple) else (out,)
+        results.append([(np.shape(a), bool(np.all(np.isfinite(a))))
+                        for a in flat if isinstance(a, np.ndarray)])
+    return {"results": results}
+
+
+_HANDLERS = {"rnn": _run_rnn, "clip": _run_clip, "calls": _run_calls, "crash": _crash}
 
 
 def _read_exact(fd, n):

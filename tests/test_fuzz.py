@@ -859,3 +859,117 @@ def test_ragged_x_is_named():
 def test_non_boolean_flags_are_refused(make):
     with pytest.raises(TypeError):
         make()
+
+
+# ------------------------------------ gated cells, reservoirs, readouts
+# (nested and ragged lists are lists of series to reservoirs and readouts:
+# another input mode, with its own tests)
+ARRAY_LAYOUTS = tuple(layout for layout in LAYOUTS if layout not in ("list", "ragged"))
+
+# Their numbers are checked against NumPy and PyTorch in their own tests;
+# here every call must either return arrays of the documented shape or
+# raise ValueError/TypeError naming the bad argument, and never crash.
+def _judge_array_argument(spec, name, want_shape_ok):
+    """{name: allowed errors} if the argument is bad, else {}."""
+    err = _content_error(spec)
+    if err:
+        return {name: {err}}
+    if not want_shape_ok(_shape(spec)):
+        return {name: {ValueError}}
+    return {}
+
+
+@st.composite
+def cell_cases(draw):
+    cls = draw(st.sampled_from(["LSTM", "GRU"]))
+    D, H = draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    T, B = draw(st.integers(0, 4)), draw(st.integers(1, 3))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    x = draw(arrays(draw(maybe_wrong_shape((T, B, D)))))
+    dy = draw(arrays(draw(maybe_wrong_shape((T, B, H)))))
+    return {"cls": cls, "config": {"input_size": D, "hidden_size": H, "dtype": dtype, "seed": 0},
+            "calls": [("forward", [x]), ("backward", [dy])]}
+
+
+@fuzz(150)
+@given(case=cell_cases())
+def test_lstm_gru_fuzz(worker, case):
+    out = worker.call("calls", case)
+    D, H = case["config"]["input_size"], case["config"]["hidden_size"]
+    x, dy = case["calls"][0][1][0], case["calls"][1][1][0]
+    bad_x = _judge_array_argument(
+        x, "x", lambda s: len(s) in (2, 3) and s[-1] == D)
+    if bad_x:
+        assert out.get("stage") == 0, f"forward accepted a bad x: {out}"
+        assert_error_names_a_bad_argument(out["error"], bad_x)
+        return
+    assert out.get("stage") != 0, f"forward refused a good x: {out.get('error')}"
+    y_shape = out["results"][0][0][0]
+    xs = _shape(x)
+    assert y_shape == xs[:-1] + (H,)
+    bad_dy = _judge_array_argument(dy, "dy", lambda s: s == y_shape)
+    if bad_dy:
+        assert out.get("stage") == 1, f"backward accepted a bad dy: {out}"
+        assert_error_names_a_bad_argument(out["error"], bad_dy)
+    else:
+        assert "error" not in out, out.get("error")
+        assert out["results"][1][0][0] == xs
+
+
+@st.composite
+def reservoir_cases(draw):
+    T, D = draw(st.integers(0, 5)), draw(st.integers(1, 3))
+    X = draw(arrays(draw(maybe_wrong_shape((T, D))), layouts=ARRAY_LAYOUTS))
+    return {"cls": "Reservoir",
+            "config": {"units": draw(st.integers(1, 12)), "seed": 0,
+                       "dtype": draw(st.sampled_from([np.float32, np.float64]))},
+            "calls": [("run", [X])]}
+
+
+@fuzz(150)
+@given(case=reservoir_cases())
+def test_reservoir_run_fuzz(worker, case):
+    out = worker.call("calls", case)
+    X = case["calls"][0][1][0]
+    err = _content_error(X)
+    if err:
+        assert "error" in out, f"run accepted a non-numeric X: {out}"
+        assert_error_names_a_bad_argument(out["error"], {"X": {err}})
+        return
+    shape = _shape(X)
+    if "error" in out:   # a shape the reservoir does not take must be named
+        assert_error_names_a_bad_argument(out["error"], {"X": {ValueError}})
+        assert len(shape) not in (2, 3) or 0 in shape[1:], out["error"]
+        return
+    states = out["results"][0][0][0]
+    assert states[0] == shape[0] and states[-1] == case["config"]["units"]
+
+
+@st.composite
+def ridge_cases(draw):
+    n, f = draw(st.integers(0, 6)), draw(st.integers(1, 3))
+    X = draw(arrays(draw(maybe_wrong_shape((n, f))), layouts=ARRAY_LAYOUTS))
+    Y = draw(arrays(draw(maybe_wrong_shape((n, draw(st.integers(1, 2))))), layouts=ARRAY_LAYOUTS))
+    return {"cls": "Ridge", "config": {"ridge": draw(st.sampled_from([0.0, 1e-8, 1.0]))},
+            "calls": [("fit", [X, Y])]}
+
+
+@fuzz(150)
+@given(case=ridge_cases())
+def test_ridge_fit_fuzz(worker, case):
+    out = worker.call("calls", case)
+    X, Y = case["calls"][0][1]
+    bad = {}
+    for name, spec, ndims in (("X", X, (2, 3)), ("Y", Y, (1, 2, 3))):
+        err = _content_error(spec)
+        if err:
+            bad[name] = {err}
+        elif len(_shape(spec)) not in ndims or (len(_shape(spec)) > 1 and _shape(spec)[-1] == 0):
+            bad[name] = {ValueError}
+        elif not np.all(np.isfinite(_seen(spec).astype(np.float64))):
+            bad[name] = {ValueError}   # a fit on NaN/Inf is refused, as scikit-learn does
+    if bad:
+        assert "error" in out, f"fit accepted non-numeric data: {out}"
+        assert_error_names_a_bad_argument(out["error"], bad)
+    elif "error" in out:   # shapes that do not pair up, or no samples: named
+        assert_error_names_a_bad_argument(out["error"], {"X": {ValueError}, "Y": {ValueError}})

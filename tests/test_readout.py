@@ -199,3 +199,24 @@ def test_bad_data_are_rejected(problem):
         r.partial_fit(X[:, :3], Y)
     with pytest.raises(ValueError, match="features"):
         Ridge().fit(X, Y).predict(X[:, :3])
+
+
+def test_empty_lists_are_named():
+    with pytest.raises(ValueError, match="X and Y are empty"):
+        Ridge().fit([], [])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_data_are_named(bad):
+    X = np.ones((5, 2))
+    X[2, 1] = bad
+    with pytest.raises(ValueError, match="X contains NaN or Inf"):
+        Ridge().fit(X, np.ones(5))
+    with pytest.raises(ValueError, match="Y contains NaN or Inf"):
+        Ridge().fit(np.ones((5, 2)), np.where(np.arange(5) == 3, bad, 1.0))
+
+
+def test_overflowing_gram_is_a_clear_error():
+    X = np.array([[1e308], [1.0], [2.0]])
+    with pytest.raises(ValueError, match="overflows"):
+        Ridge(solver="cholesky").fit(X, np.ones(3))
