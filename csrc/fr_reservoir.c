@@ -104,58 +104,12 @@ static void fr_res_barrier_wait(fr_res_barrier *b, int *local_sense)
 
 #define T float
 #define S f
-#define V base
-#define FR_RES_TARGET
-#define FR_RES_WIDE 8
-#include "fr_reservoir_hot_impl.h"
-#undef FR_RES_WIDE
-#undef V
-#undef FR_RES_TARGET
-#if FR_RES_MULTIVERSION
-#define V avx2
-#define FR_RES_TARGET FR_RES_TARGET_AVX2
-#define FR_RES_WIDE 16
-#include "fr_reservoir_hot_impl.h"
-#undef FR_RES_WIDE
-#undef V
-#undef FR_RES_TARGET
-#define V avx512
-#define FR_RES_TARGET FR_RES_TARGET_AVX512
-#define FR_RES_WIDE 32
-#include "fr_reservoir_hot_impl.h"
-#undef FR_RES_WIDE
-#undef V
-#undef FR_RES_TARGET
-#endif
-#include "fr_reservoir_impl.h"
+#include "fr_reservoir_instances.h"
 #undef T
 #undef S
 
 #define T double
 #define S d
-#define V base
-#define FR_RES_TARGET
-#define FR_RES_WIDE 8
-#include "fr_reservoir_hot_impl.h"
-#undef FR_RES_WIDE
-#undef V
-#undef FR_RES_TARGET
-#if FR_RES_MULTIVERSION
-#define V avx2
-#define FR_RES_TARGET FR_RES_TARGET_AVX2
-#define FR_RES_WIDE 16
-#include "fr_reservoir_hot_impl.h"
-#undef FR_RES_WIDE
-#undef V
-#undef FR_RES_TARGET
-#define V avx512
-#define FR_RES_TARGET FR_RES_TARGET_AVX512
-#define FR_RES_WIDE 32
-#include "fr_reservoir_hot_impl.h"
-#undef FR_RES_WIDE
-#undef V
-#undef FR_RES_TARGET
-#endif
-#include "fr_reservoir_impl.h"
+#include "fr_reservoir_instances.h"
 #undef T
 #undef S

@@ -1,0 +1,30 @@
+/*
+ * One precision's reservoir kernels (T, S defined by fr_reservoir.c): the hot
+ * loops once per instruction set (V = base, and avx2/avx512 where the
+ * compiler can target them, with their register-block widths), then the
+ * dispatching entry points of fr_reservoir_impl.h.
+ */
+#define V base
+#define FR_RES_TARGET
+#define FR_RES_WIDE 8
+#include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
+#undef V
+#undef FR_RES_TARGET
+#if FR_RES_MULTIVERSION
+#define V avx2
+#define FR_RES_TARGET FR_RES_TARGET_AVX2
+#define FR_RES_WIDE 16
+#include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
+#undef V
+#undef FR_RES_TARGET
+#define V avx512
+#define FR_RES_TARGET FR_RES_TARGET_AVX512
+#define FR_RES_WIDE 32
+#include "fr_reservoir_hot_impl.h"
+#undef FR_RES_WIDE
+#undef V
+#undef FR_RES_TARGET
+#endif
+#include "fr_reservoir_impl.h"
