@@ -276,8 +276,10 @@ class Ridge:
             if b:
                 n = G[0, 0]
                 sx, sy = G[0, 1:1 + F], G[0, 1 + F:]
-                C = G[1:1 + F, 1:1 + F] - np.outer(sx, sx) / max(n, 1.0)
-                Cy = G[1:1 + F, 1 + F:] - np.outer(sx, sy) / max(n, 1.0)
+                # an overflow here is reported by _solve_normal as a ValueError
+                with np.errstate(over="ignore", invalid="ignore"):
+                    C = G[1:1 + F, 1:1 + F] - np.outer(sx, sx) / max(n, 1.0)
+                    Cy = G[1:1 + F, 1 + F:] - np.outer(sx, sy) / max(n, 1.0)
             else:
                 C, Cy = G[:F, :F], G[:F, F:]
             w = self._solve_normal(C, Cy, lam)
