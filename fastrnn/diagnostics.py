@@ -7,6 +7,15 @@ product shrinks or grows it, and how fast the gradient of a loss at the last
 step decays with the lag; plus the spectral radius of the recurrent weights
 and an estimate of the largest Lyapunov exponent of the forward dynamics.
 ``plot_gradient_flow`` draws it (matplotlib, imported only there).
+
+Two routes give the same numbers. A one-layer tanh RNN or a LeakyRNN records
+its per-step gradients inside one BPTT sweep (O(T)). Any other unidirectional
+layer whose state after step t is all the future depends on (RNN with ReLU or
+several layers, LSTM, GRU) is measured through its own forward and backward
+run from each intermediate state: O(T^2) work, which is small at the sizes a
+diagnostic is run at, and exact for every cell without a cell-specific
+Jacobian. There the state s_t is everything the layer carries: h_t of every
+layer, and c_t too for an LSTM.
 """
 import copy
 from dataclasses import dataclass
@@ -15,6 +24,8 @@ import numpy as np
 
 from fastrnn import losses
 from fastrnn._validation import check_int, check_random_state
+from fastrnn.clockwork import ClockworkRNN
+from fastrnn.delays import DelayRNN
 from fastrnn.leaky import LeakyRNN
 from fastrnn.rnn import RNN
 
@@ -25,12 +36,14 @@ class GradientFlow:
 
     Attributes
     ----------
-    grad_norm : (T,) |dL/dh_t|, the loss taken at every step.
+    grad_norm : (T,) |dL/ds_t|, the loss taken at every step (s_t = h_t
+        for a one-layer RNN; see the module notes for other layers).
     step_product_norm : (T,) |(dL/dh_t)(dh_t/dh_{t-1})|, one Jacobian step
         back from t (the vector of seed 002, eq. 10.16).
     final_loss_grad_norm : (T,) |dL_T/dh_t| for the loss at the last step
         only: its decay with the lag T - 1 - t is the vanishing gradient.
-    spectral_radius : float, of the recurrent weights W_hh.
+    spectral_radius : float, of the recurrent weights W_hh of the first
+        layer; for a gated cell the largest over its H x H gate blocks.
     lyapunov_exponent : float, the largest Lyapunov exponent (per step) of
         h_t as a function of h_{t-1} along this trajectory; < 0 contracting.
     loss : float, the loss at every step.
@@ -52,19 +65,29 @@ def _split(model):
 
 def _as_leaky(layer):
     """A LeakyRNN computing exactly what ``layer`` computes (tau = 1 for a
-    tanh RNN), so one BPTT with recording serves both."""
+    tanh RNN), so one BPTT with recording serves both; None if there is none."""
     if isinstance(layer, LeakyRNN):
         return copy.deepcopy(layer)
-    if isinstance(layer, RNN) and layer.nonlinearity == "tanh" and layer.num_layers == 1 \
-            and getattr(layer, "num_directions", 1) == 1:
+    if type(layer) is RNN and layer.nonlinearity == "tanh" and layer.num_layers == 1 \
+            and layer.num_directions == 1:
         leaky = LeakyRNN(layer.input_size, layer.hidden_size, tau=1.0, dtype=layer.dtype)
         for name in leaky.params:
             leaky.params[name][...] = layer.params.get(name, 0)
         return leaky
-    raise TypeError(
-        f"gradient_flow supports fastrnn.RNN (tanh, one layer, one direction) and "
-        f"fastrnn.LeakyRNN, got {type(layer).__name__}"
-    )
+    return None
+
+
+def _check_suffix_runnable(layer):
+    """Refuse layers whose state after step t does not determine the rest of
+    the run, since the suffix route restarts the layer from that state."""
+    if isinstance(layer, (DelayRNN, ClockworkRNN)):
+        why = ("its future depends on more than the last state (delayed connections)"
+               if isinstance(layer, DelayRNN) else "its update schedule depends on the step index")
+        raise TypeError(f"gradient_flow supports RNN, LeakyRNN, LSTM and GRU; "
+                        f"{type(layer).__name__} is not supported: {why}")
+    if getattr(layer, "num_directions", None) != 1:
+        raise TypeError(f"gradient_flow supports RNN, LeakyRNN, LSTM and GRU with one "
+                        f"direction, got {layer!r}")
 
 
 def _loss_grad(kind, out, y):
@@ -99,35 +122,128 @@ def gradient_flow(model, x, y, *, loss="mse", lyapunov_steps=None, seed=0):
     GradientFlow
     """
     recurrent, output = _split(model)
-    leaky = _as_leaky(recurrent)
-    output = copy.deepcopy(output)
     x = np.asarray(x)
     if x.ndim != 3:
         raise ValueError(f"x must be (T, B, D), got shape {x.shape}")
-    hs, _ = leaky.forward(x)
+    leaky = _as_leaky(recurrent)
+    if leaky is None:
+        _check_suffix_runnable(recurrent)
+        layer = copy.deepcopy(recurrent)
+    else:
+        layer = leaky
+    output = copy.deepcopy(output)
+    hs, _ = layer.forward(x)
     out = output.forward(hs) if output is not None else hs
     value, dout = _loss_grad(loss, out, np.asarray(y))
     dh = output.backward(dout) if output is not None else dout
+    final_only = np.zeros_like(dh)
+    final_only[-1] = dh[-1]
+    if leaky is not None:
+        grad, step, final = _recorded_flow(leaky, dh, final_only)
+        lyapunov = _lyapunov(leaky, x, lyapunov_steps, seed)
+    else:
+        grad, step, final = _suffix_flow(layer, x, dh, final_only)
+        lyapunov = _lyapunov_generic(layer, x, lyapunov_steps, seed)
+    return GradientFlow(
+        grad_norm=grad,
+        step_product_norm=step,
+        final_loss_grad_norm=final,
+        spectral_radius=_recurrent_spectral_radius(layer),
+        lyapunov_exponent=lyapunov,
+        loss=float(value),
+    )
+
+
+def _recurrent_spectral_radius(layer):
+    w = layer.params["weight_hh_l0"].astype(np.float64)
+    H = w.shape[1]
+    return max(float(np.max(np.abs(np.linalg.eigvals(w[g:g + H]))))
+               for g in range(0, w.shape[0], H))
+
+
+def _recorded_flow(leaky, dh, final_only):
+    """The O(T) route: one BPTT sweep that records dL/dh_t at every step."""
     _, dh0, rec = leaky.backward(dh, record=True)
-    T = hs.shape[0]
+    T = dh.shape[0]
     # dL/dh_{t-1} = dy_{t-1} + (dL/dh_t)(dh_t/dh_{t-1}): the product is the
     # recorded gradient one step earlier minus that step's own loss term.
     step = np.empty(T)
     step[0] = _frobenius(dh0[None])[0]
     if T > 1:
         step[1:] = _frobenius(rec[:-1] - dh[:-1])
-    final_only = np.zeros_like(dh)
-    final_only[-1] = dh[-1]
     _, _, rec_final = leaky.backward(final_only, record=True)
-    w_hh = leaky.params["weight_hh_l0"].astype(np.float64)
-    return GradientFlow(
-        grad_norm=_frobenius(rec),
-        step_product_norm=step,
-        final_loss_grad_norm=_frobenius(rec_final),
-        spectral_radius=float(np.max(np.abs(np.linalg.eigvals(w_hh)))),
-        lyapunov_exponent=_lyapunov(leaky, x, lyapunov_steps, seed),
-        loss=float(value),
-    )
+    return _frobenius(rec), step, _frobenius(rec_final)
+
+
+def _state_parts(state):
+    return list(state) if isinstance(state, tuple) else [state]
+
+
+def _state_norm(parts):
+    return float(np.sqrt(sum(np.sum(np.square(p, dtype=np.float64)) for p in parts)))
+
+
+def _trajectory(layer, x):
+    """The layer's state before the first step and after every step."""
+    states = [layer.forward(x[:0])[1]]
+    for t in range(x.shape[0]):
+        states.append(layer.forward(x[t:t + 1], states[t])[1])
+    return states
+
+
+def _suffix_flow(layer, x, dh, final_only):
+    """The O(T^2) route for any layer: the gradient reaching s_t from the
+    losses after step t is the layer's own BPTT over x[t+1:] started at s_t.
+    The loss at step t itself reaches s_t through the top layer's h_t."""
+    T = x.shape[0]
+    states = _trajectory(layer, x)
+
+    def from_later_steps(t, dy):
+        """d(loss at steps > t)/ds_t, as a list of state parts; t = -1 is s_0."""
+        if t == T - 1:
+            return [np.zeros_like(p) for p in _state_parts(states[T])]
+        layer.forward(x[t + 1:], states[t + 1])
+        return _state_parts(layer.backward(dy[t + 1:])[1])
+
+    def own_step(parts, t, dy):
+        parts = [p.copy() for p in parts]
+        parts[0][-1] += dy[t]   # the top layer's h_t is the output y_t
+        return parts
+
+    grad, step, final = np.empty(T), np.empty(T), np.empty(T)
+    for t in range(-1, T):
+        later = from_later_steps(t, dh)
+        if t + 1 < T:
+            step[t + 1] = _state_norm(later)
+        if t >= 0:
+            grad[t] = _state_norm(own_step(later, t, dh))
+            final[t] = _state_norm(own_step(from_later_steps(t, final_only), t, final_only))
+    return grad, step, final
+
+
+def _lyapunov_generic(layer, x, steps, seed):
+    """Largest Lyapunov exponent from vector-Jacobian products: J_1^T ... J_T^T
+    has the singular values of J_T ... J_1, so carrying a vector backwards
+    through the one-step BPTT of the layer, renormalising at each step, gives
+    the exponent of Benettin's forward method (the two agree as T grows)."""
+    T = x.shape[0] if steps is None else min(check_int(steps, "lyapunov_steps", minimum=1),
+                                             x.shape[0])
+    first = x[:T, :1]
+    states = _trajectory(layer, first)
+    rng = check_random_state(seed)
+    u = [rng.standard_normal(p.shape) for p in _state_parts(states[T])]
+    n = _state_norm(u)
+    u = [(p / n).astype(layer.dtype) for p in u]
+    total = 0.0
+    for t in range(T, 0, -1):
+        layer.forward(first[t - 1:t], states[t - 1])
+        u = _state_parts(layer.backward(None, tuple(u) if len(u) > 1 else u[0])[1])
+        n = _state_norm(u)
+        if n == 0.0:
+            return -np.inf
+        total += np.log(n)
+        u = [p / n for p in u]
+    return total / T
 
 
 def _lyapunov(leaky, x, steps, seed):

@@ -96,7 +96,84 @@ def test_plot_writes_a_png(tmp_path, rng):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_unsupported_layer_is_refused():
+def test_suffix_route_equals_the_recorded_route_on_a_tanh_rnn(rng):
+    T, D, H = 15, 2, 5
+    rnn = fastrnn.RNN(D, H, dtype=np.float64, seed=0)
+    rnn.params["weight_hh_l0"] *= 2.0
+    x, y = rng.standard_normal((T, 3, D)), rng.standard_normal((T, 3, H))
+    recorded = diagnostics.gradient_flow(rnn, x, y)
+    hs, _ = rnn.forward(x)
+    _, dy = losses.mse(hs, y, reduction="sum")
+    last = np.zeros_like(dy)
+    last[-1] = dy[-1]
+    grad, step, final = diagnostics._suffix_flow(rnn, x, dy, last)
+    np.testing.assert_allclose(grad, recorded.grad_norm, rtol=1e-12)
+    np.testing.assert_allclose(step, recorded.step_product_norm, rtol=1e-12)
+    np.testing.assert_allclose(final, recorded.final_loss_grad_norm, rtol=1e-12)
+
+
+def test_lyapunov_from_vector_jacobian_products_agrees_with_benettin(rng):
+    rnn = fastrnn.RNN(2, 8, dtype=np.float64, seed=0)
+    rnn.params["weight_hh_l0"] *= 5.0
+    x = 0.5 * rng.standard_normal((1500, 1, 2))
+    forward = diagnostics._lyapunov(diagnostics._as_leaky(rnn), x, None, 0)
+    backward = diagnostics._lyapunov_generic(rnn, x, None, 0)
+    assert backward == pytest.approx(forward, abs=5e-3)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: fastrnn.LSTM(2, 4, num_layers=2, dtype=np.float64, seed=0),
+    lambda: fastrnn.GRU(2, 4, dtype=np.float64, seed=1),
+    lambda: fastrnn.RNN(2, 4, nonlinearity="relu", num_layers=2, dtype=np.float64, seed=2),
+], ids=["lstm-2-layers", "gru", "relu-rnn-2-layers"])
+def test_gated_and_stacked_layers_match_finite_differences(make, rng):
+    T, B = 9, 2
+    layer = make()
+    x, y = rng.standard_normal((T, B, 2)), rng.standard_normal((T, B, 4))
+    flow = diagnostics.gradient_flow(layer, x, y)
+    states = [layer.forward(x[:t])[1] for t in range(T + 1)]   # s_t, t = 0..T
+
+    def as_vector(state):
+        parts = state if isinstance(state, tuple) else (state,)
+        return np.concatenate([p.ravel() for p in parts])
+
+    def as_state(v, like):
+        if not isinstance(like, tuple):
+            return v.reshape(like.shape)
+        h = v[:like[0].size].reshape(like[0].shape)
+        return h, v[like[0].size:].reshape(like[1].shape)
+
+    def grad_wrt_state(j, first_loss_step):
+        """d/ds_j (s_j = states[j], the state after j steps) of the loss summed
+        over the steps k >= first_loss_step >= j - 1."""
+        v = as_vector(states[j]).copy()
+
+        def tail():
+            state = as_state(v, states[j])
+            top_h = (state[0] if isinstance(state, tuple) else state)[-1:]
+            out, _ = layer.forward(x[j:], state)
+            outs = np.concatenate([top_h, out])   # the outputs of steps j-1 .. T-1
+            k = first_loss_step - (j - 1)
+            return losses.mse(outs[k:], y[first_loss_step:], reduction="sum")[0]
+        return numerical_grad(tail, v)
+
+    for t in (1, 4, 8):
+        np.testing.assert_allclose(flow.grad_norm[t], np.linalg.norm(grad_wrt_state(t + 1, t)),
+                                   rtol=1e-6)
+        np.testing.assert_allclose(flow.step_product_norm[t],
+                                   np.linalg.norm(grad_wrt_state(t, t)), rtol=1e-6)
+        np.testing.assert_allclose(flow.final_loss_grad_norm[t],
+                                   np.linalg.norm(grad_wrt_state(t + 1, T - 1)),
+                                   rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("layer", [
+    fastrnn.DelayRNN(1, 3, delays=(1, 2)),
+    fastrnn.ClockworkRNN(1, 4, periods=(1, 2)),
+    fastrnn.RNN(1, 3, bidirectional=True),
+    fastrnn.LSTM(1, 3, bidirectional=True),
+], ids=["delays", "clockwork", "bidirectional-rnn", "bidirectional-lstm"])
+def test_unsupported_layer_is_refused(layer):
+    H = layer.hidden_size * getattr(layer, "num_directions", 1)
     with pytest.raises(TypeError, match="gradient_flow supports"):
-        diagnostics.gradient_flow(fastrnn.RNN(1, 3, nonlinearity="relu"),
-                                  np.zeros((3, 1, 1)), np.zeros((3, 1, 3)))
+        diagnostics.gradient_flow(layer, np.zeros((3, 1, 1)), np.zeros((3, 1, H)))
