@@ -61,6 +61,13 @@ def _method_table():
 
 
 def run_one(task, length, method, seed, updates, hidden, batch):
+    """(updates to solve or None, seconds) of one training run."""
+    _, solved_at, seconds = train_one(task, length, method, seed, updates, hidden, batch)
+    return solved_at, seconds
+
+
+def train_one(task, length, method, seed, updates, hidden, batch):
+    """(trained model, updates to solve or None, seconds) of one training run."""
     gen, loss, out_size, solved = TASKS[task]
     make_layer, make_opt, extra = _method_table()[method]
     x_tr, y_tr = gen(batch * 50, length, seed=1000 + seed)
@@ -80,7 +87,7 @@ def run_one(task, length, method, seed, updates, hidden, batch):
     t0 = time.perf_counter()
     train(model, x_tr, y_tr, loss=loss, optimizer=opt, epochs=epochs, batch_size=batch,
           callbacks=[check], seed=seed, progress=False, **extra)
-    return state["solved_at"], time.perf_counter() - t0
+    return model, state["solved_at"], time.perf_counter() - t0
 
 
 def main():

@@ -272,9 +272,24 @@ def _lyapunov(leaky, x, steps, seed):
 
 
 def plot_gradient_flow(flow, path=None, *, title=None):
-    """Draw a ``GradientFlow``: gradient norms against t, and the decay of
-    the last step's loss gradient against the lag. Returns the figure;
-    saves a PNG when ``path`` is given. Needs matplotlib."""
+    """Draw gradient flows: the gradient norms against t (loss at every step),
+    and the decay of the last step's loss gradient against the lag.
+
+    Parameters
+    ----------
+    flow : GradientFlow, or a mapping label -> GradientFlow
+        Several flows are overlaid, so a remedy (leaky units, the regulariser,
+        an LSTM) can be seen against the plain tanh RNN in one picture.
+    path : str or path-like, optional
+        Where to save a PNG.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Needs matplotlib (an optional dependency, imported here only).
+    """
     try:
         import matplotlib
         if path is not None:
@@ -282,20 +297,30 @@ def plot_gradient_flow(flow, path=None, *, title=None):
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError("plot_gradient_flow needs matplotlib: pip install matplotlib") from exc
-    T = flow.grad_norm.shape[0]
+    flows = {"": flow} if isinstance(flow, GradientFlow) else dict(flow)
+    if not flows or not all(isinstance(f, GradientFlow) for f in flows.values()):
+        raise TypeError("flow must be a GradientFlow or a non-empty mapping of label -> "
+                        "GradientFlow")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    t = np.arange(T)
-    ax1.semilogy(t, flow.grad_norm, label="|dL/dh_t|")
-    ax1.semilogy(t, flow.step_product_norm, label="|dL/dh_t dh_t/dh_{t-1}|", alpha=0.8)
+    for label, f in flows.items():
+        T = f.grad_norm.shape[0]
+        t = np.arange(T)
+        name = f"{label}: " if label else ""
+        ax1.semilogy(t, f.grad_norm, label=f"{name}|dL/ds_t|")
+        if len(flows) == 1:
+            ax1.semilogy(t, f.step_product_norm, label="|dL/ds_t ds_t/ds_{t-1}|", alpha=0.8)
+        lag = T - 1 - t
+        legend = (f"{label} (rho={f.spectral_radius:.2f}, lambda={f.lyapunov_exponent:.3f})"
+                  if label else f"rho(W)={f.spectral_radius:.2f}, "
+                                f"lambda={f.lyapunov_exponent:.3f}")
+        ax2.semilogy(lag[::-1], f.final_loss_grad_norm[::-1], label=legend)
     ax1.set_xlabel("step t")
     ax1.set_title("loss at every step")
     ax1.legend(fontsize=8)
-    lag = T - 1 - t
-    ax2.semilogy(lag[::-1], flow.final_loss_grad_norm[::-1])
     ax2.set_xlabel("lag T-1-t")
-    ax2.set_ylabel("|dL_T/dh_t|")
-    ax2.set_title(f"loss at the last step; rho(W)={flow.spectral_radius:.2f}, "
-                  f"lambda={flow.lyapunov_exponent:.3f}", fontsize=9)
+    ax2.set_ylabel("|dL_T/ds_t|")
+    ax2.set_title("loss at the last step only")
+    ax2.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -177,3 +177,19 @@ def test_unsupported_layer_is_refused(layer):
     H = layer.hidden_size * getattr(layer, "num_directions", 1)
     with pytest.raises(TypeError, match="gradient_flow supports"):
         diagnostics.gradient_flow(layer, np.zeros((3, 1, 1)), np.zeros((3, 1, H)))
+
+
+def test_plot_overlays_several_flows_and_refuses_other_things(tmp_path, rng):
+    pytest.importorskip("matplotlib")
+    x, y = rng.standard_normal((15, 2, 1)), rng.standard_normal((15, 2, 4))
+    flows = {"rnn": diagnostics.gradient_flow(fastrnn.RNN(1, 4, dtype=np.float64, seed=0), x, y),
+             "lstm": diagnostics.gradient_flow(fastrnn.LSTM(1, 4, dtype=np.float64, seed=0), x, y)}
+    fig = diagnostics.plot_gradient_flow(flows, tmp_path / "both.png")
+    lag_axis = fig.axes[1]
+    assert [line.get_label().split(" ")[0] for line in lag_axis.get_lines()] == ["rnn", "lstm"]
+    np.testing.assert_allclose(lag_axis.get_lines()[1].get_ydata(),
+                               flows["lstm"].final_loss_grad_norm[::-1])
+    with pytest.raises(TypeError, match="GradientFlow"):
+        diagnostics.plot_gradient_flow({"a": 1.0})
+    with pytest.raises(TypeError, match="GradientFlow"):
+        diagnostics.plot_gradient_flow({})
