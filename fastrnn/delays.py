@@ -7,13 +7,17 @@ more slowly over a given lag. The layer
     h_t = act(W_ih x_t + b_ih + b_hh + sum over d in delays of W_d h_{t-d})
 
 has one recurrent matrix per delay. Before the sequence the state is held at
-h_0: h_s = h_0 for every s <= 0. The loops are in ``fastrnn/_delays.pyx``.
+h_0: h_s = h_0 for every s <= 0. Layers stack as in ``fastrnn.RNN``: the
+output sequence of layer l is the input of layer l + 1, each with delayed
+connections of its own. The loops are in ``fastrnn/_delays.pyx``, one call
+per layer and sequence.
 """
 import numpy as np
 
 from fastrnn import _delays
 from fastrnn._sequence_io import SequenceIO
 from fastrnn._validation import (
+    as_float_array,
     check_bool,
     check_dtype,
     check_int,
@@ -24,9 +28,10 @@ from fastrnn._validation import (
 _ACTIVATIONS = {"tanh": 0, "relu": 1}
 
 
-def delay_weight_name(d):
-    """``weight_hh_l0`` for delay 1 (PyTorch's name), ``weight_hh_d{d}_l0`` otherwise."""
-    return "weight_hh_l0" if d == 1 else f"weight_hh_d{d}_l0"
+def delay_weight_name(d, layer=0):
+    """``weight_hh_l{layer}`` for delay 1 (PyTorch's name), ``weight_hh_d{d}_l{layer}``
+    otherwise."""
+    return f"weight_hh_l{layer}" if d == 1 else f"weight_hh_d{d}_l{layer}"
 
 
 class DelayRNN(SequenceIO):
@@ -38,19 +43,28 @@ class DelayRNN(SequenceIO):
     delays : sequence of int
         Distinct delays >= 1, e.g. (1, 3). ``delays=(1,)`` is ``fastrnn.RNN``.
     nonlinearity : {"tanh", "relu"}
+    num_layers : int
+        Stacked layers, every one with the same delays.
     batch_first, dtype, seed : as for ``fastrnn.RNN``.
 
     Attributes
     ----------
     params, grads : dict
-        ``weight_ih_l0`` (H, D), one ``delay_weight_name(d)`` (H, H) per
-        delay, ``bias_ih_l0``, ``bias_hh_l0`` (H,).
+        Per layer l: ``weight_ih_l{l}`` (H, D for l = 0, else H), one
+        ``delay_weight_name(d, l)`` (H, H) per delay, ``bias_ih_l{l}``,
+        ``bias_hh_l{l}`` (H,).
+
+    Notes
+    -----
+    States are (num_layers, B, H) (or (num_layers, H) unbatched), as for
+    ``fastrnn.RNN``; the initial state of a layer is its whole history.
     """
 
     def __init__(self, input_size, hidden_size, delays=(1, 2), *, nonlinearity="tanh",
-                 batch_first=False, dtype=np.float32, seed=None):
+                 num_layers=1, batch_first=False, dtype=np.float32, seed=None):
         self.input_size = check_int(input_size, "input_size", minimum=1)
         self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
+        self.num_layers = check_int(num_layers, "num_layers", minimum=1)
         delays = [check_int(d, "delays[i]", minimum=1) for d in delays]
         if not delays or len(set(delays)) != len(delays):
             raise ValueError(f"delays must be distinct integers >= 1, got {delays}")
@@ -66,11 +80,15 @@ class DelayRNN(SequenceIO):
         # recurrent input has the variance of a one-matrix layer.
         k = 1.0 / np.sqrt(H)
         kr = k / np.sqrt(len(self.delays))
-        self.params = {"weight_ih_l0": rng.uniform(-k, k, (H, D)).astype(self.dtype)}
-        for d in self.delays:
-            self.params[delay_weight_name(d)] = rng.uniform(-kr, kr, (H, H)).astype(self.dtype)
-        self.params["bias_ih_l0"] = rng.uniform(-k, k, H).astype(self.dtype)
-        self.params["bias_hh_l0"] = rng.uniform(-k, k, H).astype(self.dtype)
+        self.params = {}
+        for layer in range(self.num_layers):
+            width = D if layer == 0 else H
+            self.params[f"weight_ih_l{layer}"] = rng.uniform(-k, k, (H, width)).astype(self.dtype)
+            for d in self.delays:
+                self.params[delay_weight_name(d, layer)] = \
+                    rng.uniform(-kr, kr, (H, H)).astype(self.dtype)
+            self.params[f"bias_ih_l{layer}"] = rng.uniform(-k, k, H).astype(self.dtype)
+            self.params[f"bias_hh_l{layer}"] = rng.uniform(-k, k, H).astype(self.dtype)
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         self._delays = np.asarray(self.delays, dtype=np.intp)
         self._cache = None
@@ -79,53 +97,80 @@ class DelayRNN(SequenceIO):
         for g in self.grads.values():
             g.fill(0)
 
-    def _stacked(self, transpose):
-        mats = [self.params[delay_weight_name(d)] for d in self.delays]
+    def _stacked(self, layer, transpose):
+        mats = [self.params[delay_weight_name(d, layer)] for d in self.delays]
         return np.ascontiguousarray(np.stack([m.T if transpose else m for m in mats]))
 
+    def _states_in(self, h, name, B, unbatched):
+        """(L, B, H) from a user's (L, B, H) or (L, H) state; zeros for None."""
+        L, H = self.num_layers, self.hidden_size
+        if h is None:
+            return np.zeros((L, B, H), dtype=self.dtype)
+        want = (L, H) if unbatched else (L, B, H)
+        return as_float_array(h, name, self.dtype, shape=want).reshape(L, B, H)
+
+    def _states_out(self, h, unbatched):
+        return h[:, 0, :] if unbatched else h
+
     def forward(self, x, h0=None):
-        """Run the layer; shapes as ``fastrnn.RNN.forward``."""
+        """Run the layers; shapes as ``fastrnn.RNN.forward``."""
         x_tm, unbatched = self._time_major(x, "x", self.input_size)
         T, B, _ = x_tm.shape
         H, M = self.hidden_size, self.delays[-1]
-        hs = np.empty((M + T, B, H), dtype=self.dtype)
-        hs[:M] = self._state_in(h0, "h0", B, unbatched)
-        bias = self.params["bias_ih_l0"] + self.params["bias_hh_l0"]
-        _delays.delay_forward(_ACTIVATIONS[self.nonlinearity], self._delays, x_tm,
-                              self.params["weight_ih_l0"], self._stacked(True), bias, hs)
-        self._cache = (x_tm, hs, unbatched)
-        return (self._external(hs[M:].copy(), unbatched),
-                self._state_out(hs[M - 1 + T].copy(), unbatched))
+        h0 = self._states_in(h0, "h0", B, unbatched)
+        inputs, histories = [], []
+        layer_input = x_tm
+        for layer in range(self.num_layers):
+            hs = np.empty((M + T, B, H), dtype=self.dtype)
+            hs[:M] = h0[layer]
+            bias = self.params[f"bias_ih_l{layer}"] + self.params[f"bias_hh_l{layer}"]
+            _delays.delay_forward(_ACTIVATIONS[self.nonlinearity], self._delays, layer_input,
+                                  self.params[f"weight_ih_l{layer}"],
+                                  self._stacked(layer, True), bias, hs)
+            inputs.append(layer_input)
+            histories.append(hs)
+            layer_input = hs[M:]
+        self._cache = (inputs, histories, unbatched)
+        h_n = np.stack([hs[M - 1 + T] for hs in histories])
+        return self._external(layer_input.copy(), unbatched), self._states_out(h_n, unbatched)
 
     def backward(self, dy=None, dh_T=None, *, clip_hidden=None):
         """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``."""
         if self._cache is None:
             raise RuntimeError("backward called before forward: there is nothing to differentiate")
-        x_tm, hs, unbatched = self._cache
-        T, B, _ = x_tm.shape
+        inputs, histories, unbatched = self._cache
+        T, B, _ = inputs[0].shape
         H, M = self.hidden_size, self.delays[-1]
         clip = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True, allow_none=True)
-        da = np.zeros((M + T, B, H), dtype=self.dtype)
-        da[M:] = self._gradient_in(dy, T, B, unbatched)
-        if dh_T is not None:
-            da[M - 1 + T] += self._state_in(dh_T, "dh_T", B, unbatched)
-        dx = np.zeros_like(x_tm)
-        if T:
-            gw_hh = np.zeros((len(self.delays), H, H), dtype=self.dtype)
-            gb = np.zeros((1, H), dtype=self.dtype)
-            _delays.delay_backward(
-                _ACTIVATIONS[self.nonlinearity], self._delays, x_tm, self.params["weight_ih_l0"],
-                self._stacked(False), hs, da, dx, self.grads["weight_ih_l0"], gw_hh, gb[0],
-                np.ones(T * B, dtype=self.dtype), 0.0 if clip is None else clip)
-            for j, d in enumerate(self.delays):
-                self.grads[delay_weight_name(d)] += gw_hh[j]
-            self.grads["bias_ih_l0"] += gb[0]
-            self.grads["bias_hh_l0"] += gb[0]
-        dh0 = da[:M].sum(axis=0)   # h_0 stands for every history row
-        return self._external(dx, unbatched), self._state_out(dh0, unbatched)
+        d_above = self._gradient_in(dy, T, B, unbatched)
+        dh_T = None if dh_T is None else self._states_in(dh_T, "dh_T", B, unbatched)
+        dh0 = np.zeros((self.num_layers, B, H), dtype=self.dtype)
+        for layer in reversed(range(self.num_layers)):
+            layer_input, hs = inputs[layer], histories[layer]
+            da = np.zeros((M + T, B, H), dtype=self.dtype)
+            da[M:] = d_above
+            if dh_T is not None:
+                da[M - 1 + T] += dh_T[layer]
+            d_input = np.zeros_like(layer_input)
+            if T:
+                gw_hh = np.zeros((len(self.delays), H, H), dtype=self.dtype)
+                gb = np.zeros((1, H), dtype=self.dtype)
+                _delays.delay_backward(
+                    _ACTIVATIONS[self.nonlinearity], self._delays, layer_input,
+                    self.params[f"weight_ih_l{layer}"], self._stacked(layer, False), hs, da,
+                    d_input, self.grads[f"weight_ih_l{layer}"], gw_hh, gb[0],
+                    np.ones(T * B, dtype=self.dtype), 0.0 if clip is None else clip)
+                for j, d in enumerate(self.delays):
+                    self.grads[delay_weight_name(d, layer)] += gw_hh[j]
+                self.grads[f"bias_ih_l{layer}"] += gb[0]
+                self.grads[f"bias_hh_l{layer}"] += gb[0]
+            dh0[layer] = da[:M].sum(axis=0)   # h_0 stands for every history row
+            d_above = d_input
+        return self._external(d_above, unbatched), self._states_out(dh0, unbatched)
 
     __call__ = forward
 
     def __repr__(self):
+        layers = f", num_layers={self.num_layers}" if self.num_layers > 1 else ""
         return (f"DelayRNN({self.input_size}, {self.hidden_size}, delays={self.delays}, "
-                f"nonlinearity={self.nonlinearity!r}, dtype={self.dtype.name})")
+                f"nonlinearity={self.nonlinearity!r}{layers}, dtype={self.dtype.name})")

@@ -648,7 +648,7 @@ def _install_builtins():
     _register_missing("ClockworkRNN", ClockworkRNN, lambda: register_params_class(
         "ClockworkRNN", ClockworkRNN, simple + ("periods",), layer_shapes(1)))
     _register_missing("DelayRNN", DelayRNN, lambda: register_params_class(
-        "DelayRNN", DelayRNN, simple + ("delays",),
+        "DelayRNN", DelayRNN, simple + ("delays", "num_layers"),
         lambda c: {"weight_ih_l0": (c.get("hidden_size"), c.get("input_size"))}))
     _register_missing("Linear", Linear, lambda: register_params_class(
         "Linear", Linear, ("in_features", "out_features", "bias", "dtype"),

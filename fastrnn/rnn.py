@@ -73,7 +73,7 @@ class RNN(RecurrentLayer):
         # a loop of their own: RNN(..., delays=(1, 3)) builds a DelayRNN.
         if delays is not None and tuple(delays) != (1,):
             from fastrnn.delays import DelayRNN
-            extra = set(kwargs) - {"nonlinearity", "batch_first", "dtype", "seed"}
+            extra = set(kwargs) - {"nonlinearity", "num_layers", "batch_first", "dtype", "seed"}
             if extra:
                 raise ValueError(f"RNN with delays={tuple(delays)} does not take {sorted(extra)}")
             return DelayRNN(*args, delays=delays, **kwargs)

@@ -63,6 +63,7 @@ LAYERS = {
     "clockwork": lambda dt: ClockworkRNN(3, 6, periods=(1, 2, 4), nonlinearity="relu",
                                          dtype=dt, seed=1),
     "delay": lambda dt: DelayRNN(3, 5, delays=(1, 3), dtype=dt, seed=1),
+    "delay-2-layers": lambda dt: DelayRNN(3, 5, delays=(1, 3), num_layers=2, dtype=dt, seed=1),
     "seq-lstm-linear": lambda dt: Sequential(LSTM(3, 5, dtype=dt, seed=1),
                                              Linear(5, 2, dtype=dt, seed=2)),
     "seq-gru": lambda dt: Sequential(GRU(3, 5, dtype=dt, seed=1)),
