@@ -190,6 +190,11 @@ def _column_name(table, j):
     return table.names[j] if table.names is not None else str(j)
 
 
+# Reservoir inputs up to which the input projection is computed row by row
+# (SMALL_INPUT in fastrnn/_reservoir.pyx), so that chunks do not change it.
+_ROW_WISE_INPUT_MAX = 32
+
+
 def _chunk_steps(T, requested):
     """Steps per reservoir call: about 1% of the series, at least 1000."""
     if requested is not None:
@@ -230,8 +235,14 @@ def _fit_esn(args, X, Y):
     # The reservoir runs in chunks only to move the progress bar: its state
     # carries over between calls and every step is computed as in one call,
     # so the states (and the fit) equal those of ESN.fit on the whole series
-    # (tests/test_cli.py checks it).
-    step = _chunk_steps(T, args.chunk)
+    # (tests/test_cli.py checks it). That holds while the input projection is
+    # computed row by row (up to SMALL_INPUT inputs, fastrnn/_reservoir.pyx);
+    # a BLAS GEMM over more inputs may round differently for other numbers
+    # of rows, so then the series goes in one call.
+    if X.shape[1] > _ROW_WISE_INPUT_MAX:
+        step = max(T, 1)
+    else:
+        step = _chunk_steps(T, args.chunk)
     states = np.empty((T, args.units), dtype=dtype)
     with _progress(-(-T // step) + 1, "fit", "chunks", not args.quiet) as bar:
         for start in range(0, T, step):
@@ -454,7 +465,8 @@ def build_parser():
                    help="where to save the model (a .npz file written by fastrnn.save)")
     g.add_argument("--chunk", type=_positive_int, metavar="STEPS",
                    help="steps per reservoir call, for the progress bar (default: 1%% of "
-                        "the series, at least 1000); the result does not depend on it")
+                        "the series, at least 1000; one call with more than 32 input columns); "
+                        "the result does not depend on it")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     fit.set_defaults(handler=_cmd_fit)
 

@@ -164,6 +164,31 @@ def test_chunks_of_the_progress_bar_do_not_change_the_fit(tmp_path, capsys, chun
     assert np.array_equal(loaded.reservoir.state, esn.reservoir.state)
 
 
+@pytest.mark.parametrize("n_inputs", [32, 40])
+def test_chunks_with_many_input_columns(tmp_path, capsys, n_inputs):
+    # Up to 32 inputs the reservoir's input projection is row by row and the
+    # chunks change nothing; beyond, the CLI must run the series in one call.
+    rng = np.random.default_rng(n_inputs)
+    u = rng.uniform(-1, 1, (90, n_inputs))
+    y = np.tanh(u[:, :3].sum(axis=1))
+    np.save(tmp_path / "X.npy", u)
+    np.save(tmp_path / "Y.npy", y)
+    model = tmp_path / "m.npz"
+    code, _, err = run(capsys, "fit", "-i", tmp_path / "X.npy", "-t", tmp_path / "Y.npy",
+                       *hyper_args(input_connectivity=0.5), "--dtype", "float32",
+                       "--chunk", "7", "-o", model)
+    assert code == 0, err
+    res = fastrnn.Reservoir(HYPER["units"], sr=HYPER["sr"], lr=HYPER["lr"],
+                            input_scaling=HYPER["input_scaling"],
+                            rc_connectivity=HYPER["rc_connectivity"], input_connectivity=0.5,
+                            dtype=np.float32, seed=HYPER["seed"])
+    esn = fastrnn.ESN(res, fastrnn.Ridge(ridge=HYPER["ridge"], dtype=np.float32))
+    esn.fit(u, y[:, None], warmup=WARMUP)
+    loaded = fastrnn.load(model)
+    assert np.array_equal(loaded.reservoir.state, esn.reservoir.state)
+    assert np.array_equal(loaded.readout.coef_, esn.readout.coef_)
+
+
 def test_columns_by_number_range_and_negative_index(tmp_path, capsys, csv_data):
     path, u, y = csv_data
     models = []
