@@ -136,7 +136,9 @@ def _finite_float(text):
 
 # ------------------------------------------------------------------- fit
 def _fit_data(args):
-    """(X, Y, description of the columns) from the files and options of ``fit``."""
+    """From the files and options of ``fit``: the inputs X (T, D) and targets
+    Y (T, O) aligned for training, the names of the target and input columns,
+    and the horizon used."""
     dtype = np.dtype(args.dtype)
     inputs = read_table(args.input, delimiter=args.delimiter)
     if args.target is not None:
@@ -268,13 +270,13 @@ def _report_fit(args, Y, esn, states, target_names, input_names, horizon):
           f"(after {args.warmup} warm-up steps) to {task}")
     for k, name in enumerate(target_names):
         print(f"  {name}: training NRMSE {_metric(nrmse, truth[:, k], pred[:, k])}, "
-              f"R^2 {_metric(rsquare, truth[:, k], pred[:, k])}")
+              f"R^2 {_metric(rsquare, truth[:, k], pred[:, k], digits=6)}")
     print(f"saved to {args.output}")
 
 
-def _metric(fn, truth, pred):
+def _metric(fn, truth, pred, digits=4):
     try:
-        return f"{fn(truth, pred):.4g}"
+        return f"{fn(truth, pred):.{digits}g}"
     except ValueError:   # a constant target has no spread to normalise by
         return "n/a (constant target)"
 
@@ -328,7 +330,10 @@ def _cmd_predict(args):
     if args.reset:
         esn.reset()
     with _warnings_as_lines("predict"):
-        y = esn.predict(X)
+        try:
+            y = esn.predict(X)
+        except ValueError as exc:   # e.g. a model saved with a batch of states
+            raise CLIError(f"{args.model}: cannot run on {args.input}: {exc}") from None
     y = y.reshape(X.shape[0], -1)
     names = None
     if not args.no_header:
@@ -424,7 +429,8 @@ def build_parser():
                "  fastrnn fit --input X.npy --target Y.npy --warmup 200 -o model.npz",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     g = fit.add_argument_group("data")
-    g.add_argument("--input", "-i", required=True, metavar="FILE", help="the inputs: " + data_help)
+    g.add_argument("--input", "-i", required=True, metavar="FILE",
+                   help="the inputs: " + data_help)
     g.add_argument("--target", "-t", metavar="FILE",
                    help="the targets, in a separate file with as many rows as --input")
     g.add_argument("--input-cols", metavar="COLS",
@@ -437,7 +443,8 @@ def build_parser():
     g.add_argument("--horizon", type=_nonnegative_int, metavar="H",
                    help="predict the target H steps after the input (default: 1 without a "
                         "target, 0 with one)")
-    g.add_argument("--delimiter", default=",", metavar="CHAR", help="CSV field separator (default ',')")
+    g.add_argument("--delimiter", default=",", metavar="CHAR",
+                   help="CSV field separator (default ',')")
     g = fit.add_argument_group("model")
     g.add_argument("--units", metavar="N", type=_positive_int, default=300,
                    help="reservoir units (default 300)")
@@ -482,7 +489,8 @@ def build_parser():
                "  fastrnn predict model.npz -i data.csv --input-cols 0,1 > pred.csv",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     pred.add_argument("model", metavar="MODEL", help="a model file written by `fastrnn fit`")
-    pred.add_argument("--input", "-i", required=True, metavar="FILE", help="the inputs: " + data_help)
+    pred.add_argument("--input", "-i", required=True, metavar="FILE",
+                      help="the inputs: " + data_help)
     pred.add_argument("--input-cols", metavar="COLS",
                       help=f"input columns: {cols_help}; as many as the model was fitted on "
                            "(default: every column)")
@@ -493,8 +501,8 @@ def build_parser():
                       help="start from the zero state, not the state saved at the end of "
                            "training (for a series unrelated to the training data)")
     pred.add_argument("--no-header", action="store_true", help="no header row in CSV output")
-    pred.add_argument("--delimiter", default=",", metavar="CHAR", help="CSV field separator of --input "
-                                                       "(default ',')")
+    pred.add_argument("--delimiter", default=",", metavar="CHAR",
+                      help="CSV field separator of --input (default ',')")
     pred.add_argument("--quiet", "-q", action="store_true",
                       help="accepted for symmetry with fit and bench (predict shows no "
                            "progress bar: it is one call)")

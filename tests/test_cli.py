@@ -76,8 +76,8 @@ def assert_error(code, out, err, *fragments):
 def csv_data(tmp_path):
     """A CSV with a header, a text column, two inputs and a target."""
     u, y = series()
-    rows = [[f"day{i}", repr(float(a)), repr(float(b)), repr(float(c))] for i, (a, b, c) in enumerate(zip(u[:, 0],
-                                                                                   u[:, 1], y))]
+    rows = [[f"day{i}"] + [repr(float(v)) for v in (a, b, c)]
+            for i, (a, b, c) in enumerate(zip(u[:, 0], u[:, 1], y))]
     path = write_csv(tmp_path / "data.csv", ["date", "u1", "u2", "y"], rows)
     return path, u, y
 
