@@ -3,7 +3,9 @@
 
 A table has one row per time step and one column per variable. A CSV file may
 start with a header row (detected: a first row with any field that is not a
-number); blank lines and lines starting with ``#`` are skipped. A ``.npy``
+number, or, as ``numpy.savetxt`` writes it, a ``#`` comment just before the
+numbers with one name per column); blank lines and other lines starting with
+``#`` are skipped. A ``.npy``
 file holds a 1-D array (one column) or a 2-D array (rows are time steps) and
 is read with ``allow_pickle=False``.
 
@@ -183,6 +185,7 @@ def _read_npy(path):
 
 def _read_csv(path, delimiter):
     rows, lines = [], []
+    comment_before_data = None
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.reader(f, delimiter=delimiter)
@@ -190,6 +193,8 @@ def _read_csv(path, delimiter):
                 if not row or not "".join(row).strip():
                     continue
                 if row[0].lstrip().startswith("#"):
+                    if not rows:
+                        comment_before_data = row
                     continue
                 rows.append([cell.strip() for cell in row])
                 lines.append(reader.line_num)
@@ -205,6 +210,15 @@ def _read_csv(path, delimiter):
     if not all(_is_number(cell) for cell in rows[0]):
         names = rows.pop(0)
         lines.pop(0)
+    elif comment_before_data is not None:
+        # numpy.savetxt(..., header="a,b") writes the header as "# a,b": a
+        # comment just before numeric rows, with one name per column, is one.
+        row = comment_before_data
+        candidate = [row[0].lstrip()[1:].strip()] + [cell.strip() for cell in row[1:]]
+        if len(candidate) == len(rows[0]) and all(candidate) and \
+                not any(_is_number(c) for c in candidate):
+            names = candidate
+    if names is not None:
         if len(set(names)) != len(names):
             dup = next(n for n in names if names.count(n) > 1)
             raise TableError(f"{path}: the header names column {dup!r} twice")

@@ -211,6 +211,34 @@ def test_target_cols_alone_take_the_other_columns_as_inputs(tmp_path, capsys):
     assert fastrnn.load(model).reservoir.input_dim == 2
 
 
+def test_semicolons_comments_and_blank_lines(tmp_path, capsys):
+    u, y = series(seed=10)
+    lines = ["# exported by a logger", "u1;u2;y"]
+    lines += [";".join(repr(float(v)) for v in row) for row in np.c_[u, y]]
+    lines.insert(40, "")
+    lines.insert(70, "# a comment between rows")
+    path = tmp_path / "d.csv"
+    path.write_text("\r\n".join(lines) + "\r\n")
+    model = tmp_path / "m.npz"
+    code, _, err = run(capsys, "fit", "-i", path, "--delimiter", ";", "--target-cols", "y",
+                       *hyper_args(), "-o", model)
+    assert code == 0, err
+    esn = direct_esn(u, y[:, None])
+    assert np.array_equal(fastrnn.load(model).readout.coef_, esn.readout.coef_)
+
+
+def test_header_written_by_numpy_savetxt(tmp_path, capsys):
+    u, y = series(seed=11)
+    path = tmp_path / "d.csv"
+    np.savetxt(path, np.c_[u, y], delimiter=",", header="u1,u2,y")   # "# u1,u2,y"
+    model = tmp_path / "m.npz"
+    code, _, err = run(capsys, "fit", "-i", path, "--input-cols", "u1,u2", "--target-cols",
+                       "y", *hyper_args(), "-o", model)
+    assert code == 0, err
+    assert np.array_equal(fastrnn.load(model).readout.coef_,
+                          direct_esn(u, y[:, None]).readout.coef_)
+
+
 def test_predict_to_stdout(tmp_path, capsys):
     u, y = series(seed=7)
     np.save(tmp_path / "X.npy", u)
@@ -280,6 +308,16 @@ def test_column_out_of_range(tmp_path, capsys, csv_data):
     assert_error(*run(capsys, "fit", "-i", path, "--input-cols", "1,7", "-o",
                       tmp_path / "m.npz"),
                  str(path), "column 7", "out of range", "4 columns")
+
+
+def test_column_named_twice_or_empty(tmp_path, capsys, csv_data):
+    path, _, _ = csv_data
+    assert_error(*run(capsys, "fit", "-i", path, "--input-cols", "u1,1", "-o",
+                      tmp_path / "m.npz"),
+                 str(path), "--input-cols", "names a column twice")
+    assert_error(*run(capsys, "fit", "-i", path, "--input-cols", "u1,,u2", "-o",
+                      tmp_path / "m.npz"),
+                 str(path), "empty column name")
 
 
 def test_unknown_header_name(tmp_path, capsys, csv_data):
