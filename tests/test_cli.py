@@ -523,6 +523,9 @@ def test_tqdm_progress_bar(tmp_path, capsys):
 
 # ------------------------------------------------ as a separate process
 def _subprocess_env():
+    """Environment of a child `python -m fastrnn`, run in a scratch directory:
+    from the repository root, `-m` would import the uncompiled source tree
+    ahead of the installed package."""
     env = dict(os.environ)
     # The package's parent: the source tree locally, site-packages when
     # installed (then harmless).
@@ -535,7 +538,7 @@ def test_python_m_fastrnn_error_exit_status(tmp_path):
     missing = tmp_path / "missing.csv"
     proc = subprocess.run([sys.executable, "-m", "fastrnn", "fit", "-i", str(missing), "-o",
                            str(tmp_path / "m.npz")], capture_output=True, text=True,
-                          env=_subprocess_env(), timeout=120)
+                          env=_subprocess_env(), cwd=tmp_path, timeout=120)
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr == f"fastrnn fit: error: {missing}: no such file\n"
@@ -547,11 +550,11 @@ def test_python_m_fastrnn_round_trip(tmp_path):
     env = _subprocess_env()
     fit = subprocess.run([sys.executable, "-m", "fastrnn", "fit", "-i", str(path),
                           "--target-cols", "y", *hyper_args(), "-o", str(tmp_path / "m.npz")],
-                         capture_output=True, text=True, env=env, timeout=120)
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert fit.returncode == 0, fit.stderr
     pred = subprocess.run([sys.executable, "-m", "fastrnn", "predict", str(tmp_path / "m.npz"),
                            "-i", str(path), "--input-cols", "u1,u2", "--reset"],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert pred.returncode == 0, pred.stderr
     got = np.loadtxt(pred.stdout.splitlines()[1:], delimiter=",")
     esn = direct_esn(u, y[:, None])
