@@ -1,13 +1,14 @@
-"""``python -m fastrnn``: the demos of the README, on built-in data sets.
+"""``python -m fastrnn``: the command line of ``fastrnn/cli.py``.
 
-First a tanh RNN trained by BPTT (fastrnn/demo.py), then an echo state
+Without arguments it runs the demos of the README, on built-in data sets:
+first a tanh RNN trained by BPTT (fastrnn/demo.py), then an echo state
 network on the Mackey-Glass series (fastrnn/demo_esn.py). Each prints what it
-did, its accuracy and its speed against a plain NumPy loop.
+did, its accuracy and its speed against a plain NumPy loop. ``python -m
+fastrnn --help`` lists the other subcommands (fit, predict, bench, demo).
 """
-from fastrnn.demo import run_demo
-from fastrnn.demo_esn import run_demo as run_esn_demo
+import sys
+
+from fastrnn.cli import main
 
 if __name__ == "__main__":
-    run_demo()
-    print()
-    run_esn_demo()
+    sys.exit(main())
