@@ -26,6 +26,19 @@ ESN                 reservoir + readout, with output feedback and generation
 datasets, metrics   Mackey-Glass, NARMA, Lorenz, memory task; nrmse, rsquare, memory_capacity
 """
 from fastrnn._version import __version__
+
+try:
+    from fastrnn import _recurrent  # noqa: F401  (the compiled core)
+except ImportError as exc:   # pragma: no cover - depends on how Python was started
+    import os as _os
+    if _os.path.exists(_os.path.join(_os.path.dirname(__file__), "_recurrent.pyx")):
+        raise ImportError(
+            f"fastrnn was imported from its source tree ({_os.path.dirname(__file__)}), "
+            f"which holds no compiled extensions. Run from another directory so that the "
+            f"installed package is found (python -m puts the current directory first), use "
+            f"the `fastrnn` command, or build in place with `pip install -e .`."
+        ) from exc
+    raise
 from fastrnn import diagnostics, init, losses, optim, tasks
 from fastrnn.clockwork import ClockworkRNN
 from fastrnn.delays import DelayRNN
