@@ -208,9 +208,10 @@ class _Graph:
         return None
 
     def only_reader(self, name):
-        """The single node reading ``name``, or None if it is read by several
-        nodes or is a graph output."""
-        readers = self.readers.get(name, [])
+        """The single node reading the values of ``name``, or None if several
+        do or it is a graph output. Shape and Size nodes read no values (an
+        exporter uses them to size the next layer's zero state)."""
+        readers = [n for n in self.readers.get(name, []) if n["op_type"] not in ("Shape", "Size")]
         if name in self.outputs or len(readers) != 1:
             return None
         return readers[0]
