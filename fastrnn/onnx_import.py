@@ -72,6 +72,16 @@ _DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
 _ATTRIBUTES = {"activation_alpha", "activation_beta", "activations", "clip", "direction",
                "hidden_size", "layout"}
 _EXTRA_ATTRIBUTES = {"LSTM": {"input_forget"}, "GRU": {"linear_before_reset"}, "RNN": set()}
+_ATTRIBUTE_TYPES = {
+    "activation_alpha": _protobuf.ATTR_FLOATS, "activation_beta": _protobuf.ATTR_FLOATS,
+    "activations": _protobuf.ATTR_STRINGS, "clip": _protobuf.ATTR_FLOAT,
+    "direction": _protobuf.ATTR_STRING, "hidden_size": _protobuf.ATTR_INT,
+    "layout": _protobuf.ATTR_INT, "input_forget": _protobuf.ATTR_INT,
+    "linear_before_reset": _protobuf.ATTR_INT,
+}
+_ATTRIBUTE_TYPE_NAMES = {_protobuf.ATTR_FLOAT: "a float", _protobuf.ATTR_INT: "an int",
+                         _protobuf.ATTR_STRING: "a string", _protobuf.ATTR_FLOATS: "floats",
+                         _protobuf.ATTR_STRINGS: "strings"}
 # Ops that may sit between two stacked nodes, and how deep to look.
 _RESHAPING_OPS = ("Identity", "Squeeze", "Transpose", "Reshape")
 _MAX_RESHAPING = 4
@@ -236,7 +246,7 @@ def _attribute_value(attr):
         return [float(v) for v in attr["floats"]]
     if kind == _protobuf.ATTR_STRINGS:
         return [bytes(s).decode("utf-8", "replace") for s in attr["strings"]]
-    return attr
+    return None   # tensors, graphs...: no recurrent node's attribute is one
 
 
 # ------------------------------------------------------------ one node
@@ -250,10 +260,17 @@ class _Cell:
 def _read_cell(graph, node, index):
     op = node["op_type"]
     label = f"{graph.source}: {_node_label(node, index)}"
-    attrs = {a["name"]: _attribute_value(a) for a in node["attribute"]}
-    unknown = set(attrs) - _ATTRIBUTES - _EXTRA_ATTRIBUTES[op]
+    names = [a["name"] for a in node["attribute"]]
+    unknown = set(names) - _ATTRIBUTES - _EXTRA_ATTRIBUTES[op]
     if unknown:
         raise ValueError(f"{label} has attributes {sorted(unknown)}, which {op} does not define")
+    for attr in node["attribute"]:
+        want = _ATTRIBUTE_TYPES[attr["name"]]
+        if attr["type"] != want:
+            raise ValueError(f"{label}: attribute {attr['name']!r} must be "
+                             f"{_ATTRIBUTE_TYPE_NAMES[want]} (AttributeProto type {want}), "
+                             f"got type {attr['type']}")
+    attrs = {a["name"]: _attribute_value(a) for a in node["attribute"]}
 
     direction = attrs.get("direction", "forward")
     if direction not in _DIRECTIONS:
@@ -438,7 +455,7 @@ def _squeeze_axes(graph, node):
     if axes is None and len(node["input"]) > 1 and node["input"][1]:
         value = graph.constant(node["input"][1], f"{graph.source}: Squeeze's axes")
         axes = None if value is None else [int(v) for v in np.ravel(value)]
-    if axes is None:
+    if not isinstance(axes, list) or not all(isinstance(a, int) for a in axes):
         return None
     return [a + 4 if a < 0 else a for a in axes]   # Y is 4-D
 

@@ -216,6 +216,32 @@ def test_other_files_and_truncation(tmp_path):
             fastrnn.from_onnx(path)
 
 
+def test_corrupted_files_fail_cleanly(tmp_path):
+    """Random byte changes in the fixtures: a layer that runs, or ValueError /
+    NotImplementedError; never another exception (or a crash)."""
+    rng = np.random.default_rng(11)
+    files = sorted(glob.glob(os.path.join(FIXTURES, "*.onnx")))
+    outcomes = {"loaded": 0, "refused": 0}
+    path = tmp_path / "corrupt.onnx"
+    for it in range(400):
+        with open(files[it % len(files)], "rb") as fh:
+            data = bytearray(fh.read())
+        for i in rng.integers(0, len(data), size=rng.integers(1, 4)):
+            data[i] = rng.integers(256)
+        path.write_bytes(bytes(data))
+        try:
+            layers = fastrnn.from_onnx(path)
+        except (ValueError, NotImplementedError):
+            outcomes["refused"] += 1
+            continue
+        outcomes["loaded"] += 1
+        for layer in layers:
+            with np.errstate(all="ignore"):
+                y, _ = layer.forward(np.ones((3, 2, layer.input_size), layer.dtype))
+            assert y.shape[:2] == (3, 2)
+    assert outcomes["loaded"] > 20 and outcomes["refused"] > 100, outcomes
+
+
 # ------------------------------------------- protobuf written byte by byte
 def _varint(v):
     v &= (1 << 64) - 1
@@ -365,13 +391,16 @@ def test_lstm_gate_and_peephole_order(tmp_path):
     assert layer.forget_bias == 0.0
 
 
-def _two_rnns(tmp_path, extra_reader=False, squeeze_axes=(1,), layout=0, second_hidden=4):
+def _two_rnns(tmp_path, extra_reader=False, squeeze_axes=(1,), layout=0, second_hidden=4,
+              direction="forward"):
     rng = np.random.default_rng(2)
     W0, R0, B0 = rnn_weights(rng)
     W1, R1, B1 = rnn_weights(rng, D=4, H=second_hidden)
-    nodes = [w_node("RNN", ["x", "W0", "R0", "B0"], ["Y0", "H0"], name="first", layout=layout),
+    nodes = [w_node("RNN", ["x", "W0", "R0", "B0"], ["Y0", "H0"], name="first", layout=layout,
+                    direction=direction),
              w_node("Squeeze", ["Y0"], ["S0"], axes=list(squeeze_axes)),
-             w_node("RNN", ["S0", "W1", "R1", "B1"], ["Y1", "H1"], name="second", layout=layout)]
+             w_node("RNN", ["S0", "W1", "R1", "B1"], ["Y1", "H1"], name="second", layout=layout,
+                    direction=direction)]
     if extra_reader:
         nodes.append(w_node("Relu", ["S0"], ["side"]))
     inits = [w_tensor(n, a) for n, a in
@@ -392,6 +421,19 @@ def test_stacked_nodes_merge_only_when_nothing_else_reads_between(tmp_path):
     [merged1] = _two_rnns(tmp_path, squeeze_axes=(2,), layout=1)
     assert merged1.batch_first and merged1.num_layers == 2
     assert len(_two_rnns(tmp_path, second_hidden=5)) == 2
+
+
+def test_stacked_reverse_nodes_are_one_reversed_stack(tmp_path):
+    [stack] = _two_rnns(tmp_path, direction="reverse")
+    first, second = _two_rnns(tmp_path, direction="reverse", extra_reader=True)
+    assert isinstance(stack, Reversed) and stack.layer.num_layers == 2
+    x = np.random.default_rng(9).normal(size=(6, 3, 3)).astype(np.float32)
+    lengths = np.array([6, 1, 4])
+    y, h = stack.forward(x, lengths=lengths)
+    y0, h0 = first.forward(x, lengths=lengths)
+    y1, h1 = second.forward(y0, lengths=lengths)
+    np.testing.assert_allclose(y, y1, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(h, np.concatenate([h0, h1]), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("node_kwargs,inits_extra,error,words", [
