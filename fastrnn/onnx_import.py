@@ -55,6 +55,7 @@ import os
 import numpy as np
 
 from fastrnn import _protobuf
+from fastrnn import io as _io
 from fastrnn._validation import check_dtype
 from fastrnn.gru import GRU
 from fastrnn.lstm import LSTM
@@ -587,3 +588,13 @@ class Reversed:
 
     def __repr__(self):
         return f"Reversed({self.layer!r})"
+
+
+# Saved by fastrnn.save as the wrapped layer would be, nested under "layer".
+_io.register(
+    "Reversed", Reversed,
+    get_config=lambda m: {"layer": _io._nested_save(m.layer, "layer")[0]},
+    get_arrays=lambda m: _io._nested_save(m.layer, "layer")[1],
+    build=lambda config, arrays: Reversed(_io._nested_build(config.get("layer"), arrays,
+                                                            "layer")),
+)

@@ -155,6 +155,16 @@ def test_reversed_backward_finite_differences():
     assert abs(dh0[0, 1, 2] - (loss(x, h0 + e) - loss(x, h0 - e)) / (2 * eps)) < 1e-6
 
 
+def test_reversed_saves_and_loads(tmp_path):
+    path, data = fixture("lstm_peephole_reverse_lengths")
+    [layer] = fastrnn.from_onnx(path)
+    fastrnn.save(layer, tmp_path / "r.npz")
+    again = fastrnn.load(tmp_path / "r.npz")
+    assert isinstance(again, Reversed) and again.layer.peepholes
+    for out, ref in zip(run(again, data), run(layer, data)):
+        np.testing.assert_array_equal(out, ref)
+
+
 def test_reversed_refuses_bidirectional_and_early_backward():
     with pytest.raises(ValueError, match="unidirectional"):
         Reversed(fastrnn.LSTM(2, 3, bidirectional=True))
