@@ -8,7 +8,8 @@ length-prefixed byte string (2: strings, bytes, sub-messages, packed arrays)
 or 4 bytes (5). Messages are decoded against a schema that maps the field
 numbers read here to a name and a kind; other fields are skipped, which is
 what protobuf itself does with fields it does not know. The field numbers
-are those of onnx/onnx.proto (IR version 10 and earlier, unchanged since).
+are those of onnx/onnx.proto; ONNX never renumbers a field, so they hold for
+every IR version.
 
 Byte strings (a tensor's ``raw_data``) are memoryview slices of the file's
 bytes: nothing large is copied until a tensor is actually used.

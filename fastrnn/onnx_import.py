@@ -570,16 +570,19 @@ class Reversed:
         x_ext = layer._external_sequence(x_tm, unbatched)
         y, final = layer.forward(self._reverse(x_ext, lengths, unbatched), state,
                                  lengths=lengths)
-        self._lengths = (lengths, unbatched)
+        self._lengths = (lengths, unbatched, y.shape)
         return self._reverse(y, lengths, unbatched), final
 
     def backward(self, dy=None, dstate=None, **kwargs):
         """BPTT of the last ``forward``; as the layer's ``backward``."""
         if self._lengths is None:
             raise RuntimeError("backward called before forward: there is nothing to differentiate")
-        lengths, unbatched = self._lengths
+        lengths, unbatched, y_shape = self._lengths
         if dy is not None:
-            dy = self._reverse(np.asarray(dy), lengths, unbatched)
+            dy = np.asarray(dy)
+            if dy.shape != y_shape:
+                raise ValueError(f"dy must have the shape of y, {y_shape}, got {dy.shape}")
+            dy = self._reverse(dy, lengths, unbatched)
         dx, dstate0 = self.layer.backward(dy, dstate, **kwargs)
         return self._reverse(dx, lengths, unbatched), dstate0
 

@@ -168,8 +168,12 @@ def test_reversed_saves_and_loads(tmp_path):
 def test_reversed_refuses_bidirectional_and_early_backward():
     with pytest.raises(ValueError, match="unidirectional"):
         Reversed(fastrnn.LSTM(2, 3, bidirectional=True))
+    layer = Reversed(fastrnn.RNN(2, 3))
     with pytest.raises(RuntimeError, match="before forward"):
-        Reversed(fastrnn.RNN(2, 3)).backward(np.zeros((4, 3)))
+        layer.backward(np.zeros((4, 3)))
+    layer.forward(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="dy must have the shape of y"):
+        layer.backward(np.zeros((5, 3)))
 
 
 # --------------------------------------------------------------- bad files
