@@ -47,8 +47,11 @@ Y_h (and Y_c) of the stacked nodes concatenated along the first axis.
 Not supported, refused with NotImplementedError naming the node: activation
 functions other than the defaults (Sigmoid, Tanh, Tanh for the LSTM;
 Sigmoid, Tanh for the GRU; Tanh or Relu for the RNN), ``clip``,
-``input_forget=1``, and non-zero constant initial states. Tensors kept in
-external data files are refused with ValueError.
+``input_forget=1``, non-zero constant initial states and constant
+``sequence_lens`` (fastrnn layers store neither: pass them to ``forward``).
+``activation_alpha`` and ``activation_beta`` are accepted and unused: the
+default activations take no parameters. Tensors kept in external data files
+are refused with ValueError.
 """
 import os
 
@@ -335,6 +338,10 @@ def _read_cell(graph, node, index):
             raise NotImplementedError(
                 f"{label}: {role} is a non-zero constant of the model; fastrnn layers have "
                 f"no stored initial state (pass it as the state argument of forward)")
+    if lens_name and graph.constant(lens_name, f"{label}: sequence_lens") is not None:
+        raise NotImplementedError(
+            f"{label}: sequence_lens is a constant of the model; fastrnn layers store no "
+            "lengths (pass them as the lengths argument of forward)")
 
     dtype = np.result_type(W.dtype, np.float32)   # float16 -> float32
     order = _GATE_ORDER[op]

@@ -459,12 +459,14 @@ def test_stacked_reverse_nodes_are_one_reversed_stack(tmp_path):
     (dict(layout=2), {}, ValueError, ["layout"]),
     (dict(foo=1), {}, ValueError, ["foo"]),
     (dict(), {"h0": np.ones((1, 2, 4), np.float32)}, NotImplementedError, ["initial_h"]),
+    (dict(), {"lens": np.array([3, 2], np.int64)}, NotImplementedError, ["sequence_lens"]),
 ])
 def test_refusals_name_node_and_attribute(tmp_path, node_kwargs, inits_extra, error, words):
     rng = np.random.default_rng(3)
     dirs = 2 if node_kwargs.get("direction") == "bidirectional" else 1
     W, R, B = rnn_weights(rng, dirs=dirs)
-    inputs = ["x", "W", "R", "B", "", "h0" if inits_extra else ""]
+    inputs = ["x", "W", "R", "B", "lens" if "lens" in inits_extra else "",
+              "h0" if "h0" in inits_extra else ""]
     node = w_node("RNN", inputs, ["Y"], name="n", **node_kwargs)
     inits = [w_tensor("W", W), w_tensor("R", R), w_tensor("B", B)]
     inits += [w_tensor(k, v) for k, v in inits_extra.items()]
