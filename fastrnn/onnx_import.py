@@ -270,6 +270,9 @@ def _read_cell(graph, node, index):
         raise ValueError(f"{label} has attributes {sorted(unknown)}, which {op} does not define")
     for attr in node["attribute"]:
         want = _ATTRIBUTE_TYPES[attr["name"]]
+        if attr["type"] == 0:
+            # Writers before IR version 2 left the type out; the name says it.
+            attr["type"] = want
         if attr["type"] != want:
             raise ValueError(f"{label}: attribute {attr['name']!r} must be "
                              f"{_ATTRIBUTE_TYPE_NAMES[want]} (AttributeProto type {want}), "

@@ -476,6 +476,19 @@ def test_refusals_name_node_and_attribute(tmp_path, node_kwargs, inits_extra, er
         assert word in str(info.value)
 
 
+def test_attribute_types(tmp_path):
+    rng = np.random.default_rng(12)
+    W, R, B = rnn_weights(rng, G=3)
+    inits = [w_tensor("W", W), w_tensor("R", R), w_tensor("B", B)]
+    untyped = f_len(1, "linear_before_reset") + f_int(3, 1)   # no type field (IR 1)
+    node = w_node("GRU", ["x", "W", "R", "B"], ["Y"]) + f_len(5, untyped)
+    [layer] = fastrnn.from_onnx(write(tmp_path, w_model([node], inits), "a.onnx"))
+    assert layer.reset_after
+    node = w_node("GRU", ["x", "W", "R", "B"], ["Y"], name="g", layout="1")
+    with pytest.raises(ValueError, match="'layout' must be an int"):
+        fastrnn.from_onnx(write(tmp_path, w_model([node], inits), "b.onnx"))
+
+
 def test_zero_constant_state_and_computed_weights(tmp_path):
     rng = np.random.default_rng(4)
     W, R, B = rnn_weights(rng)
