@@ -69,8 +69,9 @@ def build_model(kind, attrs, D, H, seed=0):
 
 
 def bench_one(kind, attrs, D, H, B, T, threads, repeats, directory):
-    import onnxruntime as ort
     import time
+
+    import onnxruntime as ort
 
     model = build_model(kind, attrs, D, H)
     path = os.path.join(directory, "model.onnx")
@@ -106,7 +107,8 @@ def main():
     import onnxruntime as ort
     print(f"# float32, {args.threads} threads, medians of {args.repeats} in ms; "
           f"onnxruntime {ort.__version__}; ratio = ORT / fastrnn")
-    print("| model | D, H, B, T | fastrnn fwd | ORT fwd | ORT/fastrnn | max abs diff | from_onnx ms |")
+    print("| model | D, H, B, T | fastrnn fwd | ORT fwd | ORT/fastrnn | max abs diff "
+          "| from_onnx ms |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as directory:
         for kind, attrs in CASES:
