@@ -20,6 +20,7 @@ tasks               adding, temporal-order and latching problems
 diagnostics         gradient flow per step, spectral radius, Lyapunov exponent, plots
 init                orthogonal, scaled identity, sparse with a target spectral radius
 save, load          persistence in one .npz file, never unpickled (fastrnn.io)
+from_onnx           an ONNX model's LSTM/GRU/RNN nodes as layers (no onnx package needed)
 Reservoir           leaky echo state reservoir, sparse CSR or dense W (10.7.1, eq. 10.7)
 Ridge, RLS          linear readouts: streamed ridge regression, recursive least squares
 ESN                 reservoir + readout, with output feedback and generation
@@ -55,6 +56,7 @@ from fastrnn import datasets, metrics
 from fastrnn.esn import ESN
 from fastrnn.readout import RLS, Ridge
 from fastrnn.reservoir import Reservoir
+from fastrnn.onnx_import import from_onnx
 
 __all__ = [
     "__version__",
@@ -79,6 +81,7 @@ __all__ = [
     "global_norm",
     "save",
     "load",
+    "from_onnx",
     "Reservoir",
     "Ridge",
     "RLS",
