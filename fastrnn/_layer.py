@@ -12,6 +12,9 @@ length on the way in (so that the rows still running at step t are a prefix)
 and put back in the caller's order on the way out. The backward direction of
 a bidirectional layer reads each sequence reversed within its own length.
 """
+import os
+import time
+
 import numpy as np
 
 from fastrnn import _blas_threads, _recurrent
@@ -31,18 +34,44 @@ _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
 # Per-step products below this many flops run single-threaded: waking and
 # joining OpenBLAS's threads once per step costs more than the second thread
 # saves. Above it the steps keep the BLAS's threads, which is faster on an
-# idle machine (D=128, H=256, B=32: 30-38 ms against 38-47 ms forward) but
-# fragile on a busy one, where a step can wait a scheduler slice for the
-# other thread.
+# idle machine (D=128, H=256, B=32: 30-38 ms against 38-47 ms forward), but
+# only while every BLAS thread has a core: on a busy machine each step waits
+# a scheduler slice for a descheduled thread, and the same forward took
+# 800-1900 ms threaded against 80-95 ms on one thread (load average 4.4 on 2
+# cores). So the steps also run on one thread while the machine is busy.
+# Results are the same either way (OpenBLAS splits a GEMM's output, never
+# its sums).
 STEP_THREADS_MIN_FLOPS = 4e6
+
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+    os.cpu_count() or 1)
+_BUSY_RECHECK_SECONDS = 1.0
+_busy = {"checked": -np.inf, "value": False}
+
+
+def _machine_is_busy():
+    """Whether more tasks want to run than there are cores for this process:
+    the one-minute load average (which counts our own running threads) above
+    the core count by at least half a task. Read at most once a second."""
+    now = time.monotonic()
+    if now - _busy["checked"] >= _BUSY_RECHECK_SECONDS:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):   # not on this platform
+            load = 0.0
+        _busy["value"] = load > _CPUS + 0.5
+        _busy["checked"] = now
+    return _busy["value"]
 
 
 def _step_threads(B, G, H):
-    """BLAS threads for the per-step products: 1 for small ones, 0 (leave
-    the BLAS as it is) for large ones."""
+    """BLAS threads for the per-step products: 1 for small ones or on a busy
+    machine, 0 (leave the BLAS as it is) otherwise."""
     if not _blas_threads.AVAILABLE:
         return 0
-    return 1 if 2.0 * B * G * H * H < STEP_THREADS_MIN_FLOPS else 0
+    if 2.0 * B * G * H * H < STEP_THREADS_MIN_FLOPS or _machine_is_busy():
+        return 1
+    return 0
 
 
 def _flat(a):

@@ -189,3 +189,33 @@ def test_every_compiled_loop_releases_the_gil():
                 checked += 1
                 assert "with nogil" in body, f"{src.name}: {m.group(1)} loops holding the GIL"
     assert checked >= 3
+
+
+def test_per_step_products_go_single_threaded_on_a_busy_machine(monkeypatch):
+    from fastrnn import _blas_threads, _layer
+    if not _blas_threads.AVAILABLE:
+        pytest.skip("this SciPy's BLAS exposes no thread control")
+    big = (64, 4, 1024)          # 2 B G H^2 = 537 Mflop a step: threaded when idle
+    monkeypatch.setattr(_layer, "_BUSY_RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr(_layer.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    assert _layer._step_threads(*big) == 0
+    monkeypatch.setattr(_layer.os, "getloadavg", lambda: (_layer._CPUS + 1.0, 0.0, 0.0))
+    assert _layer._step_threads(*big) == 1
+    assert _layer._step_threads(1, 1, 8) == 1      # small products: always one thread
+
+
+@pytest.mark.parametrize("cls", [fastrnn.RNN, fastrnn.LSTM, fastrnn.GRU])
+def test_threaded_and_single_threaded_steps_give_identical_bits(cls, monkeypatch):
+    from fastrnn import _layer
+    model = cls(64, 256, seed=0)
+    x = np.random.default_rng(0).standard_normal((12, 32, 64)).astype(np.float32)
+    results = []
+    for min_flops in (0.0, np.inf):   # every step threaded / none
+        monkeypatch.setattr(_layer, "STEP_THREADS_MIN_FLOPS", min_flops)
+        monkeypatch.setattr(_layer, "_machine_is_busy", lambda: False)
+        model.zero_grad()
+        y, _ = model.forward(x)
+        dx, _ = model.backward(np.ones_like(y))
+        results.append((y, dx, model.grads["weight_hh_l0"].copy()))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
