@@ -35,7 +35,9 @@ Rows are time steps, not independent samples:
     ``predict`` returns one label per series.
 
 Every series (and every call of ``predict``) starts from the zero state, so
-predictions do not depend on earlier calls. Plain 2-D input is what
+predictions do not depend on earlier calls. The ESN estimators' ``warmup``
+steps at the start of every series (the transient from that zero state) are
+left out by ``fit`` and by ``score`` alike; ``predict`` returns every step. Plain 2-D input is what
 scikit-learn's own tools pass around (``Pipeline`` transformers, the
 estimator checks); cross-validation splitters index the rows of a 2-D array
 (use ``TimeSeriesSplit`` to keep the time order) and the series of a list.
@@ -125,6 +127,10 @@ def _check_state(state):
 class _SeriesEstimator(BaseEstimator):
     """Input validation shared by the four estimators."""
 
+    def _unscored_steps(self):
+        """Steps at the start of every series that ``score`` leaves out."""
+        return 0
+
     def _check_series_list(self, X, reset):
         """Validate a list of series; returns float64 arrays (n_steps_i, n_features)."""
         series = [check_array(x, dtype=np.float64, input_name=f"X[{i}]")
@@ -178,15 +184,52 @@ class _SeriesRegressor(RegressorMixin, _SeriesEstimator):
         return {"multioutput": True}
 
     def score(self, X, y, sample_weight=None):
-        """R^2 of the per-step predictions (over all steps of all series)."""
+        """R^2 of the per-step predictions, over the steps of all series.
+
+        An ESN estimator leaves out the first ``warmup`` steps of every
+        series, as ``fit`` does: there the state is still the transient from
+        zero. ``sample_weight`` is shaped like ``y`` without its outputs: one
+        weight per step ((n_steps,), or a list of such arrays).
+        """
+        skip = self._unscored_steps()
         if is_series_list(X):
-            pred = np.concatenate(self.predict(X))
-            y = np.concatenate([np.asarray(yi, dtype=np.float64) for yi in y])
-            return r2_score(y, pred, sample_weight=sample_weight)
-        return super().score(X, y, sample_weight=sample_weight)
+            if not isinstance(y, (list, tuple)) or len(y) != len(X):
+                raise ValueError(f"for a list of {len(X)} series, y must be a list of "
+                                 f"{len(X)} arrays of per-step targets")
+            pred = self.predict(X)
+            weights = sample_weight
+            if weights is not None:
+                weights = np.concatenate([np.asarray(w)[skip:] for w in weights])
+            return r2_score(np.concatenate([_after(yi, skip, i) for i, yi in enumerate(y)]),
+                            np.concatenate([p[skip:] for p in pred]), sample_weight=weights)
+        pred = self.predict(X)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight)[skip:]
+        return r2_score(_after(y, skip), pred[skip:], sample_weight=sample_weight)
+
+
+def _after(y, skip, index=None):
+    """y (an array-like with steps first) without its first ``skip`` steps."""
+    y = np.asarray(y)
+    if y.ndim == 0 or y.shape[0] <= skip:
+        where = "y" if index is None else f"y[{index}]"
+        raise ValueError(f"{where} must have more than warmup={skip} steps to be scored, "
+                         f"got shape {y.shape}")
+    return y[skip:]
 
 
 class _SeriesClassifier(ClassifierMixin, _SeriesEstimator):
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of ``predict(X)``: per series for a list, per step for one
+        series, leaving out (for an ESN) the first ``warmup`` steps as ``fit`` does."""
+        if is_series_list(X):
+            return super().score(X, y, sample_weight=sample_weight)
+        skip = self._unscored_steps()
+        pred = self.predict(X)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight)[skip:]
+        return accuracy_score(_after(y, skip), pred[skip:], sample_weight=sample_weight)
+
     def _encode_fit_labels(self, y, n_labels, what):
         y = column_or_1d(y, warn=True)
         if y.shape[0] != n_labels:
@@ -210,14 +253,13 @@ class _SeriesClassifier(ClassifierMixin, _SeriesEstimator):
                 "as [X])")
         return series
 
-    def score(self, X, y, sample_weight=None):
-        """Accuracy of ``predict(X)`` (per step, or per series for a list)."""
-        return accuracy_score(column_or_1d(y), self.predict(X), sample_weight=sample_weight)
-
 
 # ------------------------------------------------------------- reservoirs
 class _ReservoirParams:
     """The reservoir's hyperparameters, with ReservoirPy's names."""
+
+    def _unscored_steps(self):
+        return self.warmup
 
     def _reservoir(self):
         return Reservoir(self.units, sr=self.sr, lr=self.lr, input_scaling=self.input_scaling,
@@ -247,8 +289,11 @@ _RESERVOIR_DOC = """
         Regularisation of the ridge readout.
     warmup : int >= 0, default=0
         Steps at the start of every series whose states the readout does
-        not see in ``fit`` (the transient from the zero state).
-    random_state : None, int, numpy RandomState or Generator, default=None
+        not see in ``fit``, and whose predictions ``score`` does not judge
+        (the transient from the zero state). ``predict`` returns every step.
+"""
+
+_RESERVOIR_SEED_DOC = """    random_state : None, int, numpy RandomState or Generator, default=None
         Draws W, Win and the bias. An int k gives exactly
         ``fastrnn.Reservoir(..., seed=k)``.
 """
@@ -267,7 +312,7 @@ class ESNRegressor(_ReservoirParams, _SeriesRegressor):
     Parameters
     ----------{_RESERVOIR_DOC}    input_to_readout : bool, default=False
         The readout sees the input u_t next to the state x_t.
-
+{_RESERVOIR_SEED_DOC}
     Attributes
     ----------
     esn_ : fastrnn.ESN
@@ -280,8 +325,9 @@ class ESNRegressor(_ReservoirParams, _SeriesRegressor):
     --------
     >>> from fastrnn import datasets
     >>> s = datasets.mackey_glass(600, seed=0)
-    >>> model = ESNRegressor(units=200, sr=0.9, ridge=1e-7, warmup=100, random_state=0)
-    >>> model.fit(s[:500], s[1:501]).score(s[500:-1], s[501:]) > 0.99
+    >>> model = ESNRegressor(units=200, ridge=1e-7, warmup=100, random_state=0)
+    >>> model = model.fit(s[:500], s[1:501])        # one step ahead
+    >>> model.score(s[400:-1], s[401:]) > 0.99       # 100 steps of warmup, then new ones
     True
     """
 
@@ -340,11 +386,14 @@ class ESNClassifier(_ReservoirParams, _SeriesClassifier):
     - One 2-D series with a label per step (per-step classification): the
       readout sees the state at every step after ``warmup``.
 
+    ``warmup`` is not used by ``state="last"``, whose feature is the state at
+    the end of the series.
+
     Parameters
     ----------{_RESERVOIR_DOC}    state : {{"last", "mean"}}, default="last"
         The summary of a series used for sequence classification (ignored
         for per-step classification).
-
+{_RESERVOIR_SEED_DOC}
     Attributes
     ----------
     reservoir_ : fastrnn.Reservoir
@@ -514,7 +563,9 @@ _RECURRENT_DOC = """
     tbptt : int or None, default=None
         Truncated BPTT over chunks of this many steps (one gradient step
         per chunk, the state carried across); None is full BPTT.
-    random_state : None, int, numpy RandomState or Generator, default=None
+"""
+
+_RECURRENT_SEED_DOC = """    random_state : None, int, numpy RandomState or Generator, default=None
         An int k seeds one ``numpy.random.default_rng(k)`` that draws the
         layer's weights, then the output layer's, then the shuffling.
 """
@@ -530,7 +581,7 @@ class RNNRegressor(_RecurrentParams, _SeriesRegressor):
     trained in mini-batches; series of different lengths are grouped by length.
 
     Parameters
-    ----------{_RECURRENT_DOC}
+    ----------{_RECURRENT_DOC}{_RECURRENT_SEED_DOC}
     Attributes
     ----------
     model_ : fastrnn.Sequential
@@ -602,7 +653,7 @@ class RNNClassifier(_RecurrentParams, _SeriesClassifier):
 
     Parameters
     ----------{_RECURRENT_DOC}    state : {{"last", "mean"}}, default="last"
-
+{_RECURRENT_SEED_DOC}
     Attributes
     ----------
     model_ : fastrnn.Sequential

@@ -92,9 +92,10 @@ def test_esn_regressor_equals_esn_on_one_series():
     got = model.predict(s[500:-1])
     np.testing.assert_array_equal(got, expected)
     assert got.shape == (199, 1)
-    # predict starts from the zero state: good once the transient has passed
+    # predict starts from the zero state: good once the transient has passed,
+    # and score, like fit, leaves out the first warmup steps
     assert r2_score(s[551:], got[50:]) > 0.99
-    assert model.score(s[500:-1], s[501:]) == r2_score(s[501:], got)
+    assert model.score(s[500:-1], s[501:]) == r2_score(s[551:], got[50:])
 
 
 def test_esn_regressor_equals_esn_on_a_list_of_series():
@@ -111,6 +112,15 @@ def test_esn_regressor_equals_esn_on_a_list_of_series():
         np.testing.assert_array_equal(p, esn.run(x))
     # each series starts from the zero state: alone or in a list, the same
     np.testing.assert_array_equal(model.predict(X[1]), pred[1])
+    # score: R^2 over the steps after warmup of every series, pooled
+    pooled = r2_score(np.concatenate([y[10:] for y in Y]), np.concatenate([p[10:] for p in pred]))
+    assert model.score(X, Y) == pooled
+    w = [np.arange(len(x), dtype=float) for x in X]
+    assert model.score(X, Y, sample_weight=w) == r2_score(
+        np.concatenate([y[10:] for y in Y]), np.concatenate([p[10:] for p in pred]),
+        sample_weight=np.concatenate([v[10:] for v in w]))
+    with pytest.raises(ValueError, match=r"y\[0\] must have more than warmup=10"):
+        model.score([x[:10] for x in X], [y[:10] for y in Y])
     # 1-D targets give 1-D predictions
     pred1 = ESNRegressor(units=40, random_state=7).fit(X, [y[:, 0] for y in Y]).predict(X)
     assert [p.shape for p in pred1] == [(60,), (90,), (75,)]
@@ -199,7 +209,7 @@ def test_per_step_classification_of_one_series():
                         random_state=0)
     pred = esn.fit(X[:1000], regime[:1000]).predict(X[1000:])
     assert pred.shape == (500,) and np.mean(pred == regime[1000:]) > 0.9
-    assert esn.score(X[1000:], regime[1000:]) == np.mean(pred == regime[1000:])
+    assert esn.score(X[1000:], regime[1000:]) == np.mean(pred[20:] == regime[1020:])
     with pytest.raises(ValueError, match="list of"):
         esn.predict([X[1000:]])
 
