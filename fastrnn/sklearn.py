@@ -94,10 +94,26 @@ def is_series_list(X):
     """True when ``X`` is a list (or tuple) of 2-D array-likes: many series.
 
     A list of rows (a list of lists of numbers, as ``X.tolist()`` gives) is
-    one series, like the 2-D array it converts to.
+    one series, like the 2-D array it converts to. A list mixing 2-D series
+    with anything else, and a 3-D array (whose layout, time-major as
+    fastrnn's layers or series-first as scikit-learn's samples, cannot be
+    told), raise a ValueError saying what to pass instead.
     """
-    return (isinstance(X, (list, tuple)) and len(X) > 0
-            and all(np.ndim(x) == 2 for x in X))
+    if isinstance(X, (list, tuple)) and len(X) > 0:
+        dims = [np.ndim(x) for x in X]
+        if all(d == 2 for d in dims):
+            return True
+        if any(d == 2 for d in dims):
+            i = next(i for i, d in enumerate(dims) if d != 2)
+            raise ValueError(f"X is a list of series, but X[{i}] is {dims[i]}-dimensional: "
+                             "every series must be a 2-D (n_steps, n_features) array")
+    elif getattr(X, "ndim", None) == 3:
+        raise ValueError(
+            f"X is a 3-D array of shape {np.shape(X)}: pass one series as a 2-D "
+            "(n_steps, n_features) array, or many as a list of them: list(X) for "
+            "(n_series, n_steps, n_features), list(X.transpose(1, 0, 2)) for fastrnn's "
+            "time-major (n_steps, n_series, n_features)")
+    return False
 
 
 def _seed(random_state):

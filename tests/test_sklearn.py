@@ -69,6 +69,10 @@ def test_is_series_list():
     assert not is_series_list(np.zeros((3, 2)))
     assert not is_series_list(np.zeros((3, 2)).tolist())   # rows: one series
     assert not is_series_list([])
+    with pytest.raises(ValueError, match=r"X\[1\] is 1-dimensional"):
+        is_series_list([np.zeros((3, 2)), np.zeros(3)])
+    with pytest.raises(ValueError, match=r"list\(X\)"):
+        is_series_list(np.zeros((4, 3, 2)))
 
 
 # ---------------------------------------------- equal to fastrnn's classes
@@ -300,7 +304,7 @@ def test_wrong_shapes(estimator):
         model.predict(rng.standard_normal((10, 3)))
     with pytest.raises(ValueError, match="1D|1-D|2D"):
         model.predict(X[:, 0])
-    with pytest.raises(ValueError, match="2D|2-D|dim"):
+    with pytest.raises(ValueError, match="3-D array"):
         model.predict(X[None])
     with pytest.raises(ValueError, match="inconsistent|samples"):
         clone(estimator).fit(X, y[:-1])
