@@ -31,8 +31,10 @@ Rows are time steps, not independent samples:
   * Regressors: ``y`` is a list of matching per-step targets;
     ``predict`` returns a list of arrays.
   * Classifiers: ``y`` is one label per series (sequence classification,
-    from the final state or the mean state over the series, see ``state``);
-    ``predict`` returns one label per series.
+    from the final state or the mean state over the series, see ``state``),
+    and ``predict`` returns one label per series; or ``y`` is a list of
+    per-step label arrays (per-step classification of many series), and
+    ``predict`` returns a list of them.
 
 Every series (and every call of ``predict``) starts from the zero state, so
 predictions do not depend on earlier calls. The ESN estimators' ``warmup``
@@ -234,19 +236,33 @@ def _after(y, skip, index=None):
     return y[skip:]
 
 
-class _SeriesClassifier(ClassifierMixin, _SeriesEstimator):
-    def score(self, X, y, sample_weight=None):
-        """Accuracy of ``predict(X)``: per series for a list, per step for one
-        series, leaving out (for an ESN) the first ``warmup`` steps as ``fit`` does."""
-        if is_series_list(X):
-            return super().score(X, y, sample_weight=sample_weight)
-        skip = self._unscored_steps()
-        pred = self.predict(X)
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight)[skip:]
-        return accuracy_score(_after(y, skip), pred[skip:], sample_weight=sample_weight)
+def _per_step_labels(series, y):
+    """True when ``y`` is a list of label arrays, one per step of each series."""
+    return (isinstance(y, (list, tuple)) and len(y) == len(series)
+            and all(np.ndim(yi) == 1 and len(yi) == len(x) for x, yi in zip(series, y)))
 
-    def _encode_fit_labels(self, y, n_labels, what):
+
+class _SeriesClassifier(ClassifierMixin, _SeriesEstimator):
+    """Labels per series or per step; inputs and outputs always handled as a
+    list of series inside (one 2-D series is a list of one)."""
+
+    def _check_fit(self, X, y):
+        """Validate X and y for ``fit``: returns the series (a list), and the
+        class codes: one array per series (per-step labels, ``per_step_``) or
+        one code per series."""
+        if not is_series_list(X):
+            X, y = validate_data(self, X, y, dtype=np.float64)
+            self.per_step_ = True
+            return [X], [self._encode(y, X.shape[0], "one label per step")]
+        series = self._check_series_list(X, reset=True)
+        self.per_step_ = _per_step_labels(series, y)
+        if not self.per_step_:
+            return series, self._encode(y, len(series), "one label per series")
+        codes = self._encode(np.concatenate([np.asarray(yi) for yi in y]),
+                             sum(len(x) for x in series), "one label per step")
+        return series, np.split(codes, np.cumsum([len(x) for x in series])[:-1])
+
+    def _encode(self, y, n_labels, what):
         y = column_or_1d(y, warn=True)
         if y.shape[0] != n_labels:
             raise ValueError(f"y must hold {what} ({n_labels}), got {y.shape[0]} labels")
@@ -256,18 +272,50 @@ class _SeriesClassifier(ClassifierMixin, _SeriesEstimator):
         return encoder.transform(y)
 
     def _check_predict_X(self, X):
+        """(series as a list, whether X was a list)."""
         check_is_fitted(self)
         series, is_list = self._check_X(X, reset=False)
-        if is_list and self.per_step_:
-            raise ValueError(
-                f"this {type(self).__name__} was fitted on one series with a label per step; "
-                "predict on one (n_steps, n_features) array, not a list of series")
         if not is_list and not self.per_step_:
             raise ValueError(
                 f"this {type(self).__name__} was fitted on a list of series with one label "
                 "each; predict on a list of (n_steps, n_features) arrays (a single series "
                 "as [X])")
-        return series
+        return (series if is_list else [series]), is_list
+
+    def _scores(self, X):
+        """Per-class scores: (n_series, n_classes), or with ``per_step_`` one
+        (n_steps, n_classes) array per series (a list if X is one)."""
+        series, is_list = self._check_predict_X(X)
+        scores = self._series_scores(series)
+        return scores if is_list or not self.per_step_ else scores[0]
+
+    def predict(self, X):
+        """One label per series, or with per-step labels one per step (a list
+        of arrays for a list of series)."""
+        scores = self._scores(X)
+        if isinstance(scores, list):
+            return [self.classes_[np.argmax(sc, axis=1)] for sc in scores]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of ``predict(X)``: per series, or per step (pooled over the
+        series, leaving out for an ESN the first ``warmup`` steps of each, as
+        ``fit`` does)."""
+        pred = self.predict(X)
+        if not self.per_step_:
+            return super().score(X, y, sample_weight=sample_weight)
+        skip = self._unscored_steps()
+        if not isinstance(pred, list):
+            pred, y = [pred], [y]
+            sample_weight = None if sample_weight is None else [sample_weight]
+        elif not isinstance(y, (list, tuple)) or len(y) != len(pred):
+            raise ValueError(f"for a list of {len(pred)} series, y must be a list of "
+                             f"{len(pred)} arrays of per-step labels")
+        if sample_weight is not None:
+            sample_weight = np.concatenate([np.asarray(w)[skip:] for w in sample_weight])
+        return accuracy_score(np.concatenate([_after(yi, skip, i) for i, yi in enumerate(y)]),
+                              np.concatenate([p[skip:] for p in pred]),
+                              sample_weight=sample_weight)
 
 
 # ------------------------------------------------------------- reservoirs
@@ -399,8 +447,9 @@ class ESNClassifier(_ReservoirParams, _SeriesClassifier):
       readout sees one feature vector per series, the reservoir's final
       state (``state="last"``) or its mean state over the steps after
       ``warmup`` (``state="mean"``).
-    - One 2-D series with a label per step (per-step classification): the
-      readout sees the state at every step after ``warmup``.
+    - One 2-D series with a label per step, or a list of series with a list
+      of per-step label arrays (per-step classification): the readout sees
+      the state at every step after ``warmup``.
 
     ``warmup`` is not used by ``state="last"``, whose feature is the state at
     the end of the series.
@@ -417,7 +466,7 @@ class ESNClassifier(_ReservoirParams, _SeriesClassifier):
         Maps states to one output per class.
     classes_ : ndarray
     per_step_ : bool
-        True when fitted on one series with a label per step.
+        True when fitted with a label per step.
     n_features_in_ : int
     """
 
@@ -438,65 +487,58 @@ class ESNClassifier(_ReservoirParams, _SeriesClassifier):
         self.random_state = random_state
 
     def _features(self, reservoir, series):
-        """One feature row per series (last or mean state), or per step."""
+        """Per-step states (a list) with ``per_step_``, else one row per series."""
         reservoir.reset()
-        if not isinstance(series, list):
-            return reservoir.run(series)
         states = reservoir.run(series)
+        if self.per_step_:
+            return states
         if self.state == "last":
             return np.stack([s[-1] for s in states])
         return np.stack([s[self.warmup:].mean(axis=0) for s in states])
 
     def fit(self, X, y):
-        """Fit on a list of series with one label each, or on one series with a
-        label per step.
+        """Fit on a list of series with one label each, or on series (one 2-D
+        array, or a list) with a label per step.
 
         Returns
         -------
         self
         """
         _check_state(self.state)
-        if is_series_list(X):
-            series = self._check_series_list(X, reset=True)
-            codes = self._encode_fit_labels(y, len(series), "one label per series")
-            if self.state == "mean":
-                short = [i for i, s in enumerate(series) if s.shape[0] <= self.warmup]
-                if short:
-                    raise ValueError(f"state='mean' averages the states after warmup="
-                                     f"{self.warmup} steps, but series {short[0]} has only "
-                                     f"{series[short[0]].shape[0]}")
-            first = 0
-            self.per_step_ = False
-        else:
-            series, y = validate_data(self, X, y, dtype=np.float64)
-            codes = self._encode_fit_labels(y, series.shape[0], "one label per step")
-            if self.warmup >= series.shape[0]:
-                raise ValueError(f"warmup must be < the number of time steps "
-                                 f"({series.shape[0]}), got {self.warmup}")
-            first = self.warmup
-            self.per_step_ = True
+        series, codes = self._check_fit(X, y)
+        warmup = check_int(self.warmup, "warmup", minimum=0)
+        short = [i for i, x in enumerate(series) if len(x) <= warmup]
+        if short and (self.per_step_ or self.state == "mean"):
+            raise ValueError(f"warmup={warmup} must be less than the number of steps of every "
+                             f"series, but series {short[0]} has {len(series[short[0]])}")
         reservoir = self._reservoir()
         features = self._features(reservoir, series)
-        onehot = np.eye(len(self.classes_))[codes]
-        self.readout_ = Ridge(self.ridge).fit(features[first:], onehot[first:])
+        eye = np.eye(len(self.classes_))
+        if self.per_step_:
+            features = np.concatenate([f[warmup:] for f in features])
+            targets = np.concatenate([eye[c[warmup:]] for c in codes])
+        else:
+            targets = eye[codes]
+        self.readout_ = Ridge(self.ridge).fit(features, targets)
         self.reservoir_ = reservoir
         return self
 
-    def _outputs(self, X):
-        series = self._check_predict_X(X)
-        return self.readout_.predict(self._features(self.reservoir_, series))
+    def _series_scores(self, series):
+        features = self._features(self.reservoir_, series)
+        if self.per_step_:
+            return [self.readout_.predict(f) for f in features]
+        return self.readout_.predict(features)
 
     def decision_function(self, X):
-        """The readout's outputs: (n_samples, n_classes), one column per class;
-        for two classes, as scikit-learn's binary convention, (n_samples,): the
-        second class's output minus the first's (> 0 predicts ``classes_[1]``)."""
-        out = self._outputs(X)
-        return out[:, 1] - out[:, 0] if out.shape[1] == 2 else out
+        """The readout's outputs, one column per class: (n_series, n_classes),
+        or per step (n_steps, n_classes) (a list for a list of series). For
+        two classes, as scikit-learn's binary convention, the second class's
+        output minus the first's (> 0 predicts ``classes_[1]``)."""
+        scores = self._scores(X)
 
-    def predict(self, X):
-        """One label per series (list X) or per step (2-D X)."""
-        codes = np.argmax(self._outputs(X), axis=1)
-        return self.classes_[codes]
+        def binary(sc):
+            return sc[:, 1] - sc[:, 0] if sc.shape[1] == 2 else sc
+        return [binary(sc) for sc in scores] if isinstance(scores, list) else binary(scores)
 
 
 # ------------------------------------------------------------ BPTT layers
@@ -543,9 +585,7 @@ class _RecurrentParams:
         self.n_iter_ = len(curve)
 
     def _outputs(self, series):
-        """The output layer's values at every step: (T, O) per series."""
-        if not isinstance(series, list):
-            return self.model_.forward(series[:, None, :])[0][:, 0]
+        """The output layer's values at every step: (T, O) for each series of a list."""
         outputs = [None] * len(series)
         for T, idx in _by_length(series).items():
             batch = np.stack([series[i] for i in idx], axis=1)
@@ -649,10 +689,10 @@ class RNNRegressor(_RecurrentParams, _SeriesRegressor):
         list of them for a list of series. Every series starts from the zero state."""
         check_is_fitted(self)
         series, is_list = self._check_X(X, reset=False)
-        outputs = self._outputs(series)
+        outputs = self._outputs(series if is_list else [series])
         if self._single_output:
-            outputs = [o[:, 0] for o in outputs] if is_list else outputs[:, 0]
-        return outputs
+            outputs = [o[:, 0] for o in outputs]
+        return outputs if is_list else outputs[0]
 
 
 class RNNClassifier(_RecurrentParams, _SeriesClassifier):
@@ -664,8 +704,9 @@ class RNNClassifier(_RecurrentParams, _SeriesClassifier):
       predicts from it; ``state="mean"`` puts the series' label on every
       step (the loss averaged over the steps) and predicts from the mean of
       the per-step outputs, i.e. the output layer applied to the mean state.
-    - One 2-D series with a label per step (per-step classification): the
-      loss is at every step and so is the prediction.
+    - One 2-D series with a label per step, or a list of series with a list
+      of per-step label arrays (per-step classification): the loss is at
+      every step and so is the prediction.
 
     Parameters
     ----------{_RECURRENT_DOC}    state : {{"last", "mean"}}, default="last"
@@ -675,7 +716,7 @@ class RNNClassifier(_RecurrentParams, _SeriesClassifier):
     model_ : fastrnn.Sequential
     classes_ : ndarray
     per_step_ : bool
-        True when fitted on one series with a label per step.
+        True when fitted with a label per step.
     loss_curve_ : list of float
     n_iter_ : int
     n_features_in_ : int
@@ -696,35 +737,29 @@ class RNNClassifier(_RecurrentParams, _SeriesClassifier):
         self.random_state = random_state
 
     def fit(self, X, y):
-        """Train on a list of series with one label each, or on one series with
-        a label per step.
+        """Train on a list of series with one label each, or on series (one
+        2-D array, or a list) with a label per step.
 
         Returns
         -------
         self
         """
         _check_state(self.state)
-        if is_series_list(X):
-            series = self._check_series_list(X, reset=True)
-            codes = self._encode_fit_labels(y, len(series), "one label per series")
-            groups = []
-            for idx in _by_length(series).values():
-                Xg = np.stack([series[i] for i in idx], axis=1)
+        series, codes = self._check_fit(X, y)
+        groups = []
+        for idx in _by_length(series).values():
+            Xg = np.stack([series[i] for i in idx], axis=1)
+            if self.per_step_:
+                Yg = np.stack([codes[i] for i in idx], axis=1)
+            elif self.state == "mean":
+                Yg = np.ascontiguousarray(np.broadcast_to(codes[idx], (Xg.shape[0], len(idx))))
+            else:
                 Yg = codes[idx]
-                if self.state == "mean":
-                    Yg = np.ascontiguousarray(np.broadcast_to(Yg, (Xg.shape[0], len(idx))))
-                groups.append((Xg, Yg))
-            self.per_step_ = False
-        else:
-            series, y = validate_data(self, X, y, dtype=np.float64)
-            codes = self._encode_fit_labels(y, series.shape[0], "one label per step")
-            groups = [(series[:, None, :], codes[:, None])]
-            self.per_step_ = True
+            groups.append((Xg, Yg))
         self._fit_model(groups, self.n_features_in_, len(self.classes_), "nll")
         return self
 
-    def _logits(self, X):
-        series = self._check_predict_X(X)
+    def _series_scores(self, series):
         outputs = self._outputs(series)
         if self.per_step_:
             return outputs
@@ -733,12 +768,12 @@ class RNNClassifier(_RecurrentParams, _SeriesClassifier):
         return np.stack([o.mean(axis=0) for o in outputs])
 
     def predict_proba(self, X):
-        """Class probabilities (softmax of the outputs), (n_samples, n_classes)."""
-        logits = self._logits(X)
-        z = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return z / z.sum(axis=1, keepdims=True)
+        """Class probabilities (the softmax of the outputs): (n_series, n_classes),
+        or with per-step labels (n_steps, n_classes) (a list for a list of series)."""
+        scores = self._scores(X)
+        return [_softmax(sc) for sc in scores] if isinstance(scores, list) else _softmax(scores)
 
-    def predict(self, X):
-        """One label per series (list X) or per step (2-D X)."""
-        codes = np.argmax(self._logits(X), axis=1)
-        return self.classes_[codes]
+
+def _softmax(logits):
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)

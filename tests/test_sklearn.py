@@ -214,8 +214,42 @@ def test_per_step_classification_of_one_series():
     pred = esn.fit(X[:1000], regime[:1000]).predict(X[1000:])
     assert pred.shape == (500,) and np.mean(pred == regime[1000:]) > 0.9
     assert esn.score(X[1000:], regime[1000:]) == np.mean(pred[20:] == regime[1020:])
-    with pytest.raises(ValueError, match="list of"):
-        esn.predict([X[1000:]])
+    # the same series in a list of one: a list of one per-step label array
+    listed = esn.predict([X[1000:]])
+    assert isinstance(listed, list) and len(listed) == 1
+    np.testing.assert_array_equal(listed[0], pred)
+    seq = ESNClassifier(units=20).fit([X[:50], X[50:100]], [0, 1])
+    with pytest.raises(ValueError, match=r"list of \(n_steps, n_features\) arrays"):
+        seq.predict(X)
+
+
+@pytest.mark.parametrize("cls", [ESNClassifier, RNNClassifier])
+def test_per_step_classification_of_many_series(cls):
+    rng = np.random.default_rng(1)
+    lengths = [120, 80, 150, 100, 90, 110]
+    regimes = [np.repeat(rng.integers(0, 2, T // 10 + 1), 10)[:T] for T in lengths]
+    X = [(rng.standard_normal(len(r)) * np.where(r, 1.5, 0.3))[:, None] for r in regimes]
+    names = [np.array(["quiet", "loud"])[r] for r in regimes]
+    kw = (dict(units=100, bias_scaling=1.0, lr=0.5, ridge=1e-3, warmup=10) if
+          cls is ESNClassifier else dict(cell="gru", epochs=30))
+    model = cls(random_state=0, **kw).fit(X[:4], names[:4])
+    assert model.per_step_
+    np.testing.assert_array_equal(model.classes_, ["loud", "quiet"])
+    pred = model.predict(X[4:])
+    assert [p.shape for p in pred] == [(90,), (110,)]
+    skip = kw.get("warmup", 0)
+    hits = np.concatenate([p[skip:] == n[skip:] for p, n in zip(pred, names[4:])])
+    assert model.score(X[4:], names[4:]) == np.mean(hits) > 0.8
+    if cls is ESNClassifier:   # equal to the reservoir's states and a ridge readout
+        res = fastrnn.Reservoir(100, bias_scaling=1.0, lr=0.5, seed=0)
+        states = res.run(X[:4])
+        onehot = [np.stack([n == "loud", n == "quiet"], axis=1).astype(float) for n in names[:4]]
+        ridge = fastrnn.Ridge(1e-3).fit(np.concatenate([s[10:] for s in states]),
+                                        np.concatenate([o[10:] for o in onehot]))
+        res.reset()
+        for p, s in zip(model.decision_function(X[4:]), res.run(X[4:])):
+            out = ridge.predict(s)
+            np.testing.assert_array_equal(p, out[:, 1] - out[:, 0])
 
 
 def test_rnn_regressor_learns_a_running_sum():
@@ -326,8 +360,9 @@ def test_wrong_shapes(estimator):
             clone(estimator).fit(series, [0, 1, 1])
         with pytest.raises(ValueError, match="state must be"):
             clone(estimator).set_params(state="first").fit(series, [0, 1])
-        with pytest.raises(ValueError, match="one series with a label per step"):
-            model.predict(series)
+        # fitted with a label per step: a list of series gets a list of labels
+        listed = model.predict(series)
+        assert [p.shape for p in listed] == [(10,), (20,)]
 
 
 def test_bad_hyperparameters_raise_in_fit_not_init():
