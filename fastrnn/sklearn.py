@@ -39,10 +39,12 @@ Rows are time steps, not independent samples:
 Every series (and every call of ``predict``) starts from the zero state, so
 predictions do not depend on earlier calls. The ESN estimators' ``warmup``
 steps at the start of every series (the transient from that zero state) are
-left out by ``fit`` and by ``score`` alike; ``predict`` returns every step. Plain 2-D input is what
-scikit-learn's own tools pass around (``Pipeline`` transformers, the
-estimator checks); cross-validation splitters index the rows of a 2-D array
-(use ``TimeSeriesSplit`` to keep the time order) and the series of a list.
+left out by ``fit`` and by ``score`` alike; ``predict`` returns every step.
+
+Plain 2-D input is what scikit-learn's own tools pass around (``Pipeline``
+transformers, the estimator checks); cross-validation splitters index the
+rows of a 2-D array (use ``TimeSeriesSplit`` to keep the time order) and the
+series of a list.
 
 Because the state carries memory from one row to the next, the prediction
 for a row depends on the rows before it: predicting on a subset or a
@@ -350,7 +352,8 @@ _RESERVOIR_DOC = """
         Scale of the bias (entries drawn from {-1, +1}).
     activation : {"tanh", "sigmoid", "relu", "identity"}, default="tanh"
     ridge : float >= 0, default=1e-6
-        Regularisation of the ridge readout.
+        Regularisation of the ridge readout (``fastrnn.Ridge``'s own default
+        is 0; a little keeps the small fits of cross-validation well posed).
     warmup : int >= 0, default=0
         Steps at the start of every series whose states the readout does
         not see in ``fit``, and whose predictions ``score`` does not judge

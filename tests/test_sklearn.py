@@ -38,8 +38,19 @@ def expected_failed_checks(estimator):
             "check_methods_sample_order_invariance": ORDER_REASON}
 
 
-@parametrize_with_checks(CHECKED, expected_failed_checks=expected_failed_checks)
+try:
+    with_checks = parametrize_with_checks(CHECKED, expected_failed_checks=expected_failed_checks)
+    MARK_BY_HAND = False
+except TypeError:   # scikit-learn < 1.6 has no expected_failed_checks
+    with_checks = parametrize_with_checks(CHECKED)
+    MARK_BY_HAND = True
+
+
+@with_checks
 def test_sklearn_estimator_checks(estimator, check):
+    name = getattr(check, "func", check).__name__
+    if MARK_BY_HAND and name in expected_failed_checks(estimator):
+        pytest.xfail(expected_failed_checks(estimator)[name])
     check(estimator)
 
 
