@@ -621,7 +621,9 @@ _RECURRENT_DOC = """
         Clip the joint gradient norm before each step (seed 002, eq. 10.15).
     tbptt : int or None, default=None
         Truncated BPTT over chunks of this many steps (one gradient step
-        per chunk, the state carried across); None is full BPTT.
+        per chunk, the state carried across); None is full BPTT. On one
+        long series, full BPTT takes one gradient step per epoch: set
+        ``tbptt`` (e.g. 50) to take one every ``tbptt`` steps.
 """
 
 _RECURRENT_SEED_DOC = """    random_state : None, int, numpy RandomState or Generator, default=None
@@ -637,7 +639,8 @@ class RNNRegressor(_RecurrentParams, _SeriesRegressor):
     Rows are time steps (see the module docstring): X is one
     (n_steps, n_features) series with y (n_steps,) or (n_steps, n_outputs),
     or a list of series with a list of targets. Series of equal length are
-    trained in mini-batches; series of different lengths are grouped by length.
+    trained in mini-batches; series of different lengths are grouped by
+    length, and an epoch visits the groups in a random order.
 
     Parameters
     ----------{_RECURRENT_DOC}{_RECURRENT_SEED_DOC}
