@@ -590,7 +590,7 @@ class _RecurrentParams:
     def _outputs(self, series):
         """The output layer's values at every step: (T, O) for each series of a list."""
         outputs = [None] * len(series)
-        for T, idx in _by_length(series).items():
+        for idx in _by_length(series).values():
             batch = np.stack([series[i] for i in idx], axis=1)
             out = self.model_.forward(batch)[0]
             for k, i in enumerate(idx):
