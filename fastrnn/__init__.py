@@ -25,6 +25,11 @@ Reservoir           leaky echo state reservoir, sparse CSR or dense W (10.7.1, e
 Ridge, RLS          linear readouts: streamed ridge regression, recursive least squares
 ESN                 reservoir + readout, with output feedback and generation
 datasets, metrics   Mackey-Glass, NARMA, Lorenz, memory task; nrmse, rsquare, memory_capacity
+
+Not imported here (import it yourself; it needs scikit-learn):
+
+fastrnn.sklearn     ESNRegressor, ESNClassifier, RNNRegressor, RNNClassifier: scikit-learn
+                    estimators for Pipeline and GridSearchCV
 """
 from fastrnn._version import __version__
 
