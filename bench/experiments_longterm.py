@@ -49,8 +49,11 @@ def _method_table():
         "sgd": (_rnn, sgd, {}),
         "sgd+clip": (_rnn, sgd_clip, {}),
         # the tanh RNN is the leaky layer with tau = 1, which hosts the regulariser
+        # Omega sums (ratio - 1)^2 over the T steps, which outweighs a loss
+        # of ~0.1 unless its weight is small: on adding, T=10, 3 seeds, 3000
+        # updates, weights 0 / 0.01 / 0.1 solved 1 / 3 / 1 runs.
         "clip+omega": (lambda D, H, seed: fastrnn.LeakyRNN(D, H, tau=1.0, seed=seed),
-                       sgd_clip, {"omega": 2.0}),
+                       sgd_clip, {"omega": 0.01}),
         "leaky+clip": (lambda D, H, seed: fastrnn.LeakyRNN(D, H, tau=(1.0, 30.0), seed=seed),
                        sgd_clip, {}),
     }

@@ -125,6 +125,8 @@ def train(model, X, Y, *, loss="mse", optimizer=None, epochs=10, batch_size=32,
     omega : float >= 0
         Weight of the information-flow regulariser (seed 002, eq. 10.16),
         added inside BPTT; needs a ``LeakyRNN`` (``tau=1`` is the tanh RNN).
+        Omega is summed over the steps and, like the loss, averaged over the
+        sequences of a batch.
         Pair it with norm clipping on the optimiser, as the seed advises.
     callbacks : iterable of callables ``cb(epoch, history) -> bool``
         Called after each epoch; returning True stops training.
@@ -194,7 +196,8 @@ def train(model, X, Y, *, loss="mse", optimizer=None, epochs=10, batch_size=32,
                     out, state = model.forward(xb[start:stop], state)
                     chunk_target = yb if last_only else yb[start:stop]
                     value, grad = _loss_and_grad(loss, out, chunk_target, last_only)
-                    _backward(model, grad, clip_hidden, omega)
+                    # the loss is a mean over the batch's sequences; so is Omega
+                    _backward(model, grad, clip_hidden, omega / len(idx))
                     norm = optimizer.step()
                     batch_loss += value
                     epoch_norm += norm if np.isfinite(norm) else 0.0

@@ -105,7 +105,7 @@ def test_bad_arguments(rng):
         train(model, x, np.zeros((5, 3, 1)), tbptt=0, progress=False)
 
 
-def test_omega_in_training_equals_backward_with_omega(rng):
+def test_omega_in_training_equals_backward_with_omega_per_sequence(rng):
     from fastrnn.leaky import LeakyRNN
     x = rng.standard_normal((10, 4, 2))
     y = rng.standard_normal((10, 4, 1))
@@ -118,7 +118,8 @@ def test_omega_in_training_equals_backward_with_omega(rng):
     train(a, x, y, optimizer=SGD(a, lr=0.1), epochs=1, batch_size=4, omega=0.5, progress=False)
     b.zero_grad()
     out, _ = b.forward(x)
-    b.recurrent.backward(b.output.backward(losses.mse(out, y)[1]), omega=0.5)
+    # Omega sums over the 4 sequences; train averages it over them, as the loss
+    b.recurrent.backward(b.output.backward(losses.mse(out, y)[1]), omega=0.5 / 4)
     for name, p in b.params.items():
         p -= 0.1 * b.grads[name]
     for name in a.params:
