@@ -54,6 +54,9 @@ def _method_table():
         # updates, weights 0 / 0.01 / 0.1 solved 1 / 3 / 1 runs.
         "clip+omega": (lambda D, H, seed: fastrnn.LeakyRNN(D, H, tau=1.0, seed=seed),
                        sgd_clip, {"omega": 0.01}),
+        # the control of clip+omega: the same layer and initialisation, no Omega
+        "clip,tau=1": (lambda D, H, seed: fastrnn.LeakyRNN(D, H, tau=1.0, seed=seed),
+                       sgd_clip, {}),
         "leaky+clip": (lambda D, H, seed: fastrnn.LeakyRNN(D, H, tau=(1.0, 30.0), seed=seed),
                        sgd_clip, {}),
     }
