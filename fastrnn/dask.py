@@ -195,10 +195,14 @@ def _esn_features(esn, x, y, warmup):
 
 
 def _layer_states(layer, x, start):
+    """States (T, [B,] H), time-major, of one series or block of series."""
     if isinstance(layer, Reservoir):
         return layer.run(x, x0=start)
-    out = layer.forward(x)
-    return out[0] if isinstance(out, tuple) else out
+    # Blocks arrive time-major; a batch_first layer wants them the other way.
+    flip = bool(getattr(layer, "batch_first", False)) and np.ndim(x) == 3
+    out = layer.forward(np.swapaxes(x, 0, 1) if flip else x)
+    out = out[0] if isinstance(out, tuple) else out
+    return np.swapaxes(out, 0, 1) if flip else out
 
 
 def _partition_esn(esn, items, warmup):

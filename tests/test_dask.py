@@ -107,12 +107,12 @@ def test_local_threaded_scheduler_without_client(series):
 
 
 # ------------------------------------------------------- distributed fits
-@pytest.mark.parametrize("npartitions", [None, 1, 5])
-def test_list_of_arrays_equals_one_process_fit(client, series, npartitions):
+@pytest.mark.parametrize("npartitions, split_every", [(None, 8), (1, 8), (5, 2), (12, 3)])
+def test_list_of_arrays_equals_one_process_fit(client, series, npartitions, split_every):
     X, Y = series
     ref = make_esn().fit(X, Y, warmup=WARMUP)
     esn = fd.fit_esn(make_esn(), X, Y, warmup=WARMUP, client=client,
-                     npartitions=npartitions)
+                     npartitions=npartitions, split_every=split_every)
     assert_same_fit(esn, ref)
     # Independently of ESN.fit: one Ridge over all the states in this process.
     whole = fastrnn.Ridge(RIDGE).fit(states_by_hand(X), [y[WARMUP:] for y in Y])
@@ -209,6 +209,18 @@ def test_reservoir_states_with_fit_readout(client, series):
     readout.fit()
     assert rel(readout.coef_, fastrnn.Ridge(1e-1).fit(states_by_hand(X),
                                                       [y[WARMUP:] for y in Y]).coef_) < 1e-10
+
+
+def test_batch_first_layer_on_a_dask_array(client):
+    X, Y = make_series(6, lengths=(60, 60), seed=4)
+    gru = fastrnn.GRU(2, 10, batch_first=True, dtype=np.float64, seed=2)
+    Xd = da.from_array(np.stack(X), chunks=(2, 60, 2))         # (B, T, D)
+    Yd = da.from_array(np.stack(Y), chunks=(3, 60, 2))         # other chunks: realigned
+    readout = fd.fit_readout(gru, Xd, Yd, readout=fastrnn.Ridge(RIDGE), warmup=WARMUP,
+                             batch_first=True, client=client)
+    feats = [gru.forward(x[None])[0][0, WARMUP:] for x in X]
+    whole = fastrnn.Ridge(RIDGE).fit(feats, [y[WARMUP:] for y in Y])
+    assert rel(readout.coef_, whole.coef_) < 1e-10
 
 
 def test_any_layer_with_forward(client, series):
