@@ -10,8 +10,8 @@ Fitting on many series
 would, but each worker runs the reservoir over its own series, accumulates
 their states in a ``fastrnn.Ridge`` of its own (``partial_fit``: the Gram
 matrix [1 X Y]^T [1 X Y], streamed), and only these (1 + F + O)^2 sums
-travel, merged pairwise in a tree (``Ridge.merge``) and solved once on the
-client. The states never have to fit on one machine. ``fit_readout(layer,
+travel, merged in a tree (``Ridge.merge``, ``split_every`` at a time, in
+the order of the series) and solved once on the client. The states never have to fit on one machine. ``fit_readout(layer,
 X, Y)`` does the same with the states of any fastrnn layer (a ``Reservoir``
 or any layer with a ``forward`` method: ``RNN``, ``LSTM``, ``GRU``, ...).
 
