@@ -219,6 +219,88 @@ class Ridge:
             self._accumulate(x, y, suffix)
         return self
 
+    def merge(self, other):
+        """Add what another Ridge accumulated to this one (in place).
+
+        After ``a.merge(b)``, ``a`` holds, up to rounding, what it would hold
+        had it also seen b's ``partial_fit`` data: partial sums made in
+        separate processes or on separate machines (``fastrnn.dask``) are
+        combined this way, and ``fit()`` then solves with all of them.
+        ``other`` is not modified.
+
+        Each accumulator is kept about its own shift (see Notes of the
+        class). b's is carried over to a's exactly in exact arithmetic: with
+        z = [1, x - s_b, y - s_b] and d = s_b - s_a, the row about a's shift
+        is z + d z_0 = M z, M = I + d e_0^T, so the Gram matrix becomes
+        M G M^T and a triangular factor R becomes R M^T, which only changes
+        its first row (R e_0 = R_00 e_0) and stays triangular.
+
+        Parameters
+        ----------
+        other : Ridge
+            Same ``fit_bias`` and ``dtype``, and as many features and outputs.
+            A ``"qr"`` accumulator merges into a ``"cholesky"``/``"auto"`` one
+            (as R^T R); the reverse is refused (the Gram matrix has already
+            squared the condition number).
+
+        Returns
+        -------
+        self
+        """
+        if not isinstance(other, Ridge):
+            raise TypeError(f"other must be a fastrnn.Ridge, got {type(other).__name__}")
+        if other.fit_bias != self.fit_bias or other.dtype != self.dtype:
+            raise ValueError(
+                f"other must have the same fit_bias and dtype: fit_bias={self.fit_bias}, "
+                f"dtype={self.dtype.name}; got fit_bias={other.fit_bias}, "
+                f"dtype={other.dtype.name}")
+        if other._acc is None:
+            return self
+        mode = self._mode if self._acc is not None else self._streaming_mode
+        if other._mode == "gram" and mode == "qr":
+            raise ValueError("cannot merge a Gram-matrix accumulator (solver 'cholesky' or "
+                             "'auto') into a QR one (solver 'qr'): use the same solver for both")
+        if self._acc is not None:
+            F, O = self._shift_x.shape[0], self._shift_y.shape[0]
+            if (other._shift_x.shape[0], other._shift_y.shape[0]) != (F, O):
+                raise ValueError(
+                    f"other must have {F} features and {O} outputs like this Ridge, got "
+                    f"{other._shift_x.shape[0]} and {other._shift_y.shape[0]}")
+            if other._single != self._single:
+                raise ValueError("other was fed Y with a different shape (1-D versus 2-D)")
+            shift_x, shift_y = self._shift_x, self._shift_y
+        else:
+            shift_x, shift_y = other._shift_x.copy(), other._shift_y.copy()
+        b = int(self.fit_bias)
+        acc = other._acc.astype(np.float64)
+        if other._mode == "qr" and mode == "gram":
+            acc = np.triu(acc)
+            acc = acc.T @ acc
+        elif other._mode == "gram":
+            acc = np.triu(acc) + np.triu(acc, 1).T
+        if b:
+            d = np.concatenate([[0.0], other._shift_x.astype(np.float64) - shift_x,
+                                other._shift_y.astype(np.float64) - shift_y])
+            if mode == "gram":
+                g0 = acc[:, 0].copy()
+                acc += np.outer(d, g0) + np.outer(g0, d) + acc[0, 0] * np.outer(d, d)
+            else:
+                acc[0] += acc[0, 0] * d
+        if self._acc is None:
+            self._shift_x, self._shift_y = shift_x, shift_y
+            self._single = other._single
+            self._mode = mode
+            self._acc = np.zeros_like(other._acc)
+        if mode == "gram":
+            self._acc += np.triu(acc).astype(self.dtype)
+        else:
+            width = acc.shape[0]
+            r = sla.qr(np.vstack([self._acc.astype(np.float64), acc]), mode="r",
+                       overwrite_a=True, check_finite=False)[0]
+            self._acc[...] = r[:width]
+        self.n_samples_seen_ += other.n_samples_seen_
+        return self
+
     def fit(self, X=None, Y=None):
         """Solve for the readout.
 

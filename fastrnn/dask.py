@@ -1,0 +1,704 @@
+"""Echo state networks on a Dask cluster: readouts fitted on many series, and
+hyperparameter searches, spread over the workers.
+
+Dask is optional (``pip install "dask[distributed]"``) and imported only by
+this module; ``import fastrnn`` never needs it.
+
+Fitting on many series
+----------------------
+``fit_esn(esn, X, Y)`` trains the readout of an ESN as ``esn.fit(X, Y)``
+would, but each worker runs the reservoir over its own series, accumulates
+their states in a ``fastrnn.Ridge`` of its own (``partial_fit``: the Gram
+matrix [1 X Y]^T [1 X Y], streamed), and only these (1 + F + O)^2 sums
+travel, merged in a tree (``Ridge.merge``, ``split_every`` at a time, in
+the order of the series) and solved once on the client. The states never have to fit on one machine. ``fit_readout(layer,
+X, Y)`` does the same with the states of any fastrnn layer (a ``Reservoir``
+or any layer with a ``forward`` method: ``RNN``, ``LSTM``, ``GRU``, ...).
+
+X and Y can be
+
+- two lists of series of the same length, each item a NumPy array (T_i, D)
+  (resp. (T_i, O) or (T_i,)) or the path of a ``.npy`` or ``.csv`` file
+  (rows are time steps; a CSV header line is skipped) read on the worker;
+- two Dask arrays (T, B, D) and (T, B, O), time-major like the
+  rest of fastrnn (``batch_first=True``: (B, T, D)), chunked along the
+  series axis: each block of series runs as one batch;
+- a Dask bag of (x, y) pairs (Y=None), or two bags with the same partitions,
+  items as in the lists above.
+
+``warmup`` steps are discarded at the start of every series. The result
+equals one process's ``esn.fit`` on the same series up to rounding (the sums
+are added in another order); the reservoir state and last output afterwards
+are those after the last series, as with ``esn.fit`` on a list.
+
+Searching hyperparameters
+-------------------------
+``search(param_grid, train, valid)`` evaluates every combination of reservoir
+hyperparameters as one task (all ``ridge`` values of a combination share one
+accumulated Gram matrix) and returns the scores sorted, best first, and the
+best ESN refitted.
+
+On a real cluster
+-----------------
+Start a scheduler and workers (``dask scheduler`` on one machine,
+``dask worker tcp://scheduler:8786`` on the others; fastrnn, the same
+version, installed on every one), then connect to it and pass the client::
+
+    from dask.distributed import Client
+    client = Client("tcp://scheduler:8786")
+    fastrnn.dask.fit_esn(esn, paths_x, paths_y, warmup=100, client=client)
+
+With ``client=None`` the current default client is used (the last
+``Client`` created), or, with none, Dask's local threaded scheduler. File
+paths are opened by the workers, so they must name files the workers can
+read (a shared file system), not files on the client's disk.
+"""
+import contextlib
+import copy
+import inspect
+import itertools
+import math
+import os
+import warnings
+
+import numpy as np
+
+_INSTALL = 'fastrnn.dask needs Dask and its distributed scheduler: pip install "dask[distributed]"'
+try:
+    import dask
+    import dask.array as da
+    import dask.bag as db
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError(_INSTALL) from exc
+
+from fastrnn._validation import check_int, check_real
+from fastrnn.esn import ESN
+from fastrnn.metrics import nrmse
+from fastrnn.readout import _AUTO_RCOND, RLS, Ridge
+from fastrnn.reservoir import Reservoir
+
+__all__ = ["fit_esn", "fit_readout", "search", "SearchResult", "load_series"]
+
+
+# ----------------------------------------------------------------- reading
+def load_series(path):
+    """Read one series from a ``.npy`` or ``.csv`` file.
+
+    Rows are time steps, columns features. A ``.csv`` is comma-separated;
+    its first line is skipped when it is not numeric (a header); one column
+    gives a (T, 1) array. A ``.npy`` is read without unpickling.
+
+    Returns
+    -------
+    ndarray
+    """
+    p = os.fspath(path)
+    ext = os.path.splitext(p)[1].lower()
+    if ext not in (".npy", ".csv"):
+        raise ValueError(f"{p!r}: a series file must end in .npy or .csv, got {ext!r}")
+    try:
+        if ext == ".npy":
+            return np.load(p, allow_pickle=False)
+        return _read_csv(p)
+    except ValueError as exc:
+        raise ValueError(f"cannot read the series file {p!r}: {exc}") from exc
+
+
+def _read_csv(path):
+    with open(path) as fh:
+        first = fh.readline()
+    try:
+        [float(field) for field in first.split(",")]
+        header = 0
+    except ValueError:
+        header = 1
+    return np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2, dtype=np.float64)
+
+
+def _is_path(item):
+    return isinstance(item, (str, os.PathLike))
+
+
+def _load(item):
+    return load_series(item) if _is_path(item) else item
+
+
+@contextlib.contextmanager
+def _about(label):
+    """Name the series in the errors raised while it is processed."""
+    try:
+        yield
+    except (ValueError, TypeError, OSError) as exc:
+        try:
+            renamed = type(exc)(f"{label}: {exc}")
+        except Exception:  # an exception type with another signature: keep it
+            raise exc from None
+        raise renamed from exc
+
+
+# ------------------------------------------------------ per-worker results
+class _Partial:
+    """What one partition sends back: its readout's sums, and the state
+    after its last series (kept only from the last partition)."""
+
+    def __init__(self, readout, n_series, tail=None, matrices=None):
+        self.readout = readout
+        self.n_series = n_series
+        self.tail = tail            # (state, y_last, single, n_outputs) after the last series
+        self.matrices = matrices    # (Win, Wfb, rng) drawn on the worker, or None
+
+
+def _combine(*parts):
+    """Merge partial results, in order (the first one's shift is kept)."""
+    parts = [p for p in parts if p.n_series]
+    if not parts:
+        return _Partial(None, 0)
+    readout = copy.deepcopy(parts[0].readout)
+    for p in parts[1:]:
+        readout.merge(p.readout)
+    return _Partial(readout, sum(p.n_series for p in parts), parts[-1].tail,
+                    parts[0].matrices)
+
+
+def _tree_reduce(parts, split_every):
+    while len(parts) > 1:
+        parts = [dask.delayed(_combine, pure=True)(*parts[i:i + split_every])
+                 for i in range(0, len(parts), split_every)]
+    return parts[0]
+
+
+def _blank_like(readout):
+    return Ridge(readout.ridge, fit_bias=readout.fit_bias, solver=readout.solver,
+                 dtype=readout.dtype, chunk_size=readout.chunk_size)
+
+
+def _drawn_matrices(reservoir, was_initialised):
+    if was_initialised or reservoir.Win is None:
+        return None
+    return reservoir.Win, reservoir.Wfb, reservoir._rng
+
+
+# --------------------------------------------------------- features per series
+def _esn_features(esn, x, y, warmup):
+    """The readout's features and targets for one series (or one batch of
+    series), teacher-forced as in ``ESN.fit``."""
+    y_arr = np.asarray(y)
+    u, _ = esn._inputs(x, T=y_arr.shape[0] if y_arr.ndim else None)
+    T, B = u.shape[:2]
+    targets, single = esn._targets(y, T, B)
+    if warmup >= T:
+        raise ValueError(f"warmup must be < the number of time steps ({T}), got {warmup}")
+    esn._single = single
+    esn._n_outputs = targets.shape[2]
+    states = esn._teacher_forced_states(u, targets)
+    return esn._features(states, u)[warmup:], targets[warmup:]
+
+
+def _layer_states(layer, x, start):
+    """States (T, [B,] H), time-major, of one series or block of series."""
+    if isinstance(layer, Reservoir):
+        return layer.run(x, x0=start)
+    # Blocks arrive time-major; a batch_first layer wants them the other way.
+    flip = bool(getattr(layer, "batch_first", False)) and np.ndim(x) == 3
+    out = layer.forward(np.swapaxes(x, 0, 1) if flip else x)
+    out = out[0] if isinstance(out, tuple) else out
+    return np.swapaxes(out, 0, 1) if flip else out
+
+
+def _partition_esn(esn, items, warmup):
+    esn = copy.deepcopy(esn)    # a worker may run several tasks on one shared copy
+    readout = _blank_like(esn.readout)
+    res = esn.reservoir
+    was_initialised = res.Win is not None
+    start_state, start_y = res.state.copy(), esn._y_last
+    n = 0
+    for x, y, label in items:
+        with _about(label):
+            res.state = start_state.copy()
+            esn._y_last = start_y
+            feats, targets = _esn_features(esn, _load(x), _load(y), warmup)
+            readout.partial_fit(feats, targets)
+        n += 1
+    if not n:
+        return _Partial(None, 0)
+    # The last series of a batch is its last column.
+    state = res.state if res.state.ndim == 1 else res.state[-1].copy()
+    y_last = None if esn._y_last is None else esn._y_last[-1:].copy()
+    return _Partial(readout, n, (state, y_last, esn._single, esn._n_outputs),
+                    _drawn_matrices(res, was_initialised))
+
+
+def _partition_layer(layer, readout, items, warmup):
+    layer = copy.deepcopy(layer)
+    readout = _blank_like(readout)
+    start = layer.state.copy() if isinstance(layer, Reservoir) else None
+    was_initialised = isinstance(layer, Reservoir) and layer.Win is not None
+    n = 0
+    for x, y, label in items:
+        with _about(label):
+            x, y = _load(x), _load(y)
+            states = _layer_states(layer, x, start)
+            T = states.shape[0]
+            if warmup >= T:
+                raise ValueError(f"warmup must be < the number of time steps ({T}), "
+                                 f"got {warmup}")
+            y = np.asarray(y)
+            readout.partial_fit(states[warmup:], y[warmup:])
+        n += 1
+    if not n:
+        return _Partial(None, 0)
+    matrices = _drawn_matrices(layer, was_initialised) if isinstance(layer, Reservoir) \
+        else None
+    return _Partial(readout, n, None, matrices)
+
+
+# ------------------------------------------------------------ the inputs
+def _array_block(x, y, label, batch_first):
+    if batch_first:
+        x = np.ascontiguousarray(np.swapaxes(x, 0, 1))
+        y = np.ascontiguousarray(np.swapaxes(y, 0, 1))
+    return [(x, y, label)]
+
+
+def _bag_items(part, index):
+    items = []
+    for j, pair in enumerate(part):
+        label = f"item {j} of partition {index} of the bag"
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise TypeError(f"{label}: each item of the bag must be an (x, y) pair (a series "
+                            f"and its targets), got {type(pair).__name__}")
+        items.append((pair[0], pair[1], label))
+    return items
+
+
+def _resolve_client(client):
+    if client is not None:
+        return client
+    try:
+        from distributed import default_client
+        return default_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def _total_threads(client):
+    if client is None:
+        return os.cpu_count() or 1
+    return max(1, sum(client.nthreads().values()))
+
+
+def _put(obj, client):
+    """One copy of ``obj`` for every task: scattered to the cluster, or a
+    single node of the local graph."""
+    if client is None:
+        return dask.delayed(obj, traverse=False)
+    # hash=False: a fresh key, never one the scheduler is still releasing
+    return client.scatter([obj], broadcast=True, hash=False)[0]
+
+
+def _partitions(X, Y, client, npartitions, batch_first):
+    """The inputs as a list of (delayed or scattered) lists of (x, y, label)."""
+    if isinstance(X, da.Array):
+        if not isinstance(Y, da.Array):
+            raise TypeError(f"Y must be a Dask array like X, got {type(Y).__name__}")
+        if X.ndim != 3:
+            raise ValueError(f"X as a Dask array must be 3-D, (T, B, D) time-major or "
+                             f"(B, T, D) with batch_first, got shape {X.shape}")
+        if Y.ndim != 3:
+            raise ValueError(f"Y as a Dask array must be 3-D, (T, B, O) time-major or "
+                             f"(B, T, O) with batch_first, got shape {Y.shape}")
+        if not any(math.isnan(s) for s in X.shape[:2] + Y.shape[:2]) \
+                and X.shape[:2] != Y.shape[:2]:
+            raise ValueError(f"X and Y must have the same time steps and series, got shapes "
+                             f"{X.shape} and {Y.shape}")
+        time_axis, series_axis = (1, 0) if batch_first else (0, 1)
+        # One block per group of series: a series is never cut in time.
+        X = X.rechunk({time_axis: -1, 2: -1})
+        Y = Y.rechunk({time_axis: -1, series_axis: X.chunks[series_axis], 2: -1})
+        xb = X.to_delayed().reshape(-1)
+        yb = Y.to_delayed().reshape(-1)
+        starts = np.cumsum((0,) + X.chunks[series_axis])
+        return [dask.delayed(_array_block, pure=True)(
+                    xb[i], yb[i], f"series {starts[i]}..{starts[i + 1] - 1} of X", batch_first)
+                for i in range(len(xb))]
+    if isinstance(X, db.Bag):
+        if Y is not None:
+            if not isinstance(Y, db.Bag):
+                raise TypeError(f"Y must be None (a bag of (x, y) pairs) or a Dask bag like "
+                                f"X, got {type(Y).__name__}")
+            if X.npartitions != Y.npartitions:
+                raise ValueError(f"the bags X and Y must have the same partitions, got "
+                                 f"{X.npartitions} and {Y.npartitions}")
+            X = db.zip(X, Y)
+        return [dask.delayed(_bag_items, pure=True)(part, i)
+                for i, part in enumerate(X.to_delayed())]
+    if isinstance(X, (list, tuple)):
+        if not isinstance(Y, (list, tuple)) or len(Y) != len(X):
+            raise ValueError("X and Y must be lists of the same length (of series or of "
+                             "file paths)")
+        if not X:
+            raise ValueError("X and Y are empty lists: there is no series to fit")
+        items = []
+        for i, (x, y) in enumerate(zip(X, Y)):
+            label = f"X[{i}]" + (f" ({os.fspath(x)!r})" if _is_path(x) else "")
+            items.append((x, y, label))
+        n = len(items)
+        parts = min(n, npartitions or 4 * _total_threads(client))
+        bounds = np.linspace(0, n, parts + 1).round().astype(int)
+        chunks = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        if client is None:
+            return [dask.delayed(chunk, traverse=False) for chunk in chunks]
+        return client.scatter(chunks, hash=False)
+    raise TypeError(
+        "X must be a list of series (arrays or .npy/.csv paths), a Dask array or a Dask bag, "
+        f"got {type(X).__name__}; for one array in memory use the model's own fit, or wrap "
+        "it with dask.array.from_array")
+
+
+def _compute(obj, client):
+    if client is None:
+        return dask.compute(obj)[0]
+    return client.gather(client.compute(obj))
+
+
+def _reduce(task, fixed, X, Y, client, npartitions, batch_first, split_every, warmup):
+    if npartitions is not None:
+        npartitions = check_int(npartitions, "npartitions", minimum=1)
+    split_every = check_int(split_every, "split_every", minimum=2)
+    parts = _partitions(X, Y, client, npartitions, batch_first)
+    refs = [_put(obj, client) for obj in fixed]
+    partials = [dask.delayed(task, pure=True)(*refs, part, warmup) for part in parts]
+    total = _compute(_tree_reduce(partials, split_every), client)
+    if not total.n_series:
+        raise ValueError("X holds no series: there is nothing to fit")
+    return total
+
+
+def _adopt_matrices(reservoir, matrices):
+    """Keep the Win/Wfb the workers drew (from the same seed) on the client."""
+    if matrices is not None and reservoir.Win is None:
+        reservoir.Win, reservoir.Wfb, reservoir._rng = matrices
+
+
+def _check_ridge(readout, name="readout"):
+    if isinstance(readout, RLS):
+        raise TypeError(f"{name} is an RLS, which learns sample by sample in order and cannot "
+                        "be split across workers: use a fastrnn.Ridge")
+    if not isinstance(readout, Ridge):
+        raise TypeError(f"{name} must be a fastrnn.Ridge, got {type(readout).__name__}")
+
+
+def _solve_into(readout, total):
+    readout.reset()
+    readout.merge(total)
+    readout.fit()
+
+
+# --------------------------------------------------------------------- fit
+def fit_esn(esn, X, Y=None, *, warmup=0, client=None, npartitions=None, batch_first=False,
+            split_every=8):
+    """Fit an ESN's ``Ridge`` readout on many series across Dask workers.
+
+    The same model as ``esn.fit(X, Y, warmup=warmup)`` on those series (with
+    teacher forcing when ``esn.feedback``), up to rounding; the states stay
+    on the workers.
+
+    Parameters
+    ----------
+    esn : fastrnn.ESN
+        With a ``fastrnn.Ridge`` readout (RLS is sequential by nature).
+    X, Y : see the module docstring
+        Lists of series or file paths, Dask arrays, or Dask bag(s).
+    warmup : int >= 0
+        Steps at the start of every series whose states are not used.
+    client : dask.distributed.Client, optional
+        Default: the current client, else Dask's local threaded scheduler.
+    npartitions : int, optional
+        Tasks a list of series is split into (default: up to four per
+        worker thread). Dask arrays and bags keep their own partitions.
+    batch_first : bool
+        Dask arrays are (B, T, D) instead of (T, B, D).
+    split_every : int >= 2
+        Partial sums merged per task of the tree reduction.
+
+    Returns
+    -------
+    esn (fitted; its readout keeps the merged sums, so changing
+    ``esn.readout.ridge`` and calling ``esn.readout.fit()`` re-solves)
+
+    Notes
+    -----
+    With ``noise > 0`` the reservoir's noise is drawn on every worker from
+    its copy of the generator, so it differs from a one-process fit.
+    """
+    if not isinstance(esn, ESN):
+        raise TypeError(f"esn must be a fastrnn.ESN, got {type(esn).__name__}")
+    _check_ridge(esn.readout, "esn.readout")
+    warmup = check_int(warmup, "warmup", minimum=0)
+    client = _resolve_client(client)
+    total = _reduce(_partition_esn, (esn,), X, Y, client, npartitions, batch_first,
+                    split_every, warmup)
+    _solve_into(esn.readout, total.readout)
+    _adopt_matrices(esn.reservoir, total.matrices)
+    state, y_last, single, n_outputs = total.tail
+    esn.reservoir.state = state
+    esn._y_last, esn._single, esn._n_outputs = y_last, single, n_outputs
+    return esn
+
+
+def fit_readout(layer, X, Y=None, *, readout=None, warmup=0, client=None, npartitions=None,
+                batch_first=False, split_every=8):
+    """Fit a ``Ridge`` readout on the states of any fastrnn layer, across workers.
+
+    Each worker runs ``layer`` over its series (``Reservoir.run`` from the
+    reservoir's current state, or ``layer.forward(x)`` and its first output
+    for the other layers), drops the first ``warmup`` states of every series
+    and accumulates the rest; only the sums travel.
+
+    Parameters
+    ----------
+    layer : fastrnn.Reservoir, or a layer with ``forward(x)`` (RNN, LSTM, GRU, ...)
+    X, Y : see the module docstring
+    readout : fastrnn.Ridge, optional
+        Fitted in place (default: a new ``Ridge()``).
+    warmup, client, npartitions, batch_first, split_every : as in ``fit_esn``
+
+    Returns
+    -------
+    readout (fitted; ``readout.predict(layer states)`` gives the outputs)
+    """
+    if isinstance(layer, ESN):
+        raise TypeError("layer is an ESN: use fastrnn.dask.fit_esn to fit its readout")
+    if not (isinstance(layer, Reservoir) or callable(getattr(layer, "forward", None))):
+        raise TypeError(f"layer must be a fastrnn.Reservoir or a layer with a forward method, "
+                        f"got {type(layer).__name__}")
+    readout = Ridge() if readout is None else readout
+    _check_ridge(readout)
+    warmup = check_int(warmup, "warmup", minimum=0)
+    client = _resolve_client(client)
+    total = _reduce(_partition_layer, (layer, readout), X, Y, client, npartitions,
+                    batch_first, split_every, warmup)
+    _solve_into(readout, total.readout)
+    if isinstance(layer, Reservoir):
+        _adopt_matrices(layer, total.matrices)
+    return readout
+
+
+# ------------------------------------------------------------------ search
+class SearchResult:
+    """What ``search`` found.
+
+    Attributes
+    ----------
+    results : list of dict
+        ``{"params": {...}, "score": float}`` for every combination, best
+        (lowest score) first; NaN scores last.
+    best_params : dict
+    best_score : float
+    best_esn : fastrnn.ESN or None
+        The best combination refitted on the whole training set (None with
+        ``refit=False``).
+    """
+
+    def __init__(self, results, best_esn):
+        self.results = results
+        self.best_params = results[0]["params"]
+        self.best_score = results[0]["score"]
+        self.best_esn = best_esn
+
+    def __repr__(self):
+        return (f"SearchResult({len(self.results)} combinations, best_score={self.best_score!r}, "
+                f"best_params={self.best_params!r})")
+
+
+_RESERVOIR_PARAMS = frozenset(
+    name for name in inspect.signature(Reservoir.__init__).parameters if name != "self")
+
+
+def _grid(param_grid):
+    """[(reservoir params, ridge values), ...] in the grid's order."""
+    grids = [param_grid] if isinstance(param_grid, dict) else param_grid
+    if not isinstance(grids, (list, tuple)) or not grids \
+            or not all(isinstance(g, dict) for g in grids):
+        raise TypeError("param_grid must be a dict of lists of values, or a non-empty list of "
+                        "such dicts")
+    combos = []
+    for g in grids:
+        for key, values in g.items():
+            if key != "ridge" and key not in _RESERVOIR_PARAMS:
+                raise ValueError(f"param_grid has an unknown parameter {key!r}: expected "
+                                 f"'ridge' or a Reservoir parameter "
+                                 f"({', '.join(sorted(_RESERVOIR_PARAMS))})")
+            if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") \
+                    or len(values) == 0:
+                raise ValueError(f"param_grid[{key!r}] must be a non-empty list of values, "
+                                 f"got {values!r}")
+        if "units" not in g:
+            raise ValueError("param_grid must give 'units' (the reservoir size)")
+        # None: the readout template's own ridge
+        ridges = [check_real(r, "ridge", low=0.0) for r in g["ridge"]] if "ridge" in g \
+            else [None]
+        keys = [k for k in g if k != "ridge"]
+        for values in itertools.product(*(g[k] for k in keys)):
+            combos.append((dict(zip(keys, values)), ridges))
+    return combos
+
+
+def _series_pairs(data, name):
+    """(X, Y) -> lists of X and Y items (single arrays become one series)."""
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(f"{name} must be an (X, Y) pair, got {type(data).__name__}")
+    X, Y = data
+    if isinstance(Y, (list, tuple)):
+        if not isinstance(X, (list, tuple)) or len(X) != len(Y) or not Y:
+            raise ValueError(f"{name}: X and Y must be non-empty lists of the same length")
+        return list(X), list(Y)
+    if Y is None:
+        raise ValueError(f"{name}: Y is required")
+    return [X], [Y]
+
+
+def _loaded(items, prefix):
+    out = []
+    for i, item in enumerate(items):
+        with _about(f"{prefix}[{i}]"):
+            out.append(_load(item))
+    return out
+
+
+def _build_esn(params, ridge, options):
+    kwargs = dict(params)
+    kwargs.setdefault("seed", options["seed"])
+    template = options["readout"]
+    readout = _blank_like(template)
+    if ridge is not None:
+        readout.ridge = ridge
+    return ESN(Reservoir(**kwargs), readout, feedback=options["feedback"],
+               input_to_readout=options["input_to_readout"])
+
+
+def _score(esn, valid, metric):
+    Xv, Yv = valid
+    preds = esn.predict(Xv)
+    return float(np.mean([metric(y, p) for y, p in zip(Yv, preds)]))
+
+
+def _evaluate(params, ridges, train, valid, options):
+    """Scores of one reservoir for every ridge value (one accumulation)."""
+    train = (_loaded(train[0], "train X"), _loaded(train[1], "train Y"))
+    valid = (_loaded(valid[0], "valid X"), _loaded(valid[1], "valid Y"))
+    esn = _build_esn(params, ridges[0], options)
+    res, warmup = esn.reservoir, options["warmup"]
+    start_state, start_y = res.state.copy(), esn._y_last
+    feats, targets = [], []
+    for i, (x, y) in enumerate(zip(*train)):
+        with _about(f"train X[{i}]"):
+            res.state = start_state.copy()
+            esn._y_last = start_y
+            f, t = _esn_features(esn, x, y, warmup)
+        feats.append(f)
+        targets.append(t)
+    fitted_state, fitted_y = res.state.copy(), esn._y_last
+    shared = _blank_like(esn.readout).partial_fit(feats, targets)
+    scores = []
+    for ridge in ridges:
+        readout = copy.deepcopy(shared)
+        if ridge is not None:
+            readout.ridge = ridge
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            readout.fit()
+        if readout.solver == "auto" and (readout.solver_used_ == "lstsq"
+                                         or readout.rcond_ < _AUTO_RCOND):
+            # What Ridge.fit(X, Y) does with solver "auto": redo by QR.
+            readout = _blank_like(readout).fit(feats, targets)
+        else:
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        esn.readout = readout
+        res.state, esn._y_last = fitted_state.copy(), fitted_y
+        scores.append(_score(esn, valid, options["metric"]))
+    return scores
+
+
+def _refit(params, ridge, train, options):
+    esn = _build_esn(params, ridge, options)
+    X, Y = _loaded(train[0], "train X"), _loaded(train[1], "train Y")
+    return esn.fit(X, Y, warmup=options["warmup"])
+
+
+def search(param_grid, train, valid, *, client=None, warmup=0, metric=None, seed=0,
+           readout=None, feedback=False, input_to_readout=False, refit=True):
+    """Evaluate ESN hyperparameters in parallel on a Dask cluster.
+
+    Every combination of the reservoir parameters in ``param_grid`` is one
+    task: it builds ``Reservoir(**params, seed=seed)``, harvests the states
+    of the training series once, and for each ``ridge`` value solves the
+    readout from the shared sums and scores the ESN on the validation
+    series. Each combination scores exactly as the serial loop
+    ``esn = ESN(Reservoir(**params, seed=seed), Ridge(ridge)); esn.fit(X, Y,
+    warmup=warmup); metric(Y_valid, esn.predict(X_valid))`` would.
+
+    Parameters
+    ----------
+    param_grid : dict or list of dicts
+        Lists of values of ``Reservoir`` parameters (``units`` is required;
+        ``sr``, ``lr``, ``input_scaling``, ``seed``, ...) and of ``ridge``,
+        as in scikit-learn's ``ParameterGrid``.
+    train, valid : (X, Y)
+        Lists of series (arrays or ``.npy``/``.csv`` paths read on the
+        workers), or one series each. The whole of both go to every worker.
+        Validation series are predicted from the state after training
+        (``esn.predict``), closed loop with ``feedback``.
+    client : dask.distributed.Client, optional
+    warmup : int
+        Discarded steps at the start of every training series.
+    metric : callable(y_true, y_pred) -> float, lower is better
+        Default ``fastrnn.metrics.nrmse``; averaged over validation series.
+        For a score to maximise, return its negative.
+    seed : int
+        Seed of every reservoir, unless ``seed`` is in the grid.
+    readout : fastrnn.Ridge, optional
+        Template for the readout's other settings (solver, fit_bias, dtype).
+    feedback, input_to_readout : bool
+        As in ``fastrnn.ESN``.
+    refit : bool
+        Refit the best combination on a worker and return it.
+
+    Returns
+    -------
+    SearchResult
+    """
+    combos = _grid(param_grid)
+    readout = Ridge() if readout is None else readout
+    _check_ridge(readout)
+    options = {"warmup": check_int(warmup, "warmup", minimum=0),
+               "metric": nrmse if metric is None else metric,
+               "seed": seed, "readout": readout, "feedback": bool(feedback),
+               "input_to_readout": bool(input_to_readout)}
+    if not callable(options["metric"]):
+        raise TypeError(f"metric must be a callable (y_true, y_pred) -> float, got "
+                        f"{type(metric).__name__}")
+    train = _series_pairs(train, "train")
+    valid = _series_pairs(valid, "valid")
+    client = _resolve_client(client)
+    train_ref, valid_ref, options_ref = (_put(obj, client) for obj in (train, valid, options))
+    tasks = [dask.delayed(_evaluate, pure=True)(params, ridges, train_ref, valid_ref,
+                                                 options_ref)
+             for params, ridges in combos]
+    all_scores = _compute(tasks, client)
+    results = []
+    for (params, ridges), scores in zip(combos, all_scores):
+        for ridge, score in zip(ridges, scores):
+            full = dict(params)
+            full["ridge"] = readout.ridge if ridge is None else ridge
+            results.append({"params": full, "score": score})
+    # Stable: ties keep the grid's order; NaN last.
+    results.sort(key=lambda r: (math.isnan(r["score"]), r["score"]))
+    best_esn = None
+    if refit:
+        best = dict(results[0]["params"])
+        ridge = best.pop("ridge")
+        best_esn = _compute(dask.delayed(_refit, pure=True)(best, ridge, train_ref,
+                                                            options_ref), client)
+    return SearchResult(results, best_esn)

@@ -1,0 +1,365 @@
+"""fastrnn.dask on a local cluster of two worker processes: the readout fitted
+from sums reduced across workers equals the one-process fit, for every kind of
+input, and the parallel search finds what a serial loop finds."""
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastrnn
+
+distributed = pytest.importorskip("dask.distributed")
+da = pytest.importorskip("dask.array")
+db = pytest.importorskip("dask.bag")
+fd = pytest.importorskip("fastrnn.dask")
+
+RIDGE = 1e-3
+WARMUP = 10
+
+
+def rel(a, b):
+    """Relative distance of a from b (0 when both are 0)."""
+    diff = np.linalg.norm(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
+    return diff / np.linalg.norm(np.asarray(b, dtype=np.float64)) if diff else 0.0
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+def make_series(n, D=2, lengths=(70, 130), seed=0):
+    """Inputs and a target that needs memory: a smoothed product of inputs."""
+    rng = np.random.default_rng(seed)
+    X, Y = [], []
+    for _ in range(n):
+        T = int(rng.integers(*lengths)) if lengths[0] != lengths[1] else lengths[0]
+        x = rng.uniform(-1, 1, (T, D))
+        y = np.empty((T, 2))
+        y[:, 0] = np.convolve(x[:, 0] * x[:, 1 % D], np.ones(4) / 4)[:T]
+        y[:, 1] = np.roll(x[:, 0], 2) + 3.0
+        X.append(x)
+        Y.append(y)
+    return X, Y
+
+
+def make_esn(feedback=False, input_to_readout=False):
+    res = fastrnn.Reservoir(40, sr=0.9, lr=0.5, input_scaling=0.8, bias_scaling=0.2, seed=1)
+    return fastrnn.ESN(res, fastrnn.Ridge(RIDGE), feedback=feedback,
+                       input_to_readout=input_to_readout)
+
+
+@pytest.fixture(scope="module")
+def series():
+    return make_series(12)
+
+
+def states_by_hand(X, warmup=WARMUP):
+    """An independent one-process reference: the states of each series from
+    zero, their first ``warmup`` dropped, all given to one Ridge at once."""
+    res = make_esn().reservoir
+    feats = [res.run(x, x0=np.zeros(res.units))[warmup:] for x in X]
+    return feats
+
+
+def assert_same_fit(esn, ref, tol=1e-10):
+    assert rel(esn.readout.coef_, ref.readout.coef_) < tol
+    assert rel(esn.readout.intercept_, ref.readout.intercept_) < tol
+    assert esn.readout.n_samples_seen_ == ref.readout.n_samples_seen_
+
+
+# ---------------------------------------------------------------- imports
+def test_import_fastrnn_does_not_import_dask():
+    code = "import sys, fastrnn; assert 'dask' not in sys.modules, 'dask imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=".")
+
+
+def test_clear_import_error_without_dask():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["dask"] = None      # as if Dask were not installed
+        try:
+            import fastrnn.dask
+        except ImportError as exc:
+            assert 'pip install "dask[distributed]"' in str(exc), exc
+        else:
+            raise SystemExit("no ImportError")
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ----------------------------------------------------- local scheduler first
+def test_local_threaded_scheduler_without_client(series):
+    try:
+        distributed.default_client()
+        pytest.skip("a default client exists (test order changed)")
+    except ValueError:
+        pass
+    X, Y = series
+    ref = make_esn().fit(X, Y, warmup=WARMUP)
+    esn = fd.fit_esn(make_esn(), X, Y, warmup=WARMUP, npartitions=3)
+    assert_same_fit(esn, ref)
+
+
+# ------------------------------------------------------- distributed fits
+@pytest.mark.parametrize("npartitions, split_every", [(None, 8), (1, 8), (5, 2), (12, 3)])
+def test_list_of_arrays_equals_one_process_fit(client, series, npartitions, split_every):
+    X, Y = series
+    ref = make_esn().fit(X, Y, warmup=WARMUP)
+    esn = fd.fit_esn(make_esn(), X, Y, warmup=WARMUP, client=client,
+                     npartitions=npartitions, split_every=split_every)
+    assert_same_fit(esn, ref)
+    # Independently of ESN.fit: one Ridge over all the states in this process.
+    whole = fastrnn.Ridge(RIDGE).fit(states_by_hand(X), [y[WARMUP:] for y in Y])
+    assert rel(esn.readout.coef_, whole.coef_) < 1e-10
+    assert rel(esn.readout.intercept_, whole.intercept_) < 1e-10
+    # The state and last output are those after the last series, as esn.fit leaves them.
+    np.testing.assert_array_equal(esn.reservoir.state, ref.reservoir.state)
+    np.testing.assert_array_equal(esn._y_last, ref._y_last)
+    x_new = make_series(1, seed=9)[0][0]
+    assert rel(esn.predict(x_new), ref.predict(x_new)) < 1e-10
+
+
+def test_warmup_is_dropped_per_series(client, series):
+    X, Y = series
+    a = fd.fit_esn(make_esn(), X, Y, warmup=0, client=client)
+    b = fd.fit_esn(make_esn(), X, Y, warmup=25, client=client)
+    assert a.readout.n_samples_seen_ - b.readout.n_samples_seen_ == 25 * len(X)
+    assert_same_fit(b, make_esn().fit(X, Y, warmup=25))
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_dask_array_equals_one_process_fit(client, batch_first):
+    X, Y = make_series(10, lengths=(90, 90), seed=2)
+    x3, y3 = np.stack(X, axis=1), np.stack(Y, axis=1)          # (T, B, D), (T, B, O)
+    if batch_first:
+        x3, y3 = x3.transpose(1, 0, 2), y3.transpose(1, 0, 2)
+    # Chunked along time too: the series must be put back together, not cut.
+    chunks = (4, 45, 2) if batch_first else (45, 4, 2)
+    Xd, Yd = da.from_array(x3, chunks=chunks), da.from_array(y3, chunks=chunks)
+    esn = fd.fit_esn(make_esn(), Xd, Yd, warmup=WARMUP, client=client,
+                     batch_first=batch_first)
+    ref = make_esn().fit(X, Y, warmup=WARMUP)
+    assert_same_fit(esn, ref)
+    np.testing.assert_allclose(esn.reservoir.state, ref.reservoir.state, rtol=1e-12,
+                               atol=1e-14)
+
+
+def test_bag_of_pairs_and_two_bags_equal_one_process_fit(client, series):
+    X, Y = series
+    ref = make_esn().fit(X, Y, warmup=WARMUP)
+    pairs = db.from_sequence(list(zip(X, Y)), npartitions=4)
+    assert_same_fit(fd.fit_esn(make_esn(), pairs, warmup=WARMUP, client=client), ref)
+    two = fd.fit_esn(make_esn(), db.from_sequence(X, npartitions=3),
+                     db.from_sequence(Y, npartitions=3), warmup=WARMUP, client=client)
+    assert_same_fit(two, ref)
+    np.testing.assert_array_equal(two.reservoir.state, ref.reservoir.state)
+
+
+def test_file_paths_read_on_the_workers(client, series, tmp_path):
+    X, Y = series
+    px, py = [], []
+    for i, (x, y) in enumerate(zip(X, Y)):
+        if i % 2:
+            px.append(tmp_path / f"x{i}.npy")
+            np.save(px[-1], x)
+            py.append(str(tmp_path / f"y{i}.npy"))
+            np.save(py[-1], y)
+        else:   # CSV written to round-trip exactly; one with a header line
+            px.append(str(tmp_path / f"x{i}.csv"))
+            np.savetxt(px[-1], x, delimiter=",", fmt="%.17g",
+                       header="a,b" if i == 0 else "", comments="")
+            py.append(str(tmp_path / f"y{i}.csv"))
+            np.savetxt(py[-1], y, delimiter=",", fmt="%.17g")
+    esn = fd.fit_esn(make_esn(), px, py, warmup=WARMUP, client=client)
+    assert_same_fit(esn, make_esn().fit(X, Y, warmup=WARMUP))
+    # And the same paths in a bag of pairs.
+    bag = db.from_sequence(list(zip(px, py)), npartitions=2)
+    assert_same_fit(fd.fit_esn(make_esn(), bag, warmup=WARMUP, client=client),
+                    make_esn().fit(X, Y, warmup=WARMUP))
+
+
+def test_feedback_esn_teacher_forced_as_one_process(client, series):
+    X, Y = series
+    ref = make_esn(feedback=True, input_to_readout=True).fit(X, Y, warmup=WARMUP)
+    esn = fd.fit_esn(make_esn(feedback=True, input_to_readout=True), X, Y, warmup=WARMUP,
+                     client=client)
+    assert_same_fit(esn, ref)
+    # Wfb was drawn on the workers from the same seed as in the one-process fit.
+    np.testing.assert_array_equal(esn.reservoir.Wfb, ref.reservoir.Wfb)
+    x_new = make_series(1, seed=5)[0][0]
+    assert rel(esn.predict(x_new), ref.predict(x_new)) < 1e-9
+
+
+def test_reservoir_states_with_fit_readout(client, series):
+    X, Y = series
+    res = make_esn().reservoir
+    readout = fd.fit_readout(res, X, Y, readout=fastrnn.Ridge(RIDGE), warmup=WARMUP,
+                             client=client)
+    whole = fastrnn.Ridge(RIDGE).fit(states_by_hand(X), [y[WARMUP:] for y in Y])
+    assert rel(readout.coef_, whole.coef_) < 1e-10
+    assert rel(readout.intercept_, whole.intercept_) < 1e-10
+    # The merged sums are kept: another ridge is one solve away.
+    readout.ridge = 1e-1
+    readout.fit()
+    assert rel(readout.coef_, fastrnn.Ridge(1e-1).fit(states_by_hand(X),
+                                                      [y[WARMUP:] for y in Y]).coef_) < 1e-10
+
+
+def test_batch_first_layer_on_a_dask_array(client):
+    X, Y = make_series(6, lengths=(60, 60), seed=4)
+    gru = fastrnn.GRU(2, 10, batch_first=True, dtype=np.float64, seed=2)
+    Xd = da.from_array(np.stack(X), chunks=(2, 60, 2))         # (B, T, D)
+    Yd = da.from_array(np.stack(Y), chunks=(3, 60, 2))         # other chunks: realigned
+    readout = fd.fit_readout(gru, Xd, Yd, readout=fastrnn.Ridge(RIDGE), warmup=WARMUP,
+                             batch_first=True, client=client)
+    feats = [gru.forward(x[None])[0][0, WARMUP:] for x in X]
+    whole = fastrnn.Ridge(RIDGE).fit(feats, [y[WARMUP:] for y in Y])
+    assert rel(readout.coef_, whole.coef_) < 1e-10
+
+
+def test_any_layer_with_forward(client, series):
+    X, Y = series
+    lstm = fastrnn.LSTM(2, 12, dtype=np.float64, seed=3)
+    readout = fd.fit_readout(lstm, X, Y, readout=fastrnn.Ridge(RIDGE), warmup=WARMUP,
+                             client=client, npartitions=4)
+    feats = [lstm.forward(x)[0][WARMUP:] for x in X]
+    whole = fastrnn.Ridge(RIDGE).fit(feats, [y[WARMUP:] for y in Y])
+    assert rel(readout.coef_, whole.coef_) < 1e-10
+    assert rel(readout.intercept_, whole.intercept_) < 1e-10
+
+
+# ----------------------------------------------------------------- errors
+def test_bad_inputs_are_refused_clearly(client, series, tmp_path):
+    X, Y = series
+    with pytest.raises(TypeError, match="list of series"):
+        fd.fit_esn(make_esn(), np.zeros((50, 3, 2)), np.zeros((50, 3, 2)), client=client)
+    with pytest.raises(ValueError, match="same length"):
+        fd.fit_esn(make_esn(), X, Y[:-1], client=client)
+    with pytest.raises(ValueError, match="empty"):
+        fd.fit_esn(make_esn(), [], [], client=client)
+    with pytest.raises(TypeError, match="fastrnn.ESN"):
+        fd.fit_esn(make_esn().reservoir, X, Y, client=client)
+    with pytest.raises(TypeError, match="RLS"):
+        fd.fit_esn(fastrnn.ESN(make_esn().reservoir, fastrnn.RLS()), X, Y, client=client)
+    with pytest.raises(TypeError, match="fit_esn"):
+        fd.fit_readout(make_esn(), X, Y, client=client)
+    with pytest.raises(ValueError, match="warmup"):
+        fd.fit_esn(make_esn(), X, Y, warmup=-1, client=client)
+    with pytest.raises(ValueError, match="3-D"):
+        fd.fit_esn(make_esn(), da.zeros((50, 2)), da.zeros((50, 2, 1)), client=client)
+    with pytest.raises(TypeError, match="Dask array like X"):
+        fd.fit_esn(make_esn(), da.zeros((50, 3, 2)), np.zeros((50, 3, 1)), client=client)
+    with pytest.raises(ValueError, match="same partitions"):
+        fd.fit_esn(make_esn(), db.from_sequence(X, npartitions=2),
+                   db.from_sequence(Y, npartitions=3), client=client)
+
+
+def test_errors_raised_on_workers_name_the_series(client, series, tmp_path):
+    X, Y = series
+    short = list(X)
+    short[7] = X[7][:WARMUP]       # no step left after the warmup
+    with pytest.raises(ValueError, match=r"X\[7\].*warmup"):
+        fd.fit_esn(make_esn(), short, Y[:7] + [Y[7][:WARMUP]] + Y[8:], warmup=WARMUP,
+                   client=client)
+    with pytest.raises(ValueError, match=r"X\[3\].*time steps"):
+        fd.fit_esn(make_esn(), X, Y[:3] + [Y[3][:-5]] + Y[4:], client=client)
+    (tmp_path / "x.txt").write_text("1,2\n")
+    with pytest.raises(ValueError, match=r"x\.txt.*\.npy or \.csv"):
+        fd.fit_esn(make_esn(), [str(tmp_path / "x.txt")], [Y[0]], client=client)
+    with pytest.raises(FileNotFoundError, match="missing.npy"):
+        fd.fit_esn(make_esn(), [str(tmp_path / "missing.npy")], [Y[0]], client=client)
+    (tmp_path / "bad.csv").write_text("1,2\n3,oops\n")
+    with pytest.raises(ValueError, match="bad.csv"):
+        fd.fit_esn(make_esn(), [str(tmp_path / "bad.csv")], [Y[0]], client=client)
+    with pytest.raises(TypeError, match=r"\(x, y\) pair"):
+        fd.fit_esn(make_esn(), db.from_sequence(X, npartitions=2), client=client)
+    with pytest.raises(ValueError, match="no series"):
+        fd.fit_esn(make_esn(), db.from_sequence([], npartitions=1), client=client)
+    nan = [x.copy() for x in X]
+    nan[4][20, 0] = np.nan
+    with pytest.raises(ValueError, match=r"X\[4\].*NaN"):
+        fd.fit_readout(make_esn().reservoir, nan, Y, client=client)
+
+
+# ----------------------------------------------------------------- search
+GRID = {"units": [20, 40], "sr": [0.5, 1.1], "lr": [0.3, 1.0], "ridge": [1e-6, 1e-2, 1.0]}
+
+
+def serial_search(grid, train, valid):
+    scores = []
+    for units in grid["units"]:
+        for sr in grid["sr"]:
+            for lr in grid["lr"]:
+                for ridge in grid["ridge"]:
+                    esn = fastrnn.ESN(fastrnn.Reservoir(units, sr=sr, lr=lr, seed=0),
+                                      fastrnn.Ridge(ridge))
+                    esn.fit(*train, warmup=WARMUP)
+                    pred = esn.predict(valid[0])
+                    score = np.mean([fastrnn.metrics.nrmse(y, p)
+                                     for y, p in zip(valid[1], pred)])
+                    scores.append(({"units": units, "sr": sr, "lr": lr, "ridge": ridge},
+                                   score))
+    return scores
+
+
+def test_search_finds_what_a_serial_loop_finds(client, series):
+    X, Y = series
+    train, valid = (X[:8], Y[:8]), (X[8:], Y[8:])
+    found = fd.search(GRID, train, valid, client=client, warmup=WARMUP, seed=0)
+    serial = serial_search(GRID, train, valid)
+    assert len(found.results) == len(serial) == 24
+    scores = [r["score"] for r in found.results]
+    assert scores == sorted(scores)
+    by_params = {tuple(sorted(p.items())): s for p, s in serial}
+    for r in found.results:      # the shared Gram matrix changes nothing
+        assert r["score"] == by_params[tuple(sorted(r["params"].items()))]
+    best_params, best_score = min(serial, key=lambda ps: ps[1])
+    assert found.best_params == best_params and found.best_score == best_score
+    # The refitted best predicts as the serial loop's best.
+    ref = fastrnn.ESN(fastrnn.Reservoir(best_params["units"], sr=best_params["sr"],
+                                        lr=best_params["lr"], seed=0),
+                      fastrnn.Ridge(best_params["ridge"])).fit(*train, warmup=WARMUP)
+    np.testing.assert_array_equal(found.best_esn.predict(X[9]), ref.predict(X[9]))
+
+
+def test_search_with_paths_and_a_metric(client, series, tmp_path):
+    X, Y = series
+    paths = []
+    for i, x in enumerate(X[:4]):
+        paths.append(str(tmp_path / f"s{i}.npy"))
+        np.save(paths[-1], x)
+
+    def neg_r2(y, p):
+        return -fastrnn.metrics.rsquare(y, p)
+
+    grid = {"units": [30], "sr": [0.3, 0.9], "ridge": [1e-4]}
+    from_paths = fd.search(grid, (paths[:3], Y[:3]), (paths[3:], Y[3:4]), client=client,
+                           metric=neg_r2, refit=False)
+    in_memory = fd.search(grid, (X[:3], Y[:3]), (X[3:4], Y[3:4]), client=client,
+                          metric=neg_r2, refit=False)
+    assert from_paths.best_esn is None
+    assert [r["score"] for r in from_paths.results] == [r["score"] for r in in_memory.results]
+    assert from_paths.best_score < 0    # an R^2 above 0 was found and maximised
+
+
+def test_search_refuses_bad_grids(client, series):
+    X, Y = series
+    data = (X[:2], Y[:2])
+    with pytest.raises(ValueError, match="unknown parameter 'spectral_radius'"):
+        fd.search({"units": [10], "spectral_radius": [0.9]}, data, data, client=client)
+    with pytest.raises(ValueError, match="'units'"):
+        fd.search({"sr": [0.9]}, data, data, client=client)
+    with pytest.raises(ValueError, match="non-empty list"):
+        fd.search({"units": 10}, data, data, client=client)
+    with pytest.raises(ValueError, match="ridge"):
+        fd.search({"units": [10], "ridge": [-1.0]}, data, data, client=client)
+    with pytest.raises(TypeError, match=r"\(X, Y\) pair"):
+        fd.search({"units": [10]}, X, data, client=client)
+    with pytest.raises(TypeError, match="metric"):
+        fd.search({"units": [10]}, data, data, metric="nrmse", client=client)
