@@ -182,16 +182,7 @@ def _drawn_matrices(reservoir, was_initialised):
 def _esn_features(esn, x, y, warmup):
     """The readout's features and targets for one series (or one batch of
     series), teacher-forced as in ``ESN.fit``."""
-    y_arr = np.asarray(y)
-    u, _ = esn._inputs(x, T=y_arr.shape[0] if y_arr.ndim else None)
-    T, B = u.shape[:2]
-    targets, single = esn._targets(y, T, B)
-    if warmup >= T:
-        raise ValueError(f"warmup must be < the number of time steps ({T}), got {warmup}")
-    esn._single = single
-    esn._n_outputs = targets.shape[2]
-    states = esn._teacher_forced_states(u, targets)
-    return esn._features(states, u)[warmup:], targets[warmup:]
+    return esn._series_features(x, y, warmup)
 
 
 def _layer_states(layer, x, start):

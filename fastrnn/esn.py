@@ -151,20 +151,26 @@ class ESN:
             if start_state is not None:
                 self.reservoir.state = start_state.copy()
                 self._y_last = start_y
-            y_arr = np.asarray(y)
-            u, _ = self._inputs(x, T=y_arr.shape[0])
-            T, B = u.shape[:2]
-            Yt, single = self._targets(y, T, B)
-            if warmup >= T:
-                raise ValueError(f"warmup must be < the number of time steps ({T}), "
-                                 f"got {warmup}")
-            self._single = single
-            self._n_outputs = Yt.shape[2]
-            states = self._teacher_forced_states(u, Yt)
-            feats.append(self._features(states, u)[warmup:])
-            targets.append(Yt[warmup:])
+            features, Yt = self._series_features(x, y, warmup)
+            feats.append(features)
+            targets.append(Yt)
         self.readout.fit(feats, targets)
         return self
+
+    def _series_features(self, x, y, warmup):
+        """The readout's features and targets for one series (or one batch
+        of series) after ``warmup`` steps, the reservoir teacher-forced from
+        its current state; ``fastrnn.dask`` runs this on its workers."""
+        y_arr = np.asarray(y)
+        u, _ = self._inputs(x, T=y_arr.shape[0] if y_arr.ndim else None)
+        T, B = u.shape[:2]
+        Yt, single = self._targets(y, T, B)
+        if warmup >= T:
+            raise ValueError(f"warmup must be < the number of time steps ({T}), got {warmup}")
+        self._single = single
+        self._n_outputs = Yt.shape[2]
+        states = self._teacher_forced_states(u, Yt)
+        return self._features(states, u)[warmup:], Yt[warmup:]
 
     # ------------------------------------------------------------- running
     def _readout_arrays(self):
