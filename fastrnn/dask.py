@@ -179,12 +179,6 @@ def _drawn_matrices(reservoir, was_initialised):
 
 
 # --------------------------------------------------------- features per series
-def _esn_features(esn, x, y, warmup):
-    """The readout's features and targets for one series (or one batch of
-    series), teacher-forced as in ``ESN.fit``."""
-    return esn._series_features(x, y, warmup)
-
-
 def _layer_states(layer, x, start):
     """States (T, [B,] H), time-major, of one series or block of series."""
     if isinstance(layer, Reservoir):
@@ -207,7 +201,7 @@ def _partition_esn(esn, items, warmup):
         with _about(label):
             res.state = start_state.copy()
             esn._y_last = start_y
-            feats, targets = _esn_features(esn, _load(x), _load(y), warmup)
+            feats, targets = esn._series_features(_load(x), _load(y), warmup)
             readout.partial_fit(feats, targets)
         n += 1
     if not n:
@@ -586,7 +580,7 @@ def _evaluate(params, ridges, train, valid, options):
         with _about(f"train X[{i}]"):
             res.state = start_state.copy()
             esn._y_last = start_y
-            f, t = _esn_features(esn, x, y, warmup)
+            f, t = esn._series_features(x, y, warmup)
         feats.append(f)
         targets.append(t)
     fitted_state, fitted_y = res.state.copy(), esn._y_last
