@@ -5,17 +5,10 @@
 #include "fr_cells.h"
 #include "fr_math.h"
 
-/* The kernels are compiled twice, for baseline x86-64 and for x86-64-v3
- * (AVX2, FMA), and the loader picks one for the CPU it runs on (GCC's
- * target_clones, an ifunc): wheels stay portable while the activations run
- * 8 floats wide where the CPU allows. The activations are evaluated in a
- * different order of roundings on the two paths (FMA), within the same few
- * ulp. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define FR_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define FR_MULTIVERSION
-#endif
+/* Compiled twice, baseline x86-64 and x86-64-v3 (FR_MULTIVERSION, see
+ * fr_kernels.h). The activations are evaluated in a different order of
+ * roundings on the two paths (FMA), within the same few ulp. */
+#include "fr_kernels.h"
 
 #define T float
 #define S f

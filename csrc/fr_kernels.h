@@ -12,14 +12,18 @@
 #include "fr_fpstate.h"
 
 /*
- * The hot kernels are compiled three times (AVX-512, AVX2+FMA, baseline
- * x86-64) and the loader picks the best one for the running CPU, so a wheel
- * built without -march=native still uses the vector width the machine has.
+ * The hot kernels are compiled twice, for baseline x86-64 and for x86-64-v3
+ * (AVX2, FMA), and the loader picks one for the running CPU (GCC's
+ * target_clones, an ifunc), so a wheel built without -march=native still
+ * uses the vector width the machine has. The clone is chosen by ISA level:
+ * "arch=haswell" would be chosen by CPU model, i.e. on Haswell only, and
+ * every later CPU would run the baseline code.
  */
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__GLIBC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__) \
+    && defined(__has_attribute)
+#if __has_attribute(target_clones) && __GNUC__ >= 12
 #define FR_MULTIVERSION \
-    __attribute__((target_clones("arch=haswell", "default")))
+    __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
 #endif
 #ifndef FR_MULTIVERSION
