@@ -434,14 +434,16 @@ def clip_cases(draw):
 
 
 def _joint_norm(arrays):
-    """Reference Euclidean norm in float64, scaled so that it cannot overflow."""
+    """Reference Euclidean norm in float64, scaled so that no square overflows;
+    a norm above the largest float64 is inf."""
     flat = np.concatenate([a.astype(np.float64).ravel() for a in arrays] + [np.zeros(0)])
     if not np.all(np.isfinite(flat)):
         return math.inf
     m = np.abs(flat).max(initial=0.0)
     if m == 0:
         return 0.0
-    return float(m * np.sqrt(np.sum((flat / m) ** 2)))
+    with np.errstate(over="ignore"):
+        return float(m * np.sqrt(np.sum((flat / m) ** 2)))
 
 
 def check_clip_case(case, out):
