@@ -26,10 +26,13 @@ Ridge, RLS          linear readouts: streamed ridge regression, recursive least 
 ESN                 reservoir + readout, with output feedback and generation
 datasets, metrics   Mackey-Glass, NARMA, Lorenz, memory task; nrmse, rsquare, memory_capacity
 
-Not imported here (import it yourself; it needs scikit-learn):
+Not imported here (import them yourself; each needs its optional package):
 
 fastrnn.sklearn     ESNRegressor, ESNClassifier, RNNRegressor, RNNClassifier: scikit-learn
                     estimators for Pipeline and GridSearchCV
+fastrnn.dask        ESN readouts fitted and reservoirs searched across Dask workers
+
+The command line (``fastrnn`` or ``python -m fastrnn``) is fastrnn/cli.py.
 """
 from fastrnn._version import __version__
 
