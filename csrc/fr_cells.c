@@ -10,14 +10,5 @@
  * roundings on the two paths (FMA), within the same few ulp. */
 #include "fr_kernels.h"
 
-#define T float
-#define S f
-#include "fr_cells_impl.h"
-#undef T
-#undef S
-
-#define T double
-#define S d
-#include "fr_cells_impl.h"
-#undef T
-#undef S
+#define FR_IMPL "fr_cells_impl.h"
+#include "fr_instantiate.h"

@@ -6,14 +6,5 @@
 #include "fr_kernels.h"
 #include "fr_math.h"
 
-#define T float
-#define S f
-#include "fr_kernels_impl.h"
-#undef T
-#undef S
-
-#define T double
-#define S d
-#include "fr_kernels_impl.h"
-#undef T
-#undef S
+#define FR_IMPL "fr_kernels_impl.h"
+#include "fr_instantiate.h"

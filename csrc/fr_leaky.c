@@ -5,14 +5,5 @@
 #include "fr_leaky.h"
 #include "fr_math.h"
 
-#define T float
-#define S f
-#include "fr_leaky_impl.h"
-#undef T
-#undef S
-
-#define T double
-#define S d
-#include "fr_leaky_impl.h"
-#undef T
-#undef S
+#define FR_IMPL "fr_leaky_impl.h"
+#include "fr_instantiate.h"

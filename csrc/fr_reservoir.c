@@ -102,14 +102,5 @@ static void fr_res_barrier_wait(fr_res_barrier *b, int *local_sense)
     }
 }
 
-#define T float
-#define S f
-#include "fr_reservoir_instances.h"
-#undef T
-#undef S
-
-#define T double
-#define S d
-#include "fr_reservoir_instances.h"
-#undef T
-#undef S
+#define FR_IMPL "fr_reservoir_instances.h"
+#include "fr_instantiate.h"
