@@ -14,9 +14,7 @@ optional: their columns are skipped when they are not installed.
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -24,21 +22,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 import fastrnn  # noqa: E402
+import timing  # noqa: E402
 from reference import gru_forward, lstm_forward  # noqa: E402
 
 SIZES = [(32, 64, 1, 1000), (128, 256, 32, 100), (512, 1024, 64, 50)]
 GATES = {"LSTM": 4, "GRU": 3}
 
 
-def median_ms(fn, repeats, min_time=0.2):
-    fn()  # warm up (allocation, first-touch, lazy init)
-    times = []
-    start = time.perf_counter()
-    while len(times) < repeats or (time.perf_counter() - start < min_time and len(times) < 200):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+def median_ms(fn, repeats):
+    # at least 0.2 s of calls: the small sizes take well under a millisecond
+    return timing.median_ms(fn, repeats, min_time=0.2)
 
 
 def step_gflops(B, H, G, repeats):

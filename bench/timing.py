@@ -1,14 +1,8 @@
-"""Timing helper shared by the comparison scripts in bench/."""
-import statistics
-import time
+"""Timing helper shared by the comparison scripts in bench/ (the rule itself
+is fastrnn._timing, which the demo uses too)."""
+from fastrnn._timing import median_seconds
 
 
-def median_ms(fn, repeat):
+def median_ms(fn, repeat, min_time=0.0):
     """Median wall time of fn() in milliseconds, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+    return 1e3 * median_seconds(fn, repeat, min_time=min_time)

@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from fastrnn import losses, numpy_rnn
+from fastrnn._timing import median_seconds
 from fastrnn.optim import Adam
 from fastrnn.output import Linear
 from fastrnn.rnn import RNN
@@ -30,16 +31,6 @@ def sine_classes(n_sequences, length, *, noise=0.3, seed=0):
     t = np.arange(length)[:, None]
     x = np.sin(2 * np.pi * freq * t + phase) + noise * rng.standard_normal((length, n_sequences))
     return x[:, :, None].astype(np.float32), labels
-
-
-def _median_time(fn, repeat=7):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def run_demo(*, hidden=32, length=60, batch=32, steps=300, lr=0.01, seed=0, verbose=True):
@@ -82,9 +73,9 @@ def run_demo(*, hidden=32, length=60, batch=32, steps=300, lr=0.01, seed=0, verb
         rnn.forward(xb)
         rnn.backward(dy)
 
-    t_fast = _median_time(fast)
-    t_numpy = _median_time(
-        lambda: numpy_rnn.backward(xb, rnn.params, numpy_rnn.forward(xb, rnn.params), dy))
+    t_fast = median_seconds(fast, 7)
+    t_numpy = median_seconds(
+        lambda: numpy_rnn.backward(xb, rnn.params, numpy_rnn.forward(xb, rnn.params), dy), 7)
     say(f"trained {steps} steps of batch {batch} in {train_time:.2f} s")
     say(f"held-out accuracy over the second half of each sequence: {100 * accuracy:.1f}%")
     say(f"forward+backward (T={length}, B={batch}, H={hidden}, float32): fastrnn "
