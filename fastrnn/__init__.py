@@ -25,6 +25,8 @@ Reservoir           leaky echo state reservoir, sparse CSR or dense W (10.7.1, e
 Ridge, RLS          linear readouts: streamed ridge regression, recursive least squares
 ESN                 reservoir + readout, with output feedback and generation
 datasets, metrics   Mackey-Glass, NARMA, Lorenz, memory task; nrmse, rsquare, memory_capacity
+NotFittedError      raised by a call made too early (predict before fit, backward before
+                    forward); a ValueError and an AttributeError, as in scikit-learn
 
 Not imported here (import them yourself; each needs its optional package):
 
@@ -65,6 +67,7 @@ from fastrnn.esn import ESN
 from fastrnn.readout import RLS, Ridge
 from fastrnn.reservoir import Reservoir
 from fastrnn.onnx_import import from_onnx
+from fastrnn._validation import NotFittedError
 
 __all__ = [
     "__version__",
@@ -96,4 +99,5 @@ __all__ = [
     "ESN",
     "datasets",
     "metrics",
+    "NotFittedError",
 ]

@@ -19,6 +19,7 @@ import numpy as np
 
 from fastrnn import _blas_threads, _recurrent
 from fastrnn._validation import (
+    NotFittedError,
     check_bool,
     as_float_array,
     check_dtype,
@@ -366,7 +367,7 @@ class RecurrentLayer:
         """BPTT of the last forward; ``names`` are the caller's names of the
         state gradients, for error messages."""
         if self._cache is None:
-            raise RuntimeError("backward called before forward: there is nothing to differentiate")
+            raise NotFittedError("backward called before forward: call forward first, then backward")
         cache = self._cache
         batch, unbatched = cache["batch"], cache["unbatched"]
         T, B = batch.T, batch.B

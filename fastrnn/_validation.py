@@ -10,6 +10,16 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+class NotFittedError(ValueError, AttributeError):
+    """A method was called before the one that must come first (``predict``
+    before ``fit``, ``backward`` before ``forward``).
+
+    As scikit-learn's exception of the same name, it subclasses both
+    `ValueError` and `AttributeError`, so that code catching either keeps
+    working; the message says what to call first.
+    """
+
+
 def check_dtype(dtype, name="dtype"):
     """Return ``np.dtype(float32)`` or ``np.dtype(float64)``; raise otherwise."""
     try:

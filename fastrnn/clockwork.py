@@ -13,6 +13,7 @@ import numpy as np
 from fastrnn import _clockwork
 from fastrnn._sequence_io import SequenceIO
 from fastrnn._validation import (
+    NotFittedError,
     check_bool,
     check_dtype,
     check_int,
@@ -112,7 +113,7 @@ class ClockworkRNN(SequenceIO):
     def backward(self, dy=None, dh_T=None, *, clip_hidden=None):
         """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``."""
         if self._cache is None:
-            raise RuntimeError("backward called before forward: there is nothing to differentiate")
+            raise NotFittedError("backward called before forward: call forward first, then backward")
         x_tm, hs, unbatched = self._cache
         T, B, D = x_tm.shape
         H = self.hidden_size

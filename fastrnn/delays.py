@@ -17,6 +17,7 @@ import numpy as np
 from fastrnn import _delays
 from fastrnn._sequence_io import SequenceIO
 from fastrnn._validation import (
+    NotFittedError,
     as_float_array,
     check_bool,
     check_dtype,
@@ -137,7 +138,7 @@ class DelayRNN(SequenceIO):
     def backward(self, dy=None, dh_T=None, *, clip_hidden=None):
         """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``."""
         if self._cache is None:
-            raise RuntimeError("backward called before forward: there is nothing to differentiate")
+            raise NotFittedError("backward called before forward: call forward first, then backward")
         inputs, histories, unbatched = self._cache
         T, B, _ = inputs[0].shape
         H, M = self.hidden_size, self.delays[-1]

@@ -15,7 +15,7 @@ reservoir and readout run together step by step in one Cython call.
 import numpy as np
 
 from fastrnn import _reservoir
-from fastrnn._validation import as_float_array, check_int
+from fastrnn._validation import NotFittedError, as_float_array, check_int
 from fastrnn.readout import RLS, Ridge
 from fastrnn.reservoir import _ACTIVATIONS, Reservoir, _transposed
 
@@ -175,7 +175,7 @@ class ESN:
     # ------------------------------------------------------------- running
     def _readout_arrays(self):
         if not hasattr(self.readout, "coef_"):
-            raise RuntimeError("the readout is not fitted: call fit first")
+            raise NotFittedError("the readout is not fitted: call fit first")
         coef = np.asarray(self.readout.coef_, dtype=self.dtype)
         intercept = np.atleast_1d(np.asarray(self.readout.intercept_, dtype=self.dtype))
         if coef.ndim == 1:

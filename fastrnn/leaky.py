@@ -18,6 +18,7 @@ import numpy as np
 from fastrnn import _leaky
 from fastrnn._sequence_io import SequenceIO
 from fastrnn._validation import (
+    NotFittedError,
     check_bool,
     check_dtype,
     check_int,
@@ -154,7 +155,7 @@ class LeakyRNN(SequenceIO):
         dx, dh0 (and the record, when asked for)
         """
         if self._cache is None:
-            raise RuntimeError("backward called before forward: there is nothing to differentiate")
+            raise NotFittedError("backward called before forward: call forward first, then backward")
         x_tm, hs, ss, alpha, unbatched = self._cache
         T, B, _ = x_tm.shape
         H = self.hidden_size

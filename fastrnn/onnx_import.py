@@ -59,7 +59,7 @@ import numpy as np
 
 from fastrnn import _protobuf
 from fastrnn import io as _io
-from fastrnn._validation import check_dtype
+from fastrnn._validation import NotFittedError, check_dtype
 from fastrnn.gru import GRU
 from fastrnn.lstm import LSTM
 from fastrnn.rnn import RNN
@@ -586,7 +586,7 @@ class Reversed:
     def backward(self, dy=None, dstate=None, **kwargs):
         """BPTT of the last ``forward``; as the layer's ``backward``."""
         if self._lengths is None:
-            raise RuntimeError("backward called before forward: there is nothing to differentiate")
+            raise NotFittedError("backward called before forward: call forward first, then backward")
         lengths, unbatched, y_shape = self._lengths
         if dy is not None:
             dy = np.asarray(dy)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from fastrnn._validation import (
+    NotFittedError,
     as_float_array, check_bool, check_dtype, check_int, check_random_state,
 )
 
@@ -61,7 +62,7 @@ class Linear:
     def backward(self, dout):
         """Accumulate dV, dc from dL/do and return dL/dh."""
         if self._h is None:
-            raise RuntimeError("backward called before forward: there is nothing to differentiate")
+            raise NotFittedError("backward called before forward: call forward first, then backward")
         want = self._h.shape[:-1] + (self.out_features,)
         dout = as_float_array(dout, "dout", self.dtype, shape=want)
         d2 = dout.reshape(-1, self.out_features)

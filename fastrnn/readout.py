@@ -14,7 +14,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from fastrnn import _readout
-from fastrnn._validation import as_float_array, check_dtype, check_int, check_real
+from fastrnn._validation import NotFittedError, as_float_array, check_dtype, check_int, check_real
 
 _EPS = np.finfo(np.float64).eps
 
@@ -430,7 +430,7 @@ class Ridge:
     def predict(self, X):
         """Y = X coef_ + intercept_ for X (T, F), (T, B, F) or a list."""
         if not hasattr(self, "coef_"):
-            raise RuntimeError("predict called before fit")
+            raise NotFittedError("predict called before fit: call fit (or partial_fit) first")
         if isinstance(X, (list, tuple)):
             return [self.predict(x) for x in X]
         arr = as_float_array(X, "X", self.coef_.dtype, ndim=(2, 3))

@@ -74,5 +74,5 @@ def test_bad_arguments():
         ClockworkRNN(2, 8, periods=(1, 0))
     with pytest.raises(ValueError, match="periods"):
         ClockworkRNN(2, 8, periods=())
-    with pytest.raises(RuntimeError, match="before forward"):
+    with pytest.raises(fastrnn.NotFittedError, match="before forward"):
         ClockworkRNN(2, 8, periods=(1, 2)).backward(np.zeros((1, 1, 8)))

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import fastrnn
 from fastrnn.esn import ESN
 from fastrnn.metrics import nrmse
 from fastrnn.readout import RLS, Ridge
@@ -108,7 +109,7 @@ def test_esn_errors():
     esn = ESN(res, Ridge())
     with pytest.raises(ValueError, match="feedback"):
         esn.generate(3)
-    with pytest.raises(RuntimeError, match="fit"):
+    with pytest.raises(fastrnn.NotFittedError, match="fit"):
         esn.predict(np.zeros((4, 1)))
     with pytest.raises(ValueError, match="warmup"):
         esn.fit(np.zeros((4, 1)), np.zeros((4, 1)), warmup=4)

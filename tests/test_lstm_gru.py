@@ -344,7 +344,7 @@ def test_argument_checks():
         layer.forward(np.zeros((2, 1, 3)), (np.zeros((1, 1, 4)), None))
     with pytest.raises(TypeError, match="pair"):
         layer.forward(np.zeros((2, 1, 3)), np.zeros((2, 1, 4)))
-    with pytest.raises(RuntimeError, match="before forward"):
+    with pytest.raises(fastrnn.NotFittedError, match="before forward"):
         fastrnn.GRU(3, 4).backward()
     layer.forward(np.zeros((2, 1, 3)))
     with pytest.raises(ValueError, match="dy must have shape"):

@@ -169,7 +169,7 @@ def test_reversed_refuses_bidirectional_and_early_backward():
     with pytest.raises(ValueError, match="unidirectional"):
         Reversed(fastrnn.LSTM(2, 3, bidirectional=True))
     layer = Reversed(fastrnn.RNN(2, 3))
-    with pytest.raises(RuntimeError, match="before forward"):
+    with pytest.raises(fastrnn.NotFittedError, match="before forward"):
         layer.backward(np.zeros((4, 3)))
     layer.forward(np.zeros((4, 2)))
     with pytest.raises(ValueError, match="dy must have the shape of y"):

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import scipy.linalg as sla
 
+import fastrnn
 from fastrnn import RNN
 from fastrnn.readout import RLS, Ridge
 
@@ -190,7 +191,7 @@ def test_bad_data_are_rejected(problem):
     X, Y = problem
     with pytest.raises(ValueError, match="Y"):
         Ridge().fit(X, Y[:-1])
-    with pytest.raises(RuntimeError, match="fit"):
+    with pytest.raises(fastrnn.NotFittedError, match="fit"):
         Ridge().predict(X)
     with pytest.raises(ValueError, match="partial_fit"):
         Ridge().fit()

@@ -183,7 +183,7 @@ def test_bad_constructor_arguments(kwargs, err):
 
 
 def test_backward_before_forward_is_an_error():
-    with pytest.raises(RuntimeError, match="before forward"):
+    with pytest.raises(fastrnn.NotFittedError, match="before forward"):
         fastrnn.RNN(2, 3).backward(np.zeros((1, 1, 3)))
 
 
