@@ -28,10 +28,9 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import fastrnn  # noqa: E402
-from fastrnn import datasets  # noqa: E402
+import fastrnn
+from fastrnn import datasets
 
 try:
     from fastrnn import dask as fdask

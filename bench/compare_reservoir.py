@@ -14,19 +14,17 @@ process. Run it under the benchmark lock on a shared machine:
     flock /tmp/fastrnn-bench.lock python bench/compare_reservoir.py
 """
 import argparse
-import os
 import sys
 import time
 
 import numpy as np
 import scipy.linalg.blas as blas
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from fastrnn.datasets import mackey_glass  # noqa: E402
-from fastrnn.esn import ESN  # noqa: E402
-from fastrnn.readout import Ridge  # noqa: E402
-from fastrnn.reservoir import Reservoir  # noqa: E402
+from fastrnn.datasets import mackey_glass
+from fastrnn.esn import ESN
+from fastrnn.readout import Ridge
+from fastrnn.reservoir import Reservoir
 
 try:
     import reservoirpy

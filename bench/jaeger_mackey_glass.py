@@ -26,19 +26,16 @@ Usage:  python bench/jaeger_mackey_glass.py [--train 3000 --ridge 1e-14]
         python bench/jaeger_mackey_glass.py --train 21000 --ridge 1e-12
 """
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
 import scipy.sparse as sp
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from fastrnn.datasets import mackey_glass  # noqa: E402
-from fastrnn.esn import ESN  # noqa: E402
-from fastrnn.readout import Ridge  # noqa: E402
-from fastrnn.reservoir import Reservoir, spectral_radius  # noqa: E402
+from fastrnn.datasets import mackey_glass
+from fastrnn.esn import ESN
+from fastrnn.readout import Ridge
+from fastrnn.reservoir import Reservoir, spectral_radius
 
 N = 400
 C, A = 0.44, 0.9

@@ -9,19 +9,16 @@ below that.
 Usage:  python bench/memory_capacity.py [--sizes 10 25 50 100 200 --delays 300]
 """
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from fastrnn.datasets import memory_capacity_task  # noqa: E402
-from fastrnn.esn import ESN  # noqa: E402
-from fastrnn.metrics import memory_capacity  # noqa: E402
-from fastrnn.readout import Ridge  # noqa: E402
-from fastrnn.reservoir import Reservoir  # noqa: E402
+from fastrnn.datasets import memory_capacity_task
+from fastrnn.esn import ESN
+from fastrnn.metrics import memory_capacity
+from fastrnn.readout import Ridge
+from fastrnn.reservoir import Reservoir
 
 
 def main(argv=None):

@@ -1,7 +1,6 @@
 """fastrnn.dask on a local cluster of two worker processes: the readout fitted
 from sums reduced across workers equals the one-process fit, for every kind of
 input, and the parallel search finds what a serial loop finds."""
-import subprocess
 import sys
 import textwrap
 
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 
 import fastrnn
+from child_process import run_python
 
 distributed = pytest.importorskip("dask.distributed")
 da = pytest.importorskip("dask.array")
@@ -76,7 +76,8 @@ def assert_same_fit(esn, ref, tol=1e-10):
 # ---------------------------------------------------------------- imports
 def test_import_fastrnn_does_not_import_dask():
     code = "import sys, fastrnn; assert 'dask' not in sys.modules, 'dask imported'"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=".")
+    out = run_python(["-c", code])
+    assert out.returncode == 0, out.stderr
 
 
 def test_clear_import_error_without_dask():
@@ -90,7 +91,8 @@ def test_clear_import_error_without_dask():
         else:
             raise SystemExit("no ImportError")
     """)
-    subprocess.run([sys.executable, "-c", code], check=True)
+    out = run_python(["-c", code])
+    assert out.returncode == 0, out.stderr or out.stdout
 
 
 # ----------------------------------------------------- local scheduler first

@@ -1,6 +1,5 @@
 """fastrnn.sklearn: scikit-learn's estimator checks, equality with fastrnn's own
 classes, Pipeline and GridSearchCV, lists of series, and errors."""
-import subprocess
 import sys
 
 import numpy as np
@@ -17,6 +16,7 @@ from sklearn.preprocessing import StandardScaler                  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import fastrnn                                                    # noqa: E402
+from child_process import run_python                               # noqa: E402
 from fastrnn import datasets                                      # noqa: E402
 from fastrnn.demo import sine_classes                             # noqa: E402
 from fastrnn.sklearn import (                                     # noqa: E402
@@ -392,8 +392,7 @@ def test_bad_hyperparameters_raise_in_fit_not_init():
 
 # ------------------------------------------------------ optional dependency
 def _run(code):
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=None, check=False)
+    return run_python(["-c", code])
 
 
 def test_import_fastrnn_does_not_import_sklearn():

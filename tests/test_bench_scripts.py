@@ -1,0 +1,30 @@
+"""Every comparison script in bench/ starts after a plain install.
+
+`python bench/SCRIPT.py --help` imports everything the script imports at its
+top, so this catches a script that puts the uncompiled source tree first on
+sys.path (which shadows the installed package) or that fails outright when an
+optional peer is missing, without timing anything.
+"""
+import pathlib
+
+import pytest
+
+from child_process import run_python
+
+BENCH = pathlib.Path(__file__).resolve().parent.parent / "bench"
+SCRIPTS = sorted(p.name for p in BENCH.glob("*.py")
+                 if "argparse" in p.read_text() and not p.name.startswith("bench_"))
+
+pytestmark = pytest.mark.skipif(not BENCH.is_dir(), reason="bench/ is not beside tests/")
+
+
+def test_the_scripts_are_found():
+    assert len(SCRIPTS) >= 10, SCRIPTS
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_help_runs_against_the_installed_package(script):
+    # From the repository root, as the README says to run them.
+    out = run_python([str(BENCH / script), "--help"], cwd=BENCH.parent, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "usage:" in out.stdout
