@@ -4,6 +4,7 @@
 #
 #     bench/memcheck.sh [extra pytest arguments]
 #     bench/memcheck.sh --selftest     # must report invalid writes and exit 1
+#     MEMCHECK_TESTS="tests/test_esn.py" bench/memcheck.sh   # only these files
 #
 # What it does:
 #   1. copies the source tree (tracked and new files, not build products) to a
@@ -39,10 +40,17 @@ if [ "${1:-}" = "--selftest" ]; then
     CMD=("$PYTHON" -c "import numpy as np; from fastrnn import _elementwise
 _elementwise.tanh_into(np.ones(1000), np.empty(10))")
 else
-    # Every test file but the fuzz tests (their workers are not traced) and the
-    # 10,000-step memory tests (hours under valgrind): new layers' tests are
-    # picked up without editing this script.
-    mapfile -t TESTS < <(ls tests/test_*.py | grep -v -E "tests/test_(fuzz|memory)\.py")
+    # Every test file but those whose work runs in child processes valgrind
+    # does not trace (the fuzz server, Dask's workers, the bench scripts) and
+    # the 10,000-step memory tests (hours under valgrind): new tests are
+    # picked up without editing this script. MEMCHECK_TESTS="tests/a.py ..."
+    # runs only those files.
+    if [ -n "${MEMCHECK_TESTS:-}" ]; then
+        read -r -a TESTS <<<"$MEMCHECK_TESTS"
+    else
+        mapfile -t TESTS < <(ls tests/test_*.py \
+            | grep -v -E "tests/test_(fuzz|memory|dask|bench_scripts)\.py")
+    fi
     echo "memcheck: running ${TESTS[*]} under valgrind"
     CMD=("$PYTHON" -m pytest -q -p no:cacheprovider -x "${TESTS[@]}"
          -k "not pytorch and not every_single_byte and not demo" "$@")
