@@ -21,6 +21,7 @@ diagnostics         gradient flow per step, spectral radius, Lyapunov exponent, 
 init                orthogonal, scaled identity, sparse with a target spectral radius
 save, load          persistence in one .npz file, never unpickled (fastrnn.io)
 from_onnx           an ONNX model's LSTM/GRU/RNN nodes as layers (no onnx package needed)
+to_onnx             RNN/LSTM/GRU (and a Sequential with a Linear head) as an ONNX file
 Reservoir           leaky echo state reservoir, sparse CSR or dense W (10.7.1, eq. 10.7)
 Ridge, RLS          linear readouts: streamed ridge regression, recursive least squares
 ESN                 reservoir + readout, with output feedback and generation
@@ -67,6 +68,7 @@ from fastrnn.esn import ESN
 from fastrnn.readout import RLS, Ridge
 from fastrnn.reservoir import Reservoir
 from fastrnn.onnx_import import from_onnx
+from fastrnn.onnx_export import to_onnx
 from fastrnn._validation import NotFittedError
 
 __all__ = [
@@ -93,6 +95,7 @@ __all__ = [
     "save",
     "load",
     "from_onnx",
+    "to_onnx",
     "Reservoir",
     "Ridge",
     "RLS",

@@ -14,7 +14,11 @@ OPTIONAL = {"sklearn"}
 
 
 @pytest.mark.skipif(not BLOCKS, reason="README.md is not beside the tests (installed elsewhere)")
-def test_readme_examples_run():
+def test_readme_examples_run(tmp_path, monkeypatch):
+    # In a scratch directory, so that the files the examples write (e.g.
+    # model.onnx) land there; the paths they read are under tests/.
+    (tmp_path / "tests").symlink_to(README.parent / "tests", target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
     namespace = {}
     for block in BLOCKS:   # later blocks build on earlier ones
         try:
