@@ -6,6 +6,7 @@ fused element-wise kernels in ``csrc/*.c``; BLAS is reached at run time through
 """
 import glob
 import os
+import platform
 import re
 import sys
 
@@ -25,6 +26,15 @@ else:
     # -fno-trapping-math lets the vectoriser turn the selects of csrc/fr_math.h
     # into blends; it changes no result (nothing here traps on FP exceptions).
     COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-unused-function"]
+
+# The portable build: only the plain C paths of csrc/ (no per-ISA clones, no
+# x86 intrinsics). Chosen with FASTRNN_PORTABLE=1, and always on a machine
+# that is not x86-64 (ARM, POWER, ...), where the x86 code does not apply.
+X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+PORTABLE = os.environ.get("FASTRNN_PORTABLE") == "1" or not X86_64
+MACROS = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+if PORTABLE:
+    MACROS.append(("FASTRNN_PORTABLE", "1"))
 
 DEBUG = os.environ.get("FASTRNN_DEBUG_BUILD") == "1"
 if DEBUG and sys.platform != "win32":
@@ -57,7 +67,7 @@ def extensions():
                 sources=[os.path.relpath(pyx, HERE)] + c_sources_for(pyx),
                 depends=C_HEADERS,
                 include_dirs=[os.path.join(HERE, "csrc"), np.get_include()],
-                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+                define_macros=MACROS,
                 extra_compile_args=COMPILE_ARGS,
             )
         )

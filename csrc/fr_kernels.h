@@ -20,7 +20,7 @@
  * every later CPU would run the baseline code.
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__) \
-    && defined(__has_attribute)
+    && defined(__has_attribute) && !defined(FASTRNN_PORTABLE)
 #if __has_attribute(target_clones) && __GNUC__ >= 12
 #define FR_MULTIVERSION \
     __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -28,6 +28,19 @@
 #endif
 #ifndef FR_MULTIVERSION
 #define FR_MULTIVERSION
+#endif
+
+/*
+ * FASTRNN_PORTABLE (setup.py defines it with FASTRNN_PORTABLE=1 in the
+ * environment, and on every machine that is not x86-64) builds the plain C
+ * paths only: no clones, no ISA-specific code, no MXCSR. What it computes
+ * is the same as the baseline clone's; the Python side reads the flag as
+ * fastrnn._elementwise.PORTABLE_BUILD.
+ */
+#ifdef FASTRNN_PORTABLE
+#define FR_PORTABLE_BUILD 1
+#else
+#define FR_PORTABLE_BUILD 0
 #endif
 
 /* Activations of the simple recurrent cell. */

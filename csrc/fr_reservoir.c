@@ -26,9 +26,12 @@
 
 #include "fr_reservoir.h"
 #include "fr_math.h"
+#if defined(__SSE2__) && !defined(FASTRNN_PORTABLE)
+#include <emmintrin.h>
+#endif
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) \
-    && !defined(FASTRNN_NO_MULTIVERSION)
+    && !defined(FASTRNN_NO_MULTIVERSION) && !defined(FASTRNN_PORTABLE)
 #define FR_RES_MULTIVERSION 1
 #define FR_RES_TARGET_AVX2 __attribute__((target("avx2")))
 #define FR_RES_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
@@ -89,8 +92,8 @@ static void fr_res_barrier_wait(fr_res_barrier *b, int *local_sense)
     } else {
         int spins = 0;
         while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != *local_sense) {
-#if defined(__SSE2__)
-            _mm_pause();
+#if defined(__SSE2__) && !defined(FASTRNN_PORTABLE)
+            _mm_pause();   /* spin politely: frees the core's other hyperthread */
 #endif
 #if FR_RES_THREADS
             if (++spins > 2000) {

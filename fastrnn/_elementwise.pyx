@@ -2,6 +2,13 @@
 """Array entry points to the vectorised activations of csrc/fr_math.h."""
 from cython cimport floating
 
+cdef extern from "fr_kernels.h":
+    int FR_PORTABLE_BUILD
+
+#: Whether this build has only the portable C kernels (FASTRNN_PORTABLE=1 at
+#: build time, or a machine that is not x86-64), not the x86 clones.
+PORTABLE_BUILD = bool(FR_PORTABLE_BUILD)
+
 from fastrnn._kernels cimport (
     fr_fp_enter, fr_fp_leave, fr_tanh_f, fr_tanh_d, fr_sigmoid_f, fr_sigmoid_d,
     fr_vecmat_acc_f, fr_vecmat_acc_d,
