@@ -373,3 +373,19 @@ def test_not_fitted_esn_raises_not_fitted_before_running():
     with pytest.raises(fastrnn.NotFittedError):
         esn.predict(np.ones((3, 1)))
     np.testing.assert_array_equal(esn.reservoir.state, 0)
+
+
+def test_readme_reservoir_example_runs_one_series_not_a_batch():
+    """mackey_glass already returns (T, 1); the example used to add an axis,
+    giving (T, 1, 1), read as a batch of one series."""
+    import pathlib
+    import re
+    readme = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not beside the tests")
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S)
+    block = next(b for b in blocks if "mackey_glass(2000" in b)
+    namespace = {"fastrnn": fastrnn}
+    exec(compile(block, str(readme), "exec"), namespace)
+    assert namespace["series"].shape == (2000, 1)
+    assert namespace["pred"].shape == (499, 1)
