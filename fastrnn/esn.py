@@ -17,7 +17,7 @@ import numpy as np
 from fastrnn import _reservoir
 from fastrnn._validation import NotFittedError, as_float_array, check_int
 from fastrnn.readout import RLS, Ridge
-from fastrnn.reservoir import _ACTIVATIONS, Reservoir, _transposed
+from fastrnn.reservoir import _ACTIVATIONS, Reservoir, _check_loop_sizes, _transposed
 
 
 class ESN:
@@ -239,6 +239,7 @@ class ESN:
         T, B, D = u.shape
         coef, intercept = self._readout_arrays(D)
         N, O = res.units, coef.shape[1]
+        _check_loop_sizes(T, B, N, D)
         k = res._kernel_arrays(D, O)
         coef_x = np.ascontiguousarray(coef[:N])
         y_out = np.empty((T, B, O), dtype=self.dtype)

@@ -22,6 +22,7 @@ import scipy.sparse.linalg as spla
 
 from fastrnn import _reservoir
 from fastrnn._validation import (
+    as_array,
     as_float_array,
     check_csr_parts,
     check_dtype,
@@ -74,9 +75,24 @@ def spectral_radius(W, *, tol=1e-10, v0=None, return_vector=False):
     -------
     float (and ndarray (N,) or None)
     """
-    n = W.shape[0]
-    if W.ndim != 2 or W.shape != (n, n):
-        raise ValueError(f"W must be square, got shape {W.shape}")
+    # W goes to ARPACK's (or LAPACK's) compiled loops: a sparse W must have
+    # a valid structure (scipy's product trusts its indices), and every W
+    # finite values (ARPACK fails with an obscure error on NaN).
+    shape = getattr(W, "shape", None) if sp.issparse(W) else np.shape(as_array(W, "W"))
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ValueError(f"W must be square, got shape {shape}")
+    n = shape[0]
+    if sp.issparse(W):
+        W = checked_csr(W, "W", shape, np.float64)
+    else:
+        W = as_float_array(W, "W", np.float64, ndim=2)
+        if not np.all(np.isfinite(W)):
+            raise ValueError("W must be finite (it holds NaN or Inf)")
+    tol = check_real(tol, "tol", low=0.0)
+    if v0 is not None:
+        v0 = as_float_array(v0, "v0", np.float64, shape=(n,))
+        if not np.all(np.isfinite(v0)) or not np.any(v0):
+            raise ValueError("v0 must be finite and not all zeros")
     vec = None
     if n == 0 or (sp.issparse(W) and W.nnz == 0):
         radius = 0.0
@@ -134,6 +150,17 @@ def _with_degree(rng, n, degree, values):
     cols.sort(axis=1)
     indptr = np.arange(0, n * degree + 1, degree)
     return sp.csr_matrix((values(rng, n * degree), cols.ravel(), indptr), shape=(n, n))
+
+
+# The loops count rows (time steps x series) and sizes in C ints.
+_INT_MAX = 2**31 - 1
+
+
+def _check_loop_sizes(T, B, N, D, name="X"):
+    if T * B > _INT_MAX or N * B > _INT_MAX or D > _INT_MAX:
+        raise ValueError(
+            f"{name} has {T} time steps x {B} series (and {N} units x {B} series), more than "
+            f"one call handles ({_INT_MAX}); split it into shorter calls")
 
 
 def _transposed(M):
@@ -672,6 +699,7 @@ class Reservoir:
         if fb is not None and fb.shape[:2] != u.shape[:2]:
             raise ValueError(f"feedback must have the same time steps and series as X, got "
                              f"{fb.shape[:2]} and {u.shape[:2]}")
+        _check_loop_sizes(T, B, self.units, D + (0 if fb is None else fb.shape[2]))
         k = self._kernel_arrays(D, None if fb is None else fb.shape[2])
         if fb is None:
             inputs, win = u, k["win"]

@@ -389,3 +389,56 @@ def test_readme_reservoir_example_runs_one_series_not_a_batch():
     exec(compile(block, str(readme), "exec"), namespace)
     assert namespace["series"].shape == (2000, 1)
     assert namespace["pred"].shape == (499, 1)
+
+
+# ------------------------------------------------------- spectral radius
+@pytest.mark.parametrize("W, error, name", [
+    ([[0.5, 0.1], [0.0, 0.2]], None, None),               # a list is a matrix too
+    (np.float64(2.0), ValueError, "W"),
+    (np.full((3, 3), np.nan), ValueError, "W"),
+    (sp.random(300, 300, density=0.05, random_state=0, format="csr") * np.nan, ValueError, "W"),
+    (np.array([["a"]]), TypeError, "W"),
+])
+def test_spectral_radius_checks_its_matrix(W, error, name):
+    from fastrnn.reservoir import spectral_radius
+    if error is None:
+        assert spectral_radius(W) == pytest.approx(0.5)
+        return
+    with pytest.raises(error, match=name):
+        spectral_radius(W)
+
+
+def test_spectral_radius_refuses_a_malformed_sparse_matrix():
+    from fastrnn.reservoir import spectral_radius
+    for n in (8, 300):               # the dense route and the ARPACK route
+        M = sp.random(n, n, density=0.1, random_state=0, format="csr")
+        M.indices[0] = 10**7
+        with pytest.raises(ValueError, match="column indices"):
+            spectral_radius(M)
+    with pytest.raises(ValueError, match="v0"):
+        spectral_radius(sp.random(300, 300, density=0.05, random_state=0), v0=np.ones(3))
+
+
+@pytest.mark.parametrize("w, error", [
+    (sp.eye(3, format="csr"), TypeError),
+    (np.full((2, 2), np.nan), ValueError),
+    (np.zeros((0, 0)), ValueError),
+    (np.eye(2) * 1j, TypeError),
+])
+def test_init_spectral_radius_of_checks_its_matrix(w, error):
+    from fastrnn import init
+    with pytest.raises(error, match="w must"):
+        init.spectral_radius_of(w)
+
+
+def test_runs_longer_than_the_loops_count_are_refused(monkeypatch):
+    """The Cython loops count time steps x series in C ints."""
+    from fastrnn import reservoir
+    monkeypatch.setattr(reservoir, "_INT_MAX", 35)
+    res = Reservoir(N, seed=0)
+    with pytest.raises(ValueError, match="split it into shorter calls"):
+        res.run(np.ones((12, 3, 1)))
+    esn = ESN(res, _fitted(N), feedback=True)
+    with pytest.raises(ValueError, match="split it into shorter calls"):
+        esn.predict(np.ones((36, 1)))
+    assert res.run(np.ones((6, 3, 1))).shape == (6, 3, N)
