@@ -312,10 +312,16 @@ class Reservoir:
     Attributes
     ----------
     W : scipy.sparse.csr_matrix or ndarray, (N, N)
+        A given sparse W is stored as a canonical CSR copy (sorted, summed
+        duplicates, int32 indices) after its structure is checked; its
+        ``indices`` and ``indptr`` are read-only.
     Win : ndarray (N, D), None until the first call (or ``initialize``)
     Wfb : ndarray (N, O) or None
     bias : ndarray (N,)
     lr : ndarray (N,)
+        W, Win, Wfb, bias and lr (and activation, noise, n_threads) may be
+        assigned; the new value is checked as the constructor checks it.
+        ``units`` and ``dtype`` are read-only.
     sr_measured_initial : float or None
         Spectral radius of the drawn W before rescaling (None for a given W).
     sr_measured : float
