@@ -442,3 +442,18 @@ def test_runs_longer_than_the_loops_count_are_refused(monkeypatch):
     with pytest.raises(ValueError, match="split it into shorter calls"):
         esn.predict(np.ones((36, 1)))
     assert res.run(np.ones((6, 3, 1))).shape == (6, 3, N)
+
+
+def test_a_pickled_reservoir_checks_its_w_again_and_runs_the_same():
+    """Unpickled arrays are writeable and new objects: __setstate__ checks W
+    again, so the read-only structure and the per-call identity check hold."""
+    import copy
+    import pickle
+    res = Reservoir(30, seed=0)
+    x = np.random.default_rng(0).uniform(-1, 1, (6, 2))
+    expected = res.run(x, x0=np.zeros(30))
+    for clone in (pickle.loads(pickle.dumps(res)), copy.deepcopy(res)):
+        assert not clone.W.indices.flags.writeable and not clone.W.indptr.flags.writeable
+        assert clone.sr_measured == res.sr_measured
+        assert clone.sr_measured_initial == res.sr_measured_initial
+        np.testing.assert_array_equal(clone.run(x, x0=np.zeros(30)), expected)
