@@ -127,3 +127,43 @@ def check_random_state(seed):
     raise TypeError(
         f"seed must be None, an int or a numpy.random.Generator, got {type(seed).__name__}"
     )
+
+
+def check_csr_parts(what, shape, data, indices, indptr, error=ValueError):
+    """Check the structure of a CSR matrix given as its three arrays.
+
+    The C kernels index a state vector with ``indices`` and walk ``indptr``
+    without bounds checks, so a matrix built by hand (or read from a file)
+    must be checked here: 1-D integer ``indices``/``indptr``, ``indptr`` of
+    rows + 1 entries rising from 0 to nnz, one column index per value, each
+    in [0, cols). Both `fastrnn.io` (files) and the constructors that take a
+    user's sparse matrix (``Reservoir(W=...)``) call it.
+
+    Parameters
+    ----------
+    what : str
+        How the messages name the matrix, e.g. ``"W"``.
+    shape : sequence of int
+        The matrix's (rows, cols).
+    data, indices, indptr : ndarray
+    error : exception class
+        Raised with the message (``ValueError`` by default).
+    """
+    if len(shape) != 2:
+        raise error(f"{what} must be 2-D, got shape {tuple(shape)}")
+    n_rows, n_cols = shape
+    if data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1:
+        raise error(f"{what}: data, indices and indptr must be 1-D")
+    if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
+        raise error(f"{what}: indices and indptr must be integers, got "
+                    f"{indices.dtype} and {indptr.dtype}")
+    if indptr.shape[0] != n_rows + 1:
+        raise error(f"{what}: indptr has {indptr.shape[0]} entries, "
+                    f"expected rows + 1 = {n_rows + 1}")
+    nnz = data.shape[0]
+    if indices.shape[0] != nnz:
+        raise error(f"{what}: {indices.shape[0]} indices for {nnz} values")
+    if indptr[0] != 0 or indptr[-1] != nnz or np.any(np.diff(indptr.astype(np.int64)) < 0):
+        raise error(f"{what}: indptr must rise from 0 to nnz = {nnz}")
+    if nnz and (indices.min() < 0 or indices.max() >= n_cols):
+        raise error(f"{what}: column indices outside [0, {n_cols})")

@@ -5,7 +5,7 @@ Each function returns a new array; assign it into a layer's parameter, e.g.
 """
 import numpy as np
 
-from fastrnn._validation import check_int, check_random_state, check_real
+from fastrnn._validation import as_float_array, check_int, check_random_state, check_real
 
 
 def orthogonal(shape, *, gain=1.0, seed=None, dtype=np.float64):
@@ -36,9 +36,14 @@ def identity(n, *, scale=1.0, dtype=np.float64):
 
 def spectral_radius_of(w):
     """The largest |eigenvalue| of a square matrix (dense eigenvalues)."""
-    w = np.asarray(w, dtype=np.float64)
-    if w.ndim != 2 or w.shape[0] != w.shape[1]:
-        raise ValueError(f"w must be a square matrix, got shape {w.shape}")
+    if hasattr(w, "toarray"):   # scipy.sparse: its conversion trusts its indices
+        raise TypeError("w must be a dense array; for a sparse matrix use "
+                        "fastrnn.reservoir.spectral_radius")
+    w = as_float_array(w, "w", np.float64)
+    if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
+        raise ValueError(f"w must be a non-empty square matrix, got shape {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("w must be finite (it holds NaN or Inf)")
     return float(np.max(np.abs(np.linalg.eigvals(w))))
 
 

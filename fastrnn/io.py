@@ -120,6 +120,7 @@ import zipfile
 
 import numpy as np
 
+from fastrnn._validation import check_csr_parts
 from fastrnn._version import __version__
 
 __all__ = ["save", "load", "register", "registered_classes", "assign_params",
@@ -393,23 +394,7 @@ def _check_dense_entry(name, e):
 
 
 def _check_csr(name, shape, data, indices, indptr):
-    if len(shape) != 2:
-        raise _Corrupt(f"sparse array {name!r} must be 2-D, header says shape {tuple(shape)}")
-    n_rows, n_cols = shape
-    if data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1:
-        raise _Corrupt(f"sparse array {name!r}: data, indices and indptr must be 1-D")
-    if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
-        raise _Corrupt(f"sparse array {name!r}: indices and indptr must be integers")
-    if indptr.shape[0] != n_rows + 1:
-        raise _Corrupt(f"sparse array {name!r}: indptr has {indptr.shape[0]} entries, "
-                       f"expected rows + 1 = {n_rows + 1}")
-    nnz = data.shape[0]
-    if indices.shape[0] != nnz:
-        raise _Corrupt(f"sparse array {name!r}: {indices.shape[0]} indices for {nnz} values")
-    if indptr[0] != 0 or indptr[-1] != nnz or np.any(np.diff(indptr.astype(np.int64)) < 0):
-        raise _Corrupt(f"sparse array {name!r}: indptr must rise from 0 to nnz = {nnz}")
-    if nnz and (indices.min() < 0 or indices.max() >= n_cols):
-        raise _Corrupt(f"sparse array {name!r}: column indices outside [0, {n_cols})")
+    check_csr_parts(f"sparse array {name!r}", shape, data, indices, indptr, error=_Corrupt)
 
 
 def _read_arrays(zf, entries, file_size):

@@ -13,6 +13,7 @@ sequence.
 """
 import numbers
 import os
+import threading
 import warnings
 
 import numpy as np
@@ -21,7 +22,9 @@ import scipy.sparse.linalg as spla
 
 from fastrnn import _reservoir
 from fastrnn._validation import (
+    as_array,
     as_float_array,
+    check_csr_parts,
     check_dtype,
     check_int,
     check_random_state,
@@ -72,9 +75,24 @@ def spectral_radius(W, *, tol=1e-10, v0=None, return_vector=False):
     -------
     float (and ndarray (N,) or None)
     """
-    n = W.shape[0]
-    if W.ndim != 2 or W.shape != (n, n):
-        raise ValueError(f"W must be square, got shape {W.shape}")
+    # W goes to ARPACK's (or LAPACK's) compiled loops: a sparse W must have
+    # a valid structure (scipy's product trusts its indices), and every W
+    # finite values (ARPACK fails with an obscure error on NaN).
+    shape = getattr(W, "shape", None) if sp.issparse(W) else np.shape(as_array(W, "W"))
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ValueError(f"W must be square, got shape {shape}")
+    n = shape[0]
+    if sp.issparse(W):
+        W = checked_csr(W, "W", shape, np.float64)
+    else:
+        W = as_float_array(W, "W", np.float64, ndim=2)
+        if not np.all(np.isfinite(W)):
+            raise ValueError("W must be finite (it holds NaN or Inf)")
+    tol = check_real(tol, "tol", low=0.0)
+    if v0 is not None:
+        v0 = as_float_array(v0, "v0", np.float64, shape=(n,))
+        if not np.all(np.isfinite(v0)) or not np.any(v0):
+            raise ValueError("v0 must be finite and not all zeros")
     vec = None
     if n == 0 or (sp.issparse(W) and W.nnz == 0):
         radius = 0.0
@@ -134,6 +152,17 @@ def _with_degree(rng, n, degree, values):
     return sp.csr_matrix((values(rng, n * degree), cols.ravel(), indptr), shape=(n, n))
 
 
+# The loops count rows (time steps x series) and sizes in C ints.
+_INT_MAX = 2**31 - 1
+
+
+def _check_loop_sizes(T, B, N, D, name="X"):
+    if T * B > _INT_MAX or N * B > _INT_MAX or D > _INT_MAX:
+        raise ValueError(
+            f"{name} has {T} time steps x {B} series (and {N} units x {B} series), more than "
+            f"one call handles ({_INT_MAX}); split it into shorter calls")
+
+
 def _transposed(M):
     """A contiguous transpose, never empty (the kernels take its address)."""
     if M.size == 0:
@@ -147,6 +176,94 @@ def _normal(rng, size):
 
 def _bernoulli(rng, size):
     return rng.choice(np.array([-1.0, 1.0]), size=size)
+
+
+# Serialises the lazy drawing of Win/Wfb, so that threads making their first
+# call on one shared reservoir at once all use the same matrices.
+_DRAW_LOCK = threading.Lock()
+
+
+def _check_index_pair(what, shape, data, row, col):
+    """COO coordinates: 1-D integers, one pair per value, inside ``shape``."""
+    for label, idx, bound in (("row", row, shape[0]), ("column", col, shape[1])):
+        if idx.ndim != 1 or idx.dtype.kind not in "iu":
+            raise ValueError(f"{what}: {label} indices must be a 1-D integer array")
+        if idx.shape[0] != data.shape[0]:
+            raise ValueError(f"{what}: {idx.shape[0]} {label} indices for {data.shape[0]} values")
+        if idx.size and (idx.min() < 0 or idx.max() >= bound):
+            raise ValueError(f"{what}: {label} indices outside [0, {bound})")
+
+
+def checked_csr(M, name, shape, dtype):
+    """A user's scipy.sparse matrix as a fresh, canonical CSR matrix of
+    ``dtype`` with int32 indices, after checking its structure.
+
+    scipy builds a matrix from (data, indices, indptr) without checking that
+    the indices fit its shape, and its own conversions (``tocsr``,
+    ``toarray``) trust them as the kernels do; so the structure is checked
+    (`fastrnn._validation.check_csr_parts` for CSR, the same rules for CSC
+    and COO) before any of them touches it. Other formats (BSR, DIA, LIL,
+    DOK) go through COO, whose conversion is NumPy code that cannot read out
+    of bounds.
+    """
+    shape = tuple(shape)
+    if M.ndim != 2 or tuple(M.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {M.shape}")
+    fmt = getattr(M, "format", None)
+    if fmt not in ("csr", "csc", "coo"):
+        try:
+            M = M.tocoo()
+        except (ValueError, IndexError, TypeError) as exc:
+            raise ValueError(f"{name}: a malformed {fmt} sparse matrix ({exc})") from None
+        fmt = "coo"
+    data = np.asarray(M.data)
+    if data.ndim != 1:
+        raise ValueError(f"{name}: the sparse matrix's data must be 1-D, got shape {data.shape}")
+    if data.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {data.dtype}")
+    if not np.all(np.isfinite(data)):
+        raise ValueError(f"{name} must be finite (it holds NaN or Inf)")
+    if data.shape[0] >= 2**31:
+        raise ValueError(f"{name} has too many nonzeros for 32-bit indices")
+    if fmt == "csr":
+        indices, indptr = np.asarray(M.indices), np.asarray(M.indptr)
+        check_csr_parts(name, shape, data, indices, indptr)
+    elif fmt == "csc":
+        # A CSC matrix is the CSR matrix of its transpose.
+        indices, indptr = np.asarray(M.indices), np.asarray(M.indptr)
+        check_csr_parts(f"{name} (CSC, checked as its transpose: its 'column indices' "
+                        "are row indices)", shape[::-1], data, indices, indptr)
+        T = sp.csr_matrix((data, indices.astype(np.int32), indptr.astype(np.int32)),
+                          shape=shape[::-1]).T.tocsr()
+        data, indices, indptr = T.data, T.indices, T.indptr
+    else:
+        row, col = np.asarray(M.row), np.asarray(M.col)
+        _check_index_pair(name, shape, data, row, col)
+        C = sp.coo_matrix((data, (row.astype(np.int32), col.astype(np.int32))),
+                          shape=shape).tocsr()
+        data, indices, indptr = C.data, C.indices, C.indptr
+    W = sp.csr_matrix((data.astype(dtype), indices.astype(np.int32), indptr.astype(np.int32)),
+                      shape=shape, copy=True)
+    W.sum_duplicates()
+    W.sort_indices()
+    W.indices = W.indices.astype(np.int32, copy=False)
+    W.indptr = W.indptr.astype(np.int32, copy=False)
+    return W
+
+
+def _user_matrix(M, name, shape, dtype):
+    """A dense, finite, C-contiguous (rows, cols) matrix from an array or a
+    scipy.sparse matrix (checked before scipy converts it); ``shape`` may
+    hold None for any number of columns."""
+    if sp.issparse(M):
+        if M.ndim != 2:
+            raise ValueError(f"{name} must be 2-dimensional, got shape {M.shape}")
+        full = tuple(M.shape[i] if s is None else s for i, s in enumerate(shape))
+        M = checked_csr(M, name, full, dtype).toarray()
+    arr = as_float_array(M, name, dtype, ndim=len(shape), shape=shape)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (it holds NaN or Inf)")
+    return arr
 
 
 class Reservoir:
@@ -195,10 +312,16 @@ class Reservoir:
     Attributes
     ----------
     W : scipy.sparse.csr_matrix or ndarray, (N, N)
+        A given sparse W is stored as a canonical CSR copy (sorted, summed
+        duplicates, int32 indices) after its structure is checked; its
+        ``indices`` and ``indptr`` are read-only.
     Win : ndarray (N, D), None until the first call (or ``initialize``)
     Wfb : ndarray (N, O) or None
     bias : ndarray (N,)
     lr : ndarray (N,)
+        W, Win, Wfb, bias and lr (and activation, noise, n_threads) may be
+        assigned; the new value is checked as the constructor checks it.
+        ``units`` and ``dtype`` are read-only.
     sr_measured_initial : float or None
         Spectral radius of the drawn W before rescaling (None for a given W).
     sr_measured : float
@@ -222,7 +345,7 @@ class Reservoir:
                  input_connectivity=0.1, degree=None, bias_scaling=0.0, fb_scaling=1.0,
                  fb_connectivity=0.1, activation="tanh", noise=0.0, W=None, Win=None,
                  Wfb=None, bias=None, dtype=np.float64, seed=None, n_threads=None):
-        self.units = N = check_int(units, "units", minimum=1)
+        self._units = N = check_int(units, "units", minimum=1)
         self.sr = check_real(sr, "sr", low=0.0, low_open=True)
         self.rc_connectivity = _check_fraction(rc_connectivity, "rc_connectivity")
         self.input_connectivity = _check_fraction(input_connectivity, "input_connectivity")
@@ -231,61 +354,162 @@ class Reservoir:
                                                             maximum=N)
         self.bias_scaling = check_real(bias_scaling, "bias_scaling", low=0.0)
         self.fb_scaling = check_real(fb_scaling, "fb_scaling")
-        self.noise = check_real(noise, "noise", low=0.0)
-        self.n_threads = None if n_threads is None else check_int(n_threads, "n_threads",
-                                                                   minimum=1)
-        if activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
-            )
+        self.noise = noise
+        self.n_threads = n_threads
         self.activation = activation
-        self.dtype = dt = check_dtype(dtype)
+        self._dtype = dt = check_dtype(dtype)
         self._rng = check_random_state(seed)
-        self.lr = self._check_lr(lr)
+        self.lr = lr
         self.input_scaling = self._check_input_scaling(input_scaling)
 
-        self.sr_measured_initial = None
-        self._sr_measured = None
         if W is None:
             if self.degree is not None:
                 W0 = _with_degree(self._rng, N, self.degree, _normal)
             else:
                 W0 = _random_sparse(self._rng, N, N, self.rc_connectivity, _normal)
-            self.sr_measured_initial, vec = spectral_radius(W0, return_vector=True)
-            if self.sr_measured_initial == 0.0:
+            sr0, vec = spectral_radius(W0, return_vector=True)
+            if sr0 == 0.0:
                 # Nilpotent (e.g. a handful of off-diagonal entries in a tiny
                 # reservoir): no scaling reaches sr, so W is kept as drawn.
                 warnings.warn(
                     f"the drawn W has spectral radius 0 and cannot be rescaled to sr={self.sr}; "
                     "raise units, rc_connectivity or degree", RuntimeWarning, stacklevel=2)
-                self.W = self._check_W(W0)
+                self.W = W0
             else:
-                self.W = self._check_W(W0 * (self.sr / self.sr_measured_initial))
+                self.W = W0 * (self.sr / sr0)
+            self.sr_measured_initial = sr0
             # Measured again on the matrix as stored (in its dtype); the
             # eigenvector just found makes this second ARPACK run short.
             self._sr_measured = spectral_radius(self.W, v0=vec)
         else:
-            self.W = self._check_W(W)
+            self.W = W
 
-        self.bias = None
+        self.Win = Win
+        self.Wfb = Wfb
         if bias is not None:
-            self.bias = as_float_array(bias, "bias", dt, shape=(N,))
-        self.Win = None
-        if Win is not None:
-            Win = Win.toarray() if sp.issparse(Win) else Win
-            self.Win = as_float_array(Win, "Win", dt, ndim=2, shape=(N, None))
-            self._check_input_scaling_width(self.Win.shape[1])
-        self.Wfb = None
-        if Wfb is not None:
-            Wfb = Wfb.toarray() if sp.issparse(Wfb) else Wfb
-            self.Wfb = as_float_array(Wfb, "Wfb", dt, ndim=2, shape=(N, None))
-        if self.bias is None:
-            if self.bias_scaling == 0.0:
-                self.bias = np.zeros(N, dtype=dt)
-            else:
-                b = _random_sparse(self._rng, N, 1, self.input_connectivity, _bernoulli)
-                self.bias = (b.toarray().ravel() * self.bias_scaling).astype(dt)
+            self.bias = bias
+        elif self.bias_scaling == 0.0:
+            self.bias = np.zeros(N, dtype=dt)
+        else:
+            b = _random_sparse(self._rng, N, 1, self.input_connectivity, _bernoulli)
+            self.bias = b.toarray().ravel() * self.bias_scaling
         self.state = np.zeros(N, dtype=dt)
+
+    # ------------------------------------------------- checked attributes
+    # Everything the kernels read is checked when it is set (here and on
+    # assignment, e.g. ``res.W = M``), and its shape, dtype and layout again,
+    # cheaply, at every call (see `_kernel_arrays`): an array cannot reach
+    # the C loops unchecked.
+    @property
+    def units(self):
+        """Number of reservoir units N (fixed at construction)."""
+        return self._units
+
+    @property
+    def dtype(self):
+        """Precision of every matrix and state (fixed at construction)."""
+        return self._dtype
+
+    @property
+    def W(self):
+        """Recurrent weights, (N, N): CSR (int32 indices) or a dense ndarray.
+
+        Assigning checks the new matrix as the constructor does. The CSR
+        structure (``indices``, ``indptr``) is read-only; rebinding one of
+        its arrays gets the matrix checked again at the next call.
+        """
+        return self._W
+
+    @W.setter
+    def W(self, value):
+        W = self._check_W(value)
+        if sp.issparse(W):
+            for part in (W.indices, W.indptr):
+                part.flags.writeable = False
+            self._W_parts = (W.data, W.indices, W.indptr)
+        else:
+            self._W_parts = None
+        self._W = W
+        self.sr_measured_initial = None
+        self._sr_measured = None
+
+    @property
+    def Win(self):
+        """Input weights (N, D), or None until the first call."""
+        return self._Win
+
+    @Win.setter
+    def Win(self, value):
+        if value is not None:
+            value = _user_matrix(value, "Win", (self.units, None), self.dtype)
+            self._check_input_scaling_width(value.shape[1])
+        self._Win = value
+
+    @property
+    def Wfb(self):
+        """Feedback weights (N, O), or None until first used."""
+        return self._Wfb
+
+    @Wfb.setter
+    def Wfb(self, value):
+        if value is not None:
+            value = _user_matrix(value, "Wfb", (self.units, None), self.dtype)
+            if value.shape[1] == 0:
+                raise ValueError(f"Wfb must have at least one column (one per fed-back "
+                                 f"output), got shape {value.shape}")
+        self._Wfb = value
+
+    @property
+    def bias(self):
+        """Bias (N,)."""
+        return self._bias
+
+    @bias.setter
+    def bias(self, value):
+        self._bias = _user_matrix(value, "bias", (self.units,), self.dtype)
+
+    @property
+    def lr(self):
+        """Leak rate of each unit, (N,)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        self._lr = self._check_lr(value)
+
+    @property
+    def activation(self):
+        return self._activation
+
+    @activation.setter
+    def activation(self, value):
+        if not isinstance(value, str) or value not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {value!r}")
+        self._activation = value
+
+    @property
+    def noise(self):
+        return self._noise
+
+    @noise.setter
+    def noise(self, value):
+        self._noise = check_real(value, "noise", low=0.0)
+
+    @property
+    def n_threads(self):
+        return self._n_threads
+
+    @n_threads.setter
+    def n_threads(self, value):
+        self._n_threads = None if value is None else check_int(value, "n_threads", minimum=1)
+
+    def __setstate__(self, state):
+        # Unpickled arrays are writeable again and are not the arrays that
+        # were checked: check the structure of W once more.
+        self.__dict__.update(state)
+        radii = self.sr_measured_initial, self._sr_measured
+        self.W = self._W
+        self.sr_measured_initial, self._sr_measured = radii
 
     # ------------------------------------------------------------ checking
     def _check_lr(self, lr):
@@ -320,24 +544,8 @@ class Reservoir:
     def _check_W(self, W):
         N = self.units
         if sp.issparse(W):
-            if W.shape != (N, N):
-                raise ValueError(f"W must have shape ({N}, {N}) (units, units), got {W.shape}")
-            if W.dtype.kind not in "biuf":
-                raise TypeError(f"W must hold real numbers, got dtype {W.dtype}")
-            W = sp.csr_matrix(W, dtype=self.dtype, copy=True)
-            W.sum_duplicates()
-            W.sort_indices()
-            if not np.all(np.isfinite(W.data)):
-                raise ValueError("W must be finite")
-            if W.nnz >= 2**31:
-                raise ValueError("W has too many nonzeros for 32-bit indices")
-            W.indices = W.indices.astype(np.int32)
-            W.indptr = W.indptr.astype(np.int32)
-            return W
-        W = as_float_array(W, "W", self.dtype, shape=(N, N))
-        if not np.all(np.isfinite(W)):
-            raise ValueError("W must be finite")
-        return W
+            return checked_csr(W, "W", (N, N), self.dtype)
+        return _user_matrix(W, "W", (N, N), self.dtype)
 
     # ----------------------------------------------------------- properties
     @property
@@ -359,25 +567,25 @@ class Reservoir:
         unless already set. Called on first use; call it to fix the matrices
         before running."""
         D = check_int(input_dim, "input_dim", minimum=0)
+        O = None if feedback_dim is None else check_int(feedback_dim, "feedback_dim", minimum=1)
         N = self.units
-        if self.Win is None:
-            self._check_input_scaling_width(D)
-            if D == 0:
-                self.Win = np.zeros((N, 0), dtype=self.dtype)
-            else:
-                win = _random_sparse(self._rng, N, D, self.input_connectivity, _bernoulli)
-                self.Win = (win.toarray() * self.input_scaling).astype(self.dtype)
-        elif self.Win.shape[1] != D:
-            raise ValueError(f"the reservoir takes {self.Win.shape[1]} input features (Win), "
-                             f"got {D}")
-        if feedback_dim is not None:
-            O = check_int(feedback_dim, "feedback_dim", minimum=1)
-            if self.Wfb is None:
+        with _DRAW_LOCK:
+            if self.Win is None:
+                self._check_input_scaling_width(D)
+                if D == 0:
+                    self.Win = np.zeros((N, 0), dtype=self.dtype)
+                else:
+                    win = _random_sparse(self._rng, N, D, self.input_connectivity, _bernoulli)
+                    self.Win = (win.toarray() * self.input_scaling).astype(self.dtype)
+            if O is not None and self.Wfb is None:
                 wfb = _random_sparse(self._rng, N, O, self.fb_connectivity, _bernoulli)
                 self.Wfb = (wfb.toarray() * self.fb_scaling).astype(self.dtype)
-            elif self.Wfb.shape[1] != O:
-                raise ValueError(f"the reservoir takes {self.Wfb.shape[1]} feedback features "
-                                 f"(Wfb), got {O}")
+        if self.Win.shape[1] != D:
+            raise ValueError(f"the reservoir takes {self.Win.shape[1]} input features (Win), "
+                             f"got {D}")
+        if O is not None and self.Wfb.shape[1] != O:
+            raise ValueError(f"the reservoir takes {self.Wfb.shape[1]} feedback features "
+                             f"(Wfb), got {O}")
         return self
 
     def reset(self, state=None):
@@ -385,78 +593,135 @@ class Reservoir:
         if state is None:
             self.state = np.zeros(self.units, dtype=self.dtype)
         else:
-            self.state = as_float_array(state, "state", self.dtype, ndim=(1, 2))
-            if self.state.shape[-1] != self.units:
+            state = as_float_array(state, "state", self.dtype, ndim=(1, 2))
+            if state.shape[-1] != self.units:
                 raise ValueError(f"state must have {self.units} units in its last dimension, "
-                                 f"got shape {self.state.shape}")
+                                 f"got shape {state.shape}")
+            self.state = state
         return self
 
     # -------------------------------------------------------------- running
     def _initial_state(self, x0, batch):
         """x_0 as an (N, B) unit-major array (a copy the kernel may overwrite)."""
         N = self.units
-        src = self.state if x0 is None else as_float_array(x0, "x0", self.dtype, ndim=(1, 2))
+        if x0 is None:
+            src = as_float_array(self.state, "state", self.dtype, ndim=(1, 2))
+        else:
+            src = as_float_array(x0, "x0", self.dtype, ndim=(1, 2))
         if src.shape == (N,):
             return np.repeat(src[:, None], batch, axis=1)
         if src.shape == (batch, N):
-            return np.ascontiguousarray(src.T)
+            # A copy, always: for one series src.T is already C-contiguous,
+            # and ascontiguousarray would hand the caller's x0 to the kernel,
+            # which overwrites it.
+            return np.array(src.T, order="C", copy=True)
         name = "x0" if x0 is not None else "the current state"
         raise ValueError(
             f"{name} must have shape ({N},) or ({batch}, {N}) for {batch} series, "
             f"got {src.shape}" + ("" if x0 is not None else "; call reset() first")
         )
 
-    def _prepare_inputs(self, u, fb):
-        """Inputs (T, B, D) and optional teacher feedback (T, B, O) -> the
-        (T, B, D [+ O]) array the kernel projects with [Win | Wfb]."""
-        if fb is None:
-            self.initialize(u.shape[2])
-            return u, self.Win
-        self.initialize(u.shape[2], fb.shape[2])
-        if fb.shape[:2] != u.shape[:2]:
-            raise ValueError(f"feedback must have the same time steps and series as X, got "
-                             f"{fb.shape[:2]} and {u.shape[:2]}")
-        return (np.ascontiguousarray(np.concatenate([u, fb], axis=2)),
-                np.ascontiguousarray(np.hstack([self.Win, self.Wfb])))
+    def _check_width(self, arr, name):
+        """A 3-D input is (time steps, series, features): its last axis must be
+        the reservoir's input size once Win is known, or a (T, D, 1) array
+        would silently run as D series of one feature."""
+        win = self.Win
+        if win is not None and arr.shape[-1] != win.shape[1]:
+            D = win.shape[1]
+            layout = "(time steps, features)" if arr.ndim == 2 else \
+                "(time steps, series, features)"
+            raise ValueError(
+                f"{name} must have {D} features in its last dimension (the reservoir's input "
+                f"size: Win is {win.shape}), got shape {arr.shape}; a {arr.ndim}-D {name} is "
+                f"{layout}")
 
-    def _kernel_matrices(self):
-        if sp.issparse(self.W):
-            W = self.W
-            return True, W.data, W.indices, W.indptr, np.zeros((1, 1), dtype=self.dtype)
-        empty_i = np.zeros(1, dtype=np.int32)
-        return False, np.zeros(1, dtype=self.dtype), empty_i, empty_i, self.W
+    def _fresh(self, name, shape):
+        """The array ``name`` as the kernel needs it: exactly ``shape``, of the
+        reservoir's dtype, C-contiguous and aligned. An array changed in place
+        since it was set (e.g. resized) is checked again through its setter."""
+        a = getattr(self, name)
+        if not (isinstance(a, np.ndarray) and a.shape == shape and a.dtype == self.dtype
+                and a.flags.c_contiguous and a.flags.aligned):
+            setattr(self, name, a)
+            a = getattr(self, name)
+            if a.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
+        return a
 
-    def _threads_for(self, B):
+    def _kernel_arrays(self, D, O=None):
+        """Everything a call hands to the kernel, read once from ``self`` and
+        checked (cheaply: shapes, dtypes, layout, the identity of W's CSR
+        arrays), so that a matrix replaced or changed in place since it was
+        set, or set by another thread meanwhile, cannot reach the C loop
+        unchecked. Draws Win/Wfb on first use."""
+        self.initialize(D, O)
+        N = self.units
+        W = self._W
+        if sp.issparse(W):
+            parts = self._W_parts
+            if (W.shape != (N, N) or parts is None or W.data is not parts[0]
+                    or W.indices is not parts[1] or W.indptr is not parts[2]):
+                # One of the CSR arrays was rebound: check the matrix again.
+                self.W = W
+                W = self._W
+            matrices = (True, W.data, W.indices, W.indptr, np.zeros((1, 1), dtype=self.dtype))
+        else:
+            W = self._fresh("W", (N, N))
+            empty_i = np.zeros(1, dtype=np.int32)
+            matrices = (False, np.zeros(1, dtype=self.dtype), empty_i, empty_i, W)
+        return {
+            "act": _ACTIVATIONS[self.activation],
+            "matrices": matrices,
+            "nnz": W.nnz if sp.issparse(W) else None,
+            "win": self._fresh("Win", (N, D)),
+            "wfb": None if O is None else self._fresh("Wfb", (N, O)),
+            "bias": self._fresh("bias", (N,)),
+            "lr": self._fresh("lr", (N,)),
+        }
+
+    def _threads_for(self, B, nnz):
         if self.n_threads is not None:
             return min(self.n_threads, 2)
-        if not sp.issparse(self.W) or self.W.nnz * B < _THREADS_MIN_WORK:
+        if nnz is None or nnz * B < _THREADS_MIN_WORK:
             return 1
         return 2 if _available_cpus() >= 2 else 1
 
-    def _lr_per_element(self, B):
+    @staticmethod
+    def _lr_per_element(lr, B):
         """Leak rates laid out like the unit-major (N, B) state."""
-        return self.lr if B == 1 else np.repeat(self.lr, B)
+        return lr if B == 1 else np.repeat(lr, B)
 
-    def _pre_activations(self, T, B):
+    def _pre_activations(self, T, B, bias):
         out = np.empty((T, B, self.units), dtype=self.dtype)
-        out[...] = self.bias
+        out[...] = bias
         if self.noise > 0:
             out += (self.noise * self._rng.standard_normal(out.shape)).astype(self.dtype)
         return out
 
     def _run3(self, u, fb, x0):
-        """u (T, B, D) [fb (T, B, O)] -> states (T, B, N); updates self.state."""
-        T, B, _ = u.shape
-        inputs, win = self._prepare_inputs(u, fb)
+        """u (T, B, D) [fb (T, B, O)] -> states (T, B, N) and the final state
+        (N, B). Reads ``self`` but does not change it."""
+        T, B, D = u.shape
+        if fb is not None and fb.shape[:2] != u.shape[:2]:
+            raise ValueError(f"feedback must have the same time steps and series as X, got "
+                             f"{fb.shape[:2]} and {u.shape[:2]}")
+        _check_loop_sizes(T, B, self.units, D + (0 if fb is None else fb.shape[2]))
+        k = self._kernel_arrays(D, None if fb is None else fb.shape[2])
+        if fb is None:
+            inputs, win = u, k["win"]
+        else:
+            # Teacher-forced feedback is one more input, projected by Wfb.
+            inputs = np.ascontiguousarray(np.concatenate([u, fb], axis=2))
+            win = np.ascontiguousarray(np.hstack([k["win"], k["wfb"]]))
         state = self._initial_state(x0, B)
-        out = self._pre_activations(T, B)
-        sparse, data, indices, indptr, dense = self._kernel_matrices()
+        out = self._pre_activations(T, B, k["bias"])
+        sparse, data, indices, indptr, dense = k["matrices"]
         spare = np.empty_like(state)
         acc = np.empty_like(state)
         self.threads_used_ = _reservoir.reservoir_run(
-            _ACTIVATIONS[self.activation], sparse, inputs, win, _transposed(win), data,
-            indices, indptr, dense, self._lr_per_element(B), state, spare, acc, out,
-            self._threads_for(B))
+            k["act"], sparse, inputs, win, _transposed(win), data,
+            indices, indptr, dense, self._lr_per_element(k["lr"], B), state, spare, acc, out,
+            self._threads_for(B, k["nnz"]))
         return out, state
 
     def _as_series(self, X, name, width=None):
@@ -467,14 +732,28 @@ class Reservoir:
                              f"got shape {arr.shape}")
         return (arr[:, None, :], True) if arr.ndim == 2 else (arr, False)
 
+    def _check_feedback_width(self, fb, name):
+        if fb.shape[-1] == 0:
+            raise ValueError(f"{name} must have at least one feature in its last dimension, "
+                             f"got shape {fb.shape}")
+        wfb = self.Wfb
+        if wfb is not None and fb.shape[-1] != wfb.shape[1]:
+            raise ValueError(
+                f"{name} must have {wfb.shape[1]} features in its last dimension (the "
+                f"reservoir's feedback size: Wfb is {wfb.shape}), got shape {fb.shape}")
+
     def run(self, X, x0=None, *, feedback=None):
         """Run the reservoir and return its states.
 
         Parameters
         ----------
         X : array_like (T, D), (T, B, D), or a list of (T_i, D) arrays
+            A 3-D X is (time steps, series, features); its last axis must be
+            the reservoir's input size D once Win is set.
         x0 : array_like (N,) or (B, N), optional
             Initial state; the current state (zeros after ``reset``) if None.
+            Calls that pass x0 do not depend on the stored state, so threads
+            sharing one reservoir get the same results as serial calls.
         feedback : like X with O features, optional
             The outputs fed back through Wfb: feedback[t] is y_{t-1}, the
             output before step t (teacher forcing). Wfb is drawn on first use.
@@ -488,24 +767,29 @@ class Reservoir:
                                          or len(feedback) != len(X)):
                 raise ValueError("feedback must be a list of the same length as X")
             start = self.state if x0 is None else x0
-            results, last = [], self.state
+            results, last = [], None
             for i, Xi in enumerate(X):
                 arr = as_float_array(Xi, f"X[{i}]", self.dtype, ndim=2)
+                self._check_width(arr, f"X[{i}]")
                 fbi = None
                 if feedback is not None:
                     fbi = as_float_array(feedback[i], f"feedback[{i}]", self.dtype, ndim=2)
+                    self._check_feedback_width(fbi, f"feedback[{i}]")
                     fbi = fbi[:, None, :]
                 out, state = self._run3(arr[:, None, :], fbi, start)
                 results.append(out[:, 0, :])
                 last = state[:, 0].copy()
-            self.state = last
+            if last is not None:
+                self.state = last
             return results
         u, unbatched = self._as_series(X, "X")
+        self._check_width(u if not unbatched else u[:, 0], "X")
         fb = None
         if feedback is not None:
             fb, fb_unbatched = self._as_series(feedback, "feedback")
             if fb_unbatched != unbatched:
                 raise ValueError("feedback must be batched like X")
+            self._check_feedback_width(fb if not unbatched else fb[:, 0], "feedback")
         out, state = self._run3(u, fb, x0)
         if unbatched:
             self.state = state[:, 0].copy()
