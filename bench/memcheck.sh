@@ -49,7 +49,7 @@ else
         read -r -a TESTS <<<"$MEMCHECK_TESTS"
     else
         mapfile -t TESTS < <(ls tests/test_*.py \
-            | grep -v -E "tests/test_(fuzz|memory|dask|bench_scripts)\.py")
+            | grep -v -E "tests/test_(fuzz(_[a-z]+)?|memory|dask|bench_scripts|docs|portable)\.py")
     fi
     echo "memcheck: running ${TESTS[*]} under valgrind"
     CMD=("$PYTHON" -m pytest -q -p no:cacheprovider -x "${TESTS[@]}"
