@@ -601,7 +601,10 @@ def _evaluate(params, ridges, train, valid, options):
             for w in caught:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         esn.readout = readout
-        res.state, esn._y_last = fitted_state.copy(), fitted_y
+        # A copy of the last output too: the closed loop of a feedback ESN
+        # overwrites the array held as _y_last in place.
+        res.state = fitted_state.copy()
+        esn._y_last = None if fitted_y is None else fitted_y.copy()
         scores.append(_score(esn, valid, options["metric"]))
     return scores
 

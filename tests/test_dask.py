@@ -365,3 +365,21 @@ def test_search_refuses_bad_grids(client, series):
         fd.search({"units": [10]}, X, data, client=client)
     with pytest.raises(TypeError, match="metric"):
         fd.search({"units": [10]}, data, data, metric="nrmse", client=client)
+
+
+def test_feedback_search_scores_every_ridge_from_the_fitted_state(client, series):
+    """Each ridge value's validation starts from the last training output,
+    as a fresh serial fit would, however the previous ridge's closed loop
+    left it."""
+    X, Y = series
+    train, valid = (X[:4], Y[:4]), (X[8:10], Y[8:10])
+    grid = {"units": [30], "sr": [0.8], "ridge": [1e-6, 1e-3, 1e-1]}
+    found = fd.search(grid, train, valid, client=client, warmup=WARMUP, feedback=True,
+                      refit=False)
+    for r in found.results:
+        esn = fastrnn.ESN(fastrnn.Reservoir(30, sr=0.8, seed=0),
+                          fastrnn.Ridge(r["params"]["ridge"]), feedback=True)
+        esn.fit(*train, warmup=WARMUP)
+        pred = esn.predict(valid[0])
+        assert r["score"] == np.mean([fastrnn.metrics.nrmse(y, p)
+                                      for y, p in zip(valid[1], pred)])
