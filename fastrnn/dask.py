@@ -71,13 +71,13 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(_INSTALL) from exc
 
-from fastrnn._validation import check_int, check_real
+from fastrnn._validation import NotFittedError, check_int, check_real
 from fastrnn.esn import ESN
 from fastrnn.metrics import nrmse
 from fastrnn.readout import _AUTO_RCOND, RLS, Ridge
 from fastrnn.reservoir import Reservoir
 
-__all__ = ["fit_esn", "fit_readout", "search", "SearchResult", "load_series"]
+__all__ = ["fit_esn", "fit_readout", "predict", "search", "SearchResult", "load_series"]
 
 
 # ----------------------------------------------------------------- reading
@@ -281,6 +281,23 @@ def _put(obj, client):
     return client.scatter([obj], broadcast=True, hash=False)[0]
 
 
+def _label(name, i, item):
+    """How errors name an item of a list: ``X[3] ('/data/x3.npy')``."""
+    return f"{name}[{i}]" + (f" ({os.fspath(item)!r})" if _is_path(item) else "")
+
+
+def _split_in_order(items, client, npartitions):
+    """Contiguous chunks of a list, in order, each a task's share (default:
+    up to four per worker thread); scattered with a client, so each chunk
+    travels once, to one worker."""
+    parts = min(len(items), npartitions or 4 * _total_threads(client))
+    bounds = np.linspace(0, len(items), parts + 1).round().astype(int)
+    chunks = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    if client is None:
+        return [dask.delayed(chunk, traverse=False) for chunk in chunks]
+    return client.scatter(chunks, hash=False)
+
+
 def _partitions(X, Y, client, npartitions, batch_first):
     """The inputs as a list of (delayed or scattered) lists of (x, y, label)."""
     if isinstance(X, da.Array):
@@ -323,17 +340,8 @@ def _partitions(X, Y, client, npartitions, batch_first):
                              "file paths)")
         if not X:
             raise ValueError("X and Y are empty lists: there is no series to fit")
-        items = []
-        for i, (x, y) in enumerate(zip(X, Y)):
-            label = f"X[{i}]" + (f" ({os.fspath(x)!r})" if _is_path(x) else "")
-            items.append((x, y, label))
-        n = len(items)
-        parts = min(n, npartitions or 4 * _total_threads(client))
-        bounds = np.linspace(0, n, parts + 1).round().astype(int)
-        chunks = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-        if client is None:
-            return [dask.delayed(chunk, traverse=False) for chunk in chunks]
-        return client.scatter(chunks, hash=False)
+        items = [(x, y, _label("X", i, x)) for i, (x, y) in enumerate(zip(X, Y))]
+        return _split_in_order(items, client, npartitions)
     raise TypeError(
         "X must be a list of series (arrays or .npy/.csv paths), a Dask array or a Dask bag, "
         f"got {type(X).__name__}; for one array in memory use the model's own fit, or wrap "
@@ -467,6 +475,168 @@ def fit_readout(layer, X, Y=None, *, readout=None, warmup=0, client=None, nparti
     if isinstance(layer, Reservoir):
         _adopt_matrices(layer, total.matrices)
     return readout
+
+
+# ----------------------------------------------------------------- predict
+def _check_model(model):
+    """Refuse, on the client, what the workers could not run."""
+    if isinstance(model, ESN):
+        if not hasattr(model.readout, "coef_"):
+            raise NotFittedError("model is an ESN whose readout is not fitted: call "
+                                 "model.fit (or fastrnn.dask.fit_esn) first")
+        return
+    if isinstance(model, Reservoir) or callable(getattr(model, "forward", None)) \
+            or callable(getattr(model, "predict", None)):
+        return
+    raise TypeError(f"model must be a fastrnn.ESN, a fastrnn.Reservoir, or a model with a "
+                    f"forward method (a recurrent layer, Linear, Sequential) or a predict "
+                    f"method, got {type(model).__name__}")
+
+
+def _start_of(model, rows=None):
+    """The state every series starts from (``rows`` of a batched state for
+    a block of series), as ``esn.predict(list)`` and ``reservoir.run(list)``
+    restart each series from the state at the call; None for stateless calls."""
+    def pick(a):
+        if a is None or rows is None or a.ndim != 2 or a.shape[0] == 1:
+            return a
+        return a[rows[0]:rows[1]]
+    if isinstance(model, ESN):
+        return pick(model.reservoir.state).copy(), pick(model._y_last)
+    if isinstance(model, Reservoir):
+        return pick(model.state).copy()
+    return None
+
+
+def _output_of(model, x, start, block):
+    """What local prediction returns for one item: ``esn.predict``,
+    ``reservoir.run``, the first output of ``forward``, or ``predict``.
+    A ``block`` is time-major (T, b, D) whatever the model's own layout."""
+    if isinstance(model, ESN):
+        # Copies of both: a closed-loop run writes its last output into the
+        # array held as ``_y_last`` in place (fastrnn/esn.py's _closed_loop).
+        model.reservoir.state = start[0].copy()
+        model._y_last = None if start[1] is None else start[1].copy()
+        return model.predict(x)
+    if block or isinstance(model, Reservoir):
+        return _layer_states(model, x, start)
+    if callable(getattr(model, "forward", None)):
+        out = model.forward(x)
+        return out[0] if isinstance(out, tuple) else out
+    return model.predict(x)
+
+
+def _predict_items(model, items):
+    """Outputs of a chunk of a list of series, each from the model's state
+    at the call."""
+    # Tasks running on one worker share its single copy of the model, and
+    # running it changes its state (and a layer's forward caches): copy.
+    model = copy.deepcopy(model)
+    start = _start_of(model)
+    outs = []
+    for x, label in items:
+        with _about(label):
+            outs.append(np.asarray(_output_of(model, _load(x), start, block=False)))
+    return outs
+
+
+def _predict_block(model, x, rows, label, batch_first):
+    """Outputs (T, b, ...) (or (b, T, ...)) of a block of series of a Dask array."""
+    model = copy.deepcopy(model)
+    with _about(label):
+        x = np.ascontiguousarray(np.swapaxes(x, 0, 1)) if batch_first else x
+        out = np.asarray(_output_of(model, x, _start_of(model, rows), block=True))
+        return np.ascontiguousarray(np.swapaxes(out, 0, 1)) if batch_first else out
+
+
+def predict(model, series, client=None, *, npartitions=None, batch_first=False):
+    """Predict many series with any fastrnn model, on the Dask workers.
+
+    The model is sent to every worker once (scattered, broadcast); each task
+    predicts a group of series on its worker's copy. The outputs are those of
+    local prediction, in the order of ``series``: the same computation, so
+    equal bit for bit for a list, and equal to rounding for a Dask array,
+    whose blocks of series run as smaller batches than one local call on
+    the whole array would.
+
+    Parameters
+    ----------
+    model : fastrnn model
+        - ``fastrnn.ESN`` (fitted): ``model.predict`` of each series, every
+          series from the model's state at the call, as ``esn.predict`` of
+          a list (closed loop with ``feedback``);
+        - ``fastrnn.Reservoir``: its states, ``run`` from its state;
+        - a model with ``forward`` (``RNN``, ``LSTM``, ``GRU``, the other
+          recurrent layers, ``Linear``, ``Sequential``): the first output of
+          ``forward(x)`` (the recurrent state starts at zero);
+        - anything else with ``predict`` (e.g. the ``fastrnn.sklearn``
+          estimators): ``model.predict(x)`` of each item of a list.
+
+        The model itself is left unchanged (``esn.predict`` would leave its
+        reservoir in the state after the last series).
+    series : list or dask.array.Array
+        A list of inputs, each what the model takes (a NumPy array, or the
+        path of a ``.npy``/``.csv`` file read by the worker), or a Dask array
+        (T, B, D) of B series (``batch_first``: (B, T, D)), chunked along the
+        series axis as it likes (a series is never cut in time).
+    client : dask.distributed.Client, optional
+        Default: the current client, else Dask's local threaded scheduler.
+    npartitions : int, optional
+        Tasks a list is split into (default: up to four per worker thread).
+    batch_first : bool
+        A Dask array ``series`` is (B, T, D), and the result (B, T, O).
+
+    Returns
+    -------
+    list of ndarray (for a list), or ndarray (T, B, ...) (for a Dask array;
+    (B, T, ...) with ``batch_first``)
+
+    Raises
+    ------
+    TypeError
+        ``model`` or ``series`` of a kind that cannot be predicted.
+    ValueError
+        An empty ``series``, a Dask array that is not 3-D, a bad
+        ``npartitions``; errors of a series name it (``series[i]``).
+    """
+    _check_model(model)
+    if not isinstance(batch_first, (bool, np.bool_)):
+        raise TypeError(f"batch_first must be a bool, got {type(batch_first).__name__}")
+    if npartitions is not None:
+        npartitions = check_int(npartitions, "npartitions", minimum=1)
+    if isinstance(series, da.Array):
+        if series.ndim != 3:
+            raise ValueError(f"series as a Dask array must be 3-D, (T, B, D) time-major or "
+                             f"(B, T, D) with batch_first, got shape {series.shape}")
+        if not callable(getattr(model, "forward", None)) \
+                and not isinstance(model, (ESN, Reservoir)):
+            raise TypeError(f"model ({type(model).__name__}) has only a predict method, whose "
+                            "layout of a batch is unknown: give series as a list")
+    elif isinstance(series, (list, tuple)):
+        if not series:
+            raise ValueError("series is an empty list: there is nothing to predict")
+    else:
+        raise TypeError(
+            f"series must be a list of inputs (arrays or .npy/.csv paths) or a Dask array, "
+            f"got {type(series).__name__}; for one array in memory call the model itself, "
+            "or wrap it with dask.array.from_array")
+    client = _resolve_client(client)
+    model_ref = _put(model, client)
+    if isinstance(series, da.Array):
+        time_axis, series_axis = (1, 0) if batch_first else (0, 1)
+        series = series.rechunk({time_axis: -1, 2: -1})
+        blocks = series.to_delayed().reshape(-1)
+        starts = np.cumsum((0,) + series.chunks[series_axis])
+        tasks = [dask.delayed(_predict_block, pure=True)(
+                     model_ref, blocks[i], (int(starts[i]), int(starts[i + 1])),
+                     f"series {starts[i]}..{starts[i + 1] - 1} of the Dask array",
+                     batch_first)
+                 for i in range(len(blocks))]
+        return np.concatenate(_compute(tasks, client), axis=series_axis)
+    items = [(x, _label("series", i, x)) for i, x in enumerate(series)]
+    chunks = _split_in_order(items, client, npartitions)
+    tasks = [dask.delayed(_predict_items, pure=True)(model_ref, chunk) for chunk in chunks]
+    return [out for outs in _compute(tasks, client) for out in outs]
 
 
 # ------------------------------------------------------------------ search
