@@ -6,6 +6,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import fastrnn
 from child_process import run_python
@@ -540,6 +541,28 @@ def test_predict_sends_the_model_to_each_worker_once(client, series):
         np.testing.assert_array_equal(a, model.forward(x)[0])
 
 
+class CountedArray(Counted):
+    """A training series that counts its unpickling: numpy reads it through
+    ``__array__``."""
+
+    def __array__(self, dtype=None, copy=None):
+        return self.value if dtype is None else self.value.astype(dtype)
+
+
+def test_search_sends_the_training_data_to_each_worker_once(client, series):
+    X, Y = series
+    tag = f"train-{id(X)}"
+    counted = [CountedArray(tag, x) for x in X[:4]]
+    grid = {"units": [10, 20, 30], "sr": [0.5, 0.9], "ridge": [1e-4]}
+    found = fd.search(grid, (counted, Y[:4]), (X[8:10], Y[8:10]), client=client,
+                      warmup=WARMUP, refit=False)
+    # Six tasks over two workers: each worker gets the four series once.
+    assert unpickled_per_worker(client, tag) == [4, 4]
+    plain = fd.search(grid, (X[:4], Y[:4]), (X[8:10], Y[8:10]), client=client,
+                      warmup=WARMUP, refit=False)
+    assert [r["score"] for r in found.results] == [r["score"] for r in plain.results]
+
+
 def test_predict_refuses_bad_inputs(client, series):
     X = series[0]
     esn = fitted_esn()
@@ -573,6 +596,106 @@ def test_predict_refuses_bad_inputs(client, series):
         fd.predict(esn, wrong, client=client)
     with pytest.raises(FileNotFoundError, match=r"series\[1\].*missing\.npy"):
         fd.predict(esn, [X[0], "missing.npy"], client=client)
+
+
+# ---------------------------------------------------------- random search
+DISTRIBUTIONS = {"units": [20, 40], "sr": stats.uniform(0.4, 0.8), "lr": [0.3, 1.0],
+                 "ridge": stats.loguniform(1e-6, 1.0)}
+
+
+def serial_scores(candidates, train, valid):
+    """The plain loop a user would write over the sampled candidates."""
+    scores = []
+    for c in candidates:
+        params = dict(c)
+        ridge = params.pop("ridge")
+        esn = fastrnn.ESN(fastrnn.Reservoir(**params, seed=0), fastrnn.Ridge(ridge))
+        esn.fit(*train, warmup=WARMUP)
+        pred = esn.predict(valid[0])
+        scores.append(np.mean([fastrnn.metrics.nrmse(y, p) for y, p in zip(valid[1], pred)]))
+    return scores
+
+
+def test_random_search_equals_a_serial_loop_over_its_candidates(client, series):
+    X, Y = series
+    train, valid = (X[:6], Y[:6]), (X[8:], Y[8:])
+    found = fd.random_search(DISTRIBUTIONS, train, valid, n_iter=7, random_state=3,
+                             client=client, warmup=WARMUP)
+    candidates = fd.sample_params(DISTRIBUTIONS, 7, random_state=3)
+    serial = serial_scores(candidates, train, valid)
+    assert len(found.results) == 7
+    key = lambda p: tuple(sorted(p.items()))   # noqa: E731
+    by_params = {key(c): s for c, s in zip(candidates, serial)}
+    assert {key(r["params"]) for r in found.results} == set(by_params)
+    for r in found.results:
+        assert r["score"] == by_params[key(r["params"])]
+    scores = [r["score"] for r in found.results]
+    assert scores == sorted(scores) and found.best_score == min(serial)
+    # Reproducible with the same random_state, other candidates with another.
+    again = fd.random_search(DISTRIBUTIONS, train, valid, n_iter=7, random_state=3,
+                             client=client, warmup=WARMUP, refit=False)
+    assert again.results == found.results
+    other = fd.sample_params(DISTRIBUTIONS, 7, random_state=4)
+    assert [key(c) for c in other] != [key(c) for c in candidates]
+    # The refitted best predicts as the serial loop's best would.
+    best = dict(found.best_params)
+    ridge = best.pop("ridge")
+    ref = fastrnn.ESN(fastrnn.Reservoir(**best, seed=0), fastrnn.Ridge(ridge))
+    ref.fit(*train, warmup=WARMUP)
+    np.testing.assert_array_equal(found.best_esn.predict(X[9]), ref.predict(X[9]))
+
+
+def test_random_search_shares_one_reservoir_between_ridges(client, series):
+    """Candidates that differ only in ridge are one task; their scores are
+    still each the serial loop's."""
+    X, Y = series
+    train, valid = (X[:4], Y[:4]), (X[8:10], Y[8:10])
+    dists = {"units": [30], "sr": [0.9], "ridge": stats.loguniform(1e-8, 1e-1)}
+    found = fd.random_search(dists, train, valid, n_iter=5, random_state=0, client=client,
+                             warmup=WARMUP, refit=False)
+    candidates = fd.sample_params(dists, 5, random_state=0)
+    assert len({c["ridge"] for c in candidates}) == 5
+    serial = dict(zip((c["ridge"] for c in candidates), serial_scores(candidates, train,
+                                                                     valid)))
+    assert {r["params"]["ridge"]: r["score"] for r in found.results} == serial
+
+
+def test_sample_params_follows_scikit_learn():
+    model_selection = pytest.importorskip("sklearn.model_selection")
+    for dists in (DISTRIBUTIONS, [DISTRIBUTIONS, {"units": stats.randint(10, 50)}]):
+        ours = fd.sample_params(dists, 8, random_state=11)
+        theirs = list(model_selection.ParameterSampler(dists, 8, random_state=11))
+        assert ours == theirs
+        assert all(type(v) in (int, float) for c in ours for v in c.values())
+    # Lists only: distinct combinations of the grid, or all of it with a warning.
+    grid = {"units": [10, 20], "sr": [0.5, 0.9, 1.2]}
+    picked = fd.sample_params(grid, 4, random_state=0)
+    assert len({tuple(sorted(c.items())) for c in picked}) == 4
+    assert all(c["units"] in grid["units"] and c["sr"] in grid["sr"] for c in picked)
+    with pytest.warns(UserWarning, match="fewer than n_iter"):
+        assert len(fd.sample_params(grid, 9, random_state=0)) == 6
+    gen = fd.sample_params(DISTRIBUTIONS, 3, random_state=np.random.default_rng(1))
+    assert gen == fd.sample_params(DISTRIBUTIONS, 3, random_state=np.random.default_rng(1))
+
+
+def test_random_search_refuses_bad_distributions(client, series):
+    X, Y = series
+    data = (X[:2], Y[:2])
+    with pytest.raises(ValueError, match="param_distributions has an unknown parameter 'rho'"):
+        fd.random_search({"units": [10], "rho": [0.9]}, data, data, client=client)
+    with pytest.raises(ValueError, match="param_distributions must give 'units'"):
+        fd.random_search({"sr": stats.uniform()}, data, data, client=client)
+    with pytest.raises(TypeError, match=r"param_distributions\['sr'\]"):
+        fd.random_search({"units": [10], "sr": 0.9}, data, data, client=client)
+    with pytest.raises(TypeError, match="param_distributions must be a dict"):
+        fd.random_search([], data, data, client=client)
+    with pytest.raises(ValueError, match="n_iter"):
+        fd.random_search({"units": [10]}, data, data, n_iter=0, client=client)
+    with pytest.raises(TypeError, match="random_state"):
+        fd.random_search({"units": [10]}, data, data, random_state="seed", client=client)
+    with pytest.raises(ValueError, match="ridge"):
+        fd.random_search({"units": [10], "ridge": stats.uniform(-2, 1)}, data, data,
+                         client=client)
 
 
 def test_feedback_search_scores_every_ridge_from_the_fitted_state(client, series):
