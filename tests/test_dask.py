@@ -563,6 +563,46 @@ def test_search_sends_the_training_data_to_each_worker_once(client, series):
     assert [r["score"] for r in found.results] == [r["score"] for r in plain.results]
 
 
+def _count_reads():
+    """On a worker: count the series files fastrnn.dask reads from now on."""
+    import fastrnn.dask as module
+    real = getattr(module.load_series, "real", module.load_series)
+
+    def counting(path):
+        counting.calls += 1
+        return real(path)
+
+    counting.calls, counting.real = 0, real
+    module.load_series = counting
+
+
+def _reads_and_restore():
+    import fastrnn.dask as module
+    calls = module.load_series.calls
+    module.load_series = module.load_series.real
+    return calls
+
+
+def test_search_reads_training_files_once(client, series, tmp_path):
+    X, Y = series
+    paths = []
+    for i, x in enumerate(X[:4]):
+        paths.append(str(tmp_path / f"s{i}.npy"))
+        np.save(paths[-1], x)
+    grid = {"units": [10, 20, 30], "sr": [0.5, 0.9], "ridge": [1e-4]}
+    client.run(_count_reads)
+    try:
+        from_paths = fd.search(grid, (paths, Y[:4]), (X[8:10], Y[8:10]), client=client,
+                               warmup=WARMUP, refit=False)
+    finally:
+        reads = sum(client.run(_reads_and_restore).values())
+    # Six tasks: the four files are read once in all, not once per task.
+    assert reads == 4
+    in_memory = fd.search(grid, (X[:4], Y[:4]), (X[8:10], Y[8:10]), client=client,
+                          warmup=WARMUP, refit=False)
+    assert from_paths.results == in_memory.results
+
+
 def test_predict_refuses_bad_inputs(client, series):
     X = series[0]
     esn = fitted_esn()
