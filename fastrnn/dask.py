@@ -31,12 +31,24 @@ equals one process's ``esn.fit`` on the same series up to rounding (the sums
 are added in another order); the reservoir state and last output afterwards
 are those after the last series, as with ``esn.fit`` on a list.
 
+Predicting many series
+----------------------
+``predict(model, series)`` runs any fastrnn model (an ESN, a Reservoir, a
+recurrent layer, a Sequential, ...) over a list of series or paths, or a Dask
+array (T, B, D), on the workers: the model is broadcast to each worker once,
+and the outputs come back in the input order, as local prediction gives them.
+
 Searching hyperparameters
 -------------------------
 ``search(param_grid, train, valid)`` evaluates every combination of reservoir
 hyperparameters as one task (all ``ridge`` values of a combination share one
 accumulated Gram matrix) and returns the scores sorted, best first, and the
-best ESN refitted.
+best ESN refitted. ``random_search(param_distributions, train, valid,
+n_iter=..., random_state=...)`` does the same for candidates drawn from
+``scipy.stats`` distributions or lists, as scikit-learn's
+``RandomizedSearchCV`` draws them (``sample_params`` gives the candidates).
+The training and validation series travel to each worker once, not with
+every task.
 
 On a real cluster
 -----------------
@@ -58,6 +70,7 @@ import copy
 import inspect
 import itertools
 import math
+import numbers
 import os
 import warnings
 
@@ -71,13 +84,14 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(_INSTALL) from exc
 
-from fastrnn._validation import check_int, check_real
+from fastrnn._validation import NotFittedError, check_int, check_real
 from fastrnn.esn import ESN
 from fastrnn.metrics import nrmse
 from fastrnn.readout import _AUTO_RCOND, RLS, Ridge
 from fastrnn.reservoir import Reservoir
 
-__all__ = ["fit_esn", "fit_readout", "search", "SearchResult", "load_series"]
+__all__ = ["fit_esn", "fit_readout", "predict", "search", "random_search", "sample_params",
+           "SearchResult", "load_series"]
 
 
 # ----------------------------------------------------------------- reading
@@ -281,6 +295,23 @@ def _put(obj, client):
     return client.scatter([obj], broadcast=True, hash=False)[0]
 
 
+def _label(name, i, item):
+    """How errors name an item of a list: ``X[3] ('/data/x3.npy')``."""
+    return f"{name}[{i}]" + (f" ({os.fspath(item)!r})" if _is_path(item) else "")
+
+
+def _split_in_order(items, client, npartitions):
+    """Contiguous chunks of a list, in order, each a task's share (default:
+    up to four per worker thread); scattered with a client, so each chunk
+    travels once, to one worker."""
+    parts = min(len(items), npartitions or 4 * _total_threads(client))
+    bounds = np.linspace(0, len(items), parts + 1).round().astype(int)
+    chunks = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    if client is None:
+        return [dask.delayed(chunk, traverse=False) for chunk in chunks]
+    return client.scatter(chunks, hash=False)
+
+
 def _partitions(X, Y, client, npartitions, batch_first):
     """The inputs as a list of (delayed or scattered) lists of (x, y, label)."""
     if isinstance(X, da.Array):
@@ -323,17 +354,8 @@ def _partitions(X, Y, client, npartitions, batch_first):
                              "file paths)")
         if not X:
             raise ValueError("X and Y are empty lists: there is no series to fit")
-        items = []
-        for i, (x, y) in enumerate(zip(X, Y)):
-            label = f"X[{i}]" + (f" ({os.fspath(x)!r})" if _is_path(x) else "")
-            items.append((x, y, label))
-        n = len(items)
-        parts = min(n, npartitions or 4 * _total_threads(client))
-        bounds = np.linspace(0, n, parts + 1).round().astype(int)
-        chunks = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-        if client is None:
-            return [dask.delayed(chunk, traverse=False) for chunk in chunks]
-        return client.scatter(chunks, hash=False)
+        items = [(x, y, _label("X", i, x)) for i, (x, y) in enumerate(zip(X, Y))]
+        return _split_in_order(items, client, npartitions)
     raise TypeError(
         "X must be a list of series (arrays or .npy/.csv paths), a Dask array or a Dask bag, "
         f"got {type(X).__name__}; for one array in memory use the model's own fit, or wrap "
@@ -469,6 +491,168 @@ def fit_readout(layer, X, Y=None, *, readout=None, warmup=0, client=None, nparti
     return readout
 
 
+# ----------------------------------------------------------------- predict
+def _check_model(model):
+    """Refuse, on the client, what the workers could not run."""
+    if isinstance(model, ESN):
+        if not hasattr(model.readout, "coef_"):
+            raise NotFittedError("model is an ESN whose readout is not fitted: call "
+                                 "model.fit (or fastrnn.dask.fit_esn) first")
+        return
+    if isinstance(model, Reservoir) or callable(getattr(model, "forward", None)) \
+            or callable(getattr(model, "predict", None)):
+        return
+    raise TypeError(f"model must be a fastrnn.ESN, a fastrnn.Reservoir, or a model with a "
+                    f"forward method (a recurrent layer, Linear, Sequential) or a predict "
+                    f"method, got {type(model).__name__}")
+
+
+def _start_of(model, rows=None):
+    """The state every series starts from (``rows`` of a batched state for
+    a block of series), as ``esn.predict(list)`` and ``reservoir.run(list)``
+    restart each series from the state at the call; None for stateless calls."""
+    def pick(a):
+        if a is None or rows is None or a.ndim != 2 or a.shape[0] == 1:
+            return a
+        return a[rows[0]:rows[1]]
+    if isinstance(model, ESN):
+        return pick(model.reservoir.state).copy(), pick(model._y_last)
+    if isinstance(model, Reservoir):
+        return pick(model.state).copy()
+    return None
+
+
+def _output_of(model, x, start, block):
+    """What local prediction returns for one item: ``esn.predict``,
+    ``reservoir.run``, the first output of ``forward``, or ``predict``.
+    A ``block`` is time-major (T, b, D) whatever the model's own layout."""
+    if isinstance(model, ESN):
+        # Copies of both: a closed-loop run writes its last output into the
+        # array held as ``_y_last`` in place (fastrnn/esn.py's _closed_loop).
+        model.reservoir.state = start[0].copy()
+        model._y_last = None if start[1] is None else start[1].copy()
+        return model.predict(x)
+    if block or isinstance(model, Reservoir):
+        return _layer_states(model, x, start)
+    if callable(getattr(model, "forward", None)):
+        out = model.forward(x)
+        return out[0] if isinstance(out, tuple) else out
+    return model.predict(x)
+
+
+def _predict_items(model, items):
+    """Outputs of a chunk of a list of series, each from the model's state
+    at the call."""
+    # Tasks running on one worker share its single copy of the model, and
+    # running it changes its state (and a layer's forward caches): copy.
+    model = copy.deepcopy(model)
+    start = _start_of(model)
+    outs = []
+    for x, label in items:
+        with _about(label):
+            outs.append(np.asarray(_output_of(model, _load(x), start, block=False)))
+    return outs
+
+
+def _predict_block(model, x, rows, label, batch_first):
+    """Outputs (T, b, ...) (or (b, T, ...)) of a block of series of a Dask array."""
+    model = copy.deepcopy(model)
+    with _about(label):
+        x = np.ascontiguousarray(np.swapaxes(x, 0, 1)) if batch_first else x
+        out = np.asarray(_output_of(model, x, _start_of(model, rows), block=True))
+        return np.ascontiguousarray(np.swapaxes(out, 0, 1)) if batch_first else out
+
+
+def predict(model, series, client=None, *, npartitions=None, batch_first=False):
+    """Predict many series with any fastrnn model, on the Dask workers.
+
+    The model is sent to every worker once (scattered, broadcast); each task
+    predicts a group of series on its worker's copy. The outputs are those of
+    local prediction, in the order of ``series``: the same computation, so
+    equal bit for bit for a list, and equal to rounding for a Dask array,
+    whose blocks of series run as smaller batches than one local call on
+    the whole array would.
+
+    Parameters
+    ----------
+    model : fastrnn model
+        - ``fastrnn.ESN`` (fitted): ``model.predict`` of each series, every
+          series from the model's state at the call, as ``esn.predict`` of
+          a list (closed loop with ``feedback``);
+        - ``fastrnn.Reservoir``: its states, ``run`` from its state;
+        - a model with ``forward`` (``RNN``, ``LSTM``, ``GRU``, the other
+          recurrent layers, ``Linear``, ``Sequential``): the first output of
+          ``forward(x)`` (the recurrent state starts at zero);
+        - anything else with ``predict`` (e.g. the ``fastrnn.sklearn``
+          estimators): ``model.predict(x)`` of each item of a list.
+
+        The model itself is left unchanged (``esn.predict`` would leave its
+        reservoir in the state after the last series).
+    series : list or dask.array.Array
+        A list of inputs, each what the model takes (a NumPy array, or the
+        path of a ``.npy``/``.csv`` file read by the worker), or a Dask array
+        (T, B, D) of B series (``batch_first``: (B, T, D)), chunked along the
+        series axis as it likes (a series is never cut in time).
+    client : dask.distributed.Client, optional
+        Default: the current client, else Dask's local threaded scheduler.
+    npartitions : int, optional
+        Tasks a list is split into (default: up to four per worker thread).
+    batch_first : bool
+        A Dask array ``series`` is (B, T, D), and the result (B, T, O).
+
+    Returns
+    -------
+    list of ndarray (for a list), or ndarray (T, B, ...) (for a Dask array;
+    (B, T, ...) with ``batch_first``)
+
+    Raises
+    ------
+    TypeError
+        ``model`` or ``series`` of a kind that cannot be predicted.
+    ValueError
+        An empty ``series``, a Dask array that is not 3-D, a bad
+        ``npartitions``; errors of a series name it (``series[i]``).
+    """
+    _check_model(model)
+    if not isinstance(batch_first, (bool, np.bool_)):
+        raise TypeError(f"batch_first must be a bool, got {type(batch_first).__name__}")
+    if npartitions is not None:
+        npartitions = check_int(npartitions, "npartitions", minimum=1)
+    if isinstance(series, da.Array):
+        if series.ndim != 3:
+            raise ValueError(f"series as a Dask array must be 3-D, (T, B, D) time-major or "
+                             f"(B, T, D) with batch_first, got shape {series.shape}")
+        if not callable(getattr(model, "forward", None)) \
+                and not isinstance(model, (ESN, Reservoir)):
+            raise TypeError(f"model ({type(model).__name__}) has only a predict method, whose "
+                            "layout of a batch is unknown: give series as a list")
+    elif isinstance(series, (list, tuple)):
+        if not series:
+            raise ValueError("series is an empty list: there is nothing to predict")
+    else:
+        raise TypeError(
+            f"series must be a list of inputs (arrays or .npy/.csv paths) or a Dask array, "
+            f"got {type(series).__name__}; for one array in memory call the model itself, "
+            "or wrap it with dask.array.from_array")
+    client = _resolve_client(client)
+    model_ref = _put(model, client)
+    if isinstance(series, da.Array):
+        time_axis, series_axis = (1, 0) if batch_first else (0, 1)
+        series = series.rechunk({time_axis: -1, 2: -1})
+        blocks = series.to_delayed().reshape(-1)
+        starts = np.cumsum((0,) + series.chunks[series_axis])
+        tasks = [dask.delayed(_predict_block, pure=True)(
+                     model_ref, blocks[i], (int(starts[i]), int(starts[i + 1])),
+                     f"series {starts[i]}..{starts[i + 1] - 1} of the Dask array",
+                     batch_first)
+                 for i in range(len(blocks))]
+        return np.concatenate(_compute(tasks, client), axis=series_axis)
+    items = [(x, _label("series", i, x)) for i, x in enumerate(series)]
+    chunks = _split_in_order(items, client, npartitions)
+    tasks = [dask.delayed(_predict_items, pure=True)(model_ref, chunk) for chunk in chunks]
+    return [out for outs in _compute(tasks, client) for out in outs]
+
+
 # ------------------------------------------------------------------ search
 class SearchResult:
     """What ``search`` found.
@@ -500,33 +684,152 @@ _RESERVOIR_PARAMS = frozenset(
     name for name in inspect.signature(Reservoir.__init__).parameters if name != "self")
 
 
+def _check_names(keys, argname):
+    for key in keys:
+        if key != "ridge" and key not in _RESERVOIR_PARAMS:
+            raise ValueError(f"{argname} has an unknown parameter {key!r}: expected "
+                             f"'ridge' or a Reservoir parameter "
+                             f"({', '.join(sorted(_RESERVOIR_PARAMS))})")
+    if "units" not in keys:
+        raise ValueError(f"{argname} must give 'units' (the reservoir size)")
+
+
+def _dicts(value, argname, what):
+    dicts = [value] if isinstance(value, dict) else value
+    if not isinstance(dicts, (list, tuple)) or not dicts \
+            or not all(isinstance(d, dict) for d in dicts):
+        raise TypeError(f"{argname} must be a dict of {what}, or a non-empty list of such "
+                        f"dicts, got {type(value).__name__}")
+    return list(dicts)
+
+
+def _is_value_list(values):
+    return not isinstance(values, (str, bytes, dict)) and hasattr(values, "__len__") \
+        and len(values) > 0
+
+
 def _grid(param_grid):
-    """[(reservoir params, ridge values), ...] in the grid's order."""
-    grids = [param_grid] if isinstance(param_grid, dict) else param_grid
-    if not isinstance(grids, (list, tuple)) or not grids \
-            or not all(isinstance(g, dict) for g in grids):
-        raise TypeError("param_grid must be a dict of lists of values, or a non-empty list of "
-                        "such dicts")
-    combos = []
-    for g in grids:
+    """[(reservoir params, ridge), ...] in the grid's order (ridge None: the
+    readout template's own)."""
+    candidates = []
+    for g in _dicts(param_grid, "param_grid", "lists of values"):
+        _check_names(g, "param_grid")
         for key, values in g.items():
-            if key != "ridge" and key not in _RESERVOIR_PARAMS:
-                raise ValueError(f"param_grid has an unknown parameter {key!r}: expected "
-                                 f"'ridge' or a Reservoir parameter "
-                                 f"({', '.join(sorted(_RESERVOIR_PARAMS))})")
-            if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") \
-                    or len(values) == 0:
+            if not _is_value_list(values):
                 raise ValueError(f"param_grid[{key!r}] must be a non-empty list of values, "
                                  f"got {values!r}")
-        if "units" not in g:
-            raise ValueError("param_grid must give 'units' (the reservoir size)")
-        # None: the readout template's own ridge
         ridges = [check_real(r, "ridge", low=0.0) for r in g["ridge"]] if "ridge" in g \
             else [None]
         keys = [k for k in g if k != "ridge"]
         for values in itertools.product(*(g[k] for k in keys)):
-            combos.append((dict(zip(keys, values)), ridges))
-    return combos
+            candidates.extend((dict(zip(keys, values)), r) for r in ridges)
+    return candidates
+
+
+def _random_state(random_state):
+    """A RandomState, as scikit-learn's check_random_state makes one (so an
+    int seed draws what it draws in scikit-learn); a Generator is kept."""
+    if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
+        return random_state
+    if random_state is None:
+        return np.random.RandomState()
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state,
+                                                                    numbers.Integral):
+        raise TypeError(f"random_state must be None, an int, a numpy RandomState or "
+                        f"Generator, got {type(random_state).__name__}")
+    if not 0 <= random_state < 2 ** 32:
+        raise ValueError(f"random_state must be in [0, 2**32), got {random_state}")
+    return np.random.RandomState(int(random_state))
+
+
+def _index(rng, n):
+    return int(rng.integers(n) if isinstance(rng, np.random.Generator) else rng.randint(n))
+
+
+def _plain(value):
+    """A NumPy scalar drawn by a distribution as the Python number it holds."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def sample_params(param_distributions, n_iter=10, random_state=None):
+    """The candidates ``random_search`` evaluates, drawn as scikit-learn's
+    ``ParameterSampler`` draws them.
+
+    Parameters
+    ----------
+    param_distributions : dict or list of dicts
+        Parameter name -> a distribution with an ``rvs(random_state=...)``
+        method (a frozen ``scipy.stats`` distribution, such as
+        ``scipy.stats.loguniform(1e-8, 1e-2)`` or ``randint(50, 200)``) or a
+        non-empty list of values, drawn uniformly. With a list of dicts, each
+        candidate first picks one dict uniformly.
+    n_iter : int >= 1
+        Number of candidates.
+    random_state : None, int, numpy.random.RandomState or Generator
+        An int gives reproducible candidates.
+
+    Returns
+    -------
+    list of dict
+        When every value is a list, ``n_iter`` distinct combinations of the
+        grid (the whole grid, in order, with a warning, if it has fewer);
+        otherwise ``n_iter`` independent draws, keys in sorted order, each
+        drawn in turn, so an int ``random_state`` gives the candidates
+        scikit-learn's ``ParameterSampler`` gives. NumPy scalars are
+        returned as Python numbers.
+    """
+    dicts = _dicts(param_distributions, "param_distributions", "distributions or lists")
+    n_iter = check_int(n_iter, "n_iter", minimum=1)
+    for d in dicts:
+        for key, values in d.items():
+            if not (callable(getattr(values, "rvs", None)) or _is_value_list(values)):
+                raise TypeError(f"param_distributions[{key!r}] must be a distribution with an "
+                                f"rvs method (a frozen scipy.stats distribution) or a "
+                                f"non-empty list of values, got {values!r}")
+    rng = _random_state(random_state)
+    if all(not hasattr(v, "rvs") for d in dicts for v in d.values()):
+        # Only lists: sample the grid without replacement, like scikit-learn.
+        grid = [dict(zip(d, combo)) for d in dicts
+                for combo in itertools.product(*d.values())]
+        if n_iter >= len(grid):
+            if n_iter > len(grid):
+                warnings.warn(f"the grid of param_distributions has {len(grid)} "
+                              f"combinations, fewer than n_iter={n_iter}: all are used",
+                              UserWarning, stacklevel=2)
+            return grid
+        picks = rng.choice(len(grid), n_iter, replace=False)
+        return [grid[int(i)] for i in picks]
+    candidates = []
+    for _ in range(n_iter):
+        d = dicts[_index(rng, len(dicts))]
+        params = {}
+        for key in sorted(d):
+            values = d[key]
+            params[key] = _plain(values.rvs(random_state=rng) if hasattr(values, "rvs")
+                                 else values[_index(rng, len(values))])
+        candidates.append(params)
+    return candidates
+
+
+def _tasks_of(candidates):
+    """Candidates grouped by reservoir: [(params, [ridge, ...], [index, ...])],
+    so that all the ridge values of one reservoir share one accumulation."""
+    def same(a, b):
+        try:
+            return a.keys() == b.keys() and all(
+                type(a[k]) is type(b[k]) and bool(a[k] == b[k]) for k in a)
+        except (TypeError, ValueError):     # arrays and the like: never merged
+            return False
+    tasks = []
+    for i, (params, ridge) in enumerate(candidates):
+        for t in tasks:
+            if same(t[0], params):
+                t[1].append(ridge)
+                t[2].append(i)
+                break
+        else:
+            tasks.append((params, [ridge], [i]))
+    return tasks
 
 
 def _series_pairs(data, name):
@@ -601,7 +904,10 @@ def _evaluate(params, ridges, train, valid, options):
             for w in caught:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         esn.readout = readout
-        res.state, esn._y_last = fitted_state.copy(), fitted_y
+        # A copy of the last output too: the closed loop of a feedback ESN
+        # overwrites the array held as _y_last in place.
+        res.state = fitted_state.copy()
+        esn._y_last = None if fitted_y is None else fitted_y.copy()
         scores.append(_score(esn, valid, options["metric"]))
     return scores
 
@@ -612,9 +918,98 @@ def _refit(params, ridge, train, options):
     return esn.fit(X, Y, warmup=options["warmup"])
 
 
+def _loaded_pair(data, name):
+    """(X, Y) with every path read: run once, on one worker."""
+    return _loaded(data[0], f"{name} X"), _loaded(data[1], f"{name} Y")
+
+
+def _shared_data(data, name, client):
+    """One copy of (X, Y) for all the tasks of a search.
+
+    Arrays are scattered to every worker once (broadcast), so no task
+    carries them. Paths are read once, by one task, whose result Dask then
+    copies to each other worker once, instead of every task reading every
+    file again."""
+    if not any(_is_path(item) for items in data for item in items):
+        return _put(data, client)
+    if client is None:
+        return dask.delayed(_loaded_pair, pure=True)(dask.delayed(data, traverse=False), name)
+    ref = client.scatter([data], hash=False)[0]
+    return dask.delayed(_loaded_pair, pure=True)(ref, name)
+
+
+def _search_options(warmup, metric, seed, readout, feedback, input_to_readout):
+    readout = Ridge() if readout is None else readout
+    _check_ridge(readout)
+    options = {"warmup": check_int(warmup, "warmup", minimum=0),
+               "metric": nrmse if metric is None else metric,
+               "seed": seed, "readout": readout, "feedback": bool(feedback),
+               "input_to_readout": bool(input_to_readout)}
+    if not callable(options["metric"]):
+        raise TypeError(f"metric must be a callable (y_true, y_pred) -> float, got "
+                        f"{type(metric).__name__}")
+    return options
+
+
+def _run_search(candidates, train, valid, client, options, refit):
+    """Score every (reservoir params, ridge) candidate on the workers; the
+    results best first, ties in the candidates' order."""
+    train = _series_pairs(train, "train")
+    valid = _series_pairs(valid, "valid")
+    client = _resolve_client(client)
+    train_ref = _shared_data(train, "train", client)
+    valid_ref = _shared_data(valid, "valid", client)
+    options_ref = _put(options, client)
+    groups = _tasks_of(candidates)
+    tasks = [dask.delayed(_evaluate, pure=True)(params, ridges, train_ref, valid_ref,
+                                                 options_ref)
+             for params, ridges, _ in groups]
+    scores = [None] * len(candidates)
+    for (_, _, indices), task_scores in zip(groups, _compute(tasks, client)):
+        for i, score in zip(indices, task_scores):
+            scores[i] = score
+    results = []
+    for (params, ridge), score in zip(candidates, scores):
+        full = dict(params)
+        full["ridge"] = options["readout"].ridge if ridge is None else ridge
+        results.append({"params": full, "score": score})
+    # Stable: ties keep the candidates' order; NaN last.
+    results.sort(key=lambda r: (math.isnan(r["score"]), r["score"]))
+    best_esn = None
+    if refit:
+        best = dict(results[0]["params"])
+        ridge = best.pop("ridge")
+        best_esn = _compute(dask.delayed(_refit, pure=True)(best, ridge, train_ref,
+                                                            options_ref), client)
+    return SearchResult(results, best_esn)
+
+
+_SEARCH_PARAMETERS = """    train, valid : (X, Y)
+        Lists of series (arrays or ``.npy``/``.csv`` paths), or one series
+        each. Arrays are scattered to every worker once, not sent with each
+        task; paths are read once, by one worker, and the arrays copied to
+        the others. Validation series are predicted from the state after
+        training (``esn.predict``), closed loop with ``feedback``.
+    client : dask.distributed.Client, optional
+        Default: the current client, else Dask's local threaded scheduler.
+    warmup : int
+        Discarded steps at the start of every training series.
+    metric : callable(y_true, y_pred) -> float, lower is better
+        Default ``fastrnn.metrics.nrmse``; averaged over validation series.
+        For a score to maximise, return its negative.
+    seed : int
+        Seed of every reservoir, unless ``seed`` is a searched parameter.
+    readout : fastrnn.Ridge, optional
+        Template for the readout's other settings (solver, fit_bias, dtype).
+    feedback, input_to_readout : bool
+        As in ``fastrnn.ESN``.
+    refit : bool
+        Refit the best candidate on a worker and return it."""
+
+
 def search(param_grid, train, valid, *, client=None, warmup=0, metric=None, seed=0,
            readout=None, feedback=False, input_to_readout=False, refit=True):
-    """Evaluate ESN hyperparameters in parallel on a Dask cluster.
+    """Evaluate a grid of ESN hyperparameters in parallel on a Dask cluster.
 
     Every combination of the reservoir parameters in ``param_grid`` is one
     task: it builds ``Reservoir(**params, seed=seed)``, harvests the states
@@ -630,60 +1025,63 @@ def search(param_grid, train, valid, *, client=None, warmup=0, metric=None, seed
         Lists of values of ``Reservoir`` parameters (``units`` is required;
         ``sr``, ``lr``, ``input_scaling``, ``seed``, ...) and of ``ridge``,
         as in scikit-learn's ``ParameterGrid``.
-    train, valid : (X, Y)
-        Lists of series (arrays or ``.npy``/``.csv`` paths read on the
-        workers), or one series each. The whole of both go to every worker.
-        Validation series are predicted from the state after training
-        (``esn.predict``), closed loop with ``feedback``.
-    client : dask.distributed.Client, optional
-    warmup : int
-        Discarded steps at the start of every training series.
-    metric : callable(y_true, y_pred) -> float, lower is better
-        Default ``fastrnn.metrics.nrmse``; averaged over validation series.
-        For a score to maximise, return its negative.
-    seed : int
-        Seed of every reservoir, unless ``seed`` is in the grid.
-    readout : fastrnn.Ridge, optional
-        Template for the readout's other settings (solver, fit_bias, dtype).
-    feedback, input_to_readout : bool
-        As in ``fastrnn.ESN``.
-    refit : bool
-        Refit the best combination on a worker and return it.
+{params}
 
     Returns
     -------
     SearchResult
+
+    See Also
+    --------
+    random_search : candidates drawn from distributions instead of a grid.
     """
-    combos = _grid(param_grid)
-    readout = Ridge() if readout is None else readout
-    _check_ridge(readout)
-    options = {"warmup": check_int(warmup, "warmup", minimum=0),
-               "metric": nrmse if metric is None else metric,
-               "seed": seed, "readout": readout, "feedback": bool(feedback),
-               "input_to_readout": bool(input_to_readout)}
-    if not callable(options["metric"]):
-        raise TypeError(f"metric must be a callable (y_true, y_pred) -> float, got "
-                        f"{type(metric).__name__}")
-    train = _series_pairs(train, "train")
-    valid = _series_pairs(valid, "valid")
-    client = _resolve_client(client)
-    train_ref, valid_ref, options_ref = (_put(obj, client) for obj in (train, valid, options))
-    tasks = [dask.delayed(_evaluate, pure=True)(params, ridges, train_ref, valid_ref,
-                                                 options_ref)
-             for params, ridges in combos]
-    all_scores = _compute(tasks, client)
-    results = []
-    for (params, ridges), scores in zip(combos, all_scores):
-        for ridge, score in zip(ridges, scores):
-            full = dict(params)
-            full["ridge"] = readout.ridge if ridge is None else ridge
-            results.append({"params": full, "score": score})
-    # Stable: ties keep the grid's order; NaN last.
-    results.sort(key=lambda r: (math.isnan(r["score"]), r["score"]))
-    best_esn = None
-    if refit:
-        best = dict(results[0]["params"])
-        ridge = best.pop("ridge")
-        best_esn = _compute(dask.delayed(_refit, pure=True)(best, ridge, train_ref,
-                                                            options_ref), client)
-    return SearchResult(results, best_esn)
+    options = _search_options(warmup, metric, seed, readout, feedback, input_to_readout)
+    return _run_search(_grid(param_grid), train, valid, client, options, refit)
+
+
+def random_search(param_distributions, train, valid, *, n_iter=10, random_state=None,
+                  client=None, warmup=0, metric=None, seed=0, readout=None, feedback=False,
+                  input_to_readout=False, refit=True):
+    """Evaluate randomly drawn ESN hyperparameters in parallel on a Dask cluster.
+
+    As scikit-learn's ``RandomizedSearchCV`` is to ``GridSearchCV``, this is
+    to ``search``: ``n_iter`` candidates are drawn on the client
+    (``sample_params``), then scored on the workers as ``search`` scores a
+    grid: each score equals the serial loop's for that candidate, and
+    candidates with the same reservoir parameters share one harvest of the
+    training states.
+
+    Parameters
+    ----------
+    param_distributions : dict or list of dicts
+        ``Reservoir`` parameters (``units`` is required) and ``ridge``, each
+        a frozen ``scipy.stats`` distribution (anything with
+        ``rvs(random_state=...)``; e.g. ``loguniform(1e-8, 1e-2)`` for
+        ``ridge``, ``uniform(0.5, 0.8)`` for ``sr`` on [0.5, 1.3],
+        ``randint(50, 300)`` for ``units``) or a list of values.
+    n_iter : int >= 1
+        Number of candidates.
+    random_state : None, int, numpy.random.RandomState or Generator
+        Drawing of the candidates; an int makes the search reproducible.
+{params}
+
+    Returns
+    -------
+    SearchResult
+        ``results`` holds every candidate (drawn values as Python numbers).
+    """
+    options = _search_options(warmup, metric, seed, readout, feedback, input_to_readout)
+    for d in _dicts(param_distributions, "param_distributions", "distributions or lists"):
+        _check_names(d, "param_distributions")
+    candidates = []
+    for params in sample_params(param_distributions, n_iter, random_state):
+        params = dict(params)
+        ridge = params.pop("ridge", None)
+        candidates.append((params, None if ridge is None
+                           else check_real(ridge, "ridge", low=0.0)))
+    return _run_search(candidates, train, valid, client, options, refit)
+
+
+if search.__doc__:      # None under python -OO
+    search.__doc__ = search.__doc__.format(params=_SEARCH_PARAMETERS)
+    random_search.__doc__ = random_search.__doc__.format(params=_SEARCH_PARAMETERS)
