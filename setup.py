@@ -13,6 +13,7 @@ import sys
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 C_SOURCES = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "csrc", "*.c")))
@@ -84,4 +85,15 @@ def extensions():
     )
 
 
-setup(ext_modules=extensions())
+class SerialBuildExt(build_ext):
+    """build_ext without -j: the extensions share C files of csrc/, each
+    compiled to the same object path, so two extensions built at once wrote
+    one object file together and linked a broken module (seen as a missing
+    fr_tanh_d in _elementwise)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        self.parallel = None
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": SerialBuildExt})
