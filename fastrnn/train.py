@@ -207,6 +207,14 @@ def train(model, X, Y, *, loss="mse", optimizer=None, epochs=10, batch_size=32,
         optimizer = Adam(model, lr=1e-3)
     elif not isinstance(optimizer, Optimizer):
         raise TypeError("optimizer must be a fastrnn.optim.Optimizer")
+    else:
+        # An optimiser built for another model would update its arrays and
+        # leave this one untouched: training would silently do nothing.
+        updated = optimizer.params
+        for name, p in model.params.items():
+            if not any(np.may_share_memory(p, q) for q in updated):
+                raise ValueError(f"optimizer does not update the model's parameter {name!r}: "
+                                 "build it from this model, e.g. Adam(model)")
     rng = check_random_state(seed)
     history = History(loss=[], grad_norm=[], seconds=[])
     n_batches = -(-N // batch_size)
