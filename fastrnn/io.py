@@ -31,7 +31,11 @@ Loading reads the header as a plain uint8 array and every member with
 fails a checksum (the zip's CRC-32 or the header's SHA-256 of each array), of
 an unknown format version, of an unregistered class, whose arrays differ in
 shape or dtype from the header, whose CSR structure is invalid (indices out
-of range, indptr not monotone), or whose configuration the class refuses.
+of range, indptr not monotone), whose configuration states a size the arrays
+present do not back (``num_layers``, ``hidden_size``, ``units``, the number of
+delays or periods...: checked before anything is allocated, so a tampered
+header cannot make ``load`` build a huge model), or whose configuration the
+class refuses.
 
 Writing is atomic: the file is written to a temporary file in the target's
 directory, flushed to disk (``fsync``), then renamed over the target
