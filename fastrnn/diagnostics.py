@@ -18,6 +18,7 @@ Jacobian. There the state s_t is everything the layer carries: h_t of every
 layer, and c_t too for an LSTM.
 """
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,7 +127,7 @@ def gradient_flow(model, x, y, *, loss="mse", lyapunov_steps=None, seed=0):
     recurrent, output = _split(model)
     dtype = getattr(recurrent, "dtype", None)
     if not isinstance(dtype, np.dtype) or not isinstance(getattr(recurrent, "params", None),
-                                                         dict):
+                                                         Mapping):
         raise TypeError(f"model must be a fastrnn.RNN, LeakyRNN, LSTM or GRU, or a Sequential "
                         f"of one, got {type(model).__name__}")
     x = as_float_array(x, "x", dtype, ndim=3)

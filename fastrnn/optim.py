@@ -10,6 +10,8 @@ The optimiser takes the models whose ``params`` and ``grads`` dicts it should
 update (or explicit ``(param, grad)`` pairs); it updates the arrays in place,
 so the models see the new values without copying.
 """
+from collections.abc import Mapping
+
 import numpy as np
 
 from fastrnn import _optim
@@ -35,9 +37,9 @@ def _collect_pairs(models):
     for i, item in enumerate(models):
         if hasattr(item, "params") and hasattr(item, "grads"):
             params, grads = item.params, item.grads
-            if not isinstance(params, dict) or not isinstance(grads, dict) \
+            if not isinstance(params, Mapping) or not isinstance(grads, Mapping) \
                     or set(params) != set(grads):
-                raise TypeError(f"models[{i}].params and .grads must be dicts with the same "
+                raise TypeError(f"models[{i}].params and .grads must be mappings with the same "
                                 f"keys, got {type(params).__name__} and "
                                 f"{type(grads).__name__}")
             for key, p in params.items():

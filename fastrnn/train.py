@@ -6,6 +6,7 @@ loss at every step or at the last step only, by full or truncated BPTT.
 """
 import sys
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -75,8 +76,10 @@ class Sequential:
 def _check_part(obj, name, expected):
     """A model part must have what training uses: ``params`` and ``grads``
     dicts, ``forward``, ``backward`` and ``zero_grad``."""
-    ok = (isinstance(getattr(obj, "params", None), dict)
-          and isinstance(getattr(obj, "grads", None), dict)
+    # Mapping, not dict: a layer may keep its parameters in a mapping of its
+    # own (one that refuses arrays of the wrong shape, say).
+    ok = (isinstance(getattr(obj, "params", None), Mapping)
+          and isinstance(getattr(obj, "grads", None), Mapping)
           and all(callable(getattr(obj, m, None)) for m in ("forward", "backward", "zero_grad")))
     if not ok:
         raise TypeError(f"{name} must be {expected}, with params and grads dicts and forward, "
