@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from fastrnn import cli
-from fastrnn.cli import main
 
 from test_cli import _subprocess_env, assert_error, run
 
