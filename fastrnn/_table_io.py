@@ -184,6 +184,9 @@ def _read_npy(path):
 
 
 def _read_csv(path, delimiter):
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"":
+        raise TableError(f"{path}: the delimiter must be one character (not a line break "
+                         f"or '\"'), got {delimiter!r}")
     rows, lines = [], []
     comment_before_data = None
     try:

@@ -74,6 +74,43 @@ def check_real(value, name, *, low=None, high=None, low_open=False, high_open=Fa
     return value
 
 
+# ---- sizes, choices and finite arrays (persistence, data sets, metrics) ----
+# Largest length or count a user may ask for: beyond any memory (2**40
+# float64 values are 8 TiB), yet small enough that products of a few such
+# numbers stay exact and within C's 64-bit sizes. Between the memory at hand
+# and this bound the honest answer is numpy's MemoryError.
+MAX_SIZE = 2**40
+
+
+def check_size(value, name, minimum=0):
+    """A length or count (an integer in [minimum, MAX_SIZE]); a huge integer
+    is a ValueError naming it, not an OverflowError deep inside numpy."""
+    return check_int(value, name, minimum=minimum, maximum=MAX_SIZE)
+
+
+def check_total(total, what):
+    """An element count computed from several sizes, e.g. ``(n + discard) *
+    subsample`` steps, checked against MAX_SIZE; ``what`` names the sizes."""
+    if total > MAX_SIZE:
+        raise ValueError(f"{what} = {total} is too large (at most {MAX_SIZE})")
+    return total
+
+
+def check_choice(value, name, choices):
+    """One of the strings ``choices``; anything else (arrays included) is refused."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, "
+                         f"got {value!r:.80}")
+    return value
+
+
+def check_finite(arr, name):
+    """``arr`` (a real array) with no NaN or infinity, else a ValueError naming it."""
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite: it holds NaN or infinity")
+    return arr
+
+
 def as_array(a, name):
     """``np.asarray(a)``, with a ValueError naming the argument for ragged input."""
     try:

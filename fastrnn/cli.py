@@ -37,6 +37,34 @@ class CLIError(Exception):
     """A problem to report as one line and exit status 2."""
 
 
+def _printable(text, stream):
+    """``text`` as one line that ``stream`` can always print: whitespace runs
+    (line breaks included) become one space, other unprintable characters
+    (control codes, the lone surrogates standing for undecodable bytes of a
+    file name) their backslash escape, and characters the stream's encoding
+    lacks (say ``PYTHONIOENCODING=ascii``) too."""
+    text = " ".join(str(text).split())
+    text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    try:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:   # a stream naming an encoding Python lacks
+        return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def _say(text):
+    """Print a line of a report on standard output, safely (see _printable)."""
+    sys.stdout.write(_printable(text, sys.stdout) + "\n")
+
+
+def _say_err(text):
+    """Write one line on standard error, safely; a closed or broken standard
+    error is not worth a traceback."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(_printable(text, sys.stderr) + "\n")
+        sys.stderr.flush()
+
+
 # ------------------------------------------------------------ progress bar
 class Progress:
     """A tqdm bar on standard error when tqdm is installed, else a plain line
@@ -98,8 +126,7 @@ def _warnings_as_lines(command):
             yield
         finally:
             for w in caught:
-                text = " ".join(str(w.message).split())
-                sys.stderr.write(f"fastrnn {command}: warning: {text}\n")
+                _say_err(f"fastrnn {command}: warning: {w.message}")
 
 
 # -------------------------------------------------------- argument types
@@ -122,6 +149,15 @@ def _int(text):
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+
+
+def _delimiter(text):
+    # csv.reader takes exactly one character, and a line break or the quote
+    # character would silently change how every line splits.
+    if len(text) != 1 or text in "\r\n\"":
+        raise argparse.ArgumentTypeError(
+            f"must be one character (not a line break or '\"'), got {text!r}")
+    return text
 
 
 def _finite_float(text):
@@ -266,12 +302,14 @@ def _report_fit(args, Y, esn, states, target_names, input_names, horizon):
     task = (f"predict column(s) {', '.join(target_names)} "
             + (f"{horizon} step(s) ahead " if horizon else "")
             + f"from column(s) {', '.join(input_names)}")
-    print(f"fitted an ESN of {args.units} units on {truth.shape[0]} steps of {args.input} "
-          f"(after {args.warmup} warm-up steps) to {task}")
+    # File and column names come from the user: printed through _say, which
+    # escapes what the terminal's encoding cannot show.
+    _say(f"fitted an ESN of {args.units} units on {truth.shape[0]} steps of {args.input} "
+         f"(after {args.warmup} warm-up steps) to {task}")
     for k, name in enumerate(target_names):
-        print(f"  {name}: training NRMSE {_metric(nrmse, truth[:, k], pred[:, k])}, "
-              f"R^2 {_metric(rsquare, truth[:, k], pred[:, k], digits=6)}")
-    print(f"saved to {args.output}")
+        _say(f"  {name}: training NRMSE {_metric(nrmse, truth[:, k], pred[:, k])}, "
+             f"R^2 {_metric(rsquare, truth[:, k], pred[:, k], digits=6)}")
+    _say(f"saved to {args.output}")
 
 
 def _metric(fn, truth, pred, digits=4):
@@ -443,7 +481,7 @@ def build_parser():
     g.add_argument("--horizon", type=_nonnegative_int, metavar="H",
                    help="predict the target H steps after the input (default: 1 without a "
                         "target, 0 with one)")
-    g.add_argument("--delimiter", default=",", metavar="CHAR",
+    g.add_argument("--delimiter", default=",", metavar="CHAR", type=_delimiter,
                    help="CSV field separator (default ',')")
     g = fit.add_argument_group("model")
     g.add_argument("--units", metavar="N", type=_positive_int, default=300,
@@ -501,7 +539,7 @@ def build_parser():
                       help="start from the zero state, not the state saved at the end of "
                            "training (for a series unrelated to the training data)")
     pred.add_argument("--no-header", action="store_true", help="no header row in CSV output")
-    pred.add_argument("--delimiter", default=",", metavar="CHAR",
+    pred.add_argument("--delimiter", default=",", metavar="CHAR", type=_delimiter,
                       help="CSV field separator of --input (default ',')")
     pred.add_argument("--quiet", "-q", action="store_true",
                       help="accepted for symmetry with fit and bench (predict shows no "
@@ -559,12 +597,8 @@ def main(argv=None):
         args = parser.parse_args(["demo"])
     try:
         return args.handler(args)
-    except (CLIError, TableError) as exc:
-        message = " ".join(str(exc).split())
-        sys.stderr.write(f"fastrnn {args.command}: error: {message}\n")
-        return EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write(f"fastrnn {args.command}: interrupted\n")
+        _say_err(f"fastrnn {args.command}: interrupted")
         return 130
     except BrokenPipeError:
         # The reader of standard output went away (e.g. `| head`): stop
@@ -573,6 +607,36 @@ def main(argv=None):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except Exception as exc:   # noqa: BLE001 - sorted by _error_message
+        message = _error_message(exc)
+        if message is None:
+            raise   # a bug of fastrnn itself: its traceback is what to report
+    _say_err(f"fastrnn {args.command}: error: {message}")
+    return EXIT_USAGE
+
+
+def _error_message(exc):
+    """The one line to print for an exception that ends a command, or None
+    for one that is a bug of fastrnn (and deserves its traceback).
+
+    Classes, not cases: whatever the library refuses (ValueError, TypeError,
+    an overflow), a file that cannot be read or written (OSError), text that
+    cannot be encoded or decoded (UnicodeError) and an allocation that does
+    not fit (MemoryError) are the user's input meeting a limit."""
+    if isinstance(exc, (CLIError, TableError)):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        detail = f" ({exc})" if str(exc) else ""
+        return (f"not enough memory for this job{detail}; use a smaller model "
+                "(--units) or less data")
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        return f"{where}{exc.strerror or exc}"
+    if isinstance(exc, UnicodeError):
+        return f"text that cannot be encoded or decoded: {exc}"
+    if isinstance(exc, (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError)):
+        return str(exc) or type(exc).__name__
+    return None
 
 
 if __name__ == "__main__":

@@ -76,9 +76,13 @@ def clip_grad_norm(grads, max_norm, *, seed=None):
     """
     max_norm = check_real(max_norm, "max_norm", low=0.0, low_open=True)
     arrays = _as_grad_list(grads)
+    # A given seed is checked on every call, not only when a random step is
+    # needed, so that a wrong one shows on the first call rather than at the
+    # first NaN; None costs nothing until then.
+    rng = None if seed is None else check_random_state(seed)
     norm = float(_clip.global_norm(arrays))
     if not np.isfinite(norm):
-        rng = check_random_state(seed)
+        rng = check_random_state(seed) if rng is None else rng
         for a in arrays:
             a[...] = rng.standard_normal(a.shape)
         step_norm = float(_clip.global_norm(arrays))

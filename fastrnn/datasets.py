@@ -3,9 +3,19 @@ downloaded): Mackey-Glass, NARMA, Lorenz, and the memory-capacity task.
 
 Every function returns float64 arrays shaped (n, features).
 """
+import sys
+
 import numpy as np
 
-from fastrnn._validation import check_int, check_random_state, check_real
+from fastrnn._validation import (
+    as_float_array,
+    check_choice,
+    check_finite,
+    check_random_state,
+    check_real,
+    check_size,
+    check_total,
+)
 
 
 def mackey_glass(n, tau=17, *, a=0.2, b=0.1, power=10, x0=1.2, h=0.1, subsample=10,
@@ -45,48 +55,69 @@ def mackey_glass(n, tau=17, *, a=0.2, b=0.1, power=10, x0=1.2, h=0.1, subsample=
     -------
     ndarray (n, 1)
     """
-    n = check_int(n, "n", minimum=0)
+    n = check_size(n, "n")
     tau = check_real(tau, "tau", low=0.0, low_open=True)
     h = check_real(h, "h", low=0.0, low_open=True)
-    subsample = check_int(subsample, "subsample", minimum=1)
-    discard = check_int(discard, "discard", minimum=0)
+    subsample = check_size(subsample, "subsample", minimum=1)
+    discard = check_size(discard, "discard")
     power = check_real(power, "power")
     a = check_real(a, "a")
     b = check_real(b, "b")
     x0 = check_real(x0, "x0")
-    if method not in ("euler", "rk4"):
-        raise ValueError(f"method must be 'euler' or 'rk4', got {method!r}")
-    d = int(round(tau / h))
+    check_choice(method, "method", ("euler", "rk4"))
+    rng = None if seed is None else check_random_state(seed)
+    ratio = tau / h
+    if not ratio <= 2**40:   # also catches an infinite ratio (tau=1e300, h=1e-300)
+        raise ValueError(f"tau / h must be at most {2**40} steps of delay: tau={tau}, h={h}")
+    d = int(round(ratio))
     if abs(d * h - tau) > 1e-9 * max(1.0, tau):
         raise ValueError(f"tau must be a multiple of h: tau={tau}, h={h}")
     steps = (n + discard) * subsample
+    check_total(d + 1 + steps, "the integration steps round(tau/h) + 1 + (n + discard) * "
+                               "subsample")
     hist = np.full(d + 1, x0, dtype=np.float64)
-    if seed is not None:
-        hist += check_random_state(seed).uniform(-0.1, 0.1, size=d + 1)
+    if rng is not None:
+        hist += rng.uniform(-0.1, 0.1, size=d + 1)
     x = np.empty(d + 1 + steps, dtype=np.float64)
     x[:d + 1] = hist
     # Plain Python floats: the recursion is sequential, and float arithmetic
     # on scalars is several times faster than on NumPy scalars.
     xs = x.tolist()
-    if method == "euler":
-        for k in range(d, d + steps):
-            xd = xs[k - d]
-            xk = xs[k]
-            xs.append(0.0)
-            xs[k + 1] = xk + h * (a * xd / (1.0 + xd ** power) - b * xk)
-    else:
-        def f(xk, xd):
-            return a * xd / (1.0 + xd ** power) - b * xk
-        for k in range(d, d + steps):
-            xk, xd0, xd1 = xs[k], xs[k - d], xs[k - d + 1]
-            xdm = 0.5 * (xd0 + xd1)
-            k1 = f(xk, xd0)
-            k2 = f(xk + 0.5 * h * k1, xdm)
-            k3 = f(xk + 0.5 * h * k2, xdm)
-            k4 = f(xk + h * k3, xd1)
-            xs.append(0.0)
-            xs[k + 1] = xk + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
-    series = np.asarray(xs[d + 1:], dtype=np.float64)
+    diverged = ValueError(
+        f"the Mackey-Glass series leaves the float64 range (|x|**power must stay below "
+        f"{sys.float_info.max:.3g}, and 1 + x**power must not be 0) with x0={x0}, a={a}, "
+        f"b={b}, power={power}, h={h}: choose a smaller x0, power or h")
+    try:
+        if method == "euler":
+            for k in range(d, d + steps):
+                xd = xs[k - d]
+                xk = xs[k]
+                xs.append(0.0)
+                xs[k + 1] = xk + h * (a * xd / (1.0 + xd ** power) - b * xk)
+        else:
+            def f(xk, xd):
+                return a * xd / (1.0 + xd ** power) - b * xk
+            for k in range(d, d + steps):
+                xk, xd0, xd1 = xs[k], xs[k - d], xs[k - d + 1]
+                xdm = 0.5 * (xd0 + xd1)
+                k1 = f(xk, xd0)
+                k2 = f(xk + 0.5 * h * k1, xdm)
+                k3 = f(xk + 0.5 * h * k2, xdm)
+                k4 = f(xk + h * k3, xd1)
+                xs.append(0.0)
+                xs[k + 1] = xk + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+    except (OverflowError, ZeroDivisionError):
+        # Python's ** raises where numpy would give inf; either way the
+        # parameters (not the caller's data) are at fault.
+        raise diverged from None
+    try:
+        series = np.asarray(xs[d + 1:], dtype=np.float64)
+    except TypeError:   # a negative x to a non-integer power is complex
+        raise ValueError(f"the Mackey-Glass series goes negative, and x**power is complex for "
+                         f"a non-integer power={power}: choose x0 > 0, or an integer power "
+                         f"(x0={x0}, a={a}, b={b})") from None
+    if not np.all(np.isfinite(series)):
+        raise diverged
     # sample i is the state after (i + 1) * subsample steps
     samples = series[subsample - 1::subsample]
     return samples[discard:discard + n, None].copy()
@@ -115,14 +146,14 @@ def narma(n, order=10, *, seed=None, u=None, discard=200):
     y : ndarray (n, 1), the target: y[t] is y(t+1), the value to predict
         from u up to time t.
     """
-    n = check_int(n, "n", minimum=0)
-    order = check_int(order, "order", minimum=1)
-    discard = check_int(discard, "discard", minimum=0)
-    total = n + discard
+    n = check_size(n, "n")
+    order = check_size(order, "order", minimum=1)
+    discard = check_size(discard, "discard")
+    total = check_total(n + discard, "n + discard")
     if u is None:
         uu = check_random_state(seed).uniform(0.0, 0.5, size=total)
     else:
-        uu = np.asarray(u, dtype=np.float64).ravel()
+        uu = check_finite(as_float_array(u, "u", np.float64).ravel(), "u")
         if uu.shape[0] != total:
             raise ValueError(f"u must have n + discard = {total} values, got {uu.shape[0]}")
     y = np.zeros(total + 1)
@@ -136,6 +167,10 @@ def narma(n, order=10, *, seed=None, u=None, discard=200):
         u_old = ul[t - order + 1] if t - order + 1 >= 0 else 0.0
         yl[t + 1] = 0.3 * yl[t] + 0.05 * yl[t] * window + 1.5 * u_old * ul[t] + 0.1
     y = np.asarray(yl)
+    if not np.all(np.isfinite(y)):
+        # NARMA is unstable for some inputs (values of u much above 0.5).
+        raise ValueError(f"the NARMA{order} recursion diverges for this input u (it is "
+                         "stable for u in [0, 0.5])")
     return uu[discard:, None].copy(), y[discard + 1:, None].copy()
 
 
@@ -156,12 +191,13 @@ def lorenz(n, *, h=0.01, subsample=1, sigma=10.0, rho=28.0, beta=8.0 / 3.0,
     -------
     ndarray (n, 3): columns x, y, z.
     """
-    n = check_int(n, "n", minimum=0)
-    subsample = check_int(subsample, "subsample", minimum=1)
-    discard = check_int(discard, "discard", minimum=0)
+    n = check_size(n, "n")
+    subsample = check_size(subsample, "subsample", minimum=1)
+    discard = check_size(discard, "discard")
+    check_total((n + discard) * subsample, "the integration steps (n + discard) * subsample")
     h = check_real(h, "h", low=0.0, low_open=True)
-    s, r, bt = float(sigma), float(rho), float(beta)
-    x, y, z = (float(v) for v in x0)
+    s, r, bt = check_real(sigma, "sigma"), check_real(rho, "rho"), check_real(beta, "beta")
+    x, y, z = check_finite(as_float_array(x0, "x0", np.float64, shape=(3,)), "x0").tolist()
     out = np.empty((n + discard, 3))
 
     def f(x, y, z):
@@ -177,6 +213,9 @@ def lorenz(n, *, h=0.01, subsample=1, sigma=10.0, rho=28.0, beta=8.0 / 3.0,
             y += h / 6.0 * (b1 + 2 * b2 + 2 * b3 + b4)
             z += h / 6.0 * (c1 + 2 * c2 + 2 * c3 + c4)
         out[i] = (x, y, z)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"the Lorenz integration diverges with h={h} (sigma={s}, rho={r}, "
+                         f"beta={bt}): use a smaller step h")
     return out[discard:].copy()
 
 
@@ -192,10 +231,14 @@ def memory_capacity_task(n, max_delay=40, *, low=-0.8, high=0.8, seed=None):
     y : ndarray (n, max_delay), y[t, k-1] = u[t-k] (0 for t < k: discard at
         least max_delay warm-up steps before using the rows).
     """
-    n = check_int(n, "n", minimum=0)
-    max_delay = check_int(max_delay, "max_delay", minimum=1)
+    n = check_size(n, "n")
+    max_delay = check_size(max_delay, "max_delay", minimum=1)
+    check_total(n * max_delay, "n * max_delay")
+    low = check_real(low, "low")
+    high = check_real(high, "high", low=low, low_open=True)
     u = check_random_state(seed).uniform(low, high, size=n)
     y = np.zeros((n, max_delay))
-    for k in range(1, max_delay + 1):
+    # Delays of n steps or more never reach the series: their columns stay 0.
+    for k in range(1, min(max_delay, n) + 1):
         y[k:, k - 1] = u[:n - k]
     return u[:, None], y

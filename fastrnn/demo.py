@@ -12,6 +12,7 @@ import numpy as np
 
 from fastrnn import losses, numpy_rnn
 from fastrnn._timing import median_seconds
+from fastrnn._validation import check_bool, check_int, check_real, check_size
 from fastrnn.optim import Adam
 from fastrnn.output import Linear
 from fastrnn.rnn import RNN
@@ -24,7 +25,10 @@ def sine_classes(n_sequences, length, *, noise=0.3, seed=0):
 
     Returns x (length, n_sequences, 1) float32 and labels (n_sequences,) int.
     """
-    rng = np.random.default_rng(seed)
+    n_sequences = check_size(n_sequences, "n_sequences", minimum=1)
+    length = check_size(length, "length", minimum=1)
+    noise = check_real(noise, "noise", low=0.0)
+    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
     labels = rng.integers(0, len(FREQUENCIES), n_sequences)
     freq = np.asarray(FREQUENCIES)[labels]
     phase = rng.uniform(0, 2 * np.pi, n_sequences)
@@ -35,7 +39,12 @@ def sine_classes(n_sequences, length, *, noise=0.3, seed=0):
 
 def run_demo(*, hidden=32, length=60, batch=32, steps=300, lr=0.01, seed=0, verbose=True):
     """Train, evaluate and time; returns a dict of the figures it printed."""
-    say = print if verbose else (lambda *a, **k: None)
+    hidden = check_size(hidden, "hidden", minimum=1)
+    length = check_size(length, "length", minimum=1)
+    batch = check_size(batch, "batch", minimum=1)
+    steps = check_size(steps, "steps")
+    seed = check_int(seed, "seed", minimum=0)
+    say = print if check_bool(verbose, "verbose") else (lambda *a, **k: None)
     x_train, y_train = sine_classes(2048, length, seed=seed)
     x_test, y_test = sine_classes(512, length, seed=seed + 1)
     rnn = RNN(1, hidden, seed=seed)

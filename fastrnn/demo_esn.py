@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from fastrnn._validation import check_bool, check_int, check_size
 from fastrnn.datasets import mackey_glass
 from fastrnn.esn import ESN
 from fastrnn.metrics import nrmse
@@ -38,8 +39,14 @@ def run_demo(units=500, train=3000, test=1000, horizon=1, seed=42, verbose=True)
     ``run_seconds_numpy``, ``speedup`` and ``max_state_difference`` (fastrnn
     against the NumPy loop).
     """
-    say = print if verbose else (lambda *a, **k: None)
     washout = 100
+    units = check_size(units, "units", minimum=1)
+    # the readout needs steps after the warm-up; the forecast a step ahead
+    train = check_size(train, "train", minimum=washout + 1)
+    test = check_size(test, "test", minimum=1)
+    horizon = check_size(horizon, "horizon", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    say = print if check_bool(verbose, "verbose") else (lambda *a, **k: None)
     series = mackey_glass(train + test + horizon, discard=500)
     # Centre and scale: the reservoir's input and the readout's target in
     # units of the series' spread.

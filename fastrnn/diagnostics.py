@@ -18,12 +18,14 @@ Jacobian. There the state s_t is everything the layer carries: h_t of every
 layer, and c_t too for an LSTM.
 """
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from fastrnn import losses
-from fastrnn._validation import check_int, check_random_state
+from fastrnn._validation import as_array, as_float_array, check_choice, check_int, \
+    check_random_state
 from fastrnn.clockwork import ClockworkRNN
 from fastrnn.delays import DelayRNN
 from fastrnn.leaky import LeakyRNN
@@ -121,10 +123,25 @@ def gradient_flow(model, x, y, *, loss="mse", lyapunov_steps=None, seed=0):
     -------
     GradientFlow
     """
+    check_choice(loss, "loss", ("mse", "nll"))
     recurrent, output = _split(model)
-    x = np.asarray(x)
-    if x.ndim != 3:
-        raise ValueError(f"x must be (T, B, D), got shape {x.shape}")
+    dtype = getattr(recurrent, "dtype", None)
+    if not isinstance(dtype, np.dtype) or not isinstance(getattr(recurrent, "params", None),
+                                                         Mapping):
+        raise TypeError(f"model must be a fastrnn.RNN, LeakyRNN, LSTM or GRU, or a Sequential "
+                        f"of one, got {type(model).__name__}")
+    x = as_float_array(x, "x", dtype, ndim=3)
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"x must hold at least one sequence of at least one step, (T, B, D) "
+                         f"with T, B >= 1; got shape {x.shape}")
+    y = as_array(y, "y")
+    if y.shape[:2] != x.shape[:2] or y.ndim != (3 if loss == "mse" else 2):
+        want = "(T, B, O)" if loss == "mse" else "(T, B) of classes"
+        raise ValueError(f"y must be {want} with the T, B of x {x.shape[:2]} for "
+                         f"loss={loss!r}, got shape {y.shape}")
+    if lyapunov_steps is not None:
+        check_int(lyapunov_steps, "lyapunov_steps", minimum=1)
+    check_random_state(seed)
     leaky = _as_leaky(recurrent)
     if leaky is None:
         _check_suffix_runnable(recurrent)
@@ -134,7 +151,7 @@ def gradient_flow(model, x, y, *, loss="mse", lyapunov_steps=None, seed=0):
     output = copy.deepcopy(output)
     hs, _ = layer.forward(x)
     out = output.forward(hs) if output is not None else hs
-    value, dout = _loss_grad(loss, out, np.asarray(y))
+    value, dout = _loss_grad(loss, out, y)
     dh = output.backward(dout) if output is not None else dout
     final_only = np.zeros_like(dh)
     final_only[-1] = dh[-1]
@@ -290,6 +307,14 @@ def plot_gradient_flow(flow, path=None, *, title=None):
 
     Needs matplotlib (an optional dependency, imported here only).
     """
+    # The argument first: a wrong one is worth saying even without matplotlib.
+    try:
+        flows = {"": flow} if isinstance(flow, GradientFlow) else dict(flow)
+    except (TypeError, ValueError):
+        flows = None
+    if not flows or not all(isinstance(f, GradientFlow) for f in flows.values()):
+        raise TypeError("flow must be a GradientFlow or a non-empty mapping of label -> "
+                        "GradientFlow")
     try:
         import matplotlib
         if path is not None:
@@ -297,10 +322,6 @@ def plot_gradient_flow(flow, path=None, *, title=None):
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError("plot_gradient_flow needs matplotlib: pip install matplotlib") from exc
-    flows = {"": flow} if isinstance(flow, GradientFlow) else dict(flow)
-    if not flows or not all(isinstance(f, GradientFlow) for f in flows.values()):
-        raise TypeError("flow must be a GradientFlow or a non-empty mapping of label -> "
-                        "GradientFlow")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     for label, f in flows.items():
         T = f.grad_norm.shape[0]

@@ -31,7 +31,11 @@ Loading reads the header as a plain uint8 array and every member with
 fails a checksum (the zip's CRC-32 or the header's SHA-256 of each array), of
 an unknown format version, of an unregistered class, whose arrays differ in
 shape or dtype from the header, whose CSR structure is invalid (indices out
-of range, indptr not monotone), or whose configuration the class refuses.
+of range, indptr not monotone), whose configuration states a size the arrays
+present do not back (``num_layers``, ``hidden_size``, ``units``, the number of
+delays or periods...: checked before anything is allocated, so a tampered
+header cannot make ``load`` build a huge model), or whose configuration the
+class refuses.
 
 Writing is atomic: the file is written to a temporary file in the target's
 directory, flushed to disk (``fsync``), then renamed over the target
@@ -113,6 +117,7 @@ this file and are installed on first use (``_install_builtins``).
 """
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -370,7 +375,9 @@ def _read_member(zf, member, file_size, expected=None):
                     f"array {member!r} is {dtype.str} of shape {tuple(shape)} but the header "
                     f"says {expected['dtype']} of shape {tuple(expected['shape'])}"
                 )
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        # Python ints: an int64 product of a crafted shape could wrap round
+        # to a small number and pass this check.
+        nbytes = math.prod(int(n) for n in shape) * dtype.itemsize
         if nbytes > info.file_size:
             raise _Corrupt(f"member {member!r} is shorter than its shape {tuple(shape)} requires")
     with zf.open(info) as f:
@@ -414,7 +421,8 @@ def _read_arrays(zf, entries, file_size):
             parts, shape = e.get("parts"), e.get("shape")
             if not isinstance(parts, dict) or set(parts) != set(_CSR_PARTS) \
                     or not isinstance(shape, list) \
-                    or not all(isinstance(n, int) and n >= 0 for n in shape) \
+                    or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                               for n in shape) \
                     or e.get("container") not in ("csr_array", "csr_matrix"):
                 raise _Corrupt(f"the header's entry for sparse array {name!r} is malformed")
             got = {}
@@ -509,7 +517,11 @@ def load(path, *, model=None):
         if model is not None:
             return entry.build(dict(header["config"]), arrays, model)
         return entry.build(dict(header["config"]), arrays)
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, LookupError, ArithmeticError, AttributeError,
+            RecursionError) as exc:
+        # A configuration the checks above let through may still trip a
+        # constructor (a huge integer overflowing a C type, a nesting too
+        # deep): the honest answer is still "this file is not a valid model".
         raise ValueError(
             f"{path}: the stored configuration or arrays do not make a valid "
             f"{entry.name}: {exc}"
@@ -538,14 +550,21 @@ def assign_params(params, arrays, owner="model"):
         p[...] = arrays[name]
 
 
-def expect_shapes(arrays, shapes, owner="model"):
+def expect_shapes(arrays, shapes, owner="model", *, exact=False):
     """Check array shapes implied by a configuration BEFORE building from it.
 
     A tampered configuration (say hidden_size = 10**6 with small arrays)
     would otherwise make the constructor allocate a huge model first.
     Entries whose expected shape holds a non-integer are skipped: the
-    constructor refuses such configurations itself.
+    constructor refuses such configurations itself. With ``exact``, the
+    names must also be exactly those of ``shapes``.
     """
+    if exact:
+        missing = sorted(set(shapes) - set(arrays))
+        unexpected = sorted(set(arrays) - set(shapes))
+        if missing or unexpected:
+            raise ValueError(f"arrays do not match the {owner}'s configuration: "
+                             f"missing {missing[:5]}, unexpected {unexpected[:5]}")
     for name, shape in shapes.items():
         if not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
             continue
@@ -556,7 +575,52 @@ def expect_shapes(arrays, shapes, owner="model"):
                              f"configuration, got {got}")
 
 
-def register_params_class(name, cls, config_names, expected_shapes=None):
+def config_int(config, key, default=None, *, minimum=1, maximum=2**62):
+    """``config[key]`` (or ``default`` when absent) checked to be an integer
+    in [minimum, maximum]; a ValueError naming the field otherwise.
+
+    For the sizes a header states, checked before they size an allocation
+    or a loop (the default maximum keeps them within C's 64-bit integers).
+    """
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) \
+            or not minimum <= value <= maximum:
+        raise ValueError(f"config field {key!r} must be an integer in [{minimum}, {maximum}], "
+                         f"got {value!r}")
+    return value
+
+
+def config_bool(config, key, default):
+    """``config[key]`` (or ``default``) checked to be True or False."""
+    value = config.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"config field {key!r} must be true or false, got {value!r}")
+    return value
+
+
+def config_int_list(config, key, default, n_max):
+    """``config[key]``: a list of at most ``n_max`` integers >= 1 (a header's
+    periods or delays), each checked as :func:`config_int` does."""
+    value = config.get(key, default)
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= n_max:
+        raise ValueError(f"config field {key!r} must be a list of 1 to {n_max} integers, "
+                         f"got {type(value).__name__} of length "
+                         f"{len(value) if isinstance(value, (list, tuple)) else '-'}")
+    return [config_int({key: v}, key) for v in value]
+
+
+def _expect_count(arrays, count, owner, what):
+    # Compared before any per-layer loop: a header claiming 10**8 layers is
+    # refused by this one comparison instead of by building 10**8 names.
+    # (Fewer implied arrays than present is left to the exact name check,
+    # whose message lists the unexpected ones.)
+    if count > len(arrays):
+        raise ValueError(f"config field {what} implies {count} arrays in a {owner}, the "
+                         f"file holds {len(arrays)}")
+
+
+def register_params_class(name, cls, config_names, expected_shapes=None, *,
+                          expected_arrays=None):
     """Register a layer whose state is its ``params`` dict, in one call.
 
     The common case (RNN, LSTM, GRU, Linear, ...): the
@@ -571,6 +635,12 @@ def register_params_class(name, cls, config_names, expected_shapes=None):
         ``expected_shapes(config) -> {name: shape}``: the shapes the
         configuration implies, checked (by :func:`expect_shapes`) before the
         constructor allocates anything.
+    expected_arrays : callable, optional
+        ``expected_arrays(config, arrays) -> {name: shape}``: stricter, every
+        array the configuration implies, names included. It must itself check
+        the sizes it reads from ``config`` (:func:`config_int`) and compare
+        any count (layers, delays) with ``len(arrays)`` before looping over
+        it, so that no header size drives a loop or an allocation unchecked.
     """
     config_names = tuple(config_names)
 
@@ -587,6 +657,8 @@ def register_params_class(name, cls, config_names, expected_shapes=None):
     def build(config, arrays):
         if expected_shapes is not None:
             expect_shapes(arrays, expected_shapes(config), name)
+        if expected_arrays is not None:
+            expect_shapes(arrays, expected_arrays(config, arrays), name, exact=True)
         obj = cls(**config)
         assign_params(obj.params, arrays, name)
         return obj
@@ -613,31 +685,83 @@ def _install_builtins():
     from fastrnn.reservoir import Reservoir
     from fastrnn.train import Sequential
 
-    def layer_shapes(gates):
-        # Layer 0's weights are all the configuration alone determines.
-        return lambda c: {
-            "weight_ih_l0": (gates * c.get("hidden_size", 0), c.get("input_size")),
-            "weight_hh_l0": (gates * c.get("hidden_size", 0), c.get("hidden_size"))}
+    def stacked_shapes(gates, owner, extra=None):
+        # Every array of a stacked layer (RNN, LSTM, GRU), from its config.
+        def shapes(c, arrays):
+            D, H = config_int(c, "input_size"), config_int(c, "hidden_size")
+            L = config_int(c, "num_layers", 1)
+            dirs = 2 if config_bool(c, "bidirectional", False) else 1
+            bias = config_bool(c, "bias", True)
+            n_extra = 0 if extra is None else len(extra(c, H))
+            _expect_count(arrays, L * dirs * (2 + 2 * bias + n_extra), owner,
+                          f"num_layers={L}")
+            out = {}
+            for layer in range(L):
+                width = D if layer == 0 else dirs * H
+                for sfx in ("", "_reverse")[:dirs]:
+                    out[f"weight_ih_l{layer}{sfx}"] = (gates * H, width)
+                    out[f"weight_hh_l{layer}{sfx}"] = (gates * H, H)
+                    if bias:
+                        out[f"bias_ih_l{layer}{sfx}"] = (gates * H,)
+                        out[f"bias_hh_l{layer}{sfx}"] = (gates * H,)
+                    for stem, shape in ({} if extra is None else extra(c, H)).items():
+                        out[f"{stem}_l{layer}{sfx}"] = shape
+            return out
+        return shapes
+
+    def peephole(c, H):
+        return {"weight_peephole": (3, H)} if config_bool(c, "peepholes", False) else {}
+
+    def clockwork_shapes(c, arrays):
+        D, H = config_int(c, "input_size"), config_int(c, "hidden_size")
+        config_int_list(c, "periods", None, H)
+        return {"weight_ih_l0": (H, D), "weight_hh_l0": (H, H),
+                "bias_ih_l0": (H,), "bias_hh_l0": (H,)}
+
+    def delay_shapes(c, arrays):
+        from fastrnn.delays import delay_weight_name
+        D, H = config_int(c, "input_size"), config_int(c, "hidden_size")
+        L = config_int(c, "num_layers", 1)
+        delays = config_int_list(c, "delays", None, len(arrays))
+        _expect_count(arrays, L * (3 + len(delays)), "DelayRNN",
+                      f"num_layers={L} with {len(delays)} delays")
+        out = {}
+        for layer in range(L):
+            out[f"weight_ih_l{layer}"] = (H, D if layer == 0 else H)
+            for d in delays:
+                out[delay_weight_name(d, layer)] = (H, H)
+            out[f"bias_ih_l{layer}"] = (H,)
+            out[f"bias_hh_l{layer}"] = (H,)
+        return out
+
+    def linear_shapes(c, arrays):
+        D, O = config_int(c, "in_features"), config_int(c, "out_features")
+        out = {"weight": (O, D)}
+        if config_bool(c, "bias", True):
+            out["bias"] = (O,)
+        return out
 
     stacked = ("input_size", "hidden_size", "num_layers", "bidirectional", "bias",
                "batch_first", "dtype")
     # Files of the first release lack num_layers and bidirectional: the
     # constructor's defaults (1, False) are what those files held.
     _register_missing("RNN", RNN, lambda: register_params_class(
-        "RNN", RNN, stacked + ("nonlinearity",), layer_shapes(1)))
+        "RNN", RNN, stacked + ("nonlinearity",), expected_arrays=stacked_shapes(1, "RNN")))
     _register_missing("LSTM", LSTM, lambda: register_params_class(
-        "LSTM", LSTM, stacked + ("forget_bias", "peepholes"), layer_shapes(4)))
+        "LSTM", LSTM, stacked + ("forget_bias", "peepholes"),
+        expected_arrays=stacked_shapes(4, "LSTM", peephole)))
     _register_missing("GRU", GRU, lambda: register_params_class(
-        "GRU", GRU, stacked + ("reset_after",), layer_shapes(3)))
+        "GRU", GRU, stacked + ("reset_after",), expected_arrays=stacked_shapes(3, "GRU")))
     simple = ("input_size", "hidden_size", "nonlinearity", "batch_first", "dtype")
     _register_missing("ClockworkRNN", ClockworkRNN, lambda: register_params_class(
-        "ClockworkRNN", ClockworkRNN, simple + ("periods",), layer_shapes(1)))
+        "ClockworkRNN", ClockworkRNN, simple + ("periods",),
+        expected_arrays=clockwork_shapes))
     _register_missing("DelayRNN", DelayRNN, lambda: register_params_class(
         "DelayRNN", DelayRNN, simple + ("delays", "num_layers"),
-        lambda c: {"weight_ih_l0": (c.get("hidden_size"), c.get("input_size"))}))
+        expected_arrays=delay_shapes))
     _register_missing("Linear", Linear, lambda: register_params_class(
         "Linear", Linear, ("in_features", "out_features", "bias", "dtype"),
-        lambda c: {"weight": (c.get("out_features"), c.get("in_features"))}))
+        expected_arrays=linear_shapes))
     for name, cls, get_config, get_arrays, build in _adapters(
             LeakyRNN, Sequential, Reservoir, Ridge, RLS, ESN, SGD, Adam):
         _register_missing(name, cls, lambda: register(
@@ -772,11 +896,20 @@ def _adapters(LeakyRNN, Sequential, Reservoir, Ridge, RLS, ESN, SGD, Adam):
 
     def res_build(c, arrays):
         c = dict(c)
-        N, dt = c.get("units"), c.get("dtype")
+        N, dt = config_int(c, "units"), c.get("dtype")
         sr0, sr1, rng = c.pop("sr_measured_initial"), c.pop("sr_measured"), c.pop("rng")
         if "input_scaling" not in c:
             c["input_scaling"] = arrays.get("input_scaling")
         expect_shapes(arrays, {"W": (N, N), "bias": (N,), "lr": (N,)}, "Reservoir")
+        for name in ("Win", "Wfb"):
+            # Written dense: a sparse one here is crafted, and its stated
+            # width (not backed by any array) would size the dense copy
+            # the constructor makes.
+            a = arrays.get(name)
+            if a is not None and (not isinstance(a, np.ndarray) or a.ndim != 2
+                                  or a.shape[0] != N):
+                raise ValueError(f"{name} must be a dense array of shape ({N}, any), got "
+                                 f"{type(a).__name__} of shape {getattr(a, 'shape', None)}")
         state = arrays.get("state")
         if not isinstance(state, np.ndarray) or state.ndim not in (1, 2) \
                 or state.shape[-1] != N or state.dtype != np.dtype(dt):
@@ -837,7 +970,7 @@ def _adapters(LeakyRNN, Sequential, Reservoir, Ridge, RLS, ESN, SGD, Adam):
                 raise ValueError(f"mode must be 'gram' or 'qr', got {mode!r}")
             m._mode = mode
         m._single = None if single is None else bool(single)
-        m.n_samples_seen_ = int(seen)
+        m.n_samples_seen_ = config_int({"n_samples_seen": seen}, "n_samples_seen", minimum=0)
         if "coef" in arrays:
             coef, intercept = arrays["coef"], arrays.get("intercept")
             if coef.dtype != m.dtype or coef.ndim not in (1, 2) or \
@@ -872,7 +1005,8 @@ def _adapters(LeakyRNN, Sequential, Reservoir, Ridge, RLS, ESN, SGD, Adam):
             m._P = _dense(arrays, "P", (F, F), m.dtype, "RLS").copy()
             m._W = _dense(arrays, "W", W.shape, m.dtype, "RLS").copy()
             m._single = bool(single)
-            m.n_samples_seen_ = int(seen)
+            m.n_samples_seen_ = config_int({"n_samples_seen": seen}, "n_samples_seen",
+                                           minimum=0)
             m._publish()
         return m
 
@@ -895,7 +1029,7 @@ def _adapters(LeakyRNN, Sequential, Reservoir, Ridge, RLS, ESN, SGD, Adam):
                 _nested_build(c.get("readout"), arrays, "readout"),
                 feedback=c.get("feedback", False),
                 input_to_readout=c.get("input_to_readout", False))
-        m._n_outputs = c.get("n_outputs")
+        m._n_outputs = None if c.get("n_outputs") is None else config_int(c, "n_outputs")
         m._single = bool(c.get("single"))
         if "y_last" in arrays:
             y = arrays["y_last"]

@@ -5,19 +5,33 @@ straight into an output layer's ``backward``.
 """
 import numpy as np
 
-from fastrnn._validation import as_array, as_float_array
+from fastrnn._validation import as_array, as_float_array, check_choice, check_int
 
 _REDUCTIONS = ("mean", "sum")
 
 
 def _check_reduction(reduction):
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    check_choice(reduction, "reduction", _REDUCTIONS)
+
+
+def _real(a, name):
+    """A real array: floats keep their dtype, integers and booleans become
+    float64; complex, object and string arrays are refused."""
+    a = as_array(a, name)
+    if a.dtype.kind != "f":
+        a = as_float_array(a, name, np.float64)
+    return a
 
 
 def log_softmax(logits, axis=-1):
     """log p = o - logsumexp(o), computed without overflow."""
-    logits = as_array(logits, "logits")
+    logits = _real(logits, "logits")
+    if logits.ndim == 0:
+        raise ValueError("logits must have at least one dimension (the class axis)")
+    axis = check_int(axis, "axis", minimum=-logits.ndim, maximum=logits.ndim - 1)
+    if logits.shape[axis] == 0:
+        raise ValueError(f"logits must have at least one class along axis {axis}, got shape "
+                         f"{logits.shape}")
     shifted = logits - logits.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -48,9 +62,7 @@ def softmax_nll(logits, targets, *, reduction="mean"):
     dlogits : ndarray, shaped as logits: p - onehot(y), scaled by the reduction.
     """
     _check_reduction(reduction)
-    logits = as_array(logits, "logits")
-    if logits.dtype.kind != "f":
-        logits = as_float_array(logits, "logits", np.float64)
+    logits = _real(logits, "logits")
     if logits.ndim < 1 or logits.shape[-1] == 0:
         raise ValueError(
             f"logits must have a class axis (its last dimension) of at least one class, "
@@ -88,9 +100,7 @@ def mse(pred, target, *, reduction="mean"):
     dpred : ndarray, shaped as pred
     """
     _check_reduction(reduction)
-    pred = as_array(pred, "pred")
-    if pred.dtype.kind != "f":
-        pred = as_float_array(pred, "pred", np.float64)
+    pred = _real(pred, "pred")
     target = as_float_array(target, "target", pred.dtype)
     if target.shape != pred.shape:
         raise ValueError(f"target must have the shape of pred {pred.shape}, got {target.shape}")

@@ -1,12 +1,16 @@
 """Error and capacity measures for reservoir computing."""
 import numpy as np
 
+from fastrnn._validation import as_float_array, check_bool, check_choice, check_finite
+
 _NORMS = ("std", "var", "range", "mean", "q1q3")
 
 
 def _pair(y_true, y_pred):
-    yt = np.asarray(y_true, dtype=np.float64)
-    yp = np.asarray(y_pred, dtype=np.float64)
+    # Real numbers only, and finite (as scikit-learn's metrics): a NaN would
+    # make every measure NaN without saying where it came from.
+    yt = check_finite(as_float_array(y_true, "y_true", np.float64), "y_true")
+    yp = check_finite(as_float_array(y_pred, "y_pred", np.float64), "y_pred")
     if yt.shape != yp.shape:
         raise ValueError(f"y_true and y_pred must have the same shape, got {yt.shape} and "
                          f"{yp.shape}")
@@ -34,8 +38,7 @@ def nrmse(y_true, y_pred, *, norm="std"):
         s = std(y_true), var(y_true), max - min, mean(y_true), or the
         interquartile range of y_true.
     """
-    if norm not in _NORMS:
-        raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
+    check_choice(norm, "norm", _NORMS)
     yt, yp = _pair(y_true, y_pred)
     if norm == "std":
         s = np.std(yt)
@@ -83,6 +86,7 @@ def memory_capacity(y_true, y_pred, *, per_delay=False):
     -------
     float (and ndarray (K,) with ``per_delay``)
     """
+    per_delay = check_bool(per_delay, "per_delay")
     yt, yp = _pair(y_true, y_pred)
     if yt.ndim == 1:
         yt, yp = yt[:, None], yp[:, None]

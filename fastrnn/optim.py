@@ -10,21 +10,40 @@ The optimiser takes the models whose ``params`` and ``grads`` dicts it should
 update (or explicit ``(param, grad)`` pairs); it updates the arrays in place,
 so the models see the new values without copying.
 """
+from collections.abc import Mapping
+
 import numpy as np
 
 from fastrnn import _optim
 from fastrnn.clip import clip_grad_norm, clip_grad_value, global_norm
-from fastrnn._validation import FLOAT_DTYPES, check_random_state, check_real
+from fastrnn._validation import (
+    FLOAT_DTYPES,
+    as_float_array,
+    check_bool,
+    check_finite,
+    check_int,
+    check_random_state,
+    check_real,
+)
 
 
 def _collect_pairs(models):
     if hasattr(models, "params") and hasattr(models, "grads"):
         models = [models]
+    elif isinstance(models, (str, bytes, np.ndarray)) or not hasattr(models, "__iter__"):
+        raise TypeError(f"models must be a model (with .params and .grads dicts), a list of "
+                        f"models or of (param, grad) pairs, got {type(models).__name__}")
     pairs = []
     for i, item in enumerate(models):
         if hasattr(item, "params") and hasattr(item, "grads"):
-            for key, p in item.params.items():
-                pairs.append((p, item.grads[key]))
+            params, grads = item.params, item.grads
+            if not isinstance(params, Mapping) or not isinstance(grads, Mapping) \
+                    or set(params) != set(grads):
+                raise TypeError(f"models[{i}].params and .grads must be mappings with the same "
+                                f"keys, got {type(params).__name__} and "
+                                f"{type(grads).__name__}")
+            for key, p in params.items():
+                pairs.append((p, grads[key]))
         elif isinstance(item, tuple) and len(item) == 2:
             pairs.append(item)
         else:
@@ -113,16 +132,34 @@ class Optimizer:
         return {"steps": self.steps, "buffers": [b.copy() for b in self._buffers()]}
 
     def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned. Everything is checked
+        (keys, step count, number, shapes and values of the buffers) before
+        anything changes."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict from state_dict(), got "
+                            f"{type(state).__name__}")
+        missing = [k for k in ("steps", "buffers") if k not in state]
+        if missing:
+            raise ValueError(f"state lacks the key(s) {missing}: not a state_dict() of an "
+                             "optimiser")
+        steps = check_int(state["steps"], "state['steps']", minimum=0)
         buffers = self._buffers()
         saved = state["buffers"]
+        if not isinstance(saved, (list, tuple)):
+            raise TypeError(f"state['buffers'] must be a list of arrays, got "
+                            f"{type(saved).__name__}")
         if len(saved) != len(buffers):
             raise ValueError(f"state has {len(saved)} buffers, the optimiser {len(buffers)}")
+        new = []
         for i, (b, s) in enumerate(zip(buffers, saved)):
-            s = np.asarray(s)
-            if s.shape != b.shape:
-                raise ValueError(f"buffer {i} must have shape {b.shape}, got {s.shape}")
+            name = f"state['buffers'][{i}]"
+            s = np.asarray(s) if isinstance(s, (list, tuple)) else s
+            if np.shape(s) != b.shape:
+                raise ValueError(f"{name} must have shape {b.shape}, got {np.shape(s)}")
+            new.append(check_finite(as_float_array(s, name, b.dtype), name))
+        for b, s in zip(buffers, new):
             b[...] = s
-        self.steps = int(state["steps"])
+        self.steps = steps
 
 
 class SGD(Optimizer):
@@ -140,7 +177,7 @@ class SGD(Optimizer):
         self.lr = check_real(lr, "lr", low=0.0, low_open=True)
         self.momentum = check_real(momentum, "momentum", low=0.0, high=1.0, high_open=True)
         self.weight_decay = check_real(weight_decay, "weight_decay", low=0.0)
-        self.nesterov = bool(nesterov)
+        self.nesterov = check_bool(nesterov, "nesterov")
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True needs momentum > 0")
         self._momentum_buffers = [
@@ -162,8 +199,10 @@ class Adam(Optimizer):
                  **clip_kwargs):
         super().__init__(models, **clip_kwargs)
         self.lr = check_real(lr, "lr", low=0.0, low_open=True)
+        if not isinstance(betas, (tuple, list)):
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {type(betas).__name__}")
         if len(betas) != 2:
-            raise ValueError(f"betas must be a pair, got {betas!r}")
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {len(betas)} values")
         self.betas = (check_real(betas[0], "betas[0]", low=0.0, high=1.0, high_open=True),
                       check_real(betas[1], "betas[1]", low=0.0, high=1.0, high_open=True))
         self.eps = check_real(eps, "eps", low=0.0, low_open=True)

@@ -7,7 +7,16 @@ targets of the final step, and says in its docstring what counts as solved.
 """
 import numpy as np
 
-from fastrnn._validation import check_int, check_random_state
+from fastrnn._validation import check_dtype, check_random_state, check_real, check_size, \
+    check_total
+
+
+def _sizes(n_sequences, length, min_length, width):
+    """(n, T) checked, with the T * n * width values of x within MAX_SIZE."""
+    n = check_size(n_sequences, "n_sequences", minimum=1)
+    T = check_size(length, "length", minimum=min_length)
+    check_total(T * n * width, f"length * n_sequences * {width} input values")
+    return n, T
 
 
 def adding_problem(n_sequences, length, *, seed=None, dtype=np.float32):
@@ -25,8 +34,8 @@ def adding_problem(n_sequences, length, *, seed=None, dtype=np.float32):
     x : (length, n_sequences, 2)
     y : (n_sequences, 1)
     """
-    n = check_int(n_sequences, "n_sequences", minimum=1)
-    T = check_int(length, "length", minimum=2)
+    n, T = _sizes(n_sequences, length, 2, 2)
+    dtype = check_dtype(dtype)
     rng = check_random_state(seed)
     x = np.zeros((T, n, 2), dtype=dtype)
     x[:, :, 0] = rng.uniform(0.0, 1.0, (T, n))
@@ -63,8 +72,8 @@ def temporal_order(n_sequences, length, *, seed=None, dtype=np.float32):
     x : (length, n_sequences, 8)
     y : (n_sequences,) int64 classes
     """
-    n = check_int(n_sequences, "n_sequences", minimum=1)
-    T = check_int(length, "length", minimum=10)
+    n, T = _sizes(n_sequences, length, 10, 8)
+    dtype = check_dtype(dtype)
     rng = check_random_state(seed)
     symbols = rng.choice(_TO_DISTRACT, size=(T, n))
     symbols[0] = _TO_START
@@ -100,9 +109,10 @@ def latching(n_sequences, length, *, key_length=3, noise=0.2, seed=None, dtype=n
     x : (length, n_sequences, 1)
     y : (n_sequences,) int64 classes
     """
-    n = check_int(n_sequences, "n_sequences", minimum=1)
-    L = check_int(key_length, "key_length", minimum=1)
-    T = check_int(length, "length", minimum=L + 1)
+    L = check_size(key_length, "key_length", minimum=1)
+    n, T = _sizes(n_sequences, length, L + 1, 1)
+    noise = check_real(noise, "noise", low=0.0)
+    dtype = check_dtype(dtype)
     rng = check_random_state(seed)
     y = rng.integers(0, 2, n)
     x = (noise * rng.standard_normal((T, n, 1))).astype(dtype)

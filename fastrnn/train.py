@@ -6,11 +6,20 @@ loss at every step or at the last step only, by full or truncated BPTT.
 """
 import sys
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
 from fastrnn import losses
-from fastrnn._validation import as_float_array, check_int, check_random_state, check_real
+from fastrnn._validation import (
+    as_array,
+    as_float_array,
+    check_bool,
+    check_choice,
+    check_int,
+    check_random_state,
+    check_real,
+)
 from fastrnn.leaky import LeakyRNN
 from fastrnn.optim import Adam, Optimizer
 
@@ -29,6 +38,9 @@ class Sequential:
     """
 
     def __init__(self, recurrent, output=None):
+        _check_part(recurrent, "recurrent", "a fastrnn recurrent layer (fastrnn.RNN, LSTM, ...)")
+        if output is not None:
+            _check_part(output, "output", "a fastrnn.Linear or None")
         self.recurrent = recurrent
         self.output = output
         self.parts = {"recurrent": recurrent}
@@ -59,6 +71,19 @@ class Sequential:
         return self.recurrent.backward(dout, dstate)
 
     __call__ = forward
+
+
+def _check_part(obj, name, expected):
+    """A model part must have what training uses: ``params`` and ``grads``
+    dicts, ``forward``, ``backward`` and ``zero_grad``."""
+    # Mapping, not dict: a layer may keep its parameters in a mapping of its
+    # own (one that refuses arrays of the wrong shape, say).
+    ok = (isinstance(getattr(obj, "params", None), Mapping)
+          and isinstance(getattr(obj, "grads", None), Mapping)
+          and all(callable(getattr(obj, m, None)) for m in ("forward", "backward", "zero_grad")))
+    if not ok:
+        raise TypeError(f"{name} must be {expected}, with params and grads dicts and forward, "
+                        f"backward and zero_grad methods; got {type(obj).__name__}")
 
 
 class History(dict):
@@ -142,12 +167,17 @@ def train(model, X, Y, *, loss="mse", optimizer=None, epochs=10, batch_size=32,
         Lists ``loss`` (mean over the epoch's batches), ``grad_norm`` (mean
         norm before clipping) and ``seconds`` per epoch.
     """
-    if loss not in ("mse", "nll"):
-        raise ValueError(f"loss must be 'mse' or 'nll', got {loss!r}")
+    check_choice(loss, "loss", ("mse", "nll"))
+    if not isinstance(model, Sequential):
+        _check_part(model, "model", "a fastrnn.Sequential or a recurrent layer")
     dtype = _model_dtype(model)
     X = as_float_array(X, "X", dtype, ndim=3)
     T, N, _ = X.shape
-    Y = np.asarray(Y)
+    if T == 0 or N == 0:
+        # The losses are means over steps and sequences: nothing to average.
+        raise ValueError(f"X must hold at least one sequence of at least one step, (T, N, D) "
+                         f"with T, N >= 1; got shape {X.shape}")
+    Y = as_array(Y, "Y")
     if loss == "nll":
         if Y.dtype.kind not in "iu":
             raise TypeError(f"Y must hold integer classes for loss='nll', got dtype {Y.dtype}")
@@ -164,12 +194,30 @@ def train(model, X, Y, *, loss="mse", optimizer=None, epochs=10, batch_size=32,
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     k = T if tbptt is None else check_int(tbptt, "tbptt", minimum=1)
     omega = check_real(omega, "omega", low=0.0)
+    clip_hidden = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True,
+                             allow_none=True)
+    progress = check_bool(progress, "progress")
+    if isinstance(callbacks, (str, bytes, np.ndarray)) or not hasattr(callbacks, "__iter__"):
+        raise TypeError(f"callbacks must be an iterable of callables, got "
+                        f"{type(callbacks).__name__}")
+    callbacks = tuple(callbacks)
+    for i, cb in enumerate(callbacks):
+        if not callable(cb):
+            raise TypeError(f"callbacks[{i}] must be callable, got {type(cb).__name__}")
     if omega and not isinstance(getattr(model, "recurrent", model), LeakyRNN):
         raise TypeError("omega needs a fastrnn.LeakyRNN (tau=1 for the tanh RNN)")
     if optimizer is None:
         optimizer = Adam(model, lr=1e-3)
     elif not isinstance(optimizer, Optimizer):
         raise TypeError("optimizer must be a fastrnn.optim.Optimizer")
+    else:
+        # An optimiser built for another model would update its arrays and
+        # leave this one untouched: training would silently do nothing.
+        updated = optimizer.params
+        for name, p in model.params.items():
+            if not any(np.may_share_memory(p, q) for q in updated):
+                raise ValueError(f"optimizer does not update the model's parameter {name!r}: "
+                                 "build it from this model, e.g. Adam(model)")
     rng = check_random_state(seed)
     history = History(loss=[], grad_norm=[], seconds=[])
     n_batches = -(-N // batch_size)
@@ -233,5 +281,5 @@ def _backward(model, grad, clip_hidden, omega):
 
 def _model_dtype(model):
     for p in model.params.values():
-        return p.dtype
+        return np.dtype(p.dtype)
     raise ValueError("model has no parameters")
