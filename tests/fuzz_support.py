@@ -223,21 +223,21 @@ class Worker:
         self.proc = None
         self.cases = 0
 
+    #: The code the worker process runs: a module that registers more
+    #: handlers in _HANDLERS may import itself here before serve().
+    boot = "import fuzz_support; fuzz_support.serve()"
+
     def _start(self):
-        import fastrnn
-        here = os.path.dirname(os.path.abspath(__file__))
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastrnn.__file__)))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [package_root, here] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        from child_process import TESTS_DIR, child_env
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "import fuzz_support; fuzz_support.serve()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env,
+            [sys.executable, "-c", self.boot],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+            env=child_env(extra_paths=[TESTS_DIR]),
             # Run from tests/: with -c, the working directory comes first on
             # sys.path, and from the repository root it would shadow the
             # installed fastrnn with the uncompiled source tree.
-            cwd=here,
+            cwd=TESTS_DIR,
         )
 
     def _stderr_tail(self, n=3000):

@@ -1,8 +1,6 @@
 """The command line (fastrnn/cli.py): fit -> save -> predict round trips
 equal to fastrnn's classes called directly, every error path, --help."""
 import json
-import os
-import pathlib
 import subprocess
 import sys
 
@@ -11,6 +9,7 @@ import pytest
 
 import fastrnn
 from fastrnn.cli import main
+from child_process import child_env
 
 # Hyperparameters given explicitly on every command line below, and to the
 # classes in `direct_esn`, so the comparison does not rest on defaults.
@@ -526,12 +525,7 @@ def _subprocess_env():
     """Environment of a child `python -m fastrnn`, run in a scratch directory:
     from the repository root, `-m` would import the uncompiled source tree
     ahead of the installed package."""
-    env = dict(os.environ)
-    # The package's parent: the source tree locally, site-packages when
-    # installed (then harmless).
-    root = str(pathlib.Path(fastrnn.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
+    return child_env()
 
 
 def test_python_m_fastrnn_error_exit_status(tmp_path):

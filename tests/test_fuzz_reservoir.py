@@ -16,7 +16,6 @@ Set FASTRNN_FUZZ_EXAMPLES=N to run N examples per test instead of the
 default few dozen.
 """
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -102,21 +101,8 @@ def _run_reservoir(case):
 class _ReservoirWorker(fuzz_support.Worker):
     """fuzz_support's worker, with this module's handler registered."""
 
-    def _start(self):
-        import fastrnn
-        here = os.path.dirname(os.path.abspath(__file__))
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastrnn.__file__)))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [package_root, here] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-        self.stderr = __import__("tempfile").TemporaryFile()
-        code = ("import fuzz_support, test_fuzz_reservoir as m; "
-                "fuzz_support._HANDLERS['reservoir'] = m._run_reservoir; fuzz_support.serve()")
-        # From tests/, as fuzz_support's worker: the source tree must not
-        # shadow the package under test.
-        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.stderr, env=env,
-                                     cwd=here)
+    boot = ("import fuzz_support, test_fuzz_reservoir as m; "
+            "fuzz_support._HANDLERS['reservoir'] = m._run_reservoir; fuzz_support.serve()")
 
 
 @pytest.fixture(scope="module")
