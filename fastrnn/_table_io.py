@@ -17,6 +17,8 @@ import os
 
 import numpy as np
 
+from fastrnn._atomic import atomic_write
+
 
 class TableError(ValueError):
     """A file that cannot be used as asked; the message names the file."""
@@ -267,17 +269,12 @@ def write_table(path, array, names=None, *, stream=None):
 
 
 def _atomic_write(path, write, *, text=False):
-    """Write through a temporary file renamed over ``path``: a failure leaves
-    no half-written output."""
+    """fastrnn._atomic.atomic_write, with its failures as TableError naming
+    the file (the command line prints those as one line)."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise TableError(f"{path}: the directory {directory} does not exist")
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w" if text else "wb", **({"newline": ""} if text else {})) as f:
-            write(f)
-        os.replace(tmp, path)
+        atomic_write(path, write, text=text)
     except OSError as exc:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         raise TableError(f"{path}: cannot be written ({exc.strerror or exc})") from None

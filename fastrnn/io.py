@@ -120,11 +120,11 @@ import json
 import math
 import os
 import re
-import tempfile
 import zipfile
 
 import numpy as np
 
+from fastrnn._atomic import atomic_write
 from fastrnn._validation import check_csr_parts
 from fastrnn._version import __version__
 
@@ -269,20 +269,6 @@ def _collect_arrays(obj_name, arrays):
     return entries, members
 
 
-def _fsync_directory(directory):
-    # Makes the rename itself durable; not possible (nor needed) everywhere.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def save(obj, path):
     """Write ``obj`` to ``path`` (atomically; the file is replaced if it exists).
 
@@ -316,25 +302,13 @@ def save(obj, path):
         raise TypeError(f"the configuration of {entry.name} is not JSON-serialisable: {exc}") from exc
     header_arr = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                _write_member(zf, _HEADER_MEMBER, header_arr)
-                for member, arr in members.items():
-                    _write_member(zf, member, arr)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
+    def write(fh):
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            _write_member(zf, _HEADER_MEMBER, header_arr)
+            for member, arr in members.items():
+                _write_member(zf, member, arr)
+
+    atomic_write(path, write)
 
 
 def _write_member(zf, member, arr):
