@@ -3,11 +3,19 @@
 Everything a kernel trusts (dtype, contiguity, shape, range) is checked here,
 once per call, before the one call into Cython.
 """
+from __future__ import annotations
+
 import numbers
+from typing import Optional, Union
 
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+# Type aliases of the public signatures (written with typing's Optional and
+# Union: they are evaluated at import, and the package supports Python 3.9).
+#: What ``seed`` accepts: None (fresh entropy), an int, or a Generator.
+SeedLike = Optional[Union[int, np.random.Generator]]
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -18,6 +26,11 @@ class NotFittedError(ValueError, AttributeError):
     `ValueError` and `AttributeError`, so that code catching either keeps
     working; the message says what to call first.
     """
+
+    def __init__(self, *args: object) -> None:
+        # Spelled out only so that the class has an inspectable, annotated
+        # signature; the arguments are ValueError's, as before.
+        super().__init__(*args)
 
 
 def check_dtype(dtype, name="dtype"):

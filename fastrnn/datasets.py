@@ -3,9 +3,13 @@ downloaded): Mackey-Glass, NARMA, Lorenz, and the memory-capacity task.
 
 Every function returns float64 arrays shaped (n, features).
 """
+from __future__ import annotations
+
 import sys
+from typing import Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastrnn._validation import (
     as_float_array,
@@ -16,30 +20,16 @@ from fastrnn._validation import (
     check_size,
     check_total,
 )
+from fastrnn._validation import SeedLike
 
 
-def mackey_glass(n, tau=17, *, a=0.2, b=0.1, power=10, x0=1.2, h=0.1, subsample=10,
-                 method="euler", discard=0, seed=None):
+def mackey_glass(n: int, tau: float = 17, *, a: float = 0.2, b: float = 0.1,
+                 power: float = 10, x0: float = 1.2, h: float = 0.1, subsample: int = 10,
+                 method: str = "euler", discard: int = 0, seed: SeedLike = None
+                 ) -> np.ndarray:
     """The Mackey-Glass delay differential equation, sampled.
 
         dx/dt = a x(t - tau) / (1 + x(t - tau)^power) - b x(t)
-
-    Integration scheme
-    ------------------
-    Fixed step ``h`` with the delay a whole number of steps, d = round(tau/h)
-    (tau must be a multiple of h). The history x(t) for t in [-tau, 0] is the
-    constant ``x0`` (or, with ``seed``, x0 plus uniform noise in [-0.1, 0.1]
-    at every history point). One sample is kept every ``subsample`` steps,
-    so the sampling interval is ``h * subsample`` time units.
-
-    - ``method="euler"`` (default, the classic scheme): explicit Euler,
-      x_{k+1} = x_k + h (a x_{k-d} / (1 + x_{k-d}^power) - b x_k). With the
-      defaults h = 0.1, subsample = 10 this is the series of Jaeger (2001,
-      GMD Report 148): step 0.1, a 170-step delay for tau = 17, one sample
-      per time unit.
-    - ``method="rk4"``: classical Runge-Kutta; the delayed value at a half
-      step is the mean of its two neighbours on the grid (linear
-      interpolation), which keeps the scheme second order in the delay term.
 
     Parameters
     ----------
@@ -54,6 +44,23 @@ def mackey_glass(n, tau=17, *, a=0.2, b=0.1, power=10, x0=1.2, h=0.1, subsample=
     Returns
     -------
     ndarray (n, 1)
+
+    Notes
+    -----
+    Integration scheme: fixed step ``h`` with the delay a whole number of
+    steps, d = round(tau/h) (tau must be a multiple of h). The history x(t) for t in [-tau, 0] is the
+    constant ``x0`` (or, with ``seed``, x0 plus uniform noise in [-0.1, 0.1]
+    at every history point). One sample is kept every ``subsample`` steps,
+    so the sampling interval is ``h * subsample`` time units.
+
+    - ``method="euler"`` (default, the classic scheme): explicit Euler,
+      x_{k+1} = x_k + h (a x_{k-d} / (1 + x_{k-d}^power) - b x_k). With the
+      defaults h = 0.1, subsample = 10 this is the series of Jaeger (2001,
+      GMD Report 148): step 0.1, a 170-step delay for tau = 17, one sample
+      per time unit.
+    - ``method="rk4"``: classical Runge-Kutta; the delayed value at a half
+      step is the mean of its two neighbours on the grid (linear
+      interpolation), which keeps the scheme second order in the delay term.
     """
     n = check_size(n, "n")
     tau = check_real(tau, "tau", low=0.0, low_open=True)
@@ -123,7 +130,8 @@ def mackey_glass(n, tau=17, *, a=0.2, b=0.1, power=10, x0=1.2, h=0.1, subsample=
     return samples[discard:discard + n, None].copy()
 
 
-def narma(n, order=10, *, seed=None, u=None, discard=200):
+def narma(n: int, order: int = 10, *, seed: SeedLike = None, u: Optional[ArrayLike] = None,
+          discard: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """NARMA task in the form of Atiya and Parlos (2000).
 
         y(t+1) = 0.3 y(t) + 0.05 y(t) sum_{i=0}^{order-1} y(t-i)
@@ -174,8 +182,9 @@ def narma(n, order=10, *, seed=None, u=None, discard=200):
     return uu[discard:, None].copy(), y[discard + 1:, None].copy()
 
 
-def lorenz(n, *, h=0.01, subsample=1, sigma=10.0, rho=28.0, beta=8.0 / 3.0,
-           x0=(1.0, 1.0, 1.0), discard=1000):
+def lorenz(n: int, *, h: float = 0.01, subsample: int = 1, sigma: float = 10.0,
+           rho: float = 28.0, beta: float = 8.0 / 3.0,
+           x0: ArrayLike = (1.0, 1.0, 1.0), discard: int = 1000) -> np.ndarray:
     """The Lorenz system integrated by classical Runge-Kutta (fixed step h).
 
         dx/dt = sigma (y - x),  dy/dt = x (rho - z) - y,  dz/dt = x y - beta z
@@ -219,7 +228,8 @@ def lorenz(n, *, h=0.01, subsample=1, sigma=10.0, rho=28.0, beta=8.0 / 3.0,
     return out[discard:].copy()
 
 
-def memory_capacity_task(n, max_delay=40, *, low=-0.8, high=0.8, seed=None):
+def memory_capacity_task(n: int, max_delay: int = 40, *, low: float = -0.8, high: float = 0.8,
+                         seed: SeedLike = None) -> tuple[np.ndarray, np.ndarray]:
     """Jaeger's (2002, GMD Report 152) short-term memory task.
 
     Input u(t) i.i.d. uniform in [low, high]; target k (k = 1..max_delay) is

@@ -12,7 +12,12 @@ steps are computed in one call and the readout is a linear regression on
 them; in ``predict``/``generate`` y_{t-1} is the network's own output, and the
 reservoir and readout run together step by step in one Cython call.
 """
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastrnn import _reservoir
 from fastrnn._validation import NotFittedError, as_float_array, check_int
@@ -41,7 +46,8 @@ class ESN:
     are independent, each starting from the state at the start of the call.
     """
 
-    def __init__(self, reservoir, readout, *, feedback=False, input_to_readout=False):
+    def __init__(self, reservoir: Reservoir, readout: Union[Ridge, RLS], *,
+                 feedback: bool = False, input_to_readout: bool = False) -> None:
         if not isinstance(reservoir, Reservoir):
             raise TypeError(f"reservoir must be a fastrnn.Reservoir, got "
                             f"{type(reservoir).__name__}")
@@ -58,7 +64,7 @@ class ESN:
         self._single = False
 
     # ------------------------------------------------------------- helpers
-    def reset(self):
+    def reset(self) -> ESN:
         """Zero the reservoir state and the last output."""
         self.reservoir.reset()
         self._y_last = None
@@ -146,7 +152,8 @@ class ESN:
         return states
 
     # ----------------------------------------------------------------- fit
-    def fit(self, X, Y, warmup=0):
+    def fit(self, X: Union[ArrayLike, list[ArrayLike], None], Y: Union[ArrayLike, list[ArrayLike]],
+            warmup: int = 0) -> ESN:
         """Train the readout (teacher-forced when ``feedback``).
 
         Parameters
@@ -271,7 +278,11 @@ class ESN:
             y = y[..., 0]
         return y
 
-    def run(self, X, *, teacher=None, return_states=False, x0=None, y0=None):
+    def run(self, X: Union[ArrayLike, list[ArrayLike], None], *,
+            teacher: Union[ArrayLike, list[ArrayLike], None] = None,
+            return_states: bool = False, x0: Optional[ArrayLike] = None,
+            y0: Optional[ArrayLike] = None
+            ) -> Union[np.ndarray, tuple[np.ndarray, np.ndarray], list[Any]]:
         """Drive the network and return its outputs.
 
         Without feedback: y_t = readout(x_t). With feedback: closed loop
@@ -339,12 +350,16 @@ class ESN:
             return y, (states[:, 0] if unbatched else states)
         return y
 
-    def predict(self, X, *, x0=None, y0=None):
+    def predict(self, X: Union[ArrayLike, list[ArrayLike], None], *,
+                x0: Optional[ArrayLike] = None, y0: Optional[ArrayLike] = None
+                ) -> Union[np.ndarray, list[np.ndarray]]:
         """The outputs for inputs X (closed loop when ``feedback``); ``x0``
         and ``y0`` as in `run`."""
         return self.run(X, x0=x0, y0=y0)
 
-    def generate(self, n_steps, *, teacher=None, inputs=None, x0=None, y0=None):
+    def generate(self, n_steps: int, *, teacher: Optional[ArrayLike] = None,
+                 inputs: Optional[ArrayLike] = None, x0: Optional[ArrayLike] = None,
+                 y0: Optional[ArrayLike] = None) -> np.ndarray:
         """Free-run the network for ``n_steps`` with its outputs fed back.
 
         Parameters
@@ -395,6 +410,6 @@ class ESN:
         _, y = self._closed_loop(np.ascontiguousarray(u[T0:]), x0, y0)
         return self._output(y, unbatched)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"ESN({self.reservoir!r}, {self.readout!r}, feedback={self.feedback}, "
                 f"input_to_readout={self.input_to_readout})")

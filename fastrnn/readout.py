@@ -8,9 +8,13 @@ features: X is (T, F), (T, B, F) (rows of all series pooled) or a list of
 such arrays, and Y is shaped alike with O outputs (or no last axis for a
 single output).
 """
+from __future__ import annotations
+
 import warnings
+from typing import Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 import scipy.linalg as sla
 
 from fastrnn import _readout
@@ -130,8 +134,8 @@ class Ridge:
     step free of cancellation when the features have a large common offset.
     """
 
-    def __init__(self, ridge=0.0, *, fit_bias=True, solver="auto", dtype=np.float64,
-                 chunk_size=None):
+    def __init__(self, ridge: float = 0.0, *, fit_bias: bool = True, solver: str = "auto",
+                 dtype: DTypeLike = np.float64, chunk_size: Optional[int] = None) -> None:
         self.ridge = check_real(ridge, "ridge", low=0.0)
         self.fit_bias = bool(fit_bias)
         if solver not in ("auto", "cholesky", "qr"):
@@ -150,7 +154,7 @@ class Ridge:
         self._single = None
         self.n_samples_seen_ = 0
 
-    def reset(self):
+    def reset(self) -> Ridge:
         """Forget everything accumulated by ``partial_fit``."""
         self._reset()
         return self
@@ -207,7 +211,7 @@ class Ridge:
         self.n_samples_seen_ += T
         return X, Y
 
-    def partial_fit(self, X, Y):
+    def partial_fit(self, X: Union[ArrayLike, list[ArrayLike]], Y: Union[ArrayLike, list[ArrayLike]]) -> Ridge:
         """Accumulate a chunk of data (then call ``fit()`` to solve).
 
         Parameters
@@ -219,7 +223,7 @@ class Ridge:
             self._accumulate(x, y, suffix)
         return self
 
-    def merge(self, other):
+    def merge(self, other: Ridge) -> Ridge:
         """Add what another Ridge accumulated to this one (in place).
 
         After ``a.merge(b)``, ``a`` holds, up to rounding, what it would hold
@@ -301,7 +305,8 @@ class Ridge:
         self.n_samples_seen_ += other.n_samples_seen_
         return self
 
-    def fit(self, X=None, Y=None):
+    def fit(self, X: Union[ArrayLike, list[ArrayLike], None] = None,
+            Y: Union[ArrayLike, list[ArrayLike], None] = None) -> Ridge:
         """Solve for the readout.
 
         ``fit(X, Y)`` fits on these data alone (forgetting earlier
@@ -427,8 +432,8 @@ class Ridge:
             return sla.lstsq(A, Cy, check_finite=False, lapack_driver="gelsd")[0]
 
     # ------------------------------------------------------------- predict
-    def predict(self, X):
-        """Y = X coef_ + intercept_ for X (T, F), (T, B, F) or a list."""
+    def predict(self, X: Union[ArrayLike, list[ArrayLike]]) -> Union[np.ndarray, list[np.ndarray]]:
+        """Y = X ``coef_`` + ``intercept_`` for X (T, F), (T, B, F) or a list."""
         if not hasattr(self, "coef_"):
             raise NotFittedError("predict called before fit: call fit (or partial_fit) first")
         if isinstance(X, (list, tuple)):
@@ -439,7 +444,7 @@ class Ridge:
             raise ValueError(f"X must have {F} features in its last dimension, got {arr.shape}")
         return arr @ self.coef_ + self.intercept_
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Ridge(ridge={self.ridge}, fit_bias={self.fit_bias}, solver={self.solver!r})"
 
 
@@ -461,7 +466,8 @@ class RLS:
     dtype : numpy.float64 (default) or numpy.float32
     """
 
-    def __init__(self, alpha=1e-6, forgetting=1.0, *, fit_bias=True, dtype=np.float64):
+    def __init__(self, alpha: float = 1e-6, forgetting: float = 1.0, *, fit_bias: bool = True,
+                 dtype: DTypeLike = np.float64) -> None:
         self.alpha = check_real(alpha, "alpha", low=0.0, low_open=True)
         self.forgetting = check_real(forgetting, "forgetting", low=0.0, high=1.0,
                                      low_open=True)
@@ -469,14 +475,15 @@ class RLS:
         self.dtype = check_dtype(dtype)
         self.reset()
 
-    def reset(self):
+    def reset(self) -> RLS:
+        """Forget the weights and the inverse correlation matrix."""
         self._P = None
         self._W = None
         self._single = None
         self.n_samples_seen_ = 0
         return self
 
-    def partial_fit(self, X, Y):
+    def partial_fit(self, X: Union[ArrayLike, list[ArrayLike]], Y: Union[ArrayLike, list[ArrayLike]]) -> RLS:
         """Update the weights with each row of X (T, F) / Y (T, O) in order."""
         for x, y, suffix in _pairs(X, Y):
             x = _as_rows(x, "X" + suffix, self.dtype)
@@ -500,7 +507,7 @@ class RLS:
         self._publish()
         return self
 
-    def fit(self, X, Y):
+    def fit(self, X: Union[ArrayLike, list[ArrayLike]], Y: Union[ArrayLike, list[ArrayLike]]) -> RLS:
         """Reset, then ``partial_fit`` on all of X, Y."""
         self.reset()
         return self.partial_fit(X, Y)
@@ -517,5 +524,5 @@ class RLS:
 
     predict = Ridge.predict
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"RLS(alpha={self.alpha}, forgetting={self.forgetting}, fit_bias={self.fit_bias})"

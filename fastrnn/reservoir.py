@@ -11,12 +11,16 @@ The feedback term is present only when the outputs y are fed back (see
 module draws and checks the matrices, allocates, and makes one call per
 sequence.
 """
+from __future__ import annotations
+
 import numbers
 import os
 import threading
 import warnings
+from typing import Any, Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
@@ -30,6 +34,7 @@ from fastrnn._validation import (
     check_random_state,
     check_real,
 )
+from fastrnn._validation import SeedLike
 
 _ACTIVATIONS = {"tanh": 0, "sigmoid": 1, "relu": 2, "identity": 3}
 
@@ -49,7 +54,9 @@ def _available_cpus():
 _DENSE_EIG_MAX = 256
 
 
-def spectral_radius(W, *, tol=1e-10, v0=None, return_vector=False):
+def spectral_radius(W: Union[np.ndarray, sp.spmatrix], *, tol: float = 1e-10,
+                    v0: Optional[np.ndarray] = None, return_vector: bool = False
+                    ) -> Union[float, tuple[float, Optional[np.ndarray]]]:
     """The largest absolute eigenvalue of a square matrix.
 
     ARPACK (``scipy.sparse.linalg.eigs``) on the sparse matrix, started from a
@@ -194,7 +201,8 @@ def _check_index_pair(what, shape, data, row, col):
             raise ValueError(f"{what}: {label} indices outside [0, {bound})")
 
 
-def checked_csr(M, name, shape, dtype):
+def checked_csr(M: sp.spmatrix, name: str, shape: tuple[int, int],
+                dtype: DTypeLike) -> sp.csr_matrix:
     """A user's scipy.sparse matrix as a fresh, canonical CSR matrix of
     ``dtype`` with int32 indices, after checking its structure.
 
@@ -341,10 +349,15 @@ class Reservoir:
     the state is the last series' final state).
     """
 
-    def __init__(self, units, *, sr=0.9, lr=1.0, input_scaling=1.0, rc_connectivity=0.1,
-                 input_connectivity=0.1, degree=None, bias_scaling=0.0, fb_scaling=1.0,
-                 fb_connectivity=0.1, activation="tanh", noise=0.0, W=None, Win=None,
-                 Wfb=None, bias=None, dtype=np.float64, seed=None, n_threads=None):
+    def __init__(self, units: int, *, sr: float = 0.9, lr: Union[float, ArrayLike] = 1.0,
+                 input_scaling: Union[float, ArrayLike] = 1.0, rc_connectivity: float = 0.1,
+                 input_connectivity: float = 0.1, degree: Optional[int] = None,
+                 bias_scaling: float = 0.0, fb_scaling: float = 1.0,
+                 fb_connectivity: float = 0.1, activation: str = "tanh", noise: float = 0.0,
+                 W: Union[ArrayLike, sp.spmatrix, None] = None,
+                 Win: Optional[ArrayLike] = None, Wfb: Optional[ArrayLike] = None,
+                 bias: Optional[ArrayLike] = None, dtype: DTypeLike = np.float64,
+                 seed: SeedLike = None, n_threads: Optional[int] = None) -> None:
         self._units = N = check_int(units, "units", minimum=1)
         self.sr = check_real(sr, "sr", low=0.0, low_open=True)
         self.rc_connectivity = _check_fraction(rc_connectivity, "rc_connectivity")
@@ -401,17 +414,17 @@ class Reservoir:
     # cheaply, at every call (see `_kernel_arrays`): an array cannot reach
     # the C loops unchecked.
     @property
-    def units(self):
+    def units(self) -> int:
         """Number of reservoir units N (fixed at construction)."""
         return self._units
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         """Precision of every matrix and state (fixed at construction)."""
         return self._dtype
 
     @property
-    def W(self):
+    def W(self) -> Union[np.ndarray, sp.csr_matrix]:
         """Recurrent weights, (N, N): CSR (int32 indices) or a dense ndarray.
 
         Assigning checks the new matrix as the constructor does. The CSR
@@ -421,7 +434,7 @@ class Reservoir:
         return self._W
 
     @W.setter
-    def W(self, value):
+    def W(self, value: Union[ArrayLike, sp.spmatrix]) -> None:
         W = self._check_W(value)
         if sp.issparse(W):
             for part in (W.indices, W.indptr):
@@ -434,24 +447,24 @@ class Reservoir:
         self._sr_measured = None
 
     @property
-    def Win(self):
+    def Win(self) -> Optional[np.ndarray]:
         """Input weights (N, D), or None until the first call."""
         return self._Win
 
     @Win.setter
-    def Win(self, value):
+    def Win(self, value: Optional[ArrayLike]) -> None:
         if value is not None:
             value = _user_matrix(value, "Win", (self.units, None), self.dtype)
             self._check_input_scaling_width(value.shape[1])
         self._Win = value
 
     @property
-    def Wfb(self):
+    def Wfb(self) -> Optional[np.ndarray]:
         """Feedback weights (N, O), or None until first used."""
         return self._Wfb
 
     @Wfb.setter
-    def Wfb(self, value):
+    def Wfb(self, value: Optional[ArrayLike]) -> None:
         if value is not None:
             value = _user_matrix(value, "Wfb", (self.units, None), self.dtype)
             if value.shape[1] == 0:
@@ -460,50 +473,50 @@ class Reservoir:
         self._Wfb = value
 
     @property
-    def bias(self):
+    def bias(self) -> np.ndarray:
         """Bias (N,)."""
         return self._bias
 
     @bias.setter
-    def bias(self, value):
+    def bias(self, value: ArrayLike) -> None:
         self._bias = _user_matrix(value, "bias", (self.units,), self.dtype)
 
     @property
-    def lr(self):
+    def lr(self) -> np.ndarray:
         """Leak rate of each unit, (N,)."""
         return self._lr
 
     @lr.setter
-    def lr(self, value):
+    def lr(self, value: Union[float, ArrayLike]) -> None:
         self._lr = self._check_lr(value)
 
     @property
-    def activation(self):
+    def activation(self) -> str:
         return self._activation
 
     @activation.setter
-    def activation(self, value):
+    def activation(self, value: str) -> None:
         if not isinstance(value, str) or value not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {value!r}")
         self._activation = value
 
     @property
-    def noise(self):
+    def noise(self) -> float:
         return self._noise
 
     @noise.setter
-    def noise(self, value):
+    def noise(self, value: float) -> None:
         self._noise = check_real(value, "noise", low=0.0)
 
     @property
-    def n_threads(self):
+    def n_threads(self) -> Optional[int]:
         return self._n_threads
 
     @n_threads.setter
-    def n_threads(self, value):
+    def n_threads(self, value: Optional[int]) -> None:
         self._n_threads = None if value is None else check_int(value, "n_threads", minimum=1)
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         # Unpickled arrays are writeable again and are not the arrays that
         # were checked: check the structure of W once more.
         self.__dict__.update(state)
@@ -549,20 +562,20 @@ class Reservoir:
 
     # ----------------------------------------------------------- properties
     @property
-    def sr_measured(self):
+    def sr_measured(self) -> float:
         if self._sr_measured is None:
             self._sr_measured = spectral_radius(self.W)
         return self._sr_measured
 
     @property
-    def input_dim(self):
+    def input_dim(self) -> Optional[int]:
         return None if self.Win is None else self.Win.shape[1]
 
     @property
-    def feedback_dim(self):
+    def feedback_dim(self) -> Optional[int]:
         return None if self.Wfb is None else self.Wfb.shape[1]
 
-    def initialize(self, input_dim, feedback_dim=None):
+    def initialize(self, input_dim: int, feedback_dim: Optional[int] = None) -> Reservoir:
         """Draw Win (N, input_dim) and, if ``feedback_dim``, Wfb (N, feedback_dim)
         unless already set. Called on first use; call it to fix the matrices
         before running."""
@@ -588,7 +601,7 @@ class Reservoir:
                              f"(Wfb), got {O}")
         return self
 
-    def reset(self, state=None):
+    def reset(self, state: Optional[ArrayLike] = None) -> Reservoir:
         """Set the state to zeros (or to ``state``, (N,) or (B, N))."""
         if state is None:
             self.state = np.zeros(self.units, dtype=self.dtype)
@@ -742,7 +755,9 @@ class Reservoir:
                 f"{name} must have {wfb.shape[1]} features in its last dimension (the "
                 f"reservoir's feedback size: Wfb is {wfb.shape}), got shape {fb.shape}")
 
-    def run(self, X, x0=None, *, feedback=None):
+    def run(self, X: Union[ArrayLike, list[ArrayLike]], x0: Optional[ArrayLike] = None, *,
+            feedback: Union[ArrayLike, list[ArrayLike], None] = None
+            ) -> Union[np.ndarray, list[np.ndarray]]:
         """Run the reservoir and return its states.
 
         Parameters
@@ -797,10 +812,11 @@ class Reservoir:
         self.state = np.ascontiguousarray(state.T)
         return out
 
-    def __call__(self, X, x0=None, **kwargs):
+    def __call__(self, X: Union[ArrayLike, list[ArrayLike]], x0: Optional[ArrayLike] = None,
+                 **kwargs: Any) -> Union[np.ndarray, list[np.ndarray]]:
         return self.run(X, x0, **kwargs)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         kind = "sparse" if sp.issparse(self.W) else "dense"
         return (f"Reservoir({self.units}, sr={self.sr}, activation={self.activation!r}, "
                 f"W={kind}, dtype={self.dtype.name})")
