@@ -48,10 +48,11 @@ def mackey_glass(n: int, tau: float = 17, *, a: float = 0.2, b: float = 0.1,
     Notes
     -----
     Integration scheme: fixed step ``h`` with the delay a whole number of
-    steps, d = round(tau/h) (tau must be a multiple of h). The history x(t) for t in [-tau, 0] is the
-    constant ``x0`` (or, with ``seed``, x0 plus uniform noise in [-0.1, 0.1]
-    at every history point). One sample is kept every ``subsample`` steps,
-    so the sampling interval is ``h * subsample`` time units.
+    steps, d = round(tau/h) (tau must be a multiple of h). The history x(t)
+    for t in [-tau, 0] is the constant ``x0`` (or, with ``seed``, x0 plus
+    uniform noise in [-0.1, 0.1] at every history point). One sample is kept
+    every ``subsample`` steps, so the sampling interval is ``h * subsample``
+    time units.
 
     - ``method="euler"`` (default, the classic scheme): explicit Euler,
       x_{k+1} = x_k + h (a x_{k-d} / (1 + x_{k-d}^power) - b x_k). With the

@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 
 from fastrnn import _reservoir
 from fastrnn._validation import NotFittedError, as_float_array, check_int
-from fastrnn.readout import RLS, Ridge
+from fastrnn.readout import RLS, Ridge, Series
 from fastrnn.reservoir import _ACTIVATIONS, Reservoir, _check_loop_sizes, _transposed
 
 
@@ -152,8 +152,7 @@ class ESN:
         return states
 
     # ----------------------------------------------------------------- fit
-    def fit(self, X: Union[ArrayLike, list[ArrayLike], None], Y: Union[ArrayLike, list[ArrayLike]],
-            warmup: int = 0) -> ESN:
+    def fit(self, X: Optional[Series], Y: Series, warmup: int = 0) -> ESN:
         """Train the readout (teacher-forced when ``feedback``).
 
         Parameters
@@ -278,8 +277,8 @@ class ESN:
             y = y[..., 0]
         return y
 
-    def run(self, X: Union[ArrayLike, list[ArrayLike], None], *,
-            teacher: Union[ArrayLike, list[ArrayLike], None] = None,
+    def run(self, X: Optional[Series], *,
+            teacher: Optional[Series] = None,
             return_states: bool = False, x0: Optional[ArrayLike] = None,
             y0: Optional[ArrayLike] = None
             ) -> Union[np.ndarray, tuple[np.ndarray, np.ndarray], list[Any]]:
@@ -350,7 +349,7 @@ class ESN:
             return y, (states[:, 0] if unbatched else states)
         return y
 
-    def predict(self, X: Union[ArrayLike, list[ArrayLike], None], *,
+    def predict(self, X: Optional[Series], *,
                 x0: Optional[ArrayLike] = None, y0: Optional[ArrayLike] = None
                 ) -> Union[np.ndarray, list[np.ndarray]]:
         """The outputs for inputs X (closed loop when ``feedback``); ``x0``

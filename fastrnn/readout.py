@@ -20,6 +20,9 @@ import scipy.linalg as sla
 from fastrnn import _readout
 from fastrnn._validation import NotFittedError, as_float_array, check_dtype, check_int, check_real
 
+#: What the readouts take as X and Y: one array, or a list of arrays (series).
+Series = Union[ArrayLike, list[ArrayLike]]
+
 _EPS = np.finfo(np.float64).eps
 
 # solver="auto" refits by QR below this reciprocal condition number of the
@@ -211,7 +214,7 @@ class Ridge:
         self.n_samples_seen_ += T
         return X, Y
 
-    def partial_fit(self, X: Union[ArrayLike, list[ArrayLike]], Y: Union[ArrayLike, list[ArrayLike]]) -> Ridge:
+    def partial_fit(self, X: Series, Y: Series) -> Ridge:
         """Accumulate a chunk of data (then call ``fit()`` to solve).
 
         Parameters
@@ -305,8 +308,8 @@ class Ridge:
         self.n_samples_seen_ += other.n_samples_seen_
         return self
 
-    def fit(self, X: Union[ArrayLike, list[ArrayLike], None] = None,
-            Y: Union[ArrayLike, list[ArrayLike], None] = None) -> Ridge:
+    def fit(self, X: Optional[Series] = None,
+            Y: Optional[Series] = None) -> Ridge:
         """Solve for the readout.
 
         ``fit(X, Y)`` fits on these data alone (forgetting earlier
@@ -432,7 +435,7 @@ class Ridge:
             return sla.lstsq(A, Cy, check_finite=False, lapack_driver="gelsd")[0]
 
     # ------------------------------------------------------------- predict
-    def predict(self, X: Union[ArrayLike, list[ArrayLike]]) -> Union[np.ndarray, list[np.ndarray]]:
+    def predict(self, X: Series) -> Union[np.ndarray, list[np.ndarray]]:
         """Y = X ``coef_`` + ``intercept_`` for X (T, F), (T, B, F) or a list."""
         if not hasattr(self, "coef_"):
             raise NotFittedError("predict called before fit: call fit (or partial_fit) first")
@@ -483,7 +486,7 @@ class RLS:
         self.n_samples_seen_ = 0
         return self
 
-    def partial_fit(self, X: Union[ArrayLike, list[ArrayLike]], Y: Union[ArrayLike, list[ArrayLike]]) -> RLS:
+    def partial_fit(self, X: Series, Y: Series) -> RLS:
         """Update the weights with each row of X (T, F) / Y (T, O) in order."""
         for x, y, suffix in _pairs(X, Y):
             x = _as_rows(x, "X" + suffix, self.dtype)
@@ -507,7 +510,7 @@ class RLS:
         self._publish()
         return self
 
-    def fit(self, X: Union[ArrayLike, list[ArrayLike]], Y: Union[ArrayLike, list[ArrayLike]]) -> RLS:
+    def fit(self, X: Series, Y: Series) -> RLS:
         """Reset, then ``partial_fit`` on all of X, Y."""
         self.reset()
         return self.partial_fit(X, Y)
