@@ -6,10 +6,18 @@ value clipping (Mikolov 2012), and a random step of norm v when the gradient
 is not finite. The fourth, clipping the back-propagated hidden-state gradient
 (Graves 2013), acts inside BPTT: see ``clip_hidden`` of the layers' backward.
 """
+from __future__ import annotations
+
+from typing import Mapping, Sequence, Union
+
 import numpy as np
 
 from fastrnn import _clip
 from fastrnn._validation import FLOAT_DTYPES, check_random_state, check_real
+from fastrnn._validation import SeedLike
+
+#: What the clipping functions take: one array, a list or a dict of arrays.
+Grads = Union[np.ndarray, Sequence[np.ndarray], Mapping[str, np.ndarray]]
 
 
 def _as_grad_list(grads, name="grads"):
@@ -39,7 +47,7 @@ def _as_grad_list(grads, name="grads"):
     return flat
 
 
-def global_norm(grads):
+def global_norm(grads: Grads) -> float:
     """The Euclidean norm of all the gradient arrays taken jointly.
 
     Computed with scaling (as LAPACK's nrm2), so it neither overflows nor
@@ -48,7 +56,7 @@ def global_norm(grads):
     return float(_clip.global_norm(_as_grad_list(grads)))
 
 
-def clip_grad_norm(grads, max_norm, *, seed=None):
+def clip_grad_norm(grads: Grads, max_norm: float, *, seed: SeedLike = None) -> float:
     """Rescale gradients jointly so that their norm is at most ``max_norm``.
 
     Implements eq. 10.15 of seed 002: if ||g|| > v then g <- g v / ||g||, with
@@ -93,7 +101,7 @@ def clip_grad_norm(grads, max_norm, *, seed=None):
     return norm
 
 
-def clip_grad_value(grads, clip_value):
+def clip_grad_value(grads: Grads, clip_value: float) -> int:
     """Clip every gradient element to [-clip_value, clip_value] in place.
 
     Element-wise clipping (Mikolov 2012, seed 002 section 10.7.7). NaN

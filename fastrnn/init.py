@@ -3,12 +3,19 @@
 Each function returns a new array; assign it into a layer's parameter, e.g.
 ``layer.params["weight_hh_l0"][...] = init.orthogonal((H, H), seed=0)``.
 """
+from __future__ import annotations
+
+from typing import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from fastrnn._validation import as_float_array, check_int, check_random_state, check_real
+from fastrnn._validation import SeedLike
 
 
-def orthogonal(shape, *, gain=1.0, seed=None, dtype=np.float64):
+def orthogonal(shape: Sequence[int], *, gain: float = 1.0, seed: SeedLike = None,
+               dtype: DTypeLike = np.float64) -> np.ndarray:
     """A (semi-)orthogonal matrix times ``gain`` (Saxe et al. 2014).
 
     All singular values equal ``gain``, so a linear recurrence neither
@@ -27,14 +34,14 @@ def orthogonal(shape, *, gain=1.0, seed=None, dtype=np.float64):
     return (gain * q).astype(dtype)
 
 
-def identity(n, *, scale=1.0, dtype=np.float64):
+def identity(n: int, *, scale: float = 1.0, dtype: DTypeLike = np.float64) -> np.ndarray:
     """``scale`` times the identity (Le, Jaitly & Hinton 2015, for ReLU RNNs):
     at initialisation the state is carried over unchanged."""
     n = check_int(n, "n", minimum=1)
     return (check_real(scale, "scale") * np.eye(n)).astype(dtype)
 
 
-def spectral_radius_of(w):
+def spectral_radius_of(w: ArrayLike) -> float:
     """The largest |eigenvalue| of a square matrix (dense eigenvalues)."""
     if hasattr(w, "toarray"):   # scipy.sparse: its conversion trusts its indices
         raise TypeError("w must be a dense array; for a sparse matrix use "
@@ -47,7 +54,8 @@ def spectral_radius_of(w):
     return float(np.max(np.abs(np.linalg.eigvals(w))))
 
 
-def sparse(n, *, nonzero=15, spectral_radius=1.2, seed=None, dtype=np.float64):
+def sparse(n: int, *, nonzero: int = 15, spectral_radius: float = 1.2, seed: SeedLike = None,
+           dtype: DTypeLike = np.float64) -> np.ndarray:
     """Sparse initialisation with a target spectral radius (seed 002, 10.7.1;
     Sutskever et al. 2013): every unit receives exactly ``nonzero`` Gaussian
     weights from randomly chosen units (all of them when n <= nonzero), and

@@ -3,7 +3,10 @@
 Each returns ``(loss, grad)`` where grad is dL/d(first argument), so it feeds
 straight into an output layer's ``backward``.
 """
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastrnn._validation import as_array, as_float_array, check_choice, check_int
 
@@ -23,7 +26,7 @@ def _real(a, name):
     return a
 
 
-def log_softmax(logits, axis=-1):
+def log_softmax(logits: ArrayLike, axis: int = -1) -> np.ndarray:
     """log p = o - logsumexp(o), computed without overflow."""
     logits = _real(logits, "logits")
     if logits.ndim == 0:
@@ -36,12 +39,13 @@ def log_softmax(logits, axis=-1):
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-def softmax(logits, axis=-1):
+def softmax(logits: ArrayLike, axis: int = -1) -> np.ndarray:
     """p_t = softmax(o_t) of eq. 10.4."""
     return np.exp(log_softmax(logits, axis=axis))
 
 
-def softmax_nll(logits, targets, *, reduction="mean"):
+def softmax_nll(logits: ArrayLike, targets: ArrayLike, *, reduction: str = "mean"
+                ) -> tuple[float, np.ndarray]:
     """Negative log-likelihood of softmax outputs, eq. 10.5 of seed 002.
 
     L = -sum_t log p_{t, y_t} with p_t = softmax(o_t).
@@ -91,7 +95,8 @@ def softmax_nll(logits, targets, *, reduction="mean"):
     return loss, grad
 
 
-def mse(pred, target, *, reduction="mean"):
+def mse(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean"
+        ) -> tuple[float, np.ndarray]:
     """Squared error for regression: mean (or sum) of (pred - target)^2.
 
     Returns

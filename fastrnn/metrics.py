@@ -1,5 +1,10 @@
 """Error and capacity measures for reservoir computing."""
+from __future__ import annotations
+
+from typing import Union
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastrnn._validation import as_float_array, check_bool, check_choice, check_finite
 
@@ -19,13 +24,13 @@ def _pair(y_true, y_pred):
     return yt, yp
 
 
-def rmse(y_true, y_pred):
+def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Root mean squared error over all elements."""
     yt, yp = _pair(y_true, y_pred)
     return float(np.sqrt(np.mean((yt - yp) ** 2)))
 
 
-def nrmse(y_true, y_pred, *, norm="std"):
+def nrmse(y_true: ArrayLike, y_pred: ArrayLike, *, norm: str = "std") -> float:
     """Normalised root mean squared error.
 
     NRMSE = sqrt(mean((y_true - y_pred)^2)) / s, over all elements, where by
@@ -56,7 +61,7 @@ def nrmse(y_true, y_pred, *, norm="std"):
     return float(np.sqrt(np.mean((yt - yp) ** 2)) / s)
 
 
-def rsquare(y_true, y_pred):
+def rsquare(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Coefficient of determination 1 - SS_res / SS_tot over all elements."""
     yt, yp = _pair(y_true, y_pred)
     ss_tot = np.sum((yt - yt.mean()) ** 2)
@@ -65,7 +70,8 @@ def rsquare(y_true, y_pred):
     return float(1.0 - np.sum((yt - yp) ** 2) / ss_tot)
 
 
-def memory_capacity(y_true, y_pred, *, per_delay=False):
+def memory_capacity(y_true: ArrayLike, y_pred: ArrayLike, *, per_delay: bool = False
+                    ) -> Union[float, tuple[float, np.ndarray]]:
     """Memory capacity (Jaeger 2002, GMD Report 152):
 
         MC = sum_k r^2(u(t - k), y_k(t))

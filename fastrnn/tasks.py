@@ -5,10 +5,14 @@ on inputs far back in the sequence, and only the last step carries a target.
 Each generator returns time-major arrays ``x`` of shape (T, N, D) and the
 targets of the final step, and says in its docstring what counts as solved.
 """
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fastrnn._validation import check_dtype, check_random_state, check_real, check_size, \
     check_total
+from fastrnn._validation import SeedLike
 
 
 def _sizes(n_sequences, length, min_length, width):
@@ -19,7 +23,8 @@ def _sizes(n_sequences, length, min_length, width):
     return n, T
 
 
-def adding_problem(n_sequences, length, *, seed=None, dtype=np.float32):
+def adding_problem(n_sequences: int, length: int, *, seed: SeedLike = None,
+                   dtype: DTypeLike = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """The adding problem (Hochreiter & Schmidhuber 1997, experiment 4).
 
     Channel 0 holds values uniform in [0, 1); channel 1 marks two steps with
@@ -56,7 +61,8 @@ ADDING_SOLVED_MSE = 0.01
 _TO_X, _TO_Y, _TO_DISTRACT, _TO_START, _TO_END = 0, 1, (2, 3, 4, 5), 6, 7
 
 
-def temporal_order(n_sequences, length, *, seed=None, dtype=np.float32):
+def temporal_order(n_sequences: int, length: int, *, seed: SeedLike = None,
+                   dtype: DTypeLike = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """The temporal-order problem (Hochreiter & Schmidhuber 1997, experiment 6a).
 
     A sequence of random distractor symbols, framed by start and end markers,
@@ -94,7 +100,9 @@ def temporal_order(n_sequences, length, *, seed=None, dtype=np.float32):
 TEMPORAL_ORDER_SOLVED_ACCURACY = 0.99
 
 
-def latching(n_sequences, length, *, key_length=3, noise=0.2, seed=None, dtype=np.float32):
+def latching(n_sequences: int, length: int, *, key_length: int = 3, noise: float = 0.2,
+             seed: SeedLike = None, dtype: DTypeLike = np.float32
+             ) -> tuple[np.ndarray, np.ndarray]:
     """An information-latching problem (Bengio, Simard & Frasconi 1994).
 
     The class (0 or 1) is written in the first ``key_length`` steps (a
