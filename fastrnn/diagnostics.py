@@ -17,11 +17,16 @@ diagnostic is run at, and exact for every cell without a cell-specific
 Jacobian. There the state s_t is everything the layer carries: h_t of every
 layer, and c_t too for an LSTM.
 """
+from __future__ import annotations
+
 import copy
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastrnn import losses
 from fastrnn._validation import as_array, as_float_array, check_choice, check_int, \
@@ -30,6 +35,10 @@ from fastrnn.clockwork import ClockworkRNN
 from fastrnn.delays import DelayRNN
 from fastrnn.leaky import LeakyRNN
 from fastrnn.rnn import RNN
+from fastrnn._validation import SeedLike
+
+if TYPE_CHECKING:   # matplotlib is optional, imported by plot_gradient_flow only
+    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -104,7 +113,8 @@ def _frobenius(a):
     return np.sqrt(np.sum(np.square(a, dtype=np.float64), axis=tuple(range(1, a.ndim))))
 
 
-def gradient_flow(model, x, y, *, loss="mse", lyapunov_steps=None, seed=0):
+def gradient_flow(model: Any, x: ArrayLike, y: ArrayLike, *, loss: str = "mse",
+                  lyapunov_steps: Optional[int] = None, seed: SeedLike = 0) -> GradientFlow:
     """Measure the gradient flow of ``model`` on inputs ``x`` and targets ``y``.
 
     Parameters
@@ -288,7 +298,9 @@ def _lyapunov(leaky, x, steps, seed):
     return total / T
 
 
-def plot_gradient_flow(flow, path=None, *, title=None):
+def plot_gradient_flow(flow: Union[GradientFlow, Mapping[str, GradientFlow]],
+                       path: Union[str, os.PathLike, None] = None, *,
+                       title: Optional[str] = None) -> Figure:
     """Draw gradient flows: the gradient norms against t (loss at every step),
     and the decay of the last step's loss gradient against the lag.
 

@@ -115,12 +115,15 @@ This module imports no model module at import time, so model modules may
 import it freely; the adapters of fastrnn's own classes are at the end of
 this file and are installed on first use (``_install_builtins``).
 """
+from __future__ import annotations
+
 import hashlib
 import json
 import math
 import os
 import re
 import zipfile
+from typing import Any, Callable, Mapping, MutableMapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -157,7 +160,10 @@ _BY_CLASS = {}
 _builtins_installed = False
 
 
-def register(name, cls=None, *, get_config=None, get_arrays=None, build=None):
+def register(name: str, cls: Optional[type] = None, *,
+             get_config: Optional[Callable[[Any], dict[str, Any]]] = None,
+             get_arrays: Optional[Callable[[Any], Mapping[str, Any]]] = None,
+             build: Optional[Callable[..., Any]] = None) -> Union[type, Callable[[type], type]]:
     """Make a class saveable under ``name``.
 
     Called with ``cls`` and the three functions, it registers them. Called
@@ -200,7 +206,7 @@ def register(name, cls=None, *, get_config=None, get_arrays=None, build=None):
     return cls
 
 
-def registered_classes():
+def registered_classes() -> dict[str, type]:
     """The registry as a dict: stable name -> class."""
     _install_builtins()
     return {name: e.cls for name, e in _BY_NAME.items()}
@@ -269,7 +275,7 @@ def _collect_arrays(obj_name, arrays):
     return entries, members
 
 
-def save(obj, path):
+def save(obj: Any, path: Union[str, os.PathLike]) -> None:
     """Write ``obj`` to ``path`` (atomically; the file is replaced if it exists).
 
     Parameters
@@ -437,7 +443,7 @@ def _read_header(zf, file_size):
     return header
 
 
-def load(path, *, model=None):
+def load(path: Union[str, os.PathLike], *, model: Any = None) -> Any:
     """Read a model written by :func:`save`.
 
     Parameters
@@ -503,7 +509,8 @@ def load(path, *, model=None):
 
 
 # ------------------------------------------------------- adapter helpers
-def assign_params(params, arrays, owner="model"):
+def assign_params(params: MutableMapping[str, np.ndarray], arrays: Mapping[str, Any],
+                  owner: str = "model") -> None:
     """Copy ``arrays`` into the dict ``params`` after checking it exactly.
 
     Keys must be the same, and each array must have the shape and dtype of
@@ -524,7 +531,8 @@ def assign_params(params, arrays, owner="model"):
         p[...] = arrays[name]
 
 
-def expect_shapes(arrays, shapes, owner="model", *, exact=False):
+def expect_shapes(arrays: Mapping[str, Any], shapes: Mapping[str, Sequence[Any]],
+                  owner: str = "model", *, exact: bool = False) -> None:
     """Check array shapes implied by a configuration BEFORE building from it.
 
     A tampered configuration (say hidden_size = 10**6 with small arrays)
@@ -549,7 +557,8 @@ def expect_shapes(arrays, shapes, owner="model", *, exact=False):
                              f"configuration, got {got}")
 
 
-def config_int(config, key, default=None, *, minimum=1, maximum=2**62):
+def config_int(config: Mapping[str, Any], key: str, default: Optional[int] = None, *,
+               minimum: int = 1, maximum: int = 2**62) -> int:
     """``config[key]`` (or ``default`` when absent) checked to be an integer
     in [minimum, maximum]; a ValueError naming the field otherwise.
 
@@ -564,7 +573,7 @@ def config_int(config, key, default=None, *, minimum=1, maximum=2**62):
     return value
 
 
-def config_bool(config, key, default):
+def config_bool(config: Mapping[str, Any], key: str, default: bool) -> bool:
     """``config[key]`` (or ``default``) checked to be True or False."""
     value = config.get(key, default)
     if not isinstance(value, bool):
@@ -572,7 +581,8 @@ def config_bool(config, key, default):
     return value
 
 
-def config_int_list(config, key, default, n_max):
+def config_int_list(config: Mapping[str, Any], key: str, default: Optional[Sequence[int]],
+                    n_max: int) -> list[int]:
     """``config[key]``: a list of at most ``n_max`` integers >= 1 (a header's
     periods or delays), each checked as :func:`config_int` does."""
     value = config.get(key, default)
@@ -593,8 +603,11 @@ def _expect_count(arrays, count, owner, what):
                          f"file holds {len(arrays)}")
 
 
-def register_params_class(name, cls, config_names, expected_shapes=None, *,
-                          expected_arrays=None):
+def register_params_class(
+        name: str, cls: type, config_names: Sequence[str],
+        expected_shapes: Optional[Callable[[dict[str, Any]], Mapping[str, Sequence[Any]]]] = None,
+        *, expected_arrays: Optional[Callable[[dict[str, Any], Mapping[str, Any]],
+                                              Mapping[str, Sequence[Any]]]] = None) -> type:
     """Register a layer whose state is its ``params`` dict, in one call.
 
     The common case (RNN, LSTM, GRU, Linear, ...): the

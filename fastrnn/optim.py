@@ -10,7 +10,10 @@ The optimiser takes the models whose ``params`` and ``grads`` dicts it should
 update (or explicit ``(param, grad)`` pairs); it updates the arrays in place,
 so the models see the new values without copying.
 """
+from __future__ import annotations
+
 from collections.abc import Mapping
+from typing import Any, Optional, Protocol, Sequence, Union
 
 import numpy as np
 
@@ -25,6 +28,23 @@ from fastrnn._validation import (
     check_random_state,
     check_real,
 )
+from fastrnn._validation import SeedLike
+
+
+class Parametrised(Protocol):
+    """What an optimiser updates: an object with ``params`` and ``grads``,
+    mappings from the same names to arrays of the same shapes (every fastrnn
+    layer, `fastrnn.Sequential`)."""
+
+    @property
+    def params(self) -> Mapping[str, np.ndarray]: ...
+
+    @property
+    def grads(self) -> Mapping[str, np.ndarray]: ...
+
+
+#: What an optimiser takes: a model, or a list of models or of (param, grad) pairs.
+ModelsLike = Union[Parametrised, Sequence[Union[Parametrised, tuple[np.ndarray, np.ndarray]]]]
 
 
 def _collect_pairs(models):
@@ -82,7 +102,8 @@ class Optimizer:
         Source of the random steps.
     """
 
-    def __init__(self, models, *, clip_norm=None, clip_value=None, seed=None):
+    def __init__(self, models: ModelsLike, *, clip_norm: Optional[float] = None,
+                 clip_value: Optional[float] = None, seed: SeedLike = None) -> None:
         self._pairs = _collect_pairs(models)
         self.clip_norm = check_real(clip_norm, "clip_norm", low=0.0, low_open=True,
                                     allow_none=True)
@@ -94,14 +115,14 @@ class Optimizer:
         self.random_steps = 0
 
     @property
-    def params(self):
+    def params(self) -> list[np.ndarray]:
         return [p for p, _ in self._pairs]
 
     @property
-    def grads(self):
+    def grads(self) -> list[np.ndarray]:
         return [g for _, g in self._pairs]
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         for _, g in self._pairs:
             g.fill(0)
 
@@ -118,7 +139,7 @@ class Optimizer:
         self.last_grad_norm = norm
         return norm
 
-    def step(self):
+    def step(self) -> float:
         """Clip, then update every parameter in place. Returns the gradient
         norm before clipping."""
         norm = self._clip()
@@ -127,11 +148,11 @@ class Optimizer:
             self._update(i, p.reshape(-1), g.reshape(-1))
         return norm
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """The optimiser's state as arrays and numbers (for resuming training)."""
         return {"steps": self.steps, "buffers": [b.copy() for b in self._buffers()]}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned. Everything is checked
         (keys, step count, number, shapes and values of the buffers) before
         anything changes."""
@@ -171,8 +192,8 @@ class SGD(Optimizer):
     with ``nesterov=True``).
     """
 
-    def __init__(self, models, lr, *, momentum=0.0, nesterov=False, weight_decay=0.0,
-                 **clip_kwargs):
+    def __init__(self, models: ModelsLike, lr: float, *, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0, **clip_kwargs: Any) -> None:
         super().__init__(models, **clip_kwargs)
         self.lr = check_real(lr, "lr", low=0.0, low_open=True)
         self.momentum = check_real(momentum, "momentum", low=0.0, high=1.0, high_open=True)
@@ -195,8 +216,9 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015), as ``torch.optim.Adam`` computes it."""
 
-    def __init__(self, models, lr=1e-3, *, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 **clip_kwargs):
+    def __init__(self, models: ModelsLike, lr: float = 1e-3, *,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, **clip_kwargs: Any) -> None:
         super().__init__(models, **clip_kwargs)
         self.lr = check_real(lr, "lr", low=0.0, low_open=True)
         if not isinstance(betas, (tuple, list)):

@@ -4,11 +4,15 @@
 o_t = c + V h_t of seed 002, eq. 10.4); ``train`` fits it to sequences with a
 loss at every step or at the last step only, by full or truncated BPTT.
 """
+from __future__ import annotations
+
 import sys
 import time
 from collections.abc import Mapping
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastrnn import losses
 from fastrnn._validation import (
@@ -22,6 +26,8 @@ from fastrnn._validation import (
 )
 from fastrnn.leaky import LeakyRNN
 from fastrnn.optim import Adam, Optimizer
+from fastrnn.output import Linear
+from fastrnn._validation import SeedLike
 
 
 class Sequential:
@@ -37,7 +43,7 @@ class Sequential:
     own, so updating them updates the parts.
     """
 
-    def __init__(self, recurrent, output=None):
+    def __init__(self, recurrent: Any, output: Optional[Linear] = None) -> None:
         _check_part(recurrent, "recurrent", "a fastrnn recurrent layer (fastrnn.RNN, LSTM, ...)")
         if output is not None:
             _check_part(output, "output", "a fastrnn.Linear or None")
@@ -48,24 +54,24 @@ class Sequential:
             self.parts["output"] = output
 
     @property
-    def params(self):
+    def params(self) -> dict[str, np.ndarray]:
         return {f"{n}.{k}": v for n, part in self.parts.items() for k, v in part.params.items()}
 
     @property
-    def grads(self):
+    def grads(self) -> dict[str, np.ndarray]:
         return {f"{n}.{k}": v for n, part in self.parts.items() for k, v in part.grads.items()}
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         for part in self.parts.values():
             part.zero_grad()
 
-    def forward(self, x, state=None):
+    def forward(self, x: ArrayLike, state: Any = None) -> tuple[np.ndarray, Any]:
         y, state = self.recurrent.forward(x, state)
         if self.output is not None:
             y = self.output.forward(y)
         return y, state
 
-    def backward(self, dout, dstate=None):
+    def backward(self, dout: ArrayLike, dstate: Any = None) -> tuple[np.ndarray, Any]:
         if self.output is not None:
             dout = self.output.backward(dout)
         return self.recurrent.backward(dout, dstate)
@@ -125,8 +131,11 @@ def _loss_and_grad(kind, out, target, last_only):
     return losses.mse(out, target) if kind == "mse" else losses.softmax_nll(out, target)
 
 
-def train(model, X, Y, *, loss="mse", optimizer=None, epochs=10, batch_size=32,
-          tbptt=None, clip_hidden=None, omega=0.0, callbacks=(), seed=None, progress=True):
+def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
+          optimizer: Optional[Optimizer] = None, epochs: int = 10, batch_size: int = 32,
+          tbptt: Optional[int] = None, clip_hidden: Optional[float] = None, omega: float = 0.0,
+          callbacks: Iterable[Callable[[int, History], Optional[bool]]] = (),
+          seed: SeedLike = None, progress: bool = True) -> History:
     """Fit ``model`` to sequences by mini-batch gradient descent with BPTT.
 
     Parameters
