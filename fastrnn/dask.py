@@ -65,6 +65,8 @@ With ``client=None`` the current default client is used (the last
 paths are opened by the workers, so they must name files the workers can
 read (a shared file system), not files on the client's disk.
 """
+from __future__ import annotations
+
 import contextlib
 import copy
 import inspect
@@ -73,8 +75,10 @@ import math
 import numbers
 import os
 import warnings
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 _INSTALL = 'fastrnn.dask needs Dask and its distributed scheduler: pip install "dask[distributed]"'
 try:
@@ -90,12 +94,23 @@ from fastrnn.metrics import nrmse
 from fastrnn.readout import _AUTO_RCOND, RLS, Ridge
 from fastrnn.reservoir import Reservoir
 
+if TYPE_CHECKING:   # only named in annotations
+    from dask.distributed import Client
+
+#: Series as the functions here take them: a list of arrays or file paths,
+#: a Dask array, or a Dask bag.
+SeriesCollection = Union[Sequence[Union[ArrayLike, str, os.PathLike]], da.Array, db.Bag]
+#: The random_state convention of scikit-learn.
+RandomStateLike = Union[int, np.random.RandomState, np.random.Generator, None]
+#: One parameter space: name -> list of values (or a scipy.stats distribution).
+ParamSpace = Union[Mapping[str, Any], Sequence[Mapping[str, Any]]]
+
 __all__ = ["fit_esn", "fit_readout", "predict", "search", "random_search", "sample_params",
            "SearchResult", "load_series"]
 
 
 # ----------------------------------------------------------------- reading
-def load_series(path):
+def load_series(path: Union[str, os.PathLike]) -> np.ndarray:
     """Read one series from a ``.npy`` or ``.csv`` file.
 
     Rows are time steps, columns features. A ``.csv`` is comma-separated;
@@ -402,8 +417,9 @@ def _solve_into(readout, total):
 
 
 # --------------------------------------------------------------------- fit
-def fit_esn(esn, X, Y=None, *, warmup=0, client=None, npartitions=None, batch_first=False,
-            split_every=8):
+def fit_esn(esn: ESN, X: SeriesCollection, Y: Optional[SeriesCollection] = None, *,
+            warmup: int = 0, client: Optional[Client] = None, npartitions: Optional[int] = None,
+            batch_first: bool = False, split_every: int = 8) -> ESN:
     """Fit an ESN's ``Ridge`` readout on many series across Dask workers.
 
     The same model as ``esn.fit(X, Y, warmup=warmup)`` on those series (with
@@ -453,8 +469,10 @@ def fit_esn(esn, X, Y=None, *, warmup=0, client=None, npartitions=None, batch_fi
     return esn
 
 
-def fit_readout(layer, X, Y=None, *, readout=None, warmup=0, client=None, npartitions=None,
-                batch_first=False, split_every=8):
+def fit_readout(layer: Any, X: SeriesCollection, Y: Optional[SeriesCollection] = None, *,
+                readout: Optional[Ridge] = None, warmup: int = 0,
+                client: Optional[Client] = None, npartitions: Optional[int] = None,
+                batch_first: bool = False, split_every: int = 8) -> Ridge:
     """Fit a ``Ridge`` readout on the states of any fastrnn layer, across workers.
 
     Each worker runs ``layer`` over its series (``Reservoir.run`` from the
@@ -563,7 +581,9 @@ def _predict_block(model, x, rows, label, batch_first):
         return np.ascontiguousarray(np.swapaxes(out, 0, 1)) if batch_first else out
 
 
-def predict(model, series, client=None, *, npartitions=None, batch_first=False):
+def predict(model: Any, series: Union[Sequence[Union[ArrayLike, str, os.PathLike]], da.Array],
+            client: Optional[Client] = None, *, npartitions: Optional[int] = None,
+            batch_first: bool = False) -> Union[list[np.ndarray], np.ndarray]:
     """Predict many series with any fastrnn model, on the Dask workers.
 
     The model is sent to every worker once (scattered, broadcast); each task
@@ -669,13 +689,13 @@ class SearchResult:
         ``refit=False``).
     """
 
-    def __init__(self, results, best_esn):
+    def __init__(self, results: list[dict[str, Any]], best_esn: Optional[ESN]) -> None:
         self.results = results
         self.best_params = results[0]["params"]
         self.best_score = results[0]["score"]
         self.best_esn = best_esn
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"SearchResult({len(self.results)} combinations, best_score={self.best_score!r}, "
                 f"best_params={self.best_params!r})")
 
@@ -751,7 +771,9 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def sample_params(param_distributions, n_iter=10, random_state=None):
+def sample_params(param_distributions: ParamSpace, n_iter: int = 10,
+                  random_state: RandomStateLike = None
+                  ) -> list[dict[str, Any]]:
     """The candidates ``random_search`` evaluates, drawn as scikit-learn's
     ``ParameterSampler`` draws them.
 
@@ -1007,8 +1029,11 @@ _SEARCH_PARAMETERS = """    train, valid : (X, Y)
         Refit the best candidate on a worker and return it."""
 
 
-def search(param_grid, train, valid, *, client=None, warmup=0, metric=None, seed=0,
-           readout=None, feedback=False, input_to_readout=False, refit=True):
+def search(param_grid: ParamSpace, train: tuple[Any, Any], valid: tuple[Any, Any], *,
+           client: Optional[Client] = None, warmup: int = 0,
+           metric: Optional[Callable[[np.ndarray, np.ndarray], float]] = None, seed: int = 0,
+           readout: Optional[Ridge] = None, feedback: bool = False,
+           input_to_readout: bool = False, refit: bool = True) -> SearchResult:
     """Evaluate a grid of ESN hyperparameters in parallel on a Dask cluster.
 
     Every combination of the reservoir parameters in ``param_grid`` is one
@@ -1039,9 +1064,13 @@ def search(param_grid, train, valid, *, client=None, warmup=0, metric=None, seed
     return _run_search(_grid(param_grid), train, valid, client, options, refit)
 
 
-def random_search(param_distributions, train, valid, *, n_iter=10, random_state=None,
-                  client=None, warmup=0, metric=None, seed=0, readout=None, feedback=False,
-                  input_to_readout=False, refit=True):
+def random_search(param_distributions: ParamSpace, train: tuple[Any, Any],
+                  valid: tuple[Any, Any], *, n_iter: int = 10,
+                  random_state: RandomStateLike = None,
+                  client: Optional[Client] = None, warmup: int = 0,
+                  metric: Optional[Callable[[np.ndarray, np.ndarray], float]] = None,
+                  seed: int = 0, readout: Optional[Ridge] = None, feedback: bool = False,
+                  input_to_readout: bool = False, refit: bool = True) -> SearchResult:
     """Evaluate randomly drawn ESN hyperparameters in parallel on a Dask cluster.
 
     As scikit-learn's ``RandomizedSearchCV`` is to ``GridSearchCV``, this is

@@ -46,10 +46,18 @@ peephole LSTM runs without them; and its CPU plugin honours
 (``model.reshape({"x": [T, B, D], "sequence_lens": [B]})`` before
 compiling). ONNX Runtime runs every exported graph as fastrnn does.
 """
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Union
+
 import numpy as np
 
 from fastrnn._atomic import atomic_write
 from fastrnn._validation import check_bool, check_int
+
+if TYPE_CHECKING:   # onnx is optional, imported by to_onnx only
+    import onnx
 
 #: The opset the file declares: the recurrent operators' current versions
 #: (RNN/LSTM/GRU 14) and Reshape/Transpose/Slice/MatMul of the same set.
@@ -126,8 +134,9 @@ def _stacked_weights(layer, op, k):
     return (np.stack(W), np.stack(R), np.stack(B) if B else None, np.stack(P) if P else None)
 
 
-def to_onnx(model, path, *, lengths=False, initial_state=False, opset=OPSET,
-            producer="fastrnn"):
+def to_onnx(model: Any, path: Union[str, os.PathLike], *, lengths: bool = False,
+            initial_state: bool = False, opset: int = OPSET, producer: str = "fastrnn"
+            ) -> onnx.ModelProto:
     """Write a model as an ONNX file that ONNX Runtime and OpenVINO run.
 
     Parameters

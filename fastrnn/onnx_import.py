@@ -53,9 +53,13 @@ Sigmoid, Tanh for the GRU; Tanh or Relu for the RNN), ``clip``,
 default activations take no parameters. Tensors kept in external data files
 are refused with ValueError.
 """
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from fastrnn import _protobuf
 from fastrnn import io as _io
@@ -63,6 +67,9 @@ from fastrnn._validation import NotFittedError, check_dtype
 from fastrnn.gru import GRU
 from fastrnn.lstm import LSTM
 from fastrnn.rnn import RNN
+
+if TYPE_CHECKING:   # the onnx package is optional here
+    import onnx
 
 __all__ = ["from_onnx", "Reversed"]
 
@@ -91,7 +98,8 @@ _RESHAPING_OPS = ("Identity", "Squeeze", "Transpose", "Reshape")
 _MAX_RESHAPING = 4
 
 
-def from_onnx(model, *, dtype=None):
+def from_onnx(model: Union[str, os.PathLike, onnx.ModelProto], *,
+              dtype: Optional[DTypeLike] = None) -> list[Union[RNN, LSTM, GRU, Reversed]]:
     """Load the LSTM, GRU and RNN nodes of an ONNX model as fastrnn layers.
 
     Parameters
@@ -544,14 +552,14 @@ class Reversed:
         A unidirectional layer.
     """
 
-    def __init__(self, layer):
+    def __init__(self, layer: Union[RNN, LSTM, GRU]) -> None:
         if getattr(layer, "bidirectional", False):
             raise ValueError("layer must be unidirectional: a bidirectional layer already "
                              "reads both ways")
         self.layer = layer
         self._lengths = None
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # params, grads, state_dict, zero_grad, hidden_size... are the layer's.
         if name == "layer":
             raise AttributeError(name)
@@ -570,7 +578,8 @@ class Reversed:
         out = tm[index, np.arange(B)[None, :]]
         return np.ascontiguousarray(out if time_axis == 0 else out.transpose(1, 0, 2))
 
-    def forward(self, x, state=None, *, lengths=None):
+    def forward(self, x: ArrayLike, state: Any = None, *, lengths: Optional[ArrayLike] = None
+                ) -> tuple[np.ndarray, Any]:
         """Run the wrapped layer over each sequence read backwards; the
         arguments and results are those of the layer's ``forward``."""
         layer = self.layer
@@ -583,7 +592,8 @@ class Reversed:
         self._lengths = (lengths, unbatched, y.shape)
         return self._reverse(y, lengths, unbatched), final
 
-    def backward(self, dy=None, dstate=None, **kwargs):
+    def backward(self, dy: Optional[ArrayLike] = None, dstate: Any = None, **kwargs: Any
+                 ) -> tuple[np.ndarray, Any]:
         """BPTT of the last ``forward``; as the layer's ``backward``."""
         if self._lengths is None:
             raise NotFittedError("backward called before forward: call forward first, then backward")
@@ -596,10 +606,10 @@ class Reversed:
         dx, dstate0 = self.layer.backward(dy, dstate, **kwargs)
         return self._reverse(dx, lengths, unbatched), dstate0
 
-    def __call__(self, x, state=None, **kwargs):
+    def __call__(self, x: ArrayLike, state: Any = None, **kwargs: Any) -> tuple[np.ndarray, Any]:
         return self.forward(x, state, **kwargs)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Reversed({self.layer!r})"
 
 

@@ -50,9 +50,13 @@ Because the state carries memory from one row to the next, the prediction
 for a row depends on the rows before it: predicting on a subset or a
 permutation of the rows of one series gives different answers, by design.
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -73,7 +77,7 @@ except ModuleNotFoundError as exc:   # pragma: no cover - exercised without scik
 try:
     from sklearn.utils.validation import validate_data
 except ImportError:   # scikit-learn < 1.6
-    def validate_data(estimator, *args, **kwargs):
+    def validate_data(estimator: Any, *args: Any, **kwargs: Any) -> Any:
         return estimator._validate_data(*args, **kwargs)
 
 from fastrnn._validation import check_int
@@ -89,12 +93,17 @@ from fastrnn.train import Sequential, train
 
 __all__ = ["ESNRegressor", "ESNClassifier", "RNNRegressor", "RNNClassifier"]
 
+#: One series (a 2-D array-like, rows are time steps) or a list of them.
+SeriesLike = Union[ArrayLike, list[ArrayLike]]
+#: scikit-learn's random_state convention.
+RandomStateLike = Union[int, np.random.RandomState, np.random.Generator, None]
+
 _CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 _STATES = ("last", "mean")
 
 
 # ------------------------------------------------------------------ inputs
-def is_series_list(X):
+def is_series_list(X: Any) -> bool:
     """True when ``X`` is a list (or tuple) of 2-D array-likes: many series.
 
     A list of rows (a list of lists of numbers, as ``X.tolist()`` gives) is
@@ -203,7 +212,8 @@ class _SeriesRegressor(RegressorMixin, _SeriesEstimator):
     def _more_tags(self):
         return {"multioutput": True}
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X: SeriesLike, y: SeriesLike,
+              sample_weight: Optional[SeriesLike] = None) -> float:
         """R^2 of the per-step predictions, over the steps of all series.
 
         An ESN estimator leaves out the first ``warmup`` steps of every
@@ -291,7 +301,7 @@ class _SeriesClassifier(ClassifierMixin, _SeriesEstimator):
         scores = self._series_scores(series)
         return scores if is_list or not self.per_step_ else scores[0]
 
-    def predict(self, X):
+    def predict(self, X: SeriesLike) -> Union[np.ndarray, list[np.ndarray]]:
         """One label per series, or with per-step labels one per step (a list
         of arrays for a list of series)."""
         scores = self._scores(X)
@@ -299,7 +309,8 @@ class _SeriesClassifier(ClassifierMixin, _SeriesEstimator):
             return [self.classes_[np.argmax(sc, axis=1)] for sc in scores]
         return self.classes_[np.argmax(scores, axis=1)]
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X: SeriesLike, y: SeriesLike,
+              sample_weight: Optional[SeriesLike] = None) -> float:
         """Accuracy of ``predict(X)``: per series, or per step (pooled over the
         series, leaving out for an ESN the first ``warmup`` steps of each, as
         ``fit`` does)."""
@@ -398,9 +409,11 @@ class ESNRegressor(_ReservoirParams, _SeriesRegressor):
     True
     """
 
-    def __init__(self, units=100, *, sr=0.9, lr=1.0, input_scaling=1.0, rc_connectivity=0.1,
-                 input_connectivity=0.1, bias_scaling=0.0, activation="tanh", ridge=1e-6,
-                 warmup=0, input_to_readout=False, random_state=None):
+    def __init__(self, units: int = 100, *, sr: float = 0.9, lr: float = 1.0,
+                 input_scaling: float = 1.0, rc_connectivity: float = 0.1,
+                 input_connectivity: float = 0.1, bias_scaling: float = 0.0,
+                 activation: str = "tanh", ridge: float = 1e-6, warmup: int = 0,
+                 input_to_readout: bool = False, random_state: RandomStateLike = None) -> None:
         self.units = units
         self.sr = sr
         self.lr = lr
@@ -414,7 +427,7 @@ class ESNRegressor(_ReservoirParams, _SeriesRegressor):
         self.input_to_readout = input_to_readout
         self.random_state = random_state
 
-    def fit(self, X, y):
+    def fit(self, X: SeriesLike, y: SeriesLike) -> ESNRegressor:
         """Fit the readout on one series (2-D X) or a list of series.
 
         Returns
@@ -433,7 +446,7 @@ class ESNRegressor(_ReservoirParams, _SeriesRegressor):
         self.esn_ = esn
         return self
 
-    def predict(self, X):
+    def predict(self, X: SeriesLike) -> Union[np.ndarray, list[np.ndarray]]:
         """Per-step outputs: an array (n_steps,) or (n_steps, n_outputs), or a
         list of them for a list of series. Every series starts from the zero state."""
         check_is_fitted(self)
@@ -473,9 +486,11 @@ class ESNClassifier(_ReservoirParams, _SeriesClassifier):
     n_features_in_ : int
     """
 
-    def __init__(self, units=100, *, sr=0.9, lr=1.0, input_scaling=1.0, rc_connectivity=0.1,
-                 input_connectivity=0.1, bias_scaling=0.0, activation="tanh", ridge=1e-6,
-                 warmup=0, state="last", random_state=None):
+    def __init__(self, units: int = 100, *, sr: float = 0.9, lr: float = 1.0,
+                 input_scaling: float = 1.0, rc_connectivity: float = 0.1,
+                 input_connectivity: float = 0.1, bias_scaling: float = 0.0,
+                 activation: str = "tanh", ridge: float = 1e-6, warmup: int = 0,
+                 state: str = "last", random_state: RandomStateLike = None) -> None:
         self.units = units
         self.sr = sr
         self.lr = lr
@@ -499,7 +514,7 @@ class ESNClassifier(_ReservoirParams, _SeriesClassifier):
             return np.stack([s[-1] for s in states])
         return np.stack([s[self.warmup:].mean(axis=0) for s in states])
 
-    def fit(self, X, y):
+    def fit(self, X: SeriesLike, y: SeriesLike) -> ESNClassifier:
         """Fit on a list of series with one label each, or on series (one 2-D
         array, or a list) with a label per step.
 
@@ -532,7 +547,7 @@ class ESNClassifier(_ReservoirParams, _SeriesClassifier):
             return [self.readout_.predict(f) for f in features]
         return self.readout_.predict(features)
 
-    def decision_function(self, X):
+    def decision_function(self, X: SeriesLike) -> Union[np.ndarray, list[np.ndarray]]:
         """The readout's outputs, one column per class: (n_series, n_classes),
         or per step (n_steps, n_classes) (a list for a list of series). For
         two classes, as scikit-learn's binary convention, the second class's
@@ -656,8 +671,10 @@ class RNNRegressor(_RecurrentParams, _SeriesRegressor):
     n_features_in_ : int
     """
 
-    def __init__(self, cell="lstm", *, hidden_size=32, num_layers=1, epochs=50, batch_size=32,
-                 learning_rate=0.01, clip_norm=1.0, tbptt=None, random_state=None):
+    def __init__(self, cell: str = "lstm", *, hidden_size: int = 32, num_layers: int = 1,
+                 epochs: int = 50, batch_size: int = 32, learning_rate: float = 0.01,
+                 clip_norm: Optional[float] = 1.0, tbptt: Optional[int] = None,
+                 random_state: RandomStateLike = None) -> None:
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -668,7 +685,7 @@ class RNNRegressor(_RecurrentParams, _SeriesRegressor):
         self.tbptt = tbptt
         self.random_state = random_state
 
-    def fit(self, X, y):
+    def fit(self, X: SeriesLike, y: SeriesLike) -> RNNRegressor:
         """Train on one series (2-D X) or a list of series.
 
         Returns
@@ -690,7 +707,7 @@ class RNNRegressor(_RecurrentParams, _SeriesRegressor):
         self._fit_model(groups, series[0].shape[1], targets[0].shape[1], "mse")
         return self
 
-    def predict(self, X):
+    def predict(self, X: SeriesLike) -> Union[np.ndarray, list[np.ndarray]]:
         """Per-step outputs: an array (n_steps,) or (n_steps, n_outputs), or a
         list of them for a list of series. Every series starts from the zero state."""
         check_is_fitted(self)
@@ -728,9 +745,10 @@ class RNNClassifier(_RecurrentParams, _SeriesClassifier):
     n_features_in_ : int
     """
 
-    def __init__(self, cell="lstm", *, hidden_size=32, num_layers=1, epochs=50, batch_size=32,
-                 learning_rate=0.01, clip_norm=1.0, tbptt=None, state="last",
-                 random_state=None):
+    def __init__(self, cell: str = "lstm", *, hidden_size: int = 32, num_layers: int = 1,
+                 epochs: int = 50, batch_size: int = 32, learning_rate: float = 0.01,
+                 clip_norm: Optional[float] = 1.0, tbptt: Optional[int] = None,
+                 state: str = "last", random_state: RandomStateLike = None) -> None:
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -742,7 +760,7 @@ class RNNClassifier(_RecurrentParams, _SeriesClassifier):
         self.state = state
         self.random_state = random_state
 
-    def fit(self, X, y):
+    def fit(self, X: SeriesLike, y: SeriesLike) -> RNNClassifier:
         """Train on a list of series with one label each, or on series (one
         2-D array, or a list) with a label per step.
 
@@ -773,7 +791,7 @@ class RNNClassifier(_RecurrentParams, _SeriesClassifier):
             return np.stack([o[-1] for o in outputs])
         return np.stack([o.mean(axis=0) for o in outputs])
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: SeriesLike) -> Union[np.ndarray, list[np.ndarray]]:
         """Class probabilities (the softmax of the outputs): (n_series, n_classes),
         or with per-step labels (n_steps, n_classes) (a list for a list of series)."""
         scores = self._scores(X)

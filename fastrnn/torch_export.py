@@ -9,7 +9,14 @@ it: LSTM peepholes and ``GRU(reset_after=False)`` (``torch.nn.GRU`` computes
 only the reset-after form), and cells of their own (LeakyRNN, ClockworkRNN,
 DelayRNN), which are refused with a TypeError.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+
+if TYPE_CHECKING:   # PyTorch is optional, imported by to_torch only
+    import torch
 
 
 def _torch():
@@ -55,7 +62,7 @@ def _load(module, params, torch):
     return module
 
 
-def to_torch(model):
+def to_torch(model: Any) -> torch.nn.Module:
     """A PyTorch module computing what ``model.forward`` computes.
 
     Parameters
