@@ -234,7 +234,7 @@ class ParameterOwner:
         for store in stores:
             for name, shape in self._param_spec:
                 a = dict.get(store, name)
-                if (type(a) is not np.ndarray or a.shape != shape or a.dtype != dt
+                if (not isinstance(a, np.ndarray) or a.shape != shape or a.dtype != dt
                         or not (a.flags.c_contiguous and a.flags.aligned)
                         or (store is self._grads and not a.flags.writeable)):
                     got = (f"{a.dtype} {a.shape}, C-contiguous {a.flags.c_contiguous}, "

@@ -71,7 +71,10 @@ class RNN(RecurrentLayer):
     def __new__(cls, *args, delays=None, **kwargs):
         # Recurrent connections with delays other than 1 (seed 002, 10.7.2) have
         # a loop of their own: RNN(..., delays=(1, 3)) builds a DelayRNN.
-        if delays is not None and tuple(delays) != (1,):
+        if delays is not None:
+            from fastrnn.delays import check_delays
+            delays = tuple(check_delays(delays))
+        if delays is not None and delays != (1,):
             from fastrnn.delays import DelayRNN
             extra = set(kwargs) - {"nonlinearity", "num_layers", "batch_first", "dtype", "seed"}
             if extra:
