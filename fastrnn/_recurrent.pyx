@@ -608,6 +608,8 @@ cdef class StepPlan:
         cdef void *scratch
         # Zeroed: the GRU's recurrent buffer is written by products with
         # beta = 0, which a BLAS may compute as 0 * (what was there).
+        if self.B == 0:
+            return   # nothing to compute, and calloc(0) may return NULL
         with nogil:
             scratch = calloc(self.scratch_len, 8 if self.is_double else 4)
             if scratch != NULL:

@@ -197,6 +197,7 @@ class LeakyRNN(ParameterOwner, SequenceIO):
         H = self.hidden_size
         clip = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True, allow_none=True)
         omega = check_real(omega, "omega", low=0.0)
+        record = check_bool(record, "record")
         if omega > 0 and clip is not None:
             raise ValueError("omega and clip_hidden cannot be combined: the regulariser is "
                              "defined on the unclipped dL/dh_t")
