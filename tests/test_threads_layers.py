@@ -29,10 +29,19 @@ LAYERS = {
     "delay": lambda dt: DelayRNN(8, 32, delays=(1, 3), num_layers=2, dtype=dt, seed=0),
     "reversed": lambda dt: Reversed(fastrnn.LSTM(8, 32, dtype=dt, seed=0)),
 }
-STREAMING = ["rnn", "lstm", "lstm-peepholes", "gru", "gru-before"]
+# Streaming layers big enough that a step's compiled part outlasts the
+# Python around it, so that threads really are inside the loops together.
+STREAMING = {
+    "rnn": lambda dt: fastrnn.RNN(8, 256, num_layers=2, dtype=dt, seed=0),
+    "lstm": lambda dt: fastrnn.LSTM(8, 128, num_layers=2, dtype=dt, seed=0),
+    "lstm-peepholes": lambda dt: fastrnn.LSTM(8, 128, peepholes=True, dtype=dt, seed=0),
+    "gru": lambda dt: fastrnn.GRU(8, 128, num_layers=2, dtype=dt, seed=0),
+    "gru-before": lambda dt: fastrnn.GRU(8, 128, reset_after=False, num_layers=2, dtype=dt,
+                                         seed=0),
+}
 
 
-def _inputs(i, dtype, T=60, B=3):
+def _inputs(i, dtype, T=40, B=3):
     rng = np.random.default_rng(10 + i)
     return rng.standard_normal((T, B, 8)).astype(dtype)
 
@@ -58,7 +67,7 @@ def test_forward_on_one_shared_layer_from_threads_matches_serial(name, dtype):
 
     def infer(i):
         outs = []
-        for _ in range(6):
+        for _ in range(4):
             outs.extend(_flatten(layer.forward(xs[i])))
         return outs
 
@@ -75,22 +84,39 @@ def _stream(layer, x):
     return outs + _flatten(state)
 
 
+@pytest.mark.parametrize("batch", [None, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", STREAMING)
-def test_step_on_one_shared_layer_from_threads_matches_serial(name, dtype):
-    """Batch of one (the matrix-vector route the issue measured) and a batch
-    of three, in the same threads: the plan is rebuilt as the batch size
-    changes between calls, while other threads still run the old plan."""
-    layer = LAYERS[name](dtype)
-    xs = [_inputs(i, dtype, T=150, B=1)[:, 0] if i % 2 == 0 else _inputs(i, dtype, T=150)
+@pytest.mark.parametrize("name", sorted(STREAMING))
+def test_step_on_one_shared_layer_from_threads_matches_serial(name, dtype, batch):
+    """Unbatched (the matrix-vector route of the issue's case) and a batch of
+    three (GEMM): every thread streams its own sequence through one plan."""
+    layer = STREAMING[name](dtype)
+    xs = [_inputs(i, dtype, T=60, B=1)[:, 0] if batch is None else _inputs(i, dtype, T=60)
           for i in range(N_THREADS)]
     serial = [_stream(layer, xs[i]) for i in range(N_THREADS)]
     threaded = run_in_threads(lambda i: _stream(layer, xs[i]))
     _same(serial, threaded)
 
 
+def test_threads_changing_batch_size_on_one_shared_layer():
+    """Each change of batch size builds a new plan while other threads still
+    run the old one."""
+    layer = STREAMING["gru"](np.float32)
+    xs = [_inputs(i, np.float32, T=40, B=1 + i % 3) for i in range(N_THREADS)]
+
+    def work(i):
+        out = []
+        for t in range(xs[i].shape[0]):
+            out.extend(_flatten(layer.step(xs[i][t])))
+            out.extend(_flatten(layer.step(xs[(i + 1) % N_THREADS][t])))
+        return out
+
+    serial = [work(i) for i in range(N_THREADS)]
+    _same(serial, run_in_threads(work))
+
+
 def test_step_and_forward_mixed_on_one_shared_lstm():
-    """The issue's case, LSTM(8, 64, num_layers=2) at B = 1, with forward
+    """The issue's case, LSTM(8, 64, num_layers=2) unbatched, with forward
     calls running alongside."""
     layer = LAYERS["lstm"](np.float32)
     xs = [_inputs(i, np.float32, T=200, B=1)[:, 0] for i in range(N_THREADS)]
