@@ -197,12 +197,18 @@ class ParameterOwner:
     """``params`` and ``grads`` as `ParameterDict` s, their per-call check,
     ``zero_grad``, ``state_dict`` and ``load_state_dict``, for every layer.
 
-    Needs ``self.dtype``; the constructor calls `_init_params` once.
-    Assigning a whole dict (``layer.params = other.params``) copies it in
-    after the checks of `load_state_dict`.
+    Needs ``self.dtype``; the constructor calls `_init_params` once, after
+    setting the attributes named in ``_config_names`` (the sizes the loops
+    are called with): changing one of those later is refused at the next
+    call, as a changed array is. Assigning a whole dict
+    (``layer.params = other.params``) copies it in after the checks of
+    `load_state_dict`.
     """
 
+    _config_names = ("input_size", "hidden_size", "dtype")
+
     def _init_params(self, arrays):
+        self._config = tuple((n, getattr(self, n)) for n in self._config_names)
         arrays = {k: np.ascontiguousarray(v, dtype=self.dtype) for k, v in arrays.items()}
         self._param_spec = tuple((k, v.shape) for k, v in arrays.items())
         self._params = ParameterDict(arrays, self.dtype, "params")
@@ -229,6 +235,12 @@ class ParameterOwner:
         """Every array a kernel will read (and, with ``grads``, write) still
         has the layer's dtype and its own shape and is C-contiguous and
         aligned: once per call, a few attribute reads per parameter."""
+        for name, value in self._config:
+            now = getattr(self, name, None)
+            if not (now is value or now == value):
+                raise ValueError(f"{name} was {value!r} when the layer was built and is now "
+                                 f"{now!r}: the parameters have the built sizes; build a new "
+                                 f"layer instead")
         dt = self.dtype
         stores = (self._params, self._grads) if grads else (self._params,)
         for store in stores:
@@ -338,6 +350,8 @@ class RecurrentLayer(ParameterOwner):
 
     _gates = 1
     _has_cell = False
+    _config_names = ("input_size", "hidden_size", "num_layers", "num_directions", "bias",
+                     "dtype", "_kind", "_gates", "_has_cell")
 
     def __init__(self, input_size, hidden_size, *, num_layers=1, bidirectional=False,
                  bias=True, batch_first=False, dtype=np.float32, seed=None):
@@ -437,6 +451,12 @@ class RecurrentLayer(ParameterOwner):
         keyword arguments override what is read from the module (dtype,
         for example). Dropout between layers is a training-time option of
         PyTorch's module and is not carried over."""
+        missing = [a for a in ("input_size", "hidden_size", "num_layers", "bidirectional",
+                               "bias", "batch_first", "weight_ih_l0", "state_dict")
+                   if not hasattr(module, a)]
+        if missing:
+            raise TypeError(f"module must be a torch.nn.{cls.__name__} (or alike); a "
+                            f"{type(module).__name__} has no {', '.join(missing)}")
         args = cls._from_torch_kwargs(module)
         args.update(kwargs)
         layer = cls(module.input_size, module.hidden_size, **args)

@@ -58,6 +58,9 @@ class ClockworkRNN(ParameterOwner, SequenceIO):
     Step t counts from 0, so every module is updated at the first step.
     """
 
+    _config_names = ("input_size", "hidden_size", "dtype", "periods", "module_size",
+                     "nonlinearity")
+
     def __init__(self, input_size, hidden_size, periods=(1, 2, 4, 8), *, nonlinearity="tanh",
                  batch_first=False, dtype=np.float32, seed=None):
         self.input_size = check_size(input_size, "input_size")

@@ -77,6 +77,9 @@ class DelayRNN(ParameterOwner, SequenceIO):
     ``fastrnn.RNN``; the initial state of a layer is its whole history.
     """
 
+    _config_names = ("input_size", "hidden_size", "dtype", "num_layers", "delays",
+                     "nonlinearity")
+
     def __init__(self, input_size, hidden_size, delays=(1, 2), *, nonlinearity="tanh",
                  num_layers=1, batch_first=False, dtype=np.float32, seed=None):
         self.input_size = check_size(input_size, "input_size")

@@ -79,6 +79,8 @@ class LeakyRNN(ParameterOwner, SequenceIO):
         The regulariser's value (times its weight) in the last backward.
     """
 
+    _config_names = ("input_size", "hidden_size", "dtype", "learn_tau")
+
     def __init__(self, input_size, hidden_size, *, tau=None, learn_tau=False, batch_first=False,
                  dtype=np.float32, seed=None):
         self.input_size = check_size(input_size, "input_size")

@@ -69,6 +69,7 @@ class LSTM(RecurrentLayer):
     _gates = 4
     _has_cell = True
     _kind = _recurrent.LSTM
+    _config_names = RecurrentLayer._config_names + ("peepholes",)
 
     def __init__(self, input_size, hidden_size, *, num_layers=1, bidirectional=False,
                  bias=True, forget_bias=1.0, peepholes=False, batch_first=False,

@@ -27,6 +27,8 @@ class Linear(ParameterOwner):
         Same keys, accumulated by ``backward`` until ``zero_grad``.
     """
 
+    _config_names = ("in_features", "out_features", "dtype", "bias")
+
     def __init__(self, in_features, out_features, *, bias=True, dtype=np.float32, seed=None):
         self.in_features = check_size(in_features, "in_features")
         self.out_features = check_size(out_features, "out_features")

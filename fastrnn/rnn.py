@@ -98,7 +98,7 @@ class RNN(RecurrentLayer):
     @classmethod
     def _from_torch_kwargs(cls, module):
         args = super()._from_torch_kwargs(module)
-        args["nonlinearity"] = module.nonlinearity
+        args["nonlinearity"] = getattr(module, "nonlinearity", None)
         return args
 
     def forward(self, x, h0=None, *, lengths=None):

@@ -289,3 +289,70 @@ def test_lengths_checks():
                     "ab", [None, 1], [[1, 2]], 2):
         with pytest.raises((ValueError, TypeError), match="lengths"):
             layer.forward(x, lengths=lengths)
+
+
+@pytest.mark.parametrize("name,attr,value", [
+    ("rnn", "input_size", 5), ("lstm", "hidden_size", 8), ("gru", "num_layers", 3),
+    ("lstm", "peepholes", False), ("rnn", "bias", False), ("gru-bi", "bidirectional", False),
+    ("gru", "dtype", np.dtype(np.float64)), ("leaky", "hidden_size", 9),
+    ("leaky-learned", "learn_tau", False), ("clockwork", "module_size", 4),
+    ("clockwork", "periods", (1, 1)), ("delay", "delays", (1,)), ("delay", "num_layers", 1),
+    ("linear", "in_features", 9), ("reversed", "hidden_size", 7),
+])
+def test_changing_a_size_after_construction_is_refused(name, attr, value):
+    """The loops are called with the layer's size attributes; changed after
+    construction they no longer describe the arrays (a larger input_size or
+    a shorter delay read out of bounds)."""
+    layer = _make(name)
+    target = layer.layer if name == "reversed" else layer
+    setattr(target, attr, value)
+    if attr == "bidirectional":
+        target.num_directions = 1
+    width = value if attr in ("input_size", "in_features") else D
+    with pytest.raises(ValueError, match="was .* when the layer was built"):
+        layer.forward(np.zeros((5, 2, width), np.float32))
+
+
+class _FakeTorchModule:
+    """Duck-typed like a torch.nn.LSTM (torch is not needed)."""
+
+    class _T:
+        def __init__(self, a):
+            self.a, self.dtype = a, "torch.float32"
+
+        def detach(self):
+            return self
+
+        def cpu(self):
+            return self
+
+        def numpy(self):
+            return self.a
+
+    def __init__(self, state, **config):
+        self.__dict__.update(config)
+        self._state = state
+        self.weight_ih_l0 = self._T(state["weight_ih_l0"])
+
+    def state_dict(self):
+        return {k: self._T(v) for k, v in self._state.items()}
+
+
+def test_from_torch_checks_what_it_is_given():
+    ref = fastrnn.LSTM(D, H, forget_bias=0.0, seed=0)
+    config = dict(input_size=D, hidden_size=H, num_layers=1, bidirectional=False, bias=True,
+                  batch_first=False)
+    layer = fastrnn.LSTM.from_torch(_FakeTorchModule(ref.state_dict(), **config))
+    for k in ref.params:
+        np.testing.assert_array_equal(layer.params[k], ref.params[k])
+    for bad in (None, object(), "lstm"):
+        with pytest.raises(TypeError, match="module must be a torch.nn.LSTM"):
+            fastrnn.LSTM.from_torch(bad)
+    with pytest.raises(ValueError, match="hidden_size must be <= "):
+        fastrnn.LSTM.from_torch(_FakeTorchModule(ref.state_dict(), **dict(config,
+                                                                           hidden_size=10**30)))
+    wrong = dict(ref.state_dict(), weight_hh_l0=np.zeros((3, 3), np.float32))
+    with pytest.raises(ValueError, match="weight_hh_l0 must have shape"):
+        fastrnn.LSTM.from_torch(_FakeTorchModule(wrong, **config))
+    with pytest.raises(ValueError, match="nonlinearity"):
+        fastrnn.RNN.from_torch(_FakeTorchModule(fastrnn.RNN(D, H).state_dict(), **config))
