@@ -161,8 +161,11 @@ class ParameterDict(dict):
         return target, arr
 
     def __setitem__(self, name, value):
-        target, arr = self._converted(name, value)
-        target[...] = arr
+        target = self._target(name)
+        if value is target:
+            return   # d[name] += v: the in-place operator has done the work
+        target[...] = as_float_array(value, f"{self._what}[{name!r}]", self._dtype,
+                                     shape=target.shape)
 
     def update(self, *args, **kwargs):
         """Assign several entries; all are checked before any is copied."""
@@ -211,6 +214,10 @@ class ParameterOwner:
         self._config = tuple((n, getattr(self, n)) for n in self._config_names)
         arrays = {k: np.ascontiguousarray(v, dtype=self.dtype) for k, v in arrays.items()}
         self._param_spec = tuple((k, v.shape) for k, v in arrays.items())
+        self._param_names = [k for k, _ in self._param_spec]
+        # ndim and up to 4 dimensions per parameter, for _recurrent.all_arrays_ready
+        self._param_layout = np.array([(len(v.shape),) + v.shape + (0,) * (4 - v.ndim)
+                                       for v in arrays.values()], dtype=np.intp).reshape(-1, 5)
         self._params = ParameterDict(arrays, self.dtype, "params")
         self._grads = ParameterDict({k: np.zeros_like(v) for k, v in arrays.items()},
                                     self.dtype, "grads")
@@ -234,13 +241,19 @@ class ParameterOwner:
     def _check_arrays(self, grads=False):
         """Every array a kernel will read (and, with ``grads``, write) still
         has the layer's dtype and its own shape and is C-contiguous and
-        aligned: once per call, a few attribute reads per parameter."""
+        aligned: once per call, a few comparisons in C per parameter."""
         for name, value in self._config:
             now = getattr(self, name, None)
             if not (now is value or now == value):
                 raise ValueError(f"{name} was {value!r} when the layer was built and is now "
                                  f"{now!r}: the parameters have the built sizes; build a new "
                                  f"layer instead")
+        if _recurrent.all_arrays_ready(self._params, self._param_names, self._param_layout,
+                                       self.dtype.num, False) and (
+                not grads or _recurrent.all_arrays_ready(
+                    self._grads, self._param_names, self._param_layout, self.dtype.num, True)):
+            return
+        # Something is wrong: find it and say what.
         dt = self.dtype
         stores = (self._params, self._grads) if grads else (self._params,)
         for store in stores:
@@ -256,6 +269,7 @@ class ParameterOwner:
                         f"{store._what}[{name!r}] must be a C-contiguous, aligned, "
                         f"{'writeable ' if store is self._grads else ''}{dt} array of shape "
                         f"{shape}; it was changed in place to {got}")
+        raise ValueError("the layer's params or grads are not the arrays it was built with")
 
     def zero_grad(self):
         """Set every gradient to zero (in place)."""

@@ -406,6 +406,46 @@ def cell_backward(int kind, const floating[::1] x, const floating[::1] w_ih,
         fr_fp_leave(fpstate)
 
 
+# ------------------------------------------------------ parameter checks
+def all_arrays_ready(object store, list names, const Py_ssize_t[:, ::1] layout, int typenum,
+                     bint writeable):
+    """True when the dict ``store`` holds, under each name, an ndarray of the
+    dtype ``typenum`` and the shape in ``layout`` (rows: ndim, then up to 4
+    dimensions), C-contiguous, aligned and in native byte order (and
+    writeable if asked): what the loops may read or write. A few comparisons
+    per array in C, so the layers can afford it on every call."""
+    return _all_arrays_ready(store, names, layout, typenum, writeable)
+
+
+cdef bint _all_arrays_ready(object store, list names, const Py_ssize_t[:, ::1] layout,
+                            int typenum, bint writeable) except -1:
+    # Dict look-ups: this short loop needs the GIL (it is no time loop).
+    cdef Py_ssize_t i
+    cdef int nd, k, flags
+    cdef PyObject *found
+    cdef cnp.ndarray arr
+    if not PyDict_Check(store) or len(names) != layout.shape[0]:
+        return False
+    for i in range(len(names)):
+        found = PyDict_GetItem(store, names[i])
+        if found == NULL or not cnp.PyArray_Check(<object> found):
+            return False
+        arr = <cnp.ndarray> <object> found
+        nd = cnp.PyArray_NDIM(arr)
+        if (cnp.PyArray_TYPE(arr) != typenum or not cnp.PyArray_ISNOTSWAPPED(arr)
+                or nd != layout[i, 0]):
+            return False
+        flags = cnp.PyArray_FLAGS(arr)
+        if not (flags & cnp.NPY_ARRAY_C_CONTIGUOUS) or not (flags & cnp.NPY_ARRAY_ALIGNED):
+            return False
+        if writeable and not (flags & cnp.NPY_ARRAY_WRITEABLE):
+            return False
+        for k in range(nd):
+            if cnp.PyArray_DIM(arr, k) != layout[i, 1 + k]:
+                return False
+    return True
+
+
 # ------------------------------------------------------------- streaming
 # Columns of StepPlan.ptrs, one row per layer: the parameters it reads.
 cdef enum:

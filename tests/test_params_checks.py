@@ -105,7 +105,8 @@ def test_a_good_array_is_copied_in_whatever_its_layout_and_dtype(name):
 def test_arrays_changed_in_place_are_caught_before_any_kernel(name):
     """No dict method sees ``resize`` or ``dtype``/``shape`` set on the array
     itself, or a plain dict.__setitem__: the once-per-call check does."""
-    for how in ("resize", "shape", "dtype", "dict-setitem", "grads-resize", "grads-readonly"):
+    for how in ("resize", "shape", "dtype", "dict-setitem", "byteswapped", "grads-resize",
+                "grads-readonly"):
         layer = _make(name)
         key = [k for k in layer.params if layer.params[k].size > 1][-1]
         if how == "resize":
@@ -116,6 +117,8 @@ def test_arrays_changed_in_place_are_caught_before_any_kernel(name):
             layer.params[key].dtype = np.int32
         elif how == "dict-setitem":
             dict.__setitem__(layer.params, key, np.zeros(2, np.float32))
+        elif how == "byteswapped":
+            dict.__setitem__(layer.params, key, layer.params[key].astype(">f4"))
         elif how == "grads-resize":
             layer.grads[key].resize(1, refcheck=False)
         else:
