@@ -47,7 +47,8 @@ class ClockworkRNN(ParameterOwner, SequenceIO):
     ----------
     params, grads : dict
         ``weight_ih_l0`` (H, D), ``weight_hh_l0`` (H, H) block upper
-        triangular (the blocks below the diagonal are zero and stay zero),
+        triangular (the blocks below the diagonal are zero and stay zero;
+        values assigned there are never read),
         ``bias_ih_l0``, ``bias_hh_l0`` (H,): the names of ``fastrnn.RNN``, so a
         Clockwork RNN whose periods are all 1 is an RNN with a masked W_hh.
     mask : ndarray (H, H) of bool

@@ -57,7 +57,8 @@ class LSTM(RecurrentLayer):
     params, grads : dict of ndarray
         PyTorch's names and shapes: ``weight_ih_l{k}`` (4H, D or dirs*H),
         ``weight_hh_l{k}`` (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H,),
-        ``_reverse`` for the backward direction; gradients accumulate until
+        ``_reverse`` for the backward direction (assignment checked and
+        copied in, as for ``fastrnn.RNN``); gradients accumulate until
         ``zero_grad``.
 
     Notes

@@ -53,7 +53,11 @@ class RNN(RecurrentLayer):
         ``weight_ih_l{k}`` (H, D or dirs*H), ``weight_hh_l{k}`` (H, H), and with
         ``bias``, ``bias_ih_l{k}`` (H,), ``bias_hh_l{k}`` (H,), plus the
         ``_reverse`` copies of a bidirectional layer: PyTorch's names and
-        shapes, so ``torch_rnn.state_dict()`` loads unchanged.
+        shapes, so ``torch_rnn.state_dict()`` loads unchanged. The layer owns
+        the arrays: ``params[name] = array`` checks the shape and copies the
+        values in (cast to the layer's dtype), so optimisers holding the
+        array see them; keys cannot be added or removed
+        (`fastrnn._layer.ParameterDict`).
     grads : dict of ndarray
         Same keys; filled by ``backward`` and accumulated until ``zero_grad``.
 
