@@ -359,3 +359,21 @@ def test_from_torch_checks_what_it_is_given():
         fastrnn.LSTM.from_torch(_FakeTorchModule(wrong, **config))
     with pytest.raises(ValueError, match="nonlinearity"):
         fastrnn.RNN.from_torch(_FakeTorchModule(fastrnn.RNN(D, H).state_dict(), **config))
+
+
+def test_leaky_fixed_rates_are_checked_before_the_loop():
+    """fastrnn.load sets the private alpha of a fixed-tau LeakyRNN; whatever
+    it holds, the loop reads exactly H rates."""
+    layer = LeakyRNN(D, H, seed=0)
+    layer._alpha = np.ones(H - 1, np.float32)
+    with pytest.raises(ValueError, match=rf"alpha must have shape \({H},\)"):
+        layer.forward(_x())
+
+
+@pytest.mark.parametrize("name", STEPPERS)
+def test_step_with_an_empty_batch(name):
+    layer = _make(name)
+    y, state = layer.step(np.zeros((0, D), np.float32))
+    assert y.shape == (0, H)
+    y, state = layer.step(np.zeros((0, D), np.float32), state)
+    assert y.shape == (0, H)
