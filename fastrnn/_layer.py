@@ -673,6 +673,13 @@ class RecurrentLayer(ParameterOwner):
         return dx, dh0, dc0
 
     # -------------------------------------------------------- streaming
+    def __getstate__(self):
+        # The step plan holds raw pointers into this object's arrays (and
+        # cannot be pickled): a copy builds its own on first use.
+        state = self.__dict__.copy()
+        state["_plan"] = None
+        return state
+
     def _new_step_plan(self, B):
         if self.bidirectional:
             raise ValueError("step() streams forward in time; a bidirectional layer "
