@@ -33,7 +33,7 @@ Not imported here (import them yourself; each needs its optional package):
 
 fastrnn.sklearn     ESNRegressor, ESNClassifier, RNNRegressor, RNNClassifier: scikit-learn
                     estimators for Pipeline and GridSearchCV
-fastrnn.dask        ESN readouts fitted and reservoirs searched across Dask workers
+fastrnn.dask        readouts fitted, any model run, reservoirs searched (grid or random) on Dask workers
 
 The command line (``fastrnn`` or ``python -m fastrnn``) is fastrnn/cli.py.
 """

@@ -20,6 +20,7 @@ import numpy as np
 from fastrnn import _blas_threads, _recurrent
 from fastrnn._validation import (
     NotFittedError,
+    as_array,
     check_bool,
     as_float_array,
     check_dtype,
@@ -80,6 +81,232 @@ def _flat(a):
     return a.reshape(-1)
 
 
+# ------------------------------------------------------ sizes and memory
+# The kernels count features, units, rows and time steps in C ints.
+C_INT_MAX = 2**31 - 1
+# Bytes an array costs beyond its data (the ndarray object, its name, its
+# dict slot), used only to refuse hopeless sizes before building anything.
+_ARRAY_OVERHEAD = 256
+
+
+def check_size(value, name):
+    """A layer size (features, units, layers): an int in [1, 2**31 - 1]."""
+    return check_int(value, name, minimum=1, maximum=C_INT_MAX)
+
+
+def check_rows(T, B, name="x"):
+    """T * B (steps times sequences) must fit the kernels' C int row count."""
+    if T * B > C_INT_MAX:
+        raise ValueError(f"{name} has T * B = {T * B} rows (time steps times sequences); "
+                         f"at most {C_INT_MAX} fit in one call")
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):   # not on this platform
+        return None
+
+
+def check_parameter_memory(n_values, n_arrays, itemsize, what):
+    """MemoryError, before anything is allocated, when a layer's parameters
+    and gradients (``n_values`` numbers in ``n_arrays`` arrays of each) could
+    not fit in this machine's memory: ``num_layers=10**9`` would otherwise
+    build layers for minutes before running out."""
+    need = 2 * (n_values * itemsize + n_arrays * _ARRAY_OVERHEAD)
+    total = _physical_memory()
+    if total is not None and need > total:
+        raise MemoryError(f"{what}: its parameters and gradients need {need / 2**30:.3g} GiB, "
+                          f"more than this machine's {total / 2**30:.3g} GiB of memory")
+
+
+# ------------------------------------------------------------ parameters
+class ParameterDict(dict):
+    """The arrays a layer's kernels read (``params``) or write (``grads``),
+    keyed by name; the keys, shapes and dtype are fixed by the layer's
+    configuration.
+
+    A dict, so everything that reads one keeps working, but one that guards
+    its arrays: ``d[name] = value`` checks ``value`` (real numbers of exactly
+    the parameter's shape; cast to the layer's dtype as NumPy casts) and
+    copies it into the existing array, so that optimisers and step plans
+    holding that array see the new values; new keys and deletions are
+    refused. In-place updates (``d[name][...] = v``, ``d[name] -= lr * g``)
+    work as on any array. The layers also check every array once per call
+    (`ParameterOwner._check_arrays`), which catches what no dict method sees
+    (an array reshaped or resized in place).
+    """
+
+    __slots__ = ("_dtype", "_what")
+
+    def __init__(self, arrays, dtype, what):
+        super().__init__(arrays)   # built by the layer: trusted
+        self._dtype = np.dtype(dtype)
+        self._what = what
+
+    def _target(self, name):
+        try:
+            current = dict.get(self, name)
+        except TypeError:   # unhashable
+            current = None
+        if current is None:
+            raise ValueError(f"{self._what} has no entry {name!r}; its keys are fixed by the "
+                             f"layer's configuration: {sorted(self)}")
+        return current
+
+    def _converted(self, name, value, label=None):
+        target = self._target(name)
+        label = f"{self._what}[{name!r}]" if label is None else label
+        arr = as_float_array(value, label, self._dtype, shape=target.shape)
+        return target, arr
+
+    def __setitem__(self, name, value):
+        target = self._target(name)
+        if value is target:
+            return   # d[name] += v: the in-place operator has done the work
+        target[...] = as_float_array(value, f"{self._what}[{name!r}]", self._dtype,
+                                     shape=target.shape)
+
+    def update(self, *args, **kwargs):
+        """Assign several entries; all are checked before any is copied."""
+        pairs = [self._converted(k, v) for k, v in dict(*args, **kwargs).items()]
+        for target, arr in pairs:
+            target[...] = arr
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(f"a layer's {self._what} cannot gain or lose entries; assign "
+                        f"into them instead ({self._what}[name] = array)")
+
+    __delitem__ = pop = popitem = clear = setdefault = _refuse
+
+    def copy(self):
+        """A plain dict of copies of the arrays."""
+        return {k: v.copy() for k, v in self.items()}
+
+    def __reduce_ex__(self, protocol):
+        # Pickle and deepcopy would rebuild through __setitem__ on an empty dict.
+        return (_rebuild_parameter_dict, (dict(self), self._dtype.str, self._what))
+
+
+def _rebuild_parameter_dict(arrays, dtype, what):
+    return ParameterDict(arrays, dtype, what)
+
+
+class ParameterOwner:
+    """``params`` and ``grads`` as `ParameterDict` s, their per-call check,
+    ``zero_grad``, ``state_dict`` and ``load_state_dict``, for every layer.
+
+    Needs ``self.dtype``; the constructor calls `_init_params` once, after
+    setting the attributes named in ``_config_names`` (the sizes the loops
+    are called with): changing one of those later is refused at the next
+    call, as a changed array is. Assigning a whole dict
+    (``layer.params = other.params``) copies it in after the checks of
+    `load_state_dict`.
+    """
+
+    _config_names = ("input_size", "hidden_size", "dtype")
+
+    def _init_params(self, arrays):
+        self._config = tuple((n, getattr(self, n)) for n in self._config_names)
+        arrays = {k: np.ascontiguousarray(v, dtype=self.dtype) for k, v in arrays.items()}
+        self._param_spec = tuple((k, v.shape) for k, v in arrays.items())
+        self._param_names = [k for k, _ in self._param_spec]
+        # ndim and up to 4 dimensions per parameter, for _recurrent.all_arrays_ready
+        self._param_layout = np.array([(len(v.shape),) + v.shape + (0,) * (4 - v.ndim)
+                                       for v in arrays.values()], dtype=np.intp).reshape(-1, 5)
+        self._params = ParameterDict(arrays, self.dtype, "params")
+        self._grads = ParameterDict({k: np.zeros_like(v) for k, v in arrays.items()},
+                                    self.dtype, "grads")
+
+    @property
+    def params(self):
+        return self._params
+
+    @params.setter
+    def params(self, state):
+        self._load(self._params, state, "params")
+
+    @property
+    def grads(self):
+        return self._grads
+
+    @grads.setter
+    def grads(self, state):
+        self._load(self._grads, state, "grads")
+
+    def _check_arrays(self, grads=False):
+        """Every array a kernel will read (and, with ``grads``, write) still
+        has the layer's dtype and its own shape and is C-contiguous and
+        aligned: once per call, a few comparisons in C per parameter."""
+        for name, value in self._config:
+            now = getattr(self, name, None)
+            if not (now is value or now == value):
+                raise ValueError(f"{name} was {value!r} when the layer was built and is now "
+                                 f"{now!r}: the parameters have the built sizes; build a new "
+                                 f"layer instead")
+        if _recurrent.all_arrays_ready(self._params, self._param_names, self._param_layout,
+                                       self.dtype.num, False) and (
+                not grads or _recurrent.all_arrays_ready(
+                    self._grads, self._param_names, self._param_layout, self.dtype.num, True)):
+            return
+        # Something is wrong: find it and say what.
+        dt = self.dtype
+        stores = (self._params, self._grads) if grads else (self._params,)
+        for store in stores:
+            for name, shape in self._param_spec:
+                a = dict.get(store, name)
+                if (not isinstance(a, np.ndarray) or a.shape != shape or a.dtype != dt
+                        or not (a.flags.c_contiguous and a.flags.aligned)
+                        or (store is self._grads and not a.flags.writeable)):
+                    got = (f"{a.dtype} {a.shape}, C-contiguous {a.flags.c_contiguous}, "
+                           f"aligned {a.flags.aligned}, writeable {a.flags.writeable}"
+                           if isinstance(a, np.ndarray) else type(a).__name__)
+                    raise ValueError(
+                        f"{store._what}[{name!r}] must be a C-contiguous, aligned, "
+                        f"{'writeable ' if store is self._grads else ''}{dt} array of shape "
+                        f"{shape}; it was changed in place to {got}")
+        raise ValueError("the layer's params or grads are not the arrays it was built with")
+
+    def zero_grad(self):
+        """Set every gradient to zero (in place)."""
+        for g in self._grads.values():
+            g.fill(0)
+
+    def state_dict(self):
+        """A copy of the parameters, keyed by name (PyTorch's names where the
+        layer has a PyTorch counterpart)."""
+        return {name: p.copy() for name, p in self._params.items()}
+
+    def load_state_dict(self, state):
+        """Load parameters from a dict of arrays, for example a PyTorch
+        ``state_dict()`` converted with ``{k: v.numpy() for k, v in sd.items()}``.
+        Keys and shapes must match exactly (values are cast to the layer's
+        dtype); nothing changes if they do not."""
+        self._load(self._params, state, "state")
+
+    def _load(self, store, state, what):
+        if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
+            raise TypeError(f"{what} must be a dict of arrays keyed by parameter name, got "
+                            f"{type(state).__name__}")
+        state = {k: (state[k].detach().cpu().numpy() if hasattr(state[k], "detach")
+                     else state[k]) for k in state.keys()}
+        missing = set(store) - set(state)
+        unexpected = set(state) - set(store)
+        if missing or unexpected:
+            raise ValueError(
+                f"{what} keys do not match the layer: missing {sorted(missing, key=repr)}, "
+                f"unexpected {sorted(unexpected, key=repr)}"
+            )
+        # all checked before any is copied: nothing changes on an error
+        pairs = [store._converted(name, state[name], label=name) for name in store]
+        for target, arr in pairs:
+            target[...] = arr
+
+
 class _Batch:
     """Row order and step counts of one forward call.
 
@@ -127,7 +354,7 @@ class _Batch:
         return hs[self.lengths, np.arange(self.B)]
 
 
-class RecurrentLayer:
+class RecurrentLayer(ParameterOwner):
     """Base of the recurrent layers; not used directly.
 
     Subclasses set ``_gates`` (G), ``_has_cell`` (LSTM) and ``_kind`` (the
@@ -137,26 +364,30 @@ class RecurrentLayer:
 
     _gates = 1
     _has_cell = False
+    _config_names = ("input_size", "hidden_size", "num_layers", "num_directions", "bias",
+                     "dtype", "_kind", "_gates", "_has_cell")
 
     def __init__(self, input_size, hidden_size, *, num_layers=1, bidirectional=False,
                  bias=True, batch_first=False, dtype=np.float32, seed=None):
-        self.input_size = check_int(input_size, "input_size", minimum=1)
-        self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
-        self.num_layers = check_int(num_layers, "num_layers", minimum=1)
+        self.input_size = check_size(input_size, "input_size")
+        self.hidden_size = check_size(hidden_size, "hidden_size")
+        if self._gates * self.hidden_size > C_INT_MAX:
+            raise ValueError(f"hidden_size must be <= {C_INT_MAX // self._gates} for "
+                             f"{type(self).__name__} ({self._gates} gates), got {self.hidden_size}")
+        self.num_layers = check_size(num_layers, "num_layers")
         self.bidirectional = check_bool(bidirectional, "bidirectional")
         self.num_directions = 2 if self.bidirectional else 1
         self.bias = check_bool(bias, "bias")
         self.batch_first = check_bool(batch_first, "batch_first")
         self.dtype = check_dtype(dtype)
         rng = check_random_state(seed)
+        self._check_memory()
         # PyTorch's initialisation and its parameter order: per layer, per
         # direction, W_ih, W_hh, b_ih, b_hh, all uniform in +-1/sqrt(H).
         k = 1.0 / np.sqrt(self.hidden_size)
-        self.params = {}
-        for name, shape in self._param_shapes():
-            self.params[name] = rng.uniform(-k, k, size=shape).astype(self.dtype)
+        self._init_params({name: rng.uniform(-k, k, size=shape).astype(self.dtype)
+                           for name, shape in self._param_shapes()})
         self._init_extra(rng)
-        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         self._cache = None
         self._ones = np.ones(0, dtype=self.dtype)
         self._plan = None  # StepPlan of step(), built on first use
@@ -169,17 +400,34 @@ class RecurrentLayer:
         return self.input_size if layer == 0 else self.hidden_size * self.num_directions
 
     def _param_shapes(self):
-        GH, H = self._gates * self.hidden_size, self.hidden_size
         for layer in range(self.num_layers):
-            D = self._layer_input_size(layer)
-            for sfx in self._suffixes():
-                yield f"weight_ih_l{layer}{sfx}", (GH, D)
-                yield f"weight_hh_l{layer}{sfx}", (GH, H)
-                if self.bias:
-                    yield f"bias_ih_l{layer}{sfx}", (GH,)
-                    yield f"bias_hh_l{layer}{sfx}", (GH,)
-            for sfx in self._suffixes():
-                yield from self._extra_params(layer, sfx)
+            yield from self._layer_param_shapes(layer)
+
+    def _layer_param_shapes(self, layer):
+        GH, H = self._gates * self.hidden_size, self.hidden_size
+        D = self._layer_input_size(layer)
+        for sfx in self._suffixes():
+            yield f"weight_ih_l{layer}{sfx}", (GH, D)
+            yield f"weight_hh_l{layer}{sfx}", (GH, H)
+            if self.bias:
+                yield f"bias_ih_l{layer}{sfx}", (GH,)
+                yield f"bias_hh_l{layer}{sfx}", (GH,)
+        for sfx in self._suffixes():
+            yield from self._extra_params(layer, sfx)
+
+    def _check_memory(self):
+        """Count the parameters in closed form (layers > 0 are alike) and
+        refuse what cannot fit, before building them one by one."""
+        def count(layer):
+            shapes = [s for _, s in self._layer_param_shapes(layer)]
+            return sum(int(np.prod(s, dtype=object)) for s in shapes), len(shapes)
+
+        values, arrays = count(0)
+        if self.num_layers > 1:
+            v1, a1 = count(1)
+            values += (self.num_layers - 1) * v1
+            arrays += (self.num_layers - 1) * a1
+        check_parameter_memory(values, arrays, self.dtype.itemsize, repr(self))
 
     def _extra_params(self, layer, sfx):
         return ()
@@ -199,33 +447,6 @@ class RecurrentLayer:
     def _peepholes(self, layer, sfx):
         return _EMPTY[self.dtype]
 
-    def zero_grad(self):
-        """Set every gradient to zero (in place)."""
-        for g in self.grads.values():
-            g.fill(0)
-
-    def state_dict(self):
-        """A copy of the parameters, keyed as the PyTorch module's ``state_dict()``."""
-        return {name: p.copy() for name, p in self.params.items()}
-
-    def load_state_dict(self, state):
-        """Load parameters from a dict of arrays, for example a PyTorch
-        ``state_dict()`` converted with ``{k: v.numpy() for k, v in sd.items()}``.
-        Keys and shapes must match exactly; nothing changes if they do not."""
-        state = {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else v)
-                 for k, v in dict(state).items()}
-        missing = set(self.params) - set(state)
-        unexpected = set(state) - set(self.params)
-        if missing or unexpected:
-            raise ValueError(
-                f"state keys do not match the layer: missing {sorted(missing)}, "
-                f"unexpected {sorted(unexpected)}"
-            )
-        new = {name: as_float_array(state[name], name, self.dtype, shape=p.shape)
-               for name, p in self.params.items()}
-        for name, arr in new.items():
-            self.params[name][...] = arr
-
     @classmethod
     def _from_torch_kwargs(cls, module):
         """Constructor arguments read from a torch.nn.RNN/LSTM/GRU (duck-typed:
@@ -233,10 +454,9 @@ class RecurrentLayer:
         if getattr(module, "proj_size", 0):
             raise ValueError("LSTM projections (proj_size > 0) are not supported")
         weight = module.weight_ih_l0
-        dtype = np.dtype(str(weight.dtype).replace("torch.", ""))
-        return dict(num_layers=int(module.num_layers), bidirectional=bool(module.bidirectional),
-                    bias=bool(module.bias), batch_first=bool(module.batch_first),
-                    dtype=check_dtype(dtype))
+        dtype = check_dtype(str(weight.dtype).replace("torch.", ""), "the module's dtype")
+        return dict(num_layers=module.num_layers, bidirectional=bool(module.bidirectional),
+                    bias=bool(module.bias), batch_first=bool(module.batch_first), dtype=dtype)
 
     @classmethod
     def from_torch(cls, module, **kwargs):
@@ -245,9 +465,15 @@ class RecurrentLayer:
         keyword arguments override what is read from the module (dtype,
         for example). Dropout between layers is a training-time option of
         PyTorch's module and is not carried over."""
+        missing = [a for a in ("input_size", "hidden_size", "num_layers", "bidirectional",
+                               "bias", "batch_first", "weight_ih_l0", "state_dict")
+                   if not hasattr(module, a)]
+        if missing:
+            raise TypeError(f"module must be a torch.nn.{cls.__name__} (or alike); a "
+                            f"{type(module).__name__} has no {', '.join(missing)}")
         args = cls._from_torch_kwargs(module)
         args.update(kwargs)
-        layer = cls(int(module.input_size), int(module.hidden_size), **args)
+        layer = cls(module.input_size, module.hidden_size, **args)
         layer.load_state_dict(module.state_dict())
         return layer
 
@@ -260,6 +486,7 @@ class RecurrentLayer:
                 f"x must have {self.input_size} features in its last dimension "
                 f"(input_size), got shape {x.shape}"
             )
+        check_rows(x.shape[0], 1 if unbatched else x.shape[1], "x")
         if unbatched:
             x = x[:, None, :]
         elif self.batch_first:
@@ -300,6 +527,7 @@ class RecurrentLayer:
 
     # ---------------------------------------------------------- forward
     def _forward(self, x, h0, c0, lengths):
+        self._check_arrays()
         x_tm, unbatched = self._time_major_input(x)
         T, B, _ = x_tm.shape
         lengths = self._check_lengths(lengths, T, B, unbatched)
@@ -368,6 +596,7 @@ class RecurrentLayer:
         state gradients, for error messages."""
         if self._cache is None:
             raise NotFittedError("backward called before forward: call forward first, then backward")
+        self._check_arrays(grads=True)
         cache = self._cache
         batch, unbatched = cache["batch"], cache["unbatched"]
         T, B = batch.T, batch.B
@@ -444,6 +673,13 @@ class RecurrentLayer:
         return dx, dh0, dc0
 
     # -------------------------------------------------------- streaming
+    def __getstate__(self):
+        # The step plan holds raw pointers into this object's arrays (and
+        # cannot be pickled): a copy builds its own on first use.
+        state = self.__dict__.copy()
+        state["_plan"] = None
+        return state
+
     def _new_step_plan(self, B):
         if self.bidirectional:
             raise ValueError("step() streams forward in time; a bidirectional layer "
@@ -506,6 +742,7 @@ class RecurrentLayer:
             h = as_float_array(h, "h", self.dtype, shape=shape)
         if c is not None and self._has_cell:
             c = as_float_array(c, "c", self.dtype, shape=shape)
+        self._check_arrays()
         if plan is None or plan.B != B or not plan.matches(self.params):
             plan = self._new_step_plan(B)
         return plan.step(self.params, x, h, c)

@@ -39,7 +39,9 @@ state in the running gradient buffers, which is how dL/dh_T of a short
 sequence enters the sweep at its own last step.
 """
 from cython cimport floating
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, malloc, free
+from cpython.dict cimport PyDict_Check, PyDict_GetItem
+from cpython.ref cimport PyObject
 from libc.string cimport memcpy, memset
 cimport numpy as cnp
 
@@ -404,29 +406,72 @@ def cell_backward(int kind, const floating[::1] x, const floating[::1] w_ih,
         fr_fp_leave(fpstate)
 
 
+# ------------------------------------------------------ parameter checks
+def all_arrays_ready(object store, list names, const Py_ssize_t[:, ::1] layout, int typenum,
+                     bint writeable):
+    """True when the dict ``store`` holds, under each name, an ndarray of the
+    dtype ``typenum`` and the shape in ``layout`` (rows: ndim, then up to 4
+    dimensions), C-contiguous, aligned and in native byte order (and
+    writeable if asked): what the loops may read or write. A few comparisons
+    per array in C, so the layers can afford it on every call."""
+    return _all_arrays_ready(store, names, layout, typenum, writeable)
+
+
+cdef bint _all_arrays_ready(object store, list names, const Py_ssize_t[:, ::1] layout,
+                            int typenum, bint writeable) except -1:
+    # Dict look-ups: this short loop needs the GIL (it is no time loop).
+    cdef Py_ssize_t i
+    cdef int nd, k, flags
+    cdef PyObject *found
+    cdef cnp.ndarray arr
+    if not PyDict_Check(store) or len(names) != layout.shape[0]:
+        return False
+    for i in range(len(names)):
+        found = PyDict_GetItem(store, names[i])
+        if found == NULL or not cnp.PyArray_Check(<object> found):
+            return False
+        arr = <cnp.ndarray> <object> found
+        nd = cnp.PyArray_NDIM(arr)
+        if (cnp.PyArray_TYPE(arr) != typenum or not cnp.PyArray_ISNOTSWAPPED(arr)
+                or nd != layout[i, 0]):
+            return False
+        flags = cnp.PyArray_FLAGS(arr)
+        if not (flags & cnp.NPY_ARRAY_C_CONTIGUOUS) or not (flags & cnp.NPY_ARRAY_ALIGNED):
+            return False
+        if writeable and not (flags & cnp.NPY_ARRAY_WRITEABLE):
+            return False
+        for k in range(nd):
+            if cnp.PyArray_DIM(arr, k) != layout[i, 1 + k]:
+                return False
+    return True
+
+
 # ------------------------------------------------------------- streaming
-# Columns of StepPlan.ptrs, one row per layer.
+# Columns of StepPlan.ptrs, one row per layer: the parameters it reads.
 cdef enum:
-    P_WIH, P_WHH, P_BIH, P_BHH, P_PEEP, P_GX, P_GH, P_RH, P_BHN, P_COUNT
+    P_WIH, P_WHH, P_BIH, P_BHH, P_PEEP, P_BHN, P_COUNT
 
 
-cdef void _stream_layers(floating *dummy, int kind, int L, int B, int D, int H,
+cdef void _stream_layers(floating *scratch, int kind, int L, int B, int D, int H,
                          const Py_ssize_t[:, ::1] ptrs, const floating *x,
                          const floating *h_in, const floating *c_in, floating *h_out,
                          floating *c_out) noexcept nogil:
-    """One time step through L stacked layers (see StepPlan.run)."""
+    """One time step through L stacked layers (see StepPlan.run). scratch:
+    B * (2 G*H + H) zeroed values of the caller's own, reused by each layer
+    in turn (the gate buffer, the GRU's recurrent buffer and r * h)."""
     cdef int GH = GATES_OF(kind) * H
     cdef Py_ssize_t BH = <Py_ssize_t> B * H
     cdef int l, b, din
     cdef const floating *inp
     cdef const floating *b_ih
     cdef const floating *b_hh
-    cdef floating *g
+    cdef floating *g = scratch
+    cdef floating *gh = scratch + <Py_ssize_t> B * GH
+    cdef floating *rh = gh + <Py_ssize_t> B * GH
     cdef int nadd = 2 * H if kind == FR_CELL_GRU else GH
     for l in range(L):
         inp = x if l == 0 else h_out + (l - 1) * BH
         din = D if l == 0 else H
-        g = <floating *> ptrs[l, P_GX]
         b_ih = <const floating *> ptrs[l, P_BIH]
         b_hh = <const floating *> ptrs[l, P_BHH]
         for b in range(B):
@@ -442,10 +487,9 @@ cdef void _stream_layers(floating *dummy, int kind, int L, int B, int D, int H,
                   <floating *> NULL)
         _forward_step(kind, B, H, <const floating *> ptrs[l, P_WHH],
                       <const floating *> ptrs[l, P_BHN], <const floating *> ptrs[l, P_PEEP],
-                      g, <floating *> ptrs[l, P_GH], h_in + l * BH, h_out + l * BH,
+                      g, gh, h_in + l * BH, h_out + l * BH,
                       c_in + l * BH if c_in != NULL else NULL,
-                      c_out + l * BH if c_out != NULL else NULL, <floating *> ptrs[l, P_RH],
-                      <floating *> NULL)
+                      c_out + l * BH if c_out != NULL else NULL, rh, <floating *> NULL)
 
 
 cdef inline void *_data(object a):
@@ -462,26 +506,33 @@ cdef inline bint _is_ready(object a, int typenum, int ndim) noexcept:
 
 
 cdef class StepPlan:
-    """Pointers to the parameters and scratch buffers of a unidirectional
-    stack of layers, so that `step` advances one time step with no
-    allocation beyond its outputs and with the checks done in C.
+    """Pointers to the parameters of a unidirectional stack of layers, so
+    that `step` advances one time step with no allocation beyond its outputs
+    and a scratch block, and with the checks done in C.
 
-    The plan keeps a reference to every array it points into, and `step`
-    declines (returns None) when the layer's parameter dict no longer holds
-    those very arrays, so a stale plan is never run.
+    The plan is read-only once built: each call to `run` takes scratch
+    buffers of its own (one small zeroed block, freed on return), so one
+    plan serves any number of threads at once. It keeps a reference to every
+    array it points into and records each parameter's data pointer, shape
+    and dtype; `step` declines (returns None) when the layer's parameter
+    dict no longer holds those very arrays or one of them has changed in
+    place (``resize``, a new ``shape`` or ``dtype``), so a stale plan is never
+    run.
     """
     cdef readonly int kind, L, B, D, H, step_threads
     cdef readonly bint is_double, has_cell
     cdef readonly list arrays, names, params
     cdef int typenum
+    cdef Py_ssize_t scratch_len
     cdef Py_ssize_t[:, ::1] ptrs
+    cdef Py_ssize_t[:, ::1] layout
 
     def __init__(self, int kind, int B, int D, int H, list layers, list names,
                  list param_arrays, bint is_double, int step_threads):
         """layers : list of (w_ih, w_hh, b_ih or None, b_hh or None, peep or None),
-        C-contiguous arrays of one dtype; names, param_arrays : the layer's
-        parameter names and arrays, which `step` checks the layer's dict
-        against."""
+        C-contiguous arrays of one dtype, of the shapes the layer defines;
+        names, param_arrays : the layer's parameter names and arrays, which
+        `step` checks the layer's dict against."""
         import numpy as np
 
         dtype = np.float64 if is_double else np.float32
@@ -492,31 +543,58 @@ cdef class StepPlan:
         self.step_threads = step_threads
         self.arrays = []
         self.names = list(names)
-        self.params = []
         table = np.zeros((self.L, P_COUNT), dtype=np.intp)
         GH = GATES_OF(kind) * H
+        self.scratch_len = <Py_ssize_t> B * (2 * GH + H)
         for l, (w_ih, w_hh, b_ih, b_hh, peep) in enumerate(layers):
-            gx = np.zeros((B, GH), dtype)
-            gh = np.zeros((B, GH), dtype)
-            rh = np.zeros((B, H), dtype)
             b_hn = b_hh[2 * H:] if (b_hh is not None and kind == FR_CELL_GRU) else np.zeros(H, dtype)
             if peep is None:
                 peep = np.zeros(3 * H, dtype)
-            for j, a in enumerate((w_ih, w_hh, b_ih, b_hh, peep, gx, gh, rh, b_hn)):
+            for j, a in enumerate((w_ih, w_hh, b_ih, b_hh, peep, b_hn)):
                 table[l, j] = <Py_ssize_t> _data(a)
                 self.arrays.append(a)
         self.ptrs = table
         self.params = list(param_arrays)
+        # Each parameter's data pointer, ndim and (up to 2) dimensions.
+        layout = np.zeros((len(self.params), 4), dtype=np.intp)
+        for i, a in enumerate(self.params):
+            if a.ndim > 2:
+                raise ValueError("StepPlan: parameters are 1- or 2-dimensional")
+            layout[i, 0] = <Py_ssize_t> _data(a)
+            layout[i, 1] = a.ndim
+            layout[i, 2:2 + a.ndim] = a.shape
+        self.layout = layout
 
-    def matches(self, dict params):
-        """True when ``params`` still holds the arrays the plan points into."""
+    cdef bint _intact(self, object params) except -1:
+        """params (a dict) holds the plan's arrays, each as it was."""
         cdef Py_ssize_t i
+        cdef PyObject *found
+        cdef cnp.ndarray arr
+        cdef int nd, k
+        if not PyDict_Check(params):
+            return False
         for i in range(len(self.names)):
-            if params.get(self.names[i]) is not self.params[i]:
+            found = PyDict_GetItem(params, self.names[i])
+            if found == NULL or found != <PyObject *> self.params[i]:
                 return False
+            arr = <cnp.ndarray> self.params[i]
+            nd = cnp.PyArray_NDIM(arr)
+            if (<Py_ssize_t> cnp.PyArray_DATA(arr) != self.layout[i, 0]
+                    or nd != self.layout[i, 1]
+                    or cnp.PyArray_TYPE(arr) != self.typenum
+                    or not cnp.PyArray_IS_C_CONTIGUOUS(arr)):
+                return False
+            for k in range(nd):
+                if cnp.PyArray_DIM(arr, k) != self.layout[i, 2 + k]:
+                    return False
         return True
 
-    def step(self, dict params, x, h, c):
+    def matches(self, params):
+        """True when ``params`` still holds the arrays the plan points into,
+        unchanged in place."""
+        return self._intact(params)
+
+    def step(self, params, x, h, c):
         """(y, h_out, c_out) for one step, or None when an argument is not
         already in the fast-path form (then the caller converts and checks
         it, and calls again) or the plan no longer matches ``params``.
@@ -534,7 +612,7 @@ cdef class StepPlan:
             return None
         if (1 if nd_x == 1 else cnp.PyArray_DIM(ax, 0)) != self.B:
             return None
-        if not self.matches(params):
+        if not self._intact(params):
             return None
         nd_s = nd_x + 1
         dims[0] = self.L
@@ -567,19 +645,29 @@ cdef class StepPlan:
         cdef void *pco = _data(c_out)
         cdef unsigned int fpstate
         cdef int saved
+        cdef void *scratch
+        # Zeroed: the GRU's recurrent buffer is written by products with
+        # beta = 0, which a BLAS may compute as 0 * (what was there).
+        if self.B == 0:
+            return   # nothing to compute, and calloc(0) may return NULL
         with nogil:
-            fpstate = fr_fp_enter()
-            saved = _steps_begin(self.step_threads)
-            if self.is_double:
-                _stream_layers(<double *> NULL, self.kind, self.L, self.B, self.D, self.H,
-                               self.ptrs, <double *> px, <double *> phi, <double *> pci,
-                               <double *> pho, <double *> pco)
-            else:
-                _stream_layers(<float *> NULL, self.kind, self.L, self.B, self.D, self.H,
-                               self.ptrs, <float *> px, <float *> phi, <float *> pci,
-                               <float *> pho, <float *> pco)
-            _steps_end(saved)
-            fr_fp_leave(fpstate)
+            scratch = calloc(self.scratch_len, 8 if self.is_double else 4)
+            if scratch != NULL:
+                fpstate = fr_fp_enter()
+                saved = _steps_begin(self.step_threads)
+                if self.is_double:
+                    _stream_layers(<double *> scratch, self.kind, self.L, self.B, self.D,
+                                   self.H, self.ptrs, <double *> px, <double *> phi,
+                                   <double *> pci, <double *> pho, <double *> pco)
+                else:
+                    _stream_layers(<float *> scratch, self.kind, self.L, self.B, self.D,
+                                   self.H, self.ptrs, <float *> px, <float *> phi,
+                                   <float *> pci, <float *> pho, <float *> pco)
+                _steps_end(saved)
+                fr_fp_leave(fpstate)
+                free(scratch)
+        if scratch == NULL:
+            raise MemoryError("step: no memory for the scratch buffers")
 
 
 cdef inline bint _same_dims(object a, cnp.npy_intp *dims, int nd) noexcept:

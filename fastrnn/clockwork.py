@@ -11,6 +11,9 @@ steps they skip. The loops are in ``fastrnn/_clockwork.pyx``.
 import numpy as np
 
 from fastrnn import _clockwork
+from fastrnn._layer import (
+    C_INT_MAX, ParameterOwner, check_parameter_memory, check_rows, check_size,
+)
 from fastrnn._sequence_io import SequenceIO
 from fastrnn._validation import (
     NotFittedError,
@@ -24,7 +27,7 @@ from fastrnn._validation import (
 _ACTIVATIONS = {"tanh": 0, "relu": 1}
 
 
-class ClockworkRNN(SequenceIO):
+class ClockworkRNN(ParameterOwner, SequenceIO):
     """A Clockwork RNN layer with ``forward``/``backward`` like ``fastrnn.RNN``.
 
     Parameters
@@ -34,8 +37,9 @@ class ClockworkRNN(SequenceIO):
         Split evenly between the modules: it must be a multiple of
         ``len(periods)``.
     periods : sequence of int
-        One period per module, each >= 1; sorted ascending here (module 0 is
-        the fastest). Modules may share a period.
+        One period per module, each in [1, 2**31 - 1]; sorted ascending here
+        (module 0 is the fastest). Modules may share a period; a period
+        longer than a sequence updates its module at step 0 only.
     nonlinearity : {"tanh", "relu"}
     dtype, seed, batch_first : as for ``fastrnn.RNN``.
 
@@ -43,7 +47,8 @@ class ClockworkRNN(SequenceIO):
     ----------
     params, grads : dict
         ``weight_ih_l0`` (H, D), ``weight_hh_l0`` (H, H) block upper
-        triangular (the blocks below the diagonal are zero and stay zero),
+        triangular (the blocks below the diagonal are zero and stay zero;
+        values assigned there are never read),
         ``bias_ih_l0``, ``bias_hh_l0`` (H,): the names of ``fastrnn.RNN``, so a
         Clockwork RNN whose periods are all 1 is an RNN with a masked W_hh.
     mask : ndarray (H, H) of bool
@@ -54,11 +59,18 @@ class ClockworkRNN(SequenceIO):
     Step t counts from 0, so every module is updated at the first step.
     """
 
+    _config_names = ("input_size", "hidden_size", "dtype", "periods", "module_size",
+                     "nonlinearity")
+
     def __init__(self, input_size, hidden_size, periods=(1, 2, 4, 8), *, nonlinearity="tanh",
                  batch_first=False, dtype=np.float32, seed=None):
-        self.input_size = check_int(input_size, "input_size", minimum=1)
-        self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
-        periods = [check_int(p, "periods[i]", minimum=1) for p in periods]
+        self.input_size = check_size(input_size, "input_size")
+        self.hidden_size = check_size(hidden_size, "hidden_size")
+        if isinstance(periods, (str, bytes)) or not hasattr(periods, "__iter__"):
+            raise TypeError(f"periods must be a sequence of integers, got "
+                            f"{type(periods).__name__}")
+        periods = [check_int(p, f"periods[{i}]", minimum=1, maximum=C_INT_MAX)
+                   for i, p in enumerate(periods)]
         if not periods:
             raise ValueError("periods must hold at least one period")
         if self.hidden_size % len(periods):
@@ -74,23 +86,26 @@ class ClockworkRNN(SequenceIO):
         self.batch_first = check_bool(batch_first, "batch_first")
         self.dtype = check_dtype(dtype)
         H, D, k = self.hidden_size, self.input_size, self.module_size
+        check_parameter_memory(H * (D + H + 2) + H * H // 8, 4, self.dtype.itemsize,
+                               f"ClockworkRNN({D}, {H})")
         module = np.arange(H) // k
         self.mask = module[None, :] >= module[:, None]
         rng = check_random_state(seed)
         bound = 1.0 / np.sqrt(H)
-        self.params = {
+        self._init_params({
             "weight_ih_l0": rng.uniform(-bound, bound, (H, D)).astype(self.dtype),
             "weight_hh_l0": (rng.uniform(-bound, bound, (H, H)) * self.mask).astype(self.dtype),
             "bias_ih_l0": rng.uniform(-bound, bound, H).astype(self.dtype),
             "bias_hh_l0": rng.uniform(-bound, bound, H).astype(self.dtype),
-        }
-        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        })
         self._periods = np.asarray(self.periods, dtype=np.intp)
         self._cache = None
 
-    def zero_grad(self):
-        for g in self.grads.values():
-            g.fill(0)
+    def _kernel_periods(self, T):
+        """The periods as the loops take them: one longer than the sequence
+        acts as T (module updated at step 0 only), so that the loops' int
+        step counters cannot overflow."""
+        return np.minimum(self._periods, max(T, 1))
 
     def active_modules(self, t):
         """Indices of the modules updated at step t."""
@@ -98,14 +113,18 @@ class ClockworkRNN(SequenceIO):
 
     def forward(self, x, h0=None):
         """Run the layer; shapes as ``fastrnn.RNN.forward``."""
+        self._check_arrays()
         x_tm, unbatched = self._time_major(x, "x", self.input_size)
         T, B, _ = x_tm.shape
+        check_rows(T, B, "x")
+        if T > C_INT_MAX // 2:   # the loops step t by a period up to T, in a C int
+            raise ValueError(f"x has {T} time steps; ClockworkRNN takes at most {C_INT_MAX // 2}")
         H = self.hidden_size
         hs = np.empty((T + 1, B, H), dtype=self.dtype)
         hs[0] = self._state_in(h0, "h0", B, unbatched)
         bias = self.params["bias_ih_l0"] + self.params["bias_hh_l0"]
         _clockwork.clockwork_forward(
-            _ACTIVATIONS[self.nonlinearity], self._periods, self.module_size, x_tm,
+            _ACTIVATIONS[self.nonlinearity], self._kernel_periods(T), self.module_size, x_tm,
             self.params["weight_ih_l0"], self.params["weight_hh_l0"], bias, hs)
         self._cache = (x_tm, hs, unbatched)
         return self._external(hs[1:].copy(), unbatched), self._state_out(hs[T].copy(), unbatched)
@@ -114,6 +133,7 @@ class ClockworkRNN(SequenceIO):
         """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``."""
         if self._cache is None:
             raise NotFittedError("backward called before forward: call forward first, then backward")
+        self._check_arrays(grads=True)
         x_tm, hs, unbatched = self._cache
         T, B, D = x_tm.shape
         H = self.hidden_size
@@ -132,7 +152,7 @@ class ClockworkRNN(SequenceIO):
             work_a = np.empty(T * B * self.module_size, dtype=self.dtype)
             work_b = np.empty(T * B * max(H, D), dtype=self.dtype)
             _clockwork.clockwork_backward(
-                _ACTIVATIONS[self.nonlinearity], self._periods, self.module_size, x_tm,
+                _ACTIVATIONS[self.nonlinearity], self._kernel_periods(T), self.module_size, x_tm,
                 self.params["weight_ih_l0"], self.params["weight_hh_l0"], hs, da, dx, dh0,
                 self.grads["weight_ih_l0"], self.grads["weight_hh_l0"], gb, work_a, work_b,
                 0.0 if clip is None else clip)

@@ -15,6 +15,9 @@ per layer and sequence.
 import numpy as np
 
 from fastrnn import _delays
+from fastrnn._layer import (
+    C_INT_MAX, ParameterOwner, check_parameter_memory, check_rows, check_size,
+)
 from fastrnn._sequence_io import SequenceIO
 from fastrnn._validation import (
     NotFittedError,
@@ -35,14 +38,27 @@ def delay_weight_name(d, layer=0):
     return f"weight_hh_l{layer}" if d == 1 else f"weight_hh_d{d}_l{layer}"
 
 
-class DelayRNN(SequenceIO):
+def check_delays(delays):
+    """Distinct ints in [1, 2**31 - 1] (the loops index the history in C ints)."""
+    if isinstance(delays, (str, bytes)) or not hasattr(delays, "__iter__"):
+        raise TypeError(f"delays must be a sequence of integers, got {type(delays).__name__}")
+    delays = [check_int(d, f"delays[{i}]", minimum=1, maximum=C_INT_MAX)
+              for i, d in enumerate(delays)]
+    if not delays or len(set(delays)) != len(delays):
+        raise ValueError(f"delays must be distinct integers >= 1, got {delays}")
+    return delays
+
+
+class DelayRNN(ParameterOwner, SequenceIO):
     """A recurrent layer with a recurrent weight matrix per delay.
 
     Parameters
     ----------
     input_size, hidden_size : int
     delays : sequence of int
-        Distinct delays >= 1, e.g. (1, 3). ``delays=(1,)`` is ``fastrnn.RNN``.
+        Distinct delays in [1, 2**31 - 1], e.g. (1, 3). ``delays=(1,)`` is
+        ``fastrnn.RNN``. The layer keeps max(delays) steps of history per
+        sequence, so max(delays) + T must stay below 2**31 too.
     nonlinearity : {"tanh", "relu"}
     num_layers : int
         Stacked layers, every one with the same delays.
@@ -61,14 +77,15 @@ class DelayRNN(SequenceIO):
     ``fastrnn.RNN``; the initial state of a layer is its whole history.
     """
 
+    _config_names = ("input_size", "hidden_size", "dtype", "num_layers", "delays",
+                     "nonlinearity")
+
     def __init__(self, input_size, hidden_size, delays=(1, 2), *, nonlinearity="tanh",
                  num_layers=1, batch_first=False, dtype=np.float32, seed=None):
-        self.input_size = check_int(input_size, "input_size", minimum=1)
-        self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
-        self.num_layers = check_int(num_layers, "num_layers", minimum=1)
-        delays = [check_int(d, "delays[i]", minimum=1) for d in delays]
-        if not delays or len(set(delays)) != len(delays):
-            raise ValueError(f"delays must be distinct integers >= 1, got {delays}")
+        self.input_size = check_size(input_size, "input_size")
+        self.hidden_size = check_size(hidden_size, "hidden_size")
+        self.num_layers = check_size(num_layers, "num_layers")
+        delays = check_delays(delays)
         if not isinstance(nonlinearity, str) or nonlinearity not in _ACTIVATIONS:
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.delays = tuple(sorted(delays))
@@ -76,27 +93,26 @@ class DelayRNN(SequenceIO):
         self.batch_first = check_bool(batch_first, "batch_first")
         self.dtype = check_dtype(dtype)
         H, D = self.hidden_size, self.input_size
+        L, K = self.num_layers, len(self.delays)
+        check_parameter_memory(H * (D + 2 + K * H) + (L - 1) * H * (H + 2 + K * H),
+                               L * (3 + K), self.dtype.itemsize, repr(self))
         rng = check_random_state(seed)
         # Each delayed matrix gets 1/sqrt(K) of the usual scale, so the summed
         # recurrent input has the variance of a one-matrix layer.
         k = 1.0 / np.sqrt(H)
         kr = k / np.sqrt(len(self.delays))
-        self.params = {}
+        params = {}
         for layer in range(self.num_layers):
             width = D if layer == 0 else H
-            self.params[f"weight_ih_l{layer}"] = rng.uniform(-k, k, (H, width)).astype(self.dtype)
+            params[f"weight_ih_l{layer}"] = rng.uniform(-k, k, (H, width)).astype(self.dtype)
             for d in self.delays:
-                self.params[delay_weight_name(d, layer)] = \
+                params[delay_weight_name(d, layer)] = \
                     rng.uniform(-kr, kr, (H, H)).astype(self.dtype)
-            self.params[f"bias_ih_l{layer}"] = rng.uniform(-k, k, H).astype(self.dtype)
-            self.params[f"bias_hh_l{layer}"] = rng.uniform(-k, k, H).astype(self.dtype)
-        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+            params[f"bias_ih_l{layer}"] = rng.uniform(-k, k, H).astype(self.dtype)
+            params[f"bias_hh_l{layer}"] = rng.uniform(-k, k, H).astype(self.dtype)
+        self._init_params(params)
         self._delays = np.asarray(self.delays, dtype=np.intp)
         self._cache = None
-
-    def zero_grad(self):
-        for g in self.grads.values():
-            g.fill(0)
 
     def _stacked(self, layer, transpose):
         mats = [self.params[delay_weight_name(d, layer)] for d in self.delays]
@@ -115,9 +131,12 @@ class DelayRNN(SequenceIO):
 
     def forward(self, x, h0=None):
         """Run the layers; shapes as ``fastrnn.RNN.forward``."""
+        self._check_arrays()
         x_tm, unbatched = self._time_major(x, "x", self.input_size)
         T, B, _ = x_tm.shape
         H, M = self.hidden_size, self.delays[-1]
+        check_rows(T, B, "x")
+        check_rows(M + T, B, f"the history (max(delays) = {M} steps) and x")
         h0 = self._states_in(h0, "h0", B, unbatched)
         inputs, histories = [], []
         layer_input = x_tm
@@ -139,6 +158,7 @@ class DelayRNN(SequenceIO):
         """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``."""
         if self._cache is None:
             raise NotFittedError("backward called before forward: call forward first, then backward")
+        self._check_arrays(grads=True)
         inputs, histories, unbatched = self._cache
         T, B, _ = inputs[0].shape
         H, M = self.hidden_size, self.delays[-1]

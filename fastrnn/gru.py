@@ -48,7 +48,8 @@ class GRU(RecurrentLayer):
     params, grads : dict of ndarray
         PyTorch's names and shapes: ``weight_ih_l{k}`` (3H, D or dirs*H),
         ``weight_hh_l{k}`` (3H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (3H,),
-        ``_reverse`` for the backward direction.
+        ``_reverse`` for the backward direction (assignment checked and
+        copied in, as for ``fastrnn.RNN``).
 
     Notes
     -----

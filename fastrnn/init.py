@@ -1,7 +1,11 @@
 """Initialisations for recurrent weights (seed 002, 10.7.1; seed 003).
 
 Each function returns a new array; assign it into a layer's parameter, e.g.
-``layer.params["weight_hh_l0"][...] = init.orthogonal((H, H), seed=0)``.
+``layer.params["weight_hh_l0"] = init.orthogonal((H, H), seed=0)``. The
+layer checks the shape and copies the values into its own array, in its own
+dtype (the same as ``layer.params["weight_hh_l0"][...] = ...``), so an
+optimiser already holding that array keeps updating it; an array of the
+wrong shape or a non-real dtype is refused with a ValueError or TypeError.
 """
 from __future__ import annotations
 

@@ -14,37 +14,58 @@ The backward pass can also add the information-flow regulariser of section
 gradient-flow diagnostics.
 """
 import numpy as np
+from scipy.special import expit
 
 from fastrnn import _leaky
+from fastrnn._layer import ParameterOwner, check_parameter_memory, check_rows, check_size
 from fastrnn._sequence_io import SequenceIO
 from fastrnn._validation import (
     NotFittedError,
     check_bool,
     check_dtype,
-    check_int,
     check_random_state,
     check_real,
 )
 
+# Learned time constants start inside the range where the sigmoid of the
+# parametrisation passes gradient: at leak_logit = 3 (tau = 1 + e^-3, about
+# 1.05), d alpha / d logit = alpha (1 - alpha) is 0.045; at tau = 1 exactly
+# (logit +inf) it is 0, and the time constants could never move.
+MAX_INITIAL_LEAK_LOGIT = 3.0
+# Initial time constants of learned units when none are given: spread
+# log-uniformly over an order of magnitude (Goodfellow et al. 2016, sec.
+# 10.9.2: sample them once at initialisation, then learn them).
+LEARNED_TAU_RANGE = (2.0, 20.0)
+
 
 def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
+    return expit(z)   # no overflow warning for a very negative logit
 
 
-class LeakyRNN(SequenceIO):
+class LeakyRNN(ParameterOwner, SequenceIO):
     """A layer of leaky tanh units, same interface as ``fastrnn.RNN``.
 
     Parameters
     ----------
     input_size, hidden_size : int
-    tau : float, array of shape (hidden_size,), or (low, high)
+    tau : None, float, array of shape (hidden_size,), or (low, high)
         Time constants, each >= 1: one for all units, one per unit, or a range
         from which each unit's is drawn once, log-uniformly (so that time
         scales spread evenly over orders of magnitude, section 10.7.9).
+        None (the default) is 1.0 for fixed time constants (the tanh RNN)
+        and the range ``LEARNED_TAU_RANGE`` = (2, 20) for learned ones.
     learn_tau : bool
         Learn the time constants by BPTT. They are held >= 1 through the
-        parametrisation alpha = 1/tau = sigmoid(leak_logit): the parameter
-        ``leak_logit_l0`` is unconstrained and tau = 1 + exp(-leak_logit).
+        parametrisation alpha = 1/tau = sigmoid(leak_logit) of eq. 10.7's
+        rate: the parameter ``leak_logit_l0`` is unconstrained and
+        tau = 1 + exp(-leak_logit). Its gradient is the rate's times
+        alpha (1 - alpha) = (tau - 1) / tau^2, which vanishes as tau -> 1
+        (and as tau -> inf): a unit started at tau = 1 would never learn.
+        So learned time constants start spread over (2, 20) by default
+        (Goodfellow et al. 2016, sec. 10.9.2, seed 002 section 10.7.3:
+        sampled once at initialisation, then learned), and a given tau is
+        raised to at least 1 + exp(-3), about 1.05 (``leak_logit_l0`` <= 3,
+        where 4.5 % of the rate's gradient still passes).
     batch_first, dtype, seed : as for ``fastrnn.RNN``.
 
     Attributes
@@ -58,31 +79,40 @@ class LeakyRNN(SequenceIO):
         The regulariser's value (times its weight) in the last backward.
     """
 
-    def __init__(self, input_size, hidden_size, *, tau=1.0, learn_tau=False, batch_first=False,
+    _config_names = ("input_size", "hidden_size", "dtype", "learn_tau")
+
+    def __init__(self, input_size, hidden_size, *, tau=None, learn_tau=False, batch_first=False,
                  dtype=np.float32, seed=None):
-        self.input_size = check_int(input_size, "input_size", minimum=1)
-        self.hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
+        self.input_size = check_size(input_size, "input_size")
+        self.hidden_size = check_size(hidden_size, "hidden_size")
         self.batch_first = check_bool(batch_first, "batch_first")
         self.dtype = check_dtype(dtype)
         self.learn_tau = check_bool(learn_tau, "learn_tau")
         H, D = self.hidden_size, self.input_size
+        check_parameter_memory(H * (D + H + 3), 5, self.dtype.itemsize,
+                               f"LeakyRNN({D}, {H})")
         rng = check_random_state(seed)
-        tau = self._initial_tau(tau, rng)
+        if tau is not None:
+            tau = self._initial_tau(tau, rng)
         k = 1.0 / np.sqrt(H)
-        self.params = {
+        params = {
             "weight_ih_l0": rng.uniform(-k, k, (H, D)).astype(self.dtype),
             "weight_hh_l0": rng.uniform(-k, k, (H, H)).astype(self.dtype),
             "bias_ih_l0": rng.uniform(-k, k, H).astype(self.dtype),
             "bias_hh_l0": rng.uniform(-k, k, H).astype(self.dtype),
         }
+        if tau is None:
+            # drawn after the weights, so that a seed gives the weights it gave
+            # before tau had a default of its own
+            tau = self._initial_tau(LEARNED_TAU_RANGE if self.learn_tau else 1.0, rng)
         if self.learn_tau:
             # alpha = sigmoid(logit) = 1/tau  <=>  logit = -log(tau - 1)
             with np.errstate(divide="ignore"):
                 logit = -np.log(tau - 1.0)
-            self.params["leak_logit_l0"] = np.minimum(logit, 30.0).astype(self.dtype)
+            params["leak_logit_l0"] = np.minimum(logit, MAX_INITIAL_LEAK_LOGIT).astype(self.dtype)
         else:
             self._alpha = (1.0 / tau).astype(self.dtype)
-        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._init_params(params)
         self._cache = None
         self.last_omega = None
 
@@ -113,19 +143,26 @@ class LeakyRNN(SequenceIO):
     def tau(self):
         return 1.0 / self.alpha.astype(np.float64)
 
-    def zero_grad(self):
-        for g in self.grads.values():
-            g.fill(0)
+    def _checked_alpha(self):
+        """alpha for the kernels: (H,) of the layer's dtype, whatever was
+        assigned to the private ``_alpha`` (fastrnn.load sets it)."""
+        alpha = np.ascontiguousarray(self.alpha, dtype=self.dtype)
+        if alpha.shape != (self.hidden_size,):
+            raise ValueError(f"the layer's rates alpha must have shape ({self.hidden_size},), "
+                             f"got {alpha.shape}")
+        return alpha
 
     def forward(self, x, h0=None):
         """Run the layer; shapes as ``fastrnn.RNN.forward``."""
+        self._check_arrays()
         x_tm, unbatched = self._time_major(x, "x", self.input_size)
         T, B, _ = x_tm.shape
+        check_rows(T, B, "x")
         H = self.hidden_size
+        alpha = self._checked_alpha()
         hs = np.empty((T + 1, B, H), dtype=self.dtype)
         hs[0] = self._state_in(h0, "h0", B, unbatched)
         ss = np.empty((T, B, H), dtype=self.dtype)
-        alpha = np.ascontiguousarray(self.alpha)
         w_hh = self.params["weight_hh_l0"]
         _leaky.leaky_forward(x_tm, self.params["weight_ih_l0"], np.ascontiguousarray(w_hh.T),
                              self.params["bias_ih_l0"] + self.params["bias_hh_l0"], alpha, hs, ss)
@@ -156,11 +193,13 @@ class LeakyRNN(SequenceIO):
         """
         if self._cache is None:
             raise NotFittedError("backward called before forward: call forward first, then backward")
+        self._check_arrays(grads=True)
         x_tm, hs, ss, alpha, unbatched = self._cache
         T, B, _ = x_tm.shape
         H = self.hidden_size
         clip = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True, allow_none=True)
         omega = check_real(omega, "omega", low=0.0)
+        record = check_bool(record, "record")
         if omega > 0 and clip is not None:
             raise ValueError("omega and clip_hidden cannot be combined: the regulariser is "
                              "defined on the unclipped dL/dh_t")

@@ -57,7 +57,8 @@ class LSTM(RecurrentLayer):
     params, grads : dict of ndarray
         PyTorch's names and shapes: ``weight_ih_l{k}`` (4H, D or dirs*H),
         ``weight_hh_l{k}`` (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H,),
-        ``_reverse`` for the backward direction; gradients accumulate until
+        ``_reverse`` for the backward direction (assignment checked and
+        copied in, as for ``fastrnn.RNN``); gradients accumulate until
         ``zero_grad``.
 
     Notes
@@ -69,6 +70,7 @@ class LSTM(RecurrentLayer):
     _gates = 4
     _has_cell = True
     _kind = _recurrent.LSTM
+    _config_names = RecurrentLayer._config_names + ("peepholes",)
 
     def __init__(self, input_size, hidden_size, *, num_layers=1, bidirectional=False,
                  bias=True, forget_bias=1.0, peepholes=False, batch_first=False,

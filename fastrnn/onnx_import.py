@@ -63,7 +63,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from fastrnn import _protobuf
 from fastrnn import io as _io
-from fastrnn._validation import NotFittedError, check_dtype
+from fastrnn._validation import NotFittedError, as_array, check_dtype
 from fastrnn.gru import GRU
 from fastrnn.lstm import LSTM
 from fastrnn.rnn import RNN
@@ -565,6 +565,14 @@ class Reversed:
             raise AttributeError(name)
         return getattr(self.layer, name)
 
+    def __setattr__(self, name, value):
+        # ``r.params = state`` loads into the layer (which checks it), rather
+        # than hiding the layer's parameters behind an attribute of the wrapper.
+        if name in ("params", "grads"):
+            setattr(self.layer, name, value)
+        else:
+            object.__setattr__(self, name, value)
+
     def _reverse(self, a, lengths, unbatched):
         """``a`` (in the layer's external layout) reversed in time, each row
         within its own length."""
@@ -599,7 +607,7 @@ class Reversed:
             raise NotFittedError("backward called before forward: call forward first, then backward")
         lengths, unbatched, y_shape = self._lengths
         if dy is not None:
-            dy = np.asarray(dy)
+            dy = as_array(dy, "dy")
             if dy.shape != y_shape:
                 raise ValueError(f"dy must have the shape of y, {y_shape}, got {dy.shape}")
             dy = self._reverse(dy, lengths, unbatched)

@@ -1,13 +1,14 @@
 """The output layer of seed 002, eq. 10.4: o_t = c + V h_t, applied to every step."""
 import numpy as np
 
+from fastrnn._layer import ParameterOwner, check_parameter_memory, check_size
 from fastrnn._validation import (
     NotFittedError,
-    as_float_array, check_bool, check_dtype, check_int, check_random_state,
+    as_float_array, check_bool, check_dtype, check_random_state,
 )
 
 
-class Linear:
+class Linear(ParameterOwner):
     """An affine map applied to the last axis, weight-compatible with ``torch.nn.Linear``.
 
     Parameters
@@ -26,27 +27,29 @@ class Linear:
         Same keys, accumulated by ``backward`` until ``zero_grad``.
     """
 
+    _config_names = ("in_features", "out_features", "dtype", "bias")
+
     def __init__(self, in_features, out_features, *, bias=True, dtype=np.float32, seed=None):
-        self.in_features = check_int(in_features, "in_features", minimum=1)
-        self.out_features = check_int(out_features, "out_features", minimum=1)
+        self.in_features = check_size(in_features, "in_features")
+        self.out_features = check_size(out_features, "out_features")
         self.dtype = check_dtype(dtype)
         self.bias = check_bool(bias, "bias")
+        check_parameter_memory(self.out_features * (self.in_features + 1), 2,
+                               self.dtype.itemsize,
+                               f"Linear({self.in_features}, {self.out_features})")
         rng = check_random_state(seed)
         k = 1.0 / np.sqrt(self.in_features)
-        self.params = {
+        params = {
             "weight": rng.uniform(-k, k, (self.out_features, self.in_features)).astype(self.dtype)
         }
         if self.bias:
-            self.params["bias"] = rng.uniform(-k, k, self.out_features).astype(self.dtype)
-        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+            params["bias"] = rng.uniform(-k, k, self.out_features).astype(self.dtype)
+        self._init_params(params)
         self._h = None
-
-    def zero_grad(self):
-        for g in self.grads.values():
-            g.fill(0)
 
     def forward(self, h):
         """o = h V^T + c over the last axis of h (any leading shape)."""
+        self._check_arrays()
         h = as_float_array(h, "h", self.dtype)
         if h.ndim < 1 or h.shape[-1] != self.in_features:
             raise ValueError(
@@ -63,6 +66,7 @@ class Linear:
         """Accumulate dV, dc from dL/do and return dL/dh."""
         if self._h is None:
             raise NotFittedError("backward called before forward: call forward first, then backward")
+        self._check_arrays(grads=True)
         want = self._h.shape[:-1] + (self.out_features,)
         dout = as_float_array(dout, "dout", self.dtype, shape=want)
         d2 = dout.reshape(-1, self.out_features)

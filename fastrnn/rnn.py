@@ -53,7 +53,11 @@ class RNN(RecurrentLayer):
         ``weight_ih_l{k}`` (H, D or dirs*H), ``weight_hh_l{k}`` (H, H), and with
         ``bias``, ``bias_ih_l{k}`` (H,), ``bias_hh_l{k}`` (H,), plus the
         ``_reverse`` copies of a bidirectional layer: PyTorch's names and
-        shapes, so ``torch_rnn.state_dict()`` loads unchanged.
+        shapes, so ``torch_rnn.state_dict()`` loads unchanged. The layer owns
+        the arrays: ``params[name] = array`` checks the shape and copies the
+        values in (cast to the layer's dtype), so optimisers holding the
+        array see them; keys cannot be added or removed
+        (`fastrnn._layer.ParameterDict`).
     grads : dict of ndarray
         Same keys; filled by ``backward`` and accumulated until ``zero_grad``.
 
@@ -71,7 +75,10 @@ class RNN(RecurrentLayer):
     def __new__(cls, *args, delays=None, **kwargs):
         # Recurrent connections with delays other than 1 (seed 002, 10.7.2) have
         # a loop of their own: RNN(..., delays=(1, 3)) builds a DelayRNN.
-        if delays is not None and tuple(delays) != (1,):
+        if delays is not None:
+            from fastrnn.delays import check_delays
+            delays = tuple(check_delays(delays))
+        if delays is not None and delays != (1,):
             from fastrnn.delays import DelayRNN
             extra = set(kwargs) - {"nonlinearity", "num_layers", "batch_first", "dtype", "seed"}
             if extra:
@@ -95,7 +102,7 @@ class RNN(RecurrentLayer):
     @classmethod
     def _from_torch_kwargs(cls, module):
         args = super()._from_torch_kwargs(module)
-        args["nonlinearity"] = module.nonlinearity
+        args["nonlinearity"] = getattr(module, "nonlinearity", None)
         return args
 
     def forward(self, x, h0=None, *, lengths=None):

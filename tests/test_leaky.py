@@ -128,3 +128,62 @@ def test_bad_arguments(rng):
         layer.backward(np.ones_like(y), omega=-1.0)
     with pytest.raises(ValueError, match="cannot be combined"):
         layer.backward(np.ones_like(y), omega=1.0, clip_hidden=1.0)
+
+
+def _train_adding(leaky, steps=40):
+    """A few Adam steps on the adding problem (the answer is read at the last
+    step from two inputs far back): long memory pays."""
+    from fastrnn import tasks
+    x, y = tasks.adding_problem(64, 40, seed=0)
+    head = fastrnn.Linear(leaky.hidden_size, 1, seed=1)
+    opt = fastrnn.Adam([leaky, head], lr=0.01)
+    for _ in range(steps):
+        opt.zero_grad()
+        hs, _ = leaky.forward(x)
+        out = head.forward(hs[-1])
+        dy = np.zeros_like(hs)
+        dy[-1] = head.backward(2 * (out - y) / len(y))
+        leaky.backward(dy)
+        opt.step()
+
+
+def test_learned_time_constants_move_with_the_default_initialisation():
+    """learn_tau with no tau given used to start every unit at tau = 1
+    (leak_logit 30): sigmoid'(30) rounds to 0 and the time constants never
+    changed. They now start spread where the gradient passes."""
+    leaky = LeakyRNN(2, 16, learn_tau=True, seed=0)
+    tau0 = leaky.tau.copy()
+    assert tau0.min() >= 2.0 - 1e-4 and tau0.max() <= 20.0 + 1e-3 and tau0.std() > 1.0
+    _train_adding(leaky)
+    change = np.abs(np.log(leaky.tau) - np.log(tau0))
+    assert change.max() > 0.05 and np.mean(change > 1e-3) > 0.5
+
+
+def test_learned_time_constants_started_at_one_still_move():
+    """An explicit tau = 1 is raised to 1 + e^-3 when learned, where the
+    sigmoid passes 4.5 % of the gradient instead of none."""
+    leaky = LeakyRNN(2, 16, tau=1.0, learn_tau=True, seed=0)
+    assert leaky.params["leak_logit_l0"].max() <= 3.0
+    tau0 = leaky.tau.copy()
+    np.testing.assert_allclose(tau0, 1 + np.exp(-3.0), rtol=1e-6)
+    _train_adding(leaky)
+    assert np.abs(np.log(leaky.tau) - np.log(tau0)).max() > 1e-3
+
+
+def test_fixed_default_tau_is_still_the_tanh_rnn():
+    leaky = LeakyRNN(3, 5, seed=0)
+    np.testing.assert_array_equal(leaky.tau, np.ones(5))
+    assert "leak_logit_l0" not in leaky.params
+
+
+def test_leak_logit_keeps_its_meaning_for_saved_models(tmp_path):
+    """fastrnn.save stores leak_logit_l0 by name; its meaning (alpha =
+    sigmoid(logit), tau = 1 + exp(-logit)) is unchanged, so a file written
+    with any logits loads to the same time constants."""
+    leaky = LeakyRNN(3, 4, learn_tau=True, seed=0)
+    leaky.params["leak_logit_l0"] = [30.0, 3.0, 0.0, -5.0]
+    fastrnn.save(leaky, tmp_path / "m.npz")
+    back = fastrnn.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(back.params["leak_logit_l0"], leaky.params["leak_logit_l0"])
+    np.testing.assert_allclose(back.tau, 1 + np.exp(-np.array([30.0, 3.0, 0.0, -5.0])),
+                               rtol=1e-6)

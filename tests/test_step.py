@@ -95,3 +95,22 @@ def test_step_argument_checks():
         fastrnn.LSTM(3, 4, bidirectional=True).step(np.zeros(3, np.float32))
     with pytest.raises(TypeError, match="pair"):
         fastrnn.LSTM(3, 4).step(np.zeros(3, np.float32), np.zeros((1, 4), np.float32))
+
+
+@pytest.mark.parametrize("cls", [fastrnn.LSTM, fastrnn.GRU, fastrnn.RNN])
+def test_a_layer_that_has_stepped_can_be_copied_and_pickled(cls):
+    """The step plan (raw pointers, not picklable) made copy.deepcopy and
+    pickle fail with a TypeError once step() had run; a copy now builds a
+    plan of its own."""
+    import copy
+    import pickle
+    layer = cls(3, 4, num_layers=2, seed=0)
+    x = np.ones(3, np.float32)
+    y0, s0 = layer.step(x)
+    for twin in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        y1, s1 = twin.step(x)
+        np.testing.assert_array_equal(y1, y0)
+        twin.params["weight_ih_l0"] = np.zeros_like(twin.params["weight_ih_l0"])
+        y2, _ = twin.step(x)
+        np.testing.assert_array_equal(layer.step(x)[0], y0)   # the original is untouched
+        assert not np.array_equal(y2, y0)
