@@ -12,10 +12,14 @@ length on the way in (so that the rows still running at step t are a prefix)
 and put back in the caller's order on the way out. The backward direction of
 a bidirectional layer reads each sequence reversed within its own length.
 """
+from __future__ import annotations
+
 import os
 import time
+from typing import Any, Mapping, Optional, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from fastrnn import _blas_threads, _recurrent
 from fastrnn._validation import (
@@ -28,6 +32,9 @@ from fastrnn._validation import (
     check_random_state,
     check_real,
 )
+from fastrnn._validation import SeedLike
+
+_Layer = TypeVar("_Layer", bound="RecurrentLayer")
 
 _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
           np.dtype(np.float64): np.empty(0, np.float64)}
@@ -89,12 +96,12 @@ C_INT_MAX = 2**31 - 1
 _ARRAY_OVERHEAD = 256
 
 
-def check_size(value, name):
+def check_size(value: int, name: str) -> int:
     """A layer size (features, units, layers): an int in [1, 2**31 - 1]."""
     return check_int(value, name, minimum=1, maximum=C_INT_MAX)
 
 
-def check_rows(T, B, name="x"):
+def check_rows(T: int, B: int, name: str = "x") -> None:
     """T * B (steps times sequences) must fit the kernels' C int row count."""
     if T * B > C_INT_MAX:
         raise ValueError(f"{name} has T * B = {T * B} rows (time steps times sequences); "
@@ -108,7 +115,7 @@ def _physical_memory():
         return None
 
 
-def check_parameter_memory(n_values, n_arrays, itemsize, what):
+def check_parameter_memory(n_values: int, n_arrays: int, itemsize: int, what: str) -> None:
     """MemoryError, before anything is allocated, when a layer's parameters
     and gradients (``n_values`` numbers in ``n_arrays`` arrays of each) could
     not fit in this machine's memory: ``num_layers=10**9`` would otherwise
@@ -139,7 +146,7 @@ class ParameterDict(dict):
 
     __slots__ = ("_dtype", "_what")
 
-    def __init__(self, arrays, dtype, what):
+    def __init__(self, arrays: Mapping[str, np.ndarray], dtype: DTypeLike, what: str) -> None:
         super().__init__(arrays)   # built by the layer: trusted
         self._dtype = np.dtype(dtype)
         self._what = what
@@ -160,20 +167,20 @@ class ParameterDict(dict):
         arr = as_float_array(value, label, self._dtype, shape=target.shape)
         return target, arr
 
-    def __setitem__(self, name, value):
+    def __setitem__(self, name: str, value: ArrayLike) -> None:
         target = self._target(name)
         if value is target:
             return   # d[name] += v: the in-place operator has done the work
         target[...] = as_float_array(value, f"{self._what}[{name!r}]", self._dtype,
                                      shape=target.shape)
 
-    def update(self, *args, **kwargs):
+    def update(self, *args: Any, **kwargs: ArrayLike) -> None:
         """Assign several entries; all are checked before any is copied."""
         pairs = [self._converted(k, v) for k, v in dict(*args, **kwargs).items()]
         for target, arr in pairs:
             target[...] = arr
 
-    def __ior__(self, other):
+    def __ior__(self, other: Mapping[str, ArrayLike]) -> ParameterDict:
         self.update(other)
         return self
 
@@ -183,7 +190,7 @@ class ParameterDict(dict):
 
     __delitem__ = pop = popitem = clear = setdefault = _refuse
 
-    def copy(self):
+    def copy(self) -> dict[str, np.ndarray]:
         """A plain dict of copies of the arrays."""
         return {k: v.copy() for k, v in self.items()}
 
@@ -223,19 +230,19 @@ class ParameterOwner:
                                     self.dtype, "grads")
 
     @property
-    def params(self):
+    def params(self) -> ParameterDict:
         return self._params
 
     @params.setter
-    def params(self, state):
+    def params(self, state: Mapping[str, ArrayLike]) -> None:
         self._load(self._params, state, "params")
 
     @property
-    def grads(self):
+    def grads(self) -> ParameterDict:
         return self._grads
 
     @grads.setter
-    def grads(self, state):
+    def grads(self, state: Mapping[str, ArrayLike]) -> None:
         self._load(self._grads, state, "grads")
 
     def _check_arrays(self, grads=False):
@@ -271,17 +278,17 @@ class ParameterOwner:
                         f"{shape}; it was changed in place to {got}")
         raise ValueError("the layer's params or grads are not the arrays it was built with")
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Set every gradient to zero (in place)."""
         for g in self._grads.values():
             g.fill(0)
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, np.ndarray]:
         """A copy of the parameters, keyed by name (PyTorch's names where the
         layer has a PyTorch counterpart)."""
         return {name: p.copy() for name, p in self._params.items()}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Load parameters from a dict of arrays, for example a PyTorch
         ``state_dict()`` converted with ``{k: v.numpy() for k, v in sd.items()}``.
         Keys and shapes must match exactly (values are cast to the layer's
@@ -367,8 +374,9 @@ class RecurrentLayer(ParameterOwner):
     _config_names = ("input_size", "hidden_size", "num_layers", "num_directions", "bias",
                      "dtype", "_kind", "_gates", "_has_cell")
 
-    def __init__(self, input_size, hidden_size, *, num_layers=1, bidirectional=False,
-                 bias=True, batch_first=False, dtype=np.float32, seed=None):
+    def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
+                 bidirectional: bool = False, bias: bool = True, batch_first: bool = False,
+                 dtype: DTypeLike = np.float32, seed: SeedLike = None) -> None:
         self.input_size = check_size(input_size, "input_size")
         self.hidden_size = check_size(hidden_size, "hidden_size")
         if self._gates * self.hidden_size > C_INT_MAX:
@@ -459,7 +467,7 @@ class RecurrentLayer(ParameterOwner):
                     bias=bool(module.bias), batch_first=bool(module.batch_first), dtype=dtype)
 
     @classmethod
-    def from_torch(cls, module, **kwargs):
+    def from_torch(cls: type[_Layer], module: Any, **kwargs: Any) -> _Layer:
         """A layer with the same configuration and weights as the PyTorch
         module (``torch.nn.RNN``, ``LSTM`` or ``GRU`` as the class). Extra
         keyword arguments override what is read from the module (dtype,
@@ -703,7 +711,8 @@ class RecurrentLayer(ParameterOwner):
             [self.params[k] for k in names], self.dtype == np.float64, threads)
         return self._plan
 
-    def step(self, x_t, state=None):
+    def step(self, x_t: ArrayLike, state: Optional[ArrayLike] = None
+             ) -> tuple[np.ndarray, np.ndarray]:
         """Advance one time step, for online inference: the same numbers as
         `forward` on the whole sequence, one call per step, nothing allocated
         beyond the returned arrays (unidirectional layers only; not
@@ -763,5 +772,5 @@ class RecurrentLayer(ParameterOwner):
         parts.append(f"dtype={self.dtype.name}")
         return parts
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(self._config_repr())})"

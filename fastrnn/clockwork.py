@@ -8,13 +8,19 @@ over long spans because their state is not rewritten at every step (the
 "multiple time scales" idea of section 10.7.9), and they cost nothing on the
 steps they skip. The loops are in ``fastrnn/_clockwork.pyx``.
 """
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from fastrnn import _clockwork
 from fastrnn._layer import (
     C_INT_MAX, ParameterOwner, check_parameter_memory, check_rows, check_size,
 )
 from fastrnn._sequence_io import SequenceIO
+from fastrnn._validation import SeedLike
 from fastrnn._validation import (
     NotFittedError,
     check_bool,
@@ -62,8 +68,9 @@ class ClockworkRNN(ParameterOwner, SequenceIO):
     _config_names = ("input_size", "hidden_size", "dtype", "periods", "module_size",
                      "nonlinearity")
 
-    def __init__(self, input_size, hidden_size, periods=(1, 2, 4, 8), *, nonlinearity="tanh",
-                 batch_first=False, dtype=np.float32, seed=None):
+    def __init__(self, input_size: int, hidden_size: int, periods: Sequence[int] = (1, 2, 4, 8),
+                 *, nonlinearity: str = "tanh", batch_first: bool = False,
+                 dtype: DTypeLike = np.float32, seed: SeedLike = None) -> None:
         self.input_size = check_size(input_size, "input_size")
         self.hidden_size = check_size(hidden_size, "hidden_size")
         if isinstance(periods, (str, bytes)) or not hasattr(periods, "__iter__"):
@@ -107,11 +114,12 @@ class ClockworkRNN(ParameterOwner, SequenceIO):
         step counters cannot overflow."""
         return np.minimum(self._periods, max(T, 1))
 
-    def active_modules(self, t):
+    def active_modules(self, t: int) -> list[int]:
         """Indices of the modules updated at step t."""
         return [i for i, p in enumerate(self.periods) if t % p == 0]
 
-    def forward(self, x, h0=None):
+    def forward(self, x: ArrayLike, h0: Optional[ArrayLike] = None
+                ) -> tuple[np.ndarray, np.ndarray]:
         """Run the layer; shapes as ``fastrnn.RNN.forward``."""
         self._check_arrays()
         x_tm, unbatched = self._time_major(x, "x", self.input_size)
@@ -129,7 +137,8 @@ class ClockworkRNN(ParameterOwner, SequenceIO):
         self._cache = (x_tm, hs, unbatched)
         return self._external(hs[1:].copy(), unbatched), self._state_out(hs[T].copy(), unbatched)
 
-    def backward(self, dy=None, dh_T=None, *, clip_hidden=None):
+    def backward(self, dy: Optional[ArrayLike] = None, dh_T: Optional[ArrayLike] = None, *,
+                 clip_hidden: Optional[float] = None) -> tuple[np.ndarray, np.ndarray]:
         """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``."""
         if self._cache is None:
             raise NotFittedError("backward called before forward: call forward first, then backward")
@@ -162,6 +171,6 @@ class ClockworkRNN(ParameterOwner, SequenceIO):
 
     __call__ = forward
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"ClockworkRNN({self.input_size}, {self.hidden_size}, periods={self.periods}, "
                 f"nonlinearity={self.nonlinearity!r}, dtype={self.dtype.name})")

@@ -12,13 +12,19 @@ output sequence of layer l is the input of layer l + 1, each with delayed
 connections of its own. The loops are in ``fastrnn/_delays.pyx``, one call
 per layer and sequence.
 """
+from __future__ import annotations
+
+from typing import Iterable, Optional, Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from fastrnn import _delays
 from fastrnn._layer import (
     C_INT_MAX, ParameterOwner, check_parameter_memory, check_rows, check_size,
 )
 from fastrnn._sequence_io import SequenceIO
+from fastrnn._validation import SeedLike
 from fastrnn._validation import (
     NotFittedError,
     as_float_array,
@@ -32,13 +38,13 @@ from fastrnn._validation import (
 _ACTIVATIONS = {"tanh": 0, "relu": 1}
 
 
-def delay_weight_name(d, layer=0):
+def delay_weight_name(d: int, layer: int = 0) -> str:
     """``weight_hh_l{layer}`` for delay 1 (PyTorch's name), ``weight_hh_d{d}_l{layer}``
     otherwise."""
     return f"weight_hh_l{layer}" if d == 1 else f"weight_hh_d{d}_l{layer}"
 
 
-def check_delays(delays):
+def check_delays(delays: Iterable[int]) -> list[int]:
     """Distinct ints in [1, 2**31 - 1] (the loops index the history in C ints)."""
     if isinstance(delays, (str, bytes)) or not hasattr(delays, "__iter__"):
         raise TypeError(f"delays must be a sequence of integers, got {type(delays).__name__}")
@@ -80,8 +86,9 @@ class DelayRNN(ParameterOwner, SequenceIO):
     _config_names = ("input_size", "hidden_size", "dtype", "num_layers", "delays",
                      "nonlinearity")
 
-    def __init__(self, input_size, hidden_size, delays=(1, 2), *, nonlinearity="tanh",
-                 num_layers=1, batch_first=False, dtype=np.float32, seed=None):
+    def __init__(self, input_size: int, hidden_size: int, delays: Sequence[int] = (1, 2), *,
+                 nonlinearity: str = "tanh", num_layers: int = 1, batch_first: bool = False,
+                 dtype: DTypeLike = np.float32, seed: SeedLike = None) -> None:
         self.input_size = check_size(input_size, "input_size")
         self.hidden_size = check_size(hidden_size, "hidden_size")
         self.num_layers = check_size(num_layers, "num_layers")
@@ -129,7 +136,8 @@ class DelayRNN(ParameterOwner, SequenceIO):
     def _states_out(self, h, unbatched):
         return h[:, 0, :] if unbatched else h
 
-    def forward(self, x, h0=None):
+    def forward(self, x: ArrayLike, h0: Optional[ArrayLike] = None
+                ) -> tuple[np.ndarray, np.ndarray]:
         """Run the layers; shapes as ``fastrnn.RNN.forward``."""
         self._check_arrays()
         x_tm, unbatched = self._time_major(x, "x", self.input_size)
@@ -154,7 +162,8 @@ class DelayRNN(ParameterOwner, SequenceIO):
         h_n = np.stack([hs[M - 1 + T] for hs in histories])
         return self._external(layer_input.copy(), unbatched), self._states_out(h_n, unbatched)
 
-    def backward(self, dy=None, dh_T=None, *, clip_hidden=None):
+    def backward(self, dy: Optional[ArrayLike] = None, dh_T: Optional[ArrayLike] = None, *,
+                 clip_hidden: Optional[float] = None) -> tuple[np.ndarray, np.ndarray]:
         """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``."""
         if self._cache is None:
             raise NotFittedError("backward called before forward: call forward first, then backward")
@@ -191,7 +200,7 @@ class DelayRNN(ParameterOwner, SequenceIO):
 
     __call__ = forward
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         layers = f", num_layers={self.num_layers}" if self.num_layers > 1 else ""
         return (f"DelayRNN({self.input_size}, {self.hidden_size}, delays={self.delays}, "
                 f"nonlinearity={self.nonlinearity!r}{layers}, dtype={self.dtype.name})")

@@ -14,10 +14,16 @@ In PyTorch's notation and gate order (r, z, n), for each layer:
 per-step kernels are ``fr_gru_*`` in ``csrc/fr_cells_impl.h``; the time loops
 in ``fastrnn/_recurrent.pyx``.
 """
+from __future__ import annotations
+
+from typing import Any, Optional
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from fastrnn import _recurrent
 from fastrnn._layer import RecurrentLayer
+from fastrnn._validation import SeedLike
 
 
 class GRU(RecurrentLayer):
@@ -59,9 +65,10 @@ class GRU(RecurrentLayer):
 
     _gates = 3
 
-    def __init__(self, input_size, hidden_size, *, num_layers=1, bidirectional=False,
-                 bias=True, reset_after=True, batch_first=False, dtype=np.float32,
-                 seed=None):
+    def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
+                 bidirectional: bool = False, bias: bool = True, reset_after: bool = True,
+                 batch_first: bool = False, dtype: DTypeLike = np.float32,
+                 seed: SeedLike = None) -> None:
         self.reset_after = bool(reset_after)
         self._kind = _recurrent.GRU if self.reset_after else _recurrent.GRU_BEFORE
         super().__init__(input_size, hidden_size, num_layers=num_layers,
@@ -89,7 +96,8 @@ class GRU(RecurrentLayer):
         return (np.zeros((B, 3 * H), dtype=self.dtype), 0,
                 alloc((T, B, H), dtype=self.dtype))
 
-    def forward(self, x, state=None, *, lengths=None):
+    def forward(self, x: ArrayLike, state: Optional[ArrayLike] = None, *,
+                lengths: Optional[ArrayLike] = None) -> tuple[np.ndarray, np.ndarray]:
         """Run the layer(s) over a sequence.
 
         Parameters
@@ -109,7 +117,8 @@ class GRU(RecurrentLayer):
         y, h_n, _ = self._forward(x, state, None, lengths)
         return y, h_n
 
-    def backward(self, dy=None, dstate=None, *, clip_hidden=None):
+    def backward(self, dy: Optional[ArrayLike] = None, dstate: Optional[ArrayLike] = None, *,
+                 clip_hidden: Optional[float] = None) -> tuple[np.ndarray, np.ndarray]:
         """Back-propagation through time for the last ``forward`` call;
         parameter gradients are added into ``self.grads``.
 
@@ -122,7 +131,8 @@ class GRU(RecurrentLayer):
         return dx, dh0
 
 
-    def __call__(self, x, state=None, **kwargs):
+    def __call__(self, x: ArrayLike, state: Optional[ArrayLike] = None, **kwargs: Any
+                 ) -> tuple[np.ndarray, np.ndarray]:
         return self.forward(x, state, **kwargs)
 
     def _config_repr(self):

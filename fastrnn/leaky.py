@@ -13,12 +13,18 @@ The backward pass can also add the information-flow regulariser of section
 (fastrnn/_leaky.pyx), and record dL/dh_t at every step for the
 gradient-flow diagnostics.
 """
+from __future__ import annotations
+
+from typing import Optional, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 from scipy.special import expit
 
 from fastrnn import _leaky
 from fastrnn._layer import ParameterOwner, check_parameter_memory, check_rows, check_size
 from fastrnn._sequence_io import SequenceIO
+from fastrnn._validation import SeedLike
 from fastrnn._validation import (
     NotFittedError,
     check_bool,
@@ -81,8 +87,10 @@ class LeakyRNN(ParameterOwner, SequenceIO):
 
     _config_names = ("input_size", "hidden_size", "dtype", "learn_tau")
 
-    def __init__(self, input_size, hidden_size, *, tau=None, learn_tau=False, batch_first=False,
-                 dtype=np.float32, seed=None):
+    def __init__(self, input_size: int, hidden_size: int, *,
+                 tau: Union[float, ArrayLike, None] = None, learn_tau: bool = False,
+                 batch_first: bool = False, dtype: DTypeLike = np.float32,
+                 seed: SeedLike = None) -> None:
         self.input_size = check_size(input_size, "input_size")
         self.hidden_size = check_size(hidden_size, "hidden_size")
         self.batch_first = check_bool(batch_first, "batch_first")
@@ -133,14 +141,14 @@ class LeakyRNN(ParameterOwner, SequenceIO):
         return arr
 
     @property
-    def alpha(self):
+    def alpha(self) -> np.ndarray:
         """1/tau per unit, in the layer's dtype."""
         if self.learn_tau:
             return _sigmoid(self.params["leak_logit_l0"].astype(np.float64)).astype(self.dtype)
         return self._alpha
 
     @property
-    def tau(self):
+    def tau(self) -> np.ndarray:
         return 1.0 / self.alpha.astype(np.float64)
 
     def _checked_alpha(self):
@@ -152,7 +160,8 @@ class LeakyRNN(ParameterOwner, SequenceIO):
                              f"got {alpha.shape}")
         return alpha
 
-    def forward(self, x, h0=None):
+    def forward(self, x: ArrayLike, h0: Optional[ArrayLike] = None
+                ) -> tuple[np.ndarray, np.ndarray]:
         """Run the layer; shapes as ``fastrnn.RNN.forward``."""
         self._check_arrays()
         x_tm, unbatched = self._time_major(x, "x", self.input_size)
@@ -169,7 +178,10 @@ class LeakyRNN(ParameterOwner, SequenceIO):
         self._cache = (x_tm, hs, ss, alpha, unbatched)
         return self._external(hs[1:].copy(), unbatched), self._state_out(hs[T].copy(), unbatched)
 
-    def backward(self, dy=None, dh_T=None, *, clip_hidden=None, omega=0.0, record=False):
+    def backward(self, dy: Optional[ArrayLike] = None, dh_T: Optional[ArrayLike] = None, *,
+                 clip_hidden: Optional[float] = None, omega: float = 0.0, record: bool = False
+                 ) -> Union[tuple[np.ndarray, np.ndarray],
+                            tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``.
 
         Parameters
@@ -238,6 +250,6 @@ class LeakyRNN(ParameterOwner, SequenceIO):
 
     __call__ = forward
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"LeakyRNN({self.input_size}, {self.hidden_size}, learn_tau={self.learn_tau}, "
                 f"dtype={self.dtype.name})")

@@ -18,11 +18,19 @@ option. Where the code is:
   ``fr_lstm_bwd`` in ``csrc/fr_cells_impl.h``;
 - the time loops around them (GEMMs): ``fastrnn/_recurrent.pyx``.
 """
+from __future__ import annotations
+
+from typing import Any, Optional
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from fastrnn import _recurrent
 from fastrnn._layer import RecurrentLayer
-from fastrnn._validation import check_bool, check_real
+from fastrnn._validation import SeedLike, check_bool, check_real
+
+#: An LSTM state as passed in: (h, c), either None for zeros, or None for both.
+StateLike = Optional[tuple[Optional[ArrayLike], Optional[ArrayLike]]]
 
 
 class LSTM(RecurrentLayer):
@@ -72,9 +80,10 @@ class LSTM(RecurrentLayer):
     _kind = _recurrent.LSTM
     _config_names = RecurrentLayer._config_names + ("peepholes",)
 
-    def __init__(self, input_size, hidden_size, *, num_layers=1, bidirectional=False,
-                 bias=True, forget_bias=1.0, peepholes=False, batch_first=False,
-                 dtype=np.float32, seed=None):
+    def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
+                 bidirectional: bool = False, bias: bool = True, forget_bias: float = 1.0,
+                 peepholes: bool = False, batch_first: bool = False,
+                 dtype: DTypeLike = np.float32, seed: SeedLike = None) -> None:
         self.forget_bias = check_real(forget_bias, "forget_bias")
         self.peepholes = check_bool(peepholes, "peepholes")
         super().__init__(input_size, hidden_size, num_layers=num_layers,
@@ -110,7 +119,9 @@ class LSTM(RecurrentLayer):
         args["forget_bias"] = 0.0
         return args
 
-    def forward(self, x, state=None, *, lengths=None):
+    def forward(self, x: ArrayLike, state: StateLike = None, *,
+                lengths: Optional[ArrayLike] = None
+                ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """Run the layer(s) over a sequence.
 
         Parameters
@@ -133,7 +144,9 @@ class LSTM(RecurrentLayer):
         y, h_n, c_n = self._forward(x, h0, c0, lengths)
         return y, (h_n, c_n)
 
-    def backward(self, dy=None, dstate=None, *, clip_hidden=None):
+    def backward(self, dy: Optional[ArrayLike] = None, dstate: StateLike = None, *,
+                 clip_hidden: Optional[float] = None
+                 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """Back-propagation through time for the last ``forward`` call;
         parameter gradients are added into ``self.grads``.
 
@@ -155,7 +168,8 @@ class LSTM(RecurrentLayer):
         return dx, (dh0, dc0)
 
 
-    def step(self, x_t, state=None):
+    def step(self, x_t: ArrayLike, state: StateLike = None
+             ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """Advance one time step, for online inference: the same numbers as
         `forward` on the whole sequence, one call per step, nothing allocated
         beyond the returned arrays (unidirectional layers only; not
@@ -176,7 +190,8 @@ class LSTM(RecurrentLayer):
         y, h, c = self._step(x_t, h, c)
         return y, (h, c)
 
-    def __call__(self, x, state=None, **kwargs):
+    def __call__(self, x: ArrayLike, state: StateLike = None,
+                 **kwargs: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         return self.forward(x, state, **kwargs)
 
     def _config_repr(self):

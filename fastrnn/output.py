@@ -1,7 +1,11 @@
 """The output layer of seed 002, eq. 10.4: o_t = c + V h_t, applied to every step."""
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from fastrnn._layer import ParameterOwner, check_parameter_memory, check_size
+from fastrnn._validation import SeedLike
 from fastrnn._validation import (
     NotFittedError,
     as_float_array, check_bool, check_dtype, check_random_state,
@@ -29,7 +33,8 @@ class Linear(ParameterOwner):
 
     _config_names = ("in_features", "out_features", "dtype", "bias")
 
-    def __init__(self, in_features, out_features, *, bias=True, dtype=np.float32, seed=None):
+    def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
+                 dtype: DTypeLike = np.float32, seed: SeedLike = None) -> None:
         self.in_features = check_size(in_features, "in_features")
         self.out_features = check_size(out_features, "out_features")
         self.dtype = check_dtype(dtype)
@@ -47,7 +52,7 @@ class Linear(ParameterOwner):
         self._init_params(params)
         self._h = None
 
-    def forward(self, h):
+    def forward(self, h: ArrayLike) -> np.ndarray:
         """o = h V^T + c over the last axis of h (any leading shape)."""
         self._check_arrays()
         h = as_float_array(h, "h", self.dtype)
@@ -62,7 +67,7 @@ class Linear(ParameterOwner):
             out += self.params["bias"]
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: ArrayLike) -> np.ndarray:
         """Accumulate dV, dc from dL/do and return dL/dh."""
         if self._h is None:
             raise NotFittedError("backward called before forward: call forward first, then backward")

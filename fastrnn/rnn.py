@@ -9,10 +9,19 @@ directions, states and lengths are handled by `fastrnn._layer.RecurrentLayer`;
 the time loops are in ``fastrnn/_recurrent.pyx``, the per-step kernels
 (``fr_rnn_fwd``, ``fr_rnn_bwd``) in ``csrc/fr_cells_impl.h``.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from fastrnn import _recurrent
 from fastrnn._layer import RecurrentLayer
+from fastrnn._validation import SeedLike
+
+if TYPE_CHECKING:   # imported where used (in __new__) at run time
+    from fastrnn.delays import DelayRNN
 
 _KINDS = {"tanh": _recurrent.RNN_TANH, "relu": _recurrent.RNN_RELU}
 
@@ -72,7 +81,10 @@ class RNN(RecurrentLayer):
 
     _gates = 1
 
-    def __new__(cls, *args, delays=None, **kwargs):
+    # The return type is the truth (delays other than (1,) give a DelayRNN),
+    # which mypy does not accept from a __new__.
+    def __new__(cls, *args: Any, delays: Optional[Sequence[int]] = None,  # type: ignore[misc]
+                **kwargs: Any) -> Union[RNN, DelayRNN]:
         # Recurrent connections with delays other than 1 (seed 002, 10.7.2) have
         # a loop of their own: RNN(..., delays=(1, 3)) builds a DelayRNN.
         if delays is not None:
@@ -86,9 +98,10 @@ class RNN(RecurrentLayer):
             return DelayRNN(*args, delays=delays, **kwargs)
         return super().__new__(cls)
 
-    def __init__(self, input_size, hidden_size, *, nonlinearity="tanh", num_layers=1,
-                 bidirectional=False, bias=True, batch_first=False, dtype=np.float32,
-                 seed=None, delays=None):
+    def __init__(self, input_size: int, hidden_size: int, *, nonlinearity: str = "tanh",
+                 num_layers: int = 1, bidirectional: bool = False, bias: bool = True,
+                 batch_first: bool = False, dtype: DTypeLike = np.float32,
+                 seed: SeedLike = None, delays: Optional[Sequence[int]] = None) -> None:
         if not isinstance(nonlinearity, str) or nonlinearity not in _KINDS:
             raise ValueError(
                 f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}"
@@ -105,7 +118,8 @@ class RNN(RecurrentLayer):
         args["nonlinearity"] = getattr(module, "nonlinearity", None)
         return args
 
-    def forward(self, x, h0=None, *, lengths=None):
+    def forward(self, x: ArrayLike, h0: Optional[ArrayLike] = None, *,
+                lengths: Optional[ArrayLike] = None) -> tuple[np.ndarray, np.ndarray]:
         """Run the layer over a sequence.
 
         Parameters
@@ -126,7 +140,8 @@ class RNN(RecurrentLayer):
         y, h_n, _ = self._forward(x, h0, None, lengths)
         return y, h_n
 
-    def backward(self, dy=None, dh_T=None, *, clip_hidden=None):
+    def backward(self, dy: Optional[ArrayLike] = None, dh_T: Optional[ArrayLike] = None, *,
+                 clip_hidden: Optional[float] = None) -> tuple[np.ndarray, np.ndarray]:
         """Back-propagation through time for the last ``forward`` call.
 
         Parameter gradients are added into ``self.grads``.
@@ -149,7 +164,8 @@ class RNN(RecurrentLayer):
         return dx, dh0
 
 
-    def __call__(self, x, h0=None, **kwargs):
+    def __call__(self, x: ArrayLike, h0: Optional[ArrayLike] = None, **kwargs: Any
+                 ) -> tuple[np.ndarray, np.ndarray]:
         return self.forward(x, h0, **kwargs)
 
     def _config_repr(self):
