@@ -6,7 +6,7 @@ once per call, before the one call into Cython.
 from __future__ import annotations
 
 import numbers
-from typing import Optional, Union
+from typing import Any, Literal, Optional, Union, overload
 
 import numpy as np
 
@@ -33,7 +33,7 @@ class NotFittedError(ValueError, AttributeError):
         super().__init__(*args)
 
 
-def check_dtype(dtype, name="dtype"):
+def check_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
     """Return ``np.dtype(float32)`` or ``np.dtype(float64)``; raise otherwise."""
     try:
         dt = np.dtype(dtype)
@@ -44,14 +44,15 @@ def check_dtype(dtype, name="dtype"):
     return dt
 
 
-def check_bool(value, name):
+def check_bool(value: Any, name: str) -> bool:
     """A bool (or numpy bool); anything else, even if truthy, is refused."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
 
 
-def check_int(value, name, minimum=None, maximum=None):
+def check_int(value: Any, name: str, minimum: Optional[int] = None,
+              maximum: Optional[int] = None) -> int:
     """An integral number (bool refused) within [minimum, maximum]."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
@@ -63,8 +64,17 @@ def check_int(value, name, minimum=None, maximum=None):
     return value
 
 
-def check_real(value, name, *, low=None, high=None, low_open=False, high_open=False,
-               allow_none=False):
+@overload
+def check_real(value: Any, name: str, *, low: Optional[float] = ..., high: Optional[float] = ...,
+               low_open: bool = ..., high_open: bool = ...,
+               allow_none: Literal[False] = ...) -> float: ...
+@overload
+def check_real(value: Any, name: str, *, low: Optional[float] = ..., high: Optional[float] = ...,
+               low_open: bool = ..., high_open: bool = ...,
+               allow_none: bool) -> Optional[float]: ...
+def check_real(value: Any, name: str, *, low: Optional[float] = None,
+               high: Optional[float] = None, low_open: bool = False, high_open: bool = False,
+               allow_none: bool = False) -> Optional[float]:
     """A finite real number within the given (open or closed) bounds."""
     if value is None and allow_none:
         return None
@@ -95,13 +105,13 @@ def check_real(value, name, *, low=None, high=None, low_open=False, high_open=Fa
 MAX_SIZE = 2**40
 
 
-def check_size(value, name, minimum=0):
+def check_size(value: Any, name: str, minimum: int = 0) -> int:
     """A length or count (an integer in [minimum, MAX_SIZE]); a huge integer
     is a ValueError naming it, not an OverflowError deep inside numpy."""
     return check_int(value, name, minimum=minimum, maximum=MAX_SIZE)
 
 
-def check_total(total, what):
+def check_total(total: int, what: str) -> int:
     """An element count computed from several sizes, e.g. ``(n + discard) *
     subsample`` steps, checked against MAX_SIZE; ``what`` names the sizes."""
     if total > MAX_SIZE:
@@ -109,7 +119,7 @@ def check_total(total, what):
     return total
 
 
-def check_choice(value, name, choices):
+def check_choice(value: Any, name: str, choices: Any) -> Any:
     """One of the strings ``choices``; anything else (arrays included) is refused."""
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, "
@@ -117,14 +127,14 @@ def check_choice(value, name, choices):
     return value
 
 
-def check_finite(arr, name):
+def check_finite(arr: np.ndarray, name: str) -> np.ndarray:
     """``arr`` (a real array) with no NaN or infinity, else a ValueError naming it."""
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite: it holds NaN or infinity")
     return arr
 
 
-def as_array(a, name):
+def as_array(a: Any, name: str) -> np.ndarray:
     """``np.asarray(a)``, with a ValueError naming the argument for ragged input."""
     try:
         return np.asarray(a)
@@ -132,7 +142,9 @@ def as_array(a, name):
         raise ValueError(f"{name} must be an array (of equal-length rows): {exc}") from None
 
 
-def as_float_array(a, name, dtype, *, ndim=None, shape=None):
+def as_float_array(a: Any, name: str, dtype: Any, *,
+                   ndim: Union[int, tuple[int, ...], None] = None,
+                   shape: Optional[tuple[Optional[int], ...]] = None) -> np.ndarray:
     """Convert ``a`` to a C-contiguous, aligned array of ``dtype`` (same shape).
 
     Integers, booleans and other real floating types are cast (as NumPy and
@@ -163,7 +175,7 @@ def as_float_array(a, name, dtype, *, ndim=None, shape=None):
     return np.require(arr, dtype=dtype, requirements=["C", "A"])
 
 
-def check_random_state(seed):
+def check_random_state(seed: Any) -> np.random.Generator:
     """A ``numpy.random.Generator`` from None, an int, or a Generator."""
     if isinstance(seed, np.random.Generator):
         return seed

@@ -123,7 +123,7 @@ import math
 import os
 import re
 import zipfile
-from typing import Any, Callable, Mapping, MutableMapping, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, MutableMapping, Optional, Sequence, Union, overload
 
 import numpy as np
 
@@ -160,6 +160,16 @@ _BY_CLASS = {}
 _builtins_installed = False
 
 
+@overload
+def register(name: str, cls: None = None, *,
+             get_config: Optional[Callable[[Any], dict[str, Any]]] = None,
+             get_arrays: Optional[Callable[[Any], Mapping[str, Any]]] = None,
+             build: Optional[Callable[..., Any]] = None) -> Callable[[type], type]: ...
+@overload
+def register(name: str, cls: type, *,
+             get_config: Optional[Callable[[Any], dict[str, Any]]] = None,
+             get_arrays: Optional[Callable[[Any], Mapping[str, Any]]] = None,
+             build: Optional[Callable[..., Any]] = None) -> type: ...
 def register(name: str, cls: Optional[type] = None, *,
              get_config: Optional[Callable[[Any], dict[str, Any]]] = None,
              get_arrays: Optional[Callable[[Any], Mapping[str, Any]]] = None,

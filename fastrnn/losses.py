@@ -17,7 +17,7 @@ def _check_reduction(reduction):
     check_choice(reduction, "reduction", _REDUCTIONS)
 
 
-def _real(a, name):
+def _real(a: ArrayLike, name: str) -> np.ndarray:
     """A real array: floats keep their dtype, integers and booleans become
     float64; complex, object and string arrays are refused."""
     a = as_array(a, name)

@@ -565,7 +565,7 @@ class Reversed:
             raise AttributeError(name)
         return getattr(self.layer, name)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         # ``r.params = state`` loads into the layer (which checks it), rather
         # than hiding the layer's parameters behind an attribute of the wrapper.
         if name in ("params", "grads"):

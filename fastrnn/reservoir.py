@@ -17,7 +17,7 @@ import numbers
 import os
 import threading
 import warnings
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Sequence, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -54,6 +54,14 @@ def _available_cpus():
 _DENSE_EIG_MAX = 256
 
 
+@overload
+def spectral_radius(W: Union[np.ndarray, sp.spmatrix], *, tol: float = ...,
+                    v0: Optional[np.ndarray] = ..., return_vector: Literal[False] = ...
+                    ) -> float: ...
+@overload
+def spectral_radius(W: Union[np.ndarray, sp.spmatrix], *, tol: float = ...,
+                    v0: Optional[np.ndarray] = ..., return_vector: Literal[True]
+                    ) -> tuple[float, Optional[np.ndarray]]: ...
 def spectral_radius(W: Union[np.ndarray, sp.spmatrix], *, tol: float = 1e-10,
                     v0: Optional[np.ndarray] = None, return_vector: bool = False
                     ) -> Union[float, tuple[float, Optional[np.ndarray]]]:
@@ -201,7 +209,7 @@ def _check_index_pair(what, shape, data, row, col):
             raise ValueError(f"{what}: {label} indices outside [0, {bound})")
 
 
-def checked_csr(M: sp.spmatrix, name: str, shape: tuple[int, int],
+def checked_csr(M: sp.spmatrix, name: str, shape: Sequence[int],
                 dtype: DTypeLike) -> sp.csr_matrix:
     """A user's scipy.sparse matrix as a fresh, canonical CSR matrix of
     ``dtype`` with int32 indices, after checking its structure.
@@ -259,7 +267,8 @@ def checked_csr(M: sp.spmatrix, name: str, shape: tuple[int, int],
     return W
 
 
-def _user_matrix(M, name, shape, dtype):
+def _user_matrix(M: Any, name: str, shape: tuple[Optional[int], ...],
+                 dtype: np.dtype) -> np.ndarray:
     """A dense, finite, C-contiguous (rows, cols) matrix from an array or a
     scipy.sparse matrix (checked before scipy converts it); ``shape`` may
     hold None for any number of columns."""
