@@ -295,6 +295,14 @@ class ParameterOwner:
         dtype); nothing changes if they do not."""
         self._load(self._params, state, "state")
 
+    def to_torch(self) -> Any:
+        """The same layer as a PyTorch module with a copy of the weights
+        (``torch.nn.RNN``/``LSTM``/``GRU``/``Linear``; PyTorch is imported
+        here only). Layers PyTorch has no module for raise TypeError; see
+        `fastrnn.torch_export.to_torch`."""
+        from fastrnn.torch_export import to_torch
+        return to_torch(self)
+
     def _load(self, store, state, what):
         if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
             raise TypeError(f"{what} must be a dict of arrays keyed by parameter name, got "

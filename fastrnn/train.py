@@ -40,7 +40,8 @@ class Sequential:
 
     ``params`` and ``grads`` are flat dicts whose keys carry the part's name
     (``recurrent.weight_hh_l0``, ``output.weight``); the arrays are the parts'
-    own, so updating them updates the parts.
+    own, so updating them updates the parts, and ``model.params[key] = array``
+    is checked and copied into the part as the part's own ``params`` does.
     """
 
     def __init__(self, recurrent: Any, output: Optional[Linear] = None) -> None:
@@ -55,11 +56,16 @@ class Sequential:
 
     @property
     def params(self) -> dict[str, np.ndarray]:
-        return {f"{n}.{k}": v for n, part in self.parts.items() for k, v in part.params.items()}
+        return _PartsView(self.parts, "params")
 
     @property
     def grads(self) -> dict[str, np.ndarray]:
-        return {f"{n}.{k}": v for n, part in self.parts.items() for k, v in part.grads.items()}
+        return _PartsView(self.parts, "grads")
+
+    def to_torch(self) -> Any:
+        """The same model as a PyTorch module (see `fastrnn.torch_export.to_torch`)."""
+        from fastrnn.torch_export import to_torch
+        return to_torch(self)
 
     def zero_grad(self) -> None:
         for part in self.parts.values():
@@ -77,6 +83,37 @@ class Sequential:
         return self.recurrent.backward(dout, dstate)
 
     __call__ = forward
+
+
+class _PartsView(dict):
+    """A Sequential's ``params`` or ``grads``: the parts' arrays under
+    ``"part.name"`` keys. An assignment goes to the part's own mapping (which
+    checks it and copies it in); without this it would only rebind an entry
+    of a throw-away dict, and the model would silently keep its old weights."""
+
+    def __init__(self, parts, attr):
+        super().__init__({f"{n}.{k}": v for n, part in parts.items()
+                          for k, v in getattr(part, attr).items()})
+        self._parts, self._attr = parts, attr
+
+    def __setitem__(self, key, value):
+        part, _, name = str(key).partition(".")
+        if key not in self or part not in self._parts:
+            raise ValueError(f"Sequential.{self._attr} has no entry {key!r}; its keys are "
+                             f"{sorted(self)}")
+        target = getattr(self._parts[part], self._attr)
+        target[name] = value
+        dict.__setitem__(self, key, target[name])
+
+    def update(self, *args, **kwargs):
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(f"Sequential.{self._attr} cannot gain or lose entries; assign into "
+                        f"them instead")
+
+    __delitem__ = pop = popitem = clear = setdefault = _refuse
 
 
 def _check_part(obj, name, expected):

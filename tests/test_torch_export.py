@@ -53,3 +53,10 @@ def test_refuses_what_pytorch_cannot_express():
         to_torch(fastrnn.GRU(2, 3, reset_after=False))
     with pytest.raises(TypeError, match="LeakyRNN"):
         to_torch(fastrnn.LeakyRNN(2, 3))
+
+
+def test_to_torch_is_a_method_of_every_model():
+    model = CASES["seq"](np.float32)
+    assert isinstance(model.to_torch(), torch.nn.Module)
+    assert isinstance(model.recurrent.to_torch(), torch.nn.LSTM)
+    assert isinstance(model.output.to_torch(), torch.nn.Linear)

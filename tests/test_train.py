@@ -126,3 +126,20 @@ def test_omega_in_training_equals_backward_with_omega_per_sequence(rng):
         np.testing.assert_allclose(a.params[name], b.params[name], rtol=1e-13, atol=1e-15)
     with pytest.raises(TypeError, match="LeakyRNN"):
         train(_model(), x, y, omega=0.5, progress=False)
+
+
+def test_sequential_params_assignment_reaches_the_parts():
+    # Assigning into a Sequential's params used to rebind an entry of a
+    # throw-away dict: the model silently kept its old weights.
+    model = fastrnn.Sequential(fastrnn.RNN(2, 3, seed=0), fastrnn.Linear(3, 1, seed=1))
+    new = np.full((3, 3), 0.25, np.float32)
+    model.params["recurrent.weight_hh_l0"] = new
+    np.testing.assert_array_equal(model.recurrent.params["weight_hh_l0"], new)
+    model.params.update({"output.bias": [2.0]})
+    assert model.output.params["bias"][0] == 2.0
+    with pytest.raises(ValueError, match="shape"):
+        model.params["output.weight"] = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="no entry"):
+        model.params["output.nonsense"] = np.zeros(1)
+    with pytest.raises(TypeError, match="cannot gain or lose"):
+        del model.params["output.bias"]
