@@ -376,12 +376,17 @@ def test_search_finds_what_a_serial_loop_finds(client, series):
     np.testing.assert_array_equal(found.best_esn.predict(X[9]), ref.predict(X[9]))
 
 
+def save_npy(folder, arrays):
+    """Each array to its own .npy file in folder; their paths."""
+    paths = [str(folder / f"s{i}.npy") for i in range(len(arrays))]
+    for path, a in zip(paths, arrays):
+        np.save(path, a)
+    return paths
+
+
 def test_search_with_paths_and_a_metric(client, series, tmp_path):
     X, Y = series
-    paths = []
-    for i, x in enumerate(X[:4]):
-        paths.append(str(tmp_path / f"s{i}.npy"))
-        np.save(paths[-1], x)
+    paths = save_npy(tmp_path, X[:4])
 
     def neg_r2(y, p):
         return -fastrnn.metrics.rsquare(y, p)
@@ -585,10 +590,7 @@ def _reads_and_restore():
 
 def test_search_reads_training_files_once(client, series, tmp_path):
     X, Y = series
-    paths = []
-    for i, x in enumerate(X[:4]):
-        paths.append(str(tmp_path / f"s{i}.npy"))
-        np.save(paths[-1], x)
+    paths = save_npy(tmp_path, X[:4])
     grid = {"units": [10, 20, 30], "sr": [0.5, 0.9], "ridge": [1e-4]}
     client.run(_count_reads)
     try:
