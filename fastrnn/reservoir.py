@@ -283,6 +283,28 @@ def _user_matrix(M: Any, name: str, shape: tuple[Optional[int], ...],
     return arr
 
 
+def _physical_memory():
+    """Bytes of RAM on this machine, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_fits_in_memory(N, degree, connectivity, dtype):
+    """MemoryError up front when the W to be drawn cannot fit in RAM: its
+    nonzeros (values, column indices, and the int64 draws behind them) are
+    known from the sizes, and finding out by allocating first filled gigabytes
+    (units=10**9 allocated an 8 GB array before failing)."""
+    nnz = N * degree if degree is not None else N * N * connectivity
+    needed = nnz * (dtype.itemsize + 4 + 8) + N * 8 * dtype.itemsize
+    available = _physical_memory()
+    if available is not None and needed > available:
+        raise MemoryError(f"a reservoir of units={N} needs about {needed / 2**30:.3g} GiB for "
+                          f"its recurrent matrix, more than this machine's "
+                          f"{available / 2**30:.3g} GiB; lower units, rc_connectivity or degree")
+
+
 class Reservoir:
     """A leaky echo state reservoir (seed 002, eq. 10.7; sections 10.7.1, 10.7.3).
 
@@ -381,6 +403,8 @@ class Reservoir:
         self.activation = activation
         self._dtype = dt = check_dtype(dtype)
         self._rng = check_random_state(seed)
+        if W is None:
+            _check_fits_in_memory(N, self.degree, self.rc_connectivity, dt)
         self.lr = lr
         self.input_scaling = self._check_input_scaling(input_scaling)
 

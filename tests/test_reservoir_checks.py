@@ -457,3 +457,12 @@ def test_a_pickled_reservoir_checks_its_w_again_and_runs_the_same():
         assert clone.sr_measured == res.sr_measured
         assert clone.sr_measured_initial == res.sr_measured_initial
         np.testing.assert_array_equal(clone.run(x, x0=np.zeros(30)), expected)
+
+
+def test_a_reservoir_too_large_for_memory_fails_before_allocating():
+    # units=10**9 used to allocate an 8 GB leak-rate array before failing
+    # somewhere in the draw of W; the size of W is known up front.
+    with pytest.raises(MemoryError, match="units=1000000000"):
+        fastrnn.Reservoir(10**9)
+    with pytest.raises(MemoryError, match="degree"):
+        fastrnn.Reservoir(10**9, degree=10**6)
