@@ -21,7 +21,7 @@ for module in ("sphinx", "numpydoc", "myst_parser", "matplotlib"):
 def test_docs_build_without_warnings(tmp_path):
     out = run_python(["-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
                       "-d", str(tmp_path / "doctrees"), str(DOCS), str(tmp_path / "html")],
-                     env=None, timeout=600, cwd=DOCS.parent)
+                     timeout=600)
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
     html = tmp_path / "html"
     for page in ("index.html", "api.html", "tasks/esn_forecast.html",

@@ -2,8 +2,6 @@
 (issue 11, items 1 and 4): everything a user hands in is checked where it
 enters, and a wrong one raises ValueError/TypeError naming it, never a crash,
 an out-of-bounds read or silent garbage."""
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -12,6 +10,7 @@ import scipy.sparse as sp
 
 import fastrnn
 from fastrnn import ESN, RLS, Reservoir, Ridge
+from child_process import run_python
 from reference_reservoir import esn_states
 
 N = 10
@@ -198,8 +197,7 @@ def test_csr_structure_of_W_is_read_only():
 def _run_isolated(code):
     """Run ``code`` in a fresh interpreter (a crash there fails this test
     instead of killing pytest); return (exit code, stderr)."""
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=120)
+    proc = run_python(["-c", textwrap.dedent(code)])
     return proc.returncode, proc.stderr
 
 
