@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fastrnn import _reservoir
-from fastrnn._validation import NotFittedError, as_float_array, check_int
+from fastrnn._validation import NotFittedError, as_float_array, check_bool, check_int
 from fastrnn.readout import RLS, Ridge, Series
 from fastrnn.reservoir import _ACTIVATIONS, Reservoir, _check_loop_sizes, _transposed
 
@@ -56,8 +56,8 @@ class ESN:
                             f"{type(readout).__name__}")
         self.reservoir = reservoir
         self.readout = readout
-        self.feedback = bool(feedback)
-        self.input_to_readout = bool(input_to_readout)
+        self.feedback = check_bool(feedback, "feedback")
+        self.input_to_readout = check_bool(input_to_readout, "input_to_readout")
         self.dtype = reservoir.dtype
         self._y_last = None
         self._n_outputs = None

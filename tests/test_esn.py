@@ -123,3 +123,11 @@ def test_demo_runs_and_predicts():
     assert out["max_state_difference"] < 1e-12
     assert 0 < out["nrmse"] < 0.05
     assert out["run_seconds_fastrnn"] > 0 and out["speedup"] > 0
+
+
+@pytest.mark.parametrize("name", ["feedback", "input_to_readout"])
+@pytest.mark.parametrize("value", ["no", 2, None, [True]])
+def test_esn_flags_must_be_bools(name, value):
+    # bool("no") is True: a flag given as a string silently turned feedback on.
+    with pytest.raises(TypeError, match=name):
+        ESN(Reservoir(10, seed=0), Ridge(), **{name: value})
