@@ -1,7 +1,7 @@
 """fastrnn's tanh RNN against two plain NumPy loops and PyTorch (where
 installed), side by side in one run.
 
-The two NumPy baselines: "naive" is tests/reference.py, the seed's equations
+The two NumPy baselines: "naive" is tests/reference.py, Goodfellow et al. (2016)'s equations
 step by step as written (the issue's "plain NumPy implementation"); "hoisted"
 is fastrnn.numpy_rnn, a careful NumPy loop with the input projection and the
 weight gradients taken out of the time loop as single products.

@@ -6,8 +6,8 @@
 For each task (fastrnn.tasks), sequence length and method, train several
 seeds for a fixed budget of updates, stopping early once the held-out
 criterion of the task is met, and print the fraction of seeds that solved it
-and the wall time. The claims of the seed texts to check: plain SGD on a tanh
-RNN fails beyond lengths of 10-20 (seed 002 citing Bengio et al. 1994);
+and the wall time. The claims of the literature to check: plain SGD on a tanh
+RNN fails beyond lengths of 10-20 (Goodfellow et al. (2016), citing Bengio et al. 1994);
 clipping (and the regulariser of eq. 10.16) extend the span; an LSTM solves
 the adding problem at length 100.
 

@@ -1,4 +1,4 @@
-"""The vanishing gradient of seed 002, section 10.7, and its remedies, in one picture.
+"""The vanishing gradient of Goodfellow et al. (2016), sec. 10.7, and its remedies, in one picture.
 
     python bench/gradient_flow_picture.py [--task adding] [--length 50]
         [--updates 1500] [--out docs/gradient_flow.png]

@@ -13,7 +13,7 @@
  * pre-activations of the input and of the recurrent products.
  *
  * clip > 0 clips dL/dh_t element-wise to [-clip, clip] before use
- * (Graves 2013, seed 002, section 10.7.7).
+ * (Graves 2013, Goodfellow et al. (2016), sec. 10.7.7).
  */
 #ifndef FASTRNN_FR_CELLS_H
 #define FASTRNN_FR_CELLS_H
@@ -26,7 +26,8 @@ enum {
     FR_CELL_RNN_RELU = 1,
     FR_CELL_LSTM = 2,
     FR_CELL_GRU = 3,         /* reset after the product (PyTorch, cuDNN) */
-    FR_CELL_GRU_BEFORE = 4   /* reset before the product (seed eq. 10.12, Cho 2014) */
+    FR_CELL_GRU_BEFORE = 4   /* reset before the product (Goodfellow et al. 2016,
+                                eq. 10.12; Cho 2014) */
 };
 
 #define FR_DECLARE_CELLS(T, S)                                                          \

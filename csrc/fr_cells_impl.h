@@ -5,9 +5,9 @@
  * the inner loops run over the H units of a row and vectorise at -O3 (every
  * activation comes from fr_math.h and is branch-free).
  *
- * Equations (seed 002, section 10.7.4, in PyTorch's notation):
+ * Equations (Goodfellow et al. (2016), sec. 10.7.4, in PyTorch's notation):
  *   LSTM (eq. 10.8-10.11), gates i, f, g, o; with peepholes p_i, p_f, p_o
- *   (the cell state as an extra input to the gates, seed Fig. 10.17):
+ *   (the cell state as an extra input to the gates, Goodfellow et al. (2016), fig. 10.17):
  *     i = sigmoid(a_i + p_i c_{t-1})   f = sigmoid(a_f + p_f c_{t-1})
  *     g = tanh(a_g)                     c_t = f c_{t-1} + i g
  *     o = sigmoid(a_o + p_o c_t)        h_t = o tanh(c_t)

@@ -1,5 +1,5 @@
 /*
- * Leaky units (seed 002, eq. 10.7) and the information-flow regulariser
+ * Leaky units (Goodfellow et al. (2016), eq. 10.7) and the information-flow regulariser
  * (eq. 10.16), written once for T = float/double (S = suffix).
  *
  * Forward: s_t = tanh(a_t), h_t = h_{t-1} + alpha (s_t - h_{t-1}).

@@ -5,8 +5,8 @@
 #define FR_CAT(a, b) FR_CAT2(a, b)
 #define FR_FN(name) FR_CAT(name, S)
 
-/* SGD with (Nesterov) momentum (seed 003; Sutskever et al. 2013), in the
- * form torch.optim.SGD uses with dampening 0:
+/* SGD with (Nesterov) momentum (Goodfellow et al. (2016), sec. 10.7.6; Sutskever et al.
+ * 2013), in the form torch.optim.SGD uses with dampening 0:
  *   g' = g + wd p;  buf = g' on the first step, else mu buf + g';
  *   p -= lr (g' + mu buf) with Nesterov, p -= lr buf without. */
 FR_MULTIVERSION

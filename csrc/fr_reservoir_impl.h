@@ -4,7 +4,7 @@
  * defined. FR_RFN(name) pastes the suffix. The hot loops are in
  * fr_reservoir_hot_impl.h, compiled once per instruction set.
  *
- * One step of the leaky reservoir (seed 002, eq. 10.7 with lr = 1/tau):
+ * One step of the leaky reservoir (Goodfellow et al. (2016), eq. 10.7 with lr = 1/tau):
  *
  *     x_new = (1 - lr) * x_old + lr * f(pre + W x_old)
  *

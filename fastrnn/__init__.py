@@ -2,13 +2,15 @@
 
 Public API
 ----------
-RNN                 tanh/ReLU recurrent layer with BPTT (seed 002, eq. 10.4-10.5)
-ClockworkRNN        modules at several time scales that skip work (seed 002, 10.7.9)
-DelayRNN            recurrent connections with delays d >= 1 (seed 002, 10.7.2)
+RNN                 tanh/ReLU recurrent layer with BPTT (Goodfellow et al. (2016), eq. 10.4-10.5)
+ClockworkRNN        modules at several time scales that skip work
+                    (Goodfellow et al. (2016), sec. 10.7.9)
+DelayRNN            recurrent connections with delays d >= 1 (Goodfellow et al. (2016), sec. 10.7.2)
 LeakyRNN            leaky units, fixed or learned time constants (eq. 10.7), with the
                     information-flow regulariser in its BPTT (eq. 10.16)
-LSTM                long short-term memory (seed 002, eq. 10.8-10.11)
-GRU                 gated recurrent unit, both reset forms (seed 002, eq. 10.12-10.14)
+LSTM                long short-term memory (Goodfellow et al. (2016), eq. 10.8-10.11)
+GRU                 gated recurrent unit, both reset forms
+                    (Goodfellow et al. (2016), eq. 10.12-10.14)
 Linear              per-step output layer o_t = c + V h_t
 losses              softmax_nll (eq. 10.5), mse
 clip_grad_norm      joint norm clipping (eq. 10.15), random step on NaN/Inf

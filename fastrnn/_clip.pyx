@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Loops over a list of gradient arrays for fastrnn.clip (seed 002, 10.7.7).
+"""Loops over a list of gradient arrays for fastrnn.clip (Goodfellow et al. (2016), sec. 10.7.7).
 
 Each array is flat, C-contiguous, float32 or float64 (checked in Python); the
 arithmetic is in csrc/fr_kernels_impl.h.

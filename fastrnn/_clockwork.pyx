@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Time loops of the Clockwork RNN (Koutnik et al. 2014; seed 002, 10.7.9).
+"""Time loops of the Clockwork RNN (Koutnik et al. 2014; Goodfellow et al. (2016), sec. 10.7.9).
 
 The hidden units form G modules of k units, sorted by increasing period. At
 step t (from 0) module i is updated only when t is a multiple of its period

@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""Time loops of the recurrent layer with delays (seed 002, 10.7.2; Lin et al. 1996).
+"""Time loops of the recurrent layer with delays (Goodfellow et al. (2016), sec. 10.7.2;
+Lin et al. 1996).
 
 h_t = act(W_ih x_t + b + sum_d W_d h_{t-d}) for the delays d in `delays`.
 The state buffer holds D_max steps of history before the sequence, so every

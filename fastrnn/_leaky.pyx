@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Time loops of the leaky-unit layer (seed 002, eq. 10.7) and of the
+"""Time loops of the leaky-unit layer (Goodfellow et al. (2016), eq. 10.7) and of the
 information-flow regulariser (eq. 10.16), computed inside the BPTT sweep.
 
 The skeleton is the recurrent layers' own (input projection as one GEMM,

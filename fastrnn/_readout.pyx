@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Accumulation loops of the linear readouts (seed 002, section 10.7.1).
+"""Accumulation loops of the linear readouts (Goodfellow et al. (2016), sec. 10.7.1).
 
 `gram_update` adds A^T A of a chunk of rows with one BLAS syrk (the
 streamed normal equations of `fastrnn.Ridge`); `rls_update` runs recursive

@@ -15,7 +15,7 @@ forward (`cell_forward`)
        reset gate multiplies the recurrent product alone);
     3. per step: one fused C kernel turns the pre-activations into the gates
        and the new state, and keeps the gate activations for BPTT.
-    The GRU with the reset gate before the product (seed 002, eq. 10.12)
+    The GRU with the reset gate before the product (Goodfellow et al. (2016), eq. 10.12)
     needs the gates before it can form W_hn (r h_{t-1}): its step is two
     GEMMs, each followed by a kernel.
 backward (`cell_backward`, BPTT)

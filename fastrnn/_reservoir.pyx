@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Time loops of the echo state network reservoir (seed 002, eq. 10.7).
+"""Time loops of the echo state network reservoir (Goodfellow et al. (2016), eq. 10.7).
 
 One call runs all T steps of B series without the GIL:
 

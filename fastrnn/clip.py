@@ -1,4 +1,4 @@
-"""Gradient clipping (seed 002, section 10.7.7).
+"""Gradient clipping (Goodfellow et al. (2016), sec. 10.7.7).
 
 Three of the section's variants act on parameter gradients in place and are
 here: the joint norm clipping of eq. 10.15 (Pascanu et al. 2013), element-wise
@@ -59,7 +59,7 @@ def global_norm(grads: Grads) -> float:
 def clip_grad_norm(grads: Grads, max_norm: float, *, seed: SeedLike = None) -> float:
     """Rescale gradients jointly so that their norm is at most ``max_norm``.
 
-    Implements eq. 10.15 of seed 002: if ||g|| > v then g <- g v / ||g||, with
+    Implements Goodfellow et al. (2016), eq. 10.15: if ||g|| > v then g <- g v / ||g||, with
     g all the arrays taken together (one scaling factor for every parameter,
     so the direction of the step is kept).
 
@@ -104,7 +104,7 @@ def clip_grad_norm(grads: Grads, max_norm: float, *, seed: SeedLike = None) -> f
 def clip_grad_value(grads: Grads, clip_value: float) -> int:
     """Clip every gradient element to [-clip_value, clip_value] in place.
 
-    Element-wise clipping (Mikolov 2012, seed 002 section 10.7.7). NaN
+    Element-wise clipping (Mikolov 2012; Goodfellow et al. (2016), sec. 10.7.7). NaN
     elements stay NaN, as with ``numpy.clip``.
 
     Returns

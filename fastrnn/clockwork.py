@@ -1,4 +1,4 @@
-"""The Clockwork RNN: hidden units at several time scales (seed 002, 10.7.9).
+"""The Clockwork RNN: hidden units at several time scales (Goodfellow et al. (2016), sec. 10.7.9).
 
 Koutnik, Greff, Gomez & Schmidhuber (2014), "A Clockwork RNN". The units form
 groups ("modules") with periods P_1 < P_2 < ...; module i is recomputed only

@@ -1,4 +1,4 @@
-"""Recurrent connections with time delays (seed 002, section 10.7.2).
+"""Recurrent connections with time delays (Goodfellow et al. (2016), sec. 10.7.2).
 
 Lin, Horne, Tino & Giles (1996): with a connection from h_{t-d} the gradient
 reaches d steps back through one Jacobian instead of d, so it decays d times

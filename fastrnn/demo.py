@@ -1,6 +1,6 @@
 """The demo behind ``python -m fastrnn``.
 
-A tanh RNN with a softmax output (seed 002, eq. 10.4-10.5) learns, by BPTT
+A tanh RNN with a softmax output (Goodfellow et al. (2016), eq. 10.4-10.5) learns, by BPTT
 with norm clipping (eq. 10.15), to tell which of three frequencies a noisy
 sine wave has, at every time step. The data set is generated here (no
 download). The demo prints what it did, the held-out accuracy, and the speed

@@ -1,5 +1,5 @@
 """Gradient-flow diagnostics: seeing the vanishing and exploding gradients of
-seed 002, section 10.7 (and seed 001's analysis) on a real network.
+Goodfellow et al. (2016), sec. 10.7 (and Pascanu et al.'s (2013) analysis) on a real network.
 
 ``gradient_flow`` runs the model's own BPTT and reports, per time step, how
 large the back-propagated gradient is, how much one step of the Jacobian
@@ -50,7 +50,7 @@ class GradientFlow:
     grad_norm : (T,) |dL/ds_t|, the loss taken at every step (s_t = h_t
         for a one-layer RNN; see the module notes for other layers).
     step_product_norm : (T,) |(dL/dh_t)(dh_t/dh_{t-1})|, one Jacobian step
-        back from t (the vector of seed 002, eq. 10.16).
+        back from t (the vector of Goodfellow et al. (2016), eq. 10.16).
     final_loss_grad_norm : (T,) |dL_T/dh_t| for the loss at the last step
         only: its decay with the lag T - 1 - t is the vanishing gradient.
     spectral_radius : float, of the recurrent weights W_hh of the first

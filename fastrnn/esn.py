@@ -1,6 +1,6 @@
 """Echo state network: a fixed reservoir and a trained linear readout
-(seed 002, section 10.7.1), optionally with the output fed back into the
-reservoir (teacher forcing, seed 002, section 10.2.1).
+(Goodfellow et al. (2016), sec. 10.7.1), optionally with the output fed back into the
+reservoir (teacher forcing, Goodfellow et al. (2016), sec. 10.2.1).
 
 With feedback the reservoir runs
 

@@ -1,4 +1,4 @@
-"""Gated recurrent unit (seed 002, section 10.7.4, eq. 10.12-10.14).
+"""Gated recurrent unit (Goodfellow et al. (2016), sec. 10.7.4, eq. 10.12-10.14).
 
 In PyTorch's notation and gate order (r, z, n), for each layer:
 
@@ -9,8 +9,8 @@ In PyTorch's notation and gate order (r, z, n), for each layer:
     h_t = z * h_{t-1} + (1 - z) * n                           eq. 10.12
 
 ``reset_after=True`` is PyTorch's and cuDNN's form (ONNX
-``linear_before_reset=1``); ``reset_after=False`` is the seed's (Cho et al.
-2014), with the reset gate applied to the state before the product. The
+``linear_before_reset=1``); ``reset_after=False`` is that of Cho et al.
+(2014), with the reset gate applied to the state before the product. The
 per-step kernels are ``fr_gru_*`` in ``csrc/fr_cells_impl.h``; the time loops
 in ``fastrnn/_recurrent.pyx``.
 """
@@ -34,14 +34,14 @@ class GRU(RecurrentLayer):
     input_size, hidden_size : int
         D and H.
     num_layers : int
-        Stacked layers (seed 002, section 10.5).
+        Stacked layers (Goodfellow et al. (2016), sec. 10.5).
     bidirectional : bool
         Add a layer running backwards in time; outputs are (..., 2H).
     bias : bool
         Whether the layer has ``bias_ih_l{k}`` and ``bias_hh_l{k}``.
     reset_after : bool
         Where the reset gate acts: after the recurrent product (True,
-        PyTorch) or before it (False, seed eq. 10.12). Both forms have the
+        PyTorch) or before it (False, Goodfellow et al. (2016), eq. 10.12). Both forms have the
         same parameters.
     batch_first : bool
         If True, 3-D inputs and outputs are (B, T, D).

@@ -1,4 +1,4 @@
-"""Initialisations for recurrent weights (seed 002, 10.7.1; seed 003).
+"""Initialisations for recurrent weights (Goodfellow et al. (2016), secs. 10.7.1 and 10.7.6).
 
 Each function returns a new array; assign it into a layer's parameter, e.g.
 ``layer.params["weight_hh_l0"] = init.orthogonal((H, H), seed=0)``. The
@@ -60,11 +60,11 @@ def spectral_radius_of(w: ArrayLike) -> float:
 
 def sparse(n: int, *, nonzero: int = 15, spectral_radius: float = 1.2, seed: SeedLike = None,
            dtype: DTypeLike = np.float64) -> np.ndarray:
-    """Sparse initialisation with a target spectral radius (seed 002, 10.7.1;
+    """Sparse initialisation with a target spectral radius (Goodfellow et al. (2016), sec. 10.7.1;
     Sutskever et al. 2013): every unit receives exactly ``nonzero`` Gaussian
     weights from randomly chosen units (all of them when n <= nonzero), and
     the matrix is rescaled so that its spectral radius is ``spectral_radius``
-    (15 and 1.2 are the values the seed cites).
+    (15 and 1.2 are the values Goodfellow et al. (2016), sec. 10.7.1, cites).
     """
     n = check_int(n, "n", minimum=1)
     k = min(check_int(nonzero, "nonzero", minimum=1), n)

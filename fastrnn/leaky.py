@@ -1,4 +1,4 @@
-"""Leaky units with per-unit time constants (seed 002, section 10.7.3, eq. 10.7).
+"""Leaky units with per-unit time constants (Goodfellow et al. (2016), sec. 10.7.3, eq. 10.7).
 
     s_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
     h_t = (1 - 1/tau) h_{t-1} + (1/tau) s_t
@@ -68,7 +68,7 @@ class LeakyRNN(ParameterOwner, SequenceIO):
         alpha (1 - alpha) = (tau - 1) / tau^2, which vanishes as tau -> 1
         (and as tau -> inf): a unit started at tau = 1 would never learn.
         So learned time constants start spread over (2, 20) by default
-        (Goodfellow et al. 2016, sec. 10.9.2, seed 002 section 10.7.3:
+        (Goodfellow et al. (2016), sec. 10.7.3:
         sampled once at initialisation, then learned), and a given tau is
         raised to at least 1 + exp(-3), about 1.05 (``leak_logit_l0`` <= 3,
         where 4.5 % of the rate's gradient still passes).
@@ -188,7 +188,7 @@ class LeakyRNN(ParameterOwner, SequenceIO):
         ----------
         dy, dh_T, clip_hidden : as for ``fastrnn.RNN.backward``.
         omega : float >= 0
-            Weight of the information-flow regulariser (seed 002, eq. 10.16),
+            Weight of the information-flow regulariser (Goodfellow et al. (2016), eq. 10.16),
             Omega = sum over steps and sequences of
             (|dL/dh_t dh_t/dh_{t-1}| / |dL/dh_t| - 1)^2, where dL/dh_t is
             the gradient of the loss given by dy and dh_T. As Pascanu et al.

@@ -1,4 +1,4 @@
-"""Losses with their gradients, for the settings of seed 002, section 10.2.
+"""Losses with their gradients, for the settings of Goodfellow et al. (2016), sec. 10.2.
 
 Each returns ``(loss, grad)`` where grad is dL/d(first argument), so it feeds
 straight into an output layer's ``backward``.
@@ -46,7 +46,7 @@ def softmax(logits: ArrayLike, axis: int = -1) -> np.ndarray:
 
 def softmax_nll(logits: ArrayLike, targets: ArrayLike, *, reduction: str = "mean"
                 ) -> tuple[float, np.ndarray]:
-    """Negative log-likelihood of softmax outputs, eq. 10.5 of seed 002.
+    """Negative log-likelihood of softmax outputs, Goodfellow et al. (2016), eq. 10.5.
 
     L = -sum_t log p_{t, y_t} with p_t = softmax(o_t).
 

@@ -1,4 +1,4 @@
-"""Long short-term memory (seed 002, section 10.7.4, eq. 10.8-10.11).
+"""Long short-term memory (Goodfellow et al. (2016), sec. 10.7.4, eq. 10.8-10.11).
 
 In PyTorch's notation and gate order (i, f, g, o), for each layer:
 
@@ -9,8 +9,8 @@ In PyTorch's notation and gate order (i, f, g, o), for each layer:
     o = sigmoid(W_io x_t + b_io + W_ho h_{t-1} + b_ho [+ p_o * c_t])        eq. 10.11
     h_t = o * tanh(c_t)
 
-(the seed's input gate, eq. 10.10, is i; its sigma for the cell input is tanh
-here, as in PyTorch). The bracketed peephole terms (seed Fig. 10.17) are an
+(Goodfellow et al. (2016)'s input gate, eq. 10.10, is i; its sigma for the cell input is tanh
+here, as in PyTorch). The bracketed peephole terms (Goodfellow et al. (2016), fig. 10.17) are an
 option. Where the code is:
 
 - forward step: ``fr_lstm_fwd`` in ``csrc/fr_cells_impl.h``;
@@ -41,7 +41,7 @@ class LSTM(RecurrentLayer):
     input_size, hidden_size : int
         D and H.
     num_layers : int
-        Stacked layers (seed 002, section 10.5).
+        Stacked layers (Goodfellow et al. (2016), sec. 10.5).
     bidirectional : bool
         Add a layer running backwards in time; outputs are (..., 2H).
     bias : bool
@@ -49,10 +49,10 @@ class LSTM(RecurrentLayer):
     forget_bias : float
         Added to the forget-gate block of ``bias_ih_l{k}`` at initialisation,
         so that the cell remembers by default (Gers et al. 2000, advocated in
-        seed 002, end of section 10.7.4). Ignored without ``bias``; use 0.0
+        Goodfellow et al. (2016), end of sec. 10.7.4). Ignored without ``bias``; use 0.0
         for PyTorch's initialisation.
     peepholes : bool
-        Let the cell state enter the gates (seed Fig. 10.17): parameters
+        Let the cell state enter the gates (Goodfellow et al. (2016), fig. 10.17): parameters
         ``weight_peephole_l{k}`` of shape (3, H), rows (p_i, p_f, p_o).
     batch_first : bool
         If True, 3-D inputs and outputs are (B, T, D).

@@ -10,7 +10,7 @@ import numpy as np
 
 
 def forward(x, params, h0=None):
-    """x (T, B, D) -> hs (T+1, B, H) with hs[0] = h0 (seed 002, eq. 10.4)."""
+    """x (T, B, D) -> hs (T+1, B, H) with hs[0] = h0 (Goodfellow et al. (2016), eq. 10.4)."""
     w_ih, w_hh = params["weight_ih_l0"], params["weight_hh_l0"]
     T, B, _ = x.shape
     xp = x @ w_ih.T + (params["bias_ih_l0"] + params["bias_hh_l0"])

@@ -1,6 +1,6 @@
 """Optimisers: SGD with (Nesterov) momentum and Adam, with gradient clipping.
 
-Each ``step()`` first clips the gradients as section 10.7.7 of seed 002
+Each ``step()`` first clips the gradients as Goodfellow et al. (2016), sec. 10.7.7,
 describes (element-wise, then the joint norm of eq. 10.15, with a random step
 of norm ``clip_norm`` when the gradient is NaN or Inf), then updates every
 parameter array in one pass of a fused C kernel (csrc/fr_optim_impl.h). The
@@ -186,8 +186,8 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum.
 
-    The momentum methods of seed 003 (Sutskever et al. 2013), written as
-    ``torch.optim.SGD`` does with dampening 0:
+    The momentum methods of Goodfellow et al. (2016), sec. 10.7.6 (Sutskever et al. 2013),
+    written as ``torch.optim.SGD`` does with dampening 0:
     ``buf = mu * buf + g``, ``p -= lr * buf`` (or ``lr * (g + mu * buf)``
     with ``nesterov=True``).
     """

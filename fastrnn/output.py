@@ -1,4 +1,5 @@
-"""The output layer of seed 002, eq. 10.4: o_t = c + V h_t, applied to every step."""
+"""The output layer of Goodfellow et al. (2016), eq. 10.4: o_t = c + V h_t, applied to
+every step."""
 from __future__ import annotations
 
 import numpy as np

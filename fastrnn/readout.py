@@ -1,5 +1,5 @@
 """Linear readouts: closed-form ridge regression and recursive least squares
-(seed 002, section 10.7.1: "a linear predictor (typically a linear
+(Goodfellow et al. (2016), sec. 10.7.1: "a linear predictor (typically a linear
 regression)", solved in closed form or "using online updates for linear
 regression").
 
@@ -79,7 +79,7 @@ def _as_targets(Y, name, dtype, rows):
 class Ridge:
     """Ridge regression (Tikhonov) readout, streamed.
 
-    Minimises ||Y - X W - 1 b^T||^2 + ridge ||W||^2 (seed 002, 10.7.1); the
+    Minimises ||Y - X W - 1 b^T||^2 + ridge ||W||^2 (Goodfellow et al. (2016), sec. 10.7.1); the
     bias b is not regularised.
 
     Parameters

@@ -1,7 +1,7 @@
 """The reservoir of an echo state network: fixed random recurrent weights and
-leaky units (seed 002, sections 10.7.1, 10.7.3 and 10.7.9).
+leaky units (Goodfellow et al. (2016), secs. 10.7.1, 10.7.3 and 10.7.9).
 
-Update (seed 002, eq. 10.7 with lr = 1/tau), one row per unit:
+Update (Goodfellow et al. (2016), eq. 10.7 with lr = 1/tau), one row per unit:
 
     x_t = (1 - lr) * x_{t-1} + lr * f(W x_{t-1} + Win u_t + Wfb y_{t-1} + b [+ noise])
 
@@ -306,7 +306,7 @@ def _check_fits_in_memory(N, degree, connectivity, dtype):
 
 
 class Reservoir:
-    """A leaky echo state reservoir (seed 002, eq. 10.7; sections 10.7.1, 10.7.3).
+    """A leaky echo state reservoir (Goodfellow et al. (2016), eq. 10.7; sections 10.7.1, 10.7.3).
 
     Parameters
     ----------
@@ -317,7 +317,7 @@ class Reservoir:
         matrix is used as it is, as in ReservoirPy).
     lr : float in (0, 1] or array of N such values
         Leak rate 1/tau of each unit; an array gives a hierarchy of time
-        scales (seed 002, 10.7.9).
+        scales (Goodfellow et al. (2016), sec. 10.7.9).
     input_scaling : float or array of D floats
         Win is drawn from {-1, +1} and multiplied by this (per input column).
     rc_connectivity : float in (0, 1]
@@ -326,7 +326,7 @@ class Reservoir:
         Density of Win (and of the bias).
     degree : int or None
         Exactly ``degree`` nonzero recurrent inputs per unit (the sparse
-        initialisation cited in seed 002, 10.7.1: 15 per unit).
+        initialisation cited in Goodfellow et al. (2016), sec. 10.7.1: 15 per unit).
     bias_scaling : float >= 0
         Bias drawn from {-1, +1} with ``input_connectivity``, times this.
     fb_scaling, fb_connectivity :

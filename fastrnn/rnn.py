@@ -1,6 +1,6 @@
 """The simple recurrent layer: tanh (or ReLU) units, trained by BPTT.
 
-Seed 002, section 10.2, eq. 10.4 (the state part) in PyTorch's notation:
+Goodfellow et al. (2016), sec. 10.2, eq. 10.4 (the state part) in PyTorch's notation:
 
     h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
 
@@ -37,14 +37,14 @@ class RNN(RecurrentLayer):
         Units, H.
     nonlinearity : {"tanh", "relu"}
     delays : None or sequence of int
-        Recurrent connections from h_{t-d} for each d (seed 002, 10.7.2).
-        None or (1,) is the usual layer; anything else returns a
-        ``fastrnn.DelayRNN`` (one layer, one direction, with bias).
+        Recurrent connections from h_{t-d} for each d (Goodfellow et al.
+        (2016), sec. 10.7.2). None or (1,) is the usual layer; anything else
+        returns a ``fastrnn.DelayRNN`` (one layer, one direction, with bias).
     num_layers : int
         Stacked layers; layer k > 0 reads the outputs of layer k - 1
-        (seed 002, section 10.5).
+        (Goodfellow et al. (2016), sec. 10.5).
     bidirectional : bool
-        Add a layer running backwards in time (seed 002, section 10.3); the
+        Add a layer running backwards in time (Goodfellow et al. (2016), sec. 10.3); the
         output concatenates both directions' states, (..., 2H).
     bias : bool
         Whether the layer has ``bias_ih_l{k}`` and ``bias_hh_l{k}``.
@@ -85,8 +85,8 @@ class RNN(RecurrentLayer):
     # which mypy does not accept from a __new__.
     def __new__(cls, *args: Any, delays: Optional[Sequence[int]] = None,  # type: ignore[misc]
                 **kwargs: Any) -> Union[RNN, DelayRNN]:
-        # Recurrent connections with delays other than 1 (seed 002, 10.7.2) have
-        # a loop of their own: RNN(..., delays=(1, 3)) builds a DelayRNN.
+        # Recurrent connections with delays other than 1 (Goodfellow et al. (2016),
+        # sec. 10.7.2) have a loop of their own: RNN(..., delays=(1, 3)) builds a DelayRNN.
         if delays is not None:
             from fastrnn.delays import check_delays
             delays = tuple(check_delays(delays))
@@ -152,7 +152,7 @@ class RNN(RecurrentLayer):
         dh_T : array_like, shaped as h_n, or None
         clip_hidden : float > 0 or None
             Clip dL/dh_t element-wise to [-clip_hidden, clip_hidden] at every
-            step before it is propagated further back (Graves 2013, seed 002
+            step before it is propagated further back (Graves 2013; Goodfellow et al. (2016),
             section 10.7.7).
 
         Returns

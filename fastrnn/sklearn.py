@@ -633,7 +633,7 @@ _RECURRENT_DOC = """
     learning_rate : float, default=0.01
         Adam's step size.
     clip_norm : float or None, default=1.0
-        Clip the joint gradient norm before each step (seed 002, eq. 10.15).
+        Clip the joint gradient norm before each step (Goodfellow et al. (2016), eq. 10.15).
     tbptt : int or None, default=None
         Truncated BPTT over chunks of this many steps (one gradient step
         per chunk, the state carried across); None is full BPTT. On one
@@ -720,7 +720,7 @@ class RNNRegressor(_RecurrentParams, _SeriesRegressor):
 
 class RNNClassifier(_RecurrentParams, _SeriesClassifier):
     __doc__ = f"""Recurrent network classifier trained by BPTT with a softmax output
-    (seed 002, eq. 10.4-10.5) and Adam.
+    (Goodfellow et al. (2016), eq. 10.4-10.5) and Adam.
 
     - A list of series with one label each (sequence classification):
       ``state="last"`` puts the loss on the last step's output only and

@@ -1,4 +1,5 @@
-"""Synthetic long-term-dependency tasks (seed 002, section 10.7; seed 001).
+"""Synthetic long-term-dependency tasks (Goodfellow et al. (2016), sec. 10.7; Pascanu et al.
+2013).
 
 The standard problems on which vanishing gradients show: the answer depends
 on inputs far back in the sequence, and only the last step carries a target.

@@ -1,7 +1,7 @@
 """A thin training loop: mini-batches, (truncated) BPTT, clipping, an optimiser.
 
 ``Sequential`` chains a recurrent layer with a per-step output layer (the
-o_t = c + V h_t of seed 002, eq. 10.4); ``train`` fits it to sequences with a
+o_t = c + V h_t of Goodfellow et al. (2016), eq. 10.4); ``train`` fits it to sequences with a
 loss at every step or at the last step only, by full or truncated BPTT.
 """
 from __future__ import annotations
@@ -183,7 +183,7 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
         Targets at every step, (T, N, O) (or (T, N) class indices for "nll"),
         or at the last step only, (N, O) (or (N,) classes).
     loss : {"mse", "nll"}
-        Squared error, or softmax negative log-likelihood (seed 002, eq. 10.5).
+        Squared error, or softmax negative log-likelihood (Goodfellow et al. (2016), eq. 10.5).
     optimizer : fastrnn.optim.Optimizer or None
         Default: ``Adam(model, lr=1e-3)``. Put clipping (``clip_norm``,
         ``clip_value``, eq. 10.15) on the optimiser.
@@ -194,11 +194,12 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
     clip_hidden : float or None
         Clip dL/dh_t element-wise inside BPTT (Graves 2013).
     omega : float >= 0
-        Weight of the information-flow regulariser (seed 002, eq. 10.16),
+        Weight of the information-flow regulariser (Goodfellow et al. (2016), eq. 10.16),
         added inside BPTT; needs a ``LeakyRNN`` (``tau=1`` is the tanh RNN).
         Omega is summed over the steps and, like the loss, averaged over the
         sequences of a batch.
-        Pair it with norm clipping on the optimiser, as the seed advises.
+        Pair it with norm clipping on the optimiser, as Goodfellow et al. (2016),
+        sec. 10.7.7, advises.
     callbacks : iterable of callables ``cb(epoch, history) -> bool``
         Called after each epoch; returning True stops training.
     seed : None, int or Generator

@@ -5,7 +5,7 @@ import numpy as np
 
 
 def rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity="tanh"):
-    """x (T, B, D), h0 (B, H) -> hs (T+1, B, H), hs[0] = h0 (seed 002, eq. 10.4)."""
+    """x (T, B, D), h0 (B, H) -> hs (T+1, B, H), hs[0] = h0 (Goodfellow et al. (2016), eq. 10.4)."""
     act = np.tanh if nonlinearity == "tanh" else (lambda a: np.maximum(a, 0))
     T = x.shape[0]
     hs = np.empty((T + 1,) + h0.shape, dtype=np.result_type(x, h0))
@@ -16,7 +16,8 @@ def rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity="tanh"):
 
 
 def rnn_backward(x, w_ih, w_hh, hs, dy, dh_T, nonlinearity="tanh", clip_hidden=None):
-    """BPTT for rnn_forward: returns dx, dh0, dw_ih, dw_hh, db (seed 002, 10.2.1)."""
+    """BPTT for rnn_forward: returns dx, dh0, dw_ih, dw_hh, db
+    (Goodfellow et al. (2016), sec. 10.2.1)."""
     T = x.shape[0]
     dx = np.zeros_like(x)
     dw_ih = np.zeros_like(w_ih)
@@ -71,7 +72,7 @@ def _sigmoid(a):
 
 
 def lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, peep=None):
-    """x (T, B, D), h0, c0 (B, H) -> hs, cs (T+1, B, H) (seed 002, eq. 10.8-10.11,
+    """x (T, B, D), h0, c0 (B, H) -> hs, cs (T+1, B, H) (Goodfellow et al. (2016), eq. 10.8-10.11,
     gates i, f, g, o as in PyTorch; peep (3, H) adds p * c to i, f and o)."""
     T, H = x.shape[0], h0.shape[-1]
     hs = np.empty((T + 1,) + h0.shape, dtype=np.result_type(x, h0))
@@ -90,7 +91,7 @@ def lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, peep=None):
 
 
 def gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0, reset_after=True):
-    """x (T, B, D), h0 (B, H) -> hs (T+1, B, H) (seed 002, eq. 10.12-10.14, gates
+    """x (T, B, D), h0 (B, H) -> hs (T+1, B, H) (Goodfellow et al. (2016), eq. 10.12-10.14, gates
     r, z, n as in PyTorch; reset_after=False applies r to h before W_hn)."""
     T, H = x.shape[0], h0.shape[-1]
     hs = np.empty((T + 1,) + h0.shape, dtype=np.result_type(x, h0))

@@ -1,5 +1,5 @@
 """Plain NumPy references for the reservoir tests and benchmarks, one time
-step at a time, straight from seed 002 eq. 10.7 (independent of fastrnn's
+step at a time, straight from Goodfellow et al. (2016), eq. 10.7 (independent of fastrnn's
 kernels)."""
 import numpy as np
 

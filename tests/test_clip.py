@@ -1,4 +1,4 @@
-"""Gradient clipping (seed 002, eq. 10.15 and section 10.7.7)."""
+"""Gradient clipping (Goodfellow et al. (2016), eq. 10.15 and section 10.7.7)."""
 import numpy as np
 import pytest
 

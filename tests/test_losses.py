@@ -1,4 +1,5 @@
-"""Output layer and losses (seed 002, eq. 10.4-10.5), checked by finite differences."""
+"""Output layer and losses (Goodfellow et al. (2016), eq. 10.4-10.5), checked by finite
+differences."""
 import numpy as np
 import pytest
 
