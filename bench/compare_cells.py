@@ -13,17 +13,16 @@ the recurrent step's own product (B, H) x (H, G H) in the BLAS fastrnn uses
 optional: their columns are skipped when they are not installed.
 """
 import argparse
-import os
 import sys
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+import fastrnn
+import timing
+from references import load
 
-import fastrnn  # noqa: E402
-import timing  # noqa: E402
-from reference import gru_forward, lstm_forward  # noqa: E402
+_reference = load("reference")
+gru_forward, lstm_forward = _reference.gru_forward, _reference.lstm_forward
 
 SIZES = [(32, 64, 1, 1000), (128, 256, 32, 100), (512, 1024, 64, 50)]
 GATES = {"LSTM": 4, "GRU": 3}

@@ -15,16 +15,12 @@ faster), the largest difference between the two outputs, and how long
 """
 import argparse
 import os
-import sys
 import tempfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import fastrnn  # noqa: E402
-from timing import median_ms  # noqa: E402
+import fastrnn
+from timing import median_ms
 
 SIZES = [(32, 64, 1, 1000), (128, 256, 32, 100)]
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}

@@ -16,7 +16,6 @@ say so next to the figures.
 """
 import argparse
 import os
-import sys
 
 import numpy as np
 
@@ -25,8 +24,9 @@ from timing import median_ms
 
 from fastrnn import numpy_rnn
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-import reference  # noqa: E402
+from references import load
+
+reference = load("reference")
 
 SIZES = [(32, 64, 1, 1000), (256, 512, 32, 100)]
 
