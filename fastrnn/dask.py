@@ -68,6 +68,7 @@ read (a shared file system), not files on the client's disk.
 from __future__ import annotations
 
 import contextlib
+import errno
 import copy
 import inspect
 import itertools
@@ -88,6 +89,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(_INSTALL) from exc
 
+from fastrnn._table_io import read_table
 from fastrnn._validation import NotFittedError, check_int, check_real
 from fastrnn.esn import ESN
 from fastrnn.metrics import nrmse
@@ -113,35 +115,26 @@ __all__ = ["fit_esn", "fit_readout", "predict", "search", "random_search", "samp
 def load_series(path: Union[str, os.PathLike]) -> np.ndarray:
     """Read one series from a ``.npy`` or ``.csv`` file.
 
-    Rows are time steps, columns features. A ``.csv`` is comma-separated;
-    its first line is skipped when it is not numeric (a header); one column
-    gives a (T, 1) array. A ``.npy`` is read without unpickling.
+    Rows are time steps, columns features, read as the command line reads
+    its tables (`fastrnn._table_io.read_table`): a ``.csv`` is
+    comma-separated, with an optional header row; a ``.npy`` is read without
+    unpickling; one column gives a (T, 1) array; every value must be finite.
 
     Returns
     -------
-    ndarray
+    ndarray (T, features), float64
     """
     p = os.fspath(path)
     ext = os.path.splitext(p)[1].lower()
     if ext not in (".npy", ".csv"):
         raise ValueError(f"{p!r}: a series file must end in .npy or .csv, got {ext!r}")
+    if not os.path.exists(p):   # the honest error, as np.load gives it
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), p)
     try:
-        if ext == ".npy":
-            return np.load(p, allow_pickle=False)
-        return _read_csv(p)
-    except ValueError as exc:
-        raise ValueError(f"cannot read the series file {p!r}: {exc}") from exc
-
-
-def _read_csv(path):
-    with open(path) as fh:
-        first = fh.readline()
-    try:
-        [float(field) for field in first.split(",")]
-        header = 0
-    except ValueError:
-        header = 1
-    return np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2, dtype=np.float64)
+        table = read_table(p)
+        return table.columns(list(range(table.n_columns)))
+    except ValueError as exc:   # its message starts with the file name
+        raise ValueError(f"cannot read the series file {exc}") from exc
 
 
 def _is_path(item):
