@@ -1,7 +1,9 @@
 """Build the Cython extensions of fastrnn.
 
-Every ``fastrnn/_*.pyx`` becomes one extension module. Each is linked with the
-fused element-wise kernels in ``csrc/*.c``; BLAS is reached at run time through
+Every ``fastrnn/**/_*.pyx`` becomes one extension module (``fastrnn/layers/
+_recurrent.pyx`` is ``fastrnn.layers._recurrent``). Each is linked with the C
+kernels of ``csrc/`` it declares (``csrc/common`` for all; ``csrc/cells``,
+``csrc/reservoir``, ``csrc/training`` by role); BLAS is reached at run time through
 ``scipy.linalg.cython_blas``, so nothing here links a BLAS of its own.
 """
 import glob
@@ -16,15 +18,18 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-C_SOURCES = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "csrc", "*.c")))
-C_HEADERS = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "csrc", "*.h")))
+C_SOURCES = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "csrc", "*", "*.c")))
+C_HEADERS = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "csrc", "*", "*.h")))
+# The C files include each other by base name, whichever folder they sit in.
+C_INCLUDE_DIRS = sorted(os.path.join(HERE, "csrc", d) for d in os.listdir(os.path.join(HERE, "csrc"))
+                        if os.path.isdir(os.path.join(HERE, "csrc", d)))
 
 if sys.platform == "win32":
     COMPILE_ARGS = ["/O2"]
 else:
     # -O3 turns on the loop vectoriser; no -march=native so that a wheel runs on
     # any x86-64, and no -ffast-math: the tests check accuracy to a few ulp.
-    # -fno-trapping-math lets the vectoriser turn the selects of csrc/fr_math.h
+    # -fno-trapping-math lets the vectoriser turn the selects of csrc/common/fr_math.h
     # into blends; it changes no result (nothing here traps on FP exceptions).
     COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-unused-function"]
 
@@ -43,13 +48,13 @@ if DEBUG and sys.platform != "win32":
 
 
 def c_sources_for(pyx):
-    """The C files an extension needs: csrc/fr_kernels.c (the basics every
-    loop uses) and, for each csrc header named by the .pyx or by a fastrnn
-    .pxd it cimports, the .c file of the same name. Linking only these keeps
+    """The C files an extension needs: csrc/common/fr_kernels.c (the basics
+    every loop uses) and, for each csrc header named by the .pyx or by a
+    fastrnn .pxd it cimports, the .c file of the same name. Linking only these keeps
     the build and the wheel from repeating every kernel in every module."""
     texts = [open(pyx).read()]
-    for mod in re.findall(r"from fastrnn\.(\w+) cimport", texts[0]):
-        pxd = os.path.join(HERE, "fastrnn", mod + ".pxd")
+    for mod in re.findall(r"from fastrnn\.([\w.]+) cimport", texts[0]):
+        pxd = os.path.join(HERE, "fastrnn", *mod.split(".")) + ".pxd"
         if os.path.exists(pxd):
             texts.append(open(pxd).read())
     wanted = {"fr_kernels"}
@@ -60,14 +65,14 @@ def c_sources_for(pyx):
 
 def extensions():
     exts = []
-    for pyx in sorted(glob.glob(os.path.join(HERE, "fastrnn", "_*.pyx"))):
-        name = "fastrnn." + os.path.splitext(os.path.basename(pyx))[0]
+    for pyx in sorted(glob.glob(os.path.join(HERE, "fastrnn", "**", "_*.pyx"), recursive=True)):
+        name = os.path.splitext(os.path.relpath(pyx, HERE))[0].replace(os.sep, ".")
         exts.append(
             Extension(
                 name,
                 sources=[os.path.relpath(pyx, HERE)] + c_sources_for(pyx),
                 depends=C_HEADERS,
-                include_dirs=[os.path.join(HERE, "csrc"), np.get_include()],
+                include_dirs=C_INCLUDE_DIRS + [np.get_include()],
                 define_macros=MACROS,
                 extra_compile_args=COMPILE_ARGS,
             )

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn import numpy_rnn
+from fastrnn.cli import numpy_rnn
 
 SIZES = {"D32-H64-B1-T1000": (32, 64, 1, 1000), "D256-H512-B32-T100": (256, 512, 32, 100)}
 

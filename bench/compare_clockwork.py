@@ -13,7 +13,7 @@ import numpy as np
 
 import fastrnn
 from timing import median_ms
-from fastrnn.clockwork import ClockworkRNN
+from fastrnn.layers.clockwork import ClockworkRNN
 
 
 def main():

@@ -21,10 +21,10 @@ import numpy as np
 import scipy.linalg.blas as blas
 
 
-from fastrnn.datasets import mackey_glass
-from fastrnn.esn import ESN
-from fastrnn.readout import Ridge
-from fastrnn.reservoir import Reservoir
+from fastrnn.analysis.datasets import mackey_glass
+from fastrnn.reservoir.esn import ESN
+from fastrnn.reservoir.readout import Ridge
+from fastrnn.reservoir.reservoir import Reservoir
 
 try:
     import reservoirpy

@@ -22,7 +22,7 @@ import numpy as np
 import fastrnn
 from timing import median_ms
 
-from fastrnn import numpy_rnn
+from fastrnn.cli import numpy_rnn
 
 from references import load
 

@@ -20,8 +20,8 @@ import numpy as np
 
 import fastrnn
 from fastrnn import losses, tasks
-from fastrnn.optim import SGD, Adam
-from fastrnn.train import Sequential, train
+from fastrnn.training.optim import SGD, Adam
+from fastrnn.training.train import Sequential, train
 
 TASKS = {
     # name: (generator, loss, output size, is_solved(pred_last, y))

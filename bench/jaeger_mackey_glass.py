@@ -32,10 +32,10 @@ import numpy as np
 import scipy.sparse as sp
 
 
-from fastrnn.datasets import mackey_glass
-from fastrnn.esn import ESN
-from fastrnn.readout import Ridge
-from fastrnn.reservoir import Reservoir, spectral_radius
+from fastrnn.analysis.datasets import mackey_glass
+from fastrnn.reservoir.esn import ESN
+from fastrnn.reservoir.readout import Ridge
+from fastrnn.reservoir.reservoir import Reservoir, spectral_radius
 
 N = 400
 C, A = 0.44, 0.9

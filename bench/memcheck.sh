@@ -37,7 +37,7 @@ if [ "${1:-}" = "--selftest" ]; then
     # Check the checker: a kernel handed an output 100x too short (kernels
     # trust their inputs; the Python layer never does this) must be reported.
     echo "memcheck: self-test, a deliberate heap overflow in fr_tanh_d"
-    CMD=("$PYTHON" -c "import numpy as np; from fastrnn import _elementwise
+    CMD=("$PYTHON" -c "import numpy as np; from fastrnn._core import _elementwise
 _elementwise.tanh_into(np.ones(1000), np.empty(10))")
 else
     # Every test file but those whose work runs in child processes valgrind
@@ -82,12 +82,12 @@ for line in text.splitlines():
         cur = []
 import glob, os
 # Source files of fastrnn's compiled code as valgrind names them: the C that
-# Cython generates from fastrnn/_*.pyx, and csrc/*.[ch].
+# Cython generates from fastrnn/**/_*.pyx, and csrc/*/*.[ch].
 ours_files = sorted({os.path.splitext(os.path.basename(p))[0] + ".c"
-                     for p in glob.glob("fastrnn/_*.pyx")}
-                    | {os.path.basename(p) for p in glob.glob("csrc/*.[ch]")})
+                     for p in glob.glob("fastrnn/**/_*.pyx", recursive=True)}
+                    | {os.path.basename(p) for p in glob.glob("csrc/*/*.[ch]")})
 ours_re = re.compile(r"\((?:" + "|".join(map(re.escape, ours_files)) + r"):\d+\)"
-                     r"|fastrnn/_\w+\.cpython")
+                     r"|fastrnn/(?:\w+/)?_\w+\.cpython")
 kinds = {"Invalid read": "invalid reads", "Invalid write": "invalid writes",
          "Invalid free": "invalid frees", "Mismatched free": "invalid frees",
          "Conditional jump": "uses of uninitialised values",

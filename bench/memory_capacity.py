@@ -14,11 +14,11 @@ import time
 import numpy as np
 
 
-from fastrnn.datasets import memory_capacity_task
-from fastrnn.esn import ESN
-from fastrnn.metrics import memory_capacity
-from fastrnn.readout import Ridge
-from fastrnn.reservoir import Reservoir
+from fastrnn.analysis.datasets import memory_capacity_task
+from fastrnn.reservoir.esn import ESN
+from fastrnn.analysis.metrics import memory_capacity
+from fastrnn.reservoir.readout import Ridge
+from fastrnn.reservoir.reservoir import Reservoir
 
 
 def main(argv=None):

@@ -1,6 +1,6 @@
 """Timing helper shared by the comparison scripts in bench/ (the rule itself
 is fastrnn._timing, which the demo uses too)."""
-from fastrnn._timing import median_seconds
+from fastrnn._core.timing import median_seconds
 
 
 def median_ms(fn, repeat, min_time=0.0):

@@ -37,15 +37,15 @@ fastrnn.sklearn     ESNRegressor, ESNClassifier, RNNRegressor, RNNClassifier: sc
                     estimators for Pipeline and GridSearchCV
 fastrnn.dask        readouts fitted, any model run, reservoirs searched (grid or random) on Dask workers
 
-The command line (``fastrnn`` or ``python -m fastrnn``) is fastrnn/cli.py.
+The command line (``fastrnn`` or ``python -m fastrnn``) is fastrnn/cli/.
 """
 from fastrnn._version import __version__
 
 try:
-    from fastrnn import _recurrent  # noqa: F401  (the compiled core)
+    from fastrnn.layers import _recurrent  # noqa: F401  (the compiled core)
 except ImportError as exc:   # pragma: no cover - depends on how Python was started
     import os as _os
-    if _os.path.exists(_os.path.join(_os.path.dirname(__file__), "_recurrent.pyx")):
+    if _os.path.exists(_os.path.join(_os.path.dirname(__file__), "layers", "_recurrent.pyx")):
         raise ImportError(
             f"fastrnn was imported from its source tree ({_os.path.dirname(__file__)}), "
             f"which holds no compiled extensions. Run from another directory so that the "
@@ -53,25 +53,42 @@ except ImportError as exc:   # pragma: no cover - depends on how Python was star
             f"the `fastrnn` command, or build in place with `pip install -e .`."
         ) from exc
     raise
-from fastrnn import diagnostics, init, losses, optim, tasks
-from fastrnn.clockwork import ClockworkRNN
-from fastrnn.delays import DelayRNN
-from fastrnn.leaky import LeakyRNN
+from fastrnn._core.validation import NotFittedError
+from fastrnn.analysis import datasets, diagnostics, metrics, tasks
 from fastrnn.io import load, save
-from fastrnn.clip import clip_grad_norm, clip_grad_value, global_norm
-from fastrnn.optim import SGD, Adam
-from fastrnn.output import Linear
-from fastrnn.rnn import RNN
-from fastrnn.train import Sequential, train
-from fastrnn.lstm import LSTM
-from fastrnn.gru import GRU
-from fastrnn import datasets, metrics
-from fastrnn.esn import ESN
-from fastrnn.readout import RLS, Ridge
-from fastrnn.reservoir import Reservoir
-from fastrnn.onnx_import import from_onnx
-from fastrnn.onnx_export import to_onnx
-from fastrnn._validation import NotFittedError
+from fastrnn.layers import GRU, LSTM, RNN, ClockworkRNN, DelayRNN, LeakyRNN, Linear
+from fastrnn.onnx import from_onnx, to_onnx
+from fastrnn.reservoir import ESN, RLS, Reservoir, Ridge
+from fastrnn.training import (
+    SGD, Adam, Sequential, clip_grad_norm, clip_grad_value, global_norm, init, losses, optim,
+    train,
+)
+
+
+def _keep_former_module_paths():
+    """Before the subpackages, every module sat flat in ``fastrnn/``; scripts
+    that import ``fastrnn.esn`` or ``from fastrnn.lstm import LSTM`` keep
+    working: each former path names the module that now holds its code."""
+    import importlib
+    import sys
+    former = {
+        "rnn": "layers.rnn", "lstm": "layers.lstm", "gru": "layers.gru",
+        "leaky": "layers.leaky", "clockwork": "layers.clockwork", "delays": "layers.delays",
+        "output": "layers.linear", "torch_export": "layers.torch_export",
+        "esn": "reservoir.esn", "readout": "reservoir.readout",
+        "losses": "training.losses", "optim": "training.optim", "clip": "training.clip",
+        "init": "training.init", "train": "training.train",
+        "onnx_import": "onnx.importer", "onnx_export": "onnx.exporter",
+        "diagnostics": "analysis.diagnostics", "metrics": "analysis.metrics",
+        "datasets": "analysis.datasets", "tasks": "analysis.tasks",
+    }
+    for old, new in former.items():
+        module = importlib.import_module(f"{__name__}.{new}")
+        sys.modules.setdefault(f"{__name__}.{old}", module)
+        globals().setdefault(old, module)
+
+
+_keep_former_module_paths()
 
 __all__ = [
     "__version__",

@@ -89,12 +89,12 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(_INSTALL) from exc
 
-from fastrnn._table_io import read_table
-from fastrnn._validation import NotFittedError, check_int, check_real
-from fastrnn.esn import ESN
-from fastrnn.metrics import nrmse
-from fastrnn.readout import _AUTO_RCOND, RLS, Ridge
-from fastrnn.reservoir import Reservoir
+from fastrnn.io.tables import read_table
+from fastrnn._core.validation import NotFittedError, check_int, check_real
+from fastrnn.reservoir.esn import ESN
+from fastrnn.analysis.metrics import nrmse
+from fastrnn.reservoir.readout import _AUTO_RCOND, RLS, Ridge
+from fastrnn.reservoir.reservoir import Reservoir
 
 if TYPE_CHECKING:   # only named in annotations
     from dask.distributed import Client
@@ -539,7 +539,7 @@ def _output_of(model, x, start, block):
     A ``block`` is time-major (T, b, D) whatever the model's own layout."""
     if isinstance(model, ESN):
         # Copies of both: a closed-loop run writes its last output into the
-        # array held as ``_y_last`` in place (fastrnn/esn.py's _closed_loop).
+        # array held as ``_y_last`` in place (fastrnn/reservoir/esn.py's _closed_loop).
         model.reservoir.state = start[0].copy()
         model._y_last = None if start[1] is None else start[1].copy()
         return model.predict(x)

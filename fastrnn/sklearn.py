@@ -80,16 +80,16 @@ except ImportError:   # scikit-learn < 1.6
     def validate_data(estimator: Any, *args: Any, **kwargs: Any) -> Any:
         return estimator._validate_data(*args, **kwargs)
 
-from fastrnn._validation import check_int
-from fastrnn.esn import ESN
-from fastrnn.gru import GRU
-from fastrnn.lstm import LSTM
-from fastrnn.optim import Adam
-from fastrnn.output import Linear
-from fastrnn.readout import Ridge
-from fastrnn.reservoir import Reservoir
-from fastrnn.rnn import RNN
-from fastrnn.train import Sequential, train
+from fastrnn._core.validation import check_int
+from fastrnn.reservoir.esn import ESN
+from fastrnn.layers.gru import GRU
+from fastrnn.layers.lstm import LSTM
+from fastrnn.training.optim import Adam
+from fastrnn.layers.linear import Linear
+from fastrnn.reservoir.readout import Ridge
+from fastrnn.reservoir.reservoir import Reservoir
+from fastrnn.layers.rnn import RNN
+from fastrnn.training.train import Sequential, train
 
 __all__ = ["ESNRegressor", "ESNClassifier", "RNNRegressor", "RNNClassifier"]
 

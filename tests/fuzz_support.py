@@ -226,6 +226,9 @@ class Worker:
     #: The code the worker process runs: a module that registers more
     #: handlers in _HANDLERS may import itself here before serve().
     boot = "import fuzz_support; fuzz_support.serve()"
+    #: Folders the worker needs on sys.path besides tests/ (that of a test
+    #: module which ``boot`` imports).
+    extra_paths = ()
 
     def _start(self):
         from child_process import TESTS_DIR, child_env
@@ -233,7 +236,7 @@ class Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", self.boot],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-            env=child_env(extra_paths=[TESTS_DIR]),
+            env=child_env(extra_paths=[TESTS_DIR, *self.extra_paths]),
             # Run from tests/: with -c, the working directory comes first on
             # sys.path, and from the repository root it would shadow the
             # installed fastrnn with the uncompiled source tree.

@@ -11,7 +11,7 @@ def test_version_is_a_string():
 
 
 def test_compiled_extensions_are_loaded():
-    for name in ("_recurrent", "_clip", "_elementwise"):
+    for name in ("layers._recurrent", "training._clip", "_core._elementwise"):
         mod = importlib.import_module(f"fastrnn.{name}")
         suffix = pathlib.Path(mod.__file__).suffix
         assert suffix in (".so", ".pyd"), f"fastrnn.{name} is not compiled: {mod.__file__}"
@@ -21,6 +21,7 @@ def test_no_kernel_is_cloned_for_one_cpu_model():
     # GCC dispatches a target_clones("arch=<cpu>") clone on that CPU model
     # only: with "arch=haswell" every later CPU ran the baseline kernels.
     # Clones must be chosen by ISA level ("arch=x86-64-v3").
-    for name in ("_recurrent", "_leaky", "_optim", "_clip", "_elementwise"):
+    for name in ("layers._recurrent", "layers._leaky", "training._optim", "training._clip",
+                 "_core._elementwise"):
         path = pathlib.Path(importlib.import_module(f"fastrnn.{name}").__file__)
         assert b".arch_haswell" not in path.read_bytes(), f"{path.name} has CPU-model clones"

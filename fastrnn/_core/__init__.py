@@ -1,0 +1,4 @@
+"""Private infrastructure shared by every part of fastrnn: argument checks
+(``validation.py``), the BLAS and C-kernel declarations for the Cython loops
+(``blas.pxd``, ``kernels.pxd``, ``matmul.pxd``), BLAS thread control and the
+timing rule."""

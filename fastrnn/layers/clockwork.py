@@ -1,0 +1,176 @@
+"""The Clockwork RNN: hidden units at several time scales (Goodfellow et al. (2016), sec. 10.7.9).
+
+Koutnik, Greff, Gomez & Schmidhuber (2014), "A Clockwork RNN". The units form
+groups ("modules") with periods P_1 < P_2 < ...; module i is recomputed only
+at steps t with t mod P_i = 0 and otherwise holds its state, and it reads only
+the states of itself and of slower modules. Slow modules carry information
+over long spans because their state is not rewritten at every step (the
+"multiple time scales" idea of section 10.7.9), and they cost nothing on the
+steps they skip. The loops are in ``fastrnn/layers/_clockwork.pyx``.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from fastrnn.layers import _clockwork
+from fastrnn.layers.base import (
+    C_INT_MAX, ParameterOwner, check_parameter_memory, check_rows, check_size,
+)
+from fastrnn.layers._sequence_io import SequenceIO
+from fastrnn._core.validation import SeedLike
+from fastrnn._core.validation import (
+    NotFittedError,
+    check_bool,
+    check_dtype,
+    check_int,
+    check_random_state,
+    check_real,
+)
+
+_ACTIVATIONS = {"tanh": 0, "relu": 1}
+
+
+class ClockworkRNN(ParameterOwner, SequenceIO):
+    """A Clockwork RNN layer with ``forward``/``backward`` like ``fastrnn.RNN``.
+
+    Parameters
+    ----------
+    input_size : int
+    hidden_size : int
+        Split evenly between the modules: it must be a multiple of
+        ``len(periods)``.
+    periods : sequence of int
+        One period per module, each in [1, 2**31 - 1]; sorted ascending here
+        (module 0 is the fastest). Modules may share a period; a period
+        longer than a sequence updates its module at step 0 only.
+    nonlinearity : {"tanh", "relu"}
+    dtype, seed, batch_first : as for ``fastrnn.RNN``.
+
+    Attributes
+    ----------
+    params, grads : dict
+        ``weight_ih_l0`` (H, D), ``weight_hh_l0`` (H, H) block upper
+        triangular (the blocks below the diagonal are zero and stay zero;
+        values assigned there are never read),
+        ``bias_ih_l0``, ``bias_hh_l0`` (H,): the names of ``fastrnn.RNN``, so a
+        Clockwork RNN whose periods are all 1 is an RNN with a masked W_hh.
+    mask : ndarray (H, H) of bool
+        Where W_hh may be nonzero.
+
+    Notes
+    -----
+    Step t counts from 0, so every module is updated at the first step.
+    """
+
+    _config_names = ("input_size", "hidden_size", "dtype", "periods", "module_size",
+                     "nonlinearity")
+
+    def __init__(self, input_size: int, hidden_size: int, periods: Sequence[int] = (1, 2, 4, 8),
+                 *, nonlinearity: str = "tanh", batch_first: bool = False,
+                 dtype: DTypeLike = np.float32, seed: SeedLike = None) -> None:
+        self.input_size = check_size(input_size, "input_size")
+        self.hidden_size = check_size(hidden_size, "hidden_size")
+        if isinstance(periods, (str, bytes)) or not hasattr(periods, "__iter__"):
+            raise TypeError(f"periods must be a sequence of integers, got "
+                            f"{type(periods).__name__}")
+        periods = [check_int(p, f"periods[{i}]", minimum=1, maximum=C_INT_MAX)
+                   for i, p in enumerate(periods)]
+        if not periods:
+            raise ValueError("periods must hold at least one period")
+        if self.hidden_size % len(periods):
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) must be a multiple of the number of "
+                f"periods ({len(periods)})"
+            )
+        if not isinstance(nonlinearity, str) or nonlinearity not in _ACTIVATIONS:
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.periods = tuple(sorted(periods))
+        self.module_size = self.hidden_size // len(periods)
+        self.nonlinearity = nonlinearity
+        self.batch_first = check_bool(batch_first, "batch_first")
+        self.dtype = check_dtype(dtype)
+        H, D, k = self.hidden_size, self.input_size, self.module_size
+        check_parameter_memory(H * (D + H + 2) + H * H // 8, 4, self.dtype.itemsize,
+                               f"ClockworkRNN({D}, {H})")
+        module = np.arange(H) // k
+        self.mask = module[None, :] >= module[:, None]
+        rng = check_random_state(seed)
+        bound = 1.0 / np.sqrt(H)
+        self._init_params({
+            "weight_ih_l0": rng.uniform(-bound, bound, (H, D)).astype(self.dtype),
+            "weight_hh_l0": (rng.uniform(-bound, bound, (H, H)) * self.mask).astype(self.dtype),
+            "bias_ih_l0": rng.uniform(-bound, bound, H).astype(self.dtype),
+            "bias_hh_l0": rng.uniform(-bound, bound, H).astype(self.dtype),
+        })
+        self._periods = np.asarray(self.periods, dtype=np.intp)
+        self._cache = None
+
+    def _kernel_periods(self, T):
+        """The periods as the loops take them: one longer than the sequence
+        acts as T (module updated at step 0 only), so that the loops' int
+        step counters cannot overflow."""
+        return np.minimum(self._periods, max(T, 1))
+
+    def active_modules(self, t: int) -> list[int]:
+        """Indices of the modules updated at step t."""
+        return [i for i, p in enumerate(self.periods) if t % p == 0]
+
+    def forward(self, x: ArrayLike, h0: Optional[ArrayLike] = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Run the layer; shapes as ``fastrnn.RNN.forward``."""
+        self._check_arrays()
+        x_tm, unbatched = self._time_major(x, "x", self.input_size)
+        T, B, _ = x_tm.shape
+        check_rows(T, B, "x")
+        if T > C_INT_MAX // 2:   # the loops step t by a period up to T, in a C int
+            raise ValueError(f"x has {T} time steps; ClockworkRNN takes at most {C_INT_MAX // 2}")
+        H = self.hidden_size
+        hs = np.empty((T + 1, B, H), dtype=self.dtype)
+        hs[0] = self._state_in(h0, "h0", B, unbatched)
+        bias = self.params["bias_ih_l0"] + self.params["bias_hh_l0"]
+        _clockwork.clockwork_forward(
+            _ACTIVATIONS[self.nonlinearity], self._kernel_periods(T), self.module_size, x_tm,
+            self.params["weight_ih_l0"], self.params["weight_hh_l0"], bias, hs)
+        self._cache = (x_tm, hs, unbatched)
+        return self._external(hs[1:].copy(), unbatched), self._state_out(hs[T].copy(), unbatched)
+
+    def backward(self, dy: Optional[ArrayLike] = None, dh_T: Optional[ArrayLike] = None, *,
+                 clip_hidden: Optional[float] = None) -> tuple[np.ndarray, np.ndarray]:
+        """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``."""
+        if self._cache is None:
+            raise NotFittedError("backward called before forward: call forward first, then backward")
+        self._check_arrays(grads=True)
+        x_tm, hs, unbatched = self._cache
+        T, B, D = x_tm.shape
+        H = self.hidden_size
+        clip = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True, allow_none=True)
+        da = self._gradient_in(dy, T, B, unbatched)
+        dh0 = np.zeros((B, H), dtype=self.dtype)
+        if dh_T is not None:
+            dh_T = self._state_in(dh_T, "dh_T", B, unbatched)
+            if T:
+                da[T - 1] += dh_T
+            else:
+                dh0 += dh_T
+        dx = np.zeros_like(x_tm)
+        if T:
+            gb = np.zeros(H, dtype=self.dtype)
+            work_a = np.empty(T * B * self.module_size, dtype=self.dtype)
+            work_b = np.empty(T * B * max(H, D), dtype=self.dtype)
+            _clockwork.clockwork_backward(
+                _ACTIVATIONS[self.nonlinearity], self._kernel_periods(T), self.module_size, x_tm,
+                self.params["weight_ih_l0"], self.params["weight_hh_l0"], hs, da, dx, dh0,
+                self.grads["weight_ih_l0"], self.grads["weight_hh_l0"], gb, work_a, work_b,
+                0.0 if clip is None else clip)
+            self.grads["bias_ih_l0"] += gb
+            self.grads["bias_hh_l0"] += gb
+        return self._external(dx, unbatched), self._state_out(dh0, unbatched)
+
+    __call__ = forward
+
+    def __repr__(self) -> str:
+        return (f"ClockworkRNN({self.input_size}, {self.hidden_size}, periods={self.periods}, "
+                f"nonlinearity={self.nonlinearity!r}, dtype={self.dtype.name})")

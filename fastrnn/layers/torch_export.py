@@ -1,0 +1,120 @@
+"""fastrnn models as PyTorch modules: `to_torch`.
+
+The inverse of ``RNN/LSTM/GRU.from_torch``: parameter names, shapes and gate
+orders are PyTorch's already, so the state dict moves across unchanged.
+PyTorch is imported only when this is called.
+
+What PyTorch's modules cannot express is refused with a ValueError naming
+it: LSTM peepholes and ``GRU(reset_after=False)`` (``torch.nn.GRU`` computes
+only the reset-after form), and cells of their own (LeakyRNN, ClockworkRNN,
+DelayRNN), which are refused with a TypeError.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:   # PyTorch is optional, imported by to_torch only
+    import torch
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:   # pragma: no cover - depends on the environment
+        raise ImportError("to_torch needs PyTorch: pip install torch (a CPU build suffices)") \
+            from exc
+    return torch
+
+
+def _recurrent_module(layer, torch):
+    from fastrnn.layers.gru import GRU
+    from fastrnn.layers.lstm import LSTM
+    from fastrnn.layers.rnn import RNN
+
+    kind = type(layer)
+    if kind not in (RNN, LSTM, GRU):
+        raise TypeError(f"model: to_torch converts RNN, LSTM, GRU, Linear or a Sequential of "
+                        f"them; {kind.__name__} has no PyTorch module")
+    common = dict(num_layers=layer.num_layers, bias=layer.bias,
+                  batch_first=layer.batch_first, bidirectional=layer.bidirectional,
+                  dtype=torch.float64 if layer.dtype == np.float64 else torch.float32)
+    if kind is RNN:
+        module = torch.nn.RNN(layer.input_size, layer.hidden_size,
+                              nonlinearity=layer.nonlinearity, **common)
+    elif kind is LSTM:
+        if layer.peepholes:
+            raise ValueError("model: torch.nn.LSTM has no peepholes; export a peephole LSTM "
+                             "with fastrnn.to_onnx instead")
+        module = torch.nn.LSTM(layer.input_size, layer.hidden_size, **common)
+    else:
+        if not layer.reset_after:
+            raise ValueError("model: torch.nn.GRU computes only the reset-after form; "
+                             "GRU(reset_after=False) has no PyTorch module")
+        module = torch.nn.GRU(layer.input_size, layer.hidden_size, **common)
+    return module
+
+
+def _load(module, params, torch):
+    state = {name: torch.from_numpy(np.array(p, copy=True)) for name, p in params.items()}
+    module.load_state_dict(state, strict=True)
+    return module
+
+
+def to_torch(model: Any) -> torch.nn.Module:
+    """A PyTorch module computing what ``model.forward`` computes.
+
+    Parameters
+    ----------
+    model : RNN, LSTM, GRU, Linear, or Sequential
+        ``RNN``/``LSTM``/``GRU`` give ``torch.nn.RNN``/``LSTM``/``GRU`` with
+        the same configuration and a copy of the weights; ``Linear`` gives
+        ``torch.nn.Linear``; a ``Sequential`` gives a ``torch.nn.Module``
+        whose ``forward(x, hx=None)`` returns ``(y, state)`` as fastrnn's.
+
+    Returns
+    -------
+    torch.nn.Module
+        In the model's dtype, on the CPU, in evaluation mode.
+    """
+    torch = _torch()
+    from fastrnn.layers.linear import Linear
+    from fastrnn.training.train import Sequential
+
+    if isinstance(model, Sequential):
+        recurrent = to_torch(model.recurrent)
+        head = None if model.output is None else to_torch(model.output)
+        return _sequential_module(torch)(recurrent, head).eval()
+    if type(model) is Linear:
+        dtype = torch.float64 if model.dtype == np.float64 else torch.float32
+        module = torch.nn.Linear(model.in_features, model.out_features, bias=model.bias,
+                                 dtype=dtype)
+        return _load(module, model.params, torch).eval()
+    return _load(_recurrent_module(model, torch), model.params, torch).eval()
+
+
+_SEQUENTIAL = {}
+
+
+def _sequential_module(torch):
+    """The torch.nn.Module class of a recurrent layer and an optional head,
+    defined once torch is imported."""
+    if "cls" not in _SEQUENTIAL:
+        class RecurrentWithHead(torch.nn.Module):
+            """A recurrent module followed by a per-step head, as fastrnn's
+            ``Sequential``: ``forward(x, hx=None) -> (y, state)``."""
+
+            def __init__(self, recurrent, head=None):
+                super().__init__()
+                self.recurrent = recurrent
+                self.head = head
+
+            def forward(self, x, hx=None):
+                y, state = self.recurrent(x, hx)
+                if self.head is not None:
+                    y = self.head(y)
+                return y, state
+
+        _SEQUENTIAL["cls"] = RecurrentWithHead
+    return _SEQUENTIAL["cls"]

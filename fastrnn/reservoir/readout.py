@@ -1,0 +1,531 @@
+"""Linear readouts: closed-form ridge regression and recursive least squares
+(Goodfellow et al. (2016), sec. 10.7.1: "a linear predictor (typically a linear
+regression)", solved in closed form or "using online updates for linear
+regression").
+
+Both take the states of any fastrnn layer (reservoir, RNN, LSTM, GRU) as
+features: X is (T, F), (T, B, F) (rows of all series pooled) or a list of
+such arrays, and Y is shaped alike with O outputs (or no last axis for a
+single output).
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Optional, Union
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+import scipy.linalg as sla
+
+from fastrnn.reservoir import _readout
+from fastrnn._core.validation import NotFittedError, as_float_array, check_dtype, check_int, check_real
+
+#: What the readouts take as X and Y: one array, or a list of arrays (series).
+Series = Union[ArrayLike, list[ArrayLike]]
+
+_EPS = np.finfo(np.float64).eps
+
+# solver="auto" refits by QR below this reciprocal condition number of the
+# normal equations.
+_AUTO_RCOND = 1e-13
+
+
+def _pairs(X, Y):
+    """Yield matching (X_i, Y_i) pairs from arrays or lists of arrays."""
+    if isinstance(X, (list, tuple)):
+        if not isinstance(Y, (list, tuple)) or len(X) != len(Y):
+            raise ValueError("X and Y must both be lists of the same length, or both arrays")
+        if not X:
+            raise ValueError("X and Y are empty lists: there is no series to fit")
+        for i, (x, y) in enumerate(zip(X, Y)):
+            yield x, y, f"[{i}]"
+    else:
+        yield X, Y, ""
+
+
+def _as_rows(X, name, dtype):
+    """(T, F) or (T, B, F) -> a C-contiguous (rows, F) array."""
+    arr = as_float_array(X, name, dtype, ndim=(2, 3))
+    if arr.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one feature in its last dimension, "
+                         f"got shape {arr.shape}")
+    _check_finite(arr, name)
+    return arr.reshape(-1, arr.shape[-1])
+
+
+def _check_finite(arr, name):
+    # A least-squares fit on NaN or Inf has no meaning, and LAPACK would
+    # answer with an obscure "illegal value" error (as scikit-learn, refuse).
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or Inf: a readout cannot be fitted on it")
+
+
+def _as_targets(Y, name, dtype, rows):
+    arr = as_float_array(Y, name, dtype, ndim=(1, 2, 3))
+    if arr.ndim > 1 and arr.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one output in its last dimension, "
+                         f"got shape {arr.shape}")
+    _check_finite(arr, name)
+    single = arr.ndim == 1
+    if single:
+        arr = arr[:, None]
+    arr = arr.reshape(-1, arr.shape[-1])
+    if arr.shape[0] != rows:
+        raise ValueError(f"{name} must have as many time steps (x series) as X: {rows} rows, "
+                         f"got {arr.shape[0]}")
+    return arr, single
+
+
+class Ridge:
+    """Ridge regression (Tikhonov) readout, streamed.
+
+    Minimises ||Y - X W - 1 b^T||^2 + ridge ||W||^2 (Goodfellow et al. (2016), sec. 10.7.1); the
+    bias b is not regularised.
+
+    Parameters
+    ----------
+    ridge : float >= 0
+        Regularisation parameter.
+    fit_bias : bool
+        Fit an intercept (unregularised).
+    solver : {"auto", "cholesky", "qr"}
+        How the data are accumulated and the system solved.
+
+        - ``"cholesky"``: the Gram matrix [1 X Y]^T [1 X Y] is accumulated
+          with one symmetric rank-k BLAS update (syrk) per chunk, then the
+          centred normal equations (X_c^T X_c + ridge I) W = X_c^T Y_c are
+          solved by Cholesky, or, when that matrix is not numerically positive
+          definite, by an SVD-based least-squares solve.
+        - ``"qr"``: a triangular factor R of [1 X Y] is updated chunk by chunk
+          (R <- qr([R; chunk])) and the ridge problem solved from R by one
+          more QR of [R; sqrt(ridge) I] (an SVD of R when ridge = 0).
+          The condition number is not squared, so it stays accurate when the
+          ridge is far below the rounding level of the Gram matrix (e.g.
+          ridge = 1e-14 with states whose squared singular values fall below
+          1e-12). About twice the work of ``"cholesky"``.
+        - ``"auto"`` (default): ``"cholesky"``; but a one-shot ``fit(X, Y)``
+          whose normal equations turn out numerically singular (Cholesky
+          fails, or LAPACK's reciprocal condition estimate is below
+          ``1e-13``: fewer than ~3 correct digits left in the solution) is
+          redone by one QR factorisation of the data at hand.
+          ``partial_fit`` data are streamed as in ``"cholesky"`` (the data
+          are gone when the conditioning is known), with the least-squares
+          fallback; stream with ``"qr"`` when the ridge is tiny.
+    dtype : numpy.float64 (default) or numpy.float32
+        Precision of the accumulation and solve (features are converted).
+    chunk_size : int or None
+        Rows per syrk/QR update; bounds the extra memory. None: 4096 rows
+        for syrk (OpenBLAS's syrk needs long panels to reach its speed),
+        max(4096, 4 x width) rows for QR (each update also refactors the
+        previous R).
+
+    Attributes
+    ----------
+    coef_ : ndarray (F, O), or (F,) for a single output given as 1-D Y
+    intercept_ : ndarray (O,) or float
+    n_samples_seen_ : int
+    solver_used_ : str
+        "cholesky", "lstsq" (the Cholesky fallback) or "qr".
+    rcond_ : float
+        LAPACK's estimate of the reciprocal condition number of the solved
+        normal equations (NaN when not computed).
+
+    Notes
+    -----
+    Before accumulation the data are shifted by the mean of the first chunk
+    (a constant shift; the solution is the same), which keeps the centring
+    step free of cancellation when the features have a large common offset.
+    """
+
+    def __init__(self, ridge: float = 0.0, *, fit_bias: bool = True, solver: str = "auto",
+                 dtype: DTypeLike = np.float64, chunk_size: Optional[int] = None) -> None:
+        self.ridge = check_real(ridge, "ridge", low=0.0)
+        self.fit_bias = bool(fit_bias)
+        if solver not in ("auto", "cholesky", "qr"):
+            raise ValueError(f"solver must be 'auto', 'cholesky' or 'qr', got {solver!r}")
+        self.solver = solver
+        self.dtype = check_dtype(dtype)
+        self.chunk_size = None if chunk_size is None else check_int(chunk_size, "chunk_size",
+                                                                     minimum=1)
+        self._reset()
+
+    # ---------------------------------------------------------- accumulate
+    def _reset(self):
+        self._acc = None            # Gram (upper) or R factor
+        self._shift_x = None
+        self._shift_y = None
+        self._single = None
+        self.n_samples_seen_ = 0
+
+    def reset(self) -> Ridge:
+        """Forget everything accumulated by ``partial_fit``."""
+        self._reset()
+        return self
+
+    @property
+    def _streaming_mode(self):
+        return "qr" if self.solver == "qr" else "gram"
+
+    def _accumulate(self, X, Y, name_suffix="", mode=None):
+        mode = mode or self._streaming_mode
+        X = _as_rows(X, "X" + name_suffix, self.dtype)
+        Y, single = _as_targets(Y, "Y" + name_suffix, self.dtype, X.shape[0])
+        F, O = X.shape[1], Y.shape[1]
+        if self._acc is None:
+            head = min(X.shape[0], 1000)
+            if self.fit_bias and head > 0:
+                self._shift_x = X[:head].mean(axis=0)
+                self._shift_y = Y[:head].mean(axis=0)
+            else:
+                self._shift_x = np.zeros(F, dtype=self.dtype)
+                self._shift_y = np.zeros(O, dtype=self.dtype)
+            self._single = single
+            width = int(self.fit_bias) + F + O
+            self._acc = np.zeros((width, width), dtype=self.dtype)
+            self._mode = mode
+        elif (F, O) != (self._shift_x.shape[0], self._shift_y.shape[0]):
+            raise ValueError(
+                f"X and Y must keep {self._shift_x.shape[0]} features and "
+                f"{self._shift_y.shape[0]} outputs across partial_fit calls, got {F} and {O}"
+            )
+        b = int(self.fit_bias)
+        width = b + F + O
+        T = X.shape[0]
+        step = self.chunk_size
+        if step is None:
+            step = 4096 if self._mode == "gram" else max(4096, 4 * width)
+        buf = np.empty((min(step, max(T, 1)), width), dtype=self.dtype)
+        for start in range(0, T, step):
+            stop = min(T, start + step)
+            m = stop - start
+            chunk = buf[:m]
+            if b:
+                chunk[:, 0] = 1
+            np.subtract(X[start:stop], self._shift_x, out=chunk[:, b:b + F])
+            np.subtract(Y[start:stop], self._shift_y, out=chunk[:, b + F:])
+            if self._mode == "gram":
+                _readout.gram_update(chunk, self._acc)
+            else:
+                stacked = np.vstack([self._acc, chunk])
+                r = sla.qr(stacked, mode="r", overwrite_a=True, check_finite=False)[0]
+                self._acc[...] = 0
+                k = min(r.shape[0], width)
+                self._acc[:k] = r[:k]
+        self.n_samples_seen_ += T
+        return X, Y
+
+    def partial_fit(self, X: Series, Y: Series) -> Ridge:
+        """Accumulate a chunk of data (then call ``fit()`` to solve).
+
+        Parameters
+        ----------
+        X : array_like (T, F) or (T, B, F), or a list of them
+        Y : array_like (T, O), (T,), (T, B, O), or a list of them
+        """
+        for x, y, suffix in _pairs(X, Y):
+            self._accumulate(x, y, suffix)
+        return self
+
+    def merge(self, other: Ridge) -> Ridge:
+        """Add what another Ridge accumulated to this one (in place).
+
+        After ``a.merge(b)``, ``a`` holds, up to rounding, what it would hold
+        had it also seen b's ``partial_fit`` data: partial sums made in
+        separate processes or on separate machines (``fastrnn.dask``) are
+        combined this way, and ``fit()`` then solves with all of them.
+        ``other`` is not modified.
+
+        Each accumulator is kept about its own shift (see Notes of the
+        class). b's is carried over to a's exactly in exact arithmetic: with
+        z = [1, x - s_b, y - s_b] and d = s_b - s_a, the row about a's shift
+        is z + d z_0 = M z, M = I + d e_0^T, so the Gram matrix becomes
+        M G M^T and a triangular factor R becomes R M^T, which only changes
+        its first row (R e_0 = R_00 e_0) and stays triangular.
+
+        Parameters
+        ----------
+        other : Ridge
+            Same ``fit_bias`` and ``dtype``, and as many features and outputs.
+            A ``"qr"`` accumulator merges into a ``"cholesky"``/``"auto"`` one
+            (as R^T R); the reverse is refused (the Gram matrix has already
+            squared the condition number).
+
+        Returns
+        -------
+        self
+        """
+        if not isinstance(other, Ridge):
+            raise TypeError(f"other must be a fastrnn.Ridge, got {type(other).__name__}")
+        if other.fit_bias != self.fit_bias or other.dtype != self.dtype:
+            raise ValueError(
+                f"other must have the same fit_bias and dtype: fit_bias={self.fit_bias}, "
+                f"dtype={self.dtype.name}; got fit_bias={other.fit_bias}, "
+                f"dtype={other.dtype.name}")
+        if other._acc is None:
+            return self
+        mode = self._mode if self._acc is not None else self._streaming_mode
+        if other._mode == "gram" and mode == "qr":
+            raise ValueError("cannot merge a Gram-matrix accumulator (solver 'cholesky' or "
+                             "'auto') into a QR one (solver 'qr'): use the same solver for both")
+        if self._acc is not None:
+            F, O = self._shift_x.shape[0], self._shift_y.shape[0]
+            if (other._shift_x.shape[0], other._shift_y.shape[0]) != (F, O):
+                raise ValueError(
+                    f"other must have {F} features and {O} outputs like this Ridge, got "
+                    f"{other._shift_x.shape[0]} and {other._shift_y.shape[0]}")
+            if other._single != self._single:
+                raise ValueError("other was fed Y with a different shape (1-D versus 2-D)")
+            shift_x, shift_y = self._shift_x, self._shift_y
+        else:
+            shift_x, shift_y = other._shift_x.copy(), other._shift_y.copy()
+        b = int(self.fit_bias)
+        acc = other._acc.astype(np.float64)
+        if other._mode == "qr" and mode == "gram":
+            acc = np.triu(acc)
+            acc = acc.T @ acc
+        elif other._mode == "gram":
+            acc = np.triu(acc) + np.triu(acc, 1).T
+        if b:
+            d = np.concatenate([[0.0], other._shift_x.astype(np.float64) - shift_x,
+                                other._shift_y.astype(np.float64) - shift_y])
+            if mode == "gram":
+                g0 = acc[:, 0].copy()
+                acc += np.outer(d, g0) + np.outer(g0, d) + acc[0, 0] * np.outer(d, d)
+            else:
+                acc[0] += acc[0, 0] * d
+        if self._acc is None:
+            self._shift_x, self._shift_y = shift_x, shift_y
+            self._single = other._single
+            self._mode = mode
+            self._acc = np.zeros_like(other._acc)
+        if mode == "gram":
+            self._acc += np.triu(acc).astype(self.dtype)
+        else:
+            width = acc.shape[0]
+            r = sla.qr(np.vstack([self._acc.astype(np.float64), acc]), mode="r",
+                       overwrite_a=True, check_finite=False)[0]
+            self._acc[...] = r[:width]
+        self.n_samples_seen_ += other.n_samples_seen_
+        return self
+
+    def fit(self, X: Optional[Series] = None,
+            Y: Optional[Series] = None) -> Ridge:
+        """Solve for the readout.
+
+        ``fit(X, Y)`` fits on these data alone (forgetting earlier
+        ``partial_fit`` calls); ``fit()`` solves with what ``partial_fit``
+        accumulated.
+        """
+        if X is None and Y is None:
+            if self._acc is None:
+                raise ValueError("fit() without data needs partial_fit calls first")
+            self._solve()
+            return self
+        if X is None or Y is None:
+            raise ValueError("fit needs both X and Y (or neither, after partial_fit)")
+        self._reset()
+        kept = []
+        for x, y, suffix in _pairs(X, Y):
+            kept.append(self._accumulate(x, y, suffix))
+        self._solve()
+        if (self.solver == "auto" and self._mode == "gram"
+                and (self.solver_used_ == "lstsq" or self.rcond_ < _AUTO_RCOND)):
+            # The normal equations lost most digits; the data are still here:
+            # one QR factorisation of all of them (same shift as before).
+            self._acc = self._r_factor(kept)
+            self._mode = "qr"
+            self._solve()
+        return self
+
+    def _r_factor(self, pairs):
+        """R of the QR factorisation of [1, X - shift, Y - shift], all rows."""
+        b = int(self.fit_bias)
+        F, O = self._shift_x.shape[0], self._shift_y.shape[0]
+        width = b + F + O
+        rows = sum(x.shape[0] for x, _ in pairs)
+        M = np.empty((max(rows, width), width), dtype=self.dtype)
+        M[rows:] = 0
+        start = 0
+        for x, y in pairs:
+            stop = start + x.shape[0]
+            if b:
+                M[start:stop, 0] = 1
+            np.subtract(x, self._shift_x, out=M[start:stop, b:b + F])
+            np.subtract(y, self._shift_y, out=M[start:stop, b + F:])
+            start = stop
+        return sla.qr(M, mode="r", overwrite_a=True, check_finite=False)[0][:width]
+
+    # --------------------------------------------------------------- solve
+    def _solve(self):
+        F, O = self._shift_x.shape[0], self._shift_y.shape[0]
+        b = int(self.fit_bias)
+        lam = self.ridge
+        acc = self._acc.astype(np.float64)
+        if self._mode == "gram":
+            G = np.triu(acc) + np.triu(acc, 1).T
+            if b:
+                n = G[0, 0]
+                sx, sy = G[0, 1:1 + F], G[0, 1 + F:]
+                # an overflow here is reported by _solve_normal as a ValueError
+                with np.errstate(over="ignore", invalid="ignore"):
+                    C = G[1:1 + F, 1:1 + F] - np.outer(sx, sx) / max(n, 1.0)
+                    Cy = G[1:1 + F, 1 + F:] - np.outer(sx, sy) / max(n, 1.0)
+            else:
+                C, Cy = G[:F, :F], G[:F, F:]
+            w = self._solve_normal(C, Cy, lam)
+            if b:
+                intercept = (sy - sx @ w) / max(n, 1.0)
+        else:
+            R = acc
+            R22, R2y = R[b:b + F, b:b + F], R[b:b + F, b + F:]
+            if lam > 0:
+                # min ||R22 w - R2y||^2 + lam ||w||^2 is the least-squares
+                # problem [R22; sqrt(lam) I] w ~ [R2y; 0]: one more QR of
+                # that stacked matrix (with the right-hand sides appended)
+                # and a triangular solve, never forming R22^T R22.
+                stacked = np.zeros((2 * F, F + O))
+                stacked[:F, :F] = R22
+                stacked[:F, F:] = R2y
+                stacked[F:, :F] = np.sqrt(lam) * np.eye(F)
+                r2 = sla.qr(stacked, mode="r", overwrite_a=True, check_finite=False)[0]
+                w = sla.solve_triangular(r2[:F, :F], r2[:F, F:], check_finite=False)
+            else:
+                # Minimum-norm least squares through the SVD (rank-revealing).
+                u, s, vt = np.linalg.svd(R22)
+                cut = s[0] * max(F, 1) * _EPS if s.size else 0.0
+                filt = np.where(s > cut, 1.0 / np.where(s > cut, s, 1.0), 0.0)
+                w = vt.T @ (filt[:, None] * (u.T @ R2y))
+            self.solver_used_ = "qr"
+            self.rcond_ = float("nan")
+            if b:
+                r00 = R[0, 0]
+                intercept = (R[0, 1 + F:] - R[0, 1:1 + F] @ w) / r00 if r00 != 0 else \
+                    np.zeros(O)
+        if not b:
+            intercept = np.zeros(O)
+        intercept = intercept + self._shift_y - self._shift_x.astype(np.float64) @ w
+        self.coef_ = w.astype(self.dtype)
+        self.intercept_ = np.asarray(intercept, dtype=self.dtype)
+        if self._single:
+            self.coef_ = self.coef_[:, 0]
+            self.intercept_ = self.intercept_[0]
+
+    def _solve_normal(self, C, Cy, lam):
+        if not (np.isfinite(C).all() and np.isfinite(Cy).all()):
+            raise ValueError(
+                "X or Y holds values so large that X^T X or X^T Y overflows; rescale X and Y")
+        A = C + lam * np.eye(C.shape[0])
+        try:
+            c, lower = sla.cho_factor(A, lower=False, check_finite=False)
+            if not np.all(np.isfinite(c)):
+                raise np.linalg.LinAlgError("non-finite factor")
+            anorm = np.abs(A).sum(axis=0).max()
+            pocon = sla.lapack.get_lapack_funcs("pocon", (A,))
+            rcond, info = pocon(c, anorm, uplo="U")
+            self.rcond_ = float(rcond)
+            self.solver_used_ = "cholesky"
+            return sla.cho_solve((c, lower), Cy, check_finite=False)
+        except np.linalg.LinAlgError:
+            warnings.warn(
+                "Ridge: X^T X + ridge I is not positive definite (rank-deficient or badly "
+                "scaled states); solving by least squares (LAPACK gelsd) instead. A larger "
+                "ridge, or solver='qr', avoids this.", RuntimeWarning, stacklevel=4)
+            self.rcond_ = 0.0
+            self.solver_used_ = "lstsq"
+            return sla.lstsq(A, Cy, check_finite=False, lapack_driver="gelsd")[0]
+
+    # ------------------------------------------------------------- predict
+    def predict(self, X: Series) -> Union[np.ndarray, list[np.ndarray]]:
+        """Y = X ``coef_`` + ``intercept_`` for X (T, F), (T, B, F) or a list."""
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("predict called before fit: call fit (or partial_fit) first")
+        if isinstance(X, (list, tuple)):
+            return [self.predict(x) for x in X]
+        arr = as_float_array(X, "X", self.coef_.dtype, ndim=(2, 3))
+        F = self.coef_.shape[0]
+        if arr.shape[-1] != F:
+            raise ValueError(f"X must have {F} features in its last dimension, got {arr.shape}")
+        return arr @ self.coef_ + self.intercept_
+
+    def __repr__(self) -> str:
+        return f"Ridge(ridge={self.ridge}, fit_bias={self.fit_bias}, solver={self.solver!r})"
+
+
+class RLS:
+    """Recursive least squares readout, trained online sample by sample.
+
+    After the samples x_1 .. x_T (with a constant 1 appended when
+    ``fit_bias``) and forgetting factor lambda, the weights minimise
+    sum_t lambda^(T-t) ||y_t - W^T x_t||^2 + lambda^T alpha ||W||^2, so with
+    ``forgetting=1`` they equal the ridge solution with ridge ``alpha``
+    (bias included in the penalty).
+
+    Parameters
+    ----------
+    alpha : float > 0
+        Initial inverse correlation matrix P = I / alpha.
+    forgetting : float in (0, 1]
+    fit_bias : bool
+    dtype : numpy.float64 (default) or numpy.float32
+    """
+
+    def __init__(self, alpha: float = 1e-6, forgetting: float = 1.0, *, fit_bias: bool = True,
+                 dtype: DTypeLike = np.float64) -> None:
+        self.alpha = check_real(alpha, "alpha", low=0.0, low_open=True)
+        self.forgetting = check_real(forgetting, "forgetting", low=0.0, high=1.0,
+                                     low_open=True)
+        self.fit_bias = bool(fit_bias)
+        self.dtype = check_dtype(dtype)
+        self.reset()
+
+    def reset(self) -> RLS:
+        """Forget the weights and the inverse correlation matrix."""
+        self._P = None
+        self._W = None
+        self._single = None
+        self.n_samples_seen_ = 0
+        return self
+
+    def partial_fit(self, X: Series, Y: Series) -> RLS:
+        """Update the weights with each row of X (T, F) / Y (T, O) in order."""
+        for x, y, suffix in _pairs(X, Y):
+            x = _as_rows(x, "X" + suffix, self.dtype)
+            y, single = _as_targets(y, "Y" + suffix, self.dtype, x.shape[0])
+            F = x.shape[1] + int(self.fit_bias)
+            if self._P is None:
+                self._P = np.eye(F, dtype=self.dtype) / self.dtype.type(self.alpha)
+                self._W = np.zeros((F, y.shape[1]), dtype=self.dtype)
+                self._single = single
+            elif self._P.shape[0] != F or self._W.shape[1] != y.shape[1]:
+                raise ValueError(
+                    f"X and Y must keep {self._P.shape[0] - int(self.fit_bias)} features and "
+                    f"{self._W.shape[1]} outputs across partial_fit calls"
+                )
+            if self.fit_bias:
+                x = np.hstack([x, np.ones((x.shape[0], 1), dtype=self.dtype)])
+            px = np.empty(F, dtype=self.dtype)
+            err = np.empty(y.shape[1], dtype=self.dtype)
+            _readout.rls_update(x, y, self._P, self._W, self.forgetting, px, err)
+            self.n_samples_seen_ += x.shape[0]
+        self._publish()
+        return self
+
+    def fit(self, X: Series, Y: Series) -> RLS:
+        """Reset, then ``partial_fit`` on all of X, Y."""
+        self.reset()
+        return self.partial_fit(X, Y)
+
+    def _publish(self):
+        if self.fit_bias:
+            self.coef_, self.intercept_ = self._W[:-1].copy(), self._W[-1].copy()
+        else:
+            self.coef_ = self._W.copy()
+            self.intercept_ = np.zeros(self._W.shape[1], dtype=self.dtype)
+        if self._single:
+            self.coef_ = self.coef_[:, 0]
+            self.intercept_ = self.intercept_[0]
+
+    predict = Ridge.predict
+
+    def __repr__(self) -> str:
+        return f"RLS(alpha={self.alpha}, forgetting={self.forgetting}, fit_bias={self.fit_bias})"

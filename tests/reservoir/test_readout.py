@@ -1,0 +1,223 @@
+"""Ridge and RLS readouts against closed-form least squares."""
+import numpy as np
+import pytest
+import scipy.linalg as sla
+
+import fastrnn
+from fastrnn import RNN
+from fastrnn.reservoir.readout import RLS, Ridge
+
+
+def lstsq_ridge(X, Y, lam, fit_bias=True):
+    """Reference: the ridge problem as an ordinary least-squares problem
+    [Xc; sqrt(lam) I] w ~ [Yc; 0], solved by LAPACK's SVD-based gelsd."""
+    F = X.shape[1]
+    Y2 = Y if Y.ndim == 2 else Y[:, None]
+    xm = X.mean(0) if fit_bias else np.zeros(F)
+    ym = Y2.mean(0) if fit_bias else np.zeros(Y2.shape[1])
+    A = np.vstack([X - xm, np.sqrt(lam) * np.eye(F)])
+    B = np.vstack([Y2 - ym, np.zeros((F, Y2.shape[1]))])
+    w = sla.lstsq(A, B, lapack_driver="gelsd")[0]
+    b = ym - xm @ w
+    return (w, b) if Y.ndim == 2 else (w[:, 0], b[0])
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 25)) + rng.uniform(-3, 3, size=25)
+    Y = X @ rng.standard_normal((25, 3)) + 0.2 * rng.standard_normal((400, 3)) + 4.0
+    return X, Y
+
+
+@pytest.mark.parametrize("solver", ["auto", "cholesky", "qr"])
+@pytest.mark.parametrize("lam", [0.0, 1e-4, 3.0, 1e3])
+@pytest.mark.parametrize("fit_bias", [True, False])
+def test_ridge_equals_lstsq(problem, solver, lam, fit_bias):
+    X, Y = problem
+    r = Ridge(lam, fit_bias=fit_bias, solver=solver).fit(X, Y)
+    w, b = lstsq_ridge(X, Y, lam, fit_bias)
+    np.testing.assert_allclose(r.coef_, w, rtol=1e-10, atol=1e-11)
+    np.testing.assert_allclose(r.intercept_, b, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(r.predict(X), X @ w + b, rtol=1e-10, atol=1e-10)
+
+
+def test_ridge_equals_normal_equations_single_output(problem):
+    X, Y = problem
+    y = Y[:, 1]
+    lam = 0.5
+    r = Ridge(lam).fit(X, y)
+    assert r.coef_.shape == (25,) and np.ndim(r.intercept_) == 0
+    Xc, yc = X - X.mean(0), y - y.mean()
+    w = np.linalg.solve(Xc.T @ Xc + lam * np.eye(25), Xc.T @ yc)
+    np.testing.assert_allclose(r.coef_, w, rtol=1e-10)
+    np.testing.assert_allclose(r.intercept_, y.mean() - X.mean(0) @ w, rtol=1e-10)
+    assert r.predict(X).shape == (400,)
+
+
+@pytest.mark.parametrize("solver", ["cholesky", "qr"])
+def test_partial_fit_over_chunks_equals_one_fit(problem, solver):
+    X, Y = problem
+    whole = Ridge(1e-3, solver=solver).fit(X, Y)
+    streamed = Ridge(1e-3, solver=solver, chunk_size=50)
+    for start in range(0, 400, 77):
+        streamed.partial_fit(X[start:start + 77], Y[start:start + 77])
+    streamed.fit()
+    assert streamed.n_samples_seen_ == 400
+    np.testing.assert_allclose(streamed.coef_, whole.coef_, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(streamed.intercept_, whole.intercept_, rtol=1e-11)
+    # a list of series is the same data
+    listed = Ridge(1e-3, solver=solver).fit([X[:150], X[150:]], [Y[:150], Y[150:]])
+    np.testing.assert_allclose(listed.coef_, whole.coef_, rtol=1e-11, atol=1e-12)
+
+
+def ill_conditioned(rng, T=600, F=60, smallest=1e-12):
+    """Features with a large common offset whose centred singular values
+    span 1 .. ``smallest`` (squared: down to 1e-24, far below the Gram
+    matrix's rounding level)."""
+    Z = rng.standard_normal((T, F))
+    U = np.linalg.qr(Z - Z.mean(0))[0]
+    V = np.linalg.qr(rng.standard_normal((F, F)))[0]
+    s = np.logspace(0, np.log10(smallest), F)
+    X = (U * s) @ V.T + 0.7
+    Y = X @ rng.standard_normal((F, 2)) + 1e-3 * rng.standard_normal((T, 2))
+    return X, Y
+
+
+def test_ridge_stays_accurate_at_tiny_ridge():
+    X, Y = ill_conditioned(np.random.default_rng(1))
+    lam = 1e-14
+    w, b = lstsq_ridge(X, Y, lam)
+    auto = Ridge(lam).fit(X, Y)
+    assert auto.solver_used_ == "qr"
+    err = np.linalg.norm(auto.coef_ - w) / np.linalg.norm(w)
+    assert err < 1e-6
+    np.testing.assert_allclose(auto.predict(X), X @ w + b, rtol=0, atol=1e-9)
+    # the problem does discriminate: the normal equations lose the digits
+    naive = Ridge(lam, solver="cholesky").fit(X, Y)
+    assert np.linalg.norm(naive.coef_ - w) / np.linalg.norm(w) > 1e3 * err
+    # and the streamed QR route is as good as the one-shot one
+    streamed = Ridge(lam, solver="qr", chunk_size=128)
+    for start in range(0, X.shape[0], 200):
+        streamed.partial_fit(X[start:start + 200], Y[start:start + 200])
+    streamed.fit()
+    assert np.linalg.norm(streamed.coef_ - w) / np.linalg.norm(w) < 1e-6
+
+
+def test_ridge_rank_deficient_falls_back():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((100, 5))
+    X = np.hstack([X, X[:, :2]])            # two duplicated columns: singular Gram
+    y = X[:, 0] - 2 * X[:, 3] + 1
+    with pytest.warns(RuntimeWarning, match="not positive definite"):
+        r = Ridge(0.0, solver="cholesky").fit(X, y)
+    assert r.solver_used_ == "lstsq"
+    assert np.all(np.isfinite(r.coef_))
+    np.testing.assert_allclose(r.predict(X), y, atol=1e-8)
+    q = Ridge(0.0, solver="qr").fit(X, y)
+    np.testing.assert_allclose(q.predict(X), y, atol=1e-8)
+    w_min = np.linalg.pinv(X - X.mean(0)) @ (y - y.mean())   # minimum-norm solution
+    np.testing.assert_allclose(q.coef_, w_min, atol=1e-8)
+
+
+def test_ridge_on_batched_states_of_an_rnn():
+    rnn = RNN(3, 16, dtype=np.float64, seed=0)
+    x = np.random.default_rng(3).standard_normal((50, 4, 3))
+    h, _ = rnn.forward(x)                    # (T, B, H)
+    y = np.sin(x.sum(axis=2, keepdims=True))  # (T, B, 1)
+    r = Ridge(1e-6).fit(h, y)
+    w, b = lstsq_ridge(h.reshape(-1, 16), y.reshape(-1, 1), 1e-6)
+    np.testing.assert_allclose(r.coef_, w, rtol=1e-9, atol=1e-10)
+    assert r.predict(h).shape == (50, 4, 1)
+
+
+def test_float32_accumulation(problem):
+    X, Y = problem
+    r32 = Ridge(1.0, dtype=np.float32).fit(X.astype(np.float32), Y)
+    w, _ = lstsq_ridge(X, Y, 1.0)
+    assert r32.coef_.dtype == np.float32
+    np.testing.assert_allclose(r32.coef_, w, rtol=1e-3, atol=1e-4)
+
+
+def test_rls_equals_regularised_least_squares(problem):
+    X, Y = problem
+    alpha = 1e-2
+    rls = RLS(alpha=alpha).fit(X, Y)
+    Xa = np.hstack([X, np.ones((400, 1))])   # the bias is regularised by alpha too
+    wa = np.linalg.solve(Xa.T @ Xa + alpha * np.eye(26), Xa.T @ Y)
+    np.testing.assert_allclose(rls.coef_, wa[:-1], rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(rls.intercept_, wa[-1], rtol=1e-8)
+
+
+def test_rls_converges_to_ridge(problem):
+    X, Y = problem
+    online = RLS(alpha=1e-8)
+    for start in range(0, 400, 40):
+        online.partial_fit(X[start:start + 40], Y[start:start + 40])
+    ridge = Ridge(0.0).fit(X, Y)
+    np.testing.assert_allclose(online.coef_, ridge.coef_, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(online.predict(X), ridge.predict(X), atol=1e-6)
+    # early on it is not there yet: convergence, not coincidence
+    early = RLS(alpha=1e-8).fit(X[:30], Y[:30])
+    assert np.abs(early.coef_ - ridge.coef_).max() > 1e-3
+
+
+def test_rls_forgetting_weights_recent_samples(problem):
+    X, Y = problem
+    lam, alpha = 0.98, 1e-3
+    rls = RLS(alpha=alpha, forgetting=lam).fit(X, Y)
+    T = X.shape[0]
+    wts = lam ** np.arange(T - 1, -1, -1)
+    Xa = np.hstack([X, np.ones((T, 1))])
+    A = (Xa * wts[:, None]).T @ Xa + lam ** T * alpha * np.eye(26)
+    wa = np.linalg.solve(A, (Xa * wts[:, None]).T @ Y)
+    np.testing.assert_allclose(rls.coef_, wa[:-1], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("make,name", [
+    (lambda: Ridge(-1.0), "ridge"),
+    (lambda: Ridge(1.0, solver="svd"), "solver"),
+    (lambda: Ridge(1.0, chunk_size=0), "chunk_size"),
+    (lambda: RLS(alpha=0.0), "alpha"),
+    (lambda: RLS(forgetting=1.5), "forgetting"),
+    (lambda: RLS(forgetting=0.0), "forgetting"),
+])
+def test_bad_arguments_are_rejected(make, name):
+    with pytest.raises(ValueError, match=name):
+        make()
+
+
+def test_bad_data_are_rejected(problem):
+    X, Y = problem
+    with pytest.raises(ValueError, match="Y"):
+        Ridge().fit(X, Y[:-1])
+    with pytest.raises(fastrnn.NotFittedError, match="fit"):
+        Ridge().predict(X)
+    with pytest.raises(ValueError, match="partial_fit"):
+        Ridge().fit()
+    r = Ridge().partial_fit(X, Y)
+    with pytest.raises(ValueError, match="features"):
+        r.partial_fit(X[:, :3], Y)
+    with pytest.raises(ValueError, match="features"):
+        Ridge().fit(X, Y).predict(X[:, :3])
+
+
+def test_empty_lists_are_named():
+    with pytest.raises(ValueError, match="X and Y are empty"):
+        Ridge().fit([], [])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_data_are_named(bad):
+    X = np.ones((5, 2))
+    X[2, 1] = bad
+    with pytest.raises(ValueError, match="X contains NaN or Inf"):
+        Ridge().fit(X, np.ones(5))
+    with pytest.raises(ValueError, match="Y contains NaN or Inf"):
+        Ridge().fit(np.ones((5, 2)), np.where(np.arange(5) == 3, bad, 1.0))
+
+
+def test_overflowing_gram_is_a_clear_error():
+    X = np.array([[1e308], [1.0], [2.0]])
+    with pytest.raises(ValueError, match="overflows"):
+        Ridge(solver="cholesky").fit(X, np.ones(3))
