@@ -212,6 +212,15 @@ class _SeriesRegressor(RegressorMixin, _SeriesEstimator):
     def _more_tags(self):
         return {"multioutput": True}
 
+    def _check_fit(self, X, y):
+        """(series, targets): lists of float64 arrays, one per series (a 2-D X
+        is one series), the targets per step, (n_steps_i,) or (n_steps_i, n_outputs)."""
+        if is_series_list(X):
+            series = self._check_series_list(X, reset=True)
+            return series, self._per_step_targets(series, y)
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, multi_output=True)
+        return [X], [y]
+
     def score(self, X: SeriesLike, y: SeriesLike,
               sample_weight: Optional[SeriesLike] = None) -> float:
         """R^2 of the per-step predictions, over the steps of all series.
@@ -434,12 +443,9 @@ class ESNRegressor(_ReservoirParams, _SeriesRegressor):
         -------
         self
         """
-        if is_series_list(X):
-            series = self._check_series_list(X, reset=True)
-            targets = self._per_step_targets(series, y)
-        else:
-            series, targets = validate_data(self, X, y, dtype=np.float64, y_numeric=True,
-                                            multi_output=True)
+        series, targets = self._check_fit(X, y)
+        if not is_series_list(X):
+            series, targets = series[0], targets[0]
         esn = ESN(self._reservoir(), Ridge(self.ridge),
                   input_to_readout=bool(self.input_to_readout))
         esn.fit(series, targets, warmup=self.warmup)
@@ -692,13 +698,7 @@ class RNNRegressor(_RecurrentParams, _SeriesRegressor):
         -------
         self
         """
-        if is_series_list(X):
-            series = self._check_series_list(X, reset=True)
-            targets = self._per_step_targets(series, y)
-        else:
-            series, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True,
-                                      multi_output=True)
-            series, targets = [series], [y]
+        series, targets = self._check_fit(X, y)
         self._single_output = targets[0].ndim == 1
         targets = [t[:, None] if t.ndim == 1 else t for t in targets]
         groups = [(np.stack([series[i] for i in idx], axis=1),

@@ -425,7 +425,8 @@ def _cmd_demo(args):
 
 
 # ---------------------------------------------------------------- parser
-def _para(text):
+def _wrapped(text):
+    """A help paragraph wrapped to the terminal width argparse assumes."""
     return textwrap.fill(text, 79)
 
 
@@ -441,7 +442,7 @@ Without a subcommand, the README demo runs (as `fastrnn demo`)."""
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="fastrnn",
-        description=_para("fastrnn: recurrent networks and echo state networks on the CPU. "
+        description=_wrapped("fastrnn: recurrent networks and echo state networks on the CPU. "
                     "Fit and run echo state networks on your own CSV or .npy data, "
                     "benchmark, or run the demo. Also runs as `python -m fastrnn`."),
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -456,7 +457,7 @@ def build_parser():
 
     fit = sub.add_parser(
         "fit", help="fit an echo state network on a CSV/.npy file and save it",
-        description=_para("Fit an echo state network (fastrnn.Reservoir + fastrnn.Ridge readout) "
+        description=_wrapped("Fit an echo state network (fastrnn.Reservoir + fastrnn.Ridge readout) "
                     "and save it with fastrnn.save. Without a target, the task is to predict "
                     "the input columns --horizon steps ahead (next-step prediction by "
                     "default). Prints the training NRMSE and R^2 of each target column."),
@@ -517,7 +518,7 @@ def build_parser():
 
     pred = sub.add_parser(
         "predict", help="run a saved model on a CSV/.npy file",
-        description=_para("Run an echo state network saved by `fastrnn fit` (read with "
+        description=_wrapped("Run an echo state network saved by `fastrnn fit` (read with "
                     "fastrnn.load, never unpickled) on input columns of a file. The "
                     "reservoir starts from the state it had at the end of its training "
                     "data (to continue that series); --reset starts from zeros instead."),
@@ -548,7 +549,7 @@ def build_parser():
 
     bench = sub.add_parser(
         "bench", help="a short benchmark: fastrnn against a plain NumPy loop",
-        description=_para("Time fastrnn against a plain NumPy loop of the same maths on the same "
+        description=_wrapped("Time fastrnn against a plain NumPy loop of the same maths on the same "
                     "arrays: an RNN's forward+backward (BPTT) and a reservoir run. Prints "
                     "medians and ratios, and the largest difference between the two "
                     "results. bench/ in the source tree has the full benchmarks."),
@@ -577,7 +578,7 @@ def build_parser():
 
     demo = sub.add_parser(
         "demo", help="the README demo: a tanh RNN and an echo state network",
-        description=_para("Train a tanh RNN by BPTT on noisy sines of three frequencies, then an "
+        description=_wrapped("Train a tanh RNN by BPTT on noisy sines of three frequencies, then an "
                     "echo state network on the Mackey-Glass series; print what was done, the "
                     "accuracy, and the speed against a plain NumPy loop."))
     demo.set_defaults(handler=_cmd_demo)
