@@ -545,19 +545,19 @@ def assign_params(params: MutableMapping[str, np.ndarray], arrays: Mapping[str, 
     Keys must be the same, and each array must have the shape and dtype of
     the parameter it replaces (no cast: a round trip is bit-exact or fails).
     """
-    missing = sorted(set(params) - set(arrays))
-    unexpected = sorted(set(arrays) - set(params))
-    if missing or unexpected:
-        raise ValueError(f"arrays do not match the {owner}'s parameters: "
-                         f"missing {missing}, unexpected {unexpected}")
+    _expect_names(arrays, params, f"the {owner}'s parameters")
     for name, p in params.items():
-        a = arrays[name]
-        if not isinstance(a, np.ndarray) or a.shape != p.shape or a.dtype != p.dtype:
-            got = (f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__)
-            raise ValueError(f"{name} must be {p.dtype} of shape {p.shape} for this {owner}, "
-                             f"got {got}")
+        expect_array(arrays, name, p.shape, p.dtype, owner)
     for name, p in params.items():
         p[...] = arrays[name]
+
+
+def _expect_names(arrays, wanted, what):
+    missing = sorted(set(wanted) - set(arrays))
+    unexpected = sorted(set(arrays) - set(wanted))
+    if missing or unexpected:
+        raise ValueError(f"arrays do not match {what}: "
+                         f"missing {missing[:5]}, unexpected {unexpected[:5]}")
 
 
 def expect_shapes(arrays: Mapping[str, Any], shapes: Mapping[str, Sequence[Any]],
@@ -571,11 +571,7 @@ def expect_shapes(arrays: Mapping[str, Any], shapes: Mapping[str, Sequence[Any]]
     names must also be exactly those of ``shapes``.
     """
     if exact:
-        missing = sorted(set(shapes) - set(arrays))
-        unexpected = sorted(set(arrays) - set(shapes))
-        if missing or unexpected:
-            raise ValueError(f"arrays do not match the {owner}'s configuration: "
-                             f"missing {missing[:5]}, unexpected {unexpected[:5]}")
+        _expect_names(arrays, shapes, f"the {owner}'s configuration")
     for name, shape in shapes.items():
         if not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
             continue
