@@ -48,7 +48,9 @@ loaded layer starts with zero gradients.
 
 What each class stores
 ----------------------
-Every layer (``RNN``, ``LSTM``, ``GRU``, ``ClockworkRNN``, ``DelayRNN``,
+Each class says it in its own module, in the block headed
+``# -- persistence (fastrnn.io) --`` at the end of its body. In short:
+every layer (``RNN``, ``LSTM``, ``GRU``, ``ClockworkRNN``, ``DelayRNN``,
 ``LeakyRNN``, ``Linear``) stores its constructor hyperparameters and its
 ``params``; a ``LeakyRNN`` with fixed time constants also stores ``alpha``
 (1/tau), which is not a parameter. A composite (``Sequential``, ``ESN``)
@@ -74,46 +76,53 @@ holds only its hyperparameters, step counts, random generator and buffers
 
 The model must have the parameters (in order, shapes and dtypes) of the one
 the optimiser was saved with; ``model=`` is refused for any other class.
-(Their ``build`` takes the model as a third argument; ``_NEEDS_MODEL``
-lists them.)
+(Such classes are registered with ``needs_model=True``; their rebuild takes
+the model as a third argument.)
 
 Making a class saveable
 -----------------------
-Register it under a stable name (the name is written to files; never change
-it) with three functions::
+Each class says itself what it saves and how it is rebuilt, beside its
+code, with three methods::
 
-    get_config(obj) -> dict       # JSON-able constructor hyperparameters
-                                  # (tuples come back as lists)
-    get_arrays(obj) -> dict       # name -> numpy.ndarray or scipy.sparse CSR
-    build(config, arrays) -> obj  # a new object from the two
+    def _save_config(self) -> dict:
+        # JSON-able constructor hyperparameters and state
+        # (tuples come back as lists)
+    def _save_arrays(self) -> dict:
+        # name -> numpy.ndarray or scipy.sparse CSR matrix
+    @classmethod
+    def _from_saved(cls, config, arrays):
+        # a new object from the two; ValueError for anything refused
 
-Array names may use letters, digits, ``_``, ``.`` and ``-``. ``build`` may
-trust that each array has exactly the shape and dtype recorded when it was
-saved, but must check them against ``config`` (a file may pair a valid
-array with a tampered configuration): :func:`assign_params` does this for
-the common ``params`` dict. Either call :func:`register` once, e.g. at the
-bottom of the class's module::
+and registers itself under a stable name (written to files; never change
+it), usually on the line after the class::
 
-    from fastrnn.io.format import register, assign_params
-    register("LSTM", LSTM, get_config=..., get_arrays=..., build=...)
+    from fastrnn.io import register
+    register("ESN", ESN)          # or @register("ESN") on the class
 
-or decorate a class that defines the three as methods ``_save_config(self)``,
-``_save_arrays(self)`` and the classmethod ``_from_saved(cls, config,
-arrays)``::
+Array names may use letters, digits, ``_``, ``.`` and ``-``.
+``_from_saved`` may trust that each array has exactly the shape and dtype
+recorded when it was saved, but must check them against ``config`` (a file
+may pair a valid array with a tampered configuration), and check every size
+it reads from ``config`` before it sizes an allocation or a loop. The
+helpers below do this: :func:`config_int`, :func:`config_bool`,
+:func:`config_int_list` read a configuration; :func:`expect_shapes`,
+:func:`expect_count` and :func:`expect_array` compare arrays with it before
+anything is built; :func:`assign_params` copies a checked ``params`` dict
+in. A composite stores each part as the part would be saved alone, the
+part's class and config nested in its config (:func:`part_config`), the
+part's arrays under ``<part>.<name>`` (:func:`part_arrays`), and rebuilds it
+with :func:`build_part`.
 
-    @register("ESN")
-    class ESN:
-        ...
+Three functions may be registered instead of the methods, for a class one
+cannot edit::
 
-A layer whose whole state is its ``params`` dict and whose constructor
-arguments are also attributes (RNN, Linear, and the LSTM/GRU) needs one line::
+    register("MyModel", MyModel, get_config=..., get_arrays=..., build=...)
 
-    register_params_class("LSTM", LSTM, ("input_size", "hidden_size", "bias",
-                          "batch_first", "dtype"))
+and a layer whose whole state is its ``params`` dict and whose constructor
+arguments are also attributes needs one line, :func:`register_params_class`.
 
-This module imports no model module at import time, so model modules may
-import it freely; the adapters of fastrnn's own classes are at the end of
-this file and are installed on first use (``_install_builtins``).
+This module imports no model module: model modules import it, and register
+their classes when they are imported (``import fastrnn`` imports them all).
 """
 from __future__ import annotations
 
@@ -131,8 +140,12 @@ from fastrnn.io.atomic import atomic_write
 from fastrnn._core.validation import check_csr_parts
 from fastrnn._version import __version__
 
-__all__ = ["save", "load", "register", "registered_classes", "assign_params",
-           "expect_shapes", "register_params_class", "FORMAT_VERSION"]
+__all__ = ["save", "load", "register", "registered_classes", "FORMAT_VERSION",
+           # for the classes' _save_config / _save_arrays / _from_saved
+           "assign_params", "expect_shapes", "expect_count", "expect_array", "config_int",
+           "config_bool", "config_int_list", "config_count", "rng_state", "rng_from_state",
+           "part_config", "part_arrays", "build_part", "attributes_config", "build_with_params",
+           "register_params_class"]
 
 FORMAT_NAME = "fastrnn"
 FORMAT_VERSION = 1
@@ -148,37 +161,41 @@ _ARRAY_KINDS = "biuf"
 
 
 class _Entry:
-    __slots__ = ("name", "cls", "get_config", "get_arrays", "build")
+    __slots__ = ("name", "cls", "get_config", "get_arrays", "build", "needs_model")
 
-    def __init__(self, name, cls, get_config, get_arrays, build):
+    def __init__(self, name, cls, get_config, get_arrays, build, needs_model):
         self.name, self.cls = name, cls
         self.get_config, self.get_arrays, self.build = get_config, get_arrays, build
+        self.needs_model = needs_model
 
 
 _BY_NAME = {}
 _BY_CLASS = {}
-_builtins_installed = False
 
 
 @overload
 def register(name: str, cls: None = None, *,
              get_config: Optional[Callable[[Any], dict[str, Any]]] = None,
              get_arrays: Optional[Callable[[Any], Mapping[str, Any]]] = None,
-             build: Optional[Callable[..., Any]] = None) -> Callable[[type], type]: ...
+             build: Optional[Callable[..., Any]] = None,
+             needs_model: bool = False) -> Callable[[type], type]: ...
 @overload
 def register(name: str, cls: type, *,
              get_config: Optional[Callable[[Any], dict[str, Any]]] = None,
              get_arrays: Optional[Callable[[Any], Mapping[str, Any]]] = None,
-             build: Optional[Callable[..., Any]] = None) -> type: ...
+             build: Optional[Callable[..., Any]] = None,
+             needs_model: bool = False) -> type: ...
 def register(name: str, cls: Optional[type] = None, *,
              get_config: Optional[Callable[[Any], dict[str, Any]]] = None,
              get_arrays: Optional[Callable[[Any], Mapping[str, Any]]] = None,
-             build: Optional[Callable[..., Any]] = None) -> Union[type, Callable[[type], type]]:
+             build: Optional[Callable[..., Any]] = None,
+             needs_model: bool = False) -> Union[type, Callable[[type], type]]:
     """Make a class saveable under ``name``.
 
-    Called with ``cls`` and the three functions, it registers them. Called
-    with only ``name``, it returns a class decorator that uses the class's
-    methods ``_save_config``, ``_save_arrays`` and ``_from_saved``.
+    Called with ``cls``, it registers it; called with only ``name``, it
+    returns a class decorator that does. The class's methods
+    ``_save_config``, ``_save_arrays`` and ``_from_saved`` are used, unless
+    functions are given in their place.
 
     Parameters
     ----------
@@ -187,8 +204,13 @@ def register(name: str, cls: Optional[type] = None, *,
     cls : type
         The class; ``save`` looks up ``type(obj)`` exactly, so a subclass
         must register itself (it would otherwise load as its parent).
-    get_config, get_arrays, build : callable
-        See the module docstring.
+    get_config, get_arrays, build : callable, optional
+        ``get_config(obj) -> dict``, ``get_arrays(obj) -> dict`` and
+        ``build(config, arrays) -> obj``, in place of the three methods.
+    needs_model : bool
+        The object refers to a model's arrays (an optimiser): it is loaded
+        with ``load(path, model=...)`` and built with
+        ``build(config, arrays, model)``.
     """
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ValueError(f"name must be a non-empty string of letters, digits, _ . -, got {name!r}")
@@ -198,14 +220,14 @@ def register(name: str, cls: Optional[type] = None, *,
             raise TypeError(f"cls must be a class, got {type(klass).__name__}")
         gc = get_config if get_config is not None else (lambda obj: obj._save_config())
         ga = get_arrays if get_arrays is not None else (lambda obj: obj._save_arrays())
-        bd = build if build is not None else klass._from_saved
+        bd = build if build is not None else getattr(klass, "_from_saved", None)
         for fn, what in ((gc, "get_config"), (ga, "get_arrays"), (bd, "build")):
             if not callable(fn):
                 raise TypeError(f"{what} must be callable")
         old = _BY_NAME.get(name)
         if old is not None and old.cls is not klass:
             raise ValueError(f"name {name!r} is already registered for {old.cls.__qualname__}")
-        entry = _Entry(name, klass, gc, ga, bd)
+        entry = _Entry(name, klass, gc, ga, bd, bool(needs_model))
         _BY_NAME[name] = entry
         _BY_CLASS[klass] = entry
         return klass
@@ -218,7 +240,6 @@ def register(name: str, cls: Optional[type] = None, *,
 
 def registered_classes() -> dict[str, type]:
     """The registry as a dict: stable name -> class."""
-    _install_builtins()
     return {name: e.cls for name, e in _BY_NAME.items()}
 
 
@@ -294,7 +315,6 @@ def save(obj: Any, path: Union[str, os.PathLike]) -> None:
     path : str or os.PathLike
         The file name, used as given (no ``.npz`` is appended).
     """
-    _install_builtins()
     entry = _BY_CLASS.get(type(obj))
     if entry is None:
         known = ", ".join(sorted(_BY_NAME)) or "none"
@@ -475,7 +495,6 @@ def load(path: Union[str, os.PathLike], *, model: Any = None) -> Any:
         The file is not a valid fastrnn model file; the message names the
         file and the reason.
     """
-    _install_builtins()
     path = os.fspath(path)
     fh = open(path, "rb")   # OSError (missing, unreadable) passes through as is
     with fh:
@@ -498,7 +517,7 @@ def load(path: Union[str, os.PathLike], *, model: Any = None) -> Any:
                 f"{path}: not a valid fastrnn model file (truncated or corrupted?): "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-    if (entry.name in _NEEDS_MODEL) != (model is not None):
+    if entry.needs_model != (model is not None):
         if model is None:
             raise TypeError(f"model: {path} holds a {entry.name} optimiser; pass the model it "
                             "optimises, load(path, model=...)")
@@ -526,19 +545,19 @@ def assign_params(params: MutableMapping[str, np.ndarray], arrays: Mapping[str, 
     Keys must be the same, and each array must have the shape and dtype of
     the parameter it replaces (no cast: a round trip is bit-exact or fails).
     """
-    missing = sorted(set(params) - set(arrays))
-    unexpected = sorted(set(arrays) - set(params))
-    if missing or unexpected:
-        raise ValueError(f"arrays do not match the {owner}'s parameters: "
-                         f"missing {missing}, unexpected {unexpected}")
+    _expect_names(arrays, params, f"the {owner}'s parameters")
     for name, p in params.items():
-        a = arrays[name]
-        if not isinstance(a, np.ndarray) or a.shape != p.shape or a.dtype != p.dtype:
-            got = (f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__)
-            raise ValueError(f"{name} must be {p.dtype} of shape {p.shape} for this {owner}, "
-                             f"got {got}")
+        expect_array(arrays, name, p.shape, p.dtype, owner)
     for name, p in params.items():
         p[...] = arrays[name]
+
+
+def _expect_names(arrays, wanted, what):
+    missing = sorted(set(wanted) - set(arrays))
+    unexpected = sorted(set(arrays) - set(wanted))
+    if missing or unexpected:
+        raise ValueError(f"arrays do not match {what}: "
+                         f"missing {missing[:5]}, unexpected {unexpected[:5]}")
 
 
 def expect_shapes(arrays: Mapping[str, Any], shapes: Mapping[str, Sequence[Any]],
@@ -552,11 +571,7 @@ def expect_shapes(arrays: Mapping[str, Any], shapes: Mapping[str, Sequence[Any]]
     names must also be exactly those of ``shapes``.
     """
     if exact:
-        missing = sorted(set(shapes) - set(arrays))
-        unexpected = sorted(set(arrays) - set(shapes))
-        if missing or unexpected:
-            raise ValueError(f"arrays do not match the {owner}'s configuration: "
-                             f"missing {missing[:5]}, unexpected {unexpected[:5]}")
+        _expect_names(arrays, shapes, f"the {owner}'s configuration")
     for name, shape in shapes.items():
         if not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
             continue
@@ -603,14 +618,107 @@ def config_int_list(config: Mapping[str, Any], key: str, default: Optional[Seque
     return [config_int({key: v}, key) for v in value]
 
 
-def _expect_count(arrays, count, owner, what):
-    # Compared before any per-layer loop: a header claiming 10**8 layers is
-    # refused by this one comparison instead of by building 10**8 names.
-    # (Fewer implied arrays than present is left to the exact name check,
-    # whose message lists the unexpected ones.)
+def expect_count(arrays: Mapping[str, Any], count: int, owner: str, what: str) -> None:
+    """Refuse a configuration that implies more arrays (``count``) than the
+    file holds, before any loop over that count.
+
+    A header claiming 10**8 layers is refused by this one comparison instead
+    of by building 10**8 names. (Fewer implied arrays than present is left to
+    the exact name check of :func:`expect_shapes`, whose message lists the
+    unexpected ones.)
+    """
     if count > len(arrays):
         raise ValueError(f"config field {what} implies {count} arrays in a {owner}, the "
                          f"file holds {len(arrays)}")
+
+
+def expect_array(arrays: Mapping[str, Any], name: str, shape: Sequence[int],
+                 dtype: Any, owner: str) -> np.ndarray:
+    """``arrays[name]``, checked to be a dense array of exactly ``shape``
+    and ``dtype`` (for a state array the configuration sizes)."""
+    a = arrays.get(name)
+    if not isinstance(a, np.ndarray) or a.shape != tuple(shape) or a.dtype != dtype:
+        got = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+        raise ValueError(f"{name} must be {np.dtype(dtype)} of shape {tuple(shape)} for this "
+                         f"{owner}, got {got}")
+    return a
+
+
+def config_count(config: Mapping[str, Any], key: str) -> int:
+    """``config[key]``: a count (of steps, of samples) checked to be an
+    integer >= 0."""
+    return config_int(config, key, minimum=0)
+
+
+def rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    """A Generator's bit-generator state, JSON-able (Python ints are exact)."""
+    return rng.bit_generator.state
+
+
+def rng_from_state(state: Any) -> np.random.Generator:
+    """The Generator whose state :func:`rng_state` returned; the state is
+    checked to name one of NumPy's bit generators."""
+    if not isinstance(state, dict) or state.get("bit_generator") not in ("PCG64", "PCG64DXSM",
+                                                                         "Philox", "SFC64",
+                                                                         "MT19937"):
+        raise ValueError("the random generator state is malformed")
+    bitgen = getattr(np.random, state["bit_generator"])()
+    bitgen.state = state
+    return np.random.Generator(bitgen)
+
+
+def part_config(part: Any) -> dict[str, Any]:
+    """A part of a composite model (an ESN's reservoir, a Sequential's output
+    layer), for the composite's config: the part's class name and config."""
+    entry = _BY_CLASS.get(type(part))
+    if entry is None:
+        raise TypeError(f"cannot save a part of type {type(part).__qualname__}")
+    return {"class": entry.name, "config": entry.get_config(part)}
+
+
+def part_arrays(part: Any, prefix: str) -> dict[str, Any]:
+    """The arrays of a part of a composite model, named ``<prefix>.<name>``."""
+    entry = _BY_CLASS.get(type(part))
+    if entry is None:
+        raise TypeError(f"cannot save a part of type {type(part).__qualname__}")
+    return {f"{prefix}.{k}": v for k, v in entry.get_arrays(part).items()}
+
+
+def build_part(spec: Any, arrays: Mapping[str, Any], prefix: str) -> Any:
+    """The part saved by :func:`part_config` (``spec``) and
+    :func:`part_arrays` under ``prefix``, rebuilt by its own class; a spec
+    naming no registered class (or an optimiser) is refused."""
+    entry = _BY_NAME.get(spec.get("class")) if isinstance(spec, dict) else None
+    if entry is None or entry.needs_model or not isinstance(spec.get("config"), dict):
+        raise ValueError(f"the part {prefix!r} is not described by a known class and config")
+    start = prefix + "."
+    own = {k[len(start):]: v for k, v in arrays.items() if k.startswith(start)}
+    return entry.build(dict(spec["config"]), own)
+
+
+def attributes_config(obj: Any, names: Sequence[str]) -> dict[str, Any]:
+    """The attributes ``names`` of ``obj`` as a config (a ``numpy.dtype`` by
+    name): for classes whose constructor arguments are attributes."""
+    config = {}
+    for key in names:
+        value = getattr(obj, key)
+        config[key] = value.name if isinstance(value, np.dtype) else value
+    return config
+
+
+def build_with_params(cls: type, config: dict[str, Any], arrays: Mapping[str, Any],
+                      shapes: Optional[Mapping[str, Sequence[Any]]] = None,
+                      owner: Optional[str] = None) -> Any:
+    """``cls(**config)`` with its ``params`` copied from ``arrays``, after
+    checking that the names and shapes of ``arrays`` are exactly ``shapes``
+    (every array the configuration implies, computed with the checked
+    readers above), so that nothing is allocated for a tampered size."""
+    owner = owner or cls.__name__
+    if shapes is not None:
+        expect_shapes(arrays, shapes, owner, exact=True)
+    obj = cls(**config)
+    assign_params(obj.params, arrays, owner)
+    return obj
 
 
 def register_params_class(
@@ -620,11 +728,12 @@ def register_params_class(
                                               Mapping[str, Sequence[Any]]]] = None) -> type:
     """Register a layer whose state is its ``params`` dict, in one call.
 
-    The common case (RNN, LSTM, GRU, Linear, ...): the
-    configuration is the constructor arguments named in ``config_names``,
-    read back from attributes of the same names (a ``numpy.dtype`` is stored
-    by name); the arrays are ``obj.params``; loading calls
-    ``cls(**config)`` and copies the arrays in with :func:`assign_params`.
+    The configuration is the constructor arguments named in
+    ``config_names``, read back from attributes of the same names (a
+    ``numpy.dtype`` is stored by name); the arrays are ``obj.params``;
+    loading calls ``cls(**config)`` and copies the arrays in with
+    :func:`assign_params`. (fastrnn's own layers do the same with methods
+    of ``fastrnn.layers.base.ParameterOwner``.)
 
     Parameters
     ----------
@@ -637,447 +746,16 @@ def register_params_class(
         array the configuration implies, names included. It must itself check
         the sizes it reads from ``config`` (:func:`config_int`) and compare
         any count (layers, delays) with ``len(arrays)`` before looping over
-        it, so that no header size drives a loop or an allocation unchecked.
+        it (:func:`expect_count`), so that no header size drives a loop or an
+        allocation unchecked.
     """
     config_names = tuple(config_names)
-
-    def get_config(obj):
-        config = {}
-        for key in config_names:
-            value = getattr(obj, key)
-            config[key] = value.name if isinstance(value, np.dtype) else value
-        return config
-
-    def get_arrays(obj):
-        return dict(obj.params)
 
     def build(config, arrays):
         if expected_shapes is not None:
             expect_shapes(arrays, expected_shapes(config), name)
-        if expected_arrays is not None:
-            expect_shapes(arrays, expected_arrays(config, arrays), name, exact=True)
-        obj = cls(**config)
-        assign_params(obj.params, arrays, name)
-        return obj
+        shapes = None if expected_arrays is None else expected_arrays(config, arrays)
+        return build_with_params(cls, config, arrays, shapes, name)
 
-    return register(name, cls, get_config=get_config, get_arrays=get_arrays, build=build)
-
-
-def _install_builtins():
-    global _builtins_installed
-    if _builtins_installed:
-        return
-    _builtins_installed = True
-    from fastrnn.layers.linear import Linear
-    from fastrnn.layers.rnn import RNN
-
-    from fastrnn.layers.clockwork import ClockworkRNN
-    from fastrnn.layers.delays import DelayRNN
-    from fastrnn.reservoir.esn import ESN
-    from fastrnn.layers.gru import GRU
-    from fastrnn.layers.leaky import LeakyRNN
-    from fastrnn.layers.lstm import LSTM
-    from fastrnn.training.optim import SGD, Adam
-    from fastrnn.reservoir.readout import RLS, Ridge
-    from fastrnn.reservoir.reservoir import Reservoir
-    from fastrnn.training.train import Sequential
-
-    def stacked_shapes(gates, owner, extra=None):
-        # Every array of a stacked layer (RNN, LSTM, GRU), from its config.
-        def shapes(c, arrays):
-            D, H = config_int(c, "input_size"), config_int(c, "hidden_size")
-            L = config_int(c, "num_layers", 1)
-            dirs = 2 if config_bool(c, "bidirectional", False) else 1
-            bias = config_bool(c, "bias", True)
-            n_extra = 0 if extra is None else len(extra(c, H))
-            _expect_count(arrays, L * dirs * (2 + 2 * bias + n_extra), owner,
-                          f"num_layers={L}")
-            out = {}
-            for layer in range(L):
-                width = D if layer == 0 else dirs * H
-                for sfx in ("", "_reverse")[:dirs]:
-                    out[f"weight_ih_l{layer}{sfx}"] = (gates * H, width)
-                    out[f"weight_hh_l{layer}{sfx}"] = (gates * H, H)
-                    if bias:
-                        out[f"bias_ih_l{layer}{sfx}"] = (gates * H,)
-                        out[f"bias_hh_l{layer}{sfx}"] = (gates * H,)
-                    for stem, shape in ({} if extra is None else extra(c, H)).items():
-                        out[f"{stem}_l{layer}{sfx}"] = shape
-            return out
-        return shapes
-
-    def peephole(c, H):
-        return {"weight_peephole": (3, H)} if config_bool(c, "peepholes", False) else {}
-
-    def clockwork_shapes(c, arrays):
-        D, H = config_int(c, "input_size"), config_int(c, "hidden_size")
-        config_int_list(c, "periods", None, H)
-        return {"weight_ih_l0": (H, D), "weight_hh_l0": (H, H),
-                "bias_ih_l0": (H,), "bias_hh_l0": (H,)}
-
-    def delay_shapes(c, arrays):
-        from fastrnn.layers.delays import delay_weight_name
-        D, H = config_int(c, "input_size"), config_int(c, "hidden_size")
-        L = config_int(c, "num_layers", 1)
-        delays = config_int_list(c, "delays", None, len(arrays))
-        _expect_count(arrays, L * (3 + len(delays)), "DelayRNN",
-                      f"num_layers={L} with {len(delays)} delays")
-        out = {}
-        for layer in range(L):
-            out[f"weight_ih_l{layer}"] = (H, D if layer == 0 else H)
-            for d in delays:
-                out[delay_weight_name(d, layer)] = (H, H)
-            out[f"bias_ih_l{layer}"] = (H,)
-            out[f"bias_hh_l{layer}"] = (H,)
-        return out
-
-    def linear_shapes(c, arrays):
-        D, O = config_int(c, "in_features"), config_int(c, "out_features")
-        out = {"weight": (O, D)}
-        if config_bool(c, "bias", True):
-            out["bias"] = (O,)
-        return out
-
-    stacked = ("input_size", "hidden_size", "num_layers", "bidirectional", "bias",
-               "batch_first", "dtype")
-    # Files of the first release lack num_layers and bidirectional: the
-    # constructor's defaults (1, False) are what those files held.
-    _register_missing("RNN", RNN, lambda: register_params_class(
-        "RNN", RNN, stacked + ("nonlinearity",), expected_arrays=stacked_shapes(1, "RNN")))
-    _register_missing("LSTM", LSTM, lambda: register_params_class(
-        "LSTM", LSTM, stacked + ("forget_bias", "peepholes"),
-        expected_arrays=stacked_shapes(4, "LSTM", peephole)))
-    _register_missing("GRU", GRU, lambda: register_params_class(
-        "GRU", GRU, stacked + ("reset_after",), expected_arrays=stacked_shapes(3, "GRU")))
-    simple = ("input_size", "hidden_size", "nonlinearity", "batch_first", "dtype")
-    _register_missing("ClockworkRNN", ClockworkRNN, lambda: register_params_class(
-        "ClockworkRNN", ClockworkRNN, simple + ("periods",),
-        expected_arrays=clockwork_shapes))
-    _register_missing("DelayRNN", DelayRNN, lambda: register_params_class(
-        "DelayRNN", DelayRNN, simple + ("delays", "num_layers"),
-        expected_arrays=delay_shapes))
-    _register_missing("Linear", Linear, lambda: register_params_class(
-        "Linear", Linear, ("in_features", "out_features", "bias", "dtype"),
-        expected_arrays=linear_shapes))
-    for name, cls, get_config, get_arrays, build in _adapters(
-            LeakyRNN, Sequential, Reservoir, Ridge, RLS, ESN, SGD, Adam):
-        _register_missing(name, cls, lambda: register(
-            name, cls, get_config=get_config, get_arrays=get_arrays, build=build))
-
-
-def _register_missing(name, cls, do):
-    if cls not in _BY_CLASS:
-        do()
-
-
-# ------------------------------------------ adapters of the other classes
-def _nested_save(obj, prefix):
-    """A part of a composite model: its class and config, its arrays prefixed."""
-    entry = _BY_CLASS.get(type(obj))
-    if entry is None:
-        raise TypeError(f"cannot save a part of type {type(obj).__qualname__}")
-    arrays = {f"{prefix}.{k}": v for k, v in entry.get_arrays(obj).items()}
-    return {"class": entry.name, "config": entry.get_config(obj)}, arrays
-
-
-def _nested_build(spec, arrays, prefix):
-    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict) \
-            or spec.get("class") not in _BY_NAME or spec["class"] in _NEEDS_MODEL:
-        raise ValueError(f"the part {prefix!r} is not described by a known class and config")
-    start = prefix + "."
-    own = {k[len(start):]: v for k, v in arrays.items() if k.startswith(start)}
-    return _BY_NAME[spec["class"]].build(dict(spec["config"]), own)
-
-
-def _dense(arrays, name, shape, dtype, owner):
-    """arrays[name] checked to be a dense array of exactly ``shape`` and ``dtype``."""
-    a = arrays.get(name)
-    if not isinstance(a, np.ndarray) or a.shape != tuple(shape) or a.dtype != dtype:
-        got = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
-        raise ValueError(f"{name} must be {np.dtype(dtype)} of shape {tuple(shape)} for this "
-                         f"{owner}, got {got}")
-    return a
-
-
-def _rng_state(rng):
-    """A Generator's bit-generator state, JSON-able (Python ints are exact)."""
-    return rng.bit_generator.state
-
-
-def _rng_from_state(state):
-    if not isinstance(state, dict) or state.get("bit_generator") not in ("PCG64", "PCG64DXSM",
-                                                                         "Philox", "SFC64",
-                                                                         "MT19937"):
-        raise ValueError("the random generator state is malformed")
-    bitgen = getattr(np.random, state["bit_generator"])()
-    bitgen.state = state
-    return np.random.Generator(bitgen)
-
-
-def _finite_or_none(x):
-    return None if x is None or not np.isfinite(x) else float(x)
-
-
-# Classes saved against a model given to ``load(path, model=...)``.
-_NEEDS_MODEL = frozenset({"SGD", "Adam"})
-
-
-def _adapters(LeakyRNN, Sequential, Reservoir, Ridge, RLS, ESN, SGD, Adam):
-    """(name, class, get_config, get_arrays, build) of every class that is
-    not a plain ``params`` layer."""
-
-    # LeakyRNN: a fixed alpha (1/tau) is not a parameter, so it is an array.
-    def layer_shapes_1(c):
-        return {"weight_ih_l0": (c.get("hidden_size"), c.get("input_size"))}
-
-    def leaky_config(m):
-        return {"input_size": m.input_size, "hidden_size": m.hidden_size,
-                "learn_tau": m.learn_tau, "batch_first": m.batch_first,
-                "dtype": m.dtype.name}
-
-    def leaky_arrays(m):
-        arrays = dict(m.params)
-        if not m.learn_tau:
-            arrays["alpha"] = m._alpha
-        return arrays
-
-    def leaky_build(c, arrays):
-        expect_shapes(arrays, layer_shapes_1(c), "LeakyRNN")
-        m = LeakyRNN(**c)
-        arrays = dict(arrays)
-        if not m.learn_tau:
-            m._alpha = _dense(arrays, "alpha", (m.hidden_size,), m.dtype, "LeakyRNN").copy()
-            del arrays["alpha"]
-        assign_params(m.params, arrays, "LeakyRNN")
-        return m
-
-    # Sequential: its parts, each saved as it would be on its own.
-    def seq_config(m):
-        config, _ = _nested_save(m.recurrent, "recurrent")
-        out = None if m.output is None else _nested_save(m.output, "output")[0]
-        return {"recurrent": config, "output": out}
-
-    def seq_arrays(m):
-        arrays = _nested_save(m.recurrent, "recurrent")[1]
-        if m.output is not None:
-            arrays.update(_nested_save(m.output, "output")[1])
-        return arrays
-
-    def seq_build(c, arrays):
-        out = c.get("output")
-        return Sequential(_nested_build(c.get("recurrent"), arrays, "recurrent"),
-                          None if out is None else _nested_build(out, arrays, "output"))
-
-    # Reservoir: matrices as stored, the measured radii, the running state
-    # and the random generator (noise, matrices drawn later), so a stream
-    # resumes exactly where it stopped.
-    res_scalars = ("units", "sr", "rc_connectivity", "input_connectivity", "fb_connectivity",
-                   "degree", "bias_scaling", "fb_scaling", "activation", "noise", "n_threads")
-
-    def res_config(r):
-        c = {k: getattr(r, k) for k in res_scalars}
-        c.update(dtype=r.dtype.name, sr_measured_initial=r.sr_measured_initial,
-                 sr_measured=r._sr_measured, rng=_rng_state(r._rng))
-        if not isinstance(r.input_scaling, np.ndarray):
-            c["input_scaling"] = r.input_scaling
-        return c
-
-    def res_arrays(r):
-        arrays = {"W": r.W, "bias": r.bias, "lr": r.lr, "state": r.state}
-        for name in ("Win", "Wfb"):
-            if getattr(r, name) is not None:
-                arrays[name] = getattr(r, name)
-        if isinstance(r.input_scaling, np.ndarray):
-            arrays["input_scaling"] = r.input_scaling
-        return arrays
-
-    def res_build(c, arrays):
-        c = dict(c)
-        N, dt = config_int(c, "units"), c.get("dtype")
-        sr0, sr1, rng = c.pop("sr_measured_initial"), c.pop("sr_measured"), c.pop("rng")
-        if "input_scaling" not in c:
-            c["input_scaling"] = arrays.get("input_scaling")
-        expect_shapes(arrays, {"W": (N, N), "bias": (N,), "lr": (N,)}, "Reservoir")
-        for name in ("Win", "Wfb"):
-            # Written dense: a sparse one here is crafted, and its stated
-            # width (not backed by any array) would size the dense copy
-            # the constructor makes.
-            a = arrays.get(name)
-            if a is not None and (not isinstance(a, np.ndarray) or a.ndim != 2
-                                  or a.shape[0] != N):
-                raise ValueError(f"{name} must be a dense array of shape ({N}, any), got "
-                                 f"{type(a).__name__} of shape {getattr(a, 'shape', None)}")
-        state = arrays.get("state")
-        if not isinstance(state, np.ndarray) or state.ndim not in (1, 2) \
-                or state.shape[-1] != N or state.dtype != np.dtype(dt):
-            raise ValueError(f"state must be {dt} of shape ({N},) or (B, {N})")
-        r = Reservoir(W=arrays["W"], Win=arrays.get("Win"), Wfb=arrays.get("Wfb"),
-                      bias=arrays["bias"], lr=arrays["lr"], **c)
-        for name in ("W", "bias", "lr"):
-            a = arrays[name]
-            if a.dtype != r.dtype:
-                raise ValueError(f"{name} must be {r.dtype}, got {a.dtype}")
-        r.sr_measured_initial = None if sr0 is None else float(sr0)
-        r._sr_measured = None if sr1 is None else float(sr1)
-        r.state = state.copy()
-        r._rng = _rng_from_state(rng)
-        return r
-
-    # Ridge: the solution and, for partial_fit to resume, the accumulator.
-    def ridge_config(m):
-        c = {"ridge": m.ridge, "fit_bias": m.fit_bias, "solver": m.solver,
-             "dtype": m.dtype.name, "chunk_size": m.chunk_size,
-             "n_samples_seen": int(m.n_samples_seen_), "single": m._single,
-             "mode": getattr(m, "_mode", None)}
-        if hasattr(m, "coef_"):
-            # The solver may leave coef_ in Fortran order; predict's matmul
-            # rounds differently by layout, so the layout is restored too.
-            coef = np.asarray(m.coef_)
-            c["coef_fortran"] = bool(coef.ndim == 2 and not coef.flags.c_contiguous
-                                     and coef.flags.f_contiguous)
-        if hasattr(m, "solver_used_"):
-            c["solver_used"] = m.solver_used_
-            c["rcond"] = _finite_or_none(m.rcond_)
-        return c
-
-    def ridge_arrays(m):
-        arrays = {}
-        for name, attr in (("acc", "_acc"), ("shift_x", "_shift_x"), ("shift_y", "_shift_y"),
-                           ("coef", "coef_"), ("intercept", "intercept_")):
-            value = getattr(m, attr, None)
-            if value is not None:
-                arrays[name] = np.asarray(value)
-        return arrays
-
-    def ridge_build(c, arrays):
-        c = dict(c)
-        seen, single, mode = c.pop("n_samples_seen"), c.pop("single"), c.pop("mode")
-        used, rcond = c.pop("solver_used", None), c.pop("rcond", None)
-        fortran = bool(c.pop("coef_fortran", False))
-        m = Ridge(**c)
-        if "acc" in arrays:
-            F, O = (getattr(arrays.get(k), "shape", (-1,))[:1] or (-1,) for k in
-                    ("shift_x", "shift_y"))
-            F, O = F[0], O[0]
-            width = int(m.fit_bias) + F + O
-            m._shift_x = _dense(arrays, "shift_x", (F,), m.dtype, "Ridge").copy()
-            m._shift_y = _dense(arrays, "shift_y", (O,), m.dtype, "Ridge").copy()
-            m._acc = _dense(arrays, "acc", (width, width), m.dtype, "Ridge").copy()
-            if mode not in ("gram", "qr"):
-                raise ValueError(f"mode must be 'gram' or 'qr', got {mode!r}")
-            m._mode = mode
-        m._single = None if single is None else bool(single)
-        m.n_samples_seen_ = config_int({"n_samples_seen": seen}, "n_samples_seen", minimum=0)
-        if "coef" in arrays:
-            coef, intercept = arrays["coef"], arrays.get("intercept")
-            if coef.dtype != m.dtype or coef.ndim not in (1, 2) or \
-                    not isinstance(intercept, np.ndarray) or intercept.dtype != m.dtype \
-                    or intercept.shape != coef.shape[1:]:
-                raise ValueError("coef and intercept must be arrays of the readout's dtype, "
-                                 "(F, O) and (O,) or (F,) and ()")
-            m.coef_ = np.array(coef, order="F" if fortran else "C")
-            m.intercept_ = intercept[()] if intercept.ndim == 0 else intercept.copy()
-            m.solver_used_ = used
-            m.rcond_ = float("nan") if rcond is None else float(rcond)
-        return m
-
-    # RLS: P and the weights; coef_ and intercept_ are views of the weights.
-    def rls_config(m):
-        return {"alpha": m.alpha, "forgetting": m.forgetting, "fit_bias": m.fit_bias,
-                "dtype": m.dtype.name, "n_samples_seen": int(m.n_samples_seen_),
-                "single": m._single}
-
-    def rls_arrays(m):
-        return {} if m._P is None else {"P": m._P, "W": m._W}
-
-    def rls_build(c, arrays):
-        c = dict(c)
-        seen, single = c.pop("n_samples_seen"), c.pop("single")
-        m = RLS(**c)
-        if "P" in arrays:
-            W = arrays.get("W")
-            if not isinstance(W, np.ndarray) or W.ndim != 2:
-                raise ValueError("W must be a 2-D array")
-            F = W.shape[0]
-            m._P = _dense(arrays, "P", (F, F), m.dtype, "RLS").copy()
-            m._W = _dense(arrays, "W", W.shape, m.dtype, "RLS").copy()
-            m._single = bool(single)
-            m.n_samples_seen_ = config_int({"n_samples_seen": seen}, "n_samples_seen",
-                                           minimum=0)
-            m._publish()
-        return m
-
-    # ESN: reservoir and readout as parts, plus the last output fed back.
-    def esn_config(m):
-        return {"reservoir": _nested_save(m.reservoir, "reservoir")[0],
-                "readout": _nested_save(m.readout, "readout")[0],
-                "feedback": m.feedback, "input_to_readout": m.input_to_readout,
-                "n_outputs": m._n_outputs, "single": m._single}
-
-    def esn_arrays(m):
-        arrays = _nested_save(m.reservoir, "reservoir")[1]
-        arrays.update(_nested_save(m.readout, "readout")[1])
-        if m._y_last is not None:
-            arrays["y_last"] = m._y_last
-        return arrays
-
-    def esn_build(c, arrays):
-        m = ESN(_nested_build(c.get("reservoir"), arrays, "reservoir"),
-                _nested_build(c.get("readout"), arrays, "readout"),
-                feedback=c.get("feedback", False),
-                input_to_readout=c.get("input_to_readout", False))
-        m._n_outputs = None if c.get("n_outputs") is None else config_int(c, "n_outputs")
-        m._single = bool(c.get("single"))
-        if "y_last" in arrays:
-            y = arrays["y_last"]
-            if y.dtype != m.dtype or y.ndim not in (1, 2):
-                raise ValueError(f"y_last must be a 1-D or 2-D {m.dtype} array")
-            m._y_last = y.copy()
-        return m
-
-    # Optimisers: hyperparameters, step counts, random generator and the
-    # buffers, loaded against the model they optimise.
-    def opt_config(names):
-        def get(o):
-            c = {k: getattr(o, k) for k in names + ("clip_norm", "clip_value")}
-            c.update(steps=o.steps, random_steps=o.random_steps, rng=_rng_state(o._rng))
-            return c
-        return get
-
-    def opt_arrays(o):
-        return {f"buffer{i}": b for i, b in enumerate(o._buffers())}
-
-    def opt_build(cls):
-        def build(c, arrays, model):
-            c = dict(c)
-            steps, random_steps, rng = c.pop("steps"), c.pop("random_steps"), c.pop("rng")
-            o = cls(model, **c)
-            buffers = o._buffers()
-            if len(arrays) != len(buffers):
-                raise ValueError(f"the file holds {len(arrays)} buffers, the optimiser of "
-                                 f"this model {len(buffers)}: not the model it was saved with")
-            for i, b in enumerate(buffers):
-                b[...] = _dense(arrays, f"buffer{i}", b.shape, b.dtype, cls.__name__)
-            o.steps = check_count(steps, "steps")
-            o.random_steps = check_count(random_steps, "random_steps")
-            o._rng = _rng_from_state(rng)
-            return o
-        return build
-
-    def check_count(n, name):
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise ValueError(f"{name} must be an integer >= 0, got {n!r}")
-        return n
-
-    return [
-        ("LeakyRNN", LeakyRNN, leaky_config, leaky_arrays, leaky_build),
-        ("Sequential", Sequential, seq_config, seq_arrays, seq_build),
-        ("Reservoir", Reservoir, res_config, res_arrays, res_build),
-        ("Ridge", Ridge, ridge_config, ridge_arrays, ridge_build),
-        ("RLS", RLS, rls_config, rls_arrays, rls_build),
-        ("ESN", ESN, esn_config, esn_arrays, esn_build),
-        ("SGD", SGD, opt_config(("lr", "momentum", "nesterov", "weight_decay")),
-         opt_arrays, opt_build(SGD)),
-        ("Adam", Adam, opt_config(("lr", "betas", "eps", "weight_decay")),
-         opt_arrays, opt_build(Adam)),
-    ]
+    return register(name, cls, get_config=lambda obj: attributes_config(obj, config_names),
+                    get_arrays=lambda obj: dict(obj.params), build=build)

@@ -35,6 +35,7 @@ from fastrnn._core.validation import (
     check_real,
 )
 from fastrnn._core.validation import SeedLike
+from fastrnn.io import format as io_format
 
 _Layer = TypeVar("_Layer", bound="RecurrentLayer")
 
@@ -322,6 +323,39 @@ class ParameterOwner:
         pairs = [store._converted(name, state[name], label=name) for name in store]
         for target, arr in pairs:
             target[...] = arr
+
+    # -- persistence (fastrnn.io) --
+    #: The constructor arguments a file stores, read back from the attributes
+    #: of the same names.
+    _saved_config_names: tuple[str, ...] = ()
+
+    def _save_config(self) -> dict[str, Any]:
+        """The constructor arguments named in ``_saved_config_names``, JSON-able
+        (a dtype by name)."""
+        return io_format.attributes_config(self, self._saved_config_names)
+
+    def _save_arrays(self) -> dict[str, np.ndarray]:
+        """The parameters, by name: all the state a layer saves."""
+        return dict(self.params)
+
+    @classmethod
+    def _saved_shapes(cls, config: dict[str, Any], arrays: Mapping[str, Any]
+                      ) -> dict[str, tuple[int, ...]]:
+        """Every parameter a saved ``config`` implies, name -> shape.
+
+        Reads the sizes with the checked readers of `fastrnn.io`, and compares
+        any count (layers, delays) with ``len(arrays)`` before looping over
+        it: nothing a header states may size a loop or an allocation
+        unchecked.
+        """
+        raise NotImplementedError(f"{cls.__name__} does not say what its files hold")
+
+    @classmethod
+    def _from_saved(cls, config: dict[str, Any], arrays: Mapping[str, Any]) -> Any:
+        """The layer ``config`` describes, holding the saved parameters; the
+        arrays must be exactly those `_saved_shapes` implies (checked before
+        the constructor allocates anything)."""
+        return io_format.build_with_params(cls, config, arrays, cls._saved_shapes(config, arrays))
 
 
 class _Batch:
@@ -784,3 +818,42 @@ class RecurrentLayer(ParameterOwner):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(self._config_repr())})"
+
+    # -- persistence (fastrnn.io) --
+    # Files of the first release lack num_layers and bidirectional: the
+    # constructor's defaults (1, False) are what those files held.
+    _saved_config_names = ("input_size", "hidden_size", "num_layers", "bidirectional", "bias",
+                           "batch_first", "dtype")
+
+    @classmethod
+    def _saved_extra_shapes(cls, config: dict[str, Any], hidden_size: int
+                            ) -> dict[str, tuple[int, ...]]:
+        """The parameters of each layer and direction beyond the four every
+        cell has (name stem -> shape), as a saved ``config`` implies them."""
+        return {}
+
+    @classmethod
+    def _saved_shapes(cls, config: dict[str, Any], arrays: Mapping[str, Any]
+                      ) -> dict[str, tuple[int, ...]]:
+        D = io_format.config_int(config, "input_size")
+        H = io_format.config_int(config, "hidden_size")
+        L = io_format.config_int(config, "num_layers", 1)
+        directions = ("", "_reverse") if io_format.config_bool(config, "bidirectional", False) \
+            else ("",)
+        bias = io_format.config_bool(config, "bias", True)
+        extra = cls._saved_extra_shapes(config, H)
+        io_format.expect_count(arrays, L * len(directions) * (2 + 2 * bias + len(extra)),
+                           cls.__name__, f"num_layers={L}")
+        GH = cls._gates * H
+        shapes = {}
+        for layer in range(L):
+            width = D if layer == 0 else len(directions) * H
+            for suffix in directions:
+                shapes[f"weight_ih_l{layer}{suffix}"] = (GH, width)
+                shapes[f"weight_hh_l{layer}{suffix}"] = (GH, H)
+                if bias:
+                    shapes[f"bias_ih_l{layer}{suffix}"] = (GH,)
+                    shapes[f"bias_hh_l{layer}{suffix}"] = (GH,)
+                for stem, shape in extra.items():
+                    shapes[f"{stem}_l{layer}{suffix}"] = shape
+        return shapes

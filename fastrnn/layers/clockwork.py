@@ -29,6 +29,7 @@ from fastrnn._core.validation import (
     check_random_state,
     check_real,
 )
+from fastrnn.io import format as io_format
 
 _ACTIVATIONS = {"tanh": 0, "relu": 1}
 
@@ -174,3 +175,18 @@ class ClockworkRNN(ParameterOwner, SequenceIO):
     def __repr__(self) -> str:
         return (f"ClockworkRNN({self.input_size}, {self.hidden_size}, periods={self.periods}, "
                 f"nonlinearity={self.nonlinearity!r}, dtype={self.dtype.name})")
+
+    # -- persistence (fastrnn.io) --
+    _saved_config_names = ("input_size", "hidden_size", "nonlinearity", "batch_first", "dtype",
+                           "periods")
+
+    @classmethod
+    def _saved_shapes(cls, config, arrays):
+        D = io_format.config_int(config, "input_size")
+        H = io_format.config_int(config, "hidden_size")
+        io_format.config_int_list(config, "periods", None, H)
+        return {"weight_ih_l0": (H, D), "weight_hh_l0": (H, H),
+                "bias_ih_l0": (H,), "bias_hh_l0": (H,)}
+
+
+io_format.register("ClockworkRNN", ClockworkRNN)

@@ -34,6 +34,7 @@ from fastrnn._core.validation import (
     check_random_state,
     check_real,
 )
+from fastrnn.io import format as io_format
 
 _ACTIVATIONS = {"tanh": 0, "relu": 1}
 
@@ -204,3 +205,27 @@ class DelayRNN(ParameterOwner, SequenceIO):
         layers = f", num_layers={self.num_layers}" if self.num_layers > 1 else ""
         return (f"DelayRNN({self.input_size}, {self.hidden_size}, delays={self.delays}, "
                 f"nonlinearity={self.nonlinearity!r}{layers}, dtype={self.dtype.name})")
+
+    # -- persistence (fastrnn.io) --
+    _saved_config_names = ("input_size", "hidden_size", "nonlinearity", "batch_first", "dtype",
+                           "delays", "num_layers")
+
+    @classmethod
+    def _saved_shapes(cls, config, arrays):
+        D = io_format.config_int(config, "input_size")
+        H = io_format.config_int(config, "hidden_size")
+        L = io_format.config_int(config, "num_layers", 1)
+        delays = io_format.config_int_list(config, "delays", None, len(arrays))
+        io_format.expect_count(arrays, L * (3 + len(delays)), "DelayRNN",
+                               f"num_layers={L} with {len(delays)} delays")
+        shapes = {}
+        for layer in range(L):
+            shapes[f"weight_ih_l{layer}"] = (H, D if layer == 0 else H)
+            for d in delays:
+                shapes[delay_weight_name(d, layer)] = (H, H)
+            shapes[f"bias_ih_l{layer}"] = (H,)
+            shapes[f"bias_hh_l{layer}"] = (H,)
+        return shapes
+
+
+io_format.register("DelayRNN", DelayRNN)

@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from fastrnn.layers import _recurrent
 from fastrnn.layers.base import RecurrentLayer
 from fastrnn._core.validation import SeedLike
+from fastrnn.io import format as io_format
 
 
 class GRU(RecurrentLayer):
@@ -140,3 +141,9 @@ class GRU(RecurrentLayer):
         if not self.reset_after:
             parts.insert(-1, "reset_after=False")
         return parts
+
+    # -- persistence (fastrnn.io) --
+    _saved_config_names = RecurrentLayer._saved_config_names + ("reset_after",)
+
+
+io_format.register("GRU", GRU)

@@ -32,6 +32,7 @@ from fastrnn._core.validation import (
     check_random_state,
     check_real,
 )
+from fastrnn.io import format as io_format
 
 # Learned time constants start inside the range where the sigmoid of the
 # parametrisation passes gradient: at leak_logit = 3 (tau = 1 + e^-3, about
@@ -253,3 +254,31 @@ class LeakyRNN(ParameterOwner, SequenceIO):
     def __repr__(self) -> str:
         return (f"LeakyRNN({self.input_size}, {self.hidden_size}, learn_tau={self.learn_tau}, "
                 f"dtype={self.dtype.name})")
+
+    # -- persistence (fastrnn.io) --
+    # tau is not a constructor argument of the file: fixed time constants are
+    # saved as the array alpha (1/tau), learned ones are a parameter.
+    _saved_config_names = ("input_size", "hidden_size", "learn_tau", "batch_first", "dtype")
+
+    def _save_arrays(self):
+        arrays = dict(self.params)
+        if not self.learn_tau:
+            arrays["alpha"] = self._alpha
+        return arrays
+
+    @classmethod
+    def _from_saved(cls, config, arrays):
+        io_format.expect_shapes(
+            arrays, {"weight_ih_l0": (config.get("hidden_size"), config.get("input_size"))},
+            "LeakyRNN")
+        layer = cls(**config)
+        params = dict(arrays)
+        if not layer.learn_tau:
+            layer._alpha = io_format.expect_array(params, "alpha", (layer.hidden_size,),
+                                                  layer.dtype, "LeakyRNN").copy()
+            del params["alpha"]
+        io_format.assign_params(layer.params, params, "LeakyRNN")
+        return layer
+
+
+io_format.register("LeakyRNN", LeakyRNN)

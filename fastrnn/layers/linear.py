@@ -11,6 +11,7 @@ from fastrnn._core.validation import (
     NotFittedError,
     as_float_array, check_bool, check_dtype, check_random_state,
 )
+from fastrnn.io import format as io_format
 
 
 class Linear(ParameterOwner):
@@ -83,3 +84,18 @@ class Linear(ParameterOwner):
         return dout @ self.params["weight"]
 
     __call__ = forward
+
+    # -- persistence (fastrnn.io) --
+    _saved_config_names = ("in_features", "out_features", "bias", "dtype")
+
+    @classmethod
+    def _saved_shapes(cls, config, arrays):
+        D = io_format.config_int(config, "in_features")
+        O = io_format.config_int(config, "out_features")
+        shapes = {"weight": (O, D)}
+        if io_format.config_bool(config, "bias", True):
+            shapes["bias"] = (O,)
+        return shapes
+
+
+io_format.register("Linear", Linear)

@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from fastrnn.layers import _recurrent
 from fastrnn.layers.base import RecurrentLayer
 from fastrnn._core.validation import SeedLike, check_bool, check_real
+from fastrnn.io import format as io_format
 
 #: An LSTM state as passed in: (h, c), either None for zeros, or None for both.
 StateLike = Optional[tuple[Optional[ArrayLike], Optional[ArrayLike]]]
@@ -201,6 +202,18 @@ class LSTM(RecurrentLayer):
         if self.peepholes:
             parts.insert(-1, "peepholes=True")
         return parts
+
+    # -- persistence (fastrnn.io) --
+    _saved_config_names = RecurrentLayer._saved_config_names + ("forget_bias", "peepholes")
+
+    @classmethod
+    def _saved_extra_shapes(cls, config, hidden_size):
+        if io_format.config_bool(config, "peepholes", False):
+            return {"weight_peephole": (3, hidden_size)}
+        return {}
+
+
+io_format.register("LSTM", LSTM)
 
 
 def _pair(state, name):

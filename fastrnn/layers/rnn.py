@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from fastrnn.layers import _recurrent
 from fastrnn.layers.base import RecurrentLayer
 from fastrnn._core.validation import SeedLike
+from fastrnn.io import format as io_format
 
 if TYPE_CHECKING:   # imported where used (in __new__) at run time
     from fastrnn.layers.delays import DelayRNN
@@ -172,3 +173,9 @@ class RNN(RecurrentLayer):
         parts = super()._config_repr()
         parts.insert(2, f"nonlinearity={self.nonlinearity!r}")
         return parts
+
+    # -- persistence (fastrnn.io) --
+    _saved_config_names = RecurrentLayer._saved_config_names + ("nonlinearity",)
+
+
+io_format.register("RNN", RNN)

@@ -620,12 +620,17 @@ class Reversed:
     def __repr__(self) -> str:
         return f"Reversed({self.layer!r})"
 
+    # -- persistence (fastrnn.io) --
+    # Saved as the wrapped layer would be, nested under "layer".
+    def _save_config(self) -> dict[str, Any]:
+        return {"layer": _io.part_config(self.layer)}
 
-# Saved by fastrnn.save as the wrapped layer would be, nested under "layer".
-_io.register(
-    "Reversed", Reversed,
-    get_config=lambda m: {"layer": _io._nested_save(m.layer, "layer")[0]},
-    get_arrays=lambda m: _io._nested_save(m.layer, "layer")[1],
-    build=lambda config, arrays: Reversed(_io._nested_build(config.get("layer"), arrays,
-                                                            "layer")),
-)
+    def _save_arrays(self) -> dict[str, np.ndarray]:
+        return _io.part_arrays(self.layer, "layer")
+
+    @classmethod
+    def _from_saved(cls, config: dict[str, Any], arrays: dict[str, Any]) -> Reversed:
+        return cls(_io.build_part(config.get("layer"), arrays, "layer"))
+
+
+_io.register("Reversed", Reversed)

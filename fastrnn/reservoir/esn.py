@@ -23,6 +23,7 @@ from fastrnn.reservoir import _reservoir
 from fastrnn._core.validation import NotFittedError, as_float_array, check_bool, check_int
 from fastrnn.reservoir.readout import RLS, Ridge, Series
 from fastrnn.reservoir.reservoir import _ACTIVATIONS, Reservoir, _check_loop_sizes, _transposed
+from fastrnn.io import format as io_format
 
 
 class ESN:
@@ -412,3 +413,37 @@ class ESN:
     def __repr__(self) -> str:
         return (f"ESN({self.reservoir!r}, {self.readout!r}, feedback={self.feedback}, "
                 f"input_to_readout={self.input_to_readout})")
+
+    # -- persistence (fastrnn.io) --
+    # The reservoir and the readout as parts, and the last output fed back.
+    def _save_config(self):
+        return {"reservoir": io_format.part_config(self.reservoir),
+                "readout": io_format.part_config(self.readout),
+                "feedback": self.feedback, "input_to_readout": self.input_to_readout,
+                "n_outputs": self._n_outputs, "single": self._single}
+
+    def _save_arrays(self):
+        arrays = io_format.part_arrays(self.reservoir, "reservoir")
+        arrays.update(io_format.part_arrays(self.readout, "readout"))
+        if self._y_last is not None:
+            arrays["y_last"] = self._y_last
+        return arrays
+
+    @classmethod
+    def _from_saved(cls, config, arrays):
+        m = cls(io_format.build_part(config.get("reservoir"), arrays, "reservoir"),
+                io_format.build_part(config.get("readout"), arrays, "readout"),
+                feedback=config.get("feedback", False),
+                input_to_readout=config.get("input_to_readout", False))
+        m._n_outputs = (None if config.get("n_outputs") is None
+                        else io_format.config_int(config, "n_outputs"))
+        m._single = bool(config.get("single"))
+        if "y_last" in arrays:
+            y = arrays["y_last"]
+            if y.dtype != m.dtype or y.ndim not in (1, 2):
+                raise ValueError(f"y_last must be a 1-D or 2-D {m.dtype} array")
+            m._y_last = y.copy()
+        return m
+
+
+io_format.register("ESN", ESN)

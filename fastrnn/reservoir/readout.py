@@ -19,6 +19,7 @@ import scipy.linalg as sla
 
 from fastrnn.reservoir import _readout
 from fastrnn._core.validation import NotFittedError, as_float_array, check_dtype, check_int, check_real
+from fastrnn.io import format as io_format
 
 #: What the readouts take as X and Y: one array, or a list of arrays (series).
 Series = Union[ArrayLike, list[ArrayLike]]
@@ -450,6 +451,71 @@ class Ridge:
     def __repr__(self) -> str:
         return f"Ridge(ridge={self.ridge}, fit_bias={self.fit_bias}, solver={self.solver!r})"
 
+    # -- persistence (fastrnn.io) --
+    # The solution and, for partial_fit to resume, the accumulator.
+    def _save_config(self):
+        config = {"ridge": self.ridge, "fit_bias": self.fit_bias, "solver": self.solver,
+                  "dtype": self.dtype.name, "chunk_size": self.chunk_size,
+                  "n_samples_seen": int(self.n_samples_seen_), "single": self._single,
+                  "mode": getattr(self, "_mode", None)}
+        if hasattr(self, "coef_"):
+            # The solver may leave coef_ in Fortran order; predict's matmul
+            # rounds differently by layout, so the layout is restored too.
+            coef = np.asarray(self.coef_)
+            config["coef_fortran"] = bool(coef.ndim == 2 and not coef.flags.c_contiguous
+                                          and coef.flags.f_contiguous)
+        if hasattr(self, "solver_used_"):
+            config["solver_used"] = self.solver_used_
+            config["rcond"] = (None if self.rcond_ is None or not np.isfinite(self.rcond_)
+                               else float(self.rcond_))
+        return config
+
+    def _save_arrays(self):
+        arrays = {}
+        for name, attr in (("acc", "_acc"), ("shift_x", "_shift_x"), ("shift_y", "_shift_y"),
+                           ("coef", "coef_"), ("intercept", "intercept_")):
+            value = getattr(self, attr, None)
+            if value is not None:
+                arrays[name] = np.asarray(value)
+        return arrays
+
+    @classmethod
+    def _from_saved(cls, config, arrays):
+        config = dict(config)
+        seen, single, mode = config.pop("n_samples_seen"), config.pop("single"), config.pop("mode")
+        used, rcond = config.pop("solver_used", None), config.pop("rcond", None)
+        fortran = bool(config.pop("coef_fortran", False))
+        m = cls(**config)
+        if "acc" in arrays:
+            F, O = (getattr(arrays.get(k), "shape", (-1,))[:1] or (-1,)
+                    for k in ("shift_x", "shift_y"))
+            F, O = F[0], O[0]
+            width = int(m.fit_bias) + F + O
+            m._shift_x = io_format.expect_array(arrays, "shift_x", (F,), m.dtype, "Ridge").copy()
+            m._shift_y = io_format.expect_array(arrays, "shift_y", (O,), m.dtype, "Ridge").copy()
+            m._acc = io_format.expect_array(arrays, "acc", (width, width), m.dtype,
+                                            "Ridge").copy()
+            if mode not in ("gram", "qr"):
+                raise ValueError(f"mode must be 'gram' or 'qr', got {mode!r}")
+            m._mode = mode
+        m._single = None if single is None else bool(single)
+        m.n_samples_seen_ = io_format.config_count({"n_samples_seen": seen}, "n_samples_seen")
+        if "coef" in arrays:
+            coef, intercept = arrays["coef"], arrays.get("intercept")
+            if coef.dtype != m.dtype or coef.ndim not in (1, 2) or \
+                    not isinstance(intercept, np.ndarray) or intercept.dtype != m.dtype \
+                    or intercept.shape != coef.shape[1:]:
+                raise ValueError("coef and intercept must be arrays of the readout's dtype, "
+                                 "(F, O) and (O,) or (F,) and ()")
+            m.coef_ = np.array(coef, order="F" if fortran else "C")
+            m.intercept_ = intercept[()] if intercept.ndim == 0 else intercept.copy()
+            m.solver_used_ = used
+            m.rcond_ = float("nan") if rcond is None else float(rcond)
+        return m
+
+
+io_format.register("Ridge", Ridge)
+
 
 class RLS:
     """Recursive least squares readout, trained online sample by sample.
@@ -529,3 +595,34 @@ class RLS:
 
     def __repr__(self) -> str:
         return f"RLS(alpha={self.alpha}, forgetting={self.forgetting}, fit_bias={self.fit_bias})"
+
+    # -- persistence (fastrnn.io) --
+    # P and the weights; coef_ and intercept_ are views of the weights.
+    def _save_config(self):
+        return {"alpha": self.alpha, "forgetting": self.forgetting, "fit_bias": self.fit_bias,
+                "dtype": self.dtype.name, "n_samples_seen": int(self.n_samples_seen_),
+                "single": self._single}
+
+    def _save_arrays(self):
+        return {} if self._P is None else {"P": self._P, "W": self._W}
+
+    @classmethod
+    def _from_saved(cls, config, arrays):
+        config = dict(config)
+        seen, single = config.pop("n_samples_seen"), config.pop("single")
+        m = cls(**config)
+        if "P" in arrays:
+            W = arrays.get("W")
+            if not isinstance(W, np.ndarray) or W.ndim != 2:
+                raise ValueError("W must be a 2-D array")
+            F = W.shape[0]
+            m._P = io_format.expect_array(arrays, "P", (F, F), m.dtype, "RLS").copy()
+            m._W = io_format.expect_array(arrays, "W", W.shape, m.dtype, "RLS").copy()
+            m._single = bool(single)
+            m.n_samples_seen_ = io_format.config_count({"n_samples_seen": seen},
+                                                       "n_samples_seen")
+            m._publish()
+        return m
+
+
+io_format.register("RLS", RLS)

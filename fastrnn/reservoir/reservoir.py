@@ -35,6 +35,7 @@ from fastrnn._core.validation import (
     check_real,
 )
 from fastrnn._core.validation import SeedLike
+from fastrnn.io import format as io_format
 
 _ACTIVATIONS = {"tanh": 0, "sigmoid": 1, "relu": 2, "identity": 3}
 
@@ -853,3 +854,64 @@ class Reservoir:
         kind = "sparse" if sp.issparse(self.W) else "dense"
         return (f"Reservoir({self.units}, sr={self.sr}, activation={self.activation!r}, "
                 f"W={kind}, dtype={self.dtype.name})")
+
+    # -- persistence (fastrnn.io) --
+    # The matrices as stored (W in CSR when sparse), the measured radii, the
+    # running state and the random generator (noise, matrices still to draw),
+    # so that a stream resumes exactly where it stopped.
+    _saved_scalars = ("units", "sr", "rc_connectivity", "input_connectivity", "fb_connectivity",
+                      "degree", "bias_scaling", "fb_scaling", "activation", "noise", "n_threads")
+
+    def _save_config(self):
+        config = {k: getattr(self, k) for k in self._saved_scalars}
+        config.update(dtype=self.dtype.name, sr_measured_initial=self.sr_measured_initial,
+                      sr_measured=self._sr_measured, rng=io_format.rng_state(self._rng))
+        if not isinstance(self.input_scaling, np.ndarray):
+            config["input_scaling"] = self.input_scaling
+        return config
+
+    def _save_arrays(self):
+        arrays = {"W": self.W, "bias": self.bias, "lr": self.lr, "state": self.state}
+        for name in ("Win", "Wfb"):
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
+        if isinstance(self.input_scaling, np.ndarray):
+            arrays["input_scaling"] = self.input_scaling
+        return arrays
+
+    @classmethod
+    def _from_saved(cls, config, arrays):
+        config = dict(config)
+        N, dt = io_format.config_int(config, "units"), config.get("dtype")
+        sr0, sr1 = config.pop("sr_measured_initial"), config.pop("sr_measured")
+        rng = config.pop("rng")
+        if "input_scaling" not in config:
+            config["input_scaling"] = arrays.get("input_scaling")
+        io_format.expect_shapes(arrays, {"W": (N, N), "bias": (N,), "lr": (N,)}, "Reservoir")
+        for name in ("Win", "Wfb"):
+            # Written dense: a sparse one here is crafted, and its stated
+            # width (not backed by any array) would size the dense copy the
+            # constructor makes.
+            a = arrays.get(name)
+            if a is not None and (not isinstance(a, np.ndarray) or a.ndim != 2
+                                  or a.shape[0] != N):
+                raise ValueError(f"{name} must be a dense array of shape ({N}, any), got "
+                                 f"{type(a).__name__} of shape {getattr(a, 'shape', None)}")
+        state = arrays.get("state")
+        if not isinstance(state, np.ndarray) or state.ndim not in (1, 2) \
+                or state.shape[-1] != N or state.dtype != np.dtype(dt):
+            raise ValueError(f"state must be {dt} of shape ({N},) or (B, {N})")
+        r = cls(W=arrays["W"], Win=arrays.get("Win"), Wfb=arrays.get("Wfb"),
+                bias=arrays["bias"], lr=arrays["lr"], **config)
+        for name in ("W", "bias", "lr"):
+            a = arrays[name]
+            if a.dtype != r.dtype:
+                raise ValueError(f"{name} must be {r.dtype}, got {a.dtype}")
+        r.sr_measured_initial = None if sr0 is None else float(sr0)
+        r._sr_measured = None if sr1 is None else float(sr1)
+        r.state = state.copy()
+        r._rng = io_format.rng_from_state(rng)
+        return r
+
+
+io_format.register("Reservoir", Reservoir)

@@ -29,6 +29,7 @@ from fastrnn._core.validation import (
     check_real,
 )
 from fastrnn._core.validation import SeedLike
+from fastrnn.io import format as io_format
 
 
 class Parametrised(Protocol):
@@ -182,6 +183,44 @@ class Optimizer:
             b[...] = s
         self.steps = steps
 
+    # -- persistence (fastrnn.io) --
+    # An optimiser refers to the arrays of the model it updates: its file
+    # holds the hyperparameters, step counts, random generator and buffers,
+    # and is loaded against the model, load(path, model=...).
+    #: The constructor arguments a file stores, beside the clipping thresholds.
+    _saved_hyperparameters: tuple[str, ...] = ()
+
+    def _save_config(self) -> dict[str, Any]:
+        config = {k: getattr(self, k)
+                  for k in self._saved_hyperparameters + ("clip_norm", "clip_value")}
+        config.update(steps=self.steps, random_steps=self.random_steps,
+                      rng=io_format.rng_state(self._rng))
+        return config
+
+    def _save_arrays(self) -> dict[str, np.ndarray]:
+        return {f"buffer{i}": b for i, b in enumerate(self._buffers())}
+
+    @classmethod
+    def _from_saved(cls, config: dict[str, Any], arrays: Mapping[str, Any],
+                    model: ModelsLike) -> Optimizer:
+        """The optimiser of ``model`` saved in ``config`` and ``arrays``; the
+        buffers must match those of ``model``'s parameters exactly."""
+        config = dict(config)
+        steps, random_steps = config.pop("steps"), config.pop("random_steps")
+        rng = config.pop("rng")
+        opt = cls(model, **config)
+        buffers = opt._buffers()
+        if len(arrays) != len(buffers):
+            raise ValueError(f"the file holds {len(arrays)} buffers, the optimiser of "
+                             f"this model {len(buffers)}: not the model it was saved with")
+        for i, b in enumerate(buffers):
+            b[...] = io_format.expect_array(arrays, f"buffer{i}", b.shape, b.dtype, cls.__name__)
+        opt.steps = io_format.config_count({"steps": steps}, "steps")
+        opt.random_steps = io_format.config_count({"random_steps": random_steps},
+                                                  "random_steps")
+        opt._rng = io_format.rng_from_state(rng)
+        return opt
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum.
@@ -212,6 +251,12 @@ class SGD(Optimizer):
         _optim.sgd_step(p, g, self._momentum_buffers[i], self.lr, self.momentum,
                         self.nesterov, self.weight_decay, self.steps == 1)
 
+    # -- persistence (fastrnn.io) --
+    _saved_hyperparameters = ("lr", "momentum", "nesterov", "weight_decay")
+
+
+io_format.register("SGD", SGD, needs_model=True)
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015), as ``torch.optim.Adam`` computes it."""
@@ -241,3 +286,9 @@ class Adam(Optimizer):
         sqrt_bc2 = (1.0 - b2 ** self.steps) ** 0.5
         _optim.adam_step(p, g, self._m[i], self._v[i], self.lr, b1, b2, self.eps, bc1,
                          sqrt_bc2, self.weight_decay)
+
+    # -- persistence (fastrnn.io) --
+    _saved_hyperparameters = ("lr", "betas", "eps", "weight_decay")
+
+
+io_format.register("Adam", Adam, needs_model=True)

@@ -28,6 +28,7 @@ from fastrnn.layers.leaky import LeakyRNN
 from fastrnn.training.optim import Adam, Optimizer
 from fastrnn.layers.linear import Linear
 from fastrnn._core.validation import SeedLike
+from fastrnn.io import format as io_format
 
 
 class Sequential:
@@ -83,6 +84,27 @@ class Sequential:
         return self.recurrent.backward(dout, dstate)
 
     __call__ = forward
+
+    # -- persistence (fastrnn.io) --
+    # Each part saved as it would be alone.
+    def _save_config(self) -> dict[str, Any]:
+        return {"recurrent": io_format.part_config(self.recurrent),
+                "output": None if self.output is None else io_format.part_config(self.output)}
+
+    def _save_arrays(self) -> dict[str, np.ndarray]:
+        arrays = io_format.part_arrays(self.recurrent, "recurrent")
+        if self.output is not None:
+            arrays.update(io_format.part_arrays(self.output, "output"))
+        return arrays
+
+    @classmethod
+    def _from_saved(cls, config: dict[str, Any], arrays: Mapping[str, Any]) -> Sequential:
+        output = config.get("output")
+        return cls(io_format.build_part(config.get("recurrent"), arrays, "recurrent"),
+                   None if output is None else io_format.build_part(output, arrays, "output"))
+
+
+io_format.register("Sequential", Sequential)
 
 
 class _PartsView(dict):
