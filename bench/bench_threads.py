@@ -10,18 +10,18 @@ two Python threads are the only parallelism.
 
 Both time the same total work: 2 x calls forward passes, done by one thread,
 or by two threads doing `calls` each (on separate models, and on one shared
-model). The script prints the medians and the throughput ratios.
+model). The script prints the times (bench/timing.py's rule) and the
+throughput ratios.
 """
 import argparse
 import contextlib
-import statistics
 import threading
-import time
 
 import numpy as np
 import pytest
 
 import fastrnn
+from timing import rule, time_engines
 
 try:
     from threadpoolctl import threadpool_limits
@@ -94,44 +94,35 @@ def main():
         "2 threads, separate models": (models, 2),
         "2 threads, one shared model": (models[:1], 2),
     }
-    times = {name: [] for name in modes}
     with one_blas_thread():
-        run(models, xs, 1, 2)   # warm-up: pages, BLAS buffers
-        for _ in range(args.repeat):
-            for name, (ms, n) in modes.items():   # interleaved: drift hits all alike
-                t0 = time.perf_counter()
-                run(ms, xs, args.calls, n)
-                times[name].append(time.perf_counter() - t0)
+        times = time_engines({name: lambda ms=ms, n=n: run(ms, xs, args.calls, n)
+                              for name, (ms, n) in modes.items()}, args.repeat)
     # Control: NumPy's own matmul (which releases the GIL) in the same
     # pattern shows how much parallelism the machine offers right now.
     a = np.random.default_rng(1).standard_normal((256, 256)).astype(dtype)
-    control = {"1 thread": [], "2 threads": []}
 
     def matmuls(n):
         for _ in range(n):
             a @ a
 
+    def matmuls_in_two_threads():
+        ts = [threading.Thread(target=matmuls, args=(20 * args.calls,)) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
     with one_blas_thread():
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            matmuls(40 * args.calls)
-            control["1 thread"].append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            ts = [threading.Thread(target=matmuls, args=(20 * args.calls,)) for _ in range(2)]
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join()
-            control["2 threads"].append(time.perf_counter() - t0)
+        control = time_engines({"1 thread": lambda: matmuls(40 * args.calls),
+                                "2 threads": matmuls_in_two_threads}, args.repeat)
     blas = "1 (threadpoolctl)" if threadpool_limits else "unlimited (threadpoolctl missing)"
     print(f"RNN forward, D={SIZE['D']} H={SIZE['H']} B={SIZE['B']} T={SIZE['T']} {dtype.name}; "
           f"{2 * args.calls} passes per measurement; BLAS threads per caller: {blas}; "
-          f"median of {args.repeat}")
-    base = statistics.median(times["1 thread"])
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"  {name:30s} {1e3 * med:8.1f} ms   throughput x{base / med:.2f}")
-    c1, c2 = (statistics.median(control[k]) for k in ("1 thread", "2 threads"))
+          f"{rule(args.repeat)}")
+    base = times["1 thread"]
+    for name, seconds in times.items():
+        print(f"  {name:30s} {1e3 * seconds:8.1f} ms   throughput x{base / seconds:.2f}")
+    c1, c2 = control["1 thread"], control["2 threads"]
     print(f"  control, NumPy 256x256 matmuls: 2 threads give throughput x{c1 / c2:.2f} "
           "(the parallelism the machine offered during this run)")
 

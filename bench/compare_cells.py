@@ -18,8 +18,8 @@ import sys
 import numpy as np
 
 import fastrnn
-import timing
 from references import load
+from timing import engines_ms, rule
 
 _reference = load("reference")
 gru_forward, lstm_forward = _reference.gru_forward, _reference.lstm_forward
@@ -28,9 +28,8 @@ SIZES = [(32, 64, 1, 1000), (128, 256, 32, 100), (512, 1024, 64, 50)]
 GATES = {"LSTM": 4, "GRU": 3}
 
 
-def median_ms(fn, repeats):
-    # at least 0.2 s of calls: the small sizes take well under a millisecond
-    return timing.median_ms(fn, repeats, min_time=0.2)
+# Blocks of at least 0.2 s of calls: the small sizes take well under a millisecond.
+MIN_TIME = 0.2
 
 
 def step_gflops(B, H, G, repeats):
@@ -47,7 +46,8 @@ def step_gflops(B, H, G, repeats):
         # both orientations of the product; the faster is the limit
         fns = [lambda: blas.sgemm(1.0, w, h), lambda: blas.sgemm(1.0, h, w, trans_a=1, trans_b=1)]
     reps = max(repeats, 50)
-    ms = min(median_ms(lambda: [fn() for _ in range(20)], reps) / 20 for fn in fns)
+    ms = min(engines_ms({i: (lambda fn=fn: [fn() for _ in range(20)]) for i, fn in enumerate(fns)},
+                        reps, min_time=MIN_TIME).values()) / 20
     return 2.0 * B * H * G * H / (ms * 1e-3) / 1e9
 
 
@@ -111,8 +111,7 @@ def bench_one(cell, D, H, B, T, threads, repeats, with_numpy):
         layer.forward(x, state)
         layer.backward(dy)
 
-    row["fastrnn fwd"] = median_ms(fr_fwd, repeats)
-    row["fastrnn f+b"] = median_ms(fr_fwdbwd, repeats)
+    engines = {"fastrnn fwd": fr_fwd, "fastrnn f+b": fr_fwdbwd}
     if module is not None:
         xt = torch.tensor(x)
         st = (torch.tensor(h0), torch.tensor(c0)) if c0 is not None else torch.tensor(h0)
@@ -126,11 +125,10 @@ def bench_one(cell, D, H, B, T, threads, repeats, with_numpy):
             y, _ = module(xt, st)
             y.backward(dyt)
 
-        row["torch fwd"] = median_ms(t_fwd, repeats)
-        row["torch f+b"] = median_ms(t_fwdbwd, repeats)
+        engines["torch fwd"] = t_fwd
+        engines["torch f+b"] = t_fwdbwd
         try:
-            run = onnx_session(torch, module, x, h0, c0, threads)
-            row["ORT fwd"] = median_ms(run, repeats)
+            engines["ORT fwd"] = onnx_session(torch, module, x, h0, c0, threads)
         except Exception as exc:  # noqa: BLE001 - optional peer
             print(f"# ONNX Runtime skipped for {cell} {D, H, B, T}: {exc!r}", file=sys.stderr)
     if with_numpy:
@@ -141,7 +139,9 @@ def bench_one(cell, D, H, B, T, threads, repeats, with_numpy):
         else:
             fn = lambda: gru_forward(x, p["weight_ih_l0"], p["weight_hh_l0"],  # noqa: E731
                                      p["bias_ih_l0"], p["bias_hh_l0"], h0[0])
-        row["numpy fwd"] = median_ms(fn, max(3, repeats // 3))
+        engines["numpy fwd"] = fn
+    calls = {name: max(3, repeats // 3) if name == "numpy fwd" else repeats for name in engines}
+    row.update(engines_ms(engines, calls, min_time=MIN_TIME))
     row["gflops fwd"] = flops(cell, D, H, B, T) / (row["fastrnn fwd"] * 1e-3) / 1e9
     row["gflops f+b"] = 3 * flops(cell, D, H, B, T) / (row["fastrnn f+b"] * 1e-3) / 1e9
     row["step limit"] = step_gflops(B, H, GATES[cell], repeats)
@@ -159,20 +159,28 @@ def step_table(threads, repeats):
     for cell in ("LSTM", "GRU"):
         layer = getattr(fastrnn, cell)(32, 64, seed=0)
         _, state = layer.step(x[0])
-        us = 1e3 * median_ms(lambda: [layer.step(x[0], state) for _ in range(n)], repeats) / n
+        engines = {"fastrnn": lambda: [layer.step(x[0], state) for _ in range(n)]}
         try:
             import torch
-
+        except ImportError:
+            torch = None
+        if torch is not None:
             torch.set_num_threads(threads)
             mod = getattr(torch.nn, cell + "Cell")(32, 64)
             xt = torch.tensor(x)
             st = mod(xt)
-            with torch.no_grad():
-                tus = 1e3 * median_ms(lambda: [mod(xt, st) for _ in range(n)], repeats) / n
-            ratio = f"{tus / us:.1f}"
-            tcol = f"{tus:.2f}"
-        except ImportError:
-            tcol = ratio = "-"
+
+            def torch_steps():
+                with torch.no_grad():
+                    return [mod(xt, st) for _ in range(n)]
+
+            engines["torch"] = torch_steps
+        per_step = {name: 1e3 * ms / n
+                    for name, ms in engines_ms(engines, repeats, min_time=MIN_TIME).items()}
+        us = per_step["fastrnn"]
+        tcol = ratio = "-"
+        if torch is not None:
+            tcol, ratio = f"{per_step['torch']:.2f}", f"{per_step['torch'] / us:.1f}"
         print(f"| {cell} | {us:.2f} | {tcol} | {ratio} |", flush=True)
 
 
@@ -190,7 +198,8 @@ def main():
         limiter = threadpool_limits(limits=args.threads)
     except ImportError:
         limiter = None
-    print(f"# float32, {args.threads} threads, medians in ms; ratio = peer / fastrnn")
+    print(f"# float32, {args.threads} threads, ms ({rule(args.repeats)}, at least "
+          f"{MIN_TIME} s a block); ratio = peer / fastrnn")
     cols = ["fastrnn fwd", "torch fwd", "ORT fwd", "numpy fwd", "fastrnn f+b", "torch f+b"]
     print("| cell | D, H, B, T | " + " | ".join(cols)
           + " | fwd: torch/fr, ORT/fr | f+b: torch/fr | GFLOP/s fwd, f+b | step GEMM GFLOP/s |")

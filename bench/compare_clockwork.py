@@ -12,7 +12,7 @@ import argparse
 import numpy as np
 
 import fastrnn
-from timing import median_ms
+from timing import engines_ms, rule
 from fastrnn.layers.clockwork import ClockworkRNN
 
 
@@ -22,7 +22,7 @@ def main():
     args = ap.parse_args()
     D, H, T = 16, 512, 500
     periods = tuple(2 ** i for i in range(8))
-    print(f"D={D} H={H} T={T} float32, periods {periods}; medians of {args.repeat}, ms")
+    print(f"D={D} H={H} T={T} float32, periods {periods}; ms, {rule(args.repeat)}")
     print(f"{'B':>4} | {'fwd rnn':>8} {'fwd cw':>8} {'x':>5} | {'f+b rnn':>8} {'f+b cw':>8} {'x':>5}")
     for B in (1, 16):
         rng = np.random.default_rng(0)
@@ -30,10 +30,11 @@ def main():
         dy = rng.standard_normal((T, B, H)).astype(np.float32)
         rnn = fastrnn.RNN(D, H, seed=0)
         cw = ClockworkRNN(D, H, periods, seed=0)
-        r = {}
+        engines = {}
         for name, layer in (("rnn", rnn), ("cw", cw)):
-            r["f" + name] = median_ms(lambda: layer.forward(x), args.repeat)
-            r["b" + name] = median_ms(lambda: (layer.forward(x), layer.backward(dy)), args.repeat)
+            engines["f" + name] = lambda layer=layer: layer.forward(x)
+            engines["b" + name] = lambda layer=layer: (layer.forward(x), layer.backward(dy))
+        r = engines_ms(engines, args.repeat)
         print(f"{B:>4} | {r['frnn']:8.2f} {r['fcw']:8.2f} {r['frnn'] / r['fcw']:5.1f} | "
               f"{r['brnn']:8.2f} {r['bcw']:8.2f} {r['brnn'] / r['bcw']:5.1f}", flush=True)
 

@@ -3,8 +3,9 @@ fastrnn.dask on a local cluster, with the bytes the cluster moved.
 
 Issue 7's setting by default: 64 NARMA10 series of 5,000 steps, a reservoir
 of N = 500 units (sr 0.9, lr 0.3, connectivity 0.1), ridge 1e-6, warmup 100.
-Timed side by side in one run (medians of --repeat), each against its
-one-process baseline:
+Timed side by side in one run by bench/timing.py's rule (blocks of --repeat
+calls after a warm-up, a few rounds, the best block median), each against
+its one-process baseline:
 
 - fit: ``esn.fit`` on the list in this process, against
   ``fastrnn.dask.fit_esn`` on Dask's local threads (no cluster) and on a
@@ -27,7 +28,8 @@ Bytes moved: every process of the cluster (this client, the scheduler, each
 worker) counts the bytes it writes to its TCP connections, by wrapping
 ``distributed.comm.tcp.TCP.write`` (which returns the bytes of the frames it
 sent) before the timed calls. A call's bytes are the growth of the sums over
-its --repeat runs divided by --repeat: its data, task specifications and
+all its runs (warm-ups included) divided by their number: its data, task
+specifications and
 results, and the few heartbeats of those seconds. Dask's worker-to-worker
 transfer log (``Worker.transfer_incoming_log``) is not enough on its own: it
 misses the client's scatters and the results gathered.
@@ -56,6 +58,7 @@ import numpy as np
 
 import fastrnn
 from fastrnn import datasets
+from timing import rule, time_engines
 
 try:
     from fastrnn import dask as fdask
@@ -64,22 +67,15 @@ except ImportError:
     sys.exit('this benchmark needs Dask: pip install "dask[distributed]"')
 
 LR, SR, CONN, RIDGE, WARMUP = 0.3, 0.9, 0.1, 1e-6, 100
+# Seconds before each timed call: OpenBLAS's threads spin ~0.1 s after a call
+# and would compete with the next one.
+PAUSE = 0.3
 
 
 def make_esn(units):
     res = fastrnn.Reservoir(units, sr=SR, lr=LR, rc_connectivity=CONN, seed=0)
     res.initialize(1)   # draw Win here, outside the timed calls
     return fastrnn.ESN(res, fastrnn.Ridge(RIDGE))
-
-
-def median_time(fn, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        time.sleep(0.3)     # let OpenBLAS's spinning threads go idle first
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), out
 
 
 def blas_threads():
@@ -131,10 +127,18 @@ class ByteMeter:
                          sum(self.client.run(tcp_bytes_written).values())], dtype=float)
 
     def timed(self, fn, repeat):
-        """median_time(fn), plus the bytes each run moved, by role."""
+        """Seconds per call of ``fn`` alone (the bench rule: its bytes could not
+        be told from another engine's if they took turns), its last result,
+        and the bytes one call moved, by role."""
+        calls = []
+
+        def counted():
+            calls.append(1)
+            return fn()
+
         before = self.read()
-        t, out = median_time(fn, repeat)
-        return t, out, (self.read() - before) / repeat
+        t = time_engines({"call": counted}, repeat, pause=PAUSE)
+        return t["call"], t.outputs["call"], (self.read() - before) / len(calls)
 
 
 # ------------------------------------------------------------------ search
@@ -187,7 +191,10 @@ def main():
         return copy.deepcopy(proto)
 
     rows = []      # (section, name, seconds, baseline seconds, check, bytes by role)
-    t_fit, ref = median_time(lambda: fresh().fit(X, Y, warmup=WARMUP), args.repeat)
+    fits = time_engines({"fit": lambda: fresh().fit(X, Y, warmup=WARMUP),
+                         "local": lambda: fdask.fit_esn(fresh(), X, Y, warmup=WARMUP)},
+                        args.repeat, pause=PAUSE)
+    t_fit, ref = fits["fit"], fits.outputs["fit"]
     rows.append(("fit", "one process, esn.fit(list)", t_fit, t_fit, "-", None))
     # A QR refit (solver "auto" on badly conditioned states) would make the
     # baseline do work the streamed fit never does: say which solve ran.
@@ -205,13 +212,15 @@ def main():
         return (f"W {np.linalg.norm(a - b) / np.linalg.norm(b):.1e}, "
                 f"y {np.linalg.norm(p - pred_test) / np.linalg.norm(pred_test):.1e}")
 
-    t, esn = median_time(lambda: fdask.fit_esn(fresh(), X, Y, warmup=WARMUP), args.repeat)
-    rows.append(("fit", "fit_esn, local threads (no cluster)", t, t_fit, check_fit(esn), None))
+    rows.append(("fit", "fit_esn, local threads (no cluster)", fits["local"], t_fit,
+                 check_fit(fits.outputs["local"]), None))
 
-    t_pred, local_pred = median_time(lambda: [copy.deepcopy(ref).predict(x) for x in X],
-                                     args.repeat)
+    loops = time_engines({"predict": lambda: [copy.deepcopy(ref).predict(x) for x in X],
+                          "search": lambda: serial_search(grid, train, valid)},
+                         args.repeat, pause=PAUSE)
+    t_pred, local_pred = loops["predict"], loops.outputs["predict"]
     rows.append(("predict", "one process, esn.predict per series", t_pred, t_pred, "-", None))
-    t_search, serial = median_time(lambda: serial_search(grid, train, valid), args.repeat)
+    t_search, serial = loops["search"], loops.outputs["search"]
     rows.append(("search", "one process, a loop of esn.fit", t_search, t_search, "-", None))
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -266,7 +275,8 @@ def main():
     print(f"\nsizes: the series {data_mb:.2f} MB (the training part of the search "
           f"{data_mb * n_train / args.series:.2f} MB), the fitted ESN's arrays "
           f"~{model_mb:.2f} MB")
-    print(f"\n{'':8s}{'':40s} {'median s':>9s} {'speed-up':>9s}  {'MB sent by client':>17s} "
+    print(f"\nseconds per call: {rule(args.repeat)} (those on the cluster one at a time)")
+    print(f"\n{'':8s}{'':40s} {'seconds':>9s} {'speed-up':>9s}  {'MB sent by client':>17s} "
           f"{'scheduler':>9s} {'workers':>8s}  check")
     order = ["fit", "predict", "search"]
     for section, name, t, base, check, moved in sorted(rows, key=lambda r: order.index(r[0])):

@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 
 import fastrnn
-from timing import median_ms
+from timing import engines_ms, rule
 
 
 def numpy_leaky_forward(x, w_ih, w_hh, bias, alpha):
@@ -32,7 +32,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=9)
     args = ap.parse_args()
-    print("float32, medians of", args.repeat, "(ms); x = NumPy loop / fastrnn leaky forward")
+    print(f"float32, ms ({rule(args.repeat)}); x = NumPy loop / fastrnn leaky forward")
     print(f"{'D,H,B,T':>16} | {'rnn fwd':>8} {'leaky fwd':>9} {'numpy fwd':>9} {'x':>5} | "
           f"{'rnn f+b':>8} {'leaky f+b':>9} {'+omega':>8} | {'delay fwd':>9} {'delay f+b':>9}")
     for D, H, B, T in [(32, 64, 1, 1000), (128, 256, 32, 100)]:
@@ -53,19 +53,22 @@ def main():
                 layer.forward(x)
                 layer.backward(dy, **kw)
             return run
-        t_rnn = median_ms(lambda: rnn.forward(x), args.repeat)
-        t_leaky = median_ms(lambda: leaky.forward(x), args.repeat)
-        t_np = median_ms(lambda: numpy_leaky_forward(x, p["weight_ih_l0"], p["weight_hh_l0"],
-                                                     bias, alpha), args.repeat)
-        t_rnn_fb = median_ms(fb(rnn), args.repeat)
-        t_leaky_fb = median_ms(fb(leaky), args.repeat)
-        t_omega_fb = median_ms(fb(leaky, omega=0.01), args.repeat)
-        t_delay = median_ms(lambda: delay.forward(x), args.repeat)
-        t_delay_fb = median_ms(fb(delay), args.repeat)
+        t = engines_ms({
+            "rnn": lambda: rnn.forward(x),
+            "leaky": lambda: leaky.forward(x),
+            "numpy": lambda: numpy_leaky_forward(x, p["weight_ih_l0"], p["weight_hh_l0"],
+                                                 bias, alpha),
+            "rnn f+b": fb(rnn),
+            "leaky f+b": fb(leaky),
+            "omega f+b": fb(leaky, omega=0.01),
+            "delay": lambda: delay.forward(x),
+            "delay f+b": fb(delay),
+        }, args.repeat)
         size = f"{D},{H},{B},{T}"
-        print(f"{size:>16} | {t_rnn:8.2f} {t_leaky:9.2f} {t_np:9.2f} {t_np / t_leaky:5.1f} | "
-              f"{t_rnn_fb:8.2f} {t_leaky_fb:9.2f} {t_omega_fb:8.2f} | {t_delay:9.2f} "
-              f"{t_delay_fb:9.2f}   (max |leaky - numpy| {err:.1e})", flush=True)
+        print(f"{size:>16} | {t['rnn']:8.2f} {t['leaky']:9.2f} {t['numpy']:9.2f} "
+              f"{t['numpy'] / t['leaky']:5.1f} | {t['rnn f+b']:8.2f} {t['leaky f+b']:9.2f} "
+              f"{t['omega f+b']:8.2f} | {t['delay']:9.2f} {t['delay f+b']:9.2f}   "
+              f"(max |leaky - numpy| {err:.1e})", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import tempfile
 import numpy as np
 
 import fastrnn
-from timing import median_ms
+from timing import engines_ms, rule
 
 SIZES = [(32, 64, 1, 1000), (128, 256, 32, 100)]
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
@@ -78,9 +78,6 @@ def bench_one(kind, attrs, D, H, B, T, threads, repeats, directory):
     load_ms = 1e3 * (time.perf_counter() - t0)
     x = np.random.default_rng(1).standard_normal((T, B, D)).astype(np.float32)
     y, _ = layer.forward(x)
-    # fastrnn is timed before the ONNX Runtime session exists: the session's
-    # threads spin for a while after each run and would take a core from it.
-    fastrnn_ms = median_ms(lambda: layer.forward(x), repeats)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -88,10 +85,12 @@ def bench_one(kind, attrs, D, H, B, T, threads, repeats, directory):
     Y = sess.run(None, {"x": x})[0]
     dirs = Y.shape[1]
     y_ort = Y.transpose(0, 2, 1, 3).reshape(T, B, dirs * H)
-    ort_ms = median_ms(lambda: sess.run(None, {"x": x}), repeats)
+    # The session's threads spin for a while after each run; each block's
+    # warm-up call, untimed, lets them settle before fastrnn's timed calls.
+    t = engines_ms({"fastrnn": lambda: layer.forward(x),
+                    "ort": lambda: sess.run(None, {"x": x})}, repeats)
     del sess
-    return dict(fastrnn=fastrnn_ms, ort=ort_ms,
-                diff=float(np.abs(y - y_ort).max()), load=load_ms)
+    return dict(t, diff=float(np.abs(y - y_ort).max()), load=load_ms)
 
 
 def main():
@@ -105,7 +104,7 @@ def main():
     except ImportError:
         pass
     import onnxruntime as ort
-    print(f"# float32, {args.threads} threads, medians of {args.repeats} in ms; "
+    print(f"# float32, {args.threads} threads, ms ({rule(args.repeats)}); "
           f"onnxruntime {ort.__version__}; ratio = ORT / fastrnn")
     print("| model | D, H, B, T | fastrnn fwd | ORT fwd | ORT/fastrnn | max abs diff "
           "| from_onnx ms |")

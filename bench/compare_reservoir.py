@@ -8,8 +8,10 @@ the matrices fastrnn drew, and the states are checked against the NumPy loop.
 The ridge fit is also compared with one BLAS syrk of the same states (the
 floor of any normal-equations fit).
 
-Timings are medians of --repeat runs, all taken side by side in this one
-process. Run it under the benchmark lock on a shared machine:
+Timings follow bench/timing.py's rule (blocks of --repeat runs after a
+warm-up, taken in turn for a few rounds, the best block median), all side by
+side in this one process. Run it under the benchmark lock on a shared
+machine:
 
     flock /tmp/fastrnn-bench.lock python bench/compare_reservoir.py
 """
@@ -25,6 +27,7 @@ from fastrnn.analysis.datasets import mackey_glass
 from fastrnn.reservoir.esn import ESN
 from fastrnn.reservoir.readout import Ridge
 from fastrnn.reservoir.reservoir import Reservoir
+from timing import rule, time_engines
 
 try:
     import reservoirpy
@@ -34,19 +37,6 @@ except ImportError:  # optional
     reservoirpy = None
 
 LR, SR, CONN, RIDGE, WARMUP = 0.3, 0.9, 0.1, 1e-6, 100
-
-
-def median_time(fn, repeat):
-    # OpenBLAS's worker threads spin for ~0.1 s after a BLAS call; let them go
-    # idle so that they do not compete with the timed code on 2 cores.
-    time.sleep(0.3)
-    times = []
-    out = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), out
 
 
 def numpy_run(W, Win, b, lr, X):
@@ -87,7 +77,7 @@ def main(argv=None):
           f"ridge={RIDGE}, warmup={WARMUP}")
     print(f"# numpy {np.__version__}; ReservoirPy "
           f"{reservoirpy.__version__ if use_rpy else 'not installed/skipped'}; "
-          f"medians of {args.repeat} (fastrnn) / {args.slow_repeat} (NumPy, ReservoirPy) runs")
+          f"{rule(args.repeat)} (fastrnn; {args.slow_repeat} for NumPy and ReservoirPy)")
     rows = []
     for N in args.sizes:
         t0 = time.perf_counter()
@@ -106,22 +96,17 @@ def main(argv=None):
             res.reset()
             return ESN(res, Ridge(RIDGE)).fit(X, Y, warmup=WARMUP)
 
-        t_fr, s_fr = median_time(fr_run, args.repeat)
+        s_fr = fr_run()
         threads = res.threads_used_
-        t_fr1, _ = median_time(lambda: fr_run(res1), args.repeat)
-        t_fr32, s_fr32 = median_time(lambda: fr_run(res32), args.repeat)
-        t_frfit, esn = median_time(fr_fit, args.repeat)
         S = s_fr[WARMUP:]
-        t_ridge, _ = median_time(lambda: Ridge(RIDGE).fit(S, Y[WARMUP:]), args.repeat)
-        t_syrk, _ = median_time(lambda: blas.dsyrk(1.0, S.T, trans=0), args.repeat)
-        t_np, s_np = median_time(lambda: numpy_run(W, Win, b, LR, X), args.slow_repeat)
-        t_npfit, _ = median_time(lambda: numpy_fit(numpy_run(W, Win, b, LR, X), Y),
-                                 args.slow_repeat)
-        err = np.abs(s_fr - s_np).max()
-        err32 = np.abs(s_fr32 - s_np).max()
-        row = dict(N=N, init=t_init, fr=t_fr, fr1=t_fr1, threads=threads, fr32=t_fr32, frfit=t_frfit, ridge=t_ridge,
-                   syrk=t_syrk, np=t_np, npfit=t_npfit, err=err, err32=err32,
-                   solver=esn.readout.solver_used_)
+        engines = {
+            "fr": fr_run, "fr1": lambda: fr_run(res1), "fr32": lambda: fr_run(res32),
+            "frfit": fr_fit, "ridge": lambda: Ridge(RIDGE).fit(S, Y[WARMUP:]),
+            "syrk": lambda: blas.dsyrk(1.0, S.T, trans=0),
+            "np": lambda: numpy_run(W, Win, b, LR, X),
+            "npfit": lambda: numpy_fit(numpy_run(W, Win, b, LR, X), Y),
+        }
+        slow = {"np", "npfit"}
         if use_rpy:
             rr = RPyReservoir(units=N, lr=LR, sr=SR, W=W.copy(), Win=Win.copy(), bias=b.copy())
             rr.initialize(X)
@@ -135,9 +120,16 @@ def main(argv=None):
                 model = rr >> RPyRidge(ridge=RIDGE)
                 return model.fit(X, Y, warmup=WARMUP)
 
-            row["rpy"], s_rpy = median_time(rpy_run, args.slow_repeat)
-            row["rpyfit"], _ = median_time(rpy_fit, args.slow_repeat)
-            row["err_rpy"] = np.abs(np.asarray(s_rpy) - s_np).max()
+            engines.update(rpy=rpy_run, rpyfit=rpy_fit)
+            slow |= {"rpy", "rpyfit"}
+        t = time_engines(engines, {name: args.slow_repeat if name in slow else args.repeat
+                                   for name in engines})
+        s_np = t.outputs["np"]
+        row = dict(t, N=N, init=t_init, threads=threads,
+                   err=np.abs(s_fr - s_np).max(), err32=np.abs(t.outputs["fr32"] - s_np).max(),
+                   solver=t.outputs["frfit"].readout.solver_used_)
+        if use_rpy:
+            row["err_rpy"] = np.abs(np.asarray(t.outputs["rpy"]) - s_np).max()
             t0 = time.perf_counter()
             RPyReservoir(units=N, lr=LR, sr=SR, rc_connectivity=CONN, seed=N).initialize(X)
             row["rpyinit"] = time.perf_counter() - t0
@@ -145,7 +137,7 @@ def main(argv=None):
         print(f"# N={N} done", file=sys.stderr, flush=True)
 
     print()
-    print("## Single series (seconds, medians; ratio = other / fastrnn float64)")
+    print("## Single series (seconds; ratio = other / fastrnn float64)")
     print()
     head = "| N | fastrnn f64 run (threads) | f64 1 thread | fastrnn f32 run | NumPy loop run | "
     head += "ReservoirPy run | " if use_rpy else ""
@@ -185,12 +177,14 @@ def main(argv=None):
         r.reset()
         return r.run(XB)
 
-    t_fr, s_fr = median_time(fr_batch, args.repeat)
+    t = time_engines({"fr": fr_batch, "fr1": lambda: fr_batch(res1),
+                      "fr32": lambda: fr_batch(res32),
+                      "np": lambda: numpy_run(res.W, res.Win, res.bias, LR, XB)},
+                     {"fr": args.repeat, "fr1": args.repeat, "fr32": args.repeat,
+                      "np": args.slow_repeat})
     threads = res.threads_used_
-    t_fr1, _ = median_time(lambda: fr_batch(res1), args.repeat)
-    t_fr32, s_fr32 = median_time(lambda: fr_batch(res32), args.repeat)
-    t_np, s_np = median_time(lambda: numpy_run(res.W, res.Win, res.bias, LR, XB),
-                             args.slow_repeat)
+    t_fr, t_fr1, t_fr32, t_np = t["fr"], t["fr1"], t["fr32"], t["np"]
+    s_fr, s_fr32, s_np = t.outputs["fr"], t.outputs["fr32"], t.outputs["np"]
     print()
     print(f"## Batch: B={B} series x {T} steps, N={N} (seconds; throughput in steps/s)")
     print()
@@ -216,7 +210,8 @@ def main(argv=None):
             rr.reset()
             return rr.run(XR)
 
-        t_rpy, s_rpy = median_time(rpy_batch, 1)
+        t = time_engines({"rpy": rpy_batch}, 1, rounds=1)
+        t_rpy, s_rpy = t["rpy"], t.outputs["rpy"]
         diff = np.abs(np.asarray(s_rpy).transpose(1, 0, 2) - s_np).max()
         print(f"| ReservoirPy (3-D input, one run) | {t_rpy:.3f} | {steps / t_rpy:.3g} | "
               f"{t_rpy / t_fr:.1f} | {diff:.1e} |")

@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 import fastrnn
-from timing import median_ms
+from timing import engines_ms, rule
 
 from fastrnn.cli import numpy_rnn
 
@@ -61,12 +61,8 @@ def case(D, H, B, T, dtype, repeat, torch=None):
         hs = reference.rnn_forward(*ref_args)
         reference.rnn_backward(x, p["weight_ih_l0"], p["weight_hh_l0"], hs, dy, h0)
 
-    row = {
-        "fr_fwd": median_ms(fr_fwd, repeat), "np_fwd": median_ms(np_fwd, repeat),
-        "nv_fwd": median_ms(naive_fwd, repeat),
-        "fr_fb": median_ms(fr_fwd_bwd, repeat), "np_fb": median_ms(np_fwd_bwd, repeat),
-        "nv_fb": median_ms(naive_fwd_bwd, repeat),
-    }
+    engines = {"fr_fwd": fr_fwd, "np_fwd": np_fwd, "nv_fwd": naive_fwd,
+               "fr_fb": fr_fwd_bwd, "np_fb": np_fwd_bwd, "nv_fb": naive_fwd_bwd}
     if torch is not None:
         tdt = torch.float32 if dtype == np.float32 else torch.float64
         m = torch.nn.RNN(D, H).to(tdt)
@@ -82,9 +78,9 @@ def case(D, H, B, T, dtype, repeat, torch=None):
             y, _ = m(xt)
             y.backward(dyt)
 
-        row["t_fwd"] = median_ms(t_fwd, repeat)
-        row["t_fb"] = median_ms(t_fb, repeat)
-    return row
+        engines["t_fwd"] = t_fwd
+        engines["t_fb"] = t_fb
+    return engines_ms(engines, repeat)
 
 
 def main():
@@ -102,7 +98,7 @@ def main():
             torch = None
     print("x = NumPy time / fastrnn time (naive: step-by-step reference; hoist: fastrnn.numpy_rnn)")
     print(f"fastrnn {fastrnn.__version__}, numpy {np.__version__}, "
-          f"torch {torch.__version__ if torch else 'absent'}; medians of {args.repeat}, ms")
+          f"torch {torch.__version__ if torch else 'absent'}; ms, {rule(args.repeat)}")
     print("OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s" % (
         os.environ.get("OPENBLAS_CORETYPE", "unset"), os.environ.get("OPENBLAS_L2_SIZE", "unset")))
     hdr = (f"{'D,H,B,T':>18} {'dtype':>7} | {'fwd fr':>7} {'naive':>7} {'x':>5} {'hoist':>7} "

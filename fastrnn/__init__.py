@@ -22,7 +22,7 @@ tasks               adding, temporal-order and latching problems
 diagnostics         gradient flow per step, spectral radius, Lyapunov exponent, plots
 init                orthogonal, scaled identity, sparse with a target spectral radius
 save, load          persistence in one .npz file, never unpickled (fastrnn.io)
-from_onnx           an ONNX model's LSTM/GRU/RNN nodes as layers (no onnx package needed)
+from_onnx           an ONNX model's LSTM/GRU/RNN nodes as layers (needs fastrnn[onnx])
 to_onnx             RNN/LSTM/GRU (and a Sequential with a Linear head) as an ONNX file
 Reservoir           leaky echo state reservoir, sparse CSR or dense W (10.7.1, eq. 10.7)
 Ridge, RLS          linear readouts: streamed ridge regression, recursive least squares

@@ -90,6 +90,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     raise ImportError(_INSTALL) from exc
 
 from fastrnn.io.tables import read_table
+from fastrnn._core.cpus import available_cpus
 from fastrnn._core.validation import NotFittedError, check_int, check_real
 from fastrnn.reservoir.esn import ESN
 from fastrnn.analysis.metrics import nrmse
@@ -290,7 +291,7 @@ def _resolve_client(client):
 
 def _total_threads(client):
     if client is None:
-        return os.cpu_count() or 1
+        return available_cpus()
     return max(1, sum(client.nthreads().values()))
 
 

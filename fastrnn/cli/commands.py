@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 
 from fastrnn.io.tables import TableError, read_table, write_table
+from fastrnn._core.progress import Progress
 from fastrnn._version import __version__
 
 EXIT_USAGE = 2
@@ -63,57 +64,6 @@ def _say_err(text):
     with contextlib.suppress(OSError, ValueError):
         sys.stderr.write(_printable(text, sys.stderr) + "\n")
         sys.stderr.flush()
-
-
-# ------------------------------------------------------------ progress bar
-class Progress:
-    """A tqdm bar on standard error when tqdm is installed, else a plain line
-    rewritten in place; nothing at all when disabled."""
-
-    def __init__(self, total, description, unit, enabled):
-        self.total, self.description, self.unit = total, description, unit
-        self.n = 0
-        self._bar = None
-        self._plain = False
-        if not enabled or total <= 0:
-            return
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            self._plain = True
-            self._show()
-        else:
-            self._bar = tqdm(total=total, desc=description, unit=unit, leave=False,
-                             file=sys.stderr)
-
-    def _show(self):
-        sys.stderr.write(f"\r{self.description}: {self.n}/{self.total} {self.unit}")
-        sys.stderr.flush()
-
-    def update(self, k=1):
-        self.n += k
-        if self._bar is not None:
-            self._bar.update(k)
-        elif self._plain:
-            self._show()
-
-    def close(self):
-        if self._bar is not None:
-            self._bar.close()
-        elif self._plain:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-        self._bar = None
-        self._plain = False
-
-
-@contextlib.contextmanager
-def _progress(total, description, unit, enabled):
-    bar = Progress(total, description, unit, enabled)
-    try:
-        yield bar
-    finally:
-        bar.close()
 
 
 @contextlib.contextmanager
@@ -282,7 +232,7 @@ def _fit_esn(args, X, Y):
     else:
         step = _chunk_steps(T, args.chunk)
     states = np.empty((T, args.units), dtype=dtype)
-    with _progress(-(-T // step) + 1, "fit", "chunks", not args.quiet) as bar:
+    with Progress(-(-T // step) + 1, "fit", "chunks", enabled=not args.quiet) as bar:
         for start in range(0, T, step):
             states[start:start + step] = reservoir.run(X[start:start + step])
             bar.update()
@@ -393,7 +343,7 @@ def _cmd_bench(args):
         cases += [("reservoir", n) for n in args.units]
     results = []
     total = len(cases) * qb.calls_per_case(args.repeat)
-    with _progress(total, "bench", "calls", not args.quiet) as bar:
+    with Progress(total, "bench", "calls", enabled=not args.quiet) as bar:
         for job, size in cases:
             if job == "rnn":
                 r = qb.bench_rnn(size, length=args.length, batch=args.batch,

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from fastrnn._core import blas_threads as _blas_threads
+from fastrnn._core.cpus import available_cpus
 
 from fastrnn.layers import _recurrent
 from fastrnn._core.validation import (
@@ -55,8 +56,7 @@ _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
 # its sums).
 STEP_THREADS_MIN_FLOPS = 4e6
 
-_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-    os.cpu_count() or 1)
+_CPUS = available_cpus()
 _BUSY_RECHECK_SECONDS = 1.0
 _busy = {"checked": -np.inf, "value": False}
 

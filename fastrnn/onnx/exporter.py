@@ -6,7 +6,8 @@ operators (opset 14), one node per layer of a stacked model, so that a
 runtime's fused recurrent kernels run it. This is the inverse of
 `fastrnn.from_onnx`: what is written here reads back unchanged.
 
-Needs the ``onnx`` package (``pip install onnx``), imported only when called.
+Needs the ``onnx`` package (``pip install "fastrnn[onnx]"``), imported only
+when called.
 
 What is written
 ---------------
@@ -55,6 +56,7 @@ import numpy as np
 
 from fastrnn.io.atomic import atomic_write
 from fastrnn._core.validation import check_bool, check_int
+from fastrnn.onnx._package import require_onnx
 
 if TYPE_CHECKING:   # onnx is optional, imported by to_onnx only
     import onnx
@@ -70,11 +72,8 @@ _ONNX_PEEPHOLE_ORDER = (0, 2, 1)
 
 
 def _onnx():
-    try:
-        import onnx
-        from onnx import helper, numpy_helper
-    except ImportError as exc:   # pragma: no cover - depends on the environment
-        raise ImportError("fastrnn.to_onnx needs the onnx package: pip install onnx") from exc
+    onnx = require_onnx("fastrnn.to_onnx")
+    from onnx import helper, numpy_helper
     return onnx, helper, numpy_helper
 
 

@@ -1,8 +1,10 @@
 """Recurrent layers of an ONNX model as fastrnn layers: `from_onnx`.
 
 A model trained in PyTorch, Keras/TensorFlow or elsewhere and exported to
-ONNX runs here without its framework, and without the ``onnx`` package: the
-file is read by fastrnn's own protobuf reader (fastrnn/onnx/_protobuf.py).
+ONNX runs here without its framework. The file is read with the ``onnx``
+package (``pip install "fastrnn[onnx]"``), imported only when `from_onnx` is
+called; whatever the file holds, a file that is not a well-formed model is
+refused with ValueError naming it, never with protobuf's own errors.
 
 What is loaded
 --------------
@@ -32,9 +34,13 @@ softmax...) are not run; their weights stay in the file.
   the intermediate tensors, the chain becomes one multi-layer fastrnn layer.
   Otherwise each node is its own layer.
 - Weights must be constants: graph initializers, Constant nodes, or these
-  through Identity nodes (export with constant folding, PyTorch's default).
-  float32 and float64 tensors keep their precision; float16 and bfloat16
-  become float32.
+  through Identity nodes (export with constant folding, PyTorch's default),
+  and finite. float32 and float64 tensors keep their precision; float16 and
+  bfloat16 become float32.
+- Tensors kept in external data files (``onnx.save_model(...,
+  save_as_external_data=True)``) are read from the model file's directory;
+  a file that is missing, or lies outside that directory (an absolute path,
+  ``..``, a symbolic link), is refused with ValueError naming the node.
 
 Runtime inputs of the nodes map to arguments of ``forward``:
 ``sequence_lens`` to ``lengths``, ``initial_h`` (and ``initial_c``) to the
@@ -50,23 +56,23 @@ Sigmoid, Tanh for the GRU; Tanh or Relu for the RNN), ``clip``,
 ``input_forget=1``, non-zero constant initial states and constant
 ``sequence_lens`` (fastrnn layers store neither: pass them to ``forward``).
 ``activation_alpha`` and ``activation_beta`` are accepted and unused: the
-default activations take no parameters. Tensors kept in external data files
-are refused with ValueError.
+default activations take no parameters.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from fastrnn.onnx import _protobuf
 from fastrnn.io import format as _io
-from fastrnn._core.validation import NotFittedError, as_array, check_dtype
+from fastrnn._core.validation import NotFittedError, as_array, check_dtype, check_finite
 from fastrnn.layers.gru import GRU
 from fastrnn.layers.lstm import LSTM
 from fastrnn.layers.rnn import RNN
+from fastrnn.onnx._package import require_onnx
 
 if TYPE_CHECKING:   # the onnx package is optional here
     import onnx
@@ -83,16 +89,23 @@ _DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
 _ATTRIBUTES = {"activation_alpha", "activation_beta", "activations", "clip", "direction",
                "hidden_size", "layout"}
 _EXTRA_ATTRIBUTES = {"LSTM": {"input_forget"}, "GRU": {"linear_before_reset"}, "RNN": set()}
+# onnx.AttributeProto.AttributeType values (fixed by onnx.proto), kept here so
+# that this module imports without onnx.
+_FLOAT, _INT, _STRING, _FLOATS, _INTS, _STRINGS = 1, 2, 3, 6, 7, 8
 _ATTRIBUTE_TYPES = {
-    "activation_alpha": _protobuf.ATTR_FLOATS, "activation_beta": _protobuf.ATTR_FLOATS,
-    "activations": _protobuf.ATTR_STRINGS, "clip": _protobuf.ATTR_FLOAT,
-    "direction": _protobuf.ATTR_STRING, "hidden_size": _protobuf.ATTR_INT,
-    "layout": _protobuf.ATTR_INT, "input_forget": _protobuf.ATTR_INT,
-    "linear_before_reset": _protobuf.ATTR_INT,
+    "activation_alpha": _FLOATS, "activation_beta": _FLOATS, "activations": _STRINGS,
+    "clip": _FLOAT, "direction": _STRING, "hidden_size": _INT, "layout": _INT,
+    "input_forget": _INT, "linear_before_reset": _INT,
 }
-_ATTRIBUTE_TYPE_NAMES = {_protobuf.ATTR_FLOAT: "a float", _protobuf.ATTR_INT: "an int",
-                         _protobuf.ATTR_STRING: "a string", _protobuf.ATTR_FLOATS: "floats",
-                         _protobuf.ATTR_STRINGS: "strings"}
+_ATTRIBUTE_TYPE_NAMES = {_FLOAT: "a float", _INT: "an int", _STRING: "a string",
+                         _FLOATS: "floats", _INTS: "ints", _STRINGS: "strings"}
+# onnx.TensorProto.DataType values that hold numbers fastrnn can take as
+# weights, lengths or shapes, with the bytes per element of their raw_data;
+# the others (strings, complex, 8-, 4- and 2-bit floats and ints) are refused
+# by name.
+_RAW_WIDTHS = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8,
+               16: 2}
+_BFLOAT16 = 16
 # Ops that may sit between two stacked nodes, and how deep to look.
 _RESHAPING_OPS = ("Identity", "Squeeze", "Transpose", "Reshape")
 _MAX_RESHAPING = 4
@@ -105,8 +118,9 @@ def from_onnx(model: Union[str, os.PathLike, onnx.ModelProto], *,
     Parameters
     ----------
     model : str, os.PathLike, or onnx.ModelProto
-        The ``.onnx`` file (or a model already in memory, if the ``onnx``
-        package is at hand).
+        The ``.onnx`` file, or a model already in memory. Tensors the file
+        keeps in external data files are read from the file's directory; a
+        model in memory must hold its tensors itself.
     dtype : None, numpy.float32 or numpy.float64
         Precision of the layers; None keeps the weights' (float16 and
         bfloat16 weights give float32).
@@ -123,11 +137,15 @@ def from_onnx(model: Union[str, os.PathLike, onnx.ModelProto], *,
 
     Raises
     ------
+    ImportError
+        The ``onnx`` package is not installed (``pip install "fastrnn[onnx]"``).
     FileNotFoundError, PermissionError
         The file cannot be opened (as `fastrnn.load`).
     ValueError
         The file is not an ONNX model, holds no recurrent node, or a node is
-        malformed (the message names the file and the node).
+        malformed: wrong shapes, non-finite weights, an external data file
+        that is missing or outside the model's directory (the message names
+        the file and the node).
     NotImplementedError
         A node uses an option fastrnn does not have (the message names the
         node and the attribute).
@@ -138,51 +156,87 @@ def from_onnx(model: Union[str, os.PathLike, onnx.ModelProto], *,
     >>> y, (h_n, c_n) = lstm.forward(x, lengths=lengths)    # doctest: +SKIP
     """
     dtype = None if dtype is None else check_dtype(dtype)
-    source, data = _read_bytes(model)
-    try:
-        parsed = _protobuf.read_model(data)
-    except _protobuf.Malformed as exc:
-        raise ValueError(f"{source}: not an ONNX model ({exc})") from None
-    graph = _Graph(parsed["graph"], source)
+    onnx = require_onnx("fastrnn.from_onnx")
+    source, proto, base_dir = _read_model(onnx, model)
+    graph = _Graph(proto.graph, source, base_dir)
     cells = [_read_cell(graph, node, index) for index, node in enumerate(graph.nodes)
-             if node["op_type"] in _RECURRENT_OPS and node["domain"] in ("", "ai.onnx")]
+             if node.op_type in _RECURRENT_OPS and node.domain in ("", "ai.onnx")]
     if not cells:
-        ops = sorted({n["op_type"] for n in graph.nodes})
+        ops = sorted({n.op_type for n in graph.nodes})
         raise ValueError(f"{source}: the graph has no LSTM, GRU or RNN node "
                          f"(its operators: {', '.join(ops) or 'none'})")
     return [_build_layer(chain, dtype) for chain in _chains(graph, cells)]
 
 
-def _read_bytes(model):
-    """(name for messages, the serialised model)."""
-    serialise = getattr(model, "SerializeToString", None)
-    if callable(serialise):
-        # An onnx.ModelProto (duck-typed: onnx is never imported here).
-        return "the ONNX model", serialise()
-    if not isinstance(model, (str, os.PathLike)):
+def _read_model(onnx, model):
+    """(name for messages, the ModelProto, directory of its external data or
+    None for a model in memory)."""
+    from google.protobuf.message import DecodeError   # onnx's own dependency
+
+    if isinstance(model, onnx.ModelProto):
+        source, proto, base_dir = "the ONNX model", model, None
+    elif isinstance(model, (str, os.PathLike)):
+        source = os.fspath(model)
+        base_dir = os.path.dirname(os.path.abspath(source))
+        try:
+            # Binary protobuf whatever the extension (onnx would read a
+            # .json or .textproto name as text). External data is read per
+            # tensor, only for the recurrent nodes' weights, so that an error
+            # names the node and other nodes' large tensors stay on disk.
+            # OSError (missing, unreadable) passes through as is.
+            proto = onnx.load(source, format="protobuf", load_external_data=False)
+        except DecodeError as exc:
+            raise ValueError(f"{source}: not an ONNX model ({exc})") from None
+    else:
         raise TypeError(f"model must be a path to an .onnx file or an onnx.ModelProto, "
                         f"got {type(model).__name__}")
-    path = os.fspath(model)
-    with open(path, "rb") as fh:   # OSError (missing, unreadable) passes through as is
-        return path, fh.read()
+    # Almost any bytes parse as some protobuf message; these two fields tell
+    # a model from a file of another kind.
+    if proto.ir_version <= 0:
+        raise ValueError(f"{source}: not an ONNX model (no IR version, which every ONNX "
+                         "model has)")
+    if not proto.HasField("graph"):
+        raise ValueError(f"{source}: not an ONNX model (no graph)")
+    return source, proto, base_dir
+
+
+def _text(value):
+    """A protobuf string field as str: protobuf hands back a proto2 string
+    that is not valid UTF-8 (a corrupted file) as bytes."""
+    return value if isinstance(value, str) else bytes(value).decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------- graph
+class _Node:
+    """A NodeProto's names as text; its attributes stay AttributeProtos."""
+
+    __slots__ = ("op_type", "domain", "name", "input", "output", "attribute")
+
+    def __init__(self, proto):
+        self.op_type = _text(proto.op_type)
+        self.domain = _text(proto.domain)
+        self.name = _text(proto.name)
+        self.input = [_text(n) for n in proto.input]
+        self.output = [_text(n) for n in proto.output]
+        self.attribute = list(proto.attribute)
+
+
 class _Graph:
     """Who produces and who reads each tensor, and the constant tensors."""
 
-    def __init__(self, graph, source):
+    def __init__(self, graph, source, base_dir):
         self.source = source
-        self.nodes = graph["node"]
-        self.initializers = {t["name"]: t for t in graph["initializer"]}
-        self.outputs = {v["name"] for v in graph["output"]}
+        self.base_dir = base_dir
+        self.nodes = [_Node(n) for n in graph.node]
+        self.initializers = {_text(t.name): t for t in graph.initializer}
+        self.outputs = {_text(v.name) for v in graph.output}
         self.producer = {}
         self.readers = {}
         for node in self.nodes:
-            for name in node["output"]:
+            for name in node.output:
                 if name:
                     self.producer[name] = node
-            for name in node["input"]:
+            for name in node.input:
                 if name:
                     self.readers.setdefault(name, []).append(node)
         self._cache = {}
@@ -197,67 +251,142 @@ class _Graph:
         while seen < 16:    # a chain of Identity nodes; a loop would be malformed
             seen += 1
             if current in self.initializers:
-                value = self._array(self.initializers[current], what)
+                value = _tensor_array(self.initializers[current], what, self.base_dir)
                 break
             node = self.producer.get(current)
             if node is None:
                 break
-            if node["op_type"] == "Identity" and node["input"]:
-                current = node["input"][0]
+            if node.op_type == "Identity" and node.input:
+                current = node.input[0]
                 continue
-            if node["op_type"] == "Constant":
+            if node.op_type == "Constant":
                 value = self._constant_node(node, what)
             break
         self._cache[name] = value
         return value
 
-    def _array(self, tensor, what):
-        return _protobuf.tensor_to_array(tensor, what)
-
     def _constant_node(self, node, what):
-        for attr in node["attribute"]:
-            key = attr["name"]
-            if key == "value" and attr["t"] is not None:
-                return self._array(attr["t"], what)
+        for attr in node.attribute:
+            key = _text(attr.name)
+            if key == "value" and attr.HasField("t"):
+                return _tensor_array(attr.t, what, self.base_dir)
             if key == "value_float":
-                return np.array(attr["f"], dtype=np.float32)
+                return np.array(attr.f, dtype=np.float32)
             if key == "value_floats":
-                return np.asarray(attr["floats"], dtype=np.float32)
+                return np.asarray(attr.floats, dtype=np.float32)
             if key == "value_int":
-                return np.array(attr["i"], dtype=np.int64)
+                return np.array(attr.i, dtype=np.int64)
             if key == "value_ints":
-                return np.asarray(attr["ints"], dtype=np.int64)
+                return np.asarray(attr.ints, dtype=np.int64)
         return None
 
     def only_reader(self, name):
         """The single node reading the values of ``name``, or None if several
         do or it is a graph output. Shape and Size nodes read no values (an
         exporter uses them to size the next layer's zero state)."""
-        readers = [n for n in self.readers.get(name, []) if n["op_type"] not in ("Shape", "Size")]
+        readers = [n for n in self.readers.get(name, []) if n.op_type not in ("Shape", "Size")]
         if name in self.outputs or len(readers) != 1:
             return None
         return readers[0]
 
 
+def _tensor_array(tensor, what, base_dir):
+    """The NumPy array of a TensorProto (a writable copy in native byte
+    order; bfloat16 widened to float32), read with
+    ``onnx.numpy_helper.to_array``. The stored data is checked against the
+    declared shape first, so that a corrupted shape is refused before
+    anything of its size is allocated. ValueError names ``what``."""
+    from onnx import TensorProto, external_data_helper, helper, numpy_helper
+    from onnx.checker import ValidationError
+
+    code = tensor.data_type
+    if code not in _RAW_WIDTHS:
+        try:
+            type_name = TensorProto.DataType.Name(code)
+        except ValueError:
+            type_name = str(code)
+        raise ValueError(f"{what} has tensor data type {type_name}, which from_onnx "
+                         "cannot read")
+    dims = [int(d) for d in tensor.dims]
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{what} has negative dimensions {dims}")
+    count = math.prod(dims)
+    width = _RAW_WIDTHS[code]
+    external = external_data_helper.uses_external_data(tensor)
+    if external:
+        entries = {_text(e.key): _text(e.value) for e in tensor.external_data}
+        stored_where = (f"{what} is stored in external data file "
+                        f"{entries.get('location', '?')!r}")
+        if base_dir is None:
+            raise ValueError(f"{stored_where}, and the model was given in memory: pass the "
+                             "path of the .onnx file, whose directory holds that file")
+        _check_external_location(entries.get("location", ""), base_dir, stored_where)
+        try:
+            declared = int(entries["length"]) if "length" in entries else None
+        except ValueError:
+            raise ValueError(f"{stored_where}, with length {entries['length']!r}, "
+                             "not a number of bytes") from None
+        # Without a length, onnx reads to the end of the file: no more than
+        # is on disk, and a size that does not fit the shape fails below.
+        if declared is not None and declared != count * width:
+            raise ValueError(f"{stored_where} with length {declared} bytes, shape {dims} "
+                             f"needs {count * width}")
+    elif tensor.HasField("raw_data"):
+        if len(tensor.raw_data) != count * width:
+            raise ValueError(f"{what} has {len(tensor.raw_data)} bytes of raw data, "
+                             f"shape {dims} needs {count * width}")
+    else:
+        stored = len(getattr(tensor, helper.tensor_dtype_to_field(code)))
+        if stored != count:
+            raise ValueError(f"{what} holds {stored} values, its shape {dims} needs {count}")
+    try:
+        arr = numpy_helper.to_array(tensor, base_dir or "")
+    except (ValueError, TypeError, OSError, ValidationError) as exc:
+        if external:
+            raise ValueError(f"{stored_where}, which cannot be read: {exc}") from None
+        raise ValueError(f"{what} cannot be read: {exc}") from None
+    if code == _BFLOAT16:
+        arr = arr.astype(np.float32)
+    return np.array(arr, dtype=arr.dtype.newbyteorder("="))
+
+
+def _check_external_location(location, base_dir, stored_where):
+    """ValueError unless ``location`` names a regular file inside ``base_dir``
+    (symbolic links resolved). onnx 1.21 and later refuse the same when
+    reading; earlier releases, still the newest for Python 3.9, read any
+    path, so a model could make from_onnx read a file anywhere."""
+    if not location or "\0" in location or os.path.isabs(location) \
+            or os.path.splitdrive(location)[0]:
+        raise ValueError(f"{stored_where}; an external data location must be a file name "
+                         "relative to the model's directory")
+    base = os.path.realpath(base_dir)
+    target = os.path.realpath(os.path.join(base, location))
+    if os.path.commonpath([base, target]) != base:
+        raise ValueError(f"{stored_where}, which is outside the model's directory {base_dir}")
+    if not os.path.isfile(target):
+        raise ValueError(f"{stored_where}, which is missing from the model's directory "
+                         f"{base_dir}")
+
+
 def _node_label(node, index):
-    name = node["name"] or f"#{index} (unnamed)"
-    return f"{node['op_type']} node {name!r}"
+    name = node.name or f"#{index} (unnamed)"
+    return f"{node.op_type} node {name!r}"
 
 
-def _attribute_value(attr):
-    kind = attr["type"]
-    if kind == _protobuf.ATTR_INT:
-        return attr["i"]
-    if kind == _protobuf.ATTR_FLOAT:
-        return attr["f"]
-    if kind == _protobuf.ATTR_STRING:
-        return bytes(attr["s"] or b"").decode("utf-8", "replace")
-    if kind == _protobuf.ATTR_INTS:
-        return list(attr["ints"])
-    if kind == _protobuf.ATTR_FLOATS:
-        return [float(v) for v in attr["floats"]]
-    if kind == _protobuf.ATTR_STRINGS:
-        return [bytes(s).decode("utf-8", "replace") for s in attr["strings"]]
+def _attribute_value(attr, kind):
+    """The value of an AttributeProto read as ``kind`` (an AttributeType)."""
+    if kind == _INT:
+        return attr.i
+    if kind == _FLOAT:
+        return attr.f
+    if kind == _STRING:
+        return _text(attr.s)
+    if kind == _INTS:
+        return list(attr.ints)
+    if kind == _FLOATS:
+        return [float(v) for v in attr.floats]
+    if kind == _STRINGS:
+        return [_text(s) for s in attr.strings]
     return None   # tensors, graphs...: no recurrent node's attribute is one
 
 
@@ -270,22 +399,21 @@ class _Cell:
 
 
 def _read_cell(graph, node, index):
-    op = node["op_type"]
+    op = node.op_type
     label = f"{graph.source}: {_node_label(node, index)}"
-    names = [a["name"] for a in node["attribute"]]
-    unknown = set(names) - _ATTRIBUTES - _EXTRA_ATTRIBUTES[op]
+    named = [(_text(a.name), a) for a in node.attribute]
+    unknown = {name for name, _ in named} - _ATTRIBUTES - _EXTRA_ATTRIBUTES[op]
     if unknown:
         raise ValueError(f"{label} has attributes {sorted(unknown)}, which {op} does not define")
-    for attr in node["attribute"]:
-        want = _ATTRIBUTE_TYPES[attr["name"]]
-        if attr["type"] == 0:
-            # Writers before IR version 2 left the type out; the name says it.
-            attr["type"] = want
-        if attr["type"] != want:
-            raise ValueError(f"{label}: attribute {attr['name']!r} must be "
+    attrs = {}
+    for name, attr in named:
+        want = _ATTRIBUTE_TYPES[name]
+        # Writers before IR version 2 left the type out (0); the name says it.
+        if attr.type not in (0, want):
+            raise ValueError(f"{label}: attribute {name!r} must be "
                              f"{_ATTRIBUTE_TYPE_NAMES[want]} (AttributeProto type {want}), "
-                             f"got type {attr['type']}")
-    attrs = {a["name"]: _attribute_value(a) for a in node["attribute"]}
+                             f"got type {attr.type}")
+        attrs[name] = _attribute_value(attr, want)
 
     direction = attrs.get("direction", "forward")
     if direction not in _DIRECTIONS:
@@ -304,13 +432,13 @@ def _read_cell(graph, node, index):
     nonlinearity = _check_activations(op, attrs.get("activations"), dirs, label)
     reset_after = bool(attrs.get("linear_before_reset", 0)) if op == "GRU" else None
 
-    inputs = list(node["input"]) + [""] * 8
+    inputs = list(node.input) + [""] * 8
     x_name, w_name, r_name, b_name, lens_name, h0_name = inputs[:6]
     c0_name = inputs[6] if op == "LSTM" else ""
     p_name = inputs[7] if op == "LSTM" else ""
     if not x_name or not w_name or not r_name:
         raise ValueError(f"{label} lacks one of its inputs X, W, R")
-    if len(node["output"]) == 0:
+    if len(node.output) == 0:
         raise ValueError(f"{label} has no outputs")
 
     def weight(name, role):
@@ -321,7 +449,7 @@ def _read_cell(graph, node, index):
                 "(initializer or Constant node); export the model with constant folding")
         if value.dtype.kind != "f":
             raise ValueError(f"{label}: {role} has dtype {value.dtype}, not floating point")
-        return value
+        return check_finite(value, f"{label}: {role} ({name!r})")
 
     G = _GATES[op]
     W = weight(w_name, "weight W")
@@ -371,7 +499,7 @@ def _read_cell(graph, node, index):
             p["weight_peephole"] = np.ascontiguousarray(
                 P[d].reshape(3, H)[_PEEPHOLE_ORDER], dtype=dtype)
         directions.append(p)
-    return _Cell(op=op, node=node, index=index, name=node["name"] or f"#{index}",
+    return _Cell(op=op, node=node, index=index, name=node.name or f"#{index}",
                  label=label, direction=direction, dirs=dirs, layout=layout,
                  input_size=W.shape[2], hidden_size=H, dtype=dtype, params=directions,
                  has_bias=B is not None, has_peepholes=P is not None,
@@ -414,25 +542,25 @@ def _stacked_on(graph, cell, by_node):
     path = []
     node = graph.producer.get(name)
     while node is not None and id(node) not in by_node:
-        if node["op_type"] not in _RESHAPING_OPS or len(path) >= _MAX_RESHAPING \
-                or not node["input"]:
+        if node.op_type not in _RESHAPING_OPS or len(path) >= _MAX_RESHAPING \
+                or not node.input:
             return None
         path.append(node)
-        name = node["input"][0]
+        name = node.input[0]
         node = graph.producer.get(name)
     if node is None:
         return None
     below = by_node[id(node)]
-    if node["output"][0] != name or not _same_kind(below, cell):
+    if node.output[0] != name or not _same_kind(below, cell):
         return None
     # Every tensor from below's Y to cell's X must feed only the next step,
     # or merging would hide it from whoever else reads it.
-    tensors = [name] + [n["output"][0] for n in reversed(path)]
+    tensors = [name] + [n.output[0] for n in reversed(path)]
     steps = list(reversed(path)) + [cell.node]
     for tensor, reader in zip(tensors, steps):
         if graph.only_reader(tensor) is not reader:
             return None
-    ops = [n for n in reversed(path) if n["op_type"] != "Identity"]
+    ops = [n for n in reversed(path) if n.op_type != "Identity"]
     return below if _is_direction_merge(graph, ops, below) else None
 
 
@@ -448,7 +576,7 @@ def _same_kind(below, cell):
 def _is_direction_merge(graph, ops, below):
     """Whether ``ops`` turn Y into (T, B, dirs*H) ((B, T, dirs*H) for layout 1)."""
     dirs_axis = 1 if below.layout == 0 else 2
-    kinds = [n["op_type"] for n in ops]
+    kinds = [n.op_type for n in ops]
     if kinds == ["Squeeze"]:
         return below.dirs == 1 and _squeeze_axes(graph, ops[0]) == [dirs_axis]
     if below.layout == 0:
@@ -461,9 +589,9 @@ def _is_direction_merge(graph, ops, below):
         reshape = ops[0]
     if _ints_attribute(reshape, "allowzero") not in (None, 0):
         return False
-    if len(reshape["input"]) < 2:
+    if len(reshape.input) < 2:
         return False
-    shape = graph.constant(reshape["input"][1], f"{graph.source}: Reshape's shape")
+    shape = graph.constant(reshape.input[1], f"{graph.source}: Reshape's shape")
     if shape is None or shape.ndim != 1 or len(shape) != 3:
         return False
     return list(shape[:2]) == [0, 0] and shape[2] in (-1, below.dirs * below.hidden_size)
@@ -471,8 +599,8 @@ def _is_direction_merge(graph, ops, below):
 
 def _squeeze_axes(graph, node):
     axes = _ints_attribute(node, "axes")
-    if axes is None and len(node["input"]) > 1 and node["input"][1]:
-        value = graph.constant(node["input"][1], f"{graph.source}: Squeeze's axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        value = graph.constant(node.input[1], f"{graph.source}: Squeeze's axes")
         axes = None if value is None else [int(v) for v in np.ravel(value)]
     if not isinstance(axes, list) or not all(isinstance(a, int) for a in axes):
         return None
@@ -480,9 +608,9 @@ def _squeeze_axes(graph, node):
 
 
 def _ints_attribute(node, name):
-    for attr in node["attribute"]:
-        if attr["name"] == name:
-            return _attribute_value(attr)
+    for attr in node.attribute:
+        if _text(attr.name) == name:
+            return _attribute_value(attr, attr.type)
     return None
 
 

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from fastrnn.reservoir import _reservoir
+from fastrnn._core.cpus import available_cpus
 from fastrnn._core.validation import (
     as_array,
     as_float_array,
@@ -42,13 +43,6 @@ _ACTIVATIONS = {"tanh": 0, "sigmoid": 1, "relu": 2, "identity": 3}
 # Nonzeros x series per step from which a second thread pays for the
 # barrier it needs at every step.
 _THREADS_MIN_WORK = 200_000
-
-
-def _available_cpus():
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 # Below this size a dense eigenvalue solve is both faster and exact.
@@ -731,7 +725,7 @@ class Reservoir:
             return min(self.n_threads, 2)
         if nnz is None or nnz * B < _THREADS_MIN_WORK:
             return 1
-        return 2 if _available_cpus() >= 2 else 1
+        return 2 if available_cpus() >= 2 else 1
 
     @staticmethod
     def _lr_per_element(lr, B):

@@ -6,7 +6,6 @@ loss at every step or at the last step only, by full or truncated BPTT.
 """
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Optional
@@ -29,6 +28,7 @@ from fastrnn.training.optim import Adam, Optimizer
 from fastrnn.layers.linear import Linear
 from fastrnn._core.validation import SeedLike
 from fastrnn.io import format as io_format
+from fastrnn._core.progress import Progress
 
 
 class Sequential:
@@ -155,30 +155,6 @@ class History(dict):
     """Per-epoch records of a ``train`` run: ``loss``, ``grad_norm``, ``seconds``."""
 
 
-def _progress(total, enabled):
-    """A tqdm bar when tqdm is installed, else a plain line rewritten in place."""
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-        return tqdm(total=total, leave=False)
-    except ImportError:
-        class _Line:
-            def __init__(self):
-                self.n = 0
-
-            def update(self, k):
-                self.n += k
-
-            def set_postfix_str(self, text):
-                sys.stderr.write(f"\r{self.n}/{total} batches  {text}   ")
-                sys.stderr.flush()
-
-            def close(self):
-                sys.stderr.write("\n")
-        return _Line()
-
-
 def _loss_and_grad(kind, out, target, last_only):
     if last_only:
         pred = out[-1]
@@ -290,8 +266,7 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
     rng = check_random_state(seed)
     history = History(loss=[], grad_norm=[], seconds=[])
     n_batches = -(-N // batch_size)
-    bar = _progress(epochs * n_batches, progress)
-    try:
+    with Progress(epochs * n_batches, "train", "batches", enabled=progress) as bar:
         for epoch in range(epochs):
             t0 = time.perf_counter()
             order = rng.permutation(N)
@@ -321,18 +296,14 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
                     n_updates += 1
                 n_chunks = 1 if last_only else -(-T // k)
                 epoch_loss += batch_loss / n_chunks
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix_str(f"loss {batch_loss / n_chunks:.4g}  "
-                                        f"|g| {optimizer.last_grad_norm:.3g}")
+                bar.update()
+                bar.set_postfix(f"loss {batch_loss / n_chunks:.4g}  "
+                                f"|g| {optimizer.last_grad_norm:.3g}")
             history["loss"].append(epoch_loss / n_batches)
             history["grad_norm"].append(epoch_norm / max(n_updates, 1))
             history["seconds"].append(time.perf_counter() - t0)
             if any(cb(epoch, history) for cb in callbacks):
                 break
-    finally:
-        if bar is not None:
-            bar.close()
     return history
 
 

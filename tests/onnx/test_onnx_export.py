@@ -5,7 +5,10 @@ import pytest
 
 import fastrnn
 
-onnx = pytest.importorskip("onnx")
+# A submodule: without onnx installed, "onnx" alone would import this folder
+# (tests/onnx, on sys.path's tests/) as a namespace package.
+pytest.importorskip("onnx.numpy_helper")
+import onnx  # noqa: E402
 ort = pytest.importorskip("onnxruntime")
 
 H = 5

@@ -1,12 +1,14 @@
 """fastrnn.from_onnx: ONNX LSTM/GRU/RNN nodes as fastrnn layers.
 
-Three tiers:
+from_onnx reads files with the ``onnx`` package; without it this module
+skips (tests/onnx/test_onnx_optional.py checks the error then). Three tiers:
 - committed fixtures (tests/fixtures/onnx, made by
   tests/fixtures/make_onnx_fixtures.py) with ONNX Runtime's outputs, and
-  models written byte by byte here (a tiny protobuf encoder, independent of
-  the reader under test): these need neither torch, onnx nor onnxruntime;
-- where ``onnx`` is installed: the own protobuf reader against onnx's, and
-  models built with ``onnx.helper``, run by onnxruntime where installed;
+  models written byte by byte here (a tiny protobuf encoder, so that a test
+  can write what onnx.helper would refuse to: wrong wire types, untyped
+  attributes, shapes that do not fit the data);
+- models built with ``onnx.helper`` (external data among them), run by
+  onnxruntime where installed;
 - where torch is also installed: PyTorch modules exported with
   ``torch.onnx.export(..., dynamo=False)`` (the new exporter needs
   onnxscript), compared with ONNX Runtime and with PyTorch.
@@ -20,8 +22,12 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn.onnx import _protobuf
 from fastrnn.onnx.importer import Reversed
+
+# A submodule: without onnx installed, "onnx" alone would import this folder
+# (tests/onnx, on sys.path's tests/) as a namespace package.
+pytest.importorskip("onnx.numpy_helper")
+import onnx  # noqa: E402
 from child_process import TESTS_DIR
 
 FIXTURES = os.path.join(TESTS_DIR, "fixtures", "onnx")
@@ -231,6 +237,7 @@ def test_other_files_and_truncation(tmp_path):
             fastrnn.from_onnx(path)
 
 
+@pytest.mark.filterwarnings("ignore:Ignoring unknown external data key")
 def test_corrupted_files_fail_cleanly(tmp_path):
     """Random byte changes in the fixtures: a layer that runs, or ValueError /
     NotImplementedError; never another exception (or a crash)."""
@@ -509,25 +516,6 @@ def test_zero_constant_state_and_computed_weights(tmp_path):
             [bad_shape], [w_tensor("W", W[0]), w_tensor("R", R)]), "d.onnx"))
 
 
-def test_tensor_decoding_paths():
-    values = np.array([[1.5, -2.0, 3.25], [0.0, 1e-3, -7.0]], np.float32)
-    for packed in (True, False):
-        t = _protobuf.decode(memoryview(w_tensor("t", values, packed)), 0,
-                             len(w_tensor("t", values, packed)), _protobuf.TENSOR, "t")
-        np.testing.assert_array_equal(_protobuf.tensor_to_array(t, "t"), values)
-    ints = np.array([-1, 0, 2**40, -(2**62)], np.int64)
-    enc = w_tensor("i", ints, packed=False)
-    t = _protobuf.decode(memoryview(enc), 0, len(enc), _protobuf.TENSOR, "i")
-    np.testing.assert_array_equal(_protobuf.tensor_to_array(t, "i"), ints)
-    half = np.array([0.5, -1.25, 65504.0], np.float16)
-    enc = w_tensor("h", half)
-    t = _protobuf.decode(memoryview(enc), 0, len(enc), _protobuf.TENSOR, "h")
-    np.testing.assert_array_equal(_protobuf.tensor_to_array(t, "h"), half)
-    short = w_tensor("s", values)[:-4]
-    with pytest.raises(_protobuf.Malformed):
-        _protobuf.decode(memoryview(short), 0, len(short), _protobuf.TENSOR, "s")
-
-
 def test_float16_weights_give_float32(tmp_path):
     rng = np.random.default_rng(6)
     W, R, B = (a.astype(np.float16) for a in rnn_weights(rng))
@@ -538,35 +526,204 @@ def test_float16_weights_give_float32(tmp_path):
     np.testing.assert_array_equal(layer.params["weight_hh_l0"], R[0].astype(np.float32))
 
 
-# ------------------------------------------------------- with onnx installed
-def test_reader_agrees_with_onnx_package():
-    onnx = pytest.importorskip("onnx")
-    from onnx import numpy_helper
-    for path in sorted(glob.glob(os.path.join(FIXTURES, "*.onnx"))):
-        with open(path, "rb") as fh:
-            ours = _protobuf.read_model(fh.read())
-        theirs = onnx.load(path, load_external_data=False)
-        assert ours["ir_version"] == theirs.ir_version
-        g, tg = ours["graph"], theirs.graph
-        assert [i["name"] for i in g["input"]] == [i.name for i in tg.input]
-        assert [o["name"] for o in g["output"]] == [o.name for o in tg.output]
-        assert len(g["node"]) == len(tg.node)
-        for n, tn in zip(g["node"], tg.node):
-            assert (n["op_type"], n["name"], n["input"], n["output"]) == \
-                (tn.op_type, tn.name, list(tn.input), list(tn.output))
-            assert [a["name"] for a in n["attribute"]] == [a.name for a in tn.attribute]
-        for t, tt in zip(g["initializer"], tg.initializer):
-            assert t["name"] == tt.name
-            if tt.data_location == onnx.TensorProto.EXTERNAL:
-                continue
-            mine = _protobuf.tensor_to_array(t, t["name"])
-            ref = numpy_helper.to_array(tt)
-            assert mine.dtype == ref.dtype and mine.shape == ref.shape
-            np.testing.assert_array_equal(mine, ref)
+def test_tensor_encodings_give_the_same_weights(tmp_path):
+    """Each way a writer may store a tensor (raw bytes, one float per field,
+    float64, float16 and bfloat16 bit patterns in int32_data) reads as the
+    values written."""
+    from onnx import TensorProto, helper
+    rng = np.random.default_rng(13)
+    W, R, B = rnn_weights(rng)
+    node = w_node("RNN", ["x", "W", "R", "B"], ["Y"])
+    [ref] = fastrnn.from_onnx(write(tmp_path, w_model(
+        [node], [w_tensor("W", W), w_tensor("R", R), w_tensor("B", B)]), "ref.onnx"))
+    as_fields = [w_tensor("W", W, packed=False), w_tensor("R", R, packed=False),
+                 w_tensor("B", B, packed=False)]
+    [layer] = fastrnn.from_onnx(write(tmp_path, w_model([node], as_fields), "fields.onnx"))
+    for k in ref.params:
+        np.testing.assert_array_equal(layer.params[k], ref.params[k])
+    wide = [w_tensor(n, a.astype(np.float64)) for n, a in zip("WRB", (W, R, B))]
+    [layer64] = fastrnn.from_onnx(write(tmp_path, w_model([node], wide), "f64.onnx"))
+    assert layer64.dtype == np.float64
+    np.testing.assert_array_equal(layer64.params["weight_ih_l0"], W[0].astype(np.float64))
+    for code, name in ((TensorProto.FLOAT16, "f16"), (TensorProto.BFLOAT16, "bf16")):
+        narrow = [helper.make_tensor(n, code, a.shape, a.ravel(), raw=False).SerializeToString()
+                  for n, a in zip("WRB", (W, R, B))]
+        [small] = fastrnn.from_onnx(write(tmp_path, w_model([node], narrow), name + ".onnx"))
+        assert small.dtype == np.float32
+        # bfloat16 keeps float32's exponent and 8 bits of its mantissa.
+        tol = 1e-3 if code == TensorProto.FLOAT16 else 1e-2
+        np.testing.assert_allclose(small.params["weight_hh_l0"], R[0], rtol=tol, atol=tol)
+        assert np.any(small.params["weight_hh_l0"] != R[0])
+
+
+@pytest.mark.parametrize("tensor,words", [
+    # A shape of 2**60 elements over 16 bytes: refused before anything of
+    # that size is allocated.
+    (f_int(1, 2**20) * 3 + f_int(2, 1) + f_len(8, "W") + f_len(9, b"\0" * 16),
+     ["weight W ('W')", "16 bytes of raw data", "needs 4611686018427387904"]),
+    (f_int(1, 2**30) * 2 + f_int(2, 1) + f_len(8, "W") + f_f32(4, 1.0),
+     ["holds 1 values", "needs 1152921504606846976"]),
+    (f_int(1, 1) + f_int(1, -12) + f_int(2, 1) + f_len(8, "W"), ["negative dimensions"]),
+    (f_int(1, 1) + f_int(2, 8) + f_len(8, "W"), ["data type STRING"]),
+    (f_int(1, 1) + f_int(2, 14) + f_len(8, "W") + f_len(9, b"\0" * 8), ["data type COMPLEX64"]),
+    (f_int(1, 1) + f_int(2, 99) + f_len(8, "W"), ["data type 99"]),
+    (w_tensor("W", np.ones((1, 4, 3), np.int64)), ["dtype int64, not floating point"]),
+])
+def test_bad_tensors_are_value_errors(tmp_path, tensor, words):
+    rng = np.random.default_rng(14)
+    _, R, B = rnn_weights(rng)
+    node = w_node("RNN", ["x", "W", "R", "B"], ["Y"], name="n")
+    path = write(tmp_path, w_model([node], [tensor, w_tensor("R", R), w_tensor("B", B)]))
+    with pytest.raises(ValueError) as info:
+        fastrnn.from_onnx(path)
+    for word in [str(path), "RNN node 'n'"] + words:
+        assert word in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["W", "R", "B"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_are_refused(tmp_path, where, bad):
+    rng = np.random.default_rng(15)
+    weights = dict(zip("WRB", rnn_weights(rng)))
+    weights[where].flat[3] = bad
+    node = w_node("RNN", ["x", "W", "R", "B"], ["Y"], name="n")
+    with pytest.raises(ValueError, match=f"{where} \\('{where}'\\) must be finite"):
+        fastrnn.from_onnx(write(tmp_path, w_model(
+            [node], [w_tensor(k, v) for k, v in weights.items()])))
+
+
+def test_protobuf_errors_become_value_errors(tmp_path):
+    """What the protobuf parser refuses, and text that is not UTF-8, come out
+    as ValueError naming the file (or load), never as protobuf's errors."""
+    rng = np.random.default_rng(16)
+    W, R, B = rnn_weights(rng)
+    inits = [w_tensor("W", W), w_tensor("R", R), w_tensor("B", B)]
+    node = w_node("RNN", ["x", "W", "R", "B"], ["Y"])
+    wrong_wire = f_int(1, 8) + f_len(7, f_len(1, node) + _varint(5 << 3 | 3))  # a group
+    path = write(tmp_path, wrong_wire, "wire.onnx")
+    with pytest.raises(ValueError, match="not an ONNX model") as info:
+        fastrnn.from_onnx(path)
+    assert str(path) in str(info.value)
+    # A name that is not UTF-8 (protobuf hands such proto2 strings back as
+    # bytes) loads as text, with U+FFFD where the bad byte was.
+    odd = node.replace(f_len(3, ""), f_len(3, b"r\xffn"))
+    [layer] = fastrnn.from_onnx(write(tmp_path, w_model([odd], inits), "name.onnx"))
+    assert layer.onnx_nodes == ("r\ufffdn",)
+    bad_attr = w_node("RNN", ["x", "W", "R", "B"], ["Y"]) + f_len(5, f_len(1, b"cl\xffp"))
+    with pytest.raises(ValueError, match="has attributes") as info:
+        fastrnn.from_onnx(write(tmp_path, w_model([bad_attr], inits), "attr.onnx"))
+    assert "cl\ufffdp" in str(info.value)
+
+
+# ------------------------------------------------------ built with onnx.helper
+def test_attribute_type_codes_are_onnx_s():
+    from fastrnn.onnx import importer
+    A = onnx.AttributeProto
+    assert (importer._FLOAT, importer._INT, importer._STRING, importer._FLOATS, importer._INTS,
+            importer._STRINGS) == (A.FLOAT, A.INT, A.STRING, A.FLOATS, A.INTS, A.STRINGS)
+    assert importer._BFLOAT16 == onnx.TensorProto.BFLOAT16
+
+
+def _lstm_model(rng, D=3, H=4):
+    """An LSTM node with its weights inside the model (onnx.helper)."""
+    from onnx import TensorProto, helper, numpy_helper
+    W = rng.normal(size=(1, 4 * H, D)).astype(np.float32)
+    R = rng.normal(size=(1, 4 * H, H)).astype(np.float32)
+    B = rng.normal(size=(1, 8 * H)).astype(np.float32)
+    inits = [numpy_helper.from_array(a, n) for n, a in (("W", W), ("R", R), ("B", B))]
+    node = helper.make_node("LSTM", ["x", "W", "R", "B"], ["Y"], hidden_size=H, name="lstm")
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, None, D])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    return model
+
+
+def _save_external(model, path, location="weights.bin"):
+    onnx.save_model(model, str(path), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location=location, size_threshold=0)
+
+
+def test_external_data_is_read_from_the_model_s_directory(tmp_path, monkeypatch):
+    model = _lstm_model(np.random.default_rng(20))
+    [inside] = fastrnn.from_onnx(model)
+    folder = tmp_path / "model"
+    folder.mkdir()
+    _save_external(model, folder / "m.onnx")
+    assert (folder / "weights.bin").stat().st_size > 3 * 4 * 16
+    stored = onnx.load(str(folder / "m.onnx"), load_external_data=False)
+    assert all(onnx.external_data_helper.uses_external_data(t) for t in stored.graph.initializer)
+    monkeypatch.chdir(tmp_path)       # relative to the model, not to the working directory
+    [layer] = fastrnn.from_onnx(os.path.join("model", "m.onnx"))
+    assert layer.params.keys() == inside.params.keys()
+    for k in inside.params:
+        np.testing.assert_array_equal(layer.params[k], inside.params[k])
+    x = np.random.default_rng(21).normal(size=(5, 2, 3)).astype(np.float32)
+    np.testing.assert_array_equal(layer.forward(x)[0], inside.forward(x)[0])
+    # A model already in memory has no directory to read its external data from.
+    with pytest.raises(ValueError, match="given in memory") as info:
+        fastrnn.from_onnx(stored)
+    assert "weights.bin" in str(info.value) and "LSTM node 'lstm'" in str(info.value)
+
+
+def test_missing_external_data_file(tmp_path):
+    path = tmp_path / "m.onnx"
+    _save_external(_lstm_model(np.random.default_rng(22)), path)
+    os.remove(tmp_path / "weights.bin")
+    with pytest.raises(ValueError) as info:
+        fastrnn.from_onnx(path)
+    message = str(info.value)
+    for word in (str(path), "LSTM node 'lstm'", "weight W", "external data file 'weights.bin'",
+                 "missing"):
+        assert word in message
+
+
+@pytest.mark.parametrize("where,reason", [
+    ("parent", "outside the model's directory"),
+    ("absolute", "relative to the model's directory"),
+    ("symlink", "outside the model's directory"),
+    ("nul", "relative to the model's directory"),
+    ("empty", "relative to the model's directory"),
+])
+def test_external_data_outside_the_model_s_directory(tmp_path, where, reason):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    outside = tmp_path / "weights.bin"
+    location = {"parent": "../weights.bin", "absolute": str(outside), "symlink": "link.bin",
+                "nul": "link.bin\0x", "empty": ""}[where]
+    _save_external(_lstm_model(np.random.default_rng(23)), tmp_path / "m.onnx")
+    stored = onnx.load(str(tmp_path / "m.onnx"), load_external_data=False)
+    for tensor in stored.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = location
+    if where == "symlink":
+        os.symlink(outside, folder / "link.bin")
+    path = folder / "m.onnx"
+    path.write_bytes(stored.SerializeToString())
+    with pytest.raises(ValueError) as info:
+        fastrnn.from_onnx(path)
+    message = str(info.value)
+    for word in (str(path), "LSTM node 'lstm'", reason, repr(location)):
+        assert word in message
+
+
+@pytest.mark.parametrize("length", ["8", "eight"])
+def test_external_data_of_the_wrong_length(tmp_path, length):
+    path = tmp_path / "m.onnx"
+    _save_external(_lstm_model(np.random.default_rng(24)), path)
+    stored = onnx.load(str(path), load_external_data=False)
+    for entry in stored.graph.initializer[1].external_data:
+        if entry.key == "length":
+            entry.value = length
+    path.write_bytes(stored.SerializeToString())
+    with pytest.raises(ValueError, match="recurrence weight R") as info:
+        fastrnn.from_onnx(path)
+    assert f"with length {length}" in str(info.value).replace("'", "")
 
 
 def test_handwritten_models_are_valid_onnx():
-    onnx = pytest.importorskip("onnx")
     rng = np.random.default_rng(0)
     W, R, B = rnn_weights(rng)
     model = onnx.load_from_string(w_model(
@@ -577,7 +734,6 @@ def test_handwritten_models_are_valid_onnx():
 
 
 def test_model_proto_in_memory_and_float_data():
-    onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     from onnx import TensorProto, helper
     rng = np.random.default_rng(8)
@@ -618,7 +774,6 @@ TORCH_CASES = [
 @pytest.mark.parametrize("kind,kwargs", TORCH_CASES)
 def test_torch_export_runs_as_in_onnxruntime_and_torch(tmp_path, kind, kwargs):
     torch = pytest.importorskip("torch")
-    pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     import warnings
     torch.manual_seed(0)
