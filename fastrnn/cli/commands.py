@@ -29,6 +29,7 @@ import numpy as np
 
 from fastrnn.io.tables import TableError, read_table, write_table
 from fastrnn._core.progress import Progress
+from fastrnn._core.timing import ROUNDS
 from fastrnn._version import __version__
 
 EXIT_USAGE = 2
@@ -356,8 +357,9 @@ def _cmd_bench(args):
     if args.json:
         print(json.dumps(results, indent=1))
     else:
-        print(f"fastrnn {__version__} against a plain NumPy loop; medians of {args.repeat} "
-              "calls, taken alternately in this process (ratio = NumPy time / fastrnn time)")
+        print(f"fastrnn {__version__} against a plain NumPy loop; best of {ROUNDS} block "
+              f"medians of {args.repeat} calls, blocks taken in turn "
+              "(ratio = NumPy time / fastrnn time)")
         for r in results:
             print("  " + qb.describe(r))
     return 0

@@ -13,7 +13,7 @@ import numpy as np
 from fastrnn.training import losses
 
 from fastrnn.cli import numpy_rnn
-from fastrnn._core.timing import median_seconds
+from fastrnn._core.timing import time_engines
 from fastrnn._core.validation import check_bool, check_int, check_real, check_size
 from fastrnn.training.optim import Adam
 from fastrnn.layers.linear import Linear
@@ -84,9 +84,9 @@ def run_demo(*, hidden=32, length=60, batch=32, steps=300, lr=0.01, seed=0, verb
         rnn.forward(xb)
         rnn.backward(dy)
 
-    t_fast = median_seconds(fast, 7)
-    t_numpy = median_seconds(
-        lambda: numpy_rnn.backward(xb, rnn.params, numpy_rnn.forward(xb, rnn.params), dy), 7)
+    seconds = time_engines({"fastrnn": fast, "numpy": lambda: numpy_rnn.backward(
+        xb, rnn.params, numpy_rnn.forward(xb, rnn.params), dy)}, 7)
+    t_fast, t_numpy = seconds["fastrnn"], seconds["numpy"]
     say(f"trained {steps} steps of batch {batch} in {train_time:.2f} s")
     say(f"held-out accuracy over the second half of each sequence: {100 * accuracy:.1f}%")
     say(f"forward+backward (T={length}, B={batch}, H={hidden}, float32): fastrnn "

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from fastrnn._core.timing import time_engines
 from fastrnn._core.validation import check_bool, check_int, check_size
 from fastrnn.analysis.datasets import mackey_glass
 from fastrnn.reservoir.esn import ESN
@@ -59,18 +60,17 @@ def run_demo(units=500, train=3000, test=1000, horizon=1, seed=42, verbose=True)
                     input_connectivity=1.0, seed=seed)
     build_seconds = time.perf_counter() - t0
 
-    # Same matrices, same inputs: fastrnn's loop against a plain NumPy loop.
-    # OpenBLAS's workers spin for ~0.1 s after a BLAS call (ARPACK just used
-    # it); on a busy 2-core machine they would slow the first timed loop, so
-    # let them go idle first.
+    # Same matrices, same inputs: fastrnn's loop against a plain NumPy loop,
+    # both from the zero state, by the one timing rule. The pause lets
+    # OpenBLAS's workers, which spin for ~0.1 s after a BLAS call (ARPACK just
+    # used it), go idle instead of slowing the next timed call on a busy
+    # 2-core machine.
     Xs = X[:train + test]
-    time.sleep(0.2)
-    t0 = time.perf_counter()
-    states = res.run(Xs)
-    t_fast = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ref = _numpy_states(res, Xs)
-    t_numpy = time.perf_counter() - t0
+    x0 = np.zeros(units)
+    seconds = time_engines({"fastrnn": lambda: res.run(Xs, x0=x0),
+                            "numpy": lambda: _numpy_states(res, Xs)}, 1, pause=0.2)
+    t_fast, t_numpy = seconds["fastrnn"], seconds["numpy"]
+    states, ref = seconds.outputs["fastrnn"], seconds.outputs["numpy"]
     diff = float(np.abs(states - ref).max())
 
     res.reset()

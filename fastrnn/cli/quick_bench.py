@@ -10,42 +10,30 @@ Two jobs:
   (Goodfellow et al. (2016), eq. 10.7), against the NumPy loop of ``fastrnn.demo_esn``
   (``W @ x`` with SciPy's CSR product each step).
 
-Each timing is the median of ``repeat`` calls after one warm-up call; the two
-implementations alternate call by call so that a change in machine load hits
-both alike. The benchmark files in ``bench/`` (not installed) measure much
+Both are timed by fastrnn's one timing rule (``fastrnn._core.timing``): blocks
+of a warm-up and ``repeat`` timed calls, the two implementations taking their
+blocks in turn for a few rounds, each keeping its best block median. The benchmark files in ``bench/`` (not installed) measure much
 more; this is the quick check that runs anywhere the package is installed.
 """
-import statistics
-import time
-
 import numpy as np
 
+from fastrnn._core.timing import ROUNDS, time_engines
 from fastrnn.cli import numpy_rnn
 from fastrnn.cli.demo_esn import _numpy_states
 from fastrnn.reservoir.reservoir import Reservoir
 from fastrnn.layers.rnn import RNN
 
 
-def _paired_medians(fast, slow, repeat, tick):
-    """Median seconds of fast() and slow(), calls alternating, after a warm-up."""
-    fast()
-    slow()
-    tick(2)
-    t_fast, t_slow = [], []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fast()
-        t_fast.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        slow()
-        t_slow.append(time.perf_counter() - t0)
-        tick(2)
-    return statistics.median(t_fast), statistics.median(t_slow)
+def _side_by_side(fast, slow, repeat, tick):
+    """Seconds per call of fast() and slow() by the timing rule."""
+    seconds = time_engines({"fastrnn": fast, "numpy": slow}, repeat)
+    tick(calls_per_case(repeat))
+    return seconds["fastrnn"], seconds["numpy"]
 
 
 def calls_per_case(repeat):
-    """Timed or warm-up calls of one case (for a progress bar's total)."""
-    return 2 * (repeat + 1)
+    """Warm-up and timed calls of one case (for a progress bar's total)."""
+    return 2 * ROUNDS * (repeat + 1)
 
 
 def bench_rnn(hidden, *, length, batch, input_size, dtype, repeat, seed=0, tick=None):
@@ -71,7 +59,7 @@ def bench_rnn(hidden, *, length, batch, input_size, dtype, repeat, seed=0, tick=
 
     dx_fast = fast()[0]
     dx_slow = slow()[0]
-    t_fast, t_slow = _paired_medians(fast, slow, repeat, tick)
+    t_fast, t_slow = _side_by_side(fast, slow, repeat, tick)
     return {"job": "rnn", "length": length, "batch": batch, "input_size": input_size,
             "hidden": hidden, "dtype": np.dtype(dtype).name, "repeat": repeat,
             "fastrnn_ms": 1e3 * t_fast, "numpy_ms": 1e3 * t_slow, "ratio": t_slow / t_fast,
@@ -98,7 +86,7 @@ def bench_reservoir(units, *, steps, input_size, dtype, repeat, seed=0, tick=Non
 
     states_fast = fast()
     states_slow = slow()
-    t_fast, t_slow = _paired_medians(fast, slow, repeat, tick)
+    t_fast, t_slow = _side_by_side(fast, slow, repeat, tick)
     return {"job": "reservoir", "steps": steps, "input_size": input_size, "units": units,
             "dtype": np.dtype(dtype).name, "repeat": repeat,
             "fastrnn_ms": 1e3 * t_fast, "numpy_ms": 1e3 * t_slow, "ratio": t_slow / t_fast,
