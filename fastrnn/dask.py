@@ -539,7 +539,7 @@ def _output_of(model, x, start, block):
     A ``block`` is time-major (T, b, D) whatever the model's own layout."""
     if isinstance(model, ESN):
         # Copies of both: a closed-loop run writes its last output into the
-        # array held as ``_y_last`` in place (fastrnn/reservoir/esn.py's _closed_loop).
+        # array held as ``_y_last`` in place (fastrnn/reservoir/esn.py's _free_run).
         model.reservoir.state = start[0].copy()
         model._y_last = None if start[1] is None else start[1].copy()
         return model.predict(x)
