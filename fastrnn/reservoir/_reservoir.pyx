@@ -1,6 +1,6 @@
 # cython: language_level=3
 """The time loop of the echo state network reservoir (Jaeger 2001;
-Lukoševičius 2012, eqs. 2-3; Goodfellow et al. (2016), sec. 10.8).
+Lukoševičius 2012; Goodfellow et al. (2016), sec. 10.8).
 
 `run` is the one entry point: it reads the weights and buffers into the two
 structs of ``fr_reservoir.h`` and makes one C call (``fr_res_run``, in

@@ -1,6 +1,7 @@
 """Echo state network: a fixed reservoir and a trained linear readout
-(Goodfellow et al. (2016), sec. 10.7.1), optionally with the output fed back into the
-reservoir (teacher forcing, Goodfellow et al. (2016), sec. 10.2.1).
+(Jaeger 2001; Lukoševičius 2012; Goodfellow et al. (2016), sec. 10.8),
+optionally with the output fed back into the reservoir (teacher forcing,
+Goodfellow et al. (2016), sec. 10.2.1).
 
 With feedback the reservoir runs
 
@@ -10,7 +11,8 @@ With feedback the reservoir runs
 During ``fit`` y_{t-1} is the target (teacher forcing), so the states of all
 steps are computed in one call and the readout is a linear regression on
 them; in ``predict``/``generate`` y_{t-1} is the network's own output, and the
-reservoir and readout run together step by step in one Cython call.
+reservoir runs its closed loop (`Reservoir._run_closed_loop`): reservoir and
+readout step by step in one C call.
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 leaky units (Jaeger 2001; Lukoševičius 2012; Goodfellow et al. (2016),
 sec. 10.8, with the leaky units of sec. 10.9.2).
 
-Update (Lukoševičius 2012, eqs. 2-3, with lr = 1/tau), one row per unit:
+Update (the leaky-integrator form of Lukoševičius (2012), with lr = 1/tau),
+one row per unit:
 
     x_t = (1 - lr) * x_{t-1} + lr * f(W x_{t-1} + Win u_t + Wfb y_{t-1} + b [+ noise])
 
@@ -160,7 +161,7 @@ def _random_sparse(rng, rows, cols, density, values):
     return sp.csr_matrix((values(rng, nnz), (r, c)), shape=(rows, cols))
 
 
-def _with_degree(rng, n, degree, values):
+def _random_with_in_degree(rng, n, degree, values):
     """A (n x n) CSR matrix with exactly ``degree`` nonzeros in every row
     (``degree`` recurrent inputs per unit) at distinct random columns."""
     cols = np.empty((n, degree), dtype=np.int64)
@@ -243,7 +244,7 @@ def checked_csr(M: sp.spmatrix, name: str, shape: Sequence[int],
     scipy builds a matrix from (data, indices, indptr) without checking that
     the indices fit its shape, and its own conversions (``tocsr``,
     ``toarray``) trust them as the kernels do; so the structure is checked
-    (`fastrnn._validation.check_csr_parts` for CSR, the same rules for CSC
+    (`fastrnn._core.validation.check_csr_parts` for CSR, the same rules for CSC
     and COO) before any of them touches it. Other formats (BSR, DIA, LIL,
     DOK) go through COO, whose conversion is NumPy code that cannot read out
     of bounds.
@@ -293,7 +294,7 @@ def checked_csr(M: sp.spmatrix, name: str, shape: Sequence[int],
     return W
 
 
-def _user_matrix(M: Any, name: str, shape: tuple[Optional[int], ...],
+def _checked_matrix(M: Any, name: str, shape: tuple[Optional[int], ...],
                  dtype: np.dtype) -> np.ndarray:
     """A dense, finite, C-contiguous (rows, cols) matrix from an array or a
     scipy.sparse matrix (checked before scipy converts it); ``shape`` may
@@ -332,7 +333,8 @@ def _check_fits_in_memory(N, degree, connectivity, dtype):
 
 
 class Reservoir:
-    """A leaky echo state reservoir (Goodfellow et al. (2016), eq. 10.7; sections 10.7.1, 10.7.3).
+    """A leaky echo state reservoir (Jaeger 2001; Lukoševičius 2012; Goodfellow et al.
+    (2016), sec. 10.8, with the leaky units of sec. 10.9.2).
 
     Parameters
     ----------
@@ -343,7 +345,7 @@ class Reservoir:
         matrix is used as it is, as in ReservoirPy).
     lr : float in (0, 1] or array of N such values
         Leak rate 1/tau of each unit; an array gives a hierarchy of time
-        scales (Goodfellow et al. (2016), sec. 10.7.9).
+        scales (Goodfellow et al. (2016), sec. 10.9.2).
     input_scaling : float or array of D floats
         Win is drawn from {-1, +1} and multiplied by this (per input column).
     rc_connectivity : float in (0, 1]
@@ -352,7 +354,8 @@ class Reservoir:
         Density of Win (and of the bias).
     degree : int or None
         Exactly ``degree`` nonzero recurrent inputs per unit (the sparse
-        initialisation cited in Goodfellow et al. (2016), sec. 10.7.1: 15 per unit).
+        initialisation of Martens (2010), cited in Goodfellow et al. (2016),
+        sec. 8.4; 15 per unit there).
     bias_scaling : float >= 0
         Bias drawn from {-1, +1} with ``input_connectivity``, times this.
     fb_scaling, fb_connectivity :
@@ -436,7 +439,7 @@ class Reservoir:
 
         if W is None:
             if self.degree is not None:
-                W0 = _with_degree(self._rng, N, self.degree, _normal)
+                W0 = _random_with_in_degree(self._rng, N, self.degree, _normal)
             else:
                 W0 = _random_sparse(self._rng, N, N, self.rc_connectivity, _normal)
             sr0, vec = spectral_radius(W0, return_vector=True)
@@ -513,7 +516,7 @@ class Reservoir:
     @Win.setter
     def Win(self, value: Optional[ArrayLike]) -> None:
         if value is not None:
-            value = _user_matrix(value, "Win", (self.units, None), self.dtype)
+            value = _checked_matrix(value, "Win", (self.units, None), self.dtype)
             self._check_input_scaling_width(value.shape[1])
         self._Win = value
 
@@ -525,7 +528,7 @@ class Reservoir:
     @Wfb.setter
     def Wfb(self, value: Optional[ArrayLike]) -> None:
         if value is not None:
-            value = _user_matrix(value, "Wfb", (self.units, None), self.dtype)
+            value = _checked_matrix(value, "Wfb", (self.units, None), self.dtype)
             if value.shape[1] == 0:
                 raise ValueError(f"Wfb must have at least one column (one per fed-back "
                                  f"output), got shape {value.shape}")
@@ -538,7 +541,7 @@ class Reservoir:
 
     @bias.setter
     def bias(self, value: ArrayLike) -> None:
-        self._bias = _user_matrix(value, "bias", (self.units,), self.dtype)
+        self._bias = _checked_matrix(value, "bias", (self.units,), self.dtype)
 
     @property
     def lr(self) -> np.ndarray:
@@ -617,7 +620,7 @@ class Reservoir:
         N = self.units
         if sp.issparse(W):
             return checked_csr(W, "W", (N, N), self.dtype)
-        return _user_matrix(W, "W", (N, N), self.dtype)
+        return _checked_matrix(W, "W", (N, N), self.dtype)
 
     # ----------------------------------------------------------- properties
     @property
@@ -696,7 +699,8 @@ class Reservoir:
     def _check_width(self, arr, name):
         """A 3-D input is (time steps, series, features): its last axis must be
         the reservoir's input size once Win is known, or a (T, D, 1) array
-        would silently run as D series of one feature."""
+        would silently run as D series of one feature. Package-internal:
+        `fastrnn.ESN` checks its inputs with it too."""
         win = self.Win
         if win is not None and arr.shape[-1] != win.shape[1]:
             D = win.shape[1]
@@ -707,7 +711,7 @@ class Reservoir:
                 f"size: Win is {win.shape}), got shape {arr.shape}; a {arr.ndim}-D {name} is "
                 f"{layout}")
 
-    def _fresh(self, name, shape):
+    def _laid_out(self, name, shape):
         """The array ``name`` as the kernel needs it: exactly ``shape``, of the
         reservoir's dtype, C-contiguous and aligned. An array changed in place
         since it was set (e.g. resized) is checked again through its setter."""
@@ -737,14 +741,14 @@ class Reservoir:
                 self.W = W
                 W = self._W
         else:
-            W = self._fresh("W", (N, N))
+            W = self._laid_out("W", (N, N))
         return {
             "activation": ACTIVATION_CODES[self.activation],
             "W": W,
-            "win": self._fresh("Win", (N, D)),
-            "wfb": None if O is None else self._fresh("Wfb", (N, O)),
-            "bias": self._fresh("bias", (N,)),
-            "lr": self._fresh("lr", (N,)),
+            "win": self._laid_out("Win", (N, D)),
+            "wfb": None if O is None else self._laid_out("Wfb", (N, O)),
+            "bias": self._laid_out("bias", (N,)),
+            "lr": self._laid_out("lr", (N,)),
         }
 
     @staticmethod
@@ -807,7 +811,7 @@ class Reservoir:
         Package-internal: `fastrnn.ESN` drives it. Per step
         x_t = leaky(W x_{t-1} + Win u_t + b + Wfb y_{t-1}) and
         y_t = w_out^T x_t + w_out_inputs^T u_t + intercept (Jaeger 2001;
-        Lukoševičius 2012, eqs. 2-4).
+        Lukoševičius 2012; Goodfellow et al. (2016), sec. 10.8).
 
         Parameters
         ----------
