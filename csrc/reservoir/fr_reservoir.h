@@ -1,7 +1,7 @@
 /*
  * The echo state network reservoir: one time loop, one step.
  *
- * One step of the leaky reservoir (Jaeger 2001; Lukosevicius 2012, eqs. 2-3;
+ * One step of the leaky reservoir (Jaeger 2001; Lukosevicius 2012;
  * Goodfellow et al. (2016), sec. 10.8, with the leaky units of sec. 10.9.2,
  * lr = 1/tau):
  *

@@ -4,7 +4,7 @@
  * defined. FR_RFN(name) pastes the suffix. The hot loops are in
  * fr_reservoir_hot_impl.h, compiled once per instruction set.
  *
- * The step (Jaeger 2001; Lukosevicius 2012, eqs. 2-3; Goodfellow et al.
+ * The step (Jaeger 2001; Lukosevicius 2012; Goodfellow et al.
  * (2016), secs. 10.8 and 10.9.2):
  *
  *     x_t = (1 - lr) * x_{t-1} + lr * f(pre_t + W x_{t-1} [+ Wfb y_{t-1}])
