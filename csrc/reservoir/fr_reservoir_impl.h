@@ -19,58 +19,43 @@
 #define FR_RFN(name) FR_RCAT(name, S)
 
 
-/* Dispatch to the widest instruction set this CPU has (see fr_reservoir.c). */
+/* The hot loops, each calling its clone for the widest instruction set this
+ * CPU has (see fr_reservoir.c). */
+#if FR_RES_MULTIVERSION
+#define FR_RES_DISPATCH(name, args)                                                \
+    do {                                                                           \
+        const int isa = fr_res_isa();                                              \
+        if (isa == 2)                                                              \
+            FR_RCAT(FR_RFN(name), avx512) args;                                    \
+        else if (isa == 1)                                                         \
+            FR_RCAT(FR_RFN(name), avx2) args;                                      \
+        else                                                                       \
+            FR_RCAT(FR_RFN(name), base) args;                                      \
+    } while (0)
+#else
+#define FR_RES_DISPATCH(name, args) FR_RCAT(FR_RFN(name), base) args
+#endif
+
 static void FR_RFN(fr_res_add_csr_product)(const T *data, const int32_t *indices,
                                            const int32_t *indptr, ptrdiff_t n, const T *x,
                                            ptrdiff_t batch, T *preact)
 {
-#if FR_RES_MULTIVERSION
-    int isa = fr_res_isa();
-    if (isa == 2) {
-        FR_RCAT(FR_RFN(fr_res_add_csr_product), avx512)(data, indices, indptr, n, x, batch, preact);
-        return;
-    }
-    if (isa == 1) {
-        FR_RCAT(FR_RFN(fr_res_add_csr_product), avx2)(data, indices, indptr, n, x, batch, preact);
-        return;
-    }
-#endif
-    FR_RCAT(FR_RFN(fr_res_add_csr_product), base)(data, indices, indptr, n, x, batch, preact);
+    FR_RES_DISPATCH(fr_res_add_csr_product, (data, indices, indptr, n, x, batch, preact));
 }
 
 static void FR_RFN(fr_res_leaky_update)(int act, const T *preact, const T *lr,
                                         const T *x_old, T *x_new, ptrdiff_t n)
 {
-#if FR_RES_MULTIVERSION
-    int isa = fr_res_isa();
-    if (isa == 2) {
-        FR_RCAT(FR_RFN(fr_res_leaky_update), avx512)(act, preact, lr, x_old, x_new, n);
-        return;
-    }
-    if (isa == 1) {
-        FR_RCAT(FR_RFN(fr_res_leaky_update), avx2)(act, preact, lr, x_old, x_new, n);
-        return;
-    }
-#endif
-    FR_RCAT(FR_RFN(fr_res_leaky_update), base)(act, preact, lr, x_old, x_new, n);
+    FR_RES_DISPATCH(fr_res_leaky_update, (act, preact, lr, x_old, x_new, n));
 }
 
 static void FR_RFN(fr_res_add_input_projection)(const T *u, ptrdiff_t rows, ptrdiff_t d,
                                                 const T *win_t, ptrdiff_t n, T *out)
 {
-#if FR_RES_MULTIVERSION
-    int isa = fr_res_isa();
-    if (isa == 2) {
-        FR_RCAT(FR_RFN(fr_res_add_input_projection), avx512)(u, rows, d, win_t, n, out);
-        return;
-    }
-    if (isa == 1) {
-        FR_RCAT(FR_RFN(fr_res_add_input_projection), avx2)(u, rows, d, win_t, n, out);
-        return;
-    }
-#endif
-    FR_RCAT(FR_RFN(fr_res_add_input_projection), base)(u, rows, d, win_t, n, out);
+    FR_RES_DISPATCH(fr_res_add_input_projection, (u, rows, d, win_t, n, out));
 }
+
+#undef FR_RES_DISPATCH
 
 /* Row-major BLAS with alpha = beta = 1, as fastrnn/_core/blas.pxd calls it:
  * a row-major matrix is the column-major transpose, so the operands and
