@@ -197,7 +197,7 @@ def _blank_like(readout):
 def _drawn_matrices(reservoir, was_initialised):
     if was_initialised or reservoir.Win is None:
         return None
-    return reservoir.Win, reservoir.Wfb, reservoir._rng
+    return reservoir._lazy_draws()
 
 
 # --------------------------------------------------------- features per series
@@ -392,7 +392,7 @@ def _reduce(task, fixed, X, Y, client, npartitions, batch_first, split_every, wa
 def _adopt_matrices(reservoir, matrices):
     """Keep the Win/Wfb the workers drew (from the same seed) on the client."""
     if matrices is not None and reservoir.Win is None:
-        reservoir.Win, reservoir.Wfb, reservoir._rng = matrices
+        reservoir._adopt_lazy_draws(matrices)
 
 
 def _check_ridge(readout, name="readout"):

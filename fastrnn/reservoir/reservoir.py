@@ -663,6 +663,17 @@ class Reservoir:
                              f"(Wfb), got {O}")
         return self
 
+    def _lazy_draws(self):
+        """Win, Wfb and the random generator after the draws made on first
+        use. Package-internal: `fastrnn.dask` carries them from a worker's
+        copy of the reservoir back to the client's."""
+        return self.Win, self.Wfb, self._rng
+
+    def _adopt_lazy_draws(self, draws):
+        """Take the ``_lazy_draws()`` of another copy of this reservoir (made
+        from the same seed), so that both go on alike. Package-internal."""
+        self.Win, self.Wfb, self._rng = draws
+
     def reset(self, state: Optional[ArrayLike] = None) -> Reservoir:
         """Set the state to zeros (or to ``state``, (N,) or (B, N))."""
         if state is None:
