@@ -93,6 +93,8 @@ def run(weights, const floating[:, :, ::1] u, floating[:, ::1] state,
     cdef Py_ssize_t N = state.shape[0], B = state.shape[1], O = 0
     cdef int used
 
+    if u.shape[0] == 0 or B == 0:
+        return 1
     model.precision = FR_RES_FLOAT32 if floating is float else FR_RES_FLOAT64
     model.activation = weights.activation
     model.units = N
@@ -125,8 +127,6 @@ def run(weights, const floating[:, :, ::1] u, floating[:, ::1] state,
     series.u = NULL
     series.y = NULL
     series.y_state = NULL
-    if series.steps == 0 or B == 0:
-        return 1
     if model.inputs > 0:
         series.u = &u[0, 0, 0]
     series.states = &states[0, 0, 0]
