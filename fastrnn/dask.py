@@ -198,7 +198,7 @@ def _blank_like(readout):
 def _drawn_matrices(reservoir, was_initialised):
     if was_initialised or reservoir.Win is None:
         return None
-    return reservoir.Win, reservoir.Wfb, reservoir._rng
+    return reservoir._lazy_draws()
 
 
 # --------------------------------------------------------- features per series
@@ -393,7 +393,7 @@ def _reduce(task, fixed, X, Y, client, npartitions, batch_first, split_every, wa
 def _adopt_matrices(reservoir, matrices):
     """Keep the Win/Wfb the workers drew (from the same seed) on the client."""
     if matrices is not None and reservoir.Win is None:
-        reservoir.Win, reservoir.Wfb, reservoir._rng = matrices
+        reservoir._adopt_lazy_draws(matrices)
 
 
 def _check_ridge(readout, name="readout"):
@@ -540,7 +540,7 @@ def _output_of(model, x, start, block):
     A ``block`` is time-major (T, b, D) whatever the model's own layout."""
     if isinstance(model, ESN):
         # Copies of both: a closed-loop run writes its last output into the
-        # array held as ``_y_last`` in place (fastrnn/reservoir/esn.py's _closed_loop).
+        # array held as ``_y_last`` in place (fastrnn/reservoir/esn.py's _free_run).
         model.reservoir.state = start[0].copy()
         model._y_last = None if start[1] is None else start[1].copy()
         return model.predict(x)

@@ -1,5 +1,5 @@
-/* Instantiates the reservoir kernels of fr_reservoir_impl.h in float and
- * double.
+/* Instantiates the reservoir loop of fr_reservoir_impl.h in float and
+ * double, behind the one entry point fr_res_run (fr_reservoir.h).
  *
  * The two hot loops (fr_reservoir_hot_impl.h: CSR product, activation + leak)
  * are compiled three times: for baseline x86-64 (SSE2, what the compile flags
@@ -105,5 +105,33 @@ static void fr_res_barrier_wait(fr_res_barrier *b, int *local_sense)
     }
 }
 
+/* The BLAS routines of each precision, installed once at import (before any
+ * loop runs) by fastrnn/reservoir/_reservoir.pyx. */
+static struct {
+    fr_res_sgemv_fn gemv;
+    fr_res_sgemm_fn gemm;
+} fr_res_blas_f;
+static struct {
+    fr_res_dgemv_fn gemv;
+    fr_res_dgemm_fn gemm;
+} fr_res_blas_d;
+
+void fr_res_install_blas(fr_res_sgemv_fn sgemv, fr_res_dgemv_fn dgemv, fr_res_sgemm_fn sgemm,
+                         fr_res_dgemm_fn dgemm)
+{
+    fr_res_blas_f.gemv = sgemv;
+    fr_res_blas_f.gemm = sgemm;
+    fr_res_blas_d.gemv = dgemv;
+    fr_res_blas_d.gemm = dgemm;
+}
+
 #define FR_IMPL "fr_reservoir_instances.h"
 #include "fr_instantiate.h"
+
+/* The precision is chosen here, once per call. */
+int fr_res_run(const fr_res_model *model, const fr_res_series *series, int nthreads)
+{
+    if (model->precision == FR_RES_FLOAT32)
+        return fr_res_run_f(model, series, nthreads);
+    return fr_res_run_d(model, series, nthreads);
+}

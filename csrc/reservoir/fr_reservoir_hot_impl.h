@@ -17,9 +17,10 @@
 #define FR_RES_WIDE 8
 #endif
 
-/* acc (n x batch) += W x, W an n x n CSR matrix and x (n x batch). */
-FR_RES_TARGET static void FR_VFN(fr_res_csr_acc)(const T *data, const int32_t *indices, const int32_t *indptr,
-                            ptrdiff_t n, const T *x, ptrdiff_t batch, T *acc)
+/* preact (n x batch) += W x, W an n x n CSR matrix and x (n x batch). */
+FR_RES_TARGET static void FR_VFN(fr_res_add_csr_product)(const T *data, const int32_t *indices,
+                                                        const int32_t *indptr, ptrdiff_t n,
+                                                        const T *x, ptrdiff_t batch, T *preact)
 {
     if (batch == 1) {
         for (ptrdiff_t i = 0; i < n; ++i) {
@@ -36,12 +37,12 @@ FR_RES_TARGET static void FR_VFN(fr_res_csr_acc)(const T *data, const int32_t *i
             }
             for (; k < end; ++k)
                 s0 += data[k] * x[indices[k]];
-            acc[i] += (s0 + s1) + (s2 + s3);
+            preact[i] += (s0 + s1) + (s2 + s3);
         }
         return;
     }
     for (ptrdiff_t i = 0; i < n; ++i) {
-        T *restrict a = acc + i * batch;
+        T *restrict a = preact + i * batch;
         const int32_t start = indptr[i], end = indptr[i + 1];
         ptrdiff_t b0 = 0;
         /* Blocks of series held in registers across the whole row: each
@@ -79,8 +80,9 @@ FR_RES_TARGET static void FR_VFN(fr_res_csr_acc)(const T *data, const int32_t *i
  * all steps for the few inputs a reservoir usually has. (A multithreaded
  * BLAS GEMM here leaves its worker threads spinning for a while afterwards,
  * taking the second core from the time loop that follows.) */
-FR_RES_TARGET static void FR_VFN(fr_res_input_proj)(const T *u, ptrdiff_t rows, ptrdiff_t d,
-                                                    const T *win_t, ptrdiff_t n, T *out)
+FR_RES_TARGET static void FR_VFN(fr_res_add_input_projection)(const T *u, ptrdiff_t rows,
+                                                             ptrdiff_t d, const T *win_t,
+                                                             ptrdiff_t n, T *out)
 {
     for (ptrdiff_t r = 0; r < rows; ++r) {
         T *restrict o = out + r * n;
@@ -100,20 +102,20 @@ FR_RES_TARGET static void FR_VFN(fr_res_input_proj)(const T *u, ptrdiff_t rows, 
      : (act) == FR_RES_RELU ? ((v) > (T)0 ? (v) : ((v) == (v) ? (T)0 : (v)))       \
      : (v))
 
-/* x_new = (1 - lr) x_old + lr f(acc) over n elements, lr one value per
+/* x_new = (1 - lr) x_old + lr f(preact) over n elements, lr one value per
  * element (the caller repeats each unit's leak rate over the batch). The
  * activation is chosen outside the loop so that each loop body is
  * branch-free and vectorises. */
 #define FR_RES_LEAKY_LOOP(ACT)                                                     \
     do {                                                                           \
         for (ptrdiff_t i = 0; i < n; ++i) {                                        \
-            const T v = acc[i];                                                    \
+            const T v = preact[i];                                                 \
             x_new[i] = ((T)1 - lr[i]) * x_old[i] + lr[i] * FR_RES_ACTIVATE(ACT, v); \
         }                                                                          \
     } while (0)
 
-FR_RES_TARGET static void FR_VFN(fr_res_leaky)(int act, const T *acc, const T *lr,
-                                               const T *x_old, T *x_new, ptrdiff_t n)
+FR_RES_TARGET static void FR_VFN(fr_res_leaky_update)(int act, const T *preact, const T *lr,
+                                                     const T *x_old, T *x_new, ptrdiff_t n)
 {
     switch (act) {
     case FR_RES_TANH: FR_RES_LEAKY_LOOP(FR_RES_TANH); break;

@@ -1,10 +1,13 @@
-"""Reservoir computing: the echo state reservoir, its readouts and the ESN.
+"""Reservoir computing: the echo state reservoir, its readouts and the ESN
+(Jaeger 2001; Lukoševičius 2012; Goodfellow et al. (2016), sec. 10.8).
 
 ``reservoir.py`` holds the reservoir (its matrices, checks, and the open and
 closed loops), ``readout.py`` the linear readouts (streamed ridge regression,
-recursive least squares), ``esn.py`` the model joining them. The step loops
-are ``_reservoir.pyx`` over the C step of ``csrc/reservoir``; the readouts'
-products and solves are ``_readout.pyx``.
+recursive least squares), ``esn.py`` the model joining them, which runs the
+closed loop through the reservoir's package-internal ``_run_closed_loop``.
+Every loop is one call of ``_reservoir.run`` into the one C step of
+``csrc/reservoir`` (declared in ``kernels.pxd``); the readouts' products are
+``_readout.pyx``.
 """
 from fastrnn.reservoir.esn import ESN
 from fastrnn.reservoir.readout import RLS, Ridge

@@ -1,6 +1,7 @@
 """Echo state network: a fixed reservoir and a trained linear readout
-(Goodfellow et al. (2016), sec. 10.7.1), optionally with the output fed back into the
-reservoir (teacher forcing, Goodfellow et al. (2016), sec. 10.2.1).
+(Jaeger 2001; Lukoševičius 2012; Goodfellow et al. (2016), sec. 10.8),
+optionally with the output fed back into the reservoir (teacher forcing,
+Goodfellow et al. (2016), sec. 10.2.1).
 
 With feedback the reservoir runs
 
@@ -10,7 +11,8 @@ With feedback the reservoir runs
 During ``fit`` y_{t-1} is the target (teacher forcing), so the states of all
 steps are computed in one call and the readout is a linear regression on
 them; in ``predict``/``generate`` y_{t-1} is the network's own output, and the
-reservoir and readout run together step by step in one Cython call.
+reservoir runs its closed loop (`Reservoir._run_closed_loop`): reservoir and
+readout step by step in one C call.
 """
 from __future__ import annotations
 
@@ -19,10 +21,9 @@ from typing import Any, Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from fastrnn.reservoir import _reservoir
 from fastrnn._core.validation import NotFittedError, as_float_array, check_bool, check_int
 from fastrnn.reservoir.readout import RLS, Ridge, Series
-from fastrnn.reservoir.reservoir import _ACTIVATIONS, Reservoir, _check_loop_sizes, _transposed
+from fastrnn.reservoir.reservoir import Reservoir
 from fastrnn.io import format as io_format
 
 
@@ -239,37 +240,19 @@ class ESN:
                 f"(Wfb has shape {wfb.shape}); fit the readout on {wfb.shape[1]} outputs")
         return coef, intercept
 
-    def _closed_loop(self, u, x0=None, y0=None):
-        """Free run over inputs u (T, B, D) from ``x0``/``y0`` (or the
-        stored state and last output): returns (states, outputs)."""
-        res = self.reservoir
+    def _free_run(self, u, x0=None, y0=None):
+        """Closed loop over inputs u (T, B, D) from ``x0``/``y0`` (or the
+        stored state and last output), run by the reservoir: returns
+        (states, outputs)."""
         T, B, D = u.shape
         coef, intercept = self._readout_arrays(D)
-        N, O = res.units, coef.shape[1]
-        _check_loop_sizes(T, B, N, D)
-        k = res._kernel_arrays(D, O)
-        coef_x = np.ascontiguousarray(coef[:N])
-        y_out = np.empty((T, B, O), dtype=self.dtype)
-        y_out[...] = intercept
-        if self.input_to_readout:
-            y_out += u @ coef[N:]
-        state = res._initial_state(x0, B)
-        # A copy: the kernel overwrites y_prev, and for one series the
-        # transpose of y0 (or of the stored output) is already contiguous.
-        y_prev = np.array(self._previous_outputs(B, O, y0).T, order="C", copy=True)
-        out = res._pre_activations(T, B, k["bias"])
-        sparse, data, indices, indptr, dense = k["matrices"]
-        win = k["win"]
-        _reservoir.reservoir_closed_loop(
-            k["act"], sparse, np.ascontiguousarray(u), win, _transposed(win), data,
-            indices, indptr, dense, res._lr_per_element(k["lr"], B), k["wfb"], coef_x,
-            state, np.empty_like(state), np.empty_like(state),
-            y_prev, np.empty_like(y_prev), out, y_out,
-        )
-        res.state = state[:, 0].copy() if B == 1 else np.ascontiguousarray(state.T)
+        N, O = self.reservoir.units, coef.shape[1]
+        states, y, y_last = self.reservoir._run_closed_loop(
+            u, coef[:N], coef[N:] if self.input_to_readout else None, intercept, x0,
+            self._previous_outputs(B, O, y0))
         if T:
-            self._y_last = np.ascontiguousarray(y_prev.T)
-        return out, y_out
+            self._y_last = y_last
+        return states, y
 
     def _output(self, y, unbatched):
         if unbatched:
@@ -332,7 +315,7 @@ class ESN:
         u, unbatched = self._inputs(X, T=T_hint)
         T, B, D = u.shape
         if self.feedback and teacher is None:
-            states, y = self._closed_loop(u, x0, y0)
+            states, y = self._free_run(u, x0, y0)
         else:
             coef, intercept = self._readout_arrays(D)
             if teacher is not None:
@@ -407,7 +390,7 @@ class ESN:
             # another thread may have replaced meanwhile).
             x0, y0 = states[-1], Yt[-1]
             unbatched = unbatched and t_unbatched
-        _, y = self._closed_loop(np.ascontiguousarray(u[T0:]), x0, y0)
+        _, y = self._free_run(np.ascontiguousarray(u[T0:]), x0, y0)
         return self._output(y, unbatched)
 
     def __repr__(self) -> str:

@@ -1,7 +1,7 @@
-"""Linear readouts: closed-form ridge regression and recursive least squares
-(Goodfellow et al. (2016), sec. 10.7.1: "a linear predictor (typically a linear
-regression)", solved in closed form or "using online updates for linear
-regression").
+"""Linear readouts of an echo state network: ridge regression, streamed, and
+recursive least squares (Jaeger 2001; Lukoševičius 2012; Goodfellow
+et al. (2016), sec. 10.8: only the output weights are learned, a linear
+regression solved in closed form or by online updates).
 
 Both take the states of any fastrnn layer (reservoir, RNN, LSTM, GRU) as
 features: X is (T, F), (T, B, F) (rows of all series pooled) or a list of
@@ -31,7 +31,7 @@ _EPS = np.finfo(np.float64).eps
 _AUTO_RCOND = 1e-13
 
 
-def _pairs(X, Y):
+def _series_pairs(X, Y):
     """Yield matching (X_i, Y_i) pairs from arrays or lists of arrays."""
     if isinstance(X, (list, tuple)):
         if not isinstance(Y, (list, tuple)) or len(X) != len(Y):
@@ -80,8 +80,9 @@ def _as_targets(Y, name, dtype, rows):
 class Ridge:
     """Ridge regression (Tikhonov) readout, streamed.
 
-    Minimises ||Y - X W - 1 b^T||^2 + ridge ||W||^2 (Goodfellow et al. (2016), sec. 10.7.1); the
-    bias b is not regularised.
+    Minimises ||Y - X W - 1 b^T||^2 + ridge ||W||^2 (Tikhonov regularisation,
+    the usual readout training of Lukoševičius (2012)); the bias b is not
+    regularised.
 
     Parameters
     ----------
@@ -152,7 +153,10 @@ class Ridge:
 
     # ---------------------------------------------------------- accumulate
     def _reset(self):
-        self._acc = None            # Gram (upper) or R factor
+        # What the data seen so far reduce to: the upper triangle of the Gram
+        # matrix [1 X Y]^T [1 X Y] (mode "gram") or its triangular QR factor R
+        # (mode "qr"), of the rows shifted as the Notes of the class say.
+        self._gram_or_r = None
         self._shift_x = None
         self._shift_y = None
         self._single = None
@@ -172,7 +176,7 @@ class Ridge:
         X = _as_rows(X, "X" + name_suffix, self.dtype)
         Y, single = _as_targets(Y, "Y" + name_suffix, self.dtype, X.shape[0])
         F, O = X.shape[1], Y.shape[1]
-        if self._acc is None:
+        if self._gram_or_r is None:
             head = min(X.shape[0], 1000)
             if self.fit_bias and head > 0:
                 self._shift_x = X[:head].mean(axis=0)
@@ -182,7 +186,7 @@ class Ridge:
                 self._shift_y = np.zeros(O, dtype=self.dtype)
             self._single = single
             width = int(self.fit_bias) + F + O
-            self._acc = np.zeros((width, width), dtype=self.dtype)
+            self._gram_or_r = np.zeros((width, width), dtype=self.dtype)
             self._mode = mode
         elif (F, O) != (self._shift_x.shape[0], self._shift_y.shape[0]):
             raise ValueError(
@@ -205,13 +209,13 @@ class Ridge:
             np.subtract(X[start:stop], self._shift_x, out=chunk[:, b:b + F])
             np.subtract(Y[start:stop], self._shift_y, out=chunk[:, b + F:])
             if self._mode == "gram":
-                _readout.gram_update(chunk, self._acc)
+                _readout.gram_update(chunk, self._gram_or_r)
             else:
-                stacked = np.vstack([self._acc, chunk])
+                stacked = np.vstack([self._gram_or_r, chunk])
                 r = sla.qr(stacked, mode="r", overwrite_a=True, check_finite=False)[0]
-                self._acc[...] = 0
+                self._gram_or_r[...] = 0
                 k = min(r.shape[0], width)
-                self._acc[:k] = r[:k]
+                self._gram_or_r[:k] = r[:k]
         self.n_samples_seen_ += T
         return X, Y
 
@@ -223,7 +227,7 @@ class Ridge:
         X : array_like (T, F) or (T, B, F), or a list of them
         Y : array_like (T, O), (T,), (T, B, O), or a list of them
         """
-        for x, y, suffix in _pairs(X, Y):
+        for x, y, suffix in _series_pairs(X, Y):
             self._accumulate(x, y, suffix)
         return self
 
@@ -262,13 +266,13 @@ class Ridge:
                 f"other must have the same fit_bias and dtype: fit_bias={self.fit_bias}, "
                 f"dtype={self.dtype.name}; got fit_bias={other.fit_bias}, "
                 f"dtype={other.dtype.name}")
-        if other._acc is None:
+        if other._gram_or_r is None:
             return self
-        mode = self._mode if self._acc is not None else self._streaming_mode
+        mode = self._mode if self._gram_or_r is not None else self._streaming_mode
         if other._mode == "gram" and mode == "qr":
             raise ValueError("cannot merge a Gram-matrix accumulator (solver 'cholesky' or "
                              "'auto') into a QR one (solver 'qr'): use the same solver for both")
-        if self._acc is not None:
+        if self._gram_or_r is not None:
             F, O = self._shift_x.shape[0], self._shift_y.shape[0]
             if (other._shift_x.shape[0], other._shift_y.shape[0]) != (F, O):
                 raise ValueError(
@@ -280,7 +284,7 @@ class Ridge:
         else:
             shift_x, shift_y = other._shift_x.copy(), other._shift_y.copy()
         b = int(self.fit_bias)
-        acc = other._acc.astype(np.float64)
+        acc = other._gram_or_r.astype(np.float64)
         if other._mode == "qr" and mode == "gram":
             acc = np.triu(acc)
             acc = acc.T @ acc
@@ -294,18 +298,18 @@ class Ridge:
                 acc += np.outer(d, g0) + np.outer(g0, d) + acc[0, 0] * np.outer(d, d)
             else:
                 acc[0] += acc[0, 0] * d
-        if self._acc is None:
+        if self._gram_or_r is None:
             self._shift_x, self._shift_y = shift_x, shift_y
             self._single = other._single
             self._mode = mode
-            self._acc = np.zeros_like(other._acc)
+            self._gram_or_r = np.zeros_like(other._gram_or_r)
         if mode == "gram":
-            self._acc += np.triu(acc).astype(self.dtype)
+            self._gram_or_r += np.triu(acc).astype(self.dtype)
         else:
             width = acc.shape[0]
-            r = sla.qr(np.vstack([self._acc.astype(np.float64), acc]), mode="r",
+            r = sla.qr(np.vstack([self._gram_or_r.astype(np.float64), acc]), mode="r",
                        overwrite_a=True, check_finite=False)[0]
-            self._acc[...] = r[:width]
+            self._gram_or_r[...] = r[:width]
         self.n_samples_seen_ += other.n_samples_seen_
         return self
 
@@ -318,7 +322,7 @@ class Ridge:
         accumulated.
         """
         if X is None and Y is None:
-            if self._acc is None:
+            if self._gram_or_r is None:
                 raise ValueError("fit() without data needs partial_fit calls first")
             self._solve()
             return self
@@ -326,14 +330,14 @@ class Ridge:
             raise ValueError("fit needs both X and Y (or neither, after partial_fit)")
         self._reset()
         kept = []
-        for x, y, suffix in _pairs(X, Y):
+        for x, y, suffix in _series_pairs(X, Y):
             kept.append(self._accumulate(x, y, suffix))
         self._solve()
         if (self.solver == "auto" and self._mode == "gram"
                 and (self.solver_used_ == "lstsq" or self.rcond_ < _AUTO_RCOND)):
             # The normal equations lost most digits; the data are still here:
             # one QR factorisation of all of them (same shift as before).
-            self._acc = self._r_factor(kept)
+            self._gram_or_r = self._r_factor(kept)
             self._mode = "qr"
             self._solve()
         return self
@@ -361,7 +365,7 @@ class Ridge:
         F, O = self._shift_x.shape[0], self._shift_y.shape[0]
         b = int(self.fit_bias)
         lam = self.ridge
-        acc = self._acc.astype(np.float64)
+        acc = self._gram_or_r.astype(np.float64)
         if self._mode == "gram":
             G = np.triu(acc) + np.triu(acc, 1).T
             if b:
@@ -472,7 +476,7 @@ class Ridge:
 
     def _save_arrays(self):
         arrays = {}
-        for name, attr in (("acc", "_acc"), ("shift_x", "_shift_x"), ("shift_y", "_shift_y"),
+        for name, attr in (("acc", "_gram_or_r"), ("shift_x", "_shift_x"), ("shift_y", "_shift_y"),
                            ("coef", "coef_"), ("intercept", "intercept_")):
             value = getattr(self, attr, None)
             if value is not None:
@@ -493,8 +497,9 @@ class Ridge:
             width = int(m.fit_bias) + F + O
             m._shift_x = io_format.expect_array(arrays, "shift_x", (F,), m.dtype, "Ridge").copy()
             m._shift_y = io_format.expect_array(arrays, "shift_y", (O,), m.dtype, "Ridge").copy()
-            m._acc = io_format.expect_array(arrays, "acc", (width, width), m.dtype,
-                                            "Ridge").copy()
+            # saved as "acc" (its name when the format was fixed)
+            m._gram_or_r = io_format.expect_array(arrays, "acc", (width, width), m.dtype,
+                                                  "Ridge").copy()
             if mode not in ("gram", "qr"):
                 raise ValueError(f"mode must be 'gram' or 'qr', got {mode!r}")
             m._mode = mode
@@ -518,7 +523,9 @@ io_format.register("Ridge", Ridge)
 
 
 class RLS:
-    """Recursive least squares readout, trained online sample by sample.
+    """Recursive least squares readout, trained online sample by sample
+    (Haykin, Adaptive Filter Theory (2002), ch. 9), the online readout
+    training of Jaeger & Haas (2004).
 
     After the samples x_1 .. x_T (with a constant 1 appended when
     ``fit_bias``) and forgetting factor lambda, the weights minimise
@@ -554,7 +561,7 @@ class RLS:
 
     def partial_fit(self, X: Series, Y: Series) -> RLS:
         """Update the weights with each row of X (T, F) / Y (T, O) in order."""
-        for x, y, suffix in _pairs(X, Y):
+        for x, y, suffix in _series_pairs(X, Y):
             x = _as_rows(x, "X" + suffix, self.dtype)
             y, single = _as_targets(y, "Y" + suffix, self.dtype, x.shape[0])
             F = x.shape[1] + int(self.fit_bias)
@@ -569,9 +576,7 @@ class RLS:
                 )
             if self.fit_bias:
                 x = np.hstack([x, np.ones((x.shape[0], 1), dtype=self.dtype)])
-            px = np.empty(F, dtype=self.dtype)
-            err = np.empty(y.shape[1], dtype=self.dtype)
-            _readout.rls_update(x, y, self._P, self._W, self.forgetting, px, err)
+            _readout.rls_update(x, y, self._P, self._W, self.forgetting)
             self.n_samples_seen_ += x.shape[0]
         self._publish()
         return self

@@ -1,13 +1,17 @@
 """The reservoir of an echo state network: fixed random recurrent weights and
-leaky units (Goodfellow et al. (2016), secs. 10.7.1, 10.7.3 and 10.7.9).
+leaky units (Jaeger 2001; Lukoševičius 2012; Goodfellow et al. (2016),
+sec. 10.8, with the leaky units of sec. 10.9.2).
 
-Update (Goodfellow et al. (2016), eq. 10.7 with lr = 1/tau), one row per unit:
+Update (the leaky-integrator form of Lukoševičius (2012), with lr = 1/tau),
+one row per unit:
 
     x_t = (1 - lr) * x_{t-1} + lr * f(W x_{t-1} + Win u_t + Wfb y_{t-1} + b [+ noise])
 
-The feedback term is present only when the outputs y are fed back (see
-`fastrnn.ESN`). Hyperparameters carry ReservoirPy's names. The time loop is in
-``fastrnn/reservoir/_reservoir.pyx`` (C kernels in ``csrc/reservoir/fr_reservoir_impl.h``); this
+The feedback term is present only when outputs y are fed back: teacher-forced
+(`Reservoir.run` with ``feedback``) or, in the closed loop that
+`fastrnn.ESN` drives through `Reservoir._run_closed_loop`, the readout's own
+output. Hyperparameters carry ReservoirPy's names. The time loop is one C
+call (``fastrnn/reservoir/_reservoir.pyx`` over ``csrc/reservoir``); this
 module draws and checks the matrices, allocates, and makes one call per
 sequence.
 """
@@ -17,7 +21,7 @@ import numbers
 import os
 import threading
 import warnings
-from typing import Any, Literal, Optional, Sequence, Union, overload
+from typing import Any, Literal, NamedTuple, Optional, Sequence, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -38,7 +42,8 @@ from fastrnn._core.validation import (
 from fastrnn._core.validation import SeedLike
 from fastrnn.io import format as io_format
 
-_ACTIVATIONS = {"tanh": 0, "sigmoid": 1, "relu": 2, "identity": 3}
+#: Activation names of the reservoir, mapped to the C loop's codes.
+ACTIVATION_CODES = _reservoir.ACTIVATION_CODES
 
 # Nonzeros x series per step from which a second thread pays for the
 # barrier it needs at every step.
@@ -151,7 +156,7 @@ def _random_sparse(rng, rows, cols, density, values):
     return sp.csr_matrix((values(rng, nnz), (r, c)), shape=(rows, cols))
 
 
-def _with_degree(rng, n, degree, values):
+def _random_with_in_degree(rng, n, degree, values):
     """A (n x n) CSR matrix with exactly ``degree`` nonzeros in every row
     (``degree`` recurrent inputs per unit) at distinct random columns."""
     cols = np.empty((n, degree), dtype=np.int64)
@@ -173,11 +178,33 @@ def _check_loop_sizes(T, B, N, D, name="X"):
             f"one call handles ({_INT_MAX}); split it into shorter calls")
 
 
-def _transposed(M):
-    """A contiguous transpose, never empty (the kernels take its address)."""
-    if M.size == 0:
-        return np.zeros((1, 1), dtype=M.dtype)
-    return np.ascontiguousarray(M.T)
+class LoopWeights(NamedTuple):
+    """The weights of one call of the C loop (``_reservoir.run``), checked and
+    laid out by `Reservoir._loop_weights`."""
+    activation: int
+    #: W as CSR (int32 indices), or None when W is dense
+    w_data: Optional[np.ndarray]
+    w_indices: Optional[np.ndarray]
+    w_indptr: Optional[np.ndarray]
+    #: W (N, N) when dense, else None
+    w_dense: Optional[np.ndarray]
+    #: Win (N, D) (with Wfb appended for teacher-forced outputs) and its transpose
+    w_in: np.ndarray
+    w_in_t: np.ndarray
+    #: each unit's leak rate repeated over the B series, unit-major (N * B,)
+    leak: np.ndarray
+
+
+class ClosedLoop(NamedTuple):
+    """The readout side of a closed-loop call of the C loop."""
+    #: Wfb (N, O)
+    w_fb: np.ndarray
+    #: the readout's weights on the state (N, O)
+    w_out: np.ndarray
+    #: (T, B, O): the readout's intercept and input part in, outputs y_1 .. y_T out
+    y: np.ndarray
+    #: (O, B): y_0 in, y_T out
+    y_state: np.ndarray
 
 
 def _normal(rng, size):
@@ -212,7 +239,7 @@ def checked_csr(M: sp.spmatrix, name: str, shape: Sequence[int],
     scipy builds a matrix from (data, indices, indptr) without checking that
     the indices fit its shape, and its own conversions (``tocsr``,
     ``toarray``) trust them as the kernels do; so the structure is checked
-    (`fastrnn._validation.check_csr_parts` for CSR, the same rules for CSC
+    (`fastrnn._core.validation.check_csr_parts` for CSR, the same rules for CSC
     and COO) before any of them touches it. Other formats (BSR, DIA, LIL,
     DOK) go through COO, whose conversion is NumPy code that cannot read out
     of bounds.
@@ -262,7 +289,7 @@ def checked_csr(M: sp.spmatrix, name: str, shape: Sequence[int],
     return W
 
 
-def _user_matrix(M: Any, name: str, shape: tuple[Optional[int], ...],
+def _checked_matrix(M: Any, name: str, shape: tuple[Optional[int], ...],
                  dtype: np.dtype) -> np.ndarray:
     """A dense, finite, C-contiguous (rows, cols) matrix from an array or a
     scipy.sparse matrix (checked before scipy converts it); ``shape`` may
@@ -301,7 +328,8 @@ def _check_fits_in_memory(N, degree, connectivity, dtype):
 
 
 class Reservoir:
-    """A leaky echo state reservoir (Goodfellow et al. (2016), eq. 10.7; sections 10.7.1, 10.7.3).
+    """A leaky echo state reservoir (Jaeger 2001; Lukoševičius 2012; Goodfellow et al.
+    (2016), sec. 10.8, with the leaky units of sec. 10.9.2).
 
     Parameters
     ----------
@@ -312,7 +340,7 @@ class Reservoir:
         matrix is used as it is, as in ReservoirPy).
     lr : float in (0, 1] or array of N such values
         Leak rate 1/tau of each unit; an array gives a hierarchy of time
-        scales (Goodfellow et al. (2016), sec. 10.7.9).
+        scales (Goodfellow et al. (2016), sec. 10.9.2).
     input_scaling : float or array of D floats
         Win is drawn from {-1, +1} and multiplied by this (per input column).
     rc_connectivity : float in (0, 1]
@@ -321,7 +349,8 @@ class Reservoir:
         Density of Win (and of the bias).
     degree : int or None
         Exactly ``degree`` nonzero recurrent inputs per unit (the sparse
-        initialisation cited in Goodfellow et al. (2016), sec. 10.7.1: 15 per unit).
+        initialisation of Martens (2010), cited in Goodfellow et al. (2016),
+        sec. 8.4; 15 per unit there).
     bias_scaling : float >= 0
         Bias drawn from {-1, +1} with ``input_connectivity``, times this.
     fb_scaling, fb_connectivity :
@@ -405,7 +434,7 @@ class Reservoir:
 
         if W is None:
             if self.degree is not None:
-                W0 = _with_degree(self._rng, N, self.degree, _normal)
+                W0 = _random_with_in_degree(self._rng, N, self.degree, _normal)
             else:
                 W0 = _random_sparse(self._rng, N, N, self.rc_connectivity, _normal)
             sr0, vec = spectral_radius(W0, return_vector=True)
@@ -439,7 +468,7 @@ class Reservoir:
     # ------------------------------------------------- checked attributes
     # Everything the kernels read is checked when it is set (here and on
     # assignment, e.g. ``res.W = M``), and its shape, dtype and layout again,
-    # cheaply, at every call (see `_kernel_arrays`): an array cannot reach
+    # cheaply, at every call (see `_checked_weights`): an array cannot reach
     # the C loops unchecked.
     @property
     def units(self) -> int:
@@ -482,7 +511,7 @@ class Reservoir:
     @Win.setter
     def Win(self, value: Optional[ArrayLike]) -> None:
         if value is not None:
-            value = _user_matrix(value, "Win", (self.units, None), self.dtype)
+            value = _checked_matrix(value, "Win", (self.units, None), self.dtype)
             self._check_input_scaling_width(value.shape[1])
         self._Win = value
 
@@ -494,7 +523,7 @@ class Reservoir:
     @Wfb.setter
     def Wfb(self, value: Optional[ArrayLike]) -> None:
         if value is not None:
-            value = _user_matrix(value, "Wfb", (self.units, None), self.dtype)
+            value = _checked_matrix(value, "Wfb", (self.units, None), self.dtype)
             if value.shape[1] == 0:
                 raise ValueError(f"Wfb must have at least one column (one per fed-back "
                                  f"output), got shape {value.shape}")
@@ -507,7 +536,7 @@ class Reservoir:
 
     @bias.setter
     def bias(self, value: ArrayLike) -> None:
-        self._bias = _user_matrix(value, "bias", (self.units,), self.dtype)
+        self._bias = _checked_matrix(value, "bias", (self.units,), self.dtype)
 
     @property
     def lr(self) -> np.ndarray:
@@ -524,8 +553,8 @@ class Reservoir:
 
     @activation.setter
     def activation(self, value: str) -> None:
-        if not isinstance(value, str) or value not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {value!r}")
+        if not isinstance(value, str) or value not in ACTIVATION_CODES:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATION_CODES)}, got {value!r}")
         self._activation = value
 
     @property
@@ -586,7 +615,7 @@ class Reservoir:
         N = self.units
         if sp.issparse(W):
             return checked_csr(W, "W", (N, N), self.dtype)
-        return _user_matrix(W, "W", (N, N), self.dtype)
+        return _checked_matrix(W, "W", (N, N), self.dtype)
 
     # ----------------------------------------------------------- properties
     @property
@@ -629,6 +658,17 @@ class Reservoir:
                              f"(Wfb), got {O}")
         return self
 
+    def _lazy_draws(self):
+        """Win, Wfb and the random generator after the draws made on first
+        use. Package-internal: `fastrnn.dask` carries them from a worker's
+        copy of the reservoir back to the client's."""
+        return self.Win, self.Wfb, self._rng
+
+    def _adopt_lazy_draws(self, draws):
+        """Take the ``_lazy_draws()`` of another copy of this reservoir (made
+        from the same seed), so that both go on alike. Package-internal."""
+        self.Win, self.Wfb, self._rng = draws
+
     def reset(self, state: Optional[ArrayLike] = None) -> Reservoir:
         """Set the state to zeros (or to ``state``, (N,) or (B, N))."""
         if state is None:
@@ -665,7 +705,8 @@ class Reservoir:
     def _check_width(self, arr, name):
         """A 3-D input is (time steps, series, features): its last axis must be
         the reservoir's input size once Win is known, or a (T, D, 1) array
-        would silently run as D series of one feature."""
+        would silently run as D series of one feature. Package-internal:
+        `fastrnn.ESN` checks its inputs with it too."""
         win = self.Win
         if win is not None and arr.shape[-1] != win.shape[1]:
             D = win.shape[1]
@@ -676,7 +717,7 @@ class Reservoir:
                 f"size: Win is {win.shape}), got shape {arr.shape}; a {arr.ndim}-D {name} is "
                 f"{layout}")
 
-    def _fresh(self, name, shape):
+    def _laid_out(self, name, shape):
         """The array ``name`` as the kernel needs it: exactly ``shape``, of the
         reservoir's dtype, C-contiguous and aligned. An array changed in place
         since it was set (e.g. resized) is checked again through its setter."""
@@ -689,8 +730,8 @@ class Reservoir:
                 raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
         return a
 
-    def _kernel_arrays(self, D, O=None):
-        """Everything a call hands to the kernel, read once from ``self`` and
+    def _checked_weights(self, D, O=None):
+        """Everything a call hands to the loop, read once from ``self`` and
         checked (cheaply: shapes, dtypes, layout, the identity of W's CSR
         arrays), so that a matrix replaced or changed in place since it was
         set, or set by another thread meanwhile, cannot reach the C loop
@@ -705,65 +746,119 @@ class Reservoir:
                 # One of the CSR arrays was rebound: check the matrix again.
                 self.W = W
                 W = self._W
-            matrices = (True, W.data, W.indices, W.indptr, np.zeros((1, 1), dtype=self.dtype))
         else:
-            W = self._fresh("W", (N, N))
-            empty_i = np.zeros(1, dtype=np.int32)
-            matrices = (False, np.zeros(1, dtype=self.dtype), empty_i, empty_i, W)
+            W = self._laid_out("W", (N, N))
         return {
-            "act": _ACTIVATIONS[self.activation],
-            "matrices": matrices,
-            "nnz": W.nnz if sp.issparse(W) else None,
-            "win": self._fresh("Win", (N, D)),
-            "wfb": None if O is None else self._fresh("Wfb", (N, O)),
-            "bias": self._fresh("bias", (N,)),
-            "lr": self._fresh("lr", (N,)),
+            "activation": ACTIVATION_CODES[self.activation],
+            "W": W,
+            "win": self._laid_out("Win", (N, D)),
+            "wfb": None if O is None else self._laid_out("Wfb", (N, O)),
+            "bias": self._laid_out("bias", (N,)),
+            "lr": self._laid_out("lr", (N,)),
         }
 
-    def _threads_for(self, B, nnz):
+    @staticmethod
+    def _loop_weights(weights, w_in, B):
+        """The checked weights as the C loop reads them, for B series, with
+        ``w_in`` (N, D) as the input weights."""
+        W, lr = weights["W"], weights["lr"]
+        if sp.issparse(W):
+            csr = (W.data, W.indices, W.indptr, None)
+        else:
+            csr = (None, None, None, W)
+        return LoopWeights(weights["activation"], *csr, w_in=w_in,
+                           w_in_t=np.ascontiguousarray(w_in.T),
+                           # laid out like the unit-major (N, B) state
+                           leak=lr if B == 1 else np.repeat(lr, B))
+
+    def _threads_for(self, B, W):
         if self.n_threads is not None:
             return min(self.n_threads, 2)
-        if nnz is None or nnz * B < _THREADS_MIN_WORK:
+        if not sp.issparse(W) or W.nnz * B < _THREADS_MIN_WORK:
             return 1
         return 2 if available_cpus() >= 2 else 1
 
-    @staticmethod
-    def _lr_per_element(lr, B):
-        """Leak rates laid out like the unit-major (N, B) state."""
-        return lr if B == 1 else np.repeat(lr, B)
-
     def _pre_activations(self, T, B, bias):
-        out = np.empty((T, B, self.units), dtype=self.dtype)
-        out[...] = bias
+        states = np.empty((T, B, self.units), dtype=self.dtype)
+        states[...] = bias
         if self.noise > 0:
-            out += (self.noise * self._rng.standard_normal(out.shape)).astype(self.dtype)
-        return out
+            states += (self.noise * self._rng.standard_normal(states.shape)).astype(self.dtype)
+        return states
 
-    def _run3(self, u, fb, x0):
-        """u (T, B, D) [fb (T, B, O)] -> states (T, B, N) and the final state
-        (N, B). Reads ``self`` but does not change it."""
+    def _run_open_loop(self, u, feedback, x0):
+        """u (T, B, D) [feedback (T, B, O)] -> states (T, B, N) and the final
+        state (N, B). Reads ``self`` but does not change it (but for
+        ``threads_used_``)."""
         T, B, D = u.shape
-        if fb is not None and fb.shape[:2] != u.shape[:2]:
+        if feedback is not None and feedback.shape[:2] != u.shape[:2]:
             raise ValueError(f"feedback must have the same time steps and series as X, got "
-                             f"{fb.shape[:2]} and {u.shape[:2]}")
-        _check_loop_sizes(T, B, self.units, D + (0 if fb is None else fb.shape[2]))
-        k = self._kernel_arrays(D, None if fb is None else fb.shape[2])
-        if fb is None:
-            inputs, win = u, k["win"]
+                             f"{feedback.shape[:2]} and {u.shape[:2]}")
+        O = None if feedback is None else feedback.shape[2]
+        _check_loop_sizes(T, B, self.units, D + (O or 0))
+        weights = self._checked_weights(D, O)
+        if feedback is None:
+            inputs, w_in = u, weights["win"]
         else:
-            # Teacher-forced feedback is one more input, projected by Wfb.
-            inputs = np.ascontiguousarray(np.concatenate([u, fb], axis=2))
-            win = np.ascontiguousarray(np.hstack([k["win"], k["wfb"]]))
+            # Teacher-forced outputs are more inputs, projected by Wfb.
+            inputs = np.ascontiguousarray(np.concatenate([u, feedback], axis=2))
+            w_in = np.ascontiguousarray(np.hstack([weights["win"], weights["wfb"]]))
         state = self._initial_state(x0, B)
-        out = self._pre_activations(T, B, k["bias"])
-        sparse, data, indices, indptr, dense = k["matrices"]
-        spare = np.empty_like(state)
-        acc = np.empty_like(state)
-        self.threads_used_ = _reservoir.reservoir_run(
-            k["act"], sparse, inputs, win, _transposed(win), data,
-            indices, indptr, dense, self._lr_per_element(k["lr"], B), state, spare, acc, out,
-            self._threads_for(B, k["nnz"]))
-        return out, state
+        states = self._pre_activations(T, B, weights["bias"])
+        self.threads_used_ = _reservoir.run(
+            self._loop_weights(weights, w_in, B), inputs, state, states,
+            nthreads=self._threads_for(B, weights["W"]))
+        return states, state
+
+    def _run_closed_loop(self, u: np.ndarray, w_out: np.ndarray, w_out_inputs: Optional[np.ndarray],
+                         intercept: np.ndarray, x0: Optional[ArrayLike], y0: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The closed loop (free run): the output of a linear readout fed back.
+
+        Package-internal: `fastrnn.ESN` drives it. Per step
+        x_t = leaky(W x_{t-1} + Win u_t + b + Wfb y_{t-1}) and
+        y_t = w_out^T x_t + w_out_inputs^T u_t + intercept (Jaeger 2001;
+        Lukoševičius 2012; Goodfellow et al. (2016), sec. 10.8).
+
+        Parameters
+        ----------
+        u : ndarray (T, B, D) of the reservoir's dtype
+        w_out : ndarray (N, O)
+            The readout's weights on the state.
+        w_out_inputs : ndarray (D, O) or None
+            The readout's weights on the inputs, if it sees them.
+        intercept : ndarray (O,)
+        x0 : array_like (N,) or (B, N), or None
+            The initial state; the stored state if None.
+        y0 : ndarray (B, O)
+            The output before the first step.
+
+        Returns
+        -------
+        states : ndarray (T, B, N)
+        outputs : ndarray (T, B, O)
+        y_last : ndarray (B, O)
+            y_T (y0 when T = 0).
+
+        The stored state becomes x_T, as after `run`.
+        """
+        T, B, D = u.shape
+        O = w_out.shape[1]
+        _check_loop_sizes(T, B, self.units, D)
+        weights = self._checked_weights(D, O)
+        outputs = np.empty((T, B, O), dtype=self.dtype)
+        outputs[...] = intercept
+        if w_out_inputs is not None:
+            outputs += u @ w_out_inputs
+        state = self._initial_state(x0, B)
+        # A copy: the loop overwrites it, and for one series the transpose
+        # of y0 is already contiguous.
+        y_state = np.array(y0.T, order="C", copy=True)
+        states = self._pre_activations(T, B, weights["bias"])
+        _reservoir.run(self._loop_weights(weights, weights["win"], B), np.ascontiguousarray(u),
+                       state, states,
+                       ClosedLoop(weights["wfb"], np.ascontiguousarray(w_out), outputs, y_state))
+        self.state = state[:, 0].copy() if B == 1 else np.ascontiguousarray(state.T)
+        return states, outputs, np.ascontiguousarray(y_state.T)
 
     def _as_series(self, X, name, width=None):
         """(T, D) -> (T, 1, D), (T, B, D) kept; returns (array, unbatched)."""
@@ -819,7 +914,7 @@ class Reservoir:
                     fbi = as_float_array(feedback[i], f"feedback[{i}]", self.dtype, ndim=2)
                     self._check_feedback_width(fbi, f"feedback[{i}]")
                     fbi = fbi[:, None, :]
-                out, state = self._run3(arr[:, None, :], fbi, start)
+                out, state = self._run_open_loop(arr[:, None, :], fbi, start)
                 results.append(out[:, 0, :])
                 last = state[:, 0].copy()
             if last is not None:
@@ -833,7 +928,7 @@ class Reservoir:
             if fb_unbatched != unbatched:
                 raise ValueError("feedback must be batched like X")
             self._check_feedback_width(fb if not unbatched else fb[:, 0], "feedback")
-        out, state = self._run3(u, fb, x0)
+        out, state = self._run_open_loop(u, fb, x0)
         if unbatched:
             self.state = state[:, 0].copy()
             return out[:, 0, :]

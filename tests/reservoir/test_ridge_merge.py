@@ -68,23 +68,23 @@ def test_merge_is_a_tree_in_any_grouping(chunks):
 def test_merge_keeps_its_own_shift_and_leaves_other_unchanged(chunks):
     X, Y = chunks
     a, b = partials(X, Y, [[0], [1]])
-    shift, b_acc, b_shift = a._shift_x.copy(), b._acc.copy(), b._shift_x.copy()
+    shift, b_sums, b_shift = a._shift_x.copy(), b._gram_or_r.copy(), b._shift_x.copy()
     a.merge(b)
     np.testing.assert_array_equal(a._shift_x, shift)
-    np.testing.assert_array_equal(b._acc, b_acc)
+    np.testing.assert_array_equal(b._gram_or_r, b_sums)
     np.testing.assert_array_equal(b._shift_x, b_shift)
     # Into an empty Ridge: it takes the other's shift, and an exact copy of its sums.
     empty = Ridge(1e-2).merge(b)
-    np.testing.assert_array_equal(empty._acc, b._acc)
+    np.testing.assert_array_equal(empty._gram_or_r, b._gram_or_r)
     np.testing.assert_array_equal(empty._shift_x, b._shift_x)
 
 
 def test_merge_of_an_empty_ridge_changes_nothing(chunks):
     X, Y = chunks
     (a,) = partials(X, Y, [[0]])
-    acc = a._acc.copy()
+    sums = a._gram_or_r.copy()
     a.merge(Ridge(5.0))
-    np.testing.assert_array_equal(a._acc, acc)
+    np.testing.assert_array_equal(a._gram_or_r, sums)
     assert a.n_samples_seen_ == len(X[0])
 
 

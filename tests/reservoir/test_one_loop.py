@@ -1,0 +1,151 @@
+"""The open, teacher-forced and closed loops run one C step (fr_res_step): where
+the loops compute the same thing they must give the same bits, and the closed
+loop owned by Reservoir matches the NumPy reference."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from fastrnn.reservoir import _reservoir
+from fastrnn.reservoir.esn import ESN
+from fastrnn.reservoir.readout import Ridge
+from fastrnn.reservoir.reservoir import ACTIVATION_CODES, Reservoir
+from reference_reservoir import ACTS, esn_free_run
+
+N, D, O = 40, 2, 2
+
+
+def _network(kind, dtype, activation="tanh"):
+    res = Reservoir(N, sr=0.9, lr=np.linspace(0.2, 1.0, N), bias_scaling=0.3, fb_scaling=0.5,
+                    fb_connectivity=0.5, activation=activation, seed=3, dtype=dtype)
+    if kind == "dense":
+        res.W = res.W.toarray()
+    res.initialize(D, O)
+    return res
+
+
+def _inputs(dtype, T=30, B=1):
+    rng = np.random.default_rng(B)
+    u = rng.uniform(-1, 1, (T, B, D)).astype(dtype)
+    y = rng.uniform(-1, 1, (T, B, O)).astype(dtype)
+    return (u[:, 0], y[:, 0]) if B == 1 else (u, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+@pytest.mark.parametrize("batch", [1, 4])
+def test_closed_loop_with_a_silent_readout_is_the_open_loop(dtype, kind, batch):
+    """A readout whose output is zero feeds back zero: the closed loop then
+    computes the open loop's sums to the bit (whichever number of threads the
+    open loop used)."""
+    res = _network(kind, dtype)
+    X, Y = _inputs(dtype, B=batch)
+    esn = ESN(res, Ridge(1e-3, dtype=dtype), feedback=True).fit(X, Y)
+    esn.readout.coef_ = np.zeros_like(esn.readout.coef_)
+    esn.readout.intercept_ = np.zeros_like(esn.readout.intercept_)
+    x0 = np.random.default_rng(9).uniform(-0.5, 0.5, N).astype(dtype)
+    y, closed = esn.run(X, x0=x0, y0=np.zeros(O), return_states=True)
+    assert not y.any()
+    for threads in (1, 2):
+        res.n_threads = threads
+        np.testing.assert_array_equal(closed, res.run(X, x0=x0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_teacher_forcing_is_the_open_loop_with_the_outputs_as_inputs(dtype, kind):
+    """ESN teacher forcing (run with ``teacher``, fit, generate's warm-up) is
+    Reservoir.run with feedback[t] = teacher[t-1]: the same states, bit for bit."""
+    res = _network(kind, dtype)
+    X, Y = _inputs(dtype)
+    esn = ESN(res, Ridge(1e-3, dtype=dtype), feedback=True).fit(X, Y)
+    y0 = np.array([0.3, -0.2], dtype=dtype)
+    fed = np.vstack([y0[None], Y[:-1]])
+    expected = res.run(X, x0=np.zeros(N), feedback=fed)
+    _, teacher_forced = esn.run(X, teacher=Y, x0=np.zeros(N), y0=y0, return_states=True)
+    np.testing.assert_array_equal(teacher_forced, expected)
+    # generate: warm-up on the teacher, then the free run from its last state
+    # and output, as one closed loop started there
+    gen = esn.generate(8, teacher=Y[:10], inputs=X[:18], x0=np.zeros(N), y0=y0)
+    warm = res.run(X[:10], x0=np.zeros(N), feedback=np.vstack([y0[None], Y[:9]]))
+    free = esn.predict(X[10:18], x0=warm[-1], y0=Y[9])
+    np.testing.assert_array_equal(gen, free)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_a_closed_loop_split_into_calls_is_the_closed_loop_in_one(dtype, kind):
+    """The state and the last output carry over between calls exactly."""
+    res = _network(kind, dtype)
+    X, Y = _inputs(dtype, T=40)
+    esn = ESN(res, Ridge(1e-3, dtype=dtype), feedback=True).fit(X, Y)
+    esn.reset()
+    whole = esn.predict(X)
+    esn.reset()
+    parts = np.concatenate([esn.predict(X[:13]), esn.predict(X[13:])])
+    np.testing.assert_array_equal(parts, whole)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATION_CODES))
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_reservoir_closed_loop_matches_numpy(activation, kind, batch):
+    """Reservoir._run_closed_loop (the loop ESN drives) against the NumPy
+    free run, with a readout that also sees the inputs."""
+    res = _network(kind, np.float64, activation)
+    rng = np.random.default_rng(4)
+    T = 25
+    u = rng.uniform(-1, 1, (T, batch, D))
+    w_out = rng.uniform(-0.3, 0.3, (N, O))
+    w_in = rng.uniform(-0.3, 0.3, (D, O))
+    intercept = np.array([0.1, -0.05])
+    x0 = rng.uniform(-0.5, 0.5, (batch, N))
+    y0 = rng.uniform(-0.5, 0.5, (batch, O))
+    states, outputs, y_last = res._run_closed_loop(u, w_out, w_in, intercept, x0, y0)
+    W = res.W.toarray() if sp.issparse(res.W) else res.W
+    # the reference's readout on [x; u]: the input part is a constant per step
+    for b in range(batch):
+        xs, ys = _free_run_with_inputs(W, res, w_out, w_in, intercept, u[:, b], x0[b], y0[b],
+                                       activation)
+        np.testing.assert_allclose(states[:, b], xs, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(outputs[:, b], ys, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(y_last, outputs[-1])
+    np.testing.assert_array_equal(res.state, states[-1] if batch > 1 else states[-1, 0])
+
+
+def _free_run_with_inputs(W, res, w_out, w_in, intercept, U, x0, y0, activation):
+    f = ACTS[activation]
+    x, y = x0.copy(), y0.copy()
+    xs, ys = [], []
+    for t in range(U.shape[0]):
+        x = (1 - res.lr) * x + res.lr * f(W @ x + res.Win @ U[t] + res.bias + res.Wfb @ y)
+        y = w_out.T @ x + w_in.T @ U[t] + intercept
+        xs.append(x)
+        ys.append(y)
+    return np.array(xs), np.array(ys)
+
+
+def test_reference_free_run_agrees_without_inputs_to_the_readout():
+    """The shared NumPy reference (tests/reference_reservoir.py) and the
+    closed loop agree when the readout sees the state alone."""
+    res = _network("sparse", np.float64)
+    rng = np.random.default_rng(6)
+    u = rng.uniform(-1, 1, (20, 1, D))
+    w_out = rng.uniform(-0.3, 0.3, (N, O))
+    intercept = np.array([0.2, 0.0])
+    states, outputs, _ = res._run_closed_loop(u, w_out, None, intercept, np.zeros(N),
+                                              np.zeros((1, O)))
+    xs, ys = esn_free_run(res.W.toarray(), res.Win, res.bias, res.lr, res.Wfb, w_out, intercept,
+                          u[:, 0], np.zeros(N), np.zeros(O))
+    np.testing.assert_allclose(states[:, 0], xs, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(outputs[:, 0], ys, rtol=0, atol=1e-12)
+
+
+def test_activation_codes_are_the_c_enum():
+    """One table: the names map to the C loop's codes, each distinct."""
+    assert ACTIVATION_CODES is _reservoir.ACTIVATION_CODES
+    assert sorted(ACTIVATION_CODES) == ["identity", "relu", "sigmoid", "tanh"]
+    assert len(set(ACTIVATION_CODES.values())) == 4
+    x = np.linspace(-2, 2, 9)[:, None]
+    for name in ACTIVATION_CODES:
+        res = Reservoir(1, W=np.zeros((1, 1)), Win=np.ones((1, 1)), activation=name)
+        np.testing.assert_allclose(res.run(x)[:, 0], ACTS[name](x[:, 0]), rtol=1e-15)
