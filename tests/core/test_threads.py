@@ -4,43 +4,13 @@ models at once. Results must be identical, to the bit, to serial runs.
 What may be shared between threads is documented in docs/threads.md; these
 tests exercise exactly what it promises.
 """
-import threading
-
 import numpy as np
 import pytest
 
 import fastrnn
+from threads_support import N_THREADS, _bits, run_in_threads
 
-N_THREADS = 4
 ROUNDS = 10
-
-
-def _bits(a):
-    a = np.ascontiguousarray(a)
-    return a.dtype.str, a.shape, a.tobytes()
-
-
-def run_in_threads(fn, n=N_THREADS):
-    """Run fn(i) in n threads that start together; return results by i.
-    Exceptions in a thread are re-raised here."""
-    barrier = threading.Barrier(n)
-    results, errors = [None] * n, []
-
-    def body(i):
-        try:
-            barrier.wait()
-            results[i] = fn(i)
-        except BaseException as exc:  # noqa: BLE001 - reported to the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
 
 
 def _problem(i, dtype):

@@ -14,7 +14,7 @@ from fastrnn.layers.clockwork import ClockworkRNN
 from fastrnn.layers.delays import DelayRNN
 from fastrnn.layers.leaky import LeakyRNN
 from fastrnn.onnx.importer import Reversed
-from test_threads import N_THREADS, _bits, run_in_threads
+from threads_support import N_THREADS, _bits, run_in_threads
 
 LAYERS = {
     "rnn": lambda dt: fastrnn.RNN(8, 32, num_layers=2, dtype=dt, seed=0),

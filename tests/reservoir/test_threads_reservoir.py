@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 
 from fastrnn import ESN, RLS, Reservoir, Ridge
-from test_threads import N_THREADS, _bits, run_in_threads
+from threads_support import N_THREADS, _bits, run_in_threads
 
 ROUNDS = 6
 
