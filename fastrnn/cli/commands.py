@@ -30,6 +30,7 @@ import numpy as np
 from fastrnn.io.tables import TableError, read_table, write_table
 from fastrnn._core.progress import Progress
 from fastrnn._core.timing import ROUNDS
+from fastrnn.reservoir import _reservoir
 from fastrnn._version import __version__
 
 EXIT_USAGE = 2
@@ -179,10 +180,6 @@ def _column_name(table, j):
     return table.names[j] if table.names is not None else str(j)
 
 
-# Reservoir inputs up to which the input projection is computed row by row
-# (SMALL_INPUT in fastrnn/reservoir/_reservoir.pyx), so that chunks do not change it.
-_ROW_WISE_INPUT_MAX = 32
-
 
 def _chunk_steps(T, requested):
     """Steps per reservoir call: about 1% of the series, at least 1000."""
@@ -225,10 +222,10 @@ def _fit_esn(args, X, Y):
     # carries over between calls and every step is computed as in one call,
     # so the states (and the fit) equal those of ESN.fit on the whole series
     # (tests/test_cli.py checks it). That holds while the input projection is
-    # computed row by row (up to SMALL_INPUT inputs, fastrnn/reservoir/_reservoir.pyx);
+    # computed row by row (up to _reservoir.SMALL_INPUT inputs);
     # a BLAS GEMM over more inputs may round differently for other numbers
     # of rows, so then the series goes in one call.
-    if X.shape[1] > _ROW_WISE_INPUT_MAX:
+    if X.shape[1] > _reservoir.SMALL_INPUT:
         step = max(T, 1)
     else:
         step = _chunk_steps(T, args.chunk)
