@@ -3,7 +3,7 @@ installed), side by side in one run.
 
 The two NumPy baselines: "naive" is tests/reference.py, Goodfellow et al. (2016)'s equations
 step by step as written (the issue's "plain NumPy implementation"); "hoisted"
-is fastrnn.numpy_rnn, a careful NumPy loop with the input projection and the
+is fastrnn.cli.numpy_rnn, a careful NumPy loop with the input projection and the
 weight gradients taken out of the time loop as single products.
 
     python bench/compare_rnn.py [--repeat 15] [--threads 2]
@@ -96,7 +96,7 @@ def main():
             torch.set_num_threads(args.threads)
         except ImportError:
             torch = None
-    print("x = NumPy time / fastrnn time (naive: step-by-step reference; hoist: fastrnn.numpy_rnn)")
+    print("x = NumPy time / fastrnn time (naive: step-by-step reference; hoist: fastrnn.cli.numpy_rnn)")
     print(f"fastrnn {fastrnn.__version__}, numpy {np.__version__}, "
           f"torch {torch.__version__ if torch else 'absent'}; ms, {rule(args.repeat)}")
     print("OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s" % (

@@ -117,7 +117,7 @@ def load_series(path: Union[str, os.PathLike]) -> np.ndarray:
     """Read one series from a ``.npy`` or ``.csv`` file.
 
     Rows are time steps, columns features, read as the command line reads
-    its tables (`fastrnn._table_io.read_table`): a ``.csv`` is
+    its tables (`fastrnn.io.tables.read_table`): a ``.csv`` is
     comma-separated, with an optional header row; a ``.npy`` is read without
     unpickling; one column gives a (T, 1) array; every value must be finite.
 

@@ -4,10 +4,10 @@ NumPy loop of the same maths, on the same arrays, timed side by side.
 Two jobs:
 
 - ``rnn``: forward + BPTT of a one-layer tanh RNN (Goodfellow et al. (2016), eq. 10.4) over
-  (T, B, D) inputs, against ``fastrnn.numpy_rnn`` (the input projection and
+  (T, B, D) inputs, against ``fastrnn.cli.numpy_rnn`` (the input projection and
   weight gradients hoisted out of the loop, as a careful NumPy user would).
 - ``reservoir``: a leaky echo state reservoir run over S steps of one series
-  (Goodfellow et al. (2016), eq. 10.7), against the NumPy loop of ``fastrnn.demo_esn``
+  (Goodfellow et al. (2016), eq. 10.7), against the NumPy loop of ``fastrnn.cli.demo_esn``
   (``W @ x`` with SciPy's CSR product each step).
 
 Both are timed by fastrnn's one timing rule (``fastrnn._core.timing``): blocks
