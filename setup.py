@@ -34,7 +34,7 @@ else:
     COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-unused-function"]
 
 # The portable build: only the plain C paths of csrc/ (no per-ISA clones, no
-# x86 intrinsics). Chosen with FASTRNN_PORTABLE=1, and always on a machine
+# x86 intrinsics; see csrc/common/fr_dispatch.h; fastrnn._core.cpu reports it). Chosen with FASTRNN_PORTABLE=1, and always on a machine
 # that is not x86-64 (ARM, POWER, ...), where the x86 code does not apply.
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 PORTABLE = os.environ.get("FASTRNN_PORTABLE") == "1" or not X86_64
@@ -49,15 +49,16 @@ if DEBUG and sys.platform != "win32":
 
 def c_sources_for(pyx):
     """The C files an extension needs: csrc/common/fr_kernels.c (the basics
-    every loop uses) and, for each csrc header named by the .pyx or by a
-    fastrnn .pxd it cimports, the .c file of the same name. Linking only these keeps
+    every loop uses), fr_dispatch.c (the CPU's ISA level) and, for each csrc
+    header named by the .pyx or by a fastrnn .pxd it cimports, the .c file of
+    the same name. Linking only these keeps
     the build and the wheel from repeating every kernel in every module."""
     texts = [open(pyx).read()]
     for mod in re.findall(r"from fastrnn\.([\w.]+) cimport", texts[0]):
         pxd = os.path.join(HERE, "fastrnn", *mod.split(".")) + ".pxd"
         if os.path.exists(pxd):
             texts.append(open(pxd).read())
-    wanted = {"fr_kernels"}
+    wanted = {"fr_kernels", "fr_dispatch"}
     for text in texts:
         wanted.update(re.findall(r'"(fr_\w+)\.h"', text))
     return [c for c in C_SOURCES if os.path.splitext(os.path.basename(c))[0] in wanted]
@@ -94,7 +95,7 @@ class SerialBuildExt(build_ext):
     """build_ext without -j: the extensions share C files of csrc/, each
     compiled to the same object path, so two extensions built at once wrote
     one object file together and linked a broken module (seen as a missing
-    fr_tanh_d in _elementwise)."""
+    kernel symbol at import)."""
 
     def finalize_options(self):
         super().finalize_options()

@@ -4,7 +4,7 @@
 #
 #     bench/memcheck.sh [extra pytest arguments]
 #     bench/memcheck.sh --selftest     # must report invalid writes and exit 1
-#     MEMCHECK_TESTS="tests/test_esn.py" bench/memcheck.sh   # only these files
+#     MEMCHECK_TESTS="tests/reservoir/test_esn.py" bench/memcheck.sh   # only these files
 #
 # What it does:
 #   1. copies the source tree (tracked and new files, not build products) to a
@@ -36,9 +36,10 @@ FASTRNN_DEBUG_BUILD=1 "$PYTHON" setup.py build_ext --inplace -j 2 -q >build.log 
 if [ "${1:-}" = "--selftest" ]; then
     # Check the checker: a kernel handed an output 100x too short (kernels
     # trust their inputs; the Python layer never does this) must be reported.
-    echo "memcheck: self-test, a deliberate heap overflow in fr_tanh_d"
-    CMD=("$PYTHON" -c "import numpy as np; from fastrnn._core import _elementwise
-_elementwise.tanh_into(np.ones(1000), np.empty(10))")
+    echo "memcheck: self-test, a deliberate heap overflow in fr_sgd_step_d"
+    # The momentum buffer is 100x too short: the kernel writes past its end.
+    CMD=("$PYTHON" -c "import numpy as np; from fastrnn.training import _optim
+_optim.sgd_step(np.ones(1000), np.ones(1000), np.empty(10), 0.1, 0.9, False, 0.0, True)")
 else
     # Every test file but those whose work runs in child processes valgrind
     # does not trace (the fuzz server, Dask's workers, the bench scripts) and
@@ -48,8 +49,8 @@ else
     if [ -n "${MEMCHECK_TESTS:-}" ]; then
         read -r -a TESTS <<<"$MEMCHECK_TESTS"
     else
-        mapfile -t TESTS < <(ls tests/test_*.py \
-            | grep -v -E "tests/test_(fuzz(_[a-z]+)?|memory|dask|bench_scripts|docs|portable)\.py")
+        mapfile -t TESTS < <(ls tests/test_*.py tests/*/test_*.py \
+            | grep -v -E "/test_(fuzz(_[a-z]+)?|memory|dask|bench_scripts|docs|portable)\.py$")
     fi
     echo "memcheck: running ${TESTS[*]} under valgrind"
     CMD=("$PYTHON" -m pytest -q -p no:cacheprovider -x "${TESTS[@]}"

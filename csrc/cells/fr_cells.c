@@ -5,10 +5,10 @@
 #include "fr_cells.h"
 #include "fr_math.h"
 
-/* Compiled twice, baseline x86-64 and x86-64-v3 (FR_MULTIVERSION, see
- * fr_kernels.h). The activations are evaluated in a different order of
- * roundings on the two paths (FMA), within the same few ulp. */
-#include "fr_kernels.h"
+/* Cloned by ISA level (FR_MULTIVERSION, see fr_dispatch.h). The
+ * activations are evaluated in a different order of roundings on the
+ * baseline and on the FMA levels, within the same few ulp. */
+#include "fr_dispatch.h"
 
 #define FR_IMPL "fr_cells_impl.h"
 #include "fr_instantiate.h"

@@ -1,8 +1,8 @@
 /*
  * Fused per-time-step kernels of the recurrent cells (simple RNN, LSTM, GRU),
  * in float (_f) and double (_d). One call handles the n active rows of one
- * time step; the matrix products around it are BLAS calls made by
- * fastrnn/layers/_recurrent.pyx. Row b of a gate buffer holds the G blocks of H
+ * time step; the matrix products around it (BLAS, or the small mat-vec
+ * kernel of csrc/common) are made by fastrnn/layers/_recurrent.pyx. Row b of a gate buffer holds the G blocks of H
  * values of that row side by side, in PyTorch's gate order.
  *
  * Naming: g = gate buffer (pre-activations on entry to a forward kernel,
@@ -31,10 +31,6 @@ enum {
 };
 
 #define FR_DECLARE_CELLS(T, S)                                                          \
-    void fr_matvec_##S(ptrdiff_t m, ptrdiff_t k, const T *w, ptrdiff_t ldw, const T *x,   \
-                       T beta, T *y);                                                   \
-    void fr_add_transposed_##S(ptrdiff_t n, ptrdiff_t m, const T *tmp, T beta, T *out,    \
-                               ptrdiff_t ldo);                                          \
     void fr_rnn_fwd_##S(int relu, ptrdiff_t n, ptrdiff_t H, const T *g, T *h);          \
     void fr_rnn_bwd_##S(int relu, ptrdiff_t n, ptrdiff_t H, const T *h, const T *dy,    \
                         T *dh, T *dg, T clip);                                          \

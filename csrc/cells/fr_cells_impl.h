@@ -18,9 +18,6 @@
  * where a_* already holds W_i* x_t + b (and, where the maths allows it to be
  * summed first, the recurrent product and its bias).
  */
-#define FR_CAT2(a, b) a##_##b
-#define FR_CAT(a, b) FR_CAT2(a, b)
-#define FR_FN(name) FR_CAT(name, S)
 #define SIG(x) FR_FN(frm_sigmoid)(x)
 #define TANH(x) FR_FN(frm_tanh)(x)
 
@@ -33,118 +30,6 @@ static inline T FR_FN(fr_clip_limit)(T clip)
 static inline T FR_FN(fr_clamp)(T v, T lim)
 {
     return v > lim ? lim : (v < -lim ? -lim : v);
-}
-
-/* ------------------------------------------------------ small mat-vec */
-
-/* y = W x + beta y (beta 0: y is not read), W m x k row-major with row
- * stride ldw. The recurrent step of a batch of one is this product, and
- * OpenBLAS's transposed GEMV kernel spends more on horizontal sums and
- * prefetches than on the arithmetic at k = 32..256. Here four rows share
- * each load of x, each row accumulating in one 32-byte vector of partial sums
- * (a fixed summation order, written out so that no reassociation is asked
- * of the compiler). */
-#if defined(__GNUC__)
-/* Unaligned, aliasing loads of 32 bytes; helpers are macros, not functions,
- * so no vector crosses a call boundary (whose ABI differs between clones). */
-typedef T FR_FN(fr_vec) __attribute__((vector_size(32), aligned(sizeof(T)), may_alias));
-#define VEC FR_FN(fr_vec)
-#define VL ((ptrdiff_t)(32 / sizeof(T)))
-#define VLOAD(p) (*(const VEC *)(p))
-#define VSUM(v, out)                         \
-    do {                                     \
-        T s_ = 0;                            \
-        for (ptrdiff_t l_ = 0; l_ < VL; ++l_) \
-            s_ += (v)[l_];                   \
-        (out) = s_;                          \
-    } while (0)
-
-/* The vectors are explicit: the auto-vectoriser, left on, vectorises the
- * loop over rows with shuffles and makes this several times slower. */
-FR_MULTIVERSION __attribute__((optimize("no-tree-vectorize")))
-void FR_FN(fr_matvec)(ptrdiff_t m, ptrdiff_t k, const T *restrict w, ptrdiff_t ldw,
-                      const T *restrict x, T beta, T *restrict y)
-{
-    ptrdiff_t kv = k - k % VL, i = 0;
-    for (; i + 4 <= m; i += 4) {
-        const T *w0 = w + i * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
-        VEC a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        T s[4];
-        for (ptrdiff_t j = 0; j < kv; j += VL) {
-            VEC xv = VLOAD(x + j);
-            a0 += VLOAD(w0 + j) * xv;
-            a1 += VLOAD(w1 + j) * xv;
-            a2 += VLOAD(w2 + j) * xv;
-            a3 += VLOAD(w3 + j) * xv;
-        }
-        VSUM(a0, s[0]);
-        VSUM(a1, s[1]);
-        VSUM(a2, s[2]);
-        VSUM(a3, s[3]);
-        for (ptrdiff_t j = kv; j < k; ++j) {
-            s[0] += w0[j] * x[j];
-            s[1] += w1[j] * x[j];
-            s[2] += w2[j] * x[j];
-            s[3] += w3[j] * x[j];
-        }
-        for (int r = 0; r < 4; ++r)
-            y[i + r] = beta != (T)0 ? s[r] + beta * y[i + r] : s[r];
-    }
-    for (; i < m; ++i) {
-        const T *wi = w + i * ldw;
-        VEC a = {0};
-        T s;
-        for (ptrdiff_t j = 0; j < kv; j += VL)
-            a += VLOAD(wi + j) * VLOAD(x + j);
-        VSUM(a, s);
-        for (ptrdiff_t j = kv; j < k; ++j)
-            s += wi[j] * x[j];
-        y[i] = beta != (T)0 ? s + beta * y[i] : s;
-    }
-}
-#undef VEC
-#undef VL
-#undef VLOAD
-#undef VSUM
-#else
-FR_MULTIVERSION void FR_FN(fr_matvec)(ptrdiff_t m, ptrdiff_t k, const T *restrict w,
-                                      ptrdiff_t ldw, const T *restrict x, T beta,
-                                      T *restrict y)
-{
-    for (ptrdiff_t i = 0; i < m; ++i) {
-        T s = 0;
-        for (ptrdiff_t j = 0; j < k; ++j)
-            s += w[i * ldw + j] * x[j];
-        y[i] = beta != (T)0 ? s + beta * y[i] : s;
-    }
-}
-#endif
-
-/* out (n x m, row stride ldo) = tmp^T + beta out (beta 0: out not read),
- * tmp m x n row-major. The per-step GEMM runs faster in OpenBLAS with the
- * batch as its short dimension, which leaves the product transposed; this
- * puts it back, in 32 x 32 tiles so both sides stay in cache. */
-FR_MULTIVERSION void FR_FN(fr_add_transposed)(ptrdiff_t n, ptrdiff_t m,
-                                              const T *restrict tmp, T beta,
-                                              T *restrict out, ptrdiff_t ldo)
-{
-    enum { TILE = 32 };
-    for (ptrdiff_t i0 = 0; i0 < m; i0 += TILE) {
-        ptrdiff_t i1 = i0 + TILE < m ? i0 + TILE : m;
-        for (ptrdiff_t b0 = 0; b0 < n; b0 += TILE) {
-            ptrdiff_t b1 = b0 + TILE < n ? b0 + TILE : n;
-            for (ptrdiff_t b = b0; b < b1; ++b) {
-                T *o = out + b * ldo;
-                if (beta == (T)0) {
-                    for (ptrdiff_t i = i0; i < i1; ++i)
-                        o[i] = tmp[i * n + b];
-                } else {
-                    for (ptrdiff_t i = i0; i < i1; ++i)
-                        o[i] = tmp[i * n + b] + beta * o[i];
-                }
-            }
-        }
-    }
 }
 
 /* ------------------------------------------------------------ simple RNN */
@@ -402,6 +287,3 @@ FR_MULTIVERSION void FR_FN(fr_gru_before_bwd_gates)(ptrdiff_t n, ptrdiff_t H, co
 
 #undef SIG
 #undef TANH
-#undef FR_FN
-#undef FR_CAT
-#undef FR_CAT2

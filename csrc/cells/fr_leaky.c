@@ -1,7 +1,7 @@
 /* Instantiates the leaky-unit kernels of fr_leaky_impl.h in float and double. */
 #include <math.h>
 
-#include "fr_kernels.h"  /* FR_MULTIVERSION */
+#include "fr_dispatch.h"
 #include "fr_leaky.h"
 #include "fr_math.h"
 

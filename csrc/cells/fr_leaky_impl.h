@@ -6,9 +6,6 @@
  * The one-step Jacobian is diag(1 - alpha) + diag(alpha (1 - s_t^2)) W, so a
  * row vector g times it is g (1 - alpha) + (g alpha (1 - s^2)) W.
  */
-#define FR_CAT2(a, b) a##_##b
-#define FR_CAT(a, b) FR_CAT2(a, b)
-#define FR_FN(name) FR_CAT(name, S)
 
 /* a_to_s holds a_t on entry and s_t = tanh(a_t) on exit (kept for BPTT). */
 FR_MULTIVERSION
@@ -102,6 +99,3 @@ void FR_FN(fr_omega_inject)(ptrdiff_t rows, ptrdiff_t H, const T *alpha, const T
     }
 }
 
-#undef FR_FN
-#undef FR_CAT
-#undef FR_CAT2

@@ -1,25 +1,7 @@
 /*
- * Body of the element-wise kernels, written once and included by
- * fr_kernels.c for each precision with T (the real type) and S (the suffix,
- * f or d) defined. FR_FN(name) pastes the suffix.
+ * Body of the kernels of fr_kernels.h, written once and included by
+ * fr_kernels.c (through fr_instantiate.h) for each precision.
  */
-#define FR_CAT2(a, b) a##_##b
-#define FR_CAT(a, b) FR_CAT2(a, b)
-#define FR_FN(name) FR_CAT(name, S)
-
-FR_MULTIVERSION
-void FR_FN(fr_tanh)(const T *x, T *out, ptrdiff_t n)
-{
-    for (ptrdiff_t i = 0; i < n; ++i)
-        out[i] = FR_FN(frm_tanh)(x[i]);
-}
-
-FR_MULTIVERSION
-void FR_FN(fr_sigmoid)(const T *x, T *out, ptrdiff_t n)
-{
-    for (ptrdiff_t i = 0; i < n; ++i)
-        out[i] = FR_FN(frm_sigmoid)(x[i]);
-}
 
 /* h <- act(h), in place: the pre-activation (input projection, bias and
  * recurrent product already summed by BLAS) becomes the hidden state. */
@@ -64,27 +46,150 @@ void FR_FN(fr_add)(T *out, const T *a, ptrdiff_t n)
         out[i] += a[i];
 }
 
-/* out (n_out) += v (n_in) @ m (n_in x n_out, row-major).
+/* The small mat-vec product: the recurrent step of one sequence (B = 1),
+ * where BLAS pays a fixed cost per call comparable to the arithmetic at
+ * H = 32..256. fr_small_gemv and fr_small_gemv_t are its two orientations,
+ * like the trans argument of BLAS's GEMV.
  *
- * The recurrent product of one sequence (B = 1) at small H: BLAS GEMV pays a
- * fixed cost per call comparable to the arithmetic of a 64 x 64 product.
- * Four rows of m per pass keep out in registers longer; the inner loop runs
- * along contiguous rows of m and vectorises. */
+ * y (m) = W x + beta y (beta 0: y is not read), W m x k row-major with row
+ * stride ldw. The recurrent step of a batch of one is this product, and
+ * OpenBLAS's transposed GEMV kernel spends more on horizontal sums and
+ * prefetches than on the arithmetic at k = 32..256. Here four rows share
+ * each load of x, each row accumulating in one 32-byte vector of partial sums
+ * (a fixed summation order, written out so that no reassociation is asked
+ * of the compiler). */
+#if defined(__GNUC__)
+/* Unaligned, aliasing loads of 32 bytes; helpers are macros, not functions,
+ * so no vector crosses a call boundary (whose ABI differs between clones). */
+typedef T FR_FN(fr_vec) __attribute__((vector_size(32), aligned(sizeof(T)), may_alias));
+#define VEC FR_FN(fr_vec)
+#define VL ((ptrdiff_t)(32 / sizeof(T)))
+#define VLOAD(p) (*(const VEC *)(p))
+#define VSUM(v, out)                         \
+    do {                                     \
+        T s_ = 0;                            \
+        for (ptrdiff_t l_ = 0; l_ < VL; ++l_) \
+            s_ += (v)[l_];                   \
+        (out) = s_;                          \
+    } while (0)
+
+/* The vectors are explicit: the auto-vectoriser, left on, vectorises the
+ * loop over rows with shuffles and makes this several times slower. */
+FR_MULTIVERSION __attribute__((optimize("no-tree-vectorize")))
+void FR_FN(fr_small_gemv)(ptrdiff_t m, ptrdiff_t k, const T *restrict w, ptrdiff_t ldw,
+                      const T *restrict x, T beta, T *restrict y)
+{
+    ptrdiff_t kv = k - k % VL, i = 0;
+    for (; i + 4 <= m; i += 4) {
+        const T *w0 = w + i * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        VEC a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        T s[4];
+        for (ptrdiff_t j = 0; j < kv; j += VL) {
+            VEC xv = VLOAD(x + j);
+            a0 += VLOAD(w0 + j) * xv;
+            a1 += VLOAD(w1 + j) * xv;
+            a2 += VLOAD(w2 + j) * xv;
+            a3 += VLOAD(w3 + j) * xv;
+        }
+        VSUM(a0, s[0]);
+        VSUM(a1, s[1]);
+        VSUM(a2, s[2]);
+        VSUM(a3, s[3]);
+        for (ptrdiff_t j = kv; j < k; ++j) {
+            s[0] += w0[j] * x[j];
+            s[1] += w1[j] * x[j];
+            s[2] += w2[j] * x[j];
+            s[3] += w3[j] * x[j];
+        }
+        for (int r = 0; r < 4; ++r)
+            y[i + r] = beta != (T)0 ? s[r] + beta * y[i + r] : s[r];
+    }
+    for (; i < m; ++i) {
+        const T *wi = w + i * ldw;
+        VEC a = {0};
+        T s;
+        for (ptrdiff_t j = 0; j < kv; j += VL)
+            a += VLOAD(wi + j) * VLOAD(x + j);
+        VSUM(a, s);
+        for (ptrdiff_t j = kv; j < k; ++j)
+            s += wi[j] * x[j];
+        y[i] = beta != (T)0 ? s + beta * y[i] : s;
+    }
+}
+#undef VEC
+#undef VL
+#undef VLOAD
+#undef VSUM
+#else
+FR_MULTIVERSION void FR_FN(fr_small_gemv)(ptrdiff_t m, ptrdiff_t k, const T *restrict w,
+                                      ptrdiff_t ldw, const T *restrict x, T beta,
+                                      T *restrict y)
+{
+    for (ptrdiff_t i = 0; i < m; ++i) {
+        T s = 0;
+        for (ptrdiff_t j = 0; j < k; ++j)
+            s += w[i * ldw + j] * x[j];
+        y[i] = beta != (T)0 ? s + beta * y[i] : s;
+    }
+}
+#endif
+
+/* out (n x m, row stride ldo) = tmp^T + beta out (beta 0: out not read),
+ * tmp m x n row-major. The per-step GEMM runs faster in OpenBLAS with the
+ * batch as its short dimension, which leaves the product transposed; this
+ * puts it back, in 32 x 32 tiles so both sides stay in cache. */
+FR_MULTIVERSION void FR_FN(fr_add_transposed)(ptrdiff_t n, ptrdiff_t m,
+                                              const T *restrict tmp, T beta,
+                                              T *restrict out, ptrdiff_t ldo)
+{
+    enum { TILE = 32 };
+    for (ptrdiff_t i0 = 0; i0 < m; i0 += TILE) {
+        ptrdiff_t i1 = i0 + TILE < m ? i0 + TILE : m;
+        for (ptrdiff_t b0 = 0; b0 < n; b0 += TILE) {
+            ptrdiff_t b1 = b0 + TILE < n ? b0 + TILE : n;
+            for (ptrdiff_t b = b0; b < b1; ++b) {
+                T *o = out + b * ldo;
+                if (beta == (T)0) {
+                    for (ptrdiff_t i = i0; i < i1; ++i)
+                        o[i] = tmp[i * n + b];
+                } else {
+                    for (ptrdiff_t i = i0; i < i1; ++i)
+                        o[i] = tmp[i * n + b] + beta * o[i];
+                }
+            }
+        }
+    }
+}
+
+/* y (k) = W^T x + beta y, i.e. the row vector x (m) times W (m x k,
+ * row-major, row stride ldw); beta 0: y is not read. The transposed
+ * orientation of fr_small_gemv: here the inner loop runs along contiguous
+ * rows of W, and four rows per pass keep y in registers longer; the loop
+ * over j vectorises (the same operations for every element, so the result
+ * does not depend on the vector width). */
 FR_MULTIVERSION
-void FR_FN(fr_vecmat_acc)(const T *v, const T *m, T *out, ptrdiff_t n_in, ptrdiff_t n_out)
+void FR_FN(fr_small_gemv_t)(ptrdiff_t m, ptrdiff_t k, const T *w, ptrdiff_t ldw, const T *x,
+                            T beta, T *y)
 {
     ptrdiff_t i = 0;
-    for (; i + 4 <= n_in; i += 4) {
-        const T v0 = v[i], v1 = v[i + 1], v2 = v[i + 2], v3 = v[i + 3];
-        const T *r0 = m + i * n_out, *r1 = r0 + n_out, *r2 = r1 + n_out, *r3 = r2 + n_out;
-        for (ptrdiff_t j = 0; j < n_out; ++j)
-            out[j] += (v0 * r0[j] + v1 * r1[j]) + (v2 * r2[j] + v3 * r3[j]);
+    if (beta == (T)0) {
+        for (ptrdiff_t j = 0; j < k; ++j)
+            y[j] = (T)0;
+    } else if (beta != (T)1) {
+        for (ptrdiff_t j = 0; j < k; ++j)
+            y[j] *= beta;
     }
-    for (; i < n_in; ++i) {
-        const T vi = v[i];
-        const T *r = m + i * n_out;
-        for (ptrdiff_t j = 0; j < n_out; ++j)
-            out[j] += vi * r[j];
+    for (; i + 4 <= m; i += 4) {
+        const T x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
+        const T *r0 = w + i * ldw, *r1 = r0 + ldw, *r2 = r1 + ldw, *r3 = r2 + ldw;
+        for (ptrdiff_t j = 0; j < k; ++j)
+            y[j] += (x0 * r0[j] + x1 * r1[j]) + (x2 * r2[j] + x3 * r3[j]);
+    }
+    for (; i < m; ++i) {
+        const T xi = x[i];
+        const T *r = w + i * ldw;
+        for (ptrdiff_t j = 0; j < k; ++j)
+            y[j] += xi * r[j];
     }
 }
 
@@ -156,6 +261,3 @@ ptrdiff_t FR_FN(fr_clip_value)(T *x, ptrdiff_t n, T limit)
     return changed;
 }
 
-#undef FR_FN
-#undef FR_CAT
-#undef FR_CAT2

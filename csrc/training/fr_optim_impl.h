@@ -1,9 +1,6 @@
 /* Body of the optimiser kernels, instantiated by fr_optim.c for float and
  * double (T = type, S = suffix). The update rules are PyTorch's, so that a
  * run can be compared step for step. */
-#define FR_CAT2(a, b) a##_##b
-#define FR_CAT(a, b) FR_CAT2(a, b)
-#define FR_FN(name) FR_CAT(name, S)
 
 /* SGD with (Nesterov) momentum (Goodfellow et al. (2016), sec. 10.7.6; Sutskever et al.
  * 2013), in the form torch.optim.SGD uses with dampening 0:
@@ -44,6 +41,3 @@ void FR_FN(fr_adam_step)(T *p, const T *g, T *m, T *v, ptrdiff_t n, T lr, T beta
     }
 }
 
-#undef FR_FN
-#undef FR_CAT
-#undef FR_CAT2

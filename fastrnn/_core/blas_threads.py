@@ -1,28 +1,54 @@
-"""Find OpenBLAS's thread-count functions in the BLAS SciPy loaded, so the
-time loops can run the per-step products of small layers single-threaded
-(see `_recurrent.set_blas_thread_control`).
+"""Find the thread-count functions of the BLAS that SciPy's ``cython_blas``
+calls, so the time loops can run the per-step products of small layers
+single-threaded.
 
-Only SciPy's bundled OpenBLAS (``scipy.libs/libscipy_openblas*``) is looked
-for; with any other BLAS nothing is installed and the loops leave the thread
-count alone.
+The switch itself is C (``csrc/common/fr_blas_threads.c``): it runs inside
+the loops, without the GIL, once per sweep, so it needs the raw addresses of
+the BLAS's ``set_num_threads``/``get_num_threads``; threadpoolctl, which works
+at the Python level, cannot be called there. It serves to *find* the library:
+with threadpoolctl installed (optional) its list of loaded BLAS libraries
+says where SciPy's OpenBLAS is; without it, SciPy's bundled OpenBLAS
+(``scipy.libs/libscipy_openblas*``) is looked for by file name. Only
+OpenBLAS is supported; with any other BLAS `FUNCTIONS` is None and the loops
+leave the thread count alone.
+
+This module depends on nothing else of fastrnn; the loops that use the
+functions (``fastrnn.layers._recurrent``) install them when imported.
 """
 import ctypes
 import glob
 import os
 
 import scipy
+import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS to be found)
 
-from fastrnn.layers import _recurrent
-
+# Names of the setter and getter, with the prefix of SciPy's own build first.
 _NAMES = [("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
           ("openblas_set_num_threads", "openblas_get_num_threads")]
 
 
+def _is_ilp64(path):
+    """NumPy's OpenBLAS (64-bit integers, symbols suffixed ``64_``) is loaded
+    too, but cython_blas calls SciPy's LP64 build."""
+    return "64_" in os.path.basename(path)
+
+
+def _candidate_paths():
+    """Paths of the loaded OpenBLAS libraries that may be SciPy's."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        libdir = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
+        paths = sorted(glob.glob(os.path.join(libdir, "libscipy_openblas*")))
+    else:
+        paths = [lib.filepath for lib in ThreadpoolController().lib_controllers
+                 if lib.internal_api == "openblas" and lib.filepath]
+    return [p for p in paths if not _is_ilp64(p)]
+
+
 def _find():
-    libdir = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
-    for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas*"))):
-        if "64_" in os.path.basename(path):
-            continue  # the ILP64 build is NumPy's, not the one cython_blas calls
+    """(set_address, get_address) of SciPy's OpenBLAS, or None."""
+    for path in _candidate_paths():
         try:
             lib = ctypes.CDLL(path)
         except OSError:
@@ -36,13 +62,7 @@ def _find():
     return None
 
 
-def install():
-    """Hand the functions to the time loops; returns True if found."""
-    found = _find()
-    if found is None:
-        return False
-    _recurrent.set_blas_thread_control(*found)
-    return True
-
-
-AVAILABLE = install()
+#: (set_num_threads, get_num_threads) as C function addresses, or None.
+FUNCTIONS = _find()
+#: Whether the loops can switch the BLAS's thread count.
+AVAILABLE = FUNCTIONS is not None

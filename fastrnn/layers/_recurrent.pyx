@@ -8,21 +8,21 @@ per-step C kernels of csrc/cells/fr_cells_impl.h; the skeleton is common:
 forward (`cell_forward`)
     1. input projection of all T steps: one GEMM (T*B x D) @ (D x G*H) into
        the gate buffer, on top of the biases that can be summed beforehand;
-    2. per step: one GEMM of h_{t-1} with W_hh^T (for a batch of one, where
-       OpenBLAS's GEMM with one row is several times slower, the mat-vec
-       fr_matvec, or GEMV for large layers), added into the gate
+    2. per step: the recurrent product h_{t-1} W_hh^T (`rows_times_transposed`
+       of fastrnn/_core/matmul.pxd: the small mat-vec kernel for one small
+       sequence, GEMV for a larger one, GEMM for a batch), added into the gate
        buffer (RNN, LSTM) or into a separate recurrent buffer (GRU, whose
        reset gate multiplies the recurrent product alone);
     3. per step: one fused C kernel turns the pre-activations into the gates
        and the new state, and keeps the gate activations for BPTT.
-    The GRU with the reset gate before the product (Goodfellow et al. (2016), eq. 10.12)
-    needs the gates before it can form W_hn (r h_{t-1}): its step is two
-    GEMMs, each followed by a kernel.
-backward (`cell_backward`, BPTT)
+    The GRU with the reset gate before the product (Goodfellow et al. (2016),
+    eq. 10.12) needs the gates before it can form W_hn (r h_{t-1}): its step is
+    two products, each followed by a kernel.
+backward (`cell_backward`, BPTT; Goodfellow et al. (2016), sec. 10.2.2)
     1. per step, from the last: one fused C kernel gives the gradients of the
-       pre-activations of the input side (dgx) and of the recurrent product
-       (dgh, which differs from dgx only for the GRU), then one GEMM carries
-       dL/dh back through W_hh;
+       pre-activations of the input side and of the recurrent product (which
+       differ only for the GRU), then one product carries dL/dh back
+       through W_hh;
     2. after the sweep: dW_ih, dW_hh are one GEMM each over all T steps, the
        bias gradients one GEMV each with a ones vector, dL/dx one GEMM.
 
@@ -37,6 +37,10 @@ length, and `batch_sizes[t]` says how many rows are still running at step t;
 only that prefix of rows takes part in step t. Rows that have ended keep their
 state in the running gradient buffers, which is how dL/dh_T of a short
 sequence enters the sweep at its own last step.
+
+Arguments are marked IN (read), OUT (written, not read), INOUT (read and
+written) and WORK (scratch the caller provides, its content on exit
+undefined unless said).
 """
 from cython cimport floating
 from libc.stdlib cimport calloc, malloc, free
@@ -45,17 +49,18 @@ from cpython.ref cimport PyObject
 from libc.string cimport memcpy, memset
 cimport numpy as cnp
 
+from fastrnn._core import blas_threads as _blas_threads
 from fastrnn._core.blas cimport gemm, gemv
-from fastrnn._core.kernels cimport (
-    fr_fp_enter, fr_fp_leave, fr_fill_rows_f, fr_fill_rows_d, fr_add_f, fr_add_d,
-)
+from fastrnn._core.kernels cimport fr_fp_enter, fr_fp_leave, fill_rows, add_into
+from fastrnn._core.matmul cimport rows_times, rows_times_transposed, SMALL_DOT_PRODUCTS
 from fastrnn.layers._cell_kernels cimport *
 
 # A per-step product of a small recurrent layer is over in a microsecond or
 # two, less than OpenBLAS needs to wake and join its threads, so the sweeps
 # may run the steps single-threaded and give the threads back to the large
-# GEMMs around them (csrc/common/fr_blas_threads.c; the functions are found by
-# fastrnn/_core/blas_threads.py).
+# GEMMs around them. The switch is C (csrc/common/fr_blas_threads.c: it runs
+# inside the nogil loops); fastrnn/_core/blas_threads.py finds the BLAS's
+# functions for it.
 cdef extern from "fr_blas_threads.h" nogil:
     ctypedef void (*fr_set_threads_fn)(int) noexcept
     ctypedef int (*fr_get_threads_fn)() noexcept
@@ -65,8 +70,13 @@ cdef extern from "fr_blas_threads.h" nogil:
 
 
 def set_blas_thread_control(size_t set_address, size_t get_address):
-    """Install (or, with zeros, remove) OpenBLAS's set/get_num_threads."""
+    """Install (or, with zeros, remove) the BLAS's set/get_num_threads, as
+    addresses of C functions ``void set(int)`` and ``int get(void)``."""
     fr_blas_threads_install(<fr_set_threads_fn> set_address, <fr_get_threads_fn> get_address)
+
+
+if _blas_threads.FUNCTIONS is not None:
+    set_blas_thread_control(*_blas_threads.FUNCTIONS)
 
 
 cdef inline int _steps_begin(int step_threads) noexcept nogil:
@@ -87,10 +97,13 @@ RNN_RELU = FR_CELL_RNN_RELU
 LSTM = FR_CELL_LSTM
 GRU = FR_CELL_GRU
 GRU_BEFORE = FR_CELL_GRU_BEFORE
-GATES = {RNN_TANH: 1, RNN_RELU: 1, LSTM: 4, GRU: 3, GRU_BEFORE: 3}
+
+#: Batch-of-one steps whose products (rows of W times its columns) are at
+#: most this large run in the small mat-vec kernel and never reach the BLAS.
+MATVEC_LIMIT = SMALL_DOT_PRODUCTS
 
 
-cdef inline int GATES_OF(int kind) noexcept nogil:
+cdef inline int gate_count(int kind) noexcept nogil:
     if kind == FR_CELL_LSTM:
         return 4
     if kind == FR_CELL_GRU or kind == FR_CELL_GRU_BEFORE:
@@ -98,312 +111,338 @@ cdef inline int GATES_OF(int kind) noexcept nogil:
     return 1
 
 
-# ------------------------------------------------------------ BLAS helpers
-# Up to this many multiply-adds a batch-of-one step uses fr_matvec (one
-# thread, no horizontal-sum overhead); above, OpenBLAS's GEMV and its threads.
-cdef long SMALL_MATVEC = 1 << 18
-MATVEC_LIMIT = SMALL_MATVEC
-
-cdef inline void _times_wt(int n, int m, int k, const floating *w, const floating *h,
-                           floating beta, floating *out, int ldo,
-                           floating *tmp) noexcept nogil:
-    """out (n x m, row stride ldo) = h (n x k) W^T + beta out, W m x k with
-    row stride k (a block of rows of W_hh); tmp: NULL or an m x n scratch."""
-    if n == 1 and <long> m * k <= SMALL_MATVEC:
-        if floating is float:
-            fr_matvec_f(m, k, w, k, h, beta, out)
-        else:
-            fr_matvec_d(m, k, w, k, h, beta, out)
-    elif n == 1:
-        gemv(False, m, k, <floating> 1, w, k, h, beta, out)
-    elif tmp != NULL:
-        # tmp (m x n) = W h^T: in OpenBLAS's column-major terms the batch is
-        # the short (first) dimension of the product, the faster orientation
-        # (single-threaded sgemm (64 x 1024) x (1024 x 4096): 62 against 39
-        # GFLOP/s); then one pass transposes it into place.
-        gemm(False, True, m, n, k, <floating> 1, w, k, h, k, <floating> 0, tmp, n)
-        if floating is float:
-            fr_add_transposed_f(n, m, tmp, beta, out, ldo)
-        else:
-            fr_add_transposed_d(n, m, tmp, beta, out, ldo)
-    else:
-        gemm(False, True, n, m, k, <floating> 1, h, k, w, k, beta, out, ldo)
-
-
-cdef inline void _times_w(int n, int m, int k, const floating *w, const floating *dg, int ldg,
-                          floating beta, floating *out, floating *tmp) noexcept nogil:
-    """out (n x k) = dg (n x m, row stride ldg) W + beta out, W m x k; tmp:
-    NULL or a k x n scratch (see `_times_wt`)."""
-    if n == 1:
-        gemv(True, m, k, <floating> 1, w, k, dg, beta, out)
-    elif tmp != NULL:
-        gemm(True, True, k, n, m, <floating> 1, w, k, dg, ldg, <floating> 0, tmp, n)
-        if floating is float:
-            fr_add_transposed_f(n, k, tmp, beta, out, k)
-        else:
-            fr_add_transposed_d(n, k, tmp, beta, out, k)
-    else:
-        gemm(False, False, n, k, m, <floating> 1, dg, ldg, w, k, beta, out, k)
-
-
 # ------------------------------------------------------------- the sweeps
+cdef struct SweepShape:
+    int kind                       # FR_CELL_*
+    int steps                      # T
+    int batch                      # B
+    int inputs                     # D
+    int hidden                     # H
+    const int *batch_sizes         # (T,) rows still running at each step
+    Py_ssize_t recurrent_stride    # of RECURRENT between steps: B*3H keeps
+                                   # every step (GRU), 0 reuses one buffer
+    double clip                    # backward: clip dL/dh_t to [-clip, clip] if > 0
+    int step_threads               # BLAS threads for the per-step products (0: as set)
+
+
+# The arrays of one sweep, in a table of pointers of the sweep's precision
+# indexed by these names (a struct cannot have `floating` members). Shapes
+# for a layer of G gates; NULL for an array the cell does not use.
+cdef enum:  # the sweep arrays
+    X               # IN (T, B, D)
+    W_IH            # IN (G*H, D)
+    W_HH            # IN (G*H, H)
+    BIAS_X          # IN (G*H,) forward: the biases summed into the gates first
+    B_HN            # IN (H,) GRU: the bias of the recurrent n block
+    PEEP            # IN (3H,) LSTM: peephole weights (zeros without peepholes)
+    GATES           # forward OUT, backward IN (T, B, G*H): gate activations
+    RECURRENT       # forward OUT, backward IN: GRU's recurrent products
+    HS              # INOUT (T+1, B, H): hs[0] = h_0 on entry, hs[t+1] = h_t
+    CS              # INOUT (T+1, B, H) LSTM: the cell states, like HS
+    RESET_HIDDEN    # forward OUT, backward IN (T, B, H) GRU_BEFORE: r_t h_{t-1}
+    DY              # IN (T, B, H): dL/dy_t
+    DH              # INOUT (B, H): dL/dh_T on entry, dL/dh_0 on exit
+    DC              # INOUT (B, H) LSTM: dL/dc_T on entry, dL/dc_0 on exit
+    D_GATES         # WORK (T, B, G*H), zero on entry when rows end early: the
+                    # gradients of the input side's pre-activations
+    D_RECURRENT     # WORK (T, B, G*H) GRU: those of the recurrent products
+    D_RESET_HIDDEN  # WORK (B, H) GRU_BEFORE: dL/d(r_t h_{t-1})
+    DX              # OUT (T, B, D)
+    GRAD_W_IH       # INOUT (G*H, D): accumulates
+    GRAD_W_HH       # INOUT (G*H, H): accumulates
+    GRAD_BIAS_X     # OUT (G*H,): the input side's bias gradient
+    GRAD_BIAS_H     # OUT (G*H,) GRU: the recurrent side's bias gradient
+    GRAD_PEEP       # INOUT (3H,) LSTM: accumulates
+    ONES            # IN (T*B,) ones, for the bias gradients as one GEMV
+    SCRATCH         # WORK: NULL, or B*G*H (forward) / B*H (backward) values
+                    # for the transposed per-step GEMM of a batch
+    SWEEP_ARRAY_COUNT
+
+
 cdef void _forward_step(
         int kind, int n, int H, const floating *w_hh, const floating *b_hn,
-        const floating *peep, floating *g, floating *r, const floating *hp, floating *h,
-        const floating *cp, floating *c, floating *rh, floating *tmp) noexcept nogil:
-    """One time step for n rows: g holds the input side's pre-activations
-    (n x G*H); r is the GRU's recurrent buffer; hp/cp the previous state,
-    h/c the new one; rh the GRU_BEFORE's r * h_{t-1}; tmp NULL or an
-    n x G*H scratch for `_times_wt`."""
-    cdef int GH = GATES_OF(kind) * H
+        const floating *peep, floating *gates, floating *recurrent, const floating *h_prev,
+        floating *h, const floating *c_prev, floating *c, floating *reset_hidden,
+        floating *scratch) noexcept nogil:
+    """One time step for n rows. gates (n x G*H): INOUT, the input side's
+    pre-activations in, the gate activations out; recurrent (n x G*H): OUT,
+    GRU's recurrent products; h_prev, c_prev: IN, the previous state; h, c:
+    OUT, the new state; reset_hidden (n x H): OUT, GRU_BEFORE's r h_{t-1};
+    scratch: WORK, NULL or n x G*H values (`rows_times_transposed`)."""
+    cdef int GH = gate_count(kind) * H
     if kind == FR_CELL_LSTM:
-        _times_wt(n, GH, H, w_hh, hp, <floating> 1, g, GH, tmp)
-        if floating is float:
-            fr_lstm_fwd_f(n, H, g, peep, cp, c, h)
-        else:
-            fr_lstm_fwd_d(n, H, g, peep, cp, c, h)
+        rows_times_transposed(n, GH, H, w_hh, h_prev, <floating> 1, gates, GH, scratch)
+        lstm_forward(n, H, gates, peep, c_prev, c, h)
     elif kind == FR_CELL_GRU:
-        _times_wt(n, GH, H, w_hh, hp, <floating> 0, r, GH, tmp)
-        if floating is float:
-            fr_gru_fwd_f(n, H, g, r, b_hn, hp, h)
-        else:
-            fr_gru_fwd_d(n, H, g, r, b_hn, hp, h)
+        rows_times_transposed(n, GH, H, w_hh, h_prev, <floating> 0, recurrent, GH, scratch)
+        gru_forward(n, H, gates, recurrent, b_hn, h_prev, h)
     elif kind == FR_CELL_GRU_BEFORE:
-        _times_wt(n, 2 * H, H, w_hh, hp, <floating> 0, r, GH, tmp)
-        if floating is float:
-            fr_gru_before_fwd_gates_f(n, H, g, r, hp, rh)
-        else:
-            fr_gru_before_fwd_gates_d(n, H, g, r, hp, rh)
-        _times_wt(n, H, H, w_hh + 2 * H * H, rh, <floating> 0, r + 2 * H, GH, tmp)
-        if floating is float:
-            fr_gru_before_fwd_state_f(n, H, g, r, hp, h)
-        else:
-            fr_gru_before_fwd_state_d(n, H, g, r, hp, h)
+        rows_times_transposed(n, 2 * H, H, w_hh, h_prev, <floating> 0, recurrent, GH, scratch)
+        gru_reset_before_gates(n, H, gates, recurrent, h_prev, reset_hidden)
+        rows_times_transposed(n, H, H, w_hh + 2 * H * H, reset_hidden, <floating> 0,
+                              recurrent + 2 * H, GH, scratch)
+        gru_reset_before_state(n, H, gates, recurrent, h_prev, h)
     else:
-        _times_wt(n, H, H, w_hh, hp, <floating> 1, g, GH, tmp)
-        if floating is float:
-            fr_rnn_fwd_f(kind == FR_CELL_RNN_RELU, n, H, g, h)
-        else:
-            fr_rnn_fwd_d(kind == FR_CELL_RNN_RELU, n, H, g, h)
+        rows_times_transposed(n, H, H, w_hh, h_prev, <floating> 1, gates, GH, scratch)
+        rnn_forward(kind == FR_CELL_RNN_RELU, n, H, gates, h)
 
-cdef void _forward_sweep(
-        int kind, int T, int B, int D, int H, const floating *x, const floating *w_ih,
-        const floating *w_hh, const floating *bias_x, const floating *b_hn,
-        const floating *peep, const int *batch_sizes, floating *gx, floating *gh,
-        Py_ssize_t gh_step, floating *hs, floating *cs, floating *rh,
-        int step_threads) noexcept nogil:
-    cdef int G = GATES_OF(kind)
-    cdef int GH = G * H
+
+cdef void _forward_sweep(const SweepShape *shape, floating **arrays) noexcept nogil:
+    """The forward pass over a sequence (the arrays: see the sweep array names above)."""
+    cdef int kind = shape.kind, T = shape.steps, B = shape.batch, H = shape.hidden
+    cdef int GH = gate_count(kind) * H
     cdef Py_ssize_t BH = <Py_ssize_t> B * H, BGH = <Py_ssize_t> B * GH
-    cdef int t, n
-    if floating is float:
-        fr_fill_rows_f(gx, bias_x, <Py_ssize_t> T * B, GH)
-    else:
-        fr_fill_rows_d(gx, bias_x, <Py_ssize_t> T * B, GH)
-    gemm(False, True, T * B, GH, D, <floating> 1, x, D, w_ih, D, <floating> 1, gx, GH)
-    # Scratch for the transposed per-step product; NULL (malloc failed, or a
-    # batch of one) falls back to the direct GEMM.
-    cdef floating *tmp = <floating *> malloc(BGH * sizeof(floating)) if B > 1 else NULL
-    cdef int saved = _steps_begin(step_threads)
+    cdef Py_ssize_t recurrent_stride = shape.recurrent_stride
+    cdef const int *batch_sizes = shape.batch_sizes
+    cdef const floating *w_hh = arrays[W_HH]
+    cdef const floating *b_hn = arrays[B_HN]
+    cdef const floating *peep = arrays[PEEP]
+    cdef floating *gates = arrays[GATES]
+    cdef floating *recurrent = arrays[RECURRENT]
+    cdef floating *hs = arrays[HS]
+    cdef floating *cs = arrays[CS]
+    cdef floating *reset_hidden = arrays[RESET_HIDDEN]
+    cdef floating *scratch = arrays[SCRATCH]
+    cdef int t, n, entered
+    fill_rows(gates, arrays[BIAS_X], <Py_ssize_t> T * B, GH)
+    gemm(False, True, T * B, GH, shape.inputs, <floating> 1, arrays[X], shape.inputs,
+         arrays[W_IH], shape.inputs, <floating> 1, gates, GH)
+    entered = _steps_begin(shape.step_threads)
     for t in range(T):
         n = batch_sizes[t]
         if n == 0:
             break
-        _forward_step(kind, n, H, w_hh, b_hn, peep, gx + t * BGH, gh + t * gh_step,
-                      hs + t * BH, hs + (t + 1) * BH, cs + t * BH if cs != NULL else NULL,
+        _forward_step(kind, n, H, w_hh, b_hn, peep, gates + t * BGH,
+                      recurrent + t * recurrent_stride, hs + t * BH, hs + (t + 1) * BH,
+                      cs + t * BH if cs != NULL else NULL,
                       cs + (t + 1) * BH if cs != NULL else NULL,
-                      rh + t * BH if rh != NULL else NULL, tmp)
-    free(tmp)
-    _steps_end(saved)
+                      reset_hidden + t * BH if reset_hidden != NULL else NULL, scratch)
+    _steps_end(entered)
 
 
-cdef void _backward_sweep(
-        int kind, int T, int B, int D, int H, const floating *x, const floating *w_ih,
-        const floating *w_hh, const floating *peep, const int *batch_sizes,
-        const floating *hs, const floating *cs, const floating *gx, const floating *gh,
-        Py_ssize_t gh_step, const floating *rh, const floating *dy, floating *dh,
-        floating *dc, floating *dgx, floating *dgh, floating *drh, floating *dx,
-        floating *gw_ih, floating *gw_hh, floating *gb_x, floating *gb_h,
-        floating *gpeep, const floating *ones, floating clip, int step_threads) noexcept nogil:
-    cdef int G = GATES_OF(kind)
-    cdef int GH = G * H
+cdef void _backward_sweep(const SweepShape *shape, floating **arrays) noexcept nogil:
+    """BPTT of `_forward_sweep` (the arrays: see the sweep array names above)."""
+    cdef int kind = shape.kind, T = shape.steps, B = shape.batch, H = shape.hidden
+    cdef int D = shape.inputs
+    cdef int GH = gate_count(kind) * H
     cdef int TB = T * B
     cdef Py_ssize_t BH = <Py_ssize_t> B * H, BGH = <Py_ssize_t> B * GH
-    cdef int t, n
-    cdef const floating *g
-    cdef const floating *hp
-    cdef const floating *dyt
-    cdef floating *dg
-    cdef floating *dr
-    cdef floating *tmp = <floating *> malloc(BH * sizeof(floating)) if B > 1 else NULL
-    cdef int saved = _steps_begin(step_threads)
+    cdef Py_ssize_t recurrent_stride = shape.recurrent_stride
+    cdef const int *batch_sizes = shape.batch_sizes
+    cdef floating clip = <floating> shape.clip
+    cdef const floating *w_hh = arrays[W_HH]
+    cdef const floating *peep = arrays[PEEP]
+    cdef const floating *hs = arrays[HS]
+    cdef const floating *cs = arrays[CS]
+    cdef const floating *all_gates = arrays[GATES]
+    cdef const floating *recurrent = arrays[RECURRENT]
+    cdef const floating *reset_hidden = arrays[RESET_HIDDEN]
+    cdef const floating *dy = arrays[DY]
+    cdef floating *dh = arrays[DH]
+    cdef floating *dc = arrays[DC]
+    cdef floating *d_gates = arrays[D_GATES]
+    cdef floating *d_recurrent = arrays[D_RECURRENT]
+    cdef floating *d_reset_hidden = arrays[D_RESET_HIDDEN]
+    cdef floating *scratch = arrays[SCRATCH]
+    cdef int t, n, entered
+    cdef const floating *gates
+    cdef const floating *h_prev
+    cdef const floating *dy_t
+    cdef floating *d_gates_t
+    entered = _steps_begin(shape.step_threads)
     for t in range(T - 1, -1, -1):
         n = batch_sizes[t]
         if n == 0:
             continue
-        g = gx + t * BGH
-        hp = hs + t * BH
-        dyt = dy + t * BH
-        dg = dgx + t * BGH
+        gates = all_gates + t * BGH
+        h_prev = hs + t * BH
+        dy_t = dy + t * BH
+        d_gates_t = d_gates + t * BGH
         if kind == FR_CELL_LSTM:
-            if floating is float:
-                fr_lstm_bwd_f(n, H, g, peep, cs + t * BH, cs + (t + 1) * BH, dyt, dh, dc,
-                              dg, gpeep, clip)
-            else:
-                fr_lstm_bwd_d(n, H, g, peep, cs + t * BH, cs + (t + 1) * BH, dyt, dh, dc,
-                              dg, gpeep, clip)
-            _times_w(n, GH, H, w_hh, dg, GH, <floating> 0, dh, tmp)
+            lstm_backward(n, H, gates, peep, cs + t * BH, cs + (t + 1) * BH, dy_t, dh, dc,
+                          d_gates_t, arrays[GRAD_PEEP], clip)
+            rows_times(n, GH, H, w_hh, d_gates_t, GH, <floating> 0, dh, scratch)
         elif kind == FR_CELL_GRU:
-            dr = dgh + t * BGH
-            if floating is float:
-                fr_gru_bwd_f(n, H, g, gh + t * gh_step, hp, dyt, dh, dg, dr, clip)
-            else:
-                fr_gru_bwd_d(n, H, g, gh + t * gh_step, hp, dyt, dh, dg, dr, clip)
-            _times_w(n, GH, H, w_hh, dr, GH, <floating> 1, dh, tmp)
+            gru_backward(n, H, gates, recurrent + t * recurrent_stride, h_prev, dy_t, dh,
+                         d_gates_t, d_recurrent + t * BGH, clip)
+            rows_times(n, GH, H, w_hh, d_recurrent + t * BGH, GH, <floating> 1, dh, scratch)
         elif kind == FR_CELL_GRU_BEFORE:
-            if floating is float:
-                fr_gru_before_bwd_state_f(n, H, g, hp, dyt, dh, dg, clip)
-            else:
-                fr_gru_before_bwd_state_d(n, H, g, hp, dyt, dh, dg, clip)
-            _times_w(n, H, H, w_hh + 2 * H * H, dg + 2 * H, GH, <floating> 0, drh, tmp)
-            if floating is float:
-                fr_gru_before_bwd_gates_f(n, H, g, hp, drh, dh, dg)
-            else:
-                fr_gru_before_bwd_gates_d(n, H, g, hp, drh, dh, dg)
-            _times_w(n, 2 * H, H, w_hh, dg, GH, <floating> 1, dh, tmp)
+            gru_reset_before_backward_state(n, H, gates, h_prev, dy_t, dh, d_gates_t, clip)
+            rows_times(n, H, H, w_hh + 2 * H * H, d_gates_t + 2 * H, GH, <floating> 0,
+                       d_reset_hidden, scratch)
+            gru_reset_before_backward_gates(n, H, gates, h_prev, d_reset_hidden, dh,
+                                            d_gates_t)
+            rows_times(n, 2 * H, H, w_hh, d_gates_t, GH, <floating> 1, dh, scratch)
         else:
-            if floating is float:
-                fr_rnn_bwd_f(kind == FR_CELL_RNN_RELU, n, H, hp + BH, dyt, dh, dg, clip)
-            else:
-                fr_rnn_bwd_d(kind == FR_CELL_RNN_RELU, n, H, hp + BH, dyt, dh, dg, clip)
-            _times_w(n, GH, H, w_hh, dg, GH, <floating> 0, dh, tmp)
+            rnn_backward(kind == FR_CELL_RNN_RELU, n, H, h_prev + BH, dy_t, dh, d_gates_t,
+                         clip)
+            rows_times(n, GH, H, w_hh, d_gates_t, GH, <floating> 0, dh, scratch)
+    _steps_end(entered)
 
-    _steps_end(saved)
-    free(tmp)
-
-    # All T steps at once. dgx/dgh rows of ended sequences are zero.
-    gemm(True, False, GH, D, TB, <floating> 1, dgx, GH, x, D, <floating> 1, gw_ih, D)
+    # All T steps at once. The gradient rows of ended sequences are zero.
+    gemm(True, False, GH, D, TB, <floating> 1, d_gates, GH, arrays[X], D, <floating> 1,
+         arrays[GRAD_W_IH], D)
     if kind == FR_CELL_GRU_BEFORE:
-        gemm(True, False, 2 * H, H, TB, <floating> 1, dgx, GH, hs, H, <floating> 1, gw_hh, H)
-        gemm(True, False, H, H, TB, <floating> 1, dgx + 2 * H, GH, rh, H, <floating> 1,
-             gw_hh + 2 * H * H, H)
+        gemm(True, False, 2 * H, H, TB, <floating> 1, d_gates, GH, hs, H, <floating> 1,
+             arrays[GRAD_W_HH], H)
+        gemm(True, False, H, H, TB, <floating> 1, d_gates + 2 * H, GH, reset_hidden, H,
+             <floating> 1, arrays[GRAD_W_HH] + 2 * H * H, H)
     elif kind == FR_CELL_GRU:
-        gemm(True, False, GH, H, TB, <floating> 1, dgh, GH, hs, H, <floating> 1, gw_hh, H)
-        gemv(True, TB, GH, <floating> 1, dgh, GH, ones, <floating> 0, gb_h)
+        gemm(True, False, GH, H, TB, <floating> 1, d_recurrent, GH, hs, H, <floating> 1,
+             arrays[GRAD_W_HH], H)
+        gemv(True, TB, GH, <floating> 1, d_recurrent, GH, arrays[ONES], <floating> 0,
+             arrays[GRAD_BIAS_H])
     else:
-        gemm(True, False, GH, H, TB, <floating> 1, dgx, GH, hs, H, <floating> 1, gw_hh, H)
-    gemv(True, TB, GH, <floating> 1, dgx, GH, ones, <floating> 0, gb_x)
-    gemm(False, False, TB, D, GH, <floating> 1, dgx, GH, w_ih, D, <floating> 0, dx, D)
+        gemm(True, False, GH, H, TB, <floating> 1, d_gates, GH, hs, H, <floating> 1,
+             arrays[GRAD_W_HH], H)
+    gemv(True, TB, GH, <floating> 1, d_gates, GH, arrays[ONES], <floating> 0,
+         arrays[GRAD_BIAS_X])
+    gemm(False, False, TB, D, GH, <floating> 1, d_gates, GH, arrays[W_IH], D, <floating> 0,
+         arrays[DX], D)
 
 
 # ------------------------------------------------------ Python entry points
-cdef inline floating *_ptr(floating[::1] a) noexcept:
-    """Data pointer of a flat view, NULL when it is empty (an unused buffer)."""
-    return &a[0] if a.shape[0] > 0 else NULL
+cdef inline floating *_data_of(const floating[::1] a) noexcept:
+    """Data pointer of a flat view, NULL when it is empty (an unused array).
+    The sweeps write only through the pointers of their OUT, INOUT and WORK
+    arrays, which the callers pass writeable."""
+    return <floating *> &a[0] if a.shape[0] > 0 else NULL
 
 
-cdef inline const floating *_cptr(const floating[::1] a) noexcept:
-    return &a[0] if a.shape[0] > 0 else NULL
+cdef int _point_at(SweepShape *s, floating **arrays, int kind, tuple shape,
+                   const int[::1] batch_sizes, const floating[::1] x,
+                   const floating[::1] w_ih, const floating[::1] w_hh,
+                   const floating[::1] peep, tuple buffers, double clip,
+                   int step_threads) except -1:
+    """Fill s (OUT) and arrays (OUT) with what both passes share: the sizes,
+    x, the weights and the forward's buffers; the other arrays are NULL."""
+    cdef floating[::1] gates, hs, cs, recurrent, reset_hidden
+    gates, hs, cs, recurrent, recurrent_stride, reset_hidden = buffers
+    s.kind = kind
+    s.steps = batch_sizes.shape[0]
+    s.batch, s.inputs, s.hidden = shape
+    s.batch_sizes = &batch_sizes[0] if s.steps > 0 else NULL
+    s.recurrent_stride = recurrent_stride
+    s.clip = clip
+    s.step_threads = step_threads
+    memset(arrays, 0, SWEEP_ARRAY_COUNT * sizeof(floating *))
+    arrays[X] = _data_of(x)
+    arrays[W_IH] = _data_of(w_ih)
+    arrays[W_HH] = _data_of(w_hh)
+    arrays[PEEP] = _data_of(peep)
+    arrays[GATES] = _data_of(gates)
+    arrays[HS] = _data_of(hs)
+    arrays[CS] = _data_of(cs)
+    arrays[RECURRENT] = _data_of(recurrent)
+    arrays[RESET_HIDDEN] = _data_of(reset_hidden)
+    return 0
 
 
-def cell_forward(int kind, const floating[::1] x, const floating[::1] w_ih, const floating[::1] w_hh,
-                 const floating[::1] bias_x, const floating[::1] b_hn, const floating[::1] peep,
-                 const int[::1] batch_sizes, floating[::1] gx, floating[::1] gh,
-                 Py_ssize_t gh_step, floating[::1] hs, floating[::1] cs, floating[::1] rh,
-                 int B, int D, int H, int step_threads=0):
-    """Run one direction of one layer over a sequence (all arrays flat,
-    C-contiguous, checked by the caller in fastrnn/layers/base.py).
+def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floating[::1] x,
+                 tuple weights, tuple buffers, int step_threads=0):
+    """Run one direction of one layer over a sequence. All arrays are flat
+    views of C-contiguous arrays of one dtype, checked by the caller
+    (fastrnn/layers/base.py); an empty array stands for one the cell does not
+    use.
 
     Parameters
     ----------
     kind : RNN_TANH, RNN_RELU, LSTM, GRU or GRU_BEFORE
-    x : (T, B, D);  w_ih : (G*H, D);  w_hh : (G*H, H)
-    bias_x : (G*H,) the biases summed into the gate buffer before the sweep.
-    b_hn : (H,) GRU only: the bias of the recurrent n block.
-    peep : (3H,) LSTM only: peephole weights (zeros without peepholes).
-    batch_sizes : (T,) int32, rows running at each step, non-increasing.
-    gx : (T, B, G*H) out: gate activations, kept for `cell_backward`.
-    gh : GRU: recurrent products; gh_step = its stride between steps
-        (B*3H to keep every step, 0 to reuse one buffer).
-    hs : (T+1, B, H), hs[0] = h_0 on entry; hs[t+1] = h_t on exit.
-    cs : (T+1, B, H) LSTM only, like hs for the cell state.
-    rh : (T, B, H) GRU_BEFORE only: r_t * h_{t-1}, kept for `cell_backward`.
+    shape : (B, D, H), batch, input and hidden sizes.
+    batch_sizes : IN (T,) int32, rows running at each step, non-increasing.
+    x : IN (T, B, D).
+    weights : IN (w_ih (G*H, D), w_hh (G*H, H), bias_x (G*H,) the biases
+        summed into the gates before the sweep, b_hn (H,) GRU: the bias of the
+        recurrent n block, peep (3H,) LSTM: peephole weights).
+    buffers : (gates, hs, cs, recurrent, recurrent_stride, reset_hidden), the
+        forward state `cell_backward` reads again:
+        gates OUT (T, B, G*H) the gate activations; hs INOUT (T+1, B, H),
+        hs[0] = h_0 on entry, hs[t+1] = h_t on exit; cs INOUT, LSTM: the
+        same for the cell state; recurrent OUT, GRU: the recurrent products,
+        recurrent_stride (int) apart between steps (B*3H keeps every step, 0
+        reuses one); reset_hidden OUT (T, B, H), GRU_BEFORE: r_t h_{t-1}.
     step_threads : BLAS threads for the per-step products (0: as set).
     """
-    cdef int T = batch_sizes.shape[0]
+    cdef const floating[::1] w_ih, w_hh, bias_x, b_hn, peep
+    w_ih, w_hh, bias_x, b_hn, peep = weights
+    cdef SweepShape s
+    cdef floating *arrays[SWEEP_ARRAY_COUNT]
     cdef unsigned int fpstate
-    cdef const floating *px = _cptr(x)
-    cdef const floating *pwi = _cptr(w_ih)
-    cdef const floating *pwh = _cptr(w_hh)
-    cdef const floating *pbx = _cptr(bias_x)
-    cdef const floating *pbn = _cptr(b_hn)
-    cdef const floating *ppe = _cptr(peep)
-    cdef floating *pgx = _ptr(gx)
-    cdef floating *pgh = _ptr(gh)
-    cdef floating *phs = _ptr(hs)
-    cdef floating *pcs = _ptr(cs)
-    cdef floating *prh = _ptr(rh)
-    if T == 0 or B == 0:
+    _point_at(&s, arrays, kind, shape, batch_sizes, x, w_ih, w_hh, peep, buffers, 0.0,
+              step_threads)
+    if s.steps == 0 or s.batch == 0:
         return
+    arrays[BIAS_X] = _data_of(bias_x)
+    arrays[B_HN] = _data_of(b_hn)
     with nogil:
+        # NULL (no memory, or a batch of one) falls back to the direct GEMM.
+        if s.batch > 1:
+            arrays[SCRATCH] = <floating *> malloc(
+                <Py_ssize_t> s.batch * gate_count(kind) * s.hidden * sizeof(floating))
         fpstate = fr_fp_enter()
-        _forward_sweep(kind, T, B, D, H, px, pwi, pwh, pbx, pbn, ppe, &batch_sizes[0],
-                       pgx, pgh, gh_step, phs, pcs, prh, step_threads)
+        _forward_sweep(&s, arrays)
         fr_fp_leave(fpstate)
+        free(arrays[SCRATCH])
 
 
-def cell_backward(int kind, const floating[::1] x, const floating[::1] w_ih,
-                  const floating[::1] w_hh, const floating[::1] peep,
-                  const int[::1] batch_sizes, const floating[::1] hs, const floating[::1] cs,
-                  const floating[::1] gx, const floating[::1] gh, Py_ssize_t gh_step,
-                  const floating[::1] rh, const floating[::1] dy, floating[::1] dh, floating[::1] dc,
-                  floating[::1] dgx, floating[::1] dgh, floating[::1] drh, floating[::1] dx,
-                  floating[::1] gw_ih, floating[::1] gw_hh, floating[::1] gb_x,
-                  floating[::1] gb_h, floating[::1] gpeep, const floating[::1] ones,
-                  floating clip, int B, int D, int H, int step_threads=0):
+def cell_backward(int kind, tuple shape, const int[::1] batch_sizes, const floating[::1] x,
+                  tuple weights, tuple buffers, tuple gradients, tuple param_grads,
+                  const floating[::1] ones, double clip=0.0, int step_threads=0):
     """Back-propagation through time for `cell_forward`.
 
-    The forward buffers (hs, cs, gx, gh, rh) are read as `cell_forward` left
-    them. dy : (T, B, H), dL/dy_t. dh, dc : (B, H), dL/dh_T and dL/dc_T on
-    entry, dL/dh_0 and dL/dc_0 on exit. dgx : (T, B, G*H) and, for the GRU,
-    dgh: work buffers, zero on entry when rows end early. drh : (B, H) work
-    buffer of GRU_BEFORE. dx : (T, B, D) out. gw_ih, gw_hh, gpeep accumulate;
-    gb_x, gb_h : (G*H,) overwritten with the bias gradients of the input side
-    and (GRU only) of the recurrent side. ones : (T*B,). clip > 0 clips
-    dL/dh_t element-wise at every step.
+    Parameters
+    ----------
+    kind, shape, batch_sizes, x, step_threads : as for `cell_forward`.
+    weights : IN (w_ih, w_hh, peep).
+    buffers : IN, the forward's ``buffers`` as `cell_forward` left them.
+    gradients : (dy, dh, dc, d_gates, d_recurrent, d_reset_hidden, dx):
+        dy IN (T, B, H) dL/dy_t; dh, dc INOUT (B, H), dL/dh_T and (LSTM)
+        dL/dc_T on entry, dL/dh_0 and dL/dc_0 on exit; d_gates WORK
+        (T, B, G*H) and d_recurrent WORK, GRU: the same shape, zero on entry
+        when rows end early; d_reset_hidden WORK (B, H), GRU_BEFORE; dx OUT
+        (T, B, D).
+    param_grads : (grad_w_ih, grad_w_hh, grad_bias_x, grad_bias_h, grad_peep):
+        grad_w_ih, grad_w_hh and (LSTM) grad_peep INOUT, accumulated;
+        grad_bias_x and (GRU) grad_bias_h OUT (G*H,), the bias gradients of the
+        input and of the recurrent side.
+    ones : IN (T*B,) ones.
+    clip : > 0 clips dL/dh_t element-wise to [-clip, clip] at every step
+        (Goodfellow et al. (2016), sec. 10.11.1).
     """
-    cdef int T = batch_sizes.shape[0]
+    cdef const floating[::1] w_ih, w_hh, peep, dy
+    cdef floating[::1] dh, dc, d_gates, d_recurrent, d_reset_hidden, dx
+    cdef floating[::1] grad_w_ih, grad_w_hh, grad_bias_x, grad_bias_h, grad_peep
+    w_ih, w_hh, peep = weights
+    dy, dh, dc, d_gates, d_recurrent, d_reset_hidden, dx = gradients
+    grad_w_ih, grad_w_hh, grad_bias_x, grad_bias_h, grad_peep = param_grads
+    cdef SweepShape s
+    cdef floating *arrays[SWEEP_ARRAY_COUNT]
     cdef unsigned int fpstate
-    cdef const floating *px = _cptr(x)
-    cdef const floating *pwi = _cptr(w_ih)
-    cdef const floating *pwh = _cptr(w_hh)
-    cdef const floating *ppe = _cptr(peep)
-    cdef const floating *phs = _cptr(hs)
-    cdef const floating *pcs = _cptr(cs)
-    cdef const floating *pgx = _cptr(gx)
-    cdef const floating *pgh = _cptr(gh)
-    cdef const floating *prh = _cptr(rh)
-    cdef const floating *pdy = _cptr(dy)
-    cdef floating *pdh = _ptr(dh)
-    cdef floating *pdc = _ptr(dc)
-    cdef floating *pdgx = _ptr(dgx)
-    cdef floating *pdgh = _ptr(dgh)
-    cdef floating *pdrh = _ptr(drh)
-    cdef floating *pdx = _ptr(dx)
-    cdef floating *pgwi = _ptr(gw_ih)
-    cdef floating *pgwh = _ptr(gw_hh)
-    cdef floating *pgbx = _ptr(gb_x)
-    cdef floating *pgbh = _ptr(gb_h)
-    cdef floating *pgpe = _ptr(gpeep)
-    cdef const floating *pon = _cptr(ones)
-    if T == 0 or B == 0:
+    _point_at(&s, arrays, kind, shape, batch_sizes, x, w_ih, w_hh, peep, buffers, clip,
+              step_threads)
+    if s.steps == 0 or s.batch == 0:
         return
+    arrays[DY] = _data_of(dy)
+    arrays[DH] = _data_of(dh)
+    arrays[DC] = _data_of(dc)
+    arrays[D_GATES] = _data_of(d_gates)
+    arrays[D_RECURRENT] = _data_of(d_recurrent)
+    arrays[D_RESET_HIDDEN] = _data_of(d_reset_hidden)
+    arrays[DX] = _data_of(dx)
+    arrays[GRAD_W_IH] = _data_of(grad_w_ih)
+    arrays[GRAD_W_HH] = _data_of(grad_w_hh)
+    arrays[GRAD_BIAS_X] = _data_of(grad_bias_x)
+    arrays[GRAD_BIAS_H] = _data_of(grad_bias_h)
+    arrays[GRAD_PEEP] = _data_of(grad_peep)
+    arrays[ONES] = _data_of(ones)
     with nogil:
+        if s.batch > 1:
+            arrays[SCRATCH] = <floating *> malloc(<Py_ssize_t> s.batch * s.hidden
+                                                  * sizeof(floating))
         fpstate = fr_fp_enter()
-        _backward_sweep(kind, T, B, D, H, px, pwi, pwh, ppe, &batch_sizes[0], phs, pcs,
-                        pgx, pgh, gh_step, prh, pdy, pdh, pdc, pdgx, pdgh, pdrh, pdx,
-                        pgwi, pgwh, pgbx, pgbh, pgpe, pon, clip, step_threads)
+        _backward_sweep(&s, arrays)
         fr_fp_leave(fpstate)
+        free(arrays[SCRATCH])
 
 
 # ------------------------------------------------------ parameter checks
@@ -456,40 +495,41 @@ cdef void _stream_layers(floating *scratch, int kind, int L, int B, int D, int H
                          const Py_ssize_t[:, ::1] ptrs, const floating *x,
                          const floating *h_in, const floating *c_in, floating *h_out,
                          floating *c_out) noexcept nogil:
-    """One time step through L stacked layers (see StepPlan.run). scratch:
+    """One time step through L stacked layers (see StepPlan.run). x (B, D),
+    h_in and c_in (L, B, H): IN; h_out, c_out (L, B, H): OUT; scratch: WORK,
     B * (2 G*H + H) zeroed values of the caller's own, reused by each layer
-    in turn (the gate buffer, the GRU's recurrent buffer and r * h)."""
-    cdef int GH = GATES_OF(kind) * H
+    in turn (the gate buffer, the GRU's recurrent buffer and r h)."""
+    cdef int GH = gate_count(kind) * H
     cdef Py_ssize_t BH = <Py_ssize_t> B * H
-    cdef int l, b, din
-    cdef const floating *inp
+    cdef int l, b, inputs
+    cdef const floating *layer_input
     cdef const floating *b_ih
     cdef const floating *b_hh
-    cdef floating *g = scratch
-    cdef floating *gh = scratch + <Py_ssize_t> B * GH
-    cdef floating *rh = gh + <Py_ssize_t> B * GH
-    cdef int nadd = 2 * H if kind == FR_CELL_GRU else GH
+    cdef floating *gates = scratch
+    cdef floating *recurrent = scratch + <Py_ssize_t> B * GH
+    cdef floating *reset_hidden = recurrent + <Py_ssize_t> B * GH
+    # The GRU (reset after) keeps b_hn out of the gates: it is added to the
+    # recurrent product, inside the reset gate.
+    cdef int summed_biases = 2 * H if kind == FR_CELL_GRU else GH
     for l in range(L):
-        inp = x if l == 0 else h_out + (l - 1) * BH
-        din = D if l == 0 else H
+        layer_input = x if l == 0 else h_out + (l - 1) * BH
+        inputs = D if l == 0 else H
         b_ih = <const floating *> ptrs[l, P_BIH]
         b_hh = <const floating *> ptrs[l, P_BHH]
         for b in range(B):
             if b_ih != NULL:
-                memcpy(g + b * GH, b_ih, GH * sizeof(floating))
-                if floating is float:
-                    fr_add_f(g + b * GH, b_hh, nadd)
-                else:
-                    fr_add_d(g + b * GH, b_hh, nadd)
+                memcpy(gates + b * GH, b_ih, GH * sizeof(floating))
+                add_into(gates + b * GH, b_hh, summed_biases)
             else:
-                memset(g + b * GH, 0, GH * sizeof(floating))
-        _times_wt(B, GH, din, <const floating *> ptrs[l, P_WIH], inp, <floating> 1, g, GH,
-                  <floating *> NULL)
+                memset(gates + b * GH, 0, GH * sizeof(floating))
+        rows_times_transposed(B, GH, inputs, <const floating *> ptrs[l, P_WIH], layer_input,
+                              <floating> 1, gates, GH, <floating *> NULL)
         _forward_step(kind, B, H, <const floating *> ptrs[l, P_WHH],
                       <const floating *> ptrs[l, P_BHN], <const floating *> ptrs[l, P_PEEP],
-                      g, gh, h_in + l * BH, h_out + l * BH,
+                      gates, recurrent, h_in + l * BH, h_out + l * BH,
                       c_in + l * BH if c_in != NULL else NULL,
-                      c_out + l * BH if c_out != NULL else NULL, rh, <floating *> NULL)
+                      c_out + l * BH if c_out != NULL else NULL, reset_hidden,
+                      <floating *> NULL)
 
 
 cdef inline void *_data(object a):
@@ -544,7 +584,7 @@ cdef class StepPlan:
         self.arrays = []
         self.names = list(names)
         table = np.zeros((self.L, P_COUNT), dtype=np.intp)
-        GH = GATES_OF(kind) * H
+        GH = gate_count(kind) * H
         self.scratch_len = <Py_ssize_t> B * (2 * GH + H)
         for l, (w_ih, w_hh, b_ih, b_hh, peep) in enumerate(layers):
             b_hn = b_hh[2 * H:] if (b_hh is not None and kind == FR_CELL_GRU) else np.zeros(H, dtype)
@@ -644,7 +684,7 @@ cdef class StepPlan:
         cdef void *pho = _data(h_out)
         cdef void *pco = _data(c_out)
         cdef unsigned int fpstate
-        cdef int saved
+        cdef int entered
         cdef void *scratch
         # Zeroed: the GRU's recurrent buffer is written by products with
         # beta = 0, which a BLAS may compute as 0 * (what was there).
@@ -654,7 +694,7 @@ cdef class StepPlan:
             scratch = calloc(self.scratch_len, 8 if self.is_double else 4)
             if scratch != NULL:
                 fpstate = fr_fp_enter()
-                saved = _steps_begin(self.step_threads)
+                entered = _steps_begin(self.step_threads)
                 if self.is_double:
                     _stream_layers(<double *> scratch, self.kind, self.L, self.B, self.D,
                                    self.H, self.ptrs, <double *> px, <double *> phi,
@@ -663,7 +703,7 @@ cdef class StepPlan:
                     _stream_layers(<float *> scratch, self.kind, self.L, self.B, self.D,
                                    self.H, self.ptrs, <float *> px, <float *> phi,
                                    <float *> pci, <float *> pho, <float *> pco)
-                _steps_end(saved)
+                _steps_end(entered)
                 fr_fp_leave(fpstate)
                 free(scratch)
         if scratch == NULL:

@@ -617,18 +617,18 @@ class RecurrentLayer(ParameterOwner):
                     cs = _EMPTY[dt]
                 gx = np.empty((T, B, G * H), dtype=dt)
                 gh, gh_step, rh = self._recurrent_buffers(T, B, alloc)
-                _recurrent.cell_forward(
-                    self._kind, _flat(xin), _flat(self.params[f"weight_ih_l{layer}{sfx}"]),
-                    _flat(self.params[f"weight_hh_l{layer}{sfx}"]), bias_x, b_hn,
-                    self._peepholes(layer, sfx), batch.batch_sizes, _flat(gx), _flat(gh),
-                    gh_step, _flat(hs), _flat(cs), _flat(rh), B, D, H, _step_threads(B, G, H),
-                )
+                weights = (_flat(self.params[f"weight_ih_l{layer}{sfx}"]),
+                           _flat(self.params[f"weight_hh_l{layer}{sfx}"]), bias_x, b_hn,
+                           self._peepholes(layer, sfx))
+                buffers = (_flat(gx), _flat(hs), _flat(cs), _flat(gh), gh_step, _flat(rh))
+                _recurrent.cell_forward(self._kind, (B, D, H), batch.batch_sizes, _flat(xin),
+                                        weights, buffers, _step_threads(B, G, H))
                 y = hs[1:] if d == 0 else batch.reverse(hs[1:])
                 out[:, :, d * H:(d + 1) * H] = y
                 h_n[k] = batch.final(hs)
                 if self._has_cell:
                     c_n[k] = batch.final(cs)
-                caches.append(dict(x=xin, hs=hs, cs=cs, gx=gx, gh=gh, gh_step=gh_step, rh=rh))
+                caches.append(dict(x=xin, buffers=buffers))
             inp = out
         self._cache = dict(batch=batch, layers=caches, unbatched=unbatched, D=self.input_size)
         y = self._external_sequence(batch.unsort(inp, axis=1), unbatched)
@@ -697,17 +697,18 @@ class RecurrentLayer(ParameterOwner):
                 gb_x = np.zeros(G * H, dtype=dt)
                 gb_h = np.zeros(G * H, dtype=dt) if self._kind == _recurrent.GRU else gb_x
                 gpeep = self._peephole_grad(layer, sfx)
-                _recurrent.cell_backward(
-                    self._kind, _flat(c["x"]), _flat(self.params[f"weight_ih_l{layer}{sfx}"]),
-                    _flat(self.params[f"weight_hh_l{layer}{sfx}"]), self._peepholes(layer, sfx),
-                    batch.batch_sizes, _flat(c["hs"]), _flat(c["cs"]), _flat(c["gx"]),
-                    _flat(c["gh"]), c["gh_step"], _flat(c["rh"]), _flat(dy_d), _flat(dh),
-                    _flat(dc), _flat(dgx), _flat(dgh), _flat(drh), _flat(dx),
-                    _flat(self.grads[f"weight_ih_l{layer}{sfx}"]),
-                    _flat(self.grads[f"weight_hh_l{layer}{sfx}"]), gb_x,
-                    gb_h if gb_h is not gb_x else _EMPTY[dt], gpeep, ones,
-                    0.0 if clip is None else clip, B, D, H, _step_threads(B, G, H),
-                )
+                weights = (_flat(self.params[f"weight_ih_l{layer}{sfx}"]),
+                           _flat(self.params[f"weight_hh_l{layer}{sfx}"]),
+                           self._peepholes(layer, sfx))
+                gradients = (_flat(dy_d), _flat(dh), _flat(dc), _flat(dgx), _flat(dgh),
+                             _flat(drh), _flat(dx))
+                param_grads = (_flat(self.grads[f"weight_ih_l{layer}{sfx}"]),
+                               _flat(self.grads[f"weight_hh_l{layer}{sfx}"]), gb_x,
+                               gb_h if gb_h is not gb_x else _EMPTY[dt], gpeep)
+                _recurrent.cell_backward(self._kind, (B, D, H), batch.batch_sizes,
+                                         _flat(c["x"]), weights, c["buffers"], gradients,
+                                         param_grads, ones, 0.0 if clip is None else clip,
+                                         _step_threads(B, G, H))
                 if self.bias and T > 0 and B > 0:
                     self.grads[f"bias_ih_l{layer}{sfx}"] += gb_x
                     self.grads[f"bias_hh_l{layer}{sfx}"] += gb_h
@@ -747,7 +748,7 @@ class RecurrentLayer(ParameterOwner):
         names = list(self.params)
         GH = self._gates * self.hidden_size
         if B == 1 and GH * max(self.input_size, self.hidden_size) <= _recurrent.MATVEC_LIMIT:
-            threads = 0  # every product is fr_matvec: no BLAS to switch, per call
+            threads = 0  # every product is the small mat-vec kernel: no BLAS to switch
         else:
             threads = _step_threads(B, self._gates, self.hidden_size)
         self._plan = _recurrent.StepPlan(

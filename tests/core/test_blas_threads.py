@@ -46,3 +46,35 @@ def test_thread_count_restored():
         t.join()
     assert not errors
     assert get() == before
+
+
+def test_found_without_threadpoolctl(monkeypatch):
+    # threadpoolctl is optional: without it the library is found by file name,
+    # and it must be the same library (the same functions).
+    import sys
+    with_tpc = _blas_threads._find()
+    if with_tpc is None:
+        pytest.skip("SciPy's BLAS is not its bundled OpenBLAS")
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)   # import fails
+    assert _blas_threads._find() == with_tpc
+
+
+def test_core_depends_on_no_other_part_of_fastrnn():
+    # _core is the bottom layer: the layers install the BLAS functions it
+    # finds, not the other way round.
+    import ast
+    import pathlib
+    core = pathlib.Path(_blas_threads.__file__).parent
+    for src in sorted(core.glob("*.py")) + sorted(core.glob("*.pyx")) + sorted(core.glob("*.pxd")):
+        text = src.read_text()
+        if src.suffix == ".py":
+            names = [n.module or "" for n in ast.walk(ast.parse(text))
+                     if isinstance(n, ast.ImportFrom)]
+            names += [a.name for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Import)
+                      for a in n.names]
+        else:
+            import re
+            names = re.findall(r"^\s*(?:from|import)\s+([\w.]+)", text, re.M)
+        for name in names:
+            if name.startswith("fastrnn"):
+                assert name.startswith("fastrnn._core"), f"{src.name} imports {name}"

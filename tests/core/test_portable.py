@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-import fastrnn._core._elementwise as elementwise
+from fastrnn._core import _cpu, cpu
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CSRC = ROOT / "csrc"
@@ -49,10 +49,11 @@ def test_portable_objects_have_no_isa_clones(tmp_path):
     text = "".join(symbols(o) for o in compile_objects("cc", tmp_path))
     # GCC names target_clones versions "<fn>.arch_x86_64_v3" and target()
     # functions keep their name, so look for both the clone suffixes and the
-    # ifunc resolvers.
-    for marker in (".arch_", ".avx", ".resolver", "fr_res_isa"):
+    # ifunc resolvers, and for the CPU tests (__cpu_model) of explicit dispatch.
+    for marker in (".arch_", ".avx", ".resolver", "fr_res_isa", "__cpu_model"):
         assert marker not in text, f"portable objects still carry {marker!r}"
-    assert "fr_tanh_f" in text     # the kernels themselves are there
+    assert "fr_small_gemv_f" in text     # the kernels themselves are there
+    assert "fr_isa_level" in text
 
 
 @needs_csrc
@@ -69,9 +70,34 @@ def test_csrc_compiles_for_aarch64(tmp_path):
 
 def test_build_flag_says_which_kernels_were_built():
     # PORTABLE_BUILD must tell the truth about the binary: the x86-64 build
-    # carries the x86-64-v3 clones of the kernels, the portable one none.
-    binary = pathlib.Path(elementwise.__file__).read_bytes()
-    has_clones = b".arch_x86_64_v3" in binary
-    assert has_clones == (not elementwise.PORTABLE_BUILD)
+    # carries the ISA-level clones of the kernels, the portable one none.
+    binary = pathlib.Path(_cpu.__file__).read_bytes()
+    has_clones = b".arch_x86_64_v3" in binary and b".arch_x86_64_v4" in binary
+    assert has_clones == cpu.HAS_ISA_CLONES
+    if cpu.PORTABLE_BUILD:
+        assert not has_clones
+        assert cpu.isa_level() == "portable"
     if platform.machine().lower() not in ("x86_64", "amd64"):
-        assert elementwise.PORTABLE_BUILD
+        assert cpu.PORTABLE_BUILD
+
+
+def _cpu_flags():
+    try:
+        text = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return None
+
+
+@pytest.mark.skipif(not cpu.HAS_ISA_CLONES, reason="a build without ISA clones")
+def test_isa_level_is_what_the_cpu_reports():
+    flags = _cpu_flags()
+    if flags is None:
+        pytest.skip("no /proc/cpuinfo")
+    v3 = {"avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe"} <= flags
+    v4 = v3 and {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"} <= flags
+    expected = "x86-64-v4" if v4 else "x86-64-v3" if v3 else "baseline"
+    assert cpu.isa_level() == expected
