@@ -161,8 +161,8 @@ def test_bad_shapes_are_named():
         layer.forward(np.ones(5))
     with pytest.raises(ValueError, match="input_size"):
         layer.forward(np.ones((5, 1, 4)))
-    with pytest.raises(ValueError, match="h0 must have shape"):
-        layer.forward(np.ones((5, 2, 2)), h0=np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="hx must have shape"):
+        layer.forward(np.ones((5, 2, 2)), hx=np.zeros((2, 3)))
     y, _ = layer.forward(np.ones((5, 2, 2)))
     with pytest.raises(ValueError, match="dy must have shape"):
         layer.backward(np.ones((5, 2, 4)))
