@@ -39,7 +39,6 @@ from fastrnn._core import blas_threads as _blas_threads
 from fastrnn.layers import _recurrent
 from fastrnn._core.validation import (
     NotFittedError,
-    as_array,
     check_bool,
     as_float_array,
     check_dtype,
@@ -505,6 +504,7 @@ class RecurrentBase(ParameterOwner):
         hx_n : the final state of every layer and direction, shaped as hx.
         """
         hx = self._accept_renamed("forward", renamed, hx=hx)["hx"]
+        self._refuse_unknown("forward", renamed, ())
         return self._forward(x, hx, lengths)
 
     def backward(self, dy: Optional[ArrayLike] = None, dhx_n: Any = None, *,
@@ -557,8 +557,7 @@ class RecurrentBase(ParameterOwner):
     def _accept_renamed(self, method, given, **current):
         """``current`` ({new keyword: value}) after moving onto it any
         keyword of ``given`` that ``method`` took under an older name (each
-        warned about and popped); anything else left in ``given`` for
-        ``forward`` is refused."""
+        popped, with a DeprecationWarning naming the new one)."""
         renames = self._renamed_keywords.get(method, {})
         for old in [k for k in given if k in renames]:
             new = renames[old]
@@ -570,8 +569,6 @@ class RecurrentBase(ParameterOwner):
                           f"deprecated and will be removed in the next release; use "
                           f"{new!r} (PyTorch's name)", DeprecationWarning, stacklevel=3)
             current[new] = value
-        if method == "forward":
-            self._refuse_unknown(method, given, ())
         return current
 
     def _refuse_unknown(self, method, given, allowed):

@@ -20,10 +20,8 @@ option. Where the code is:
 """
 from __future__ import annotations
 
-from typing import Any, Optional
-
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike
+from numpy.typing import DTypeLike
 
 from fastrnn.layers import _recurrent
 from fastrnn.layers.base import RecurrentLayer
