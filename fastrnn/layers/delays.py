@@ -153,18 +153,18 @@ class DelayRNN(RecurrentBase):
     def _initial_state(self, hx, name, B, unbatched):
         """(L, B, H) from a state, (L, M, B, H) from a history, as the
         caller's (copied, zeros for None), and whether it is a history."""
+        if hx is None:
+            return self._state_array(None, name, B, unbatched), False
         L, M, H = self.num_layers, self.delays[-1], self.hidden_size
-        history_ndim = 3 if unbatched else 4
-        if hx is not None and np.ndim(hx) == history_ndim:
-            want = (L, M, H) if unbatched else (L, M, B, H)
-            h = as_float_array(hx, name, self.dtype, shape=want)
+        state = self._state_shape(B, unbatched)
+        history = (L, M) + state[1:]
+        h = as_float_array(hx, name, self.dtype)
+        if h.shape == history:
             return h.reshape(L, M, B, H).copy(), True
-        if hx is not None and np.ndim(hx) != history_ndim - 1:
-            state, history = self._state_shape(B, unbatched), (L, M) + ((H,) if unbatched
-                                                                      else (B, H))
-            raise ValueError(f"{name} must be a state of shape {state} or a history of "
-                             f"shape {history}, got shape {np.shape(hx)}")
-        return self._state_array(hx, name, B, unbatched), False
+        if h.shape == state:
+            return h.reshape(L, B, H).copy(), False
+        raise ValueError(f"{name} must be a state of shape {state} or a history of shape "
+                         f"{history}, got shape {h.shape}")
 
     def _final_rows(self, batch, history):
         """Row offsets (from each sequence's length) in hs of the final

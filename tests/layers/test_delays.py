@@ -110,11 +110,14 @@ def test_stacked_layers_are_single_layers_in_sequence(rng):
 
 def test_stacked_state_shapes_are_checked():
     dl = DelayRNN(2, 3, delays=(1, 2), num_layers=2)
-    with pytest.raises(ValueError, match=r"hx must have shape \(2, 1, 3\)"):
-        dl.forward(np.zeros((4, 1, 2), np.float32), np.zeros((1, 1, 3), np.float32))
-    with pytest.raises(ValueError, match=r"hx must be a state of shape \(2, 1, 3\) or a "
-                                         r"history of shape \(2, 2, 1, 3\)"):
-        dl.forward(np.zeros((4, 1, 2), np.float32), np.zeros((2, 3), np.float32))
+    for wrong in (np.zeros((1, 1, 3)), np.zeros((2, 3)), np.zeros((2, 3, 1, 3))):
+        with pytest.raises(ValueError, match=r"hx must be a state of shape \(2, 1, 3\) or a "
+                                             r"history of shape \(2, 2, 1, 3\)"):
+            dl.forward(np.zeros((4, 1, 2), np.float32), wrong)
+    with pytest.raises(ValueError, match="hx must be an array"):
+        dl.forward(np.zeros((4, 1, 2), np.float32), [[1.0], [1.0, 2.0]])
+    with pytest.raises(TypeError, match="hx must be an array of real numbers"):
+        dl.forward(np.zeros((4, 1, 2), np.float32), np.zeros((2, 1, 3), complex))
     y, h_n = dl.forward(np.zeros((4, 2), np.float32))   # unbatched
     assert y.shape == (4, 3) and h_n.shape == (2, 3)
     with pytest.raises(ValueError, match="num_layers"):
