@@ -687,7 +687,8 @@ class RecurrentBase(ParameterOwner):
     def _one_layer_outputs(self, hs, batch, unbatched):
         """(y, hx_n) for the caller from the states hs (T + 1, B, H)."""
         h_n = batch.unsort(batch.final(hs)[None], axis=1).copy()
-        return self._output_sequence(hs[1:], batch, unbatched), self._external_state(h_n, unbatched)
+        return (self._output_sequence(hs[1:], batch, unbatched),
+                self._external_state(h_n, unbatched))
 
     def _one_layer_gradients(self, dy, dhx_n, batch, unbatched):
         """(da, dh_direct): da (T, B, H), sorted, dL/dy_t zero past each
@@ -883,7 +884,7 @@ class RecurrentLayer(RecurrentBase):
             out = alloc((T, B, H * self.num_directions), dtype=dt)
             for d, suffix in enumerate(self._suffixes()):
                 k = layer * self.num_directions + d
-                xin = inp if d == 0 else batch.reverse(inp)
+                layer_input = inp if d == 0 else batch.reverse(inp)
                 bias_x, b_hn = self._bias_split(layer, suffix)
                 hs = alloc((T + 1, B, H), dtype=dt)
                 hs[0] = h0[k]
@@ -894,9 +895,10 @@ class RecurrentLayer(RecurrentBase):
                     cs = _EMPTY[dt]
                 gx = np.empty((T, B, G * H), dtype=dt)
                 gh, gh_stride, rh = self._recurrent_buffers(T, B, alloc)
+                w_ih = self.params[f"weight_ih_l{layer}{suffix}"]
+                w_hh = self.params[f"weight_hh_l{layer}{suffix}"]
                 _recurrent.cell_forward(
-                    self._kind, _flat(xin), _flat(self.params[f"weight_ih_l{layer}{suffix}"]),
-                    _flat(self.params[f"weight_hh_l{layer}{suffix}"]), bias_x, b_hn,
+                    self._kind, _flat(layer_input), _flat(w_ih), _flat(w_hh), bias_x, b_hn,
                     self._peepholes(layer, suffix), batch.batch_sizes, _flat(gx), _flat(gh),
                     gh_stride, _flat(hs), _flat(cs), _flat(rh), B, D, H, _step_threads(B, G, H),
                 )
@@ -905,9 +907,10 @@ class RecurrentLayer(RecurrentBase):
                 h_n[k] = batch.final(hs)
                 if self._has_cell:
                     c_n[k] = batch.final(cs)
-                caches.append(dict(x=xin, hs=hs, cs=cs, gx=gx, gh=gh, gh_stride=gh_stride, rh=rh))
+                caches.append(dict(x=layer_input, hs=hs, cs=cs, gx=gx, gh=gh,
+                                   gh_stride=gh_stride, rh=rh))
             inp = out
-        self._cache = dict(batch=batch, layers=caches, unbatched=unbatched, D=self.input_size)
+        self._cache = dict(batch=batch, layers=caches, unbatched=unbatched)
         y = self._external_sequence(batch.unsort(inp, axis=1), unbatched)
         h_n = self._external_state(batch.unsort(h_n, axis=1), unbatched)
         if self._has_cell:
@@ -943,13 +946,14 @@ class RecurrentLayer(RecurrentBase):
         dh0 = np.empty_like(dh_n)
         dc0 = np.empty_like(dc_n) if self._has_cell else None
         for layer in reversed(range(self.num_layers)):
-            dinp = None
+            d_layer_input = None
             for d, suffix in enumerate(self._suffixes()):
                 k = layer * ND + d
-                c = cache["layers"][k]
-                D = c["x"].shape[2]
-                dy_d = dy_tm[:, :, d * H:(d + 1) * H]
-                dy_d = np.ascontiguousarray(dy_d) if d == 0 else batch.reverse(dy_d)
+                saved = cache["layers"][k]
+                D = saved["x"].shape[2]
+                dy_direction = dy_tm[:, :, d * H:(d + 1) * H]
+                dy_direction = (np.ascontiguousarray(dy_direction) if d == 0
+                                else batch.reverse(dy_direction))
                 dh = np.ascontiguousarray(dh_n[k])
                 dc = np.ascontiguousarray(dc_n[k]) if self._has_cell else _EMPTY[dt]
                 dgx = alloc((T, B, G * H), dtype=dt)
@@ -957,30 +961,33 @@ class RecurrentLayer(RecurrentBase):
                 drh = (np.zeros((B, H), dtype=dt) if self._kind == _recurrent.GRU_BEFORE
                        else _EMPTY[dt])
                 dx = np.empty((T, B, D), dtype=dt)
-                gb_x = np.zeros(G * H, dtype=dt)
-                gb_h = np.zeros(G * H, dtype=dt) if self._kind == _recurrent.GRU else gb_x
-                gpeep = self._peephole_grad(layer, suffix)
+                grad_bias_x = np.zeros(G * H, dtype=dt)
+                grad_bias_h = (np.zeros(G * H, dtype=dt) if self._kind == _recurrent.GRU
+                               else grad_bias_x)
+                w_ih = self.params[f"weight_ih_l{layer}{suffix}"]
+                w_hh = self.params[f"weight_hh_l{layer}{suffix}"]
                 _recurrent.cell_backward(
-                    self._kind, _flat(c["x"]), _flat(self.params[f"weight_ih_l{layer}{suffix}"]),
-                    _flat(self.params[f"weight_hh_l{layer}{suffix}"]), self._peepholes(layer, suffix),
-                    batch.batch_sizes, _flat(c["hs"]), _flat(c["cs"]), _flat(c["gx"]),
-                    _flat(c["gh"]), c["gh_stride"], _flat(c["rh"]), _flat(dy_d), _flat(dh),
+                    self._kind, _flat(saved["x"]), _flat(w_ih), _flat(w_hh),
+                    self._peepholes(layer, suffix), batch.batch_sizes, _flat(saved["hs"]),
+                    _flat(saved["cs"]), _flat(saved["gx"]), _flat(saved["gh"]),
+                    saved["gh_stride"], _flat(saved["rh"]), _flat(dy_direction), _flat(dh),
                     _flat(dc), _flat(dgx), _flat(dgh), _flat(drh), _flat(dx),
                     _flat(self.grads[f"weight_ih_l{layer}{suffix}"]),
-                    _flat(self.grads[f"weight_hh_l{layer}{suffix}"]), gb_x,
-                    gb_h if gb_h is not gb_x else _EMPTY[dt], gpeep, ones,
+                    _flat(self.grads[f"weight_hh_l{layer}{suffix}"]), grad_bias_x,
+                    grad_bias_h if grad_bias_h is not grad_bias_x else _EMPTY[dt],
+                    self._peephole_grad(layer, suffix), ones,
                     0.0 if clip is None else clip, B, D, H, _step_threads(B, G, H),
                 )
                 if self.bias and T > 0 and B > 0:
-                    self.grads[f"bias_ih_l{layer}{suffix}"] += gb_x
-                    self.grads[f"bias_hh_l{layer}{suffix}"] += gb_h
+                    self.grads[f"bias_ih_l{layer}{suffix}"] += grad_bias_x
+                    self.grads[f"bias_hh_l{layer}{suffix}"] += grad_bias_h
                 if d == 1:
                     dx = batch.reverse(dx)
-                dinp = dx if dinp is None else dinp + dx
+                d_layer_input = dx if d_layer_input is None else d_layer_input + dx
                 dh0[k] = dh
                 if self._has_cell:
                     dc0[k] = dc
-            dy_tm = dinp
+            dy_tm = d_layer_input
         dx = self._external_sequence(batch.unsort(dy_tm, axis=1), unbatched)
         dh0 = self._external_state(batch.unsort(dh0, axis=1), unbatched)
         if self._has_cell:
