@@ -503,8 +503,9 @@ class RecurrentBase(ParameterOwner):
             last layer's state at every step.
         hx_n : the final state of every layer and direction, shaped as hx.
         """
-        hx = self._accept_renamed("forward", renamed, hx=hx)["hx"]
-        self._refuse_unknown("forward", renamed, ())
+        if renamed:
+            hx = self._accept_renamed("forward", renamed, hx=hx)["hx"]
+            self._refuse_unknown("forward", renamed, ())
         return self._forward(x, hx, lengths)
 
     def backward(self, dy: Optional[ArrayLike] = None, dhx_n: Any = None, *,
@@ -527,8 +528,9 @@ class RecurrentBase(ParameterOwner):
         dx : ndarray, shaped as x
         dhx : the gradient of the initial state, shaped as hx
         """
-        dhx_n = self._accept_renamed("backward", options, dhx_n=dhx_n)["dhx_n"]
-        self._refuse_unknown("backward", options, self._backward_options)
+        if options:
+            dhx_n = self._accept_renamed("backward", options, dhx_n=dhx_n)["dhx_n"]
+            self._refuse_unknown("backward", options, self._backward_options)
         return self._backward(dy, dhx_n, clip_hidden, **options)
 
     def step(self, x_t: ArrayLike, hx: Any = None, **options: Any) -> tuple[np.ndarray, Any]:
@@ -547,8 +549,9 @@ class RecurrentBase(ParameterOwner):
         y_t : ndarray, (B, H) or (H,): the last layer's new state.
         hx : the new state.
         """
-        hx = self._accept_renamed("step", options, hx=hx)["hx"]
-        self._refuse_unknown("step", options, self._step_options)
+        if options:   # the common streaming call skips the keyword checks
+            hx = self._accept_renamed("step", options, hx=hx)["hx"]
+            self._refuse_unknown("step", options, self._step_options)
         return self._step(x_t, hx, **options)
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[np.ndarray, Any]:
