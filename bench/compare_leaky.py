@@ -41,7 +41,7 @@ def main():
         dy = rng.standard_normal((T, B, H)).astype(np.float32)
         rnn = fastrnn.RNN(D, H, seed=0)
         leaky = fastrnn.LeakyRNN(D, H, tau=(1.0, 30.0), seed=0)
-        delay = fastrnn.RNN(D, H, delays=(1, 3), seed=0)
+        delay = fastrnn.DelayRNN(D, H, delays=(1, 3), seed=0)
         p = leaky.params
         alpha = np.asarray(leaky.alpha, dtype=np.float32)
         bias = p["bias_ih_l0"] + p["bias_hh_l0"]

@@ -27,3 +27,14 @@ def rel_error(a, b):
     b = np.asarray(b, dtype=np.float64)
     scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0), 1e-300)
     return np.abs(a - b).max(initial=0.0) / scale
+
+
+def assert_gradients_match(loss, layer, *pairs, tol=1e-6):
+    """Back-propagated gradients against central differences of ``loss()``:
+    ``layer.grads[name]`` for each of ``layer.params`` (unless layer is
+    None), and each (analytic gradient, array it is taken for) pair."""
+    if layer is not None:
+        for name, p in layer.params.items():
+            assert rel_error(layer.grads[name], numerical_grad(loss, p)) < tol, name
+    for i, (analytic, array) in enumerate(pairs):
+        assert rel_error(analytic, numerical_grad(loss, array)) < tol, f"pair {i}"

@@ -28,7 +28,13 @@ def public_callables():
     for qual, cls in list(seen.items()):
         if not inspect.isclass(cls) or issubclass(cls, BaseException):
             continue
-        for name, member in vars(cls).items():
+        # inherited methods too (the layers' forward/backward/step are their
+        # common base's), from fastrnn's own classes
+        members = {}
+        for klass in reversed(cls.__mro__):
+            if klass.__module__.startswith("fastrnn"):
+                members.update(vars(klass))
+        for name, member in members.items():
             if (name.startswith("_") and name != "__init__") or not inspect.isfunction(member):
                 continue
             seen[f"{qual}.{name}"] = member

@@ -281,7 +281,8 @@ def _lyapunov(leaky, x, steps, seed):
     T = x.shape[0] if steps is None else min(check_int(steps, "lyapunov_steps", minimum=1),
                                              x.shape[0])
     leaky.forward(x[:T, :1])
-    _, hs, ss, alpha, _ = leaky._cache
+    sweep = leaky._cache
+    hs, ss, alpha = sweep.hs, sweep.ss, sweep.alpha
     w = leaky.params["weight_hh_l0"].astype(np.float64)
     a = alpha.astype(np.float64)
     v = check_random_state(seed).standard_normal(w.shape[0])

@@ -5,8 +5,12 @@ its arguments, allocates the outputs and work buffers, and makes one call per
 sequence into the Cython time loops beside it (``_recurrent.pyx`` for RNN,
 LSTM and GRU; ``_leaky.pyx``, ``_clockwork.pyx``, ``_delays.pyx``), which run
 the steps without the GIL over BLAS and the C cell kernels of ``csrc/cells``.
-``base.py`` holds what every layer shares: the checked parameter store and the
-recurrent-layer base class.
+``base.py`` holds what every layer shares: the checked parameter store and
+`RecurrentBase`, the one contract of every recurrent layer
+(``forward(x, hx=None, lengths=None) -> (y, hx_n)``,
+``backward(dy=None, dhx_n=None) -> (dx, dhx)``, ``step(x_t, hx=None) -> (y_t, hx)``).
+``_loops.pxd`` (and ``_leaky_kernels.pxd``) name each C kernel once for float
+and double.
 """
 from fastrnn.layers.clockwork import ClockworkRNN
 from fastrnn.layers.delays import DelayRNN

@@ -10,44 +10,49 @@ pure loss gradient, since Omega is defined on it and treats it as a constant
 (Pascanu et al. 2013). That costs two more products per step:
 u_t = g_t dh_t/dh_{t-1} is the loss carry itself, then w_t = q_t W^T and the
 regulariser's own carry.
+
+Ragged batches: the rows are sorted by decreasing length and
+``batch_sizes[t]`` of them run at step t (a prefix), as in PyTorch's packed
+sequences; the rows past their end are neither read nor written.
 """
+import numpy as np
 from cython cimport floating
 
 from fastrnn._core.blas cimport gemm
 from fastrnn._core.matmul cimport rows_times_matrix_acc
 from fastrnn._core.kernels cimport fr_fp_enter, fr_fp_leave
-from fastrnn.layers._loops cimport project_inputs, input_side_gradients
-
-cdef extern from "fr_leaky.h" nogil:
-    void fr_leaky_fwd_f(Py_ssize_t rows, Py_ssize_t H, const float *alpha, const float *hp,
-                        float *a_to_s, float *h)
-    void fr_leaky_fwd_d(Py_ssize_t rows, Py_ssize_t H, const double *alpha, const double *hp,
-                        double *a_to_s, double *h)
-    void fr_leaky_bwd_f(Py_ssize_t rows, Py_ssize_t H, const float *alpha, const float *s,
-                        const float *hp, float *dh_to_da, float *carry, float *dalpha, float clip)
-    void fr_leaky_bwd_d(Py_ssize_t rows, Py_ssize_t H, const double *alpha, const double *s,
-                        const double *hp, double *dh_to_da, double *carry, double *dalpha,
-                        double clip)
-    double fr_omega_q_f(Py_ssize_t rows, Py_ssize_t H, const float *u, const float *g,
-                        float weight, float *q)
-    double fr_omega_q_d(Py_ssize_t rows, Py_ssize_t H, const double *u, const double *g,
-                        double weight, double *q)
-    void fr_omega_inject_f(Py_ssize_t rows, Py_ssize_t H, const float *alpha, const float *s,
-                           const float *hp, const float *g, const float *q, const float *w,
-                           float *r, float *r_carry, float *dalpha)
-    void fr_omega_inject_d(Py_ssize_t rows, Py_ssize_t H, const double *alpha, const double *s,
-                           const double *hp, const double *g, const double *q, const double *w,
-                           double *r, double *r_carry, double *dalpha)
+from fastrnn.layers._loops cimport input_side_gradients, numpy_dtype, project_inputs
+from fastrnn.layers._leaky_kernels cimport (
+    leaky_step, leaky_step_backward, omega_step_terms, omega_inject,
+)
 
 
-def leaky_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
-                  const floating[:, ::1] w_hh_t, const floating[::1] bias,
-                  const floating[::1] alpha, floating[:, :, ::1] hs, floating[:, :, ::1] ss):
-    """hs (T+1, B, H): hs[0] = h_0 on entry, hs[t+1] = h_t on exit.
-    ss (T, B, H) receives s_t = tanh(a_t). w_hh_t is W_hh transposed."""
+def leaky_forward(tuple weights, const floating[:, :, ::1] x, floating[:, :, ::1] hs,
+                  floating[:, :, ::1] ss, const int[::1] batch_sizes):
+    """The forward sweep over T steps.
+
+    Parameters
+    ----------
+    weights : tuple of arrays, IN
+        (w_ih (H, D), w_hh_t (H, H) = W_hh transposed, bias (H,) = b_ih + b_hh,
+        alpha (H,) = 1/tau), in the dtype of x.
+    x : (T, B, D), IN
+        Rows sorted by decreasing length.
+    hs : (T + 1, B, H), IN/OUT
+        hs[0] = h_0 on entry; hs[t + 1] = h_t on exit for the rows running
+        at step t (the others are not written).
+    ss : (T, B, H), OUT
+        s_t = tanh(a_t) for the running rows.
+    batch_sizes : (T,) int32, IN
+        Rows running at each step.
+    """
+    cdef const floating[:, ::1] w_ih = weights[0]
+    cdef const floating[:, ::1] w_hh_t = weights[1]
+    cdef const floating[::1] bias = weights[2]
+    cdef const floating[::1] alpha = weights[3]
     cdef int T = x.shape[0], B = x.shape[1], D = x.shape[2]
     cdef int H = w_ih.shape[0]
-    cdef int t
+    cdef int t, rows
     cdef unsigned int fpstate
     if T == 0 or B == 0:
         return
@@ -55,38 +60,70 @@ def leaky_forward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
         fpstate = fr_fp_enter()
         project_inputs(T * B, D, H, &x[0, 0, 0], &w_ih[0, 0], &bias[0], &ss[0, 0, 0])
         for t in range(T):
-            rows_times_matrix_acc(B, H, H, &hs[t, 0, 0], &w_hh_t[0, 0], &ss[t, 0, 0])
-            if floating is float:
-                fr_leaky_fwd_f(B, H, &alpha[0], &hs[t, 0, 0], &ss[t, 0, 0], &hs[t + 1, 0, 0])
-            else:
-                fr_leaky_fwd_d(B, H, &alpha[0], &hs[t, 0, 0], &ss[t, 0, 0], &hs[t + 1, 0, 0])
+            rows = batch_sizes[t]
+            rows_times_matrix_acc(rows, H, H, &hs[t, 0, 0], &w_hh_t[0, 0], &ss[t, 0, 0])
+            leaky_step(rows, H, &alpha[0], &hs[t, 0, 0], &ss[t, 0, 0], &hs[t + 1, 0, 0])
         fr_fp_leave(fpstate)
 
 
-def leaky_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
-                   const floating[:, ::1] w_hh, const floating[:, ::1] w_hh_t,
-                   const floating[::1] alpha, const floating[:, :, ::1] hs,
-                   const floating[:, :, ::1] ss, floating[:, :, ::1] da,
-                   floating[:, :, ::1] dx, floating[:, ::1] dh0,
-                   floating[:, ::1] gw_ih, floating[:, ::1] gw_hh, floating[::1] gb,
-                   floating[::1] galpha, const floating[::1] ones, floating clip_hidden,
-                   floating[:, :, ::1] record, floating omega_weight,
-                   floating[:, :, ::1] q_all, floating[:, :, ::1] r_all,
-                   floating[:, ::1] g_now, floating[:, ::1] u_now, floating[:, ::1] w_now,
-                   floating[:, ::1] r_dh0):
-    """BPTT for leaky_forward, optionally with the regulariser.
+def leaky_backward(tuple weights, tuple saved, floating[:, :, ::1] da, tuple gradients,
+                   tuple param_grads, tuple regulariser, const int[::1] batch_sizes,
+                   double clip_hidden):
+    """BPTT for `leaky_forward`, optionally with the regulariser.
 
-    da (T, B, H): dL/dy_t on entry (dL/dh_T added into da[T-1]); the total
-    pre-activation gradient on exit. dh0 (B, H) is overwritten. gw_ih, gw_hh,
-    gb, galpha (dL/dalpha) are accumulated into.
-    record (T, B, H) or empty: receives dL/dh_t of the loss at every step.
-    omega_weight > 0 turns on the regulariser, with q_all, r_all (T, B, H)
-    and g_now, u_now, w_now, r_dh0 (B, H) as work space (zeroed here where
-    needed). Returns omega_weight * Omega.
+    Parameters
+    ----------
+    weights : tuple of arrays, IN
+        (w_ih (H, D), w_hh (H, H), w_hh_t (H, H), alpha (H,)).
+    saved : tuple of arrays, IN
+        (x, hs, ss) of the forward sweep.
+    da : (T, B, H), IN/OUT
+        dL/dh_t from above on entry (zero past each row's end, dL/dh_n added
+        at its last step); the pre-activation gradient dL/da_t on exit.
+    gradients : tuple of arrays, OUT
+        (dx (T, B, D), dh0 (B, H), record (T, B, H) or (0, B, H)): record
+        receives dL/dh_t of the loss at every step.
+    param_grads : tuple of arrays, IN/OUT
+        (gw_ih (H, D), gw_hh (H, H), gb (H,), galpha (H,)), accumulated into;
+        gb is the gradient of each of the two bias vectors.
+    regulariser : tuple
+        (omega_weight, q_all, r_all, g_now, u_now, w_now, r_dh0): a weight > 0
+        turns on the regulariser, with q_all, r_all (T, B, H) zeroed work
+        space and g_now, u_now, w_now, r_dh0 (B, H) work space; with weight 0
+        the arrays may be empty.
+    batch_sizes : (T,) int32, IN
+    clip_hidden : float
+        Clip dL/dh_t to [-clip, clip] at every step when > 0.
+
+    Returns
+    -------
+    omega_weight * Omega : float
     """
+    cdef const floating[:, ::1] w_ih = weights[0]
+    cdef const floating[:, ::1] w_hh = weights[1]
+    cdef const floating[:, ::1] w_hh_t = weights[2]
+    cdef const floating[::1] alpha = weights[3]
+    cdef const floating[:, :, ::1] x = saved[0]
+    cdef const floating[:, :, ::1] hs = saved[1]
+    cdef const floating[:, :, ::1] ss = saved[2]
+    cdef floating[:, :, ::1] dx = gradients[0]
+    cdef floating[:, ::1] dh0 = gradients[1]
+    cdef floating[:, :, ::1] record = gradients[2]
+    cdef floating[:, ::1] gw_ih = param_grads[0]
+    cdef floating[:, ::1] gw_hh = param_grads[1]
+    cdef floating[::1] gb = param_grads[2]
+    cdef floating[::1] galpha = param_grads[3]
+    cdef floating omega_weight = regulariser[0]
+    cdef floating[:, :, ::1] q_all = regulariser[1]
+    cdef floating[:, :, ::1] r_all = regulariser[2]
+    cdef floating[:, ::1] g_now = regulariser[3]
+    cdef floating[:, ::1] u_now = regulariser[4]
+    cdef floating[:, ::1] w_now = regulariser[5]
+    cdef floating[:, ::1] r_dh0 = regulariser[6]
+    cdef floating clip = clip_hidden
     cdef int T = x.shape[0], B = x.shape[1], D = x.shape[2]
     cdef int H = w_ih.shape[0]
-    cdef int t, b, j
+    cdef int t, b, j, rows
     cdef bint omega = omega_weight > 0
     cdef bint recording = record.shape[0] > 0
     cdef double omega_total = 0.0
@@ -96,6 +133,7 @@ def leaky_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
     cdef unsigned int fpstate
     if T == 0 or B == 0:
         return 0.0
+    cdef floating[::1] ones = np.ones(T * B, dtype=numpy_dtype(&clip))
     with nogil:
         fpstate = fr_fp_enter()
         for b in range(B):
@@ -104,6 +142,7 @@ def leaky_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
                 if omega:
                     r_dh0[b, j] = 0
         for t in range(T - 1, -1, -1):
+            rows = batch_sizes[t]
             carry = &dh0[0, 0] if t == 0 else &da[t - 1, 0, 0]
             if recording:
                 for b in range(B):
@@ -111,43 +150,29 @@ def leaky_backward(const floating[:, :, ::1] x, const floating[:, ::1] w_ih,
                         record[t, b, j] = da[t, b, j]
             if omega:
                 # u_t is built apart from the carry so that its norm can be read
-                for b in range(B):
+                for b in range(rows):
                     for j in range(H):
                         g_now[b, j] = da[t, b, j]
                         u_now[b, j] = 0
                 direct = &u_now[0, 0]
             else:
                 direct = carry
-            if floating is float:
-                fr_leaky_bwd_f(B, H, &alpha[0], &ss[t, 0, 0], &hs[t, 0, 0], &da[t, 0, 0],
-                               direct, &galpha[0], clip_hidden)
-            else:
-                fr_leaky_bwd_d(B, H, &alpha[0], &ss[t, 0, 0], &hs[t, 0, 0], &da[t, 0, 0],
-                               direct, &galpha[0], clip_hidden)
-            rows_times_matrix_acc(B, H, H, &da[t, 0, 0], &w_hh[0, 0], direct)
+            leaky_step_backward(rows, H, &alpha[0], &ss[t, 0, 0], &hs[t, 0, 0], &da[t, 0, 0],
+                                direct, &galpha[0], clip)
+            rows_times_matrix_acc(rows, H, H, &da[t, 0, 0], &w_hh[0, 0], direct)
             if not omega:
                 continue
-            if floating is float:
-                omega_total += fr_omega_q_f(B, H, &u_now[0, 0], &g_now[0, 0], omega_weight,
+            omega_total += omega_step_terms(rows, H, &u_now[0, 0], &g_now[0, 0], omega_weight,
                                             &q_all[t, 0, 0])
-            else:
-                omega_total += fr_omega_q_d(B, H, &u_now[0, 0], &g_now[0, 0], omega_weight,
-                                            &q_all[t, 0, 0])
-            for b in range(B):
+            for b in range(rows):
                 for j in range(H):
                     carry[b * H + j] += u_now[b, j]
                     w_now[b, j] = 0
-            rows_times_matrix_acc(B, H, H, &q_all[t, 0, 0], &w_hh_t[0, 0], &w_now[0, 0])
+            rows_times_matrix_acc(rows, H, H, &q_all[t, 0, 0], &w_hh_t[0, 0], &w_now[0, 0])
             r_carry = &r_dh0[0, 0] if t == 0 else &r_all[t - 1, 0, 0]
-            if floating is float:
-                fr_omega_inject_f(B, H, &alpha[0], &ss[t, 0, 0], &hs[t, 0, 0], &g_now[0, 0],
-                                  &q_all[t, 0, 0], &w_now[0, 0], &r_all[t, 0, 0], r_carry,
-                                  &galpha[0])
-            else:
-                fr_omega_inject_d(B, H, &alpha[0], &ss[t, 0, 0], &hs[t, 0, 0], &g_now[0, 0],
-                                  &q_all[t, 0, 0], &w_now[0, 0], &r_all[t, 0, 0], r_carry,
-                                  &galpha[0])
-            rows_times_matrix_acc(B, H, H, &r_all[t, 0, 0], &w_hh[0, 0], r_carry)
+            omega_inject(rows, H, &alpha[0], &ss[t, 0, 0], &hs[t, 0, 0], &g_now[0, 0],
+                         &q_all[t, 0, 0], &w_now[0, 0], &r_all[t, 0, 0], r_carry, &galpha[0])
+            rows_times_matrix_acc(rows, H, H, &r_all[t, 0, 0], &w_hh[0, 0], r_carry)
         if omega:
             # Omega's direct dependence on W_hh: sum_t e_t^T q_t, e_t the loss's
             # pre-activation gradient (da before the regulariser's is added).

@@ -1,21 +1,34 @@
-"""What every recurrent layer shares: parameters, layers and directions,
-states, variable lengths, and the calls into the time loops.
+"""What every recurrent layer shares: the checked parameter store, the one
+public contract (`RecurrentBase`), variable lengths, and the stacked,
+bidirectional gated layers (`RecurrentLayer`).
 
-`RNN`, `LSTM` and `GRU` subclass `RecurrentLayer` and differ only in their
-cell kind (gate count and fused kernels, see fastrnn/layers/_recurrent.pyx and
-csrc/cells/fr_cells_impl.h), in how their biases enter the kernels, and in whether
-the state carries a cell state (LSTM).
+Two levels:
+
+- `RecurrentBase` is the contract of all six layers (``forward``,
+  ``backward``, ``step``, ``__call__``, ``params``/``grads``/``zero_grad``,
+  ``batch_first``) and the checks every one of them needs once per call
+  (input, state, lengths and output-gradient shapes; former keyword names).
+  `LeakyRNN`, `ClockworkRNN` and `DelayRNN` subclass it directly: each has
+  its own Cython loop (``_leaky.pyx``, ``_clockwork.pyx``, ``_delays.pyx``).
+- `RecurrentLayer` adds layers and directions for `RNN`, `LSTM` and `GRU`,
+  which differ only in their cell kind (gate count and fused kernels, see
+  fastrnn/layers/_recurrent.pyx and csrc/cells/fr_cells_impl.h), in how their
+  biases enter the kernels, and in whether the state carries a cell state
+  (LSTM).
 
 Data layout inside: time-major (T, B, features), C-contiguous, in the
 layer's dtype. With ``lengths``, the batch rows are sorted by decreasing
-length on the way in (so that the rows still running at step t are a prefix)
-and put back in the caller's order on the way out. The backward direction of
-a bidirectional layer reads each sequence reversed within its own length.
+length on the way in (so that the rows still running at step t are a prefix,
+``_Batch.batch_sizes[t]`` of them, as in PyTorch's packed sequences), every
+loop runs only those rows at each step, and the rows are put back in the
+caller's order on the way out. The backward direction of a bidirectional
+layer reads each sequence reversed within its own length.
 """
 from __future__ import annotations
 
 import os
 import time
+import warnings
 from typing import Any, Mapping, Optional, TypeVar
 
 import numpy as np
@@ -27,7 +40,6 @@ from fastrnn._core.cpus import available_cpus
 from fastrnn.layers import _recurrent
 from fastrnn._core.validation import (
     NotFittedError,
-    as_array,
     check_bool,
     as_float_array,
     check_dtype,
@@ -371,7 +383,7 @@ class _Batch:
         if lengths is None:
             self.perm = None
             self.lengths = np.full(B, T, dtype=np.intp)
-            self.batch_sizes = np.full(T, B, dtype=np.int32)
+            self.batch_sizes = _all_rows(T, B)
             self.rev = None
             return
         self.perm = np.argsort(-lengths, kind="stable")
@@ -398,15 +410,371 @@ class _Batch:
             return np.ascontiguousarray(a[::-1])
         return a[self.rev, np.arange(self.B)[None, :]]
 
-    def final(self, hs):
-        """The state at each row's own end from hs (T + 1, B, H)."""
+    def final(self, hs, offset=0):
+        """The state at each row's own end: row ``offset + length`` of hs
+        ((T + 1, B, H) with offset 0: hs[0] is the initial state). With a
+        1-D array of offsets, one such row per offset: (len(offset), B, H)."""
         if self.perm is None:
-            return hs[self.T]
-        return hs[self.lengths, np.arange(self.B)]
+            return hs[np.asarray(offset) + self.T]
+        return hs[np.add.outer(offset, self.lengths), np.arange(self.B)]
+
+    def padded_inputs(self, x, dtype):
+        """x (T, B, D) sorted, its steps past each row's end zeroed: the
+        loops never read them, but they must not leak into dW_ih (0 * NaN)."""
+        x = self.sort(x, axis=1)
+        if self.ragged:
+            x = np.where(np.arange(self.T)[:, None, None] < self.lengths[None, :, None], x, 0)
+        return np.ascontiguousarray(x, dtype=dtype)
+
+    def gradient_from_above(self, dy):
+        """dL/dh_t (T, B, H), sorted, as a fresh array, zero past each row's
+        end (the loops never read there, and the weight-gradient products
+        sum over every row)."""
+        dy = self.sort(dy, axis=1)
+        if self.ragged:
+            return np.where(np.arange(self.T)[:, None, None] < self.lengths[None, :, None], dy, 0
+                            ).astype(dy.dtype, copy=False)
+        return dy.copy()
+
+    def add_at_ends(self, da, dh, offset):
+        """da[offset + length_b, b] += dh[b] for every (sorted) row b, as
+        `final` reads (dh is (B, H), or (len(offset), B, H) for an array of
+        offsets), where that row index is >= 0; returns the mask of the
+        entries where it is not (their gradient belongs to the initial
+        state)."""
+        rows = np.add.outer(offset, self.lengths)
+        live = rows >= 0
+        if not self.ragged and live.all():
+            da[np.asarray(offset) + self.T] += dh
+        elif live.any():
+            columns = np.broadcast_to(np.arange(self.B), rows.shape)
+            da[rows[live], columns[live]] += dh[live]
+        return ~live
+
+def _all_rows(T, B):
+    """batch_sizes of T steps that every one of B rows runs."""
+    return np.full(T, B, dtype=np.int32)
 
 
-class RecurrentLayer(ParameterOwner):
-    """Base of the recurrent layers; not used directly.
+def _step_result(h_new, unbatched):
+    """(y_t, hx) of a step from the new state (L, B, H): y_t, the last
+    layer's row, is a view into hx."""
+    hx = h_new[:, 0, :] if unbatched else h_new
+    return hx[-1], hx
+
+
+class SweepCache:
+    """What ``backward`` needs of the last ``forward``: its `_Batch`,
+    whether x was unbatched, and the arrays a layer names in its
+    ``__slots__``."""
+
+    __slots__ = ("batch", "unbatched")
+
+    def __init__(self, batch, unbatched, **arrays):
+        self.batch, self.unbatched = batch, unbatched
+        for name, value in arrays.items():
+            setattr(self, name, value)
+
+
+class RecurrentBase(ParameterOwner):
+    """The contract every recurrent layer keeps: `RNN`, `LSTM`, `GRU`
+    (through `RecurrentLayer`), `LeakyRNN`, `ClockworkRNN` and `DelayRNN`.
+
+    - ``forward(x, hx=None, lengths=None)`` returns ``(y, hx_n)``;
+    - ``backward(dy=None, dhx_n=None, *, clip_hidden=None)`` returns
+      ``(dx, dhx)``, the gradients of x and of the initial state, and adds
+      the parameter gradients into ``grads``;
+    - ``step(x_t, hx=None)`` returns ``(y_t, hx)``, one time step of
+      ``forward`` for streaming;
+    - ``params``, ``grads``, ``zero_grad()``, ``batch_first``, and calling
+      the layer is ``forward``.
+
+    Names and layouts are PyTorch's: x is (T, B, D) (time-major), (B, T, D)
+    with ``batch_first``, or (T, D) for one unbatched sequence; the state
+    ``hx`` is one array (num_layers * num_directions, B, H), without B for an
+    unbatched x, or for the LSTM a pair (h, c) of such arrays (DelayRNN also
+    takes its history, see there). ``lengths`` (B,) gives each sequence's
+    valid steps, with the semantics of PyTorch's packed sequences: outputs
+    past a sequence's end are zero, its final state is the state at its own
+    last step, and ``backward`` reads ``dy`` only at valid steps.
+
+    Subclasses implement ``_forward(x, hx, lengths)``,
+    ``_backward(dy, dhx_n, clip_hidden, **options)`` and
+    ``_step(x_t, hx, **options)``; the checks every layer needs (input,
+    state, lengths and output gradient shapes) are here, once.
+    """
+
+    num_layers = 1
+    num_directions = 1
+    _has_cell = False
+    #: {method: {keyword name before the common contract: its name now}},
+    #: accepted with a DeprecationWarning for one release.
+    _renamed_keywords: Mapping[str, Mapping[str, str]] = {
+        "forward": {"h0": "hx"}, "backward": {"dh_T": "dhx_n"}}
+    #: Keyword options of backward() and step() beyond the contract's.
+    _backward_options: tuple[str, ...] = ()
+    _step_options: tuple[str, ...] = ()
+
+    # --------------------------------------------------------- contract
+    def forward(self, x: ArrayLike, hx: Any = None, lengths: Optional[ArrayLike] = None,
+                **renamed: Any) -> tuple[np.ndarray, Any]:
+        """Run the layer over a sequence.
+
+        Parameters
+        ----------
+        x : array_like, (T, B, D), (B, T, D) with ``batch_first``, or (T, D)
+        hx : array_like, (num_layers * num_directions, B, H) (without B for
+            unbatched x), a pair (h0, c0) of those for the LSTM; zeros if
+            None (or, for the LSTM, either of the pair None).
+        lengths : array_like of int, (B,), optional
+            Valid steps of each sequence (PyTorch's packed sequences):
+            outputs past a sequence's end are zero and its final state is
+            taken at its own end.
+
+        Returns
+        -------
+        y : ndarray, (T, B, num_directions * H) (or as x is laid out): the
+            last layer's state at every step.
+        hx_n : the final state of every layer and direction, shaped as hx.
+        """
+        if renamed:
+            hx = self._accept_renamed("forward", renamed, hx=hx)["hx"]
+            self._refuse_unknown("forward", renamed, ())
+        return self._forward(x, hx, lengths)
+
+    def backward(self, dy: Optional[ArrayLike] = None, dhx_n: Any = None, *,
+                 clip_hidden: Optional[float] = None, **options: Any) -> tuple[Any, ...]:
+        """Back-propagation through time for the last ``forward`` call
+        (Goodfellow et al. (2016), sec. 10.2.2); parameter gradients are
+        added into ``grads``.
+
+        Parameters
+        ----------
+        dy : array_like shaped as y, or None (no loss on y)
+        dhx_n : shaped as the final state hx_n, or None (no loss on it)
+        clip_hidden : float > 0 or None
+            Clip dL/dh_t element-wise to [-clip_hidden, clip_hidden] at
+            every step before it is propagated further back (Graves 2013;
+            Goodfellow et al. (2016), sec. 10.11.1).
+
+        Returns
+        -------
+        dx : ndarray, shaped as x
+        dhx : the gradient of the initial state, shaped as hx
+        """
+        if options:
+            dhx_n = self._accept_renamed("backward", options, dhx_n=dhx_n)["dhx_n"]
+            self._refuse_unknown("backward", options, self._backward_options)
+        return self._backward(dy, dhx_n, clip_hidden, **options)
+
+    def step(self, x_t: ArrayLike, hx: Any = None, **options: Any) -> tuple[np.ndarray, Any]:
+        """Advance one time step, for online inference: the numbers of
+        `forward` on the whole sequence, one call per step (not
+        differentiable; unidirectional layers only).
+
+        Parameters
+        ----------
+        x_t : array_like, (B, D) or (D,)
+        hx : the state after the previous step, laid out as for `forward`
+            (without the time axis); zeros if None.
+
+        Returns
+        -------
+        y_t : ndarray, (B, H) or (H,): the last layer's new state.
+        hx : the new state.
+        """
+        if options:   # the common streaming call skips the keyword checks
+            hx = self._accept_renamed("step", options, hx=hx)["hx"]
+            self._refuse_unknown("step", options, self._step_options)
+        return self._step(x_t, hx, **options)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple[np.ndarray, Any]:
+        return self.forward(*args, **kwargs)
+
+    def _accept_renamed(self, method, given, **current):
+        """``current`` ({new keyword: value}) after moving onto it any
+        keyword of ``given`` that ``method`` took under an older name (each
+        popped, with a DeprecationWarning naming the new one)."""
+        renames = self._renamed_keywords.get(method, {})
+        for old in [k for k in given if k in renames]:
+            new = renames[old]
+            value = given.pop(old)
+            if current[new] is not None:
+                raise TypeError(f"{type(self).__name__}.{method}() got both {old!r} "
+                                f"(its former name) and {new!r}; pass {new!r} only")
+            warnings.warn(f"{type(self).__name__}.{method}(): the keyword {old!r} is "
+                          f"deprecated and will be removed in the next release; use "
+                          f"{new!r} (PyTorch's name)", DeprecationWarning, stacklevel=3)
+            current[new] = value
+        return current
+
+    def _refuse_unknown(self, method, given, allowed):
+        unknown = sorted(set(given) - set(allowed))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.{method}() got unexpected keyword "
+                            f"argument(s) {unknown}")
+
+    def _forward(self, x, hx, lengths):
+        raise NotImplementedError
+
+    def _backward(self, dy, dhx_n, clip_hidden, **options):
+        raise NotImplementedError
+
+    def _step(self, x_t, hx, **options):
+        raise NotImplementedError
+
+    # ----------------------------------------------------------- shapes
+    def _time_major_input(self, x):
+        """(T, B, D) time-major x and whether it was unbatched (T, D)."""
+        x = as_float_array(x, "x", self.dtype, ndim=(2, 3))
+        unbatched = x.ndim == 2
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"x must have {self.input_size} features in its last dimension "
+                f"(input_size), got shape {x.shape}"
+            )
+        check_rows(x.shape[0], 1 if unbatched else x.shape[1], "x")
+        if unbatched:
+            x = x[:, None, :]
+        elif self.batch_first:
+            x = np.ascontiguousarray(x.transpose(1, 0, 2))
+        return x, unbatched
+
+    def _step_input(self, x_t):
+        """x_t checked: (B, D) or (D,) in the layer's dtype."""
+        x = as_float_array(x_t, "x_t", self.dtype, ndim=(1, 2))
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"x_t must have {self.input_size} features (input_size), "
+                             f"got shape {x.shape}")
+        return x
+
+    def _state_shape(self, batch, unbatched):
+        LD, H = self.num_layers * self.num_directions, self.hidden_size
+        return (LD, H) if unbatched else (LD, batch, H)
+
+    def _state_array(self, h, name, batch, unbatched):
+        """(L*dirs, B, H) from a user's state (a copy); zeros for None."""
+        LD, H = self.num_layers * self.num_directions, self.hidden_size
+        if h is None:
+            return np.zeros((LD, batch, H), dtype=self.dtype)
+        h = as_float_array(h, name, self.dtype, shape=self._state_shape(batch, unbatched))
+        return h.reshape(LD, batch, H).copy()
+
+    def _split_state(self, hx, name):
+        """(h, c) of an LSTM state, (hx, None) for the others."""
+        if not self._has_cell:
+            return hx, None
+        if hx is None:
+            return None, None
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise TypeError(f"{name} must be a pair (h, c) or None, got {type(hx).__name__}")
+        return hx[0], hx[1]
+
+    def _external_state(self, h, unbatched):
+        return h[:, 0, :] if unbatched else h
+
+    def _external_sequence(self, a, unbatched):
+        if unbatched:
+            return np.ascontiguousarray(a[:, 0, :])
+        if self.batch_first:
+            return np.ascontiguousarray(a.transpose(1, 0, 2))
+        return a
+
+    def _output_sequence(self, a, batch, unbatched):
+        """A sorted time-major (T, B, F) view as the caller's fresh array."""
+        return self._external_sequence(batch.unsort(a, axis=1) if batch.ragged else a.copy(),
+                                       unbatched)
+
+    def _check_lengths(self, lengths, T, B, unbatched):
+        if lengths is None:
+            return None
+        if unbatched:
+            raise ValueError("lengths applies to batched input only; x is unbatched (T, D)")
+        arr = np.asarray(lengths)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"lengths must be an array of integers, got dtype {arr.dtype}")
+        if arr.shape != (B,):
+            raise ValueError(f"lengths must have shape ({B},) (one per sequence), got {arr.shape}")
+        if B and (arr.min() < 0 or arr.max() > T):
+            raise ValueError(f"lengths must be in [0, {T}] (the number of time steps)")
+        return arr.astype(np.intp)
+
+    def _sequence_input(self, x, lengths):
+        """(x, its _Batch, unbatched) of a forward call: x time-major
+        (T, B, D), C-contiguous, its rows sorted by decreasing length and
+        zero past each row's end."""
+        x_tm, unbatched = self._time_major_input(x)
+        T, B, _ = x_tm.shape
+        batch = _Batch(T, B, self._check_lengths(lengths, T, B, unbatched))
+        return batch.padded_inputs(x_tm, self.dtype), batch, unbatched
+
+    # ------------------------------------------- one-layer sweeps (h_0 apart)
+    # LeakyRNN and ClockworkRNN keep every state of one layer in hs (T + 1, B, H),
+    # hs[0] = h_0, and their backward loops return dh0 (B, H) apart.
+    def _one_layer_start(self, hx, B, unbatched, T, batch=None):
+        """hs (T + 1, B, H) with hs[0] = the initial state (rows sorted as
+        ``batch`` sorts them); zeros beyond it for a ragged batch, whose rows
+        past their end are never written."""
+        h0 = self._state_array(hx, "hx", B, unbatched)
+        ragged = batch is not None and batch.ragged
+        hs = (np.zeros if ragged else np.empty)((T + 1, B, self.hidden_size), dtype=self.dtype)
+        hs[0] = (batch.sort(h0, axis=1) if ragged else h0)[0]
+        return hs
+
+    def _one_layer_outputs(self, hs, batch, unbatched):
+        """(y, hx_n) for the caller from the states hs (T + 1, B, H)."""
+        h_n = batch.unsort(batch.final(hs)[None], axis=1).copy()
+        return (self._output_sequence(hs[1:], batch, unbatched),
+                self._external_state(h_n, unbatched))
+
+    def _one_layer_gradients(self, dy, dhx_n, batch, unbatched):
+        """(da, dh_direct): da (T, B, H), sorted, dL/dy_t zero past each
+        row's end with dhx_n added at each row's last step; dh_direct (B, H)
+        the part of dhx_n that is the initial state's own (rows that run no
+        step), or None."""
+        da = batch.gradient_from_above(self._gradient_time_major(dy, batch, unbatched))
+        if dhx_n is None:
+            return da, None
+        dh_n = batch.sort(self._state_array(dhx_n, "dhx_n", batch.B, unbatched), axis=1)[0]
+        before_first_step = batch.add_at_ends(da, dh_n, offset=-1)
+        if not before_first_step.any():
+            return da, None
+        return da, np.where(before_first_step[:, None], dh_n, 0).astype(self.dtype, copy=False)
+
+    def _one_layer_results(self, dx, dh0, dh_direct, batch, unbatched):
+        """(dx, dhx) for the caller from the loops' sorted dx and dh0."""
+        if dh_direct is not None:
+            dh0 += dh_direct
+        return (self._external_sequence(batch.unsort(dx, axis=1), unbatched),
+                self._external_state(batch.unsort(dh0[None], axis=1), unbatched))
+
+    def _gradient_time_major(self, dy, batch, unbatched):
+        """dL/dy as a time-major (T, B, num_directions * H) array (zeros for
+        None), in the caller's row order."""
+        T, B = batch.T, batch.B
+        width = self.num_directions * self.hidden_size
+        if dy is None:
+            return np.zeros((T, B, width), dtype=self.dtype)
+        if unbatched:
+            want = (T, width)
+        else:
+            want = (B, T, width) if self.batch_first else (T, B, width)
+        dy = as_float_array(dy, "dy", self.dtype, shape=want)
+        if unbatched:
+            return dy[:, None, :]
+        return dy.transpose(1, 0, 2) if self.batch_first else dy
+
+    def _last_forward(self):
+        if self._cache is None:
+            raise NotFittedError("backward called before forward: call forward first, then "
+                                 "backward")
+        self._check_arrays(grads=True)
+        return self._cache
+
+
+class RecurrentLayer(RecurrentBase):
+    """Base of the stacked, bidirectional layers RNN, LSTM and GRU; not used
+    directly.
 
     Subclasses set ``_gates`` (G), ``_has_cell`` (LSTM) and ``_kind`` (the
     cell kind of fastrnn/layers/_recurrent.pyx), and may override `_extra_params`,
@@ -415,6 +783,8 @@ class RecurrentLayer(ParameterOwner):
 
     _gates = 1
     _has_cell = False
+    _renamed_keywords = {"forward": {"h0": "hx"}, "backward": {"dh_T": "dhx_n"},
+                         "step": {"state": "hx"}}
     _config_names = ("input_size", "hidden_size", "num_layers", "num_directions", "bias",
                      "dtype", "_kind", "_gates", "_has_cell")
 
@@ -458,14 +828,14 @@ class RecurrentLayer(ParameterOwner):
     def _layer_param_shapes(self, layer):
         GH, H = self._gates * self.hidden_size, self.hidden_size
         D = self._layer_input_size(layer)
-        for sfx in self._suffixes():
-            yield f"weight_ih_l{layer}{sfx}", (GH, D)
-            yield f"weight_hh_l{layer}{sfx}", (GH, H)
+        for suffix in self._suffixes():
+            yield f"weight_ih_l{layer}{suffix}", (GH, D)
+            yield f"weight_hh_l{layer}{suffix}", (GH, H)
             if self.bias:
-                yield f"bias_ih_l{layer}{sfx}", (GH,)
-                yield f"bias_hh_l{layer}{sfx}", (GH,)
-        for sfx in self._suffixes():
-            yield from self._extra_params(layer, sfx)
+                yield f"bias_ih_l{layer}{suffix}", (GH,)
+                yield f"bias_hh_l{layer}{suffix}", (GH,)
+        for suffix in self._suffixes():
+            yield from self._extra_params(layer, suffix)
 
     def _check_memory(self):
         """Count the parameters in closed form (layers > 0 are alike) and
@@ -481,22 +851,22 @@ class RecurrentLayer(ParameterOwner):
             arrays += (self.num_layers - 1) * a1
         check_parameter_memory(values, arrays, self.dtype.itemsize, repr(self))
 
-    def _extra_params(self, layer, sfx):
+    def _extra_params(self, layer, suffix):
         return ()
 
     def _init_extra(self, rng):
         pass
 
-    def _bias_split(self, layer, sfx):
+    def _bias_split(self, layer, suffix):
         """(bias summed into the gate buffer (G*H,), b_hn for the GRU or an
         empty array)."""
         GH = self._gates * self.hidden_size
         if not self.bias:
             return np.zeros(GH, dtype=self.dtype), _EMPTY[self.dtype]
-        return (self.params[f"bias_ih_l{layer}{sfx}"] + self.params[f"bias_hh_l{layer}{sfx}"],
+        return (self.params[f"bias_ih_l{layer}{suffix}"] + self.params[f"bias_hh_l{layer}{suffix}"],
                 _EMPTY[self.dtype])
 
-    def _peepholes(self, layer, sfx):
+    def _peepholes(self, layer, suffix):
         return _EMPTY[self.dtype]
 
     @classmethod
@@ -529,71 +899,16 @@ class RecurrentLayer(ParameterOwner):
         layer.load_state_dict(module.state_dict())
         return layer
 
-    # ----------------------------------------------------------- shapes
-    def _time_major_input(self, x):
-        x = as_float_array(x, "x", self.dtype, ndim=(2, 3))
-        unbatched = x.ndim == 2
-        if x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"x must have {self.input_size} features in its last dimension "
-                f"(input_size), got shape {x.shape}"
-            )
-        check_rows(x.shape[0], 1 if unbatched else x.shape[1], "x")
-        if unbatched:
-            x = x[:, None, :]
-        elif self.batch_first:
-            x = np.ascontiguousarray(x.transpose(1, 0, 2))
-        return x, unbatched
-
-    def _state_array(self, h, name, batch, unbatched):
-        """(L*dirs, B, H) from a user's state; zeros for None."""
-        LD, H = self.num_layers * self.num_directions, self.hidden_size
-        if h is None:
-            return np.zeros((LD, batch, H), dtype=self.dtype)
-        want = (LD, H) if unbatched else (LD, batch, H)
-        return as_float_array(h, name, self.dtype, shape=want).reshape(LD, batch, H).copy()
-
-    def _external_state(self, h, unbatched):
-        return h[:, 0, :] if unbatched else h
-
-    def _external_sequence(self, a, unbatched):
-        if unbatched:
-            return np.ascontiguousarray(a[:, 0, :])
-        if self.batch_first:
-            return np.ascontiguousarray(a.transpose(1, 0, 2))
-        return a
-
-    def _check_lengths(self, lengths, T, B, unbatched):
-        if lengths is None:
-            return None
-        if unbatched:
-            raise ValueError("lengths applies to batched input only; x is unbatched (T, D)")
-        arr = np.asarray(lengths)
-        if arr.dtype.kind not in "iu":
-            raise TypeError(f"lengths must be an array of integers, got dtype {arr.dtype}")
-        if arr.shape != (B,):
-            raise ValueError(f"lengths must have shape ({B},) (one per sequence), got {arr.shape}")
-        if B and (arr.min() < 0 or arr.max() > T):
-            raise ValueError(f"lengths must be in [0, {T}] (the number of time steps)")
-        return arr.astype(np.intp)
-
     # ---------------------------------------------------------- forward
-    def _forward(self, x, h0, c0, lengths):
+    def _forward(self, x, hx, lengths):
+        h0, c0 = self._split_state(hx, "hx")
         self._check_arrays()
-        x_tm, unbatched = self._time_major_input(x)
-        T, B, _ = x_tm.shape
-        lengths = self._check_lengths(lengths, T, B, unbatched)
-        h0 = self._state_array(h0, "h0", B, unbatched)
-        c0 = self._state_array(c0, "c0", B, unbatched) if self._has_cell else None
-        batch = _Batch(T, B, lengths)
+        inp, batch, unbatched = self._sequence_input(x, lengths)
+        T, B, _ = inp.shape
+        h0 = self._state_array(h0, "hx[0]" if self._has_cell else "hx", B, unbatched)
+        c0 = self._state_array(c0, "hx[1]", B, unbatched) if self._has_cell else None
         H, G, dt = self.hidden_size, self._gates, self.dtype
         ragged = batch.ragged
-        inp = batch.sort(x_tm, axis=1)
-        if ragged:
-            # Padding is never read by the cells; zero it so that it cannot
-            # leak into dW_ih (0 * NaN) either.
-            inp = np.where(np.arange(T)[:, None, None] < batch.lengths[None, :, None], inp, 0)
-            inp = np.ascontiguousarray(inp, dtype=dt)
         h0 = batch.sort(h0, axis=1)
         c0 = batch.sort(c0, axis=1) if c0 is not None else None
         alloc = np.zeros if ragged else np.empty
@@ -604,10 +919,10 @@ class RecurrentLayer(ParameterOwner):
         for layer in range(self.num_layers):
             D = inp.shape[2]
             out = alloc((T, B, H * self.num_directions), dtype=dt)
-            for d, sfx in enumerate(self._suffixes()):
+            for d, suffix in enumerate(self._suffixes()):
                 k = layer * self.num_directions + d
-                xin = inp if d == 0 else batch.reverse(inp)
-                bias_x, b_hn = self._bias_split(layer, sfx)
+                layer_input = inp if d == 0 else batch.reverse(inp)
+                bias_x, b_hn = self._bias_split(layer, suffix)
                 hs = alloc((T + 1, B, H), dtype=dt)
                 hs[0] = h0[k]
                 if self._has_cell:
@@ -616,62 +931,49 @@ class RecurrentLayer(ParameterOwner):
                 else:
                     cs = _EMPTY[dt]
                 gx = np.empty((T, B, G * H), dtype=dt)
-                gh, gh_step, rh = self._recurrent_buffers(T, B, alloc)
-                weights = (_flat(self.params[f"weight_ih_l{layer}{sfx}"]),
-                           _flat(self.params[f"weight_hh_l{layer}{sfx}"]), bias_x, b_hn,
-                           self._peepholes(layer, sfx))
-                buffers = (_flat(gx), _flat(hs), _flat(cs), _flat(gh), gh_step, _flat(rh))
-                _recurrent.cell_forward(self._kind, (B, D, H), batch.batch_sizes, _flat(xin),
-                                        weights, buffers, _step_threads(B, G, H))
+                gh, gh_stride, rh = self._recurrent_buffers(T, B, alloc)
+                weights = (_flat(self.params[f"weight_ih_l{layer}{suffix}"]),
+                           _flat(self.params[f"weight_hh_l{layer}{suffix}"]), bias_x, b_hn,
+                           self._peepholes(layer, suffix))
+                buffers = (_flat(gx), _flat(hs), _flat(cs), _flat(gh), gh_stride, _flat(rh))
+                _recurrent.cell_forward(self._kind, (B, D, H), batch.batch_sizes,
+                                        _flat(layer_input), weights, buffers,
+                                        _step_threads(B, G, H))
                 y = hs[1:] if d == 0 else batch.reverse(hs[1:])
                 out[:, :, d * H:(d + 1) * H] = y
                 h_n[k] = batch.final(hs)
                 if self._has_cell:
                     c_n[k] = batch.final(cs)
-                caches.append(dict(x=xin, buffers=buffers))
+                caches.append(dict(x=layer_input, buffers=buffers))
             inp = out
-        self._cache = dict(batch=batch, layers=caches, unbatched=unbatched, D=self.input_size)
+        self._cache = dict(batch=batch, layers=caches, unbatched=unbatched)
         y = self._external_sequence(batch.unsort(inp, axis=1), unbatched)
         h_n = self._external_state(batch.unsort(h_n, axis=1), unbatched)
         if self._has_cell:
             c_n = self._external_state(batch.unsort(c_n, axis=1), unbatched)
-        return y, h_n, c_n
+            return y, (h_n, c_n)
+        return y, h_n
 
     def _recurrent_buffers(self, T, B, alloc):
-        """(gh, gh_step, rh): the GRU's separate recurrent buffers."""
+        """(gh, gh_stride, rh): the GRU's separate recurrent buffers (gh holds W_hh h_{t-1}
+        for the gates, gh_stride elements apart from one step to the next; rh the reset
+        state r_t * h_{t-1}); empty for the other cells."""
         e = _EMPTY[self.dtype]
         return e, 0, e
 
     # --------------------------------------------------------- backward
-    def _backward(self, dy, dh_n, dc_n, clip_hidden, names=("dh_n", "dc_n")):
-        """BPTT of the last forward; ``names`` are the caller's names of the
-        state gradients, for error messages."""
-        if self._cache is None:
-            raise NotFittedError("backward called before forward: call forward first, then backward")
-        self._check_arrays(grads=True)
-        cache = self._cache
+    def _backward(self, dy, dhx_n, clip_hidden):
+        cache = self._last_forward()
         batch, unbatched = cache["batch"], cache["unbatched"]
         T, B = batch.T, batch.B
         H, G, dt = self.hidden_size, self._gates, self.dtype
         ND = self.num_directions
         clip = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True, allow_none=True)
-        if dy is None:
-            dy_tm = np.zeros((T, B, ND * H), dtype=dt)
-        else:
-            if unbatched:
-                want = (T, ND * H)
-            else:
-                want = (B, T, ND * H) if self.batch_first else (T, B, ND * H)
-            dy = as_float_array(dy, "dy", dt, shape=want)
-            if unbatched:
-                dy_tm = dy[:, None, :]
-            elif self.batch_first:
-                dy_tm = dy.transpose(1, 0, 2)
-            else:
-                dy_tm = dy
-        dy_tm = batch.sort(dy_tm, axis=1)
-        dh_n = batch.sort(self._state_array(dh_n, names[0], B, unbatched), axis=1)
-        dc_n = (batch.sort(self._state_array(dc_n, names[1], B, unbatched), axis=1)
+        dh_n, dc_n = self._split_state(dhx_n, "dhx_n")
+        dy_tm = batch.sort(self._gradient_time_major(dy, batch, unbatched), axis=1)
+        dh_n = batch.sort(self._state_array(dh_n, "dhx_n[0]" if self._has_cell else "dhx_n",
+                                            B, unbatched), axis=1)
+        dc_n = (batch.sort(self._state_array(dc_n, "dhx_n[1]", B, unbatched), axis=1)
                 if self._has_cell else None)
         if self._ones.shape[0] < T * B:
             self._ones = np.ones(T * B, dtype=dt)
@@ -680,13 +982,14 @@ class RecurrentLayer(ParameterOwner):
         dh0 = np.empty_like(dh_n)
         dc0 = np.empty_like(dc_n) if self._has_cell else None
         for layer in reversed(range(self.num_layers)):
-            dinp = None
-            for d, sfx in enumerate(self._suffixes()):
+            d_layer_input = None
+            for d, suffix in enumerate(self._suffixes()):
                 k = layer * ND + d
-                c = cache["layers"][k]
-                D = c["x"].shape[2]
-                dy_d = dy_tm[:, :, d * H:(d + 1) * H]
-                dy_d = np.ascontiguousarray(dy_d) if d == 0 else batch.reverse(dy_d)
+                saved = cache["layers"][k]
+                D = saved["x"].shape[2]
+                dy_direction = dy_tm[:, :, d * H:(d + 1) * H]
+                dy_direction = (np.ascontiguousarray(dy_direction) if d == 0
+                                else batch.reverse(dy_direction))
                 dh = np.ascontiguousarray(dh_n[k])
                 dc = np.ascontiguousarray(dc_n[k]) if self._has_cell else _EMPTY[dt]
                 dgx = alloc((T, B, G * H), dtype=dt)
@@ -694,36 +997,38 @@ class RecurrentLayer(ParameterOwner):
                 drh = (np.zeros((B, H), dtype=dt) if self._kind == _recurrent.GRU_BEFORE
                        else _EMPTY[dt])
                 dx = np.empty((T, B, D), dtype=dt)
-                gb_x = np.zeros(G * H, dtype=dt)
-                gb_h = np.zeros(G * H, dtype=dt) if self._kind == _recurrent.GRU else gb_x
-                gpeep = self._peephole_grad(layer, sfx)
-                weights = (_flat(self.params[f"weight_ih_l{layer}{sfx}"]),
-                           _flat(self.params[f"weight_hh_l{layer}{sfx}"]),
-                           self._peepholes(layer, sfx))
-                gradients = (_flat(dy_d), _flat(dh), _flat(dc), _flat(dgx), _flat(dgh),
+                grad_bias_x = np.zeros(G * H, dtype=dt)
+                grad_bias_h = (np.zeros(G * H, dtype=dt) if self._kind == _recurrent.GRU
+                               else grad_bias_x)
+                weights = (_flat(self.params[f"weight_ih_l{layer}{suffix}"]),
+                           _flat(self.params[f"weight_hh_l{layer}{suffix}"]),
+                           self._peepholes(layer, suffix))
+                gradients = (_flat(dy_direction), _flat(dh), _flat(dc), _flat(dgx), _flat(dgh),
                              _flat(drh), _flat(dx))
-                param_grads = (_flat(self.grads[f"weight_ih_l{layer}{sfx}"]),
-                               _flat(self.grads[f"weight_hh_l{layer}{sfx}"]), gb_x,
-                               gb_h if gb_h is not gb_x else _EMPTY[dt], gpeep)
+                param_grads = (_flat(self.grads[f"weight_ih_l{layer}{suffix}"]),
+                               _flat(self.grads[f"weight_hh_l{layer}{suffix}"]), grad_bias_x,
+                               grad_bias_h if grad_bias_h is not grad_bias_x else _EMPTY[dt],
+                               self._peephole_grad(layer, suffix))
                 _recurrent.cell_backward(self._kind, (B, D, H), batch.batch_sizes,
-                                         _flat(c["x"]), weights, c["buffers"], gradients,
+                                         _flat(saved["x"]), weights, saved["buffers"], gradients,
                                          param_grads, ones, 0.0 if clip is None else clip,
                                          _step_threads(B, G, H))
                 if self.bias and T > 0 and B > 0:
-                    self.grads[f"bias_ih_l{layer}{sfx}"] += gb_x
-                    self.grads[f"bias_hh_l{layer}{sfx}"] += gb_h
+                    self.grads[f"bias_ih_l{layer}{suffix}"] += grad_bias_x
+                    self.grads[f"bias_hh_l{layer}{suffix}"] += grad_bias_h
                 if d == 1:
                     dx = batch.reverse(dx)
-                dinp = dx if dinp is None else dinp + dx
+                d_layer_input = dx if d_layer_input is None else d_layer_input + dx
                 dh0[k] = dh
                 if self._has_cell:
                     dc0[k] = dc
-            dy_tm = dinp
+            dy_tm = d_layer_input
         dx = self._external_sequence(batch.unsort(dy_tm, axis=1), unbatched)
         dh0 = self._external_state(batch.unsort(dh0, axis=1), unbatched)
         if self._has_cell:
             dc0 = self._external_state(batch.unsort(dc0, axis=1), unbatched)
-        return dx, dh0, dc0
+            return dx, (dh0, dc0)
+        return dx, dh0
 
     # -------------------------------------------------------- streaming
     def __getstate__(self):
@@ -734,9 +1039,6 @@ class RecurrentLayer(ParameterOwner):
         return state
 
     def _new_step_plan(self, B):
-        if self.bidirectional:
-            raise ValueError("step() streams forward in time; a bidirectional layer "
-                             "needs the whole sequence (use forward)")
         layers = []
         for layer in range(self.num_layers):
             p = self.params
@@ -756,52 +1058,36 @@ class RecurrentLayer(ParameterOwner):
             [self.params[k] for k in names], self.dtype == np.float64, threads)
         return self._plan
 
-    def step(self, x_t: ArrayLike, state: Optional[ArrayLike] = None
-             ) -> tuple[np.ndarray, np.ndarray]:
-        """Advance one time step, for online inference: the same numbers as
-        `forward` on the whole sequence, one call per step, nothing allocated
-        beyond the returned arrays (unidirectional layers only; not
-        differentiable). The LSTM overrides it for its (h, c) state.
+    def _step(self, x_t, hx):
+        h, c = self._split_state(hx, "hx")
+        y, h, c = self._stream(x_t, h, c)
+        return (y, (h, c)) if self._has_cell else (y, h)
 
-        Parameters
-        ----------
-        x_t : array_like, (B, D) or (D,)
-        state : array_like or None, (num_layers, B, H) or (num_layers, H); zeros if None
-
-        Returns
-        -------
-        y_t : ndarray, (B, H) or (H,): the last layer's new h (a view into
-            the returned state).
-        h : the new state, shaped as the given one
-        """
-        y, h, _ = self._step(x_t, state, None)
-        return y, h
-
-    def _step(self, x_t, h, c):
-        """(y_t, h, c) after one step; the fast path is all in StepPlan.step."""
+    def _stream(self, x_t, h, c):
+        """(y_t, h, c) after one step, nothing allocated beyond them; the
+        fast path is all in StepPlan.step."""
         plan = self._plan
         if plan is not None:
             out = plan.step(self.params, x_t, h, c)
             if out is not None:
                 return out
         # Slow path: check and convert everything, (re)build the plan.
-        x = as_float_array(x_t, "x_t", self.dtype, ndim=(1, 2))
-        if x.shape[-1] != self.input_size:
-            raise ValueError(f"x_t must have {self.input_size} features (input_size), "
-                             f"got shape {x.shape}")
+        if self.bidirectional:
+            raise ValueError("step() streams forward in time; a bidirectional layer "
+                             "needs the whole sequence (use forward)")
+        x = self._step_input(x_t)
         B = 1 if x.ndim == 1 else x.shape[0]
-        L, H = self.num_layers, self.hidden_size
-        shape = (L, H) if x.ndim == 1 else (L, B, H)
+        shape = self._state_shape(B, x.ndim == 1)
         if h is not None:
-            h = as_float_array(h, "h", self.dtype, shape=shape)
-        if c is not None and self._has_cell:
-            c = as_float_array(c, "c", self.dtype, shape=shape)
+            h = as_float_array(h, "hx[0]" if self._has_cell else "hx", self.dtype, shape=shape)
+        if c is not None:
+            c = as_float_array(c, "hx[1]", self.dtype, shape=shape)
         self._check_arrays()
         if plan is None or plan.B != B or not plan.matches(self.params):
             plan = self._new_step_plan(B)
         return plan.step(self.params, x, h, c)
 
-    def _peephole_grad(self, layer, sfx):
+    def _peephole_grad(self, layer, suffix):
         return _EMPTY[self.dtype]
 
     def _config_repr(self):

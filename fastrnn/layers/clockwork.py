@@ -10,19 +10,18 @@ steps they skip. The loops are in ``fastrnn/layers/_clockwork.pyx``.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike
+from numpy.typing import DTypeLike
 
 from fastrnn.layers import _clockwork
 from fastrnn.layers.base import (
-    C_INT_MAX, ParameterOwner, check_parameter_memory, check_rows, check_size,
+    C_INT_MAX, RecurrentBase, SweepCache, _all_rows, _step_result, check_parameter_memory,
+    check_size,
 )
-from fastrnn.layers._sequence_io import SequenceIO
 from fastrnn._core.validation import SeedLike
 from fastrnn._core.validation import (
-    NotFittedError,
     check_bool,
     check_dtype,
     check_int,
@@ -34,8 +33,13 @@ from fastrnn.io import format as io_format
 _ACTIVATIONS = {"tanh": 0, "relu": 1}
 
 
-class ClockworkRNN(ParameterOwner, SequenceIO):
-    """A Clockwork RNN layer with ``forward``/``backward`` like ``fastrnn.RNN``.
+class _ClockworkSweep(SweepCache):
+    __slots__ = ("x", "hs")
+
+
+class ClockworkRNN(RecurrentBase):
+    """A Clockwork RNN layer, with the contract of every recurrent layer
+    (`fastrnn.layers.base.RecurrentBase`).
 
     Parameters
     ----------
@@ -64,10 +68,19 @@ class ClockworkRNN(ParameterOwner, SequenceIO):
     Notes
     -----
     Step t counts from 0, so every module is updated at the first step.
+    The state hx is (1, B, H), or (1, H) for an unbatched (T, D) input.
+
+    ``step(x_t, hx=None, *, t=None)`` needs the index t of the step in its
+    sequence, since which modules update depends on it: the state is the
+    units' values only, as for ``fastrnn.RNN``, and the layer keeps no step
+    counter of its own (one layer serves many streams). ``t`` may be left out
+    only for the first step (hx None, t = 0); ``forward`` on a sequence
+    equals ``step`` with t = 0, 1, ... .
     """
 
     _config_names = ("input_size", "hidden_size", "dtype", "periods", "module_size",
                      "nonlinearity")
+    _step_options = ("t",)
 
     def __init__(self, input_size: int, hidden_size: int, periods: Sequence[int] = (1, 2, 4, 8),
                  *, nonlinearity: str = "tanh", batch_first: bool = False,
@@ -119,58 +132,59 @@ class ClockworkRNN(ParameterOwner, SequenceIO):
         """Indices of the modules updated at step t."""
         return [i for i, p in enumerate(self.periods) if t % p == 0]
 
-    def forward(self, x: ArrayLike, h0: Optional[ArrayLike] = None
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """Run the layer; shapes as ``fastrnn.RNN.forward``."""
+    def _forward_weights(self):
+        p = self.params
+        return (_ACTIVATIONS[self.nonlinearity], p["weight_ih_l0"], p["weight_hh_l0"],
+                p["bias_ih_l0"] + p["bias_hh_l0"])
+
+    def _forward(self, x, hx, lengths):
         self._check_arrays()
-        x_tm, unbatched = self._time_major(x, "x", self.input_size)
+        x_tm, batch, unbatched = self._sequence_input(x, lengths)
         T, B, _ = x_tm.shape
-        check_rows(T, B, "x")
         if T > C_INT_MAX // 2:   # the loops step t by a period up to T, in a C int
             raise ValueError(f"x has {T} time steps; ClockworkRNN takes at most {C_INT_MAX // 2}")
-        H = self.hidden_size
-        hs = np.empty((T + 1, B, H), dtype=self.dtype)
-        hs[0] = self._state_in(h0, "h0", B, unbatched)
-        bias = self.params["bias_ih_l0"] + self.params["bias_hh_l0"]
-        _clockwork.clockwork_forward(
-            _ACTIVATIONS[self.nonlinearity], self._kernel_periods(T), self.module_size, x_tm,
-            self.params["weight_ih_l0"], self.params["weight_hh_l0"], bias, hs)
-        self._cache = (x_tm, hs, unbatched)
-        return self._external(hs[1:].copy(), unbatched), self._state_out(hs[T].copy(), unbatched)
+        hs = self._one_layer_start(hx, B, unbatched, T, batch)
+        _clockwork.clockwork_forward(self._forward_weights(), self._periods, 0, x_tm, hs,
+                                     batch.batch_sizes)
+        self._cache = _ClockworkSweep(batch, unbatched, x=x_tm, hs=hs)
+        return self._one_layer_outputs(hs, batch, unbatched)
 
-    def backward(self, dy: Optional[ArrayLike] = None, dh_T: Optional[ArrayLike] = None, *,
-                 clip_hidden: Optional[float] = None) -> tuple[np.ndarray, np.ndarray]:
-        """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``."""
-        if self._cache is None:
-            raise NotFittedError("backward called before forward: call forward first, then backward")
-        self._check_arrays(grads=True)
-        x_tm, hs, unbatched = self._cache
-        T, B, D = x_tm.shape
-        H = self.hidden_size
+    def _backward(self, dy, dhx_n, clip_hidden):
+        sweep = self._last_forward()
+        batch, unbatched = sweep.batch, sweep.unbatched
+        T, B, H = batch.T, batch.B, self.hidden_size
         clip = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True, allow_none=True)
-        da = self._gradient_in(dy, T, B, unbatched)
+        da, dh_direct = self._one_layer_gradients(dy, dhx_n, batch, unbatched)
+        dx = np.zeros_like(sweep.x)
         dh0 = np.zeros((B, H), dtype=self.dtype)
-        if dh_T is not None:
-            dh_T = self._state_in(dh_T, "dh_T", B, unbatched)
-            if T:
-                da[T - 1] += dh_T
-            else:
-                dh0 += dh_T
-        dx = np.zeros_like(x_tm)
         if T:
-            gb = np.zeros(H, dtype=self.dtype)
-            work_a = np.empty(T * B * self.module_size, dtype=self.dtype)
-            work_b = np.empty(T * B * max(H, D), dtype=self.dtype)
+            grad_bias = np.zeros(H, dtype=self.dtype)
             _clockwork.clockwork_backward(
-                _ACTIVATIONS[self.nonlinearity], self._kernel_periods(T), self.module_size, x_tm,
-                self.params["weight_ih_l0"], self.params["weight_hh_l0"], hs, da, dx, dh0,
-                self.grads["weight_ih_l0"], self.grads["weight_hh_l0"], gb, work_a, work_b,
-                0.0 if clip is None else clip)
-            self.grads["bias_ih_l0"] += gb
-            self.grads["bias_hh_l0"] += gb
-        return self._external(dx, unbatched), self._state_out(dh0, unbatched)
+                (_ACTIVATIONS[self.nonlinearity], self.params["weight_ih_l0"],
+                 self.params["weight_hh_l0"]),
+                self._kernel_periods(T), (sweep.x, sweep.hs), da, (dx, dh0),
+                (self.grads["weight_ih_l0"], self.grads["weight_hh_l0"], grad_bias),
+                batch.batch_sizes, 0.0 if clip is None else clip)
+            self.grads["bias_ih_l0"] += grad_bias
+            self.grads["bias_hh_l0"] += grad_bias
+        return self._one_layer_results(dx, dh0, dh_direct, batch, unbatched)
 
-    __call__ = forward
+    def _step(self, x_t, hx, t=None):
+        if t is None:
+            if hx is not None:
+                raise TypeError("ClockworkRNN.step() needs t=, the index in its sequence of "
+                                "the step it runs (0 for the first): which modules update "
+                                "depends on it")
+            t = 0
+        t = check_int(t, "t", minimum=0, maximum=2**62)
+        x = self._step_input(x_t)
+        unbatched = x.ndim == 1
+        B = 1 if unbatched else x.shape[0]
+        self._check_arrays()
+        hs = self._one_layer_start(hx, B, unbatched, 1)
+        _clockwork.clockwork_forward(self._forward_weights(), self._periods, t,
+                                     x.reshape(1, B, self.input_size), hs, _all_rows(1, B))
+        return _step_result(hs[1:], unbatched)
 
     def __repr__(self) -> str:
         return (f"ClockworkRNN({self.input_size}, {self.hidden_size}, periods={self.periods}, "

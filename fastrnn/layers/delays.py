@@ -14,19 +14,18 @@ per layer and sequence.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike
+from numpy.typing import DTypeLike
 
 from fastrnn.layers import _delays
 from fastrnn.layers.base import (
-    C_INT_MAX, ParameterOwner, check_parameter_memory, check_rows, check_size,
+    C_INT_MAX, RecurrentBase, SweepCache, _all_rows, check_parameter_memory, check_rows,
+    check_size,
 )
-from fastrnn.layers._sequence_io import SequenceIO
 from fastrnn._core.validation import SeedLike
 from fastrnn._core.validation import (
-    NotFittedError,
     as_float_array,
     check_bool,
     check_dtype,
@@ -56,7 +55,11 @@ def check_delays(delays: Iterable[int]) -> list[int]:
     return delays
 
 
-class DelayRNN(ParameterOwner, SequenceIO):
+class _DelaySweep(SweepCache):
+    __slots__ = ("inputs", "states", "history")
+
+
+class DelayRNN(RecurrentBase):
     """A recurrent layer with a recurrent weight matrix per delay.
 
     Parameters
@@ -80,8 +83,22 @@ class DelayRNN(ParameterOwner, SequenceIO):
 
     Notes
     -----
-    States are (num_layers, B, H) (or (num_layers, H) unbatched), as for
-    ``fastrnn.RNN``; the initial state of a layer is its whole history.
+    The contract of every recurrent layer (`fastrnn.layers.base.RecurrentBase`),
+    with a state that may carry the history the delays read. ``hx`` is either
+
+    - a state, (num_layers, B, H) (or (num_layers, H) unbatched), as for
+      ``fastrnn.RNN``: each layer's h_0, held for every step before the
+      sequence (h_s = h_0 for s <= 0); or
+    - a history, (num_layers, M, B, H) (or (num_layers, M, H) unbatched),
+      M = max(delays): row j of a layer is its state at step j - M + 1
+      relative to the first step of x, so row M - 1 is h_0 and row 0 the
+      oldest state a delay reads.
+
+    ``forward`` returns the final state in the layout it was given (a state
+    for None), and ``backward`` the initial state's gradient in that layout
+    too; ``dhx_n`` is laid out as hx_n. ``step`` always returns the history
+    (row M - 1 is the new state), so that stepping reproduces ``forward``;
+    it accepts either layout.
     """
 
     _config_names = ("input_size", "hidden_size", "dtype", "num_layers", "delays",
@@ -122,84 +139,134 @@ class DelayRNN(ParameterOwner, SequenceIO):
         self._delays = np.asarray(self.delays, dtype=np.intp)
         self._cache = None
 
-    def _stacked(self, layer, transpose):
+    def _delay_matrices(self, layer, transposed):
+        """(K, H, H): W_d of every delay d (transposed for the forward
+        products, which multiply states from the left)."""
         mats = [self.params[delay_weight_name(d, layer)] for d in self.delays]
-        return np.ascontiguousarray(np.stack([m.T if transpose else m for m in mats]))
+        return np.ascontiguousarray(np.stack([m.T if transposed else m for m in mats]))
 
-    def _states_in(self, h, name, B, unbatched):
-        """(L, B, H) from a user's (L, B, H) or (L, H) state; zeros for None."""
-        L, H = self.num_layers, self.hidden_size
-        if h is None:
-            return np.zeros((L, B, H), dtype=self.dtype)
-        want = (L, H) if unbatched else (L, B, H)
-        return as_float_array(h, name, self.dtype, shape=want).reshape(L, B, H)
+    def _forward_weights(self, layer):
+        p = self.params
+        return (_ACTIVATIONS[self.nonlinearity], p[f"weight_ih_l{layer}"],
+                self._delay_matrices(layer, True),
+                p[f"bias_ih_l{layer}"] + p[f"bias_hh_l{layer}"])
 
-    def _states_out(self, h, unbatched):
-        return h[:, 0, :] if unbatched else h
+    def _initial_state(self, hx, name, B, unbatched):
+        """(L, B, H) from a state, (L, M, B, H) from a history, as the
+        caller's (copied, zeros for None), and whether it is a history."""
+        if hx is None:
+            return self._state_array(None, name, B, unbatched), False
+        L, M, H = self.num_layers, self.delays[-1], self.hidden_size
+        state = self._state_shape(B, unbatched)
+        history = (L, M) + state[1:]
+        h = as_float_array(hx, name, self.dtype)
+        if h.shape == history:
+            return h.reshape(L, M, B, H).copy(), True
+        if h.shape == state:
+            return h.reshape(L, B, H).copy(), False
+        raise ValueError(f"{name} must be a state of shape {state} or a history of shape "
+                         f"{history}, got shape {h.shape}")
 
-    def forward(self, x: ArrayLike, h0: Optional[ArrayLike] = None
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """Run the layers; shapes as ``fastrnn.RNN.forward``."""
+    def _final_rows(self, batch, history):
+        """Row offsets (from each sequence's length) in hs of the final
+        state, or of the M rows of the final history."""
+        M = self.delays[-1]
+        return np.arange(M) if history else M - 1
+
+    def _forward(self, x, hx, lengths):
         self._check_arrays()
-        x_tm, unbatched = self._time_major(x, "x", self.input_size)
-        T, B, _ = x_tm.shape
+        layer_input, batch, unbatched = self._sequence_input(x, lengths)
+        T, B, _ = layer_input.shape
         H, M = self.hidden_size, self.delays[-1]
-        check_rows(T, B, "x")
         check_rows(M + T, B, f"the history (max(delays) = {M} steps) and x")
-        h0 = self._states_in(h0, "h0", B, unbatched)
-        inputs, histories = [], []
-        layer_input = x_tm
+        h0, history = self._initial_state(hx, "hx", B, unbatched)
+        h0 = batch.sort(h0, axis=-2)
+        inputs, states = [], []
         for layer in range(self.num_layers):
             hs = np.empty((M + T, B, H), dtype=self.dtype)
-            hs[:M] = h0[layer]
-            bias = self.params[f"bias_ih_l{layer}"] + self.params[f"bias_hh_l{layer}"]
-            _delays.delay_forward(_ACTIVATIONS[self.nonlinearity], self._delays, layer_input,
-                                  self.params[f"weight_ih_l{layer}"],
-                                  self._stacked(layer, True), bias, hs)
+            hs[:M] = h0[layer]   # a state stands for every row of the history
+            _delays.delay_forward(self._forward_weights(layer), self._delays, layer_input, hs,
+                                  batch.batch_sizes)
             inputs.append(layer_input)
-            histories.append(hs)
+            states.append(hs)
             layer_input = hs[M:]
-        self._cache = (inputs, histories, unbatched)
-        h_n = np.stack([hs[M - 1 + T] for hs in histories])
-        return self._external(layer_input.copy(), unbatched), self._states_out(h_n, unbatched)
+        self._cache = _DelaySweep(batch, unbatched, inputs=inputs, states=states,
+                                  history=history)
+        h_n = np.stack([batch.final(hs, offset=self._final_rows(batch, history))
+                        for hs in states])
+        h_n = batch.unsort(h_n, axis=-2)
+        if unbatched:
+            h_n = h_n[..., 0, :]
+        return self._output_sequence(layer_input, batch, unbatched), h_n
 
-    def backward(self, dy: Optional[ArrayLike] = None, dh_T: Optional[ArrayLike] = None, *,
-                 clip_hidden: Optional[float] = None) -> tuple[np.ndarray, np.ndarray]:
-        """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``."""
-        if self._cache is None:
-            raise NotFittedError("backward called before forward: call forward first, then backward")
-        self._check_arrays(grads=True)
-        inputs, histories, unbatched = self._cache
-        T, B, _ = inputs[0].shape
-        H, M = self.hidden_size, self.delays[-1]
+    def _backward(self, dy, dhx_n, clip_hidden):
+        sweep = self._last_forward()
+        batch, unbatched = sweep.batch, sweep.unbatched
+        T, B, H, M = batch.T, batch.B, self.hidden_size, self.delays[-1]
         clip = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True, allow_none=True)
-        d_above = self._gradient_in(dy, T, B, unbatched)
-        dh_T = None if dh_T is None else self._states_in(dh_T, "dh_T", B, unbatched)
-        dh0 = np.zeros((self.num_layers, B, H), dtype=self.dtype)
+        d_above = batch.gradient_from_above(self._gradient_time_major(dy, batch, unbatched))
+        dh_n = None
+        if dhx_n is not None:
+            dh_n = self._final_state_gradient(dhx_n, sweep.history, B, unbatched)
+            dh_n = batch.sort(dh_n, axis=-2)
+        dh0 = np.zeros((self.num_layers, M, B, H) if sweep.history else (self.num_layers, B, H),
+                       dtype=self.dtype)
         for layer in reversed(range(self.num_layers)):
-            layer_input, hs = inputs[layer], histories[layer]
+            layer_input, hs = sweep.inputs[layer], sweep.states[layer]
             da = np.zeros((M + T, B, H), dtype=self.dtype)
             da[M:] = d_above
-            if dh_T is not None:
-                da[M - 1 + T] += dh_T[layer]
+            if dh_n is not None:
+                batch.add_at_ends(da, dh_n[layer], offset=self._final_rows(batch, sweep.history))
             d_input = np.zeros_like(layer_input)
             if T:
-                gw_hh = np.zeros((len(self.delays), H, H), dtype=self.dtype)
-                gb = np.zeros((1, H), dtype=self.dtype)
+                grad_delay = np.zeros((len(self.delays), H, H), dtype=self.dtype)
+                grad_bias = np.zeros(H, dtype=self.dtype)
                 _delays.delay_backward(
-                    _ACTIVATIONS[self.nonlinearity], self._delays, layer_input,
-                    self.params[f"weight_ih_l{layer}"], self._stacked(layer, False), hs, da,
-                    d_input, self.grads[f"weight_ih_l{layer}"], gw_hh, gb[0],
-                    np.ones(T * B, dtype=self.dtype), 0.0 if clip is None else clip)
+                    (_ACTIVATIONS[self.nonlinearity], self.params[f"weight_ih_l{layer}"],
+                     self._delay_matrices(layer, False)),
+                    self._delays, (layer_input, hs), da, d_input,
+                    (self.grads[f"weight_ih_l{layer}"], grad_delay, grad_bias),
+                    batch.batch_sizes, 0.0 if clip is None else clip)
                 for j, d in enumerate(self.delays):
-                    self.grads[delay_weight_name(d, layer)] += gw_hh[j]
-                self.grads[f"bias_ih_l{layer}"] += gb[0]
-                self.grads[f"bias_hh_l{layer}"] += gb[0]
-            dh0[layer] = da[:M].sum(axis=0)   # h_0 stands for every history row
+                    self.grads[delay_weight_name(d, layer)] += grad_delay[j]
+                self.grads[f"bias_ih_l{layer}"] += grad_bias
+                self.grads[f"bias_hh_l{layer}"] += grad_bias
+            # a state given to forward stood for every history row
+            dh0[layer] = da[:M] if sweep.history else da[:M].sum(axis=0)
             d_above = d_input
-        return self._external(d_above, unbatched), self._states_out(dh0, unbatched)
+        dh0 = batch.unsort(dh0, axis=-2)
+        if unbatched:
+            dh0 = dh0[..., 0, :]
+        return self._external_sequence(batch.unsort(d_above, axis=1), unbatched), dh0
 
-    __call__ = forward
+    def _final_state_gradient(self, dhx_n, history, B, unbatched):
+        """dhx_n as (L, B, H), or (L, M, B, H) when forward was given a
+        history (then hx_n was one too)."""
+        if not history:
+            return self._state_array(dhx_n, "dhx_n", B, unbatched)
+        L, M, H = self.num_layers, self.delays[-1], self.hidden_size
+        want = (L, M, H) if unbatched else (L, M, B, H)
+        return as_float_array(dhx_n, "dhx_n", self.dtype, shape=want).reshape(L, M, B, H)
+
+    def _step(self, x_t, hx):
+        x = self._step_input(x_t)
+        unbatched = x.ndim == 1
+        B, H, M = (1 if unbatched else x.shape[0]), self.hidden_size, self.delays[-1]
+        self._check_arrays()
+        h0, _ = self._initial_state(hx, "hx", B, unbatched)
+        history = np.empty((self.num_layers, M, B, H), dtype=self.dtype)
+        layer_input = x.reshape(1, B, self.input_size)
+        for layer in range(self.num_layers):
+            hs = np.empty((M + 1, B, H), dtype=self.dtype)
+            hs[:M] = h0[layer]
+            _delays.delay_forward(self._forward_weights(layer), self._delays, layer_input, hs,
+                                  _all_rows(1, B))
+            history[layer] = hs[1:]
+            layer_input = hs[M:]
+        y_t = history[-1, -1]
+        if unbatched:
+            return y_t[0], history[:, :, 0, :]
+        return y_t, history
 
     def __repr__(self) -> str:
         layers = f", num_layers={self.num_layers}" if self.num_layers > 1 else ""

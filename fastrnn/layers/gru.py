@@ -16,10 +16,8 @@ in ``fastrnn/layers/_recurrent.pyx``.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
-
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike
+from numpy.typing import DTypeLike
 
 from fastrnn.layers import _recurrent
 from fastrnn.layers.base import RecurrentLayer
@@ -60,11 +58,15 @@ class GRU(RecurrentLayer):
 
     Notes
     -----
-    The state h is (num_layers * dirs, B, H), or (num_layers * dirs, H) for an
-    unbatched (T, D) input, as in PyTorch.
+    ``forward``, ``backward`` and ``step`` are those of every recurrent layer
+    (`fastrnn.layers.base.RecurrentBase`). The state hx is
+    (num_layers * dirs, B, H), or (num_layers * dirs, H) for an unbatched
+    (T, D) input, as in PyTorch.
     """
 
     _gates = 3
+    _renamed_keywords = {"forward": {"state": "hx"}, "backward": {"dstate": "dhx_n"},
+                         "step": {"state": "hx"}}
 
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
                  bidirectional: bool = False, bias: bool = True, reset_after: bool = True,
@@ -76,15 +78,15 @@ class GRU(RecurrentLayer):
                          bidirectional=bidirectional, bias=bias, batch_first=batch_first,
                          dtype=dtype, seed=seed)
 
-    def _bias_split(self, layer, sfx):
+    def _bias_split(self, layer, suffix):
         if not self.reset_after:
-            return super()._bias_split(layer, sfx)
+            return super()._bias_split(layer, suffix)
         H = self.hidden_size
         if not self.bias:
             return np.zeros(3 * H, dtype=self.dtype), np.zeros(H, dtype=self.dtype)
         # b_hn sits inside the reset gate's product; b_hr and b_hz add linearly.
-        b_hh = self.params[f"bias_hh_l{layer}{sfx}"]
-        bias_x = self.params[f"bias_ih_l{layer}{sfx}"].copy()
+        b_hh = self.params[f"bias_hh_l{layer}{suffix}"]
+        bias_x = self.params[f"bias_ih_l{layer}{suffix}"].copy()
         bias_x[:2 * H] += b_hh[:2 * H]
         return bias_x, np.ascontiguousarray(b_hh[2 * H:])
 
@@ -96,45 +98,6 @@ class GRU(RecurrentLayer):
         # One scratch step for the products; r_t * h_{t-1} kept for dW_hn.
         return (np.zeros((B, 3 * H), dtype=self.dtype), 0,
                 alloc((T, B, H), dtype=self.dtype))
-
-    def forward(self, x: ArrayLike, state: Optional[ArrayLike] = None, *,
-                lengths: Optional[ArrayLike] = None) -> tuple[np.ndarray, np.ndarray]:
-        """Run the layer(s) over a sequence.
-
-        Parameters
-        ----------
-        x : array_like, (T, B, D), (B, T, D) with ``batch_first``, or (T, D)
-        state : array_like, (num_layers * dirs, B, H) (or without B for
-            unbatched x); zeros if None.
-        lengths : array_like of int, (B,), optional
-            Valid steps of each sequence; outputs past a sequence's end are
-            zero and its final state is taken at its own end.
-
-        Returns
-        -------
-        y : ndarray, (T, B, dirs * H) (or as x is laid out)
-        h_n : ndarray, shaped as the state
-        """
-        y, h_n, _ = self._forward(x, state, None, lengths)
-        return y, h_n
-
-    def backward(self, dy: Optional[ArrayLike] = None, dstate: Optional[ArrayLike] = None, *,
-                 clip_hidden: Optional[float] = None) -> tuple[np.ndarray, np.ndarray]:
-        """Back-propagation through time for the last ``forward`` call;
-        parameter gradients are added into ``self.grads``.
-
-        Returns
-        -------
-        dx : shaped as x
-        dh0 : shaped as the state
-        """
-        dx, dh0, _ = self._backward(dy, dstate, None, clip_hidden, names=("dstate", None))
-        return dx, dh0
-
-
-    def __call__(self, x: ArrayLike, state: Optional[ArrayLike] = None, **kwargs: Any
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        return self.forward(x, state, **kwargs)
 
     def _config_repr(self):
         parts = super()._config_repr()

@@ -15,18 +15,18 @@ gradient-flow diagnostics.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Union
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 from scipy.special import expit
 
 from fastrnn.layers import _leaky
-from fastrnn.layers.base import ParameterOwner, check_parameter_memory, check_rows, check_size
-from fastrnn.layers._sequence_io import SequenceIO
+from fastrnn.layers.base import (
+    RecurrentBase, SweepCache, _all_rows, _step_result, check_parameter_memory, check_size,
+)
 from fastrnn._core.validation import SeedLike
 from fastrnn._core.validation import (
-    NotFittedError,
     check_bool,
     check_dtype,
     check_random_state,
@@ -49,8 +49,16 @@ def _sigmoid(z):
     return expit(z)   # no overflow warning for a very negative logit
 
 
-class LeakyRNN(ParameterOwner, SequenceIO):
-    """A layer of leaky tanh units, same interface as ``fastrnn.RNN``.
+class _LeakySweep(SweepCache):
+    """What backward needs of the last forward (the gradient-flow
+    diagnostics read ``hs``, ``ss`` and ``alpha`` too)."""
+
+    __slots__ = ("x", "hs", "ss", "alpha")
+
+
+class LeakyRNN(RecurrentBase):
+    """A layer of leaky tanh units, with the contract of every recurrent
+    layer (`fastrnn.layers.base.RecurrentBase`).
 
     Parameters
     ----------
@@ -84,9 +92,29 @@ class LeakyRNN(ParameterOwner, SequenceIO):
         The current time constants.
     last_omega : float or None
         The regulariser's value (times its weight) in the last backward.
+
+    Notes
+    -----
+    The state hx is (1, B, H), or (1, H) for an unbatched (T, D) input, as
+    for a one-layer ``fastrnn.RNN``. ``backward`` takes two options beyond
+    the contract's:
+
+    omega : float >= 0
+        Weight of the information-flow regulariser (Goodfellow et al.
+        (2016), eq. 10.16), Omega = sum over steps and sequences of
+        ``(||dL/dh_t dh_t/dh_{t-1}|| / ||dL/dh_t|| - 1)^2``, where dL/dh_t is the
+        gradient of the loss given by dy and dhx_n. As Pascanu et al. (2013)
+        propose, its gradient treats the back-propagated vectors dL/dh_t as
+        constants; it is added to the parameter gradients and its value
+        (times the weight) is kept in ``last_omega``. Cannot be combined
+        with ``clip_hidden``.
+    record : bool
+        Also return dL/dh_t of every step, (T, B, H) time-major: then
+        ``backward`` returns (dx, dhx, record).
     """
 
     _config_names = ("input_size", "hidden_size", "dtype", "learn_tau")
+    _backward_options = ("omega", "record")
 
     def __init__(self, input_size: int, hidden_size: int, *,
                  tau: Union[float, ArrayLike, None] = None, learn_tau: bool = False,
@@ -161,95 +189,73 @@ class LeakyRNN(ParameterOwner, SequenceIO):
                              f"got {alpha.shape}")
         return alpha
 
-    def forward(self, x: ArrayLike, h0: Optional[ArrayLike] = None
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """Run the layer; shapes as ``fastrnn.RNN.forward``."""
+    def _forward_weights(self, alpha):
+        p = self.params
+        return (p["weight_ih_l0"], np.ascontiguousarray(p["weight_hh_l0"].T),
+                p["bias_ih_l0"] + p["bias_hh_l0"], alpha)
+
+    def _forward(self, x, hx, lengths):
         self._check_arrays()
-        x_tm, unbatched = self._time_major(x, "x", self.input_size)
+        x_tm, batch, unbatched = self._sequence_input(x, lengths)
         T, B, _ = x_tm.shape
-        check_rows(T, B, "x")
-        H = self.hidden_size
         alpha = self._checked_alpha()
-        hs = np.empty((T + 1, B, H), dtype=self.dtype)
-        hs[0] = self._state_in(h0, "h0", B, unbatched)
-        ss = np.empty((T, B, H), dtype=self.dtype)
-        w_hh = self.params["weight_hh_l0"]
-        _leaky.leaky_forward(x_tm, self.params["weight_ih_l0"], np.ascontiguousarray(w_hh.T),
-                             self.params["bias_ih_l0"] + self.params["bias_hh_l0"], alpha, hs, ss)
-        self._cache = (x_tm, hs, ss, alpha, unbatched)
-        return self._external(hs[1:].copy(), unbatched), self._state_out(hs[T].copy(), unbatched)
+        hs = self._one_layer_start(hx, B, unbatched, T, batch)
+        ss = np.empty((T, B, self.hidden_size), dtype=self.dtype)
+        _leaky.leaky_forward(self._forward_weights(alpha), x_tm, hs, ss, batch.batch_sizes)
+        self._cache = _LeakySweep(batch, unbatched, x=x_tm, hs=hs, ss=ss, alpha=alpha)
+        return self._one_layer_outputs(hs, batch, unbatched)
 
-    def backward(self, dy: Optional[ArrayLike] = None, dh_T: Optional[ArrayLike] = None, *,
-                 clip_hidden: Optional[float] = None, omega: float = 0.0, record: bool = False
-                 ) -> Union[tuple[np.ndarray, np.ndarray],
-                            tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """BPTT for the last ``forward``; shapes as ``fastrnn.RNN.backward``.
-
-        Parameters
-        ----------
-        dy, dh_T, clip_hidden : as for ``fastrnn.RNN.backward``.
-        omega : float >= 0
-            Weight of the information-flow regulariser (Goodfellow et al. (2016), eq. 10.16),
-            Omega = sum over steps and sequences of
-            (|dL/dh_t dh_t/dh_{t-1}| / |dL/dh_t| - 1)^2, where dL/dh_t is
-            the gradient of the loss given by dy and dh_T. As Pascanu et al.
-            (2013) propose, its gradient treats the back-propagated vectors
-            dL/dh_t as constants; it is added to the parameter gradients and
-            its value (times the weight) is kept in ``last_omega``. Cannot be
-            combined with ``clip_hidden``.
-        record : bool
-            Also return dL/dh_t of every step, (T, B, H) time-major.
-
-        Returns
-        -------
-        dx, dh0 (and the record, when asked for)
-        """
-        if self._cache is None:
-            raise NotFittedError("backward called before forward: call forward first, then backward")
-        self._check_arrays(grads=True)
-        x_tm, hs, ss, alpha, unbatched = self._cache
-        T, B, _ = x_tm.shape
-        H = self.hidden_size
+    def _backward(self, dy, dhx_n, clip_hidden, omega=0.0, record=False):
+        """BPTT for the last ``forward``; ``omega`` and ``record`` are
+        described in `backward`."""
+        sweep = self._last_forward()
+        batch, unbatched = sweep.batch, sweep.unbatched
+        T, B, H, dt = batch.T, batch.B, self.hidden_size, self.dtype
         clip = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True, allow_none=True)
         omega = check_real(omega, "omega", low=0.0)
         record = check_bool(record, "record")
         if omega > 0 and clip is not None:
             raise ValueError("omega and clip_hidden cannot be combined: the regulariser is "
                              "defined on the unclipped dL/dh_t")
-        da = self._gradient_in(dy, T, B, unbatched)
-        if dh_T is not None and T:
-            da[T - 1] += self._state_in(dh_T, "dh_T", B, unbatched)
-        dx = np.zeros_like(x_tm)
-        dh0 = np.zeros((B, H), dtype=self.dtype)
-        rec = np.empty((T if record else 0, B, H), dtype=self.dtype)
-        if T == 0:
-            if dh_T is not None:
-                dh0 += self._state_in(dh_T, "dh_T", B, unbatched)
-            self.last_omega = 0.0
-        else:
-            dt = self.dtype
+        da, dh_direct = self._one_layer_gradients(dy, dhx_n, batch, unbatched)
+        dx = np.zeros_like(sweep.x)
+        dh0 = np.zeros((B, H), dtype=dt)
+        rec = np.empty((T if record else 0, B, H), dtype=dt)
+        self.last_omega = 0.0
+        if T:
             big = (T, B, H) if omega > 0 else (0, 0, 0)
             small = (B, H) if omega > 0 else (0, 0)
-            gb = np.zeros((1, H), dtype=dt)
-            galpha = np.zeros(H, dtype=dt)
+            grad_bias = np.zeros(H, dtype=dt)
+            grad_alpha = np.zeros(H, dtype=dt)
             w_hh = self.params["weight_hh_l0"]
+            weights = (self.params["weight_ih_l0"], w_hh, np.ascontiguousarray(w_hh.T),
+                       sweep.alpha)
+            regulariser = (omega, np.zeros(big, dt), np.zeros(big, dt), np.empty(small, dt),
+                           np.empty(small, dt), np.empty(small, dt), np.empty(small, dt))
             self.last_omega = float(_leaky.leaky_backward(
-                x_tm, self.params["weight_ih_l0"], w_hh, np.ascontiguousarray(w_hh.T), alpha,
-                hs, ss, da, dx, dh0, self.grads["weight_ih_l0"], self.grads["weight_hh_l0"],
-                gb[0], galpha, np.ones(T * B, dtype=dt), 0.0 if clip is None else clip, rec,
-                omega, np.zeros(big, dt), np.zeros(big, dt), np.empty(small, dt),
-                np.empty(small, dt), np.empty(small, dt), np.empty(small, dt)))
-            self.grads["bias_ih_l0"] += gb[0]
-            self.grads["bias_hh_l0"] += gb[0]
+                weights, (sweep.x, sweep.hs, sweep.ss), da, (dx, dh0, rec),
+                (self.grads["weight_ih_l0"], self.grads["weight_hh_l0"], grad_bias, grad_alpha),
+                regulariser, batch.batch_sizes, 0.0 if clip is None else clip))
+            self.grads["bias_ih_l0"] += grad_bias
+            self.grads["bias_hh_l0"] += grad_bias
             if self.learn_tau:
                 # d alpha / d logit = alpha (1 - alpha)
-                self.grads["leak_logit_l0"] += galpha * alpha * (1 - alpha)
-        out = (self._external(dx, unbatched), self._state_out(dh0, unbatched))
+                self.grads["leak_logit_l0"] += grad_alpha * sweep.alpha * (1 - sweep.alpha)
+        out = self._one_layer_results(dx, dh0, dh_direct, batch, unbatched)
         if record:
-            return out + (rec,)
+            return out + (batch.unsort(rec, axis=1),)
         return out
 
-    __call__ = forward
+    def _step(self, x_t, hx):
+        x = self._step_input(x_t)
+        unbatched = x.ndim == 1
+        B = 1 if unbatched else x.shape[0]
+        self._check_arrays()
+        hs = self._one_layer_start(hx, B, unbatched, 1)
+        ss = np.empty((1, B, self.hidden_size), dtype=self.dtype)
+        _leaky.leaky_forward(self._forward_weights(self._checked_alpha()),
+                             x.reshape(1, B, self.input_size), hs, ss, _all_rows(1, B))
+        return _step_result(hs[1:], unbatched)
 
     def __repr__(self) -> str:
         return (f"LeakyRNN({self.input_size}, {self.hidden_size}, learn_tau={self.learn_tau}, "

@@ -20,18 +20,14 @@ option. Where the code is:
 """
 from __future__ import annotations
 
-from typing import Any, Optional
-
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike
+from numpy.typing import DTypeLike
 
 from fastrnn.layers import _recurrent
 from fastrnn.layers.base import RecurrentLayer
 from fastrnn._core.validation import SeedLike, check_bool, check_real
 from fastrnn.io import format as io_format
 
-#: An LSTM state as passed in: (h, c), either None for zeros, or None for both.
-StateLike = Optional[tuple[Optional[ArrayLike], Optional[ArrayLike]]]
 
 
 class LSTM(RecurrentLayer):
@@ -72,13 +68,17 @@ class LSTM(RecurrentLayer):
 
     Notes
     -----
-    The state is a pair (h, c), each (num_layers * dirs, B, H), or
-    (num_layers * dirs, H) for an unbatched (T, D) input, as in PyTorch.
+    ``forward``, ``backward`` and ``step`` are those of every recurrent layer
+    (`fastrnn.layers.base.RecurrentBase`). The state hx is a pair (h, c),
+    each (num_layers * dirs, B, H), or (num_layers * dirs, H) for an
+    unbatched (T, D) input, as in PyTorch; so are hx_n, dhx_n and dhx.
     """
 
     _gates = 4
     _has_cell = True
     _kind = _recurrent.LSTM
+    _renamed_keywords = {"forward": {"state": "hx"}, "backward": {"dstate": "dhx_n"},
+                         "step": {"state": "hx"}}
     _config_names = RecurrentLayer._config_names + ("peepholes",)
 
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
@@ -91,9 +91,9 @@ class LSTM(RecurrentLayer):
                          bidirectional=bidirectional, bias=bias, batch_first=batch_first,
                          dtype=dtype, seed=seed)
 
-    def _extra_params(self, layer, sfx):
+    def _extra_params(self, layer, suffix):
         if self.peepholes:
-            yield f"weight_peephole_l{layer}{sfx}", (3, self.hidden_size)
+            yield f"weight_peephole_l{layer}{suffix}", (3, self.hidden_size)
 
     def _init_extra(self, rng):
         H = self.hidden_size
@@ -104,14 +104,14 @@ class LSTM(RecurrentLayer):
                 if name.startswith("bias_ih_"):
                     p[H:2 * H] += self.dtype.type(self.forget_bias)
 
-    def _peepholes(self, layer, sfx):
+    def _peepholes(self, layer, suffix):
         if self.peepholes:
-            return self.params[f"weight_peephole_l{layer}{sfx}"].reshape(-1)
+            return self.params[f"weight_peephole_l{layer}{suffix}"].reshape(-1)
         return self._no_peepholes
 
-    def _peephole_grad(self, layer, sfx):
+    def _peephole_grad(self, layer, suffix):
         if self.peepholes:
-            return self.grads[f"weight_peephole_l{layer}{sfx}"].reshape(-1)
+            return self.grads[f"weight_peephole_l{layer}{suffix}"].reshape(-1)
         return self._peephole_scratch
 
     @classmethod
@@ -119,81 +119,6 @@ class LSTM(RecurrentLayer):
         args = super()._from_torch_kwargs(module)
         args["forget_bias"] = 0.0
         return args
-
-    def forward(self, x: ArrayLike, state: StateLike = None, *,
-                lengths: Optional[ArrayLike] = None
-                ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """Run the layer(s) over a sequence.
-
-        Parameters
-        ----------
-        x : array_like, (T, B, D), (B, T, D) with ``batch_first``, or (T, D)
-        state : (h0, c0) or None
-            Each (num_layers * dirs, B, H) (or (num_layers * dirs, H) for
-            unbatched x); None, or None for either, means zeros.
-        lengths : array_like of int, (B,), optional
-            Valid steps of each sequence; outputs past a sequence's end are
-            zero and its final state is taken at its own end (as PyTorch's
-            packed sequences).
-
-        Returns
-        -------
-        y : ndarray, (T, B, dirs * H) (or as x is laid out)
-        (h_n, c_n) : the final states, shaped as h0, c0
-        """
-        h0, c0 = _pair(state, "state")
-        y, h_n, c_n = self._forward(x, h0, c0, lengths)
-        return y, (h_n, c_n)
-
-    def backward(self, dy: Optional[ArrayLike] = None, dstate: StateLike = None, *,
-                 clip_hidden: Optional[float] = None
-                 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """Back-propagation through time for the last ``forward`` call;
-        parameter gradients are added into ``self.grads``.
-
-        Parameters
-        ----------
-        dy : array_like shaped as y, or None
-        dstate : (dh_n, dc_n) or None; either may be None
-        clip_hidden : float > 0 or None
-            Clip dL/dh_t element-wise at every step (Graves 2013).
-
-        Returns
-        -------
-        dx : shaped as x
-        (dh0, dc0) : shaped as the initial states
-        """
-        dh, dc = _pair(dstate, "dstate")
-        dx, dh0, dc0 = self._backward(dy, dh, dc, clip_hidden,
-                                      names=("dstate[0]", "dstate[1]"))
-        return dx, (dh0, dc0)
-
-
-    def step(self, x_t: ArrayLike, state: StateLike = None
-             ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """Advance one time step, for online inference: the same numbers as
-        `forward` on the whole sequence, one call per step, nothing allocated
-        beyond the returned arrays (unidirectional layers only; not
-        differentiable).
-
-        Parameters
-        ----------
-        x_t : array_like, (B, D) or (D,)
-        state : (h, c) or None, each (num_layers, B, H) or (num_layers, H); zeros if None
-
-        Returns
-        -------
-        y_t : ndarray, (B, H) or (H,): the last layer's new h (a view into
-            the returned state).
-        (h, c) : the new state, shaped as the given one
-        """
-        h, c = _pair(state, "state")
-        y, h, c = self._step(x_t, h, c)
-        return y, (h, c)
-
-    def __call__(self, x: ArrayLike, state: StateLike = None,
-                 **kwargs: Any) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        return self.forward(x, state, **kwargs)
 
     def _config_repr(self):
         parts = super()._config_repr()
@@ -215,10 +140,3 @@ class LSTM(RecurrentLayer):
 
 io_format.register("LSTM", LSTM)
 
-
-def _pair(state, name):
-    if state is None:
-        return None, None
-    if not isinstance(state, (tuple, list)) or len(state) != 2:
-        raise TypeError(f"{name} must be a pair (h, c) or None, got {type(state).__name__}")
-    return state[0], state[1]

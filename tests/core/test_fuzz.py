@@ -273,15 +273,15 @@ def rnn_forward_oracle(case):
     if h0 is not None:
         err = _content_error(h0)
         if err:
-            bad["h0"] = {err}
+            bad["hx"] = {err}
         elif layout is None:
             hshape = _shape(h0)
             if len(hshape) not in (2, 3) or hshape[-1] != H or hshape[0] != 1:
-                bad["h0"] = {ValueError}
+                bad["hx"] = {ValueError}
         else:
             unbatched, T, B = layout
             if _shape(h0) != ((1, H) if unbatched else (1, B, H)):
-                bad["h0"] = {ValueError}
+                bad["hx"] = {ValueError}
     return bad, layout
 
 
@@ -335,15 +335,17 @@ def check_rnn_case(case, out):
         err = check_real_scalar(case["clip_hidden"][1])
         if err is not None:
             bad["clip_hidden"] = {err}
-    for name, want in (("dy", y_shape), ("dh_T", (1, H) if unbatched else (1, B, H))):
+    # the case keys are the former argument names; the errors name hx, dhx_n
+    for name, want, named in (("dy", y_shape, "dy"),
+                              ("dh_T", (1, H) if unbatched else (1, B, H), "dhx_n")):
         spec = case[name]
         if spec is None:
             continue
         err = _content_error(spec)
         if err:
-            bad[name] = {err}
+            bad[named] = {err}
         elif _shape(spec) != want:
-            bad[name] = {ValueError}
+            bad[named] = {ValueError}
     if out.get("stage") == "backward":
         assert_error_names_a_bad_argument(out["error"], bad)
         return "backward-error"
@@ -836,7 +838,7 @@ def test_unaligned_arrays_never_reach_the_kernels():
      ValueError),
     (lambda: fastrnn.losses.mse([[1.0, 2.0], [3.0]], [[1.0, 2.0], [3.0]]), "pred", ValueError),
     (lambda: fastrnn.Linear(2, 1).forward([[1.0, 2.0], [3.0]]), "h", ValueError),
-    (lambda: fastrnn.RNN(2, 3).forward(np.zeros((2, 1, 2)), [[[0.0, 0.0]], [[0.0]]]), "h0",
+    (lambda: fastrnn.RNN(2, 3).forward(np.zeros((2, 1, 2)), [[[0.0, 0.0]], [[0.0]]]), "hx",
      ValueError),
 ])
 def test_errors_found_by_fuzzing_name_the_argument(call, name, err):

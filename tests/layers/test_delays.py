@@ -5,7 +5,7 @@ import pytest
 import fastrnn
 import reference
 from fastrnn.layers.delays import DelayRNN, delay_weight_name
-from gradcheck import numerical_grad, rel_error
+from gradcheck import assert_gradients_match, rel_error
 
 
 def test_delay_one_is_the_plain_rnn(rng):
@@ -54,10 +54,7 @@ def test_gradients_match_finite_differences(delays, num_layers, rng):
     loss()
     dl.zero_grad()
     dx, dh0 = dl.backward(wy, wh)
-    for name, p in dl.params.items():
-        assert rel_error(dl.grads[name], numerical_grad(loss, p)) < 1e-6, name
-    assert rel_error(dx, numerical_grad(loss, x)) < 1e-6
-    assert rel_error(dh0, numerical_grad(loss, h0)) < 1e-6
+    assert_gradients_match(loss, dl, (dx, x), (dh0, h0))
 
 
 def test_bad_delays():
@@ -67,17 +64,14 @@ def test_bad_delays():
         DelayRNN(2, 3, delays=(0, 2))
 
 
-def test_rnn_with_delays_builds_a_delay_layer():
-    layer = fastrnn.RNN(2, 3, delays=(1, 3), dtype=np.float64, seed=0)
-    assert isinstance(layer, DelayRNN) and layer.delays == (1, 3)
-    assert "weight_hh_d3_l0" in layer.params
-    plain = fastrnn.RNN(2, 3, delays=(1,))
-    assert isinstance(plain, fastrnn.RNN)
-    stacked = fastrnn.RNN(2, 3, delays=(2,), num_layers=2)
-    assert isinstance(stacked, DelayRNN) and stacked.num_layers == 2
+def test_rnn_with_delays_points_to_the_delay_layer():
+    """RNN(delays=...) used to return a DelayRNN; a constructor building
+    another class is gone, and the error names the class to use."""
+    for delays in ((1, 3), (1,), (2,)):
+        with pytest.raises(TypeError, match=r"use fastrnn\.DelayRNN\("):
+            fastrnn.RNN(2, 3, delays=delays)
+    stacked = DelayRNN(2, 3, delays=(2,), num_layers=2)
     assert "weight_hh_d2_l1" in stacked.params and "weight_ih_l1" in stacked.params
-    with pytest.raises(ValueError, match="bidirectional"):
-        fastrnn.RNN(2, 3, delays=(2,), bidirectional=True)
 
 
 def test_stacked_delay_one_is_the_stacked_plain_rnn(rng):
@@ -113,8 +107,14 @@ def test_stacked_layers_are_single_layers_in_sequence(rng):
 
 def test_stacked_state_shapes_are_checked():
     dl = DelayRNN(2, 3, delays=(1, 2), num_layers=2)
-    with pytest.raises(ValueError, match="h0"):
-        dl.forward(np.zeros((4, 1, 2), np.float32), np.zeros((1, 1, 3), np.float32))
+    for wrong in (np.zeros((1, 1, 3)), np.zeros((2, 3)), np.zeros((2, 3, 1, 3))):
+        with pytest.raises(ValueError, match=r"hx must be a state of shape \(2, 1, 3\) or a "
+                                             r"history of shape \(2, 2, 1, 3\)"):
+            dl.forward(np.zeros((4, 1, 2), np.float32), wrong)
+    with pytest.raises(ValueError, match="hx must be an array"):
+        dl.forward(np.zeros((4, 1, 2), np.float32), [[1.0], [1.0, 2.0]])
+    with pytest.raises(TypeError, match="hx must be an array of real numbers"):
+        dl.forward(np.zeros((4, 1, 2), np.float32), np.zeros((2, 1, 3), complex))
     y, h_n = dl.forward(np.zeros((4, 2), np.float32))   # unbatched
     assert y.shape == (4, 3) and h_n.shape == (2, 3)
     with pytest.raises(ValueError, match="num_layers"):

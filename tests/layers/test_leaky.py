@@ -4,7 +4,7 @@ import pytest
 
 import fastrnn
 from fastrnn.layers.leaky import LeakyRNN
-from gradcheck import numerical_grad, rel_error
+from gradcheck import assert_gradients_match, rel_error
 
 
 def _numpy_leaky(x, p, alpha, h0):
@@ -69,10 +69,7 @@ def test_gradients_match_finite_differences(learn_tau, rng):
     leaky.zero_grad()
     dx, dh0 = leaky.backward(wy, wh)
     assert ("leak_logit_l0" in leaky.params) == learn_tau
-    for name, p in leaky.params.items():
-        assert rel_error(leaky.grads[name], numerical_grad(loss, p)) < 1e-6, name
-    assert rel_error(dx, numerical_grad(loss, x)) < 1e-6
-    assert rel_error(dh0, numerical_grad(loss, h0)) < 1e-6
+    assert_gradients_match(loss, leaky, (dx, x), (dh0, h0))
 
 
 def test_record_is_the_gradient_of_the_loss_wrt_each_state(rng):
@@ -111,10 +108,7 @@ def test_omega_value_and_gradient_of_its_approximation(learn_tau, rng):
     leaky.zero_grad()
     dx, dh0 = leaky.backward(wy, omega=lam)
     assert leaky.last_omega == pytest.approx(lam * omega_ref, rel=1e-12)
-    for name, p in leaky.params.items():
-        assert rel_error(leaky.grads[name], numerical_grad(objective, p)) < 1e-6, name
-    assert rel_error(dx, numerical_grad(objective, x)) < 1e-6
-    assert rel_error(dh0, numerical_grad(objective, h0)) < 1e-6
+    assert_gradients_match(objective, leaky, (dx, x), (dh0, h0))
 
 
 def test_bad_arguments(rng):
@@ -187,3 +181,41 @@ def test_leak_logit_keeps_its_meaning_for_saved_models(tmp_path):
     np.testing.assert_array_equal(back.params["leak_logit_l0"], leaky.params["leak_logit_l0"])
     np.testing.assert_allclose(back.tau, 1 + np.exp(-np.array([30.0, 3.0, 0.0, -5.0])),
                                rtol=1e-6)
+
+
+def test_omega_and_record_over_a_ragged_batch_are_those_of_each_sequence(rng):
+    """The regulariser sums over the valid steps of each sequence, and the
+    record holds dL/dh_t where each sequence runs (zeros past its end)."""
+    layer = LeakyRNN(3, 5, tau=(1.5, 4.0), learn_tau=True, dtype=np.float64, seed=0)
+    lengths = np.array([6, 3, 0, 5])
+    x = rng.standard_normal((6, 4, 3))
+    h0 = 0.5 * rng.standard_normal((1, 4, 5))
+    dy = rng.standard_normal((6, 4, 5))
+    layer.forward(x, h0, lengths=lengths)
+    dx, dh0, rec = layer.backward(dy, omega=0.3, record=True)
+    omega, grads = layer.last_omega, layer.grads.copy()
+    total_omega, total = 0.0, {k: np.zeros_like(v) for k, v in grads.items()}
+    for b, n in enumerate(lengths):
+        layer.zero_grad()
+        layer.forward(x[:n, b:b + 1], h0[:, b:b + 1])
+        dx_b, dh_b, rec_b = layer.backward(dy[:n, b:b + 1], omega=0.3, record=True)
+        total_omega += layer.last_omega
+        np.testing.assert_allclose(dx[:n, b:b + 1], dx_b, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(dh0[:, b:b + 1], dh_b, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(rec[:n, b:b + 1], rec_b, rtol=1e-12, atol=1e-14)
+        assert not rec[n:, b].any()
+        for k in total:
+            total[k] += layer.grads[k]
+    assert omega == pytest.approx(total_omega, rel=1e-12)
+    for k in total:
+        np.testing.assert_allclose(grads[k], total[k], rtol=1e-11, atol=1e-13, err_msg=k)
+
+
+def test_former_keyword_names_still_work_with_a_warning(rng):
+    layer = LeakyRNN(3, 5, dtype=np.float64, seed=0)
+    x, h0 = rng.standard_normal((4, 2, 3)), rng.standard_normal((1, 2, 5))
+    with pytest.warns(DeprecationWarning, match="'h0' is deprecated"):
+        y, h_n = layer.forward(x, h0=h0)
+    with pytest.warns(DeprecationWarning, match="'dh_T' is deprecated"):
+        _, dh0, rec = layer.backward(np.ones_like(y), dh_T=np.ones_like(h_n), record=True)
+    assert dh0.shape == h0.shape and rec.shape == y.shape

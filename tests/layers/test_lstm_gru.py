@@ -340,7 +340,7 @@ def test_argument_checks():
     layer = fastrnn.LSTM(3, 4, num_layers=2)
     with pytest.raises(ValueError, match="input_size"):
         layer.forward(np.zeros((2, 1, 5)))
-    with pytest.raises(ValueError, match=r"h0 must have shape \(2, 1, 4\)"):
+    with pytest.raises(ValueError, match=r"hx\[0\] must have shape \(2, 1, 4\)"):
         layer.forward(np.zeros((2, 1, 3)), (np.zeros((1, 1, 4)), None))
     with pytest.raises(TypeError, match="pair"):
         layer.forward(np.zeros((2, 1, 3)), np.zeros((2, 1, 4)))

@@ -210,7 +210,6 @@ def test_copied_and_pickled_layers_keep_guarded_params(name):
     (lambda: ClockworkRNN(D, 4, periods=(1, 2**31)), r"periods\[1\] must be <= 2147483647"),
     (lambda: ClockworkRNN(D, 4, periods=(1, -2)), r"periods\[1\] must be >= 1"),
     (lambda: DelayRNN(D, 4, delays=(1, 10**30)), r"delays\[1\] must be <= 2147483647"),
-    (lambda: fastrnn.RNN(D, 4, delays=(10**30,)), r"delays\[0\] must be <= 2147483647"),
     (lambda: fastrnn.RNN(D, 10**30), r"hidden_size must be <= 2147483647"),
     (lambda: fastrnn.LSTM(10**30, 4), r"input_size must be <= 2147483647"),
     (lambda: fastrnn.LSTM(D, 2**30), r"hidden_size must be <= 536870911"),
@@ -256,7 +255,7 @@ def test_sequence_arguments_must_be_sequences():
         ClockworkRNN(D, 4, periods=4)
     with pytest.raises(TypeError, match="delays must be a sequence"):
         DelayRNN(D, 4, delays=3)
-    with pytest.raises(TypeError, match="delays must be a sequence"):
+    with pytest.raises(TypeError, match=r"use fastrnn.DelayRNN\("):
         fastrnn.RNN(D, 4, delays=3)
 
 

@@ -5,7 +5,7 @@ import pytest
 
 import fastrnn
 import reference
-from gradcheck import numerical_grad, rel_error
+from gradcheck import assert_gradients_match, rel_error
 
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
 
@@ -68,11 +68,7 @@ def test_gradients_match_finite_differences(nonlinearity, bias, rng):
     loss()
     layer.zero_grad()
     dx, dh0 = layer.backward(wy, wh)
-    for name, p in layer.params.items():
-        num = numerical_grad(loss, p)
-        assert rel_error(layer.grads[name], num) < 1e-6, name
-    assert rel_error(dx, numerical_grad(loss, x)) < 1e-6
-    assert rel_error(dh0, numerical_grad(loss, h0)) < 1e-6
+    assert_gradients_match(loss, layer, (dx, x), (dh0, h0))
 
 
 def test_clip_hidden_matches_reference(rng):
@@ -161,8 +157,8 @@ def test_bad_shapes_are_named():
         layer.forward(np.ones(5))
     with pytest.raises(ValueError, match="input_size"):
         layer.forward(np.ones((5, 1, 4)))
-    with pytest.raises(ValueError, match="h0 must have shape"):
-        layer.forward(np.ones((5, 2, 2)), h0=np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="hx must have shape"):
+        layer.forward(np.ones((5, 2, 2)), hx=np.zeros((2, 3)))
     y, _ = layer.forward(np.ones((5, 2, 2)))
     with pytest.raises(ValueError, match="dy must have shape"):
         layer.backward(np.ones((5, 2, 4)))

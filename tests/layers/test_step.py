@@ -87,7 +87,7 @@ def test_step_argument_checks():
     layer = fastrnn.GRU(3, 4)
     with pytest.raises(ValueError, match="3 features"):
         layer.step(np.zeros(5, np.float32))
-    with pytest.raises(ValueError, match=r"h must have shape \(1, 2, 4\)"):
+    with pytest.raises(ValueError, match=r"hx must have shape \(1, 2, 4\)"):
         layer.step(np.zeros((2, 3), np.float32), np.zeros((1, 4), np.float32))
     with pytest.raises(ValueError, match="x_t must be 1 or 2-dimensional"):
         layer.step(np.zeros((1, 2, 3), np.float32))
