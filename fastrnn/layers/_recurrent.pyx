@@ -51,7 +51,9 @@ cimport numpy as cnp
 
 from fastrnn._core import blas_threads as _blas_threads
 from fastrnn._core.blas cimport gemm, gemv
-from fastrnn._core.kernels cimport fr_fp_enter, fr_fp_leave, fill_rows, add_into
+from fastrnn._core.kernels cimport (
+    FR_ACT_RELU, FR_ACT_TANH, fr_fp_enter, fr_fp_leave, fill_rows, add_into,
+)
 from fastrnn._core.matmul cimport rows_times, rows_times_transposed, SMALL_DOT_PRODUCTS
 from fastrnn.layers._cell_kernels cimport *
 
@@ -97,6 +99,10 @@ RNN_RELU = FR_CELL_RNN_RELU
 LSTM = FR_CELL_LSTM
 GRU = FR_CELL_GRU
 GRU_BEFORE = FR_CELL_GRU_BEFORE
+
+#: The activation codes of the loops that take one (leaky, clockwork and
+#: delay layers), from the C enum they are compared with.
+ACTIVATION_CODES = {"tanh": FR_ACT_TANH, "relu": FR_ACT_RELU}
 
 #: Batch-of-one steps whose products (rows of W times its columns) are at
 #: most this large run in the small mat-vec kernel and never reach the BLAS.

@@ -24,18 +24,13 @@ from fastrnn.layers.base import (
     C_INT_MAX, RecurrentBase, SweepCache, _all_rows, check_parameter_memory, check_rows,
     check_size,
 )
-from fastrnn._core.validation import SeedLike
 from fastrnn._core.validation import (
-    as_float_array,
-    check_bool,
-    check_dtype,
-    check_int,
-    check_random_state,
-    check_real,
+    SeedLike, as_float_array, check_bool, check_dtype, check_int, check_random_state, check_real,
 )
 from fastrnn.io import format as io_format
+from fastrnn.layers import _recurrent
 
-_ACTIVATIONS = {"tanh": 0, "relu": 1}
+_ACTIVATIONS = _recurrent.ACTIVATION_CODES
 
 
 def delay_weight_name(d: int, layer: int = 0) -> str:
