@@ -35,10 +35,9 @@
  * defined (FR_HAVE_ISA_CLONES is 0) and fr_isa_level() reports
  * FR_ISA_BASELINE or FR_ISA_PORTABLE.
  *
- * Users: csrc/common, csrc/cells and csrc/training (FR_MULTIVERSION). The
- * reservoir's hot loops (csrc/reservoir/fr_reservoir.c) still pick their
- * AVX2/AVX-512 variants with a CPU test of their own; they are to move to
- * fr_isa_level() with FR_TARGET_V3/V4.
+ * Users: csrc/common, csrc/cells and csrc/training (FR_MULTIVERSION); the
+ * reservoir's hot loops (csrc/reservoir), whose clones have wider register
+ * blocks per level (fr_isa_level() with FR_TARGET_V3/V4).
  *
  * The clones of one function perform the same IEEE operations element by
  * element (the vector loops have a fixed summation order); where a level has

@@ -1,12 +1,13 @@
 /* Instantiates the reservoir loop of fr_reservoir_impl.h in float and
  * double, behind the one entry point fr_res_run (fr_reservoir.h).
  *
- * The two hot loops (fr_reservoir_hot_impl.h: CSR product, activation + leak)
- * are compiled three times: for baseline x86-64 (SSE2, what the compile flags
- * give), AVX2, and AVX-512, through GCC's target attribute; the first
- * call picks the widest the CPU supports (__builtin_cpu_supports). The build
- * stays portable (no -march flag). Other compilers and platforms build the
- * baseline only; -DFASTRNN_NO_MULTIVERSION forces that everywhere.
+ * The hot loops (fr_reservoir_hot_impl.h: CSR product, input projection,
+ * activation + leak) are compiled three times: for baseline x86-64 (what the
+ * compile flags give), x86-64-v3 and x86-64-v4, through the target attributes
+ * of fr_dispatch.h, and each call takes the clone of the level fr_isa_level()
+ * read from the CPU at load time. The build stays portable (no -march flag);
+ * where fr_dispatch.h has no clones (other compilers, the portable build)
+ * only the baseline is built.
  *
  * Contraction of a*b + c into FMAs is off for this file: otherwise the
  * vector body and the scalar remainder of a loop could round differently,
@@ -30,29 +31,12 @@
 #include <emmintrin.h>
 #endif
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) \
-    && !defined(FASTRNN_NO_MULTIVERSION) && !defined(FASTRNN_PORTABLE)
+/* Clones by ISA level, chosen by fastrnn's one dispatch scheme
+ * (csrc/common/fr_dispatch.h): the level is read from the CPU once, at load
+ * time, and each hot loop branches on it. */
+#include "fr_dispatch.h"
+#if FR_HAVE_ISA_CLONES
 #define FR_RES_MULTIVERSION 1
-#define FR_RES_TARGET_AVX2 __attribute__((target("avx2")))
-#define FR_RES_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
-
-/* 2: AVX-512, 1: AVX2, 0: baseline. Computed once; a race between
- * threads writes the same value. */
-static int fr_res_isa(void)
-{
-    static int isa = -1;
-    if (isa < 0) {
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
-            && __builtin_cpu_supports("avx512vl"))
-            isa = 2;
-        else if (__builtin_cpu_supports("avx2"))
-            isa = 1;
-        else
-            isa = 0;
-    }
-    return isa;
-}
 #else
 #define FR_RES_MULTIVERSION 0
 #endif

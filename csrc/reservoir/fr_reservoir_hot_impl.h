@@ -1,7 +1,7 @@
 /*
  * The two hot loops of a reservoir step (CSR product, activation + leak),
- * included by fr_reservoir.c once per precision (T, S) and instruction set
- * (V = base, avx2, avx512 with FR_RES_TARGET the matching target attribute).
+ * included by fr_reservoir.c once per precision (T, S) and ISA level
+ * (V = base, v3, v4 with FR_RES_TARGET the matching target attribute of fr_dispatch.h).
  * FR_VFN(name) pastes the precision and the instruction set: name_S_V.
  */
 #define FR_VCAT2(a, b) a##_##b

@@ -19,16 +19,16 @@
 #define FR_RFN(name) FR_RCAT(name, S)
 
 
-/* The hot loops, each calling its clone for the widest instruction set this
- * CPU has (see fr_reservoir.c). */
+/* The hot loops, each calling its clone for the ISA level of this CPU (see
+ * fr_dispatch.h). */
 #if FR_RES_MULTIVERSION
 #define FR_RES_DISPATCH(name, args)                                                \
     do {                                                                           \
-        const int isa = fr_res_isa();                                              \
-        if (isa == 2)                                                              \
-            FR_RCAT(FR_RFN(name), avx512) args;                                    \
-        else if (isa == 1)                                                         \
-            FR_RCAT(FR_RFN(name), avx2) args;                                      \
+        const int isa = fr_isa_level();                                            \
+        if (isa == FR_ISA_X86_64_V4)                                               \
+            FR_RCAT(FR_RFN(name), v4) args;                                        \
+        else if (isa == FR_ISA_X86_64_V3)                                          \
+            FR_RCAT(FR_RFN(name), v3) args;                                        \
         else                                                                       \
             FR_RCAT(FR_RFN(name), base) args;                                      \
     } while (0)

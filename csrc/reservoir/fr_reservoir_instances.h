@@ -1,7 +1,7 @@
 /*
  * One precision's reservoir kernels (T, S defined by fr_reservoir.c): the hot
- * loops once per instruction set (V = base, and avx2/avx512 where the
- * compiler can target them, with their register-block widths), then the
+ * loops once per ISA level (V = base, and v3/v4 where the compiler can
+ * target them, with their register-block widths), then the
  * dispatching entry points of fr_reservoir_impl.h.
  */
 #define V base
@@ -12,15 +12,15 @@
 #undef V
 #undef FR_RES_TARGET
 #if FR_RES_MULTIVERSION
-#define V avx2
-#define FR_RES_TARGET FR_RES_TARGET_AVX2
+#define V v3
+#define FR_RES_TARGET FR_TARGET_V3
 #define FR_RES_WIDE 16
 #include "fr_reservoir_hot_impl.h"
 #undef FR_RES_WIDE
 #undef V
 #undef FR_RES_TARGET
-#define V avx512
-#define FR_RES_TARGET FR_RES_TARGET_AVX512
+#define V v4
+#define FR_RES_TARGET FR_TARGET_V4
 #define FR_RES_WIDE 32
 #include "fr_reservoir_hot_impl.h"
 #undef FR_RES_WIDE
