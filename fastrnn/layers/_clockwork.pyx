@@ -21,8 +21,10 @@ from cython cimport floating
 from libc.string cimport memcpy, memset
 
 from fastrnn._core.blas cimport gemm, gemv
-from fastrnn._core.kernels cimport fr_fp_enter, fr_fp_leave
-from fastrnn.layers._loops cimport activate, activate_backward, numpy_dtype, project_inputs
+from fastrnn._core.kernels cimport (
+    fr_fp_enter, fr_fp_leave, rnn_activation_backward, rnn_activation_forward,
+)
+from fastrnn.layers._loops cimport numpy_dtype, project_inputs
 
 
 cdef inline void _copy_block(int B, int k, int H, const floating *src, floating *dst) noexcept nogil:
@@ -90,7 +92,7 @@ def clockwork_forward(tuple weights, const Py_ssize_t[::1] periods, Py_ssize_t f
                         gemm(False, True, rows, k, H - lo, <floating> 1, &hs[t, 0, lo], H,
                              &w_hh[lo, lo], H, <floating> 1, &hs[t + 1, 0, lo], H)
                     for b in range(rows):
-                        activate(act, &hs[t + 1, b, lo], k)
+                        rnn_activation_forward(act, &hs[t + 1, b, lo], k)
                 else:
                     _copy_block(rows, k, H, &hs[t, 0, lo], &hs[t + 1, 0, lo])
         fr_fp_leave(fpstate)
@@ -156,7 +158,7 @@ def clockwork_backward(tuple weights, const Py_ssize_t[::1] periods, tuple saved
                 lo = i * k
                 if t % periods[i] == 0:
                     for b in range(rows):
-                        activate_backward(act, &da[t, b, lo], &hs[t + 1, b, lo], k, clip)
+                        rnn_activation_backward(act, &da[t, b, lo], &hs[t + 1, b, lo], k, clip)
                     if rows == 1:
                         gemv(True, k, H - lo, <floating> 1, &w_hh[lo, lo], H,
                              &da[t, 0, lo], <floating> 1, carry + lo)

@@ -18,10 +18,10 @@ from libc.string cimport memset
 
 from fastrnn._core.blas cimport gemm
 from fastrnn._core.matmul cimport rows_times_matrix_acc
-from fastrnn._core.kernels cimport fr_fp_enter, fr_fp_leave
-from fastrnn.layers._loops cimport (
-    activate, activate_backward, input_side_gradients, numpy_dtype, project_inputs,
+from fastrnn._core.kernels cimport (
+    fr_fp_enter, fr_fp_leave, rnn_activation_backward, rnn_activation_forward,
 )
+from fastrnn.layers._loops cimport input_side_gradients, numpy_dtype, project_inputs
 
 
 def delay_forward(tuple weights, const Py_ssize_t[::1] delays, const floating[:, :, ::1] x,
@@ -66,7 +66,7 @@ def delay_forward(tuple weights, const Py_ssize_t[::1] delays, const floating[:,
             for j in range(K):
                 rows_times_matrix_acc(rows, H, H, &hs[row - delays[j], 0, 0], &w_hh_t[j, 0, 0],
                                       &hs[row, 0, 0])
-            activate(act, &hs[row, 0, 0], <Py_ssize_t> rows * H)
+            rnn_activation_forward(act, &hs[row, 0, 0], <Py_ssize_t> rows * H)
         fr_fp_leave(fpstate)
 
 
@@ -117,7 +117,7 @@ def delay_backward(tuple weights, const Py_ssize_t[::1] delays, tuple saved,
             row = M - 1 + t
             rows = batch_sizes[t - 1]
             # every later step has already added its delayed gradient here
-            activate_backward(act, &da[row, 0, 0], &hs[row, 0, 0], <Py_ssize_t> rows * H, clip)
+            rnn_activation_backward(act, &da[row, 0, 0], &hs[row, 0, 0], <Py_ssize_t> rows * H, clip)
             for j in range(K):
                 rows_times_matrix_acc(rows, H, H, &da[row, 0, 0], &w_hh[j, 0, 0],
                                       &da[row - delays[j], 0, 0])

@@ -1,8 +1,7 @@
 # cython: language_level=3
 """What the time loops of the single-kernel layers (leaky, Clockwork, delays)
-share: the two ends of every recurrent sweep, and the element-wise C kernels
-behind one fused name each, so that a loop names a kernel once and Cython
-picks its float (``_f``) or double (``_d``) version at compile time.
+share: the two ends of every recurrent sweep. (Their element-wise kernels,
+the activations among them, are the fused wrappers of fastrnn/_core/kernels.pxd.)
 
 Before the loop, the input projection of all T steps is one GEMM on top of
 the biases; after the backward sweep, the gradients of W_ih, of the bias and
@@ -11,38 +10,14 @@ of x are one GEMM each over all steps.
 from cython cimport floating
 
 from fastrnn._core.blas cimport gemm
-from fastrnn._core.kernels cimport (
-    fr_fill_rows_f, fr_fill_rows_d,
-    fr_rnn_act_fwd_f, fr_rnn_act_fwd_d, fr_rnn_act_bwd_f, fr_rnn_act_bwd_d,
-)
-
-
-cdef inline void activate(int act, floating *h, Py_ssize_t n) noexcept nogil:
-    """h = act(h) in place over n values (act: FR_ACT_TANH or FR_ACT_RELU)."""
-    if floating is float:
-        fr_rnn_act_fwd_f(act, h, n)
-    else:
-        fr_rnn_act_fwd_d(act, h, n)
-
-
-cdef inline void activate_backward(int act, floating *da, const floating *h, Py_ssize_t n,
-                                   floating clip) noexcept nogil:
-    """da (IN: dL/dh, clipped to [-clip, clip] when clip > 0; OUT: dL/da)
-    through h = act(a), given h."""
-    if floating is float:
-        fr_rnn_act_bwd_f(act, da, h, n, clip)
-    else:
-        fr_rnn_act_bwd_d(act, da, h, n, clip)
+from fastrnn._core.kernels cimport fill_rows
 
 
 cdef inline void project_inputs(int rows, int D, int width, const floating *x,
                                 const floating *w_ih, const floating *bias,
                                 floating *out) noexcept nogil:
     """out (rows x width) = bias + x (rows x D) @ w_ih^T, w_ih (width x D)."""
-    if floating is float:
-        fr_fill_rows_f(out, bias, rows, width)
-    else:
-        fr_fill_rows_d(out, bias, rows, width)
+    fill_rows(out, bias, rows, width)
     gemm(False, True, rows, width, D, <floating> 1, x, D, w_ih, D, <floating> 1, out, width)
 
 
