@@ -714,21 +714,22 @@ class Reversed:
         out = tm[index, np.arange(B)[None, :]]
         return np.ascontiguousarray(out if time_axis == 0 else out.transpose(1, 0, 2))
 
-    def forward(self, x: ArrayLike, state: Any = None, *, lengths: Optional[ArrayLike] = None
-                ) -> tuple[np.ndarray, Any]:
+    def forward(self, x: ArrayLike, hx: Any = None, lengths: Optional[ArrayLike] = None,
+                **former: Any) -> tuple[np.ndarray, Any]:
         """Run the wrapped layer over each sequence read backwards; the
-        arguments and results are those of the layer's ``forward``."""
+        arguments and results are those of the layer's ``forward`` (whose
+        former keyword names, passed on in ``former``, it still accepts)."""
         layer = self.layer
         x_tm, unbatched = layer._time_major_input(x)
         T, B, _ = x_tm.shape
         lengths = layer._check_lengths(lengths, T, B, unbatched)
         x_ext = layer._external_sequence(x_tm, unbatched)
-        y, final = layer.forward(self._reverse(x_ext, lengths, unbatched), state,
-                                 lengths=lengths)
+        y, final = layer.forward(self._reverse(x_ext, lengths, unbatched), hx,
+                                 lengths=lengths, **former)
         self._lengths = (lengths, unbatched, y.shape)
         return self._reverse(y, lengths, unbatched), final
 
-    def backward(self, dy: Optional[ArrayLike] = None, dstate: Any = None, **kwargs: Any
+    def backward(self, dy: Optional[ArrayLike] = None, dhx_n: Any = None, **kwargs: Any
                  ) -> tuple[np.ndarray, Any]:
         """BPTT of the last ``forward``; as the layer's ``backward``."""
         if self._lengths is None:
@@ -739,11 +740,11 @@ class Reversed:
             if dy.shape != y_shape:
                 raise ValueError(f"dy must have the shape of y, {y_shape}, got {dy.shape}")
             dy = self._reverse(dy, lengths, unbatched)
-        dx, dstate0 = self.layer.backward(dy, dstate, **kwargs)
-        return self._reverse(dx, lengths, unbatched), dstate0
+        dx, dhx = self.layer.backward(dy, dhx_n, **kwargs)
+        return self._reverse(dx, lengths, unbatched), dhx
 
-    def __call__(self, x: ArrayLike, state: Any = None, **kwargs: Any) -> tuple[np.ndarray, Any]:
-        return self.forward(x, state, **kwargs)
+    def __call__(self, x: ArrayLike, hx: Any = None, **kwargs: Any) -> tuple[np.ndarray, Any]:
+        return self.forward(x, hx, **kwargs)
 
     def __repr__(self) -> str:
         return f"Reversed({self.layer!r})"

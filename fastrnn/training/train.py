@@ -72,16 +72,20 @@ class Sequential:
         for part in self.parts.values():
             part.zero_grad()
 
-    def forward(self, x: ArrayLike, state: Any = None) -> tuple[np.ndarray, Any]:
-        y, state = self.recurrent.forward(x, state)
+    def forward(self, x: ArrayLike, hx: Any = None, **former: Any) -> tuple[np.ndarray, Any]:
+        """The recurrent layer's ``forward`` (whose former keyword names,
+        in ``former``, it passes on), then the output layer's."""
+        y, hx_n = self.recurrent.forward(x, hx, **former)
         if self.output is not None:
             y = self.output.forward(y)
-        return y, state
+        return y, hx_n
 
-    def backward(self, dout: ArrayLike, dstate: Any = None) -> tuple[np.ndarray, Any]:
+    def backward(self, dout: ArrayLike, dhx_n: Any = None, **former: Any
+                 ) -> tuple[np.ndarray, Any]:
+        """BPTT of the last ``forward``: (dx, dhx), as the recurrent layer's."""
         if self.output is not None:
             dout = self.output.backward(dout)
-        return self.recurrent.backward(dout, dstate)
+        return self.recurrent.backward(dout, dhx_n, **former)
 
     __call__ = forward
 
