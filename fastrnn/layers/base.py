@@ -583,9 +583,10 @@ class RecurrentBase(ParameterOwner):
         y_t : ndarray, (B, H) or (H,): the last layer's new state.
         hx : the new state.
         """
-        if options:   # the common streaming call skips the keyword checks
-            hx = self._accept_renamed("step", options, hx=hx)["hx"]
-            self._refuse_unknown("step", options, self._step_options)
+        if not options:   # the common streaming call: straight to the layer
+            return self._step(x_t, hx)
+        hx = self._accept_renamed("step", options, hx=hx)["hx"]
+        self._refuse_unknown("step", options, self._step_options)
         return self._step(x_t, hx, **options)
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[np.ndarray, Any]:
@@ -1058,20 +1059,34 @@ class RecurrentLayer(RecurrentBase):
             [self.params[k] for k in names], self.dtype == np.float64, threads)
         return self._plan
 
+    def step(self, x_t: ArrayLike, hx: Any = None, **options: Any) -> tuple[np.ndarray, Any]:
+        # RecurrentBase.step's contract, with the streaming fast path first: a
+        # step costs a couple of microseconds, so each Python call counts.
+        # StepPlan.step checks everything it trusts and returns None when it
+        # cannot take the call.
+        plan = self._plan
+        if plan is not None and not options:
+            if self._has_cell:
+                h, c = self._split_state(hx, "hx")
+                out = plan.step(self.params, x_t, h, c)
+                if out is not None:
+                    return out[0], (out[1], out[2])
+            else:
+                out = plan.step(self.params, x_t, hx, None)
+                if out is not None:
+                    return out[0], out[1]
+        return RecurrentBase.step(self, x_t, hx, **options)
+
+    step.__doc__ = RecurrentBase.step.__doc__
+
     def _step(self, x_t, hx):
-        h, c = self._split_state(hx, "hx")
-        y, h, c = self._stream(x_t, h, c)
+        h, c = self._split_state(hx, "hx") if self._has_cell else (hx, None)
+        y, h, c = self._step_slow_path(x_t, h, c)
         return (y, (h, c)) if self._has_cell else (y, h)
 
-    def _stream(self, x_t, h, c):
-        """(y_t, h, c) after one step, nothing allocated beyond them; the
-        fast path is all in StepPlan.step."""
-        plan = self._plan
-        if plan is not None:
-            out = plan.step(self.params, x_t, h, c)
-            if out is not None:
-                return out
-        # Slow path: check and convert everything, (re)build the plan.
+    def _step_slow_path(self, x_t, h, c):
+        """(y_t, h, c) after checking and converting everything, with the
+        step plan (re)built."""
         if self.bidirectional:
             raise ValueError("step() streams forward in time; a bidirectional layer "
                              "needs the whole sequence (use forward)")
@@ -1083,6 +1098,7 @@ class RecurrentLayer(RecurrentBase):
         if c is not None:
             c = as_float_array(c, "hx[1]", self.dtype, shape=shape)
         self._check_arrays()
+        plan = self._plan
         if plan is None or plan.B != B or not plan.matches(self.params):
             plan = self._new_step_plan(B)
         return plan.step(self.params, x, h, c)
