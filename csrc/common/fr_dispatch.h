@@ -20,7 +20,8 @@
  * Two ways to use it, one choice of level:
  *
  *   FR_MULTIVERSION before a function whose body is the same C for every
- *   level: GCC compiles it once per level (target_clones) and the dynamic
+ *   level: GCC compiles it once per level it is worth a clone for (v3 and
+ *   the baseline, see below) and the dynamic
  *   loader binds the call to the clone for this CPU (an ifunc resolved at
  *   load time, no test per call).
  *
@@ -60,8 +61,15 @@ enum {
     && defined(__has_attribute) && !defined(FASTRNN_PORTABLE)
 #if __has_attribute(target_clones) && __GNUC__ >= 12
 #define FR_HAVE_ISA_CLONES 1
+/* No v4 clone for the element-wise families: measured side by side
+ * (bench/compare_builds.py, AMD EPYC with AVX-512, 2026-12-01), their v4
+ * clones ran the B = 1 LSTM and GRU forward passes 6-13% slower than the v3
+ * ones (the small mat-vec product and cell updates over H = 64 gain no width)
+ * and the B = 32, H = 256 LSTM forward 9% faster. Until the gated-cell
+ * engine chooses its kernels by size, they keep the v3 clones they had; the
+ * reservoir's register-blocked loops take v4 through FR_TARGET_V4. */
 #define FR_MULTIVERSION \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+    __attribute__((target_clones("arch=x86-64-v3", "default")))
 #define FR_TARGET_V3 __attribute__((target("arch=x86-64-v3")))
 #define FR_TARGET_V4 __attribute__((target("arch=x86-64-v4")))
 #endif

@@ -72,7 +72,7 @@ def test_build_flag_says_which_kernels_were_built():
     # PORTABLE_BUILD must tell the truth about the binary: the x86-64 build
     # carries the ISA-level clones of the kernels, the portable one none.
     binary = pathlib.Path(_cpu.__file__).read_bytes()
-    has_clones = b".arch_x86_64_v3" in binary and b".arch_x86_64_v4" in binary
+    has_clones = b".arch_x86_64_v3" in binary
     assert has_clones == cpu.HAS_ISA_CLONES
     if cpu.PORTABLE_BUILD:
         assert not has_clones
