@@ -218,21 +218,21 @@ def _partition_esn(esn, items, warmup):
     readout = _blank_like(esn.readout)
     res = esn.reservoir
     was_initialised = res.Win is not None
-    start_state, start_y = res.state.copy(), esn._y_last
+    start = esn._loop_state()
     n = 0
     for x, y, label in items:
         with _about(label):
-            res.state = start_state.copy()
-            esn._y_last = start_y
+            esn._set_loop_state(*start)
             feats, targets = esn._series_features(_load(x), _load(y), warmup)
             readout.partial_fit(feats, targets)
         n += 1
     if not n:
         return _Partial(None, 0)
     # The last series of a batch is its last column.
-    state = res.state if res.state.ndim == 1 else res.state[-1].copy()
-    y_last = None if esn._y_last is None else esn._y_last[-1:].copy()
-    return _Partial(readout, n, (state, y_last, esn._single, esn._n_outputs),
+    state, y_last = esn._loop_state()
+    state = state if state.ndim == 1 else state[-1]
+    y_last = None if y_last is None else y_last[-1:]
+    return _Partial(readout, n, (state, y_last, *esn._output_layout()),
                     _drawn_matrices(res, was_initialised))
 
 
@@ -458,8 +458,8 @@ def fit_esn(esn: ESN, X: SeriesCollection, Y: Optional[SeriesCollection] = None,
     _solve_into(esn.readout, total.readout)
     _adopt_matrices(esn.reservoir, total.matrices)
     state, y_last, single, n_outputs = total.tail
-    esn.reservoir.state = state
-    esn._y_last, esn._single, esn._n_outputs = y_last, single, n_outputs
+    esn._set_loop_state(state, y_last)
+    esn._set_output_layout(single, n_outputs)
     return esn
 
 
@@ -528,7 +528,8 @@ def _start_of(model, rows=None):
             return a
         return a[rows[0]:rows[1]]
     if isinstance(model, ESN):
-        return pick(model.reservoir.state).copy(), pick(model._y_last)
+        state, y_last = model._loop_state()
+        return pick(state), pick(y_last)
     if isinstance(model, Reservoir):
         return pick(model.state).copy()
     return None
@@ -539,10 +540,7 @@ def _output_of(model, x, start, block):
     ``reservoir.run``, the first output of ``forward``, or ``predict``.
     A ``block`` is time-major (T, b, D) whatever the model's own layout."""
     if isinstance(model, ESN):
-        # Copies of both: a closed-loop run writes its last output into the
-        # array held as ``_y_last`` in place (fastrnn/reservoir/esn.py's _free_run).
-        model.reservoir.state = start[0].copy()
-        model._y_last = None if start[1] is None else start[1].copy()
+        model._set_loop_state(*start)     # copies: a closed loop writes into them
         return model.predict(x)
     if block or isinstance(model, Reservoir):
         return _layer_states(model, x, start)
@@ -892,17 +890,16 @@ def _evaluate(params, ridges, train, valid, options):
     train = (_loaded(train[0], "train X"), _loaded(train[1], "train Y"))
     valid = (_loaded(valid[0], "valid X"), _loaded(valid[1], "valid Y"))
     esn = _build_esn(params, ridges[0], options)
-    res, warmup = esn.reservoir, options["warmup"]
-    start_state, start_y = res.state.copy(), esn._y_last
+    warmup = options["warmup"]
+    start = esn._loop_state()
     feats, targets = [], []
     for i, (x, y) in enumerate(zip(*train)):
         with _about(f"train X[{i}]"):
-            res.state = start_state.copy()
-            esn._y_last = start_y
+            esn._set_loop_state(*start)
             f, t = esn._series_features(x, y, warmup)
         feats.append(f)
         targets.append(t)
-    fitted_state, fitted_y = res.state.copy(), esn._y_last
+    fitted = esn._loop_state()
     shared = _blank_like(esn.readout).partial_fit(feats, targets)
     scores = []
     for ridge in ridges:
@@ -920,10 +917,7 @@ def _evaluate(params, ridges, train, valid, options):
             for w in caught:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         esn.readout = readout
-        # A copy of the last output too: the closed loop of a feedback ESN
-        # overwrites the array held as _y_last in place.
-        res.state = fitted_state.copy()
-        esn._y_last = None if fitted_y is None else fitted_y.copy()
+        esn._set_loop_state(*fitted)
         scores.append(_score(esn, valid, options["metric"]))
     return scores
 

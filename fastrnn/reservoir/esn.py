@@ -72,6 +72,25 @@ class ESN:
         self._y_last = None
         return self
 
+    # ---------------------------------------- package-internal (fastrnn.dask)
+    def _loop_state(self):
+        """(reservoir state, last output or None): where the next call starts,
+        as copies (the closed loop overwrites the last output in place)."""
+        y = self._y_last
+        return self.reservoir.state.copy(), None if y is None else y.copy()
+
+    def _set_loop_state(self, state, y_last):
+        """Start the next call from ``state`` and ``y_last`` (copied)."""
+        self.reservoir.state = np.array(state, copy=True)
+        self._y_last = None if y_last is None else np.array(y_last, copy=True)
+
+    def _output_layout(self):
+        """(single, n_outputs): how the fitted targets were shaped."""
+        return self._single, self._n_outputs
+
+    def _set_output_layout(self, single, n_outputs):
+        self._single, self._n_outputs = single, n_outputs
+
     def _inputs(self, X, T=None, name="X"):
         """X (or None) -> (T, B, D) float array and the unbatched flag."""
         if X is None:
@@ -189,7 +208,8 @@ class ESN:
     def _series_features(self, x, y, warmup):
         """The readout's features and targets for one series (or one batch
         of series) after ``warmup`` steps, the reservoir teacher-forced from
-        its current state; ``fastrnn.dask`` runs this on its workers."""
+        its current state; ``fastrnn.dask`` runs this on its workers
+        (package-internal)."""
         y_arr = np.asarray(y)
         u, _ = self._inputs(x, T=y_arr.shape[0] if y_arr.ndim else None)
         T, B = u.shape[:2]
