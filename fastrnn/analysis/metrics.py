@@ -184,8 +184,9 @@ def valid_prediction_time(y_true: ArrayLike, y_pred: ArrayLike, *, dt: float = 1
 
     the valid prediction time is dt * k, k the number of leading steps with
     e(t) <= threshold, i.e. the time of the first step whose error exceeds
-    the threshold. Gauthier et al. (2021) measure their forecasts this way,
-    in Lyapunov times.
+    the threshold. It is usually quoted in Lyapunov times (Pathak et al.
+    2018), beside the NRMSE over one Lyapunov time that Gauthier et al.
+    (2021) report for next-generation reservoir computing.
 
     Parameters
     ----------
