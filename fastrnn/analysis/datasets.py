@@ -1,18 +1,23 @@
 """Standard time series of reservoir computing, generated (nothing is
-downloaded): Mackey-Glass, NARMA, Lorenz, and the memory-capacity task.
+downloaded): Mackey-Glass, NARMA, Lorenz, the memory-capacity task, and,
+under the names and defaults of ``reservoirpy.datasets``, the Hénon and
+logistic maps, Rössler, Lorenz-96, Kuramoto-Sivashinsky, the multiple
+superimposed oscillators and the `to_forecasting` windowing helper.
 
-Every function returns float64 arrays shaped (n, features).
+Every generator returns float64 arrays shaped (n_timesteps, n_features).
 """
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from fastrnn._core.validation import (
+    as_array,
     as_float_array,
+    check_bool,
     check_choice,
     check_finite,
     check_random_state,
@@ -253,3 +258,431 @@ def memory_capacity_task(n: int, max_delay: int = 40, *, low: float = -0.8, high
     for k in range(1, min(max_delay, n) + 1):
         y[k:, k - 1] = u[:n - k]
     return u[:, None], y
+
+
+# ---- the data sets of reservoirpy.datasets, under its names and defaults ----
+
+def _initial_state(x0: ArrayLike, size: int) -> np.ndarray:
+    return check_finite(as_float_array(x0, "x0", np.float64, shape=(size,)), "x0").copy()
+
+
+def _diverged(system: str, **params) -> ValueError:
+    settings = ", ".join(f"{k}={v}" for k, v in params.items())
+    remedy = "choose other parameters" + (" or a smaller step h" if "h" in params else "")
+    return ValueError(f"the {system} series leaves the float64 range with {settings}: {remedy}")
+
+
+def henon_map(n_timesteps: int, a: float = 1.4, b: float = 0.3,
+              x0: ArrayLike = (0.0, 0.0)) -> np.ndarray:
+    """The Hénon (1976) map.
+
+        x(n+1) = 1 - a x(n)^2 + y(n),   y(n+1) = b x(n)
+
+    Parameters
+    ----------
+    n_timesteps : int
+        Number of points returned; the first is ``x0``.
+    a, b : float
+        The classic chaotic attractor is a = 1.4, b = 0.3.
+    x0 : array_like (2,)
+        Initial point (x(0), y(0)).
+
+    Returns
+    -------
+    ndarray (n_timesteps, 2): columns x, y. Same numbers as
+    ``reservoirpy.datasets.henon_map`` with the same arguments.
+    """
+    n_timesteps = check_size(n_timesteps, "n_timesteps")
+    a, b = check_real(a, "a"), check_real(b, "b")
+    x, y = _initial_state(x0, 2).tolist()
+    # A map is sequential in time; Python floats are the fastest scalars.
+    # x ** 2 (libm's pow), not x * x: the two differ in the last bit for some
+    # x, and pow is what ReservoirPy's numbers come from.
+    xs, ys = [x], [y]
+    try:
+        for _ in range(n_timesteps - 1):
+            x, y = 1.0 - a * x ** 2 + y, b * x
+            xs.append(x)
+            ys.append(y)
+    except OverflowError:
+        raise _diverged("Hénon map", a=a, b=b, x0=(xs[0], ys[0])) from None
+    out = np.empty((n_timesteps, 2))
+    out[:, 0] = xs[:n_timesteps]
+    out[:, 1] = ys[:n_timesteps]
+    if not np.all(np.isfinite(out)):
+        raise _diverged("Hénon map", a=a, b=b, x0=(xs[0], ys[0]))
+    return out
+
+
+def logistic_map(n_timesteps: int, r: float = 3.9, x0: float = 0.5) -> np.ndarray:
+    """The logistic map (May 1976), x(n+1) = r x(n) (1 - x(n)).
+
+    Parameters
+    ----------
+    n_timesteps : int
+        Number of points returned; the first is ``x0``.
+    r : float > 0
+        Growth rate (chaotic for most r in [3.57, 4]).
+    x0 : float in (0, 1)
+        Initial value.
+
+    Returns
+    -------
+    ndarray (n_timesteps, 1). Same numbers as
+    ``reservoirpy.datasets.logistic_map`` with the same arguments.
+    """
+    n_timesteps = check_size(n_timesteps, "n_timesteps")
+    r = check_real(r, "r", low=0.0, low_open=True)
+    x = check_real(x0, "x0", low=0.0, high=1.0, low_open=True, high_open=True)
+    xs = [x]
+    for _ in range(n_timesteps - 1):
+        x = r * x * (1.0 - x)
+        xs.append(x)
+    out = np.asarray(xs[:n_timesteps], dtype=np.float64).reshape(n_timesteps, 1)
+    if not np.all(np.isfinite(out)):   # r > 4 leaves [0, 1] and runs to -inf
+        raise _diverged("logistic map", r=r, x0=xs[0])
+    return out
+
+
+def _rk4_samples(f, state: np.ndarray, h: float, n_samples: int, substeps: int
+                 ) -> np.ndarray:
+    """Classical Runge-Kutta with step h / substeps; row i is the state at
+    time i * h (row 0 is the initial state). ``f`` maps an (m,) array to
+    its time derivative."""
+    dt = h / substeps
+    out = np.empty((n_samples, state.shape[0]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(n_samples):
+            out[i] = state
+            for _ in range(substeps):
+                k1 = f(state)
+                k2 = f(state + (0.5 * dt) * k1)
+                k3 = f(state + (0.5 * dt) * k2)
+                k4 = f(state + dt * k3)
+                state = state + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+    return out
+
+
+def _check_ode_sampling(n_timesteps, h, substeps, warmup=0):
+    n_timesteps = check_size(n_timesteps, "n_timesteps")
+    h = check_real(h, "h", low=0.0, low_open=True)
+    substeps = check_size(substeps, "substeps", minimum=1)
+    warmup = check_size(warmup, "warmup")
+    if warmup > n_timesteps:
+        raise ValueError(f"warmup must be at most n_timesteps = {n_timesteps}, got {warmup}")
+    check_total(n_timesteps * substeps, "the integration steps n_timesteps * substeps")
+    return n_timesteps, h, substeps, warmup
+
+
+def rossler(n_timesteps: int, a: float = 0.2, b: float = 0.2, c: float = 5.7,
+            x0: ArrayLike = (-0.1, 0.0, 0.02), h: float = 0.1, *,
+            substeps: int = 10) -> np.ndarray:
+    """The Rössler (1976) attractor.
+
+        dx/dt = -y - z,   dy/dt = x + a y,   dz/dt = b + z (x - c)
+
+    Parameters
+    ----------
+    n_timesteps : int
+        Number of samples; sample i is the state at time i * h (sample 0 is
+        ``x0``).
+    a, b, c : float
+        The defaults give the classic chaotic band.
+    x0 : array_like (3,)
+    h : float
+        Time between two samples.
+    substeps : int
+        Classical Runge-Kutta steps per sample (step h / substeps; the
+        default, 0.01 time units, keeps the global error near 1e-9 over
+        tens of time units).
+
+    Returns
+    -------
+    ndarray (n_timesteps, 3): columns x, y, z.
+
+    Notes
+    -----
+    Same names, defaults and initial condition as
+    ``reservoirpy.datasets.rossler``, which integrates with SciPy's adaptive
+    RK45 at its default tolerance (rtol 1e-3) and samples at
+    ``linspace(0, n_timesteps * h, n_timesteps)`` (an interval slightly above
+    h); here the interval is exactly h and the integration is accurate, so
+    the two agree only to the accuracy of that integration.
+    """
+    n_timesteps, h, substeps, _ = _check_ode_sampling(n_timesteps, h, substeps)
+    a, b, c = check_real(a, "a"), check_real(b, "b"), check_real(c, "c")
+    state = _initial_state(x0, 3)
+
+    def rossler_rate(s):
+        return np.array([-s[1] - s[2], s[0] + a * s[1], b + s[2] * (s[0] - c)])
+
+    out = _rk4_samples(rossler_rate, state, h, n_timesteps, substeps)
+    if not np.all(np.isfinite(out)):
+        raise _diverged("Rössler", a=a, b=b, c=c, h=h, substeps=substeps)
+    return out
+
+
+def lorenz96(n_timesteps: int, warmup: int = 0, N: int = 36, F: float = 8.0,
+             dF: float = 0.01, h: float = 0.01, x0: Optional[ArrayLike] = None, *,
+             substeps: int = 1) -> np.ndarray:
+    """The Lorenz (1996) model on a ring of N sites.
+
+        dx_i/dt = (x_{i+1} - x_{i-2}) x_{i-1} - x_i + F,   indices mod N
+
+    Parameters
+    ----------
+    n_timesteps : int
+        Samples computed; sample i is the state at time i * h (sample 0 is
+        the initial state).
+    warmup : int
+        Leading samples dropped (the transient); n_timesteps - warmup rows
+        are returned.
+    N : int >= 4
+        Number of sites.
+    F : float
+        Forcing (8 gives chaos).
+    dF : float
+        Perturbation of the first site when ``x0`` is None: the initial state
+        is F everywhere but F + dF at site 0 (the uniform state F is a fixed
+        point).
+    h : float
+        Time between two samples.
+    x0 : array_like (N,), optional
+    substeps : int
+        Classical Runge-Kutta steps per sample (step h / substeps).
+
+    Returns
+    -------
+    ndarray (n_timesteps - warmup, N)
+
+    Notes
+    -----
+    Same names, defaults and initial condition as
+    ``reservoirpy.datasets.lorenz96``. ReservoirPy 0.4.2 samples its series
+    at times ``linspace(0, (warmup + n_timesteps) * h**2, n_timesteps)``
+    (h enters twice), i.e. far more finely than h; here sample i is at time
+    i * h, as documented there, so the numbers differ.
+    """
+    n_timesteps, h, substeps, warmup = _check_ode_sampling(n_timesteps, h, substeps, warmup)
+    N = check_size(N, "N", minimum=4)
+    F, dF = check_real(F, "F"), check_real(dF, "dF")
+    if x0 is None:
+        state = np.full(N, F)
+        state[0] += dF
+    else:
+        state = _initial_state(x0, N)
+    ahead, back1, back2 = np.roll(np.arange(N), -1), np.roll(np.arange(N), 1), \
+        np.roll(np.arange(N), 2)
+
+    def lorenz96_rate(x):
+        return (x[ahead] - x[back2]) * x[back1] - x + F
+
+    out = _rk4_samples(lorenz96_rate, state, h, n_timesteps, substeps)
+    if not np.all(np.isfinite(out)):
+        raise _diverged("Lorenz-96", N=N, F=F, h=h, substeps=substeps)
+    return out[warmup:].copy()
+
+
+def _etdrk4_coefficients(L: np.ndarray, h: float, contour_points: int):
+    """The ETDRK4 coefficients of Cox and Matthews (2002) for the diagonal
+    linear operator L, evaluated by Kassam and Trefethen's (2005, eq. 2.5)
+    contour means: each phi-function of z = h L is averaged over points on
+    the unit circle around z, which avoids the cancellation of the direct
+    formulas where |z| is small."""
+    roots = np.exp(1j * np.pi * (np.arange(1, contour_points + 1) - 0.5) / contour_points)
+    z = h * L[:, None] + roots[None, :]
+    ez = np.exp(z)
+    e_half = np.exp(h * L / 2)
+    q = h * np.real(np.mean((np.exp(z / 2) - 1) / z, axis=1))
+    f1 = h * np.real(np.mean((-4 - z + ez * (4 - 3 * z + z * z)) / z**3, axis=1))
+    f2 = h * np.real(np.mean((2 + z + ez * (z - 2)) / z**3, axis=1))
+    f3 = h * np.real(np.mean((-4 - 3 * z - z * z + ez * (4 - z)) / z**3, axis=1))
+    return np.exp(h * L), e_half, q, f1, f2, f3
+
+
+def kuramoto_sivashinsky(n_timesteps: int, warmup: int = 0, N: int = 128, M: float = 16,
+                         x0: Optional[ArrayLike] = None, h: float = 0.25, *,
+                         contour_points: int = 16) -> np.ndarray:
+    """The Kuramoto-Sivashinsky equation on a periodic domain, by ETDRK4.
+
+        u_t = -u u_x - u_xx - u_xxxx,   x in [0, 2 pi M), periodic
+
+    integrated in Fourier space (N modes) with the fourth-order exponential
+    time-differencing Runge-Kutta scheme of Cox and Matthews (2002), its
+    coefficients computed as Kassam and Trefethen (2005, section 3).
+
+    Parameters
+    ----------
+    n_timesteps : int
+        Steps computed; row i is u at time i * h on the N grid points
+        (row 0 is the initial condition).
+    warmup : int
+        Leading rows dropped: n_timesteps - warmup rows are returned.
+    N : int
+        Grid points (an even number >= 4).
+    M : float
+        Domain length / (2 pi): the default 16 is the [0, 32 pi] domain of
+        Kassam and Trefethen (2005).
+    x0 : array_like (N,), optional
+        Initial u on the grid x_j = 2 pi M j / N, j = 1..N; by default
+        cos(x/M) (1 + sin(x/M)), as Kassam and Trefethen.
+    h : float
+        Time step (and time between rows).
+    contour_points : int
+        Points of the contour means for the ETDRK4 coefficients (16 as
+        Kassam and Trefethen; ReservoirPy uses M points).
+
+    Returns
+    -------
+    ndarray (n_timesteps - warmup, N)
+
+    Notes
+    -----
+    The mean of u (the zero mode) is conserved exactly: the equation
+    conserves it, and both the linear and the nonlinear terms vanish on it.
+    Same names, defaults and initial condition as
+    ``reservoirpy.datasets.kuramoto_sivashinsky``; the numbers agree with it
+    to rounding over the first steps, then part as chaos amplifies rounding
+    (this uses real FFTs, a different rounding).
+    """
+    n_timesteps, h, _, warmup = _check_ode_sampling(n_timesteps, h, 1, warmup)
+    N = check_size(N, "N", minimum=4)
+    if N % 2:
+        raise ValueError(f"N must be even, got {N}")
+    M = check_real(M, "M", low=0.0, low_open=True)
+    contour_points = check_size(contour_points, "contour_points", minimum=1)
+    check_total(n_timesteps * N, "n_timesteps * N")
+    if x0 is None:
+        grid = 2 * np.pi * M * np.arange(1, N + 1) / N
+        u = np.cos(grid / M) * (1 + np.sin(grid / M))
+    else:
+        u = _initial_state(x0, N)
+    # Wavenumbers of the rfft modes 0..N/2 on a domain of length 2 pi M; the
+    # Nyquist mode's odd derivative is set to 0, as is usual for a real
+    # field (Trefethen 2000, ch. 3).
+    k = np.arange(N // 2 + 1) / M
+    k[-1] = 0.0
+    L = k**2 - k**4
+    E, E2, Q, f1, f2, f3 = _etdrk4_coefficients(L, h, contour_points)
+    g = -0.5j * k     # -u u_x = -(u^2)_x / 2
+
+    def nonlinear(v):
+        return g * np.fft.rfft(np.fft.irfft(v, N) ** 2)
+
+    out = np.empty((n_timesteps, N))
+    v = np.fft.rfft(u)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(n_timesteps):
+            out[i] = np.fft.irfft(v, N)
+            Nv = nonlinear(v)
+            a = E2 * v + Q * Nv
+            Na = nonlinear(a)
+            b = E2 * v + Q * Na
+            Nb = nonlinear(b)
+            c = E2 * a + Q * (2 * Nb - Nv)
+            Nc = nonlinear(c)
+            v = E * v + Nv * f1 + 2 * (Na + Nb) * f2 + Nc * f3
+    if not np.all(np.isfinite(out)):
+        raise _diverged("Kuramoto-Sivashinsky", N=N, M=M, h=h)
+    return out[warmup:].copy()
+
+
+def mso(n_timesteps: int, freqs: Sequence[float], normalize: bool = True) -> np.ndarray:
+    """Multiple superimposed oscillators (Jaeger 2004; Jaeger et al. 2007):
+
+        y(t) = sum_i sin(f_i t),   t = 0, 1, ..., n_timesteps - 1
+
+    Parameters
+    ----------
+    n_timesteps : int
+    freqs : sequence of float
+        Angular frequencies f_i (per step); MSO2 is (0.2, 0.311), MSO8 adds
+        0.42, 0.51, 0.63, 0.74, 0.85, 0.97 (Roeschies and Igel 2010).
+    normalize : bool
+        Scale the series linearly onto [-1, 1].
+
+    Returns
+    -------
+    ndarray (n_timesteps, 1). Same numbers as ``reservoirpy.datasets.mso``.
+    """
+    n_timesteps = check_size(n_timesteps, "n_timesteps", minimum=1)
+    normalize = check_bool(normalize, "normalize")
+    f = check_finite(as_float_array(freqs, "freqs", np.float64, ndim=1), "freqs")
+    if f.size == 0:
+        raise ValueError("freqs must hold at least one frequency")
+    t = np.arange(n_timesteps, dtype=np.float64)
+    y = np.zeros(n_timesteps)
+    for fi in f:   # summed in order, one vectorised sine per frequency
+        y += np.sin(fi * t)
+    if normalize:
+        lo, hi = y.min(), y.max()
+        if hi == lo:
+            raise ValueError("cannot normalize a constant series (n_timesteps=1 or all "
+                             "frequencies multiples of 2 pi)")
+        y = (2 * y - lo - hi) / (hi - lo)
+    return y[:, None]
+
+
+def mso2(n_timesteps: int, normalize: bool = True) -> np.ndarray:
+    """`mso` with the frequencies 0.2 and 0.311 (Jaeger 2004)."""
+    return mso(n_timesteps, (0.2, 0.311), normalize)
+
+
+def mso8(n_timesteps: int, normalize: bool = True) -> np.ndarray:
+    """`mso` with the eight frequencies of Roeschies and Igel (2010)."""
+    return mso(n_timesteps, (0.2, 0.311, 0.42, 0.51, 0.63, 0.74, 0.85, 0.97), normalize)
+
+
+def to_forecasting(timeseries: Union[ArrayLike, list], forecast: int = 1,
+                   test_size: Union[int, float, None] = None) -> tuple:
+    """Pair each time step with the value ``forecast`` steps ahead.
+
+    X = series[:-forecast] and y = series[forecast:] along the time axis
+    (axis -2), so y[t] is the target ``forecast`` steps after input X[t].
+
+    Parameters
+    ----------
+    timeseries : array_like (n_timesteps, n_features) or (n_series, n_timesteps, n_features), or a list of such arrays
+        A list is split array by array (the results are lists).
+    forecast : int >= 1
+        Steps between an input and its target.
+    test_size : int or float, optional
+        The last ``test_size`` pairs (an int), or a fraction of
+        ``n_timesteps`` (a float in [0, 1), rounded), form a test set.
+
+    Returns
+    -------
+    (X, y), or (X_train, X_test, y_train, y_test) when ``test_size`` is
+    given: views of ``timeseries`` (no copies), as
+    ``reservoirpy.datasets.to_forecasting``. Unlike ReservoirPy, a
+    ``test_size`` that comes to 0 pairs still returns four arrays (the test
+    ones empty).
+    """
+    if isinstance(timeseries, list):
+        parts = [to_forecasting(series, forecast, test_size) for series in timeseries]
+        return tuple(list(column) for column in zip(*parts))
+    series = as_array(timeseries, "timeseries")
+    if series.dtype.kind not in "biuf":
+        raise TypeError(f"timeseries must hold real numbers, got dtype {series.dtype}")
+    if series.ndim not in (2, 3):
+        raise ValueError("timeseries must be (n_timesteps, n_features) or (n_series, "
+                         f"n_timesteps, n_features), got shape {series.shape}")
+    n_timesteps = series.shape[-2]
+    forecast = check_size(forecast, "forecast", minimum=1)
+    if forecast >= n_timesteps:
+        raise ValueError(f"forecast must be less than the {n_timesteps} time steps of "
+                         f"timeseries, got {forecast}")
+    pairs = n_timesteps - forecast
+    X, y = series[..., :-forecast, :], series[..., forecast:, :]
+    if test_size is None:
+        return X, y
+    if isinstance(test_size, (float, np.floating)):
+        test_size = check_real(test_size, "test_size", low=0.0, high=1.0, high_open=True)
+        n_test = round(n_timesteps * test_size)
+    else:
+        n_test = check_size(test_size, "test_size")
+    if n_test >= pairs:
+        raise ValueError(f"test_size leaves no training pairs: {n_test} test pairs of the "
+                         f"{pairs} (n_timesteps - forecast)")
+    cut = pairs - n_test
+    return X[..., :cut, :], X[..., cut:, :], y[..., :cut, :], y[..., cut:, :]
