@@ -27,7 +27,9 @@ to_onnx             RNN/LSTM/GRU (and a Sequential with a Linear head) as an ONN
 Reservoir           leaky echo state reservoir, sparse CSR or dense W (10.7.1, eq. 10.7)
 Ridge, RLS          linear readouts: streamed ridge regression, recursive least squares
 ESN                 reservoir + readout, with output feedback and generation
-datasets, metrics   Mackey-Glass, NARMA, Lorenz, memory task; nrmse, rsquare, memory_capacity
+datasets, metrics   Mackey-Glass, NARMA, Lorenz, Rossler, Lorenz-96, Kuramoto-Sivashinsky,
+                    Henon and logistic maps, MSO, memory task, to_forecasting; nrmse, mae,
+                    rsquare, memory_capacity, valid_prediction_time, effective_spectral_radius
 NotFittedError      raised by a call made too early (predict before fit, backward before
                     forward); a ValueError and an AttributeError, as in scikit-learn
 
