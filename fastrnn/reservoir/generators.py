@@ -35,12 +35,23 @@ __all__ = ["ring", "cycle_with_jumps", "cycle_input_weights", "small_world", "or
            "uniform", "normal", "by_name"]
 
 
-def _scaled(W, sr, name):
-    """W rescaled to spectral radius ``sr`` as `Reservoir` does (None: as is)."""
+def _dense_radius(W):
+    """The largest eigenvalue modulus from all the eigenvalues: what
+    `spectral_radius` falls back to when ARPACK fails, called directly for
+    matrices whose eigenvalues all share one modulus (no gap for ARPACK to
+    converge on: it would spend its whole iteration budget, 100 N restarts,
+    before the fallback)."""
+    return float(np.max(np.abs(np.linalg.eigvals(W))))
+
+
+def _scaled(W, sr, name, *, v0=None, measure=None):
+    """W rescaled to spectral radius ``sr`` as `Reservoir` does (None: as is):
+    multiplied by sr / the radius measured by `spectral_radius` (started from
+    ``v0``), or by ``measure``."""
     if sr is None:
         return W
     sr = check_real(sr, "sr", low=0.0, low_open=True)
-    measured = spectral_radius(W)
+    measured = spectral_radius(W, v0=v0) if measure is None else measure(W)
     if measured == 0.0:
         raise ValueError(f"the {name} matrix has spectral radius 0 (it is nilpotent) and "
                          f"cannot be rescaled to sr={sr}; pass sr=None")
@@ -53,8 +64,8 @@ def _csr(rows, cols, values, n, dtype):
     return W
 
 
-def _finish(W, sr, name, dtype):
-    W = _scaled(W, sr, name)
+def _finish(W, sr, name, dtype, **measuring):
+    W = _scaled(W, sr, name, **measuring)
     return W.astype(dtype)
 
 
@@ -86,7 +97,10 @@ def ring(units: int, *, sr: Optional[float] = None, weight: float = 1.0,
     dtype = check_dtype(dtype)
     source = np.arange(N)
     W = _csr((source + 1) % N, source, np.full(N, weight), N, dtype)
-    return _finish(W, sr, "ring", dtype)
+    # All N eigenvalues have modulus |r|, which leaves ARPACK no gap; but
+    # the vector of ones is an eigenvector (every row holds one r), from
+    # which it converges at once.
+    return _finish(W, sr, "ring", dtype, v0=np.ones(N))
 
 
 def _jump_pairs(N, jump):
@@ -310,7 +324,7 @@ def orthogonal(units: int, *, sr: Optional[float] = None, seed: SeedLike = None,
     gaussian = check_random_state(seed).standard_normal((N, N))
     q, r = np.linalg.qr(gaussian)
     q *= np.where(np.diag(r) < 0, -1.0, 1.0)
-    return _finish(q, sr, "orthogonal", dtype)
+    return _finish(q, sr, "orthogonal", dtype, measure=_dense_radius)
 
 
 def _random_sparse_square(units, connectivity, sr, seed, dtype, values, name):
