@@ -75,7 +75,7 @@ def ring(units: int, *, sr: Optional[float] = None, weight: float = 1.0,
 
     Unit i feeds unit i + 1 (mod N) with one weight r: W[(i + 1) % N, i] = r
     and no other nonzero (ReservoirPy's ``ring``). Its eigenvalues are
-    r times the N-th roots of unity, so its spectral radius is |r|.
+    r times the N-th roots of unity, so its spectral radius is abs(r).
 
     Parameters
     ----------
