@@ -26,6 +26,9 @@ from_onnx           an ONNX model's LSTM/GRU/RNN nodes as layers (needs fastrnn[
 to_onnx             RNN/LSTM/GRU (and a Sequential with a Linear head) as an ONNX file
 Reservoir           leaky echo state reservoir, sparse CSR or dense W (10.7.1, eq. 10.7)
 Ridge, RLS          linear readouts: streamed ridge regression, recursive least squares
+LMS                 least-mean-squares online readout (Widrow & Hoff 1960)
+generators          reservoir matrices: cycle (Rodan & Tino 2011), cycle with jumps (2012),
+                    small-world, orthogonal, uniform and normal sparse
 ESN                 reservoir + readout, with output feedback and generation
 datasets, metrics   Mackey-Glass, NARMA, Lorenz, Rossler, Lorenz-96, Kuramoto-Sivashinsky,
                     Henon and logistic maps, MSO, memory task, to_forecasting; nrmse, mae,
@@ -60,7 +63,7 @@ from fastrnn.analysis import datasets, diagnostics, metrics, tasks
 from fastrnn.io import load, save
 from fastrnn.layers import GRU, LSTM, RNN, ClockworkRNN, DelayRNN, LeakyRNN, Linear
 from fastrnn.onnx import from_onnx, to_onnx
-from fastrnn.reservoir import ESN, RLS, Reservoir, Ridge
+from fastrnn.reservoir import ESN, LMS, RLS, Reservoir, Ridge, generators
 from fastrnn.training import (
     SGD, Adam, Sequential, clip_grad_norm, clip_grad_value, global_norm, init, losses, optim,
     train,
@@ -120,6 +123,8 @@ __all__ = [
     "Reservoir",
     "Ridge",
     "RLS",
+    "LMS",
+    "generators",
     "ESN",
     "datasets",
     "metrics",

@@ -4,13 +4,15 @@
 ``reservoir.py`` holds the reservoir (its matrices, checks, and the open and
 closed loops), ``readout.py`` the linear readouts (streamed ridge regression,
 recursive least squares), ``esn.py`` the model joining them, which runs the
-closed loop through the reservoir's package-internal ``_run_closed_loop``.
+closed loop through the reservoir's package-internal ``_run_closed_loop``;
+``generators.py`` the matrices other than the default random sparse W.
 Every loop is one call of ``_reservoir.run`` into the one C step of
 ``csrc/reservoir`` (declared in ``kernels.pxd``); the readouts' products are
 ``_readout.pyx``.
 """
 from fastrnn.reservoir.esn import ESN
-from fastrnn.reservoir.readout import RLS, Ridge
+from fastrnn.reservoir import generators
+from fastrnn.reservoir.readout import LMS, RLS, Ridge
 from fastrnn.reservoir.reservoir import Reservoir, spectral_radius
 
-__all__ = ["Reservoir", "ESN", "Ridge", "RLS", "spectral_radius"]
+__all__ = ["Reservoir", "ESN", "Ridge", "RLS", "LMS", "generators", "spectral_radius"]

@@ -5,8 +5,9 @@ states).
 
 `gram_update` adds A^T A of a chunk of rows with one BLAS syrk (the streamed
 normal equations of `fastrnn.Ridge`); `rls_update` runs recursive least
-squares (Haykin, Adaptive Filter Theory (2002), ch. 9) sample by sample
-without the GIL. The float/double choice is made once, in the fused BLAS
+squares (Haykin, Adaptive Filter Theory (2002), ch. 9) and `lms_update`
+least mean squares (Widrow & Hoff 1960) sample by sample without the GIL.
+The float/double choice is made once, in the fused BLAS
 wrappers of fastrnn/_core/blas.pxd.
 """
 from cython cimport floating
@@ -80,3 +81,61 @@ def rls_update(const floating[:, ::1] x, const floating[:, ::1] y,
                 for i in range(F):
                     for j in range(i, F):
                         p[i, j] *= inv_forget
+
+
+cdef inline void _lms_steps(const floating *x, const floating *y, floating *w,
+                            floating *b, floating *prediction, int T, int F, int O,
+                            floating eta, bint fit_bias) noexcept nogil:
+    """The least-mean-squares steps of `lms_update` on raw pointers, for
+    either precision."""
+    cdef int t, i, o
+    cdef const floating *x_t
+    cdef floating scaled
+    for t in range(T):
+        x_t = x + <Py_ssize_t> t * F
+        # The prediction before the update, x_t^T W + b, with the product
+        # NumPy's ``x_t @ W`` makes (gemv; dot for one output), so that a
+        # NumPy loop reproduces the weights bit for bit.
+        if O == 1:
+            prediction[0] = dot(F, x_t, w)
+        else:
+            gemv(True, F, O, <floating> 1, w, O, x_t, <floating> 0, prediction)
+        for o in range(O):
+            # the error e_t = y_t - (W^T x_t + b), kept in ``prediction``
+            prediction[o] = y[<Py_ssize_t> t * O + o] - (prediction[o] + b[o])
+        for i in range(F):
+            for o in range(O):
+                scaled = x_t[i] * prediction[o]
+                w[<Py_ssize_t> i * O + o] += eta * scaled
+        if fit_bias:
+            for o in range(O):
+                b[o] += eta * prediction[o]
+
+
+def lms_update(const floating[:, ::1] x, const floating[:, ::1] y, floating[:, ::1] w,
+               floating[::1] b, double learning_rate, bint fit_bias):
+    """Least mean squares (Widrow & Hoff 1960; Haykin, Adaptive Filter
+    Theory (2002), ch. 5) over the samples (rows) of x and y, in order.
+
+    For each sample: e = y_t - (W^T x_t + b); W += eta x_t e^T; and, with
+    ``fit_bias``, b += eta e.
+
+    Parameters
+    ----------
+    x : (T, F), IN
+    y : (T, O), IN
+    w : (F, O), IN/OUT
+    b : (O,), IN/OUT
+        The bias (left unchanged without ``fit_bias``).
+    learning_rate : float, IN
+        eta.
+    fit_bias : bool, IN
+    """
+    cdef int T = x.shape[0], F = x.shape[1], O = y.shape[1]
+    cdef floating[::1] prediction
+    if T == 0 or F == 0 or O == 0:
+        return
+    prediction = np.empty(O, dtype=np.float32 if floating is float else np.float64)
+    with nogil:
+        _lms_steps(&x[0, 0], &y[0, 0], &w[0, 0], &b[0], &prediction[0], T, F, O,
+                   <floating> learning_rate, fit_bias)

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fastrnn._core.validation import NotFittedError, as_float_array, check_bool, check_int
-from fastrnn.reservoir.readout import RLS, Ridge, Series
+from fastrnn.reservoir.readout import LMS, RLS, Ridge, Series
 from fastrnn.reservoir.reservoir import Reservoir
 from fastrnn.io import format as io_format
 
@@ -33,7 +33,7 @@ class ESN:
     Parameters
     ----------
     reservoir : fastrnn.Reservoir
-    readout : fastrnn.Ridge or fastrnn.RLS
+    readout : fastrnn.Ridge, fastrnn.RLS or fastrnn.LMS
     feedback : bool
         Feed the readout's output back into the reservoir through Wfb.
     input_to_readout : bool
@@ -48,13 +48,13 @@ class ESN:
     are independent, each starting from the state at the start of the call.
     """
 
-    def __init__(self, reservoir: Reservoir, readout: Union[Ridge, RLS], *,
+    def __init__(self, reservoir: Reservoir, readout: Union[Ridge, RLS, LMS], *,
                  feedback: bool = False, input_to_readout: bool = False) -> None:
         if not isinstance(reservoir, Reservoir):
             raise TypeError(f"reservoir must be a fastrnn.Reservoir, got "
                             f"{type(reservoir).__name__}")
-        if not isinstance(readout, (Ridge, RLS)):
-            raise TypeError(f"readout must be a fastrnn.Ridge or fastrnn.RLS, got "
+        if not isinstance(readout, (Ridge, RLS, LMS)):
+            raise TypeError(f"readout must be a fastrnn.Ridge, fastrnn.RLS or fastrnn.LMS, got "
                             f"{type(readout).__name__}")
         self.reservoir = reservoir
         self.readout = readout

@@ -1,9 +1,9 @@
-"""Linear readouts of an echo state network: ridge regression, streamed, and
-recursive least squares (Jaeger 2001; Lukoševičius 2012; Goodfellow
-et al. (2016), sec. 10.8: only the output weights are learned, a linear
-regression solved in closed form or by online updates).
+"""Linear readouts of an echo state network: ridge regression, streamed,
+recursive least squares and least mean squares (Jaeger 2001; Lukoševičius
+2012; Goodfellow et al. (2016), sec. 10.8: only the output weights are
+learned, a linear regression solved in closed form or by online updates).
 
-Both take the states of any fastrnn layer (reservoir, RNN, LSTM, GRU) as
+All take the states of any fastrnn layer (reservoir, RNN, LSTM, GRU) as
 features: X is (T, F), (T, B, F) (rows of all series pooled) or a list of
 such arrays, and Y is shaped alike with O outputs (or no last axis for a
 single output).
@@ -631,3 +631,115 @@ class RLS:
 
 
 io_format.register("RLS", RLS)
+
+
+class LMS:
+    """Least-mean-squares readout, trained online sample by sample (Widrow &
+    Hoff 1960; Haykin, Adaptive Filter Theory (2002), ch. 5), ReservoirPy's
+    ``LMS`` node.
+
+    For each sample x_t (F,) with target y_t (O,), in order:
+
+        e_t = y_t - (W^T x_t + b)
+        W <- W + eta x_t e_t^T
+        b <- b + eta e_t            (with ``fit_bias``)
+
+    a stochastic gradient step on ||e_t||^2 / 2 from W = 0, b = 0. It
+    converges when eta is below 2 / (the largest eigenvalue of the input
+    correlation matrix) (Haykin (2002), sec. 5.4); much cheaper per step
+    than `RLS` (O(F O) against O(F^2)), but slower to converge.
+
+    Parameters
+    ----------
+    learning_rate : float > 0
+        eta (ReservoirPy's default 1e-6).
+    fit_bias : bool
+        Learn the bias b (updated like a weight on a constant input 1).
+    dtype : numpy.float64 (default) or numpy.float32
+
+    Attributes
+    ----------
+    coef_ : ndarray (F, O), or (F,) for a single output given as 1-D Y
+    intercept_ : ndarray (O,) or float
+    n_samples_seen_ : int
+    """
+
+    def __init__(self, learning_rate: float = 1e-6, *, fit_bias: bool = True,
+                 dtype: DTypeLike = np.float64) -> None:
+        self.learning_rate = check_real(learning_rate, "learning_rate", low=0.0, low_open=True)
+        self.fit_bias = bool(fit_bias)
+        self.dtype = check_dtype(dtype)
+        self.reset()
+
+    def reset(self) -> LMS:
+        """Forget the weights (back to zeros at the next ``partial_fit``)."""
+        self._W = None
+        self._b = None
+        self._single = None
+        self.n_samples_seen_ = 0
+        return self
+
+    def partial_fit(self, X: Series, Y: Series) -> LMS:
+        """Update the weights with each row of X (T, F) / Y (T, O) in order;
+        successive calls continue the same stream."""
+        for x, y, suffix in _series_pairs(X, Y):
+            x = _as_rows(x, "X" + suffix, self.dtype)
+            y, single = _as_targets(y, "Y" + suffix, self.dtype, x.shape[0])
+            if self._W is None:
+                self._W = np.zeros((x.shape[1], y.shape[1]), dtype=self.dtype)
+                self._b = np.zeros(y.shape[1], dtype=self.dtype)
+                self._single = single
+            elif self._W.shape != (x.shape[1], y.shape[1]):
+                raise ValueError(
+                    f"X and Y must keep {self._W.shape[0]} features and {self._W.shape[1]} "
+                    f"outputs across partial_fit calls, got {x.shape[1]} and {y.shape[1]}")
+            _readout.lms_update(x, y, self._W, self._b, self.learning_rate, self.fit_bias)
+            self.n_samples_seen_ += x.shape[0]
+        self._publish()
+        return self
+
+    def fit(self, X: Series, Y: Series) -> LMS:
+        """Reset, then ``partial_fit`` on all of X, Y."""
+        self.reset()
+        return self.partial_fit(X, Y)
+
+    def _publish(self):
+        self.coef_, self.intercept_ = self._W.copy(), self._b.copy()
+        if self._single:
+            self.coef_ = self.coef_[:, 0]
+            self.intercept_ = self.intercept_[0]
+
+    predict = Ridge.predict
+
+    def __repr__(self) -> str:
+        return f"LMS(learning_rate={self.learning_rate}, fit_bias={self.fit_bias})"
+
+    # -- persistence (fastrnn.io) --
+    # The weights and bias, so that partial_fit resumes the stream exactly.
+    def _save_config(self):
+        return {"learning_rate": self.learning_rate, "fit_bias": self.fit_bias,
+                "dtype": self.dtype.name, "n_samples_seen": int(self.n_samples_seen_),
+                "single": self._single}
+
+    def _save_arrays(self):
+        return {} if self._W is None else {"W": self._W, "b": self._b}
+
+    @classmethod
+    def _from_saved(cls, config, arrays):
+        config = dict(config)
+        seen, single = config.pop("n_samples_seen"), config.pop("single")
+        m = cls(**config)
+        if "W" in arrays:
+            W = arrays.get("W")
+            if not isinstance(W, np.ndarray) or W.ndim != 2:
+                raise ValueError("W must be a 2-D array")
+            m._W = io_format.expect_array(arrays, "W", W.shape, m.dtype, "LMS").copy()
+            m._b = io_format.expect_array(arrays, "b", (W.shape[1],), m.dtype, "LMS").copy()
+            m._single = bool(single)
+            m.n_samples_seen_ = io_format.config_count({"n_samples_seen": seen},
+                                                       "n_samples_seen")
+            m._publish()
+        return m
+
+
+io_format.register("LMS", LMS)

@@ -362,7 +362,10 @@ class Reservoir:
     W, Win, Wfb, bias : array_like or scipy.sparse matrix, optional
         Matrices to use instead of drawing them: W (N, N), Win (N, D),
         Wfb (N, O), bias (N,). A sparse W runs through the CSR kernel, a dense
-        one through BLAS.
+        one through BLAS. W may also name a generator of
+        `fastrnn.reservoir.generators` (``"ring"``, ``"orthogonal"``,
+        ``"small_world"``, ``"uniform"``, ``"normal"``): it is drawn with
+        ``sr``, ``rc_connectivity`` and ``seed``.
     dtype : numpy.float32 or numpy.float64
         Precision of every matrix, state and computation.
     seed : None, int or numpy.random.Generator
@@ -409,7 +412,7 @@ class Reservoir:
                  input_connectivity: float = 0.1, degree: Optional[int] = None,
                  bias_scaling: float = 0.0, fb_scaling: float = 1.0,
                  fb_connectivity: float = 0.1, activation: str = "tanh", noise: float = 0.0,
-                 W: Union[ArrayLike, sp.spmatrix, None] = None,
+                 W: Union[ArrayLike, sp.spmatrix, str, None] = None,
                  Win: Optional[ArrayLike] = None, Wfb: Optional[ArrayLike] = None,
                  bias: Optional[ArrayLike] = None, dtype: DTypeLike = np.float64,
                  seed: SeedLike = None, n_threads: Optional[int] = None) -> None:
@@ -427,6 +430,13 @@ class Reservoir:
         self.activation = activation
         self._dtype = dt = check_dtype(dtype)
         self._rng = check_random_state(seed)
+        if isinstance(W, str):
+            # A named generator draws W from this reservoir's sr,
+            # rc_connectivity and random generator (local import: the
+            # generators module imports spectral_radius from this one).
+            from fastrnn.reservoir.generators import by_name
+            W = by_name(W, N, sr=self.sr, connectivity=self.rc_connectivity, seed=self._rng,
+                        dtype=dt)
         if W is None:
             _check_fits_in_memory(N, self.degree, self.rc_connectivity, dt)
         self.lr = lr

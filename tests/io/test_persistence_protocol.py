@@ -28,7 +28,7 @@ def test_every_builtin_class_saves_itself_with_its_own_methods():
     builtin = {name: cls for name, cls in fio.registered_classes().items()
                if cls.__module__.startswith("fastrnn.")}
     assert set(builtin) == {"RNN", "LSTM", "GRU", "LeakyRNN", "ClockworkRNN", "DelayRNN",
-                            "Linear", "Sequential", "Reservoir", "Ridge", "RLS", "ESN",
+                            "Linear", "Sequential", "Reservoir", "Ridge", "RLS", "LMS", "ESN",
                             "SGD", "Adam", "Reversed"}
     for name, cls in builtin.items():
         for method in ("_save_config", "_save_arrays", "_from_saved"):
