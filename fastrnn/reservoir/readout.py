@@ -522,7 +522,92 @@ class Ridge:
 io_format.register("Ridge", Ridge)
 
 
-class RLS:
+class _OnlineReadout:
+    """What the sample-by-sample readouts (RLS, LMS) share: the stream of
+    ``partial_fit`` calls, their checks, ``fit``, ``predict``, the published
+    ``coef_``/``intercept_``, and persistence. A subclass gives its
+    hyperparameters and its state: how it starts (`_start`), takes one chunk
+    of rows (`_update`), exposes its weights (`_weights`) and reloads them
+    (`_load_state`)."""
+
+    #: Constructor arguments saved with the model and shown by repr.
+    _hyperparameters: tuple = ()
+
+    def reset(self):
+        """Forget the stream: the next ``partial_fit`` starts afresh."""
+        self._clear_state()
+        self._single = None
+        self._widths = None
+        self.n_samples_seen_ = 0
+        return self
+
+    def partial_fit(self, X: Series, Y: Series):
+        """Update the weights with each row of X (T, F) / Y (T, O) in order;
+        successive calls continue the same stream."""
+        for x, y, suffix in _series_pairs(X, Y):
+            x = _as_rows(x, "X" + suffix, self.dtype)
+            y, single = _as_targets(y, "Y" + suffix, self.dtype, x.shape[0])
+            widths = (x.shape[1], y.shape[1])
+            if self._widths is None:
+                self._start(*widths)
+                self._widths, self._single = widths, single
+            elif widths != self._widths:
+                raise ValueError(
+                    f"X and Y must keep {self._widths[0]} features and {self._widths[1]} "
+                    f"outputs across partial_fit calls, got {widths[0]} and {widths[1]}")
+            self._update(x, y)
+            self.n_samples_seen_ += x.shape[0]
+        self._publish()
+        return self
+
+    def fit(self, X: Series, Y: Series):
+        """Reset, then ``partial_fit`` on all of X, Y."""
+        self.reset()
+        return self.partial_fit(X, Y)
+
+    def _publish(self):
+        coef, intercept = self._weights()
+        self.coef_, self.intercept_ = coef.copy(), intercept.copy()
+        if self._single:
+            self.coef_ = self.coef_[:, 0]
+            self.intercept_ = self.intercept_[0]
+
+    predict = Ridge.predict
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)}" for name in self._hyperparameters)
+        return f"{type(self).__name__}({args})"
+
+    # -- persistence (fastrnn.io) --
+    # The hyperparameters, and the state that lets partial_fit resume the
+    # stream exactly.
+    def _save_config(self):
+        config = {name: getattr(self, name) for name in self._hyperparameters}
+        config.update(dtype=self.dtype.name, n_samples_seen=int(self.n_samples_seen_),
+                      single=self._single)
+        return config
+
+    def _save_arrays(self):
+        return {} if self._widths is None else self._state_arrays()
+
+    @classmethod
+    def _from_saved(cls, config, arrays):
+        config = dict(config)
+        seen, single = config.pop("n_samples_seen"), config.pop("single")
+        m = cls(**config)
+        if arrays:
+            W = arrays.get("W")
+            if not isinstance(W, np.ndarray) or W.ndim != 2:
+                raise ValueError("W must be a 2-D array")
+            m._widths = m._load_state(arrays, W.shape)
+            m._single = bool(single)
+            m.n_samples_seen_ = io_format.config_count({"n_samples_seen": seen},
+                                                       "n_samples_seen")
+            m._publish()
+        return m
+
+
+class RLS(_OnlineReadout):
     """Recursive least squares readout, trained online sample by sample
     (Haykin, Adaptive Filter Theory (2002), ch. 9), the online readout
     training of Jaeger & Haas (2004).
@@ -542,6 +627,8 @@ class RLS:
     dtype : numpy.float64 (default) or numpy.float32
     """
 
+    _hyperparameters = ("alpha", "forgetting", "fit_bias")
+
     def __init__(self, alpha: float = 1e-6, forgetting: float = 1.0, *, fit_bias: bool = True,
                  dtype: DTypeLike = np.float64) -> None:
         self.alpha = check_real(alpha, "alpha", low=0.0, low_open=True)
@@ -551,89 +638,41 @@ class RLS:
         self.dtype = check_dtype(dtype)
         self.reset()
 
-    def reset(self) -> RLS:
-        """Forget the weights and the inverse correlation matrix."""
-        self._P = None
-        self._W = None
-        self._single = None
-        self.n_samples_seen_ = 0
-        return self
+    def _clear_state(self):
+        self._P = None   # inverse correlation matrix, (F [+1])^2
+        self._W = None   # weights, the bias as the last row with fit_bias
 
-    def partial_fit(self, X: Series, Y: Series) -> RLS:
-        """Update the weights with each row of X (T, F) / Y (T, O) in order."""
-        for x, y, suffix in _series_pairs(X, Y):
-            x = _as_rows(x, "X" + suffix, self.dtype)
-            y, single = _as_targets(y, "Y" + suffix, self.dtype, x.shape[0])
-            F = x.shape[1] + int(self.fit_bias)
-            if self._P is None:
-                self._P = np.eye(F, dtype=self.dtype) / self.dtype.type(self.alpha)
-                self._W = np.zeros((F, y.shape[1]), dtype=self.dtype)
-                self._single = single
-            elif self._P.shape[0] != F or self._W.shape[1] != y.shape[1]:
-                raise ValueError(
-                    f"X and Y must keep {self._P.shape[0] - int(self.fit_bias)} features and "
-                    f"{self._W.shape[1]} outputs across partial_fit calls"
-                )
-            if self.fit_bias:
-                x = np.hstack([x, np.ones((x.shape[0], 1), dtype=self.dtype)])
-            _readout.rls_update(x, y, self._P, self._W, self.forgetting)
-            self.n_samples_seen_ += x.shape[0]
-        self._publish()
-        return self
+    def _start(self, n_features, n_outputs):
+        F = n_features + int(self.fit_bias)
+        self._P = np.eye(F, dtype=self.dtype) / self.dtype.type(self.alpha)
+        self._W = np.zeros((F, n_outputs), dtype=self.dtype)
 
-    def fit(self, X: Series, Y: Series) -> RLS:
-        """Reset, then ``partial_fit`` on all of X, Y."""
-        self.reset()
-        return self.partial_fit(X, Y)
-
-    def _publish(self):
+    def _update(self, x, y):
         if self.fit_bias:
-            self.coef_, self.intercept_ = self._W[:-1].copy(), self._W[-1].copy()
-        else:
-            self.coef_ = self._W.copy()
-            self.intercept_ = np.zeros(self._W.shape[1], dtype=self.dtype)
-        if self._single:
-            self.coef_ = self.coef_[:, 0]
-            self.intercept_ = self.intercept_[0]
+            x = np.hstack([x, np.ones((x.shape[0], 1), dtype=self.dtype)])
+        _readout.rls_update(x, y, self._P, self._W, self.forgetting)
 
-    predict = Ridge.predict
+    def _weights(self):
+        if self.fit_bias:
+            return self._W[:-1], self._W[-1]
+        return self._W, np.zeros(self._W.shape[1], dtype=self.dtype)
 
-    def __repr__(self) -> str:
-        return f"RLS(alpha={self.alpha}, forgetting={self.forgetting}, fit_bias={self.fit_bias})"
+    def _state_arrays(self):
+        return {"P": self._P, "W": self._W}
 
-    # -- persistence (fastrnn.io) --
-    # P and the weights; coef_ and intercept_ are views of the weights.
-    def _save_config(self):
-        return {"alpha": self.alpha, "forgetting": self.forgetting, "fit_bias": self.fit_bias,
-                "dtype": self.dtype.name, "n_samples_seen": int(self.n_samples_seen_),
-                "single": self._single}
-
-    def _save_arrays(self):
-        return {} if self._P is None else {"P": self._P, "W": self._W}
-
-    @classmethod
-    def _from_saved(cls, config, arrays):
-        config = dict(config)
-        seen, single = config.pop("n_samples_seen"), config.pop("single")
-        m = cls(**config)
-        if "P" in arrays:
-            W = arrays.get("W")
-            if not isinstance(W, np.ndarray) or W.ndim != 2:
-                raise ValueError("W must be a 2-D array")
-            F = W.shape[0]
-            m._P = io_format.expect_array(arrays, "P", (F, F), m.dtype, "RLS").copy()
-            m._W = io_format.expect_array(arrays, "W", W.shape, m.dtype, "RLS").copy()
-            m._single = bool(single)
-            m.n_samples_seen_ = io_format.config_count({"n_samples_seen": seen},
-                                                       "n_samples_seen")
-            m._publish()
-        return m
+    def _load_state(self, arrays, w_shape):
+        F = w_shape[0]
+        self._P = io_format.expect_array(arrays, "P", (F, F), self.dtype, "RLS").copy()
+        self._W = io_format.expect_array(arrays, "W", w_shape, self.dtype, "RLS").copy()
+        if F < int(self.fit_bias):
+            raise ValueError("W must have a row for the bias")
+        return F - int(self.fit_bias), w_shape[1]
 
 
 io_format.register("RLS", RLS)
 
 
-class LMS:
+class LMS(_OnlineReadout):
     """Least-mean-squares readout, trained online sample by sample (Widrow &
     Hoff 1960; Haykin, Adaptive Filter Theory (2002), ch. 5), ReservoirPy's
     ``LMS`` node.
@@ -664,6 +703,8 @@ class LMS:
     n_samples_seen_ : int
     """
 
+    _hyperparameters = ("learning_rate", "fit_bias")
+
     def __init__(self, learning_rate: float = 1e-6, *, fit_bias: bool = True,
                  dtype: DTypeLike = np.float64) -> None:
         self.learning_rate = check_real(learning_rate, "learning_rate", low=0.0, low_open=True)
@@ -671,75 +712,27 @@ class LMS:
         self.dtype = check_dtype(dtype)
         self.reset()
 
-    def reset(self) -> LMS:
-        """Forget the weights (back to zeros at the next ``partial_fit``)."""
-        self._W = None
-        self._b = None
-        self._single = None
-        self.n_samples_seen_ = 0
-        return self
+    def _clear_state(self):
+        self._W = None   # weights (F, O), zeros at the start of a stream
+        self._b = None   # bias (O,)
 
-    def partial_fit(self, X: Series, Y: Series) -> LMS:
-        """Update the weights with each row of X (T, F) / Y (T, O) in order;
-        successive calls continue the same stream."""
-        for x, y, suffix in _series_pairs(X, Y):
-            x = _as_rows(x, "X" + suffix, self.dtype)
-            y, single = _as_targets(y, "Y" + suffix, self.dtype, x.shape[0])
-            if self._W is None:
-                self._W = np.zeros((x.shape[1], y.shape[1]), dtype=self.dtype)
-                self._b = np.zeros(y.shape[1], dtype=self.dtype)
-                self._single = single
-            elif self._W.shape != (x.shape[1], y.shape[1]):
-                raise ValueError(
-                    f"X and Y must keep {self._W.shape[0]} features and {self._W.shape[1]} "
-                    f"outputs across partial_fit calls, got {x.shape[1]} and {y.shape[1]}")
-            _readout.lms_update(x, y, self._W, self._b, self.learning_rate, self.fit_bias)
-            self.n_samples_seen_ += x.shape[0]
-        self._publish()
-        return self
+    def _start(self, n_features, n_outputs):
+        self._W = np.zeros((n_features, n_outputs), dtype=self.dtype)
+        self._b = np.zeros(n_outputs, dtype=self.dtype)
 
-    def fit(self, X: Series, Y: Series) -> LMS:
-        """Reset, then ``partial_fit`` on all of X, Y."""
-        self.reset()
-        return self.partial_fit(X, Y)
+    def _update(self, x, y):
+        _readout.lms_update(x, y, self._W, self._b, self.learning_rate, self.fit_bias)
 
-    def _publish(self):
-        self.coef_, self.intercept_ = self._W.copy(), self._b.copy()
-        if self._single:
-            self.coef_ = self.coef_[:, 0]
-            self.intercept_ = self.intercept_[0]
+    def _weights(self):
+        return self._W, self._b
 
-    predict = Ridge.predict
+    def _state_arrays(self):
+        return {"W": self._W, "b": self._b}
 
-    def __repr__(self) -> str:
-        return f"LMS(learning_rate={self.learning_rate}, fit_bias={self.fit_bias})"
-
-    # -- persistence (fastrnn.io) --
-    # The weights and bias, so that partial_fit resumes the stream exactly.
-    def _save_config(self):
-        return {"learning_rate": self.learning_rate, "fit_bias": self.fit_bias,
-                "dtype": self.dtype.name, "n_samples_seen": int(self.n_samples_seen_),
-                "single": self._single}
-
-    def _save_arrays(self):
-        return {} if self._W is None else {"W": self._W, "b": self._b}
-
-    @classmethod
-    def _from_saved(cls, config, arrays):
-        config = dict(config)
-        seen, single = config.pop("n_samples_seen"), config.pop("single")
-        m = cls(**config)
-        if "W" in arrays:
-            W = arrays.get("W")
-            if not isinstance(W, np.ndarray) or W.ndim != 2:
-                raise ValueError("W must be a 2-D array")
-            m._W = io_format.expect_array(arrays, "W", W.shape, m.dtype, "LMS").copy()
-            m._b = io_format.expect_array(arrays, "b", (W.shape[1],), m.dtype, "LMS").copy()
-            m._single = bool(single)
-            m.n_samples_seen_ = io_format.config_count({"n_samples_seen": seen},
-                                                       "n_samples_seen")
-            m._publish()
-        return m
+    def _load_state(self, arrays, w_shape):
+        self._W = io_format.expect_array(arrays, "W", w_shape, self.dtype, "LMS").copy()
+        self._b = io_format.expect_array(arrays, "b", (w_shape[1],), self.dtype, "LMS").copy()
+        return w_shape
 
 
 io_format.register("LMS", LMS)
