@@ -27,6 +27,7 @@ to_onnx             RNN/LSTM/GRU (and a Sequential with a Linear head) as an ONN
 Reservoir           leaky echo state reservoir, sparse CSR or dense W (10.7.1, eq. 10.7)
 Ridge, RLS          linear readouts: streamed ridge regression, recursive least squares
 ESN                 reservoir + readout, with output feedback and generation
+NVAR, NVARForecaster next-generation reservoir computing (Gauthier et al. 2021)
 datasets, metrics   Mackey-Glass, NARMA, Lorenz, memory task; nrmse, rsquare, memory_capacity
 NotFittedError      raised by a call made too early (predict before fit, backward before
                     forward); a ValueError and an AttributeError, as in scikit-learn
@@ -58,7 +59,7 @@ from fastrnn.analysis import datasets, diagnostics, metrics, tasks
 from fastrnn.io import load, save
 from fastrnn.layers import GRU, LSTM, RNN, ClockworkRNN, DelayRNN, LeakyRNN, Linear
 from fastrnn.onnx import from_onnx, to_onnx
-from fastrnn.reservoir import ESN, RLS, Reservoir, Ridge
+from fastrnn.reservoir import ESN, NVAR, RLS, NVARForecaster, Reservoir, Ridge
 from fastrnn.training import (
     SGD, Adam, Sequential, clip_grad_norm, clip_grad_value, global_norm, init, losses, optim,
     train,
@@ -119,6 +120,8 @@ __all__ = [
     "Ridge",
     "RLS",
     "ESN",
+    "NVAR",
+    "NVARForecaster",
     "datasets",
     "metrics",
     "NotFittedError",
