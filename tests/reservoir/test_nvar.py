@@ -218,3 +218,12 @@ def test_save_load_round_trip_is_bit_exact(tmp_path):
     np.testing.assert_array_equal(again.run(X[10:40]), nv.run(X[10:40]))
     fastrnn.save(NVAR(2, 3), tmp_path / "fresh.npz")
     assert fastrnn.load(tmp_path / "fresh.npz").input_dim is None
+
+
+def test_float32_forecaster_follows_float64():
+    X = lorenz_paper_data(700)
+    models = [NVARForecaster(NVAR(2, 2, dtype=dt), Ridge(2.5e-6, solver="qr", dtype=dt)).fit(
+        X[:601].astype(dt), warmup=200) for dt in (np.float32, np.float64)]
+    f32, f64 = (m.generate(10) for m in models)
+    assert f32.dtype == np.float32
+    np.testing.assert_allclose(f32, f64, rtol=0, atol=2e-3)
