@@ -26,8 +26,24 @@ from fastrnn.reservoir import _nvar
 from fastrnn.reservoir.readout import Ridge
 
 # The monomial table is int32 (the kernel's index type) and built in Python
-# once; beyond this many feature values per step it would take minutes.
-MAX_FEATURES = 2**24
+# once; beyond this many feature values per step that alone takes seconds.
+MAX_FEATURES = 2**20
+# The kernels count steps and rows of the history in C ints.
+_MAX_INT = 2**31 - 1
+
+
+def _monomial_count(n_linear, order, limit):
+    """comb(n_linear + order - 1, order), the unique monomials, or limit + 1
+    as soon as it exceeds limit (a corrupt header's order of 2**31 must not
+    start a computation with million-digit integers)."""
+    top = n_linear + order - 1
+    k = min(order, n_linear - 1)
+    count = 1
+    for i in range(1, k + 1):   # comb(top - k + i, i), increasing with i
+        count = count * (top - k + i) // i
+        if count > limit:
+            return limit + 1
+    return count
 
 
 def monomial_index(n_linear: int, order: int) -> np.ndarray:
@@ -83,9 +99,12 @@ class NVAR:
 
     def __init__(self, delay: int, order: int, strides: int = 1, *,
                  input_dim: Optional[int] = None, dtype: DTypeLike = np.float64) -> None:
-        self.delay = check_int(delay, "delay", minimum=1)
-        self.order = check_int(order, "order", minimum=1)
-        self.strides = check_int(strides, "strides", minimum=1)
+        self.delay = check_int(delay, "delay", minimum=1, maximum=_MAX_INT)
+        self.order = check_int(order, "order", minimum=1, maximum=_MAX_INT)
+        self.strides = check_int(strides, "strides", minimum=1, maximum=_MAX_INT)
+        if self.history_len > _MAX_INT:
+            raise ValueError(f"(delay - 1) * strides + 1 must be <= {_MAX_INT} (the inputs "
+                             f"kept), got {self.history_len}")
         self.dtype = check_dtype(dtype)
         self.input_dim = None
         self._history = None
@@ -96,8 +115,8 @@ class NVAR:
     # -------------------------------------------------------------- sizes
     def _set_input_dim(self, D):
         n_lin = self.delay * D
-        n_features = n_lin + comb(n_lin + self.order - 1, self.order)
-        if n_features > MAX_FEATURES:
+        n_features = n_lin + _monomial_count(n_lin, self.order, MAX_FEATURES)
+        if n_features > MAX_FEATURES or (n_features - n_lin) * self.order > 8 * MAX_FEATURES:
             raise ValueError(
                 f"delay={self.delay}, order={self.order} and input_dim={D} give "
                 f"{n_features} features per step (at most {MAX_FEATURES}); lower the order, "

@@ -71,6 +71,15 @@ def test_features_equal_the_definition_bit_for_bit(delay, order, strides):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("n_linear,order", [(1, 1), (1, 5), (2, 1), (6, 2), (7, 4), (30, 3)])
+def test_monomial_count(n_linear, order):
+    from math import comb
+    from fastrnn.reservoir.nvar import _monomial_count
+    want = comb(n_linear + order - 1, order)
+    assert _monomial_count(n_linear, order, 10**9) == want
+    assert _monomial_count(n_linear, order, want - 1) == want
+
+
 def test_sizes_and_monomial_order():
     nv = NVAR(2, 2, input_dim=3)
     assert (nv.linear_dim, nv.nonlinear_dim, nv.output_dim) == (6, 21, 27)
@@ -169,6 +178,10 @@ def test_lorenz_forecast_over_one_lyapunov_time():
     (lambda: NVAR(2, 2, input_dim=0), ValueError, "input_dim"),
     (lambda: NVAR(2, 2, dtype=np.int32), TypeError, "dtype"),
     (lambda: NVAR(2, 9, input_dim=40), ValueError, "features"),
+    (lambda: NVAR(2, 2, 2**31), ValueError, "strides"),
+    (lambda: NVAR(2, 2**31 - 1, input_dim=1000), ValueError, "features"),
+    (lambda: NVAR(1, 2**30, input_dim=1), ValueError, "features"),
+    (lambda: NVAR(2**16, 2, 2**16), ValueError, "delay - 1"),
     (lambda: NVAR(2, 2, input_dim=3).run(np.zeros((4, 2))), ValueError, "X"),
     (lambda: NVAR(2, 2).run(np.zeros(4)), ValueError, "X"),
     (lambda: NVAR(2, 2).run(np.zeros((4, 0))), ValueError, "X"),
