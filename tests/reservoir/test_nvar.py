@@ -240,3 +240,14 @@ def test_float32_forecaster_follows_float64():
     f32, f64 = (m.generate(10) for m in models)
     assert f32.dtype == np.float32
     np.testing.assert_allclose(f32, f64, rtol=0, atol=2e-3)
+
+
+def test_a_saved_history_of_the_wrong_shape_is_refused():
+    nv = NVAR(3, 2, 2, input_dim=2)
+    config, arrays = nv._save_config(), nv._save_arrays()
+    with pytest.raises(ValueError, match="history"):
+        NVAR._from_saved(config, {"history": np.zeros((4, 2))})
+    with pytest.raises(ValueError, match="delay"):
+        NVAR._from_saved(dict(config, delay=0), arrays)
+    with pytest.raises(ValueError, match="input_dim"):
+        NVAR._from_saved(dict(config, input_dim=None), arrays)
