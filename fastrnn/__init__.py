@@ -30,6 +30,7 @@ LMS                 least-mean-squares online readout (Widrow & Hoff 1960)
 generators          reservoir matrices: cycle (Rodan & Tino 2011), cycle with jumps (2012),
                     small-world, orthogonal, uniform and normal sparse
 ESN                 reservoir + readout, with output feedback and generation
+NVAR, NVARForecaster next-generation reservoir computing (Gauthier et al. 2021)
 datasets, metrics   Mackey-Glass, NARMA, Lorenz, Rossler, Lorenz-96, Kuramoto-Sivashinsky,
                     Henon and logistic maps, MSO, memory task, to_forecasting; nrmse, mae,
                     rsquare, memory_capacity, valid_prediction_time, effective_spectral_radius
@@ -63,7 +64,7 @@ from fastrnn.analysis import datasets, diagnostics, metrics, tasks
 from fastrnn.io import load, save
 from fastrnn.layers import GRU, LSTM, RNN, ClockworkRNN, DelayRNN, LeakyRNN, Linear
 from fastrnn.onnx import from_onnx, to_onnx
-from fastrnn.reservoir import ESN, LMS, RLS, Reservoir, Ridge, generators
+from fastrnn.reservoir import ESN, LMS, NVAR, RLS, NVARForecaster, Reservoir, Ridge, generators
 from fastrnn.training import (
     SGD, Adam, Sequential, clip_grad_norm, clip_grad_value, global_norm, init, losses, optim,
     train,
@@ -126,6 +127,8 @@ __all__ = [
     "LMS",
     "generators",
     "ESN",
+    "NVAR",
+    "NVARForecaster",
     "datasets",
     "metrics",
     "NotFittedError",

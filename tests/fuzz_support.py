@@ -144,8 +144,16 @@ def _run_clip(case):
         result = fn(*args, **case.get("kwargs", {}))
     except Exception as exc:
         return {"error": _describe(exc)}
-    after = list(grads.values()) if isinstance(grads, dict) else (
-        [grads] if isinstance(grads, np.ndarray) else list(arrays))
+    # What the call may have changed in place: the arrays it was given (a
+    # "single" argument that is a list is itself the container).
+    if isinstance(grads, dict):
+        after = list(grads.values())
+    elif isinstance(grads, np.ndarray):
+        after = [grads]
+    elif container == "single" and isinstance(grads, (list, tuple)):
+        after = list(grads)
+    else:
+        after = list(arrays)
     return {"result": result, "after": [np.array(a) for a in after]}
 
 

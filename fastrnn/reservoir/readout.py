@@ -533,7 +533,7 @@ class _OnlineReadout:
     #: Constructor arguments saved with the model and shown by repr.
     _hyperparameters: tuple = ()
 
-    def reset(self):
+    def reset(self) -> _OnlineReadout:
         """Forget the stream: the next ``partial_fit`` starts afresh."""
         self._clear_state()
         self._single = None
@@ -541,7 +541,7 @@ class _OnlineReadout:
         self.n_samples_seen_ = 0
         return self
 
-    def partial_fit(self, X: Series, Y: Series):
+    def partial_fit(self, X: Series, Y: Series) -> _OnlineReadout:
         """Update the weights with each row of X (T, F) / Y (T, O) in order;
         successive calls continue the same stream."""
         for x, y, suffix in _series_pairs(X, Y):
@@ -560,7 +560,7 @@ class _OnlineReadout:
         self._publish()
         return self
 
-    def fit(self, X: Series, Y: Series):
+    def fit(self, X: Series, Y: Series) -> _OnlineReadout:
         """Reset, then ``partial_fit`` on all of X, Y."""
         self.reset()
         return self.partial_fit(X, Y)

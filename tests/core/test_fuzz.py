@@ -475,6 +475,8 @@ def check_clip_case(case, out):
     seen = []
     for i, spec in enumerate(specs):
         a = make_layout(spec[1], spec[2])
+        if container == "single" and isinstance(a, (list, tuple)) and len(a) == 0:
+            continue    # an empty list given alone: no gradients at all, a valid call
         seen.append(np.array(a) if isinstance(a, np.ndarray) else None)
         # Any bad element may be the one reported: allow the union of their errors.
         if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
