@@ -24,7 +24,7 @@ from fastrnn._core.blas cimport gemm, gemv
 from fastrnn._core.kernels cimport (
     fr_fp_enter, fr_fp_leave, rnn_activation_backward, rnn_activation_forward,
 )
-from fastrnn.layers._loops cimport numpy_dtype, project_inputs
+from fastrnn.layers._loops cimport project_inputs
 
 
 cdef inline void _copy_block(int B, int k, int H, const floating *src, floating *dst) noexcept nogil:
@@ -144,8 +144,8 @@ def clockwork_backward(tuple weights, const Py_ssize_t[::1] periods, tuple saved
     if T == 0 or B == 0:
         return
     # the active steps of one module, gathered for its weight-gradient GEMMs
-    cdef floating[::1] gathered_da = np.empty(T * B * k, dtype=numpy_dtype(&clip))
-    cdef floating[::1] gathered_in = np.empty(T * B * max(H, D), dtype=numpy_dtype(&clip))
+    cdef floating[::1] gathered_da = np.empty(T * B * k, dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] gathered_in = np.empty(T * B * max(H, D), dtype=np.float32 if floating is float else np.float64)
     with nogil:
         fpstate = fr_fp_enter()
         for b in range(B):

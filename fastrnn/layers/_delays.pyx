@@ -21,7 +21,7 @@ from fastrnn._core.matmul cimport rows_times_matrix_acc
 from fastrnn._core.kernels cimport (
     fr_fp_enter, fr_fp_leave, rnn_activation_backward, rnn_activation_forward,
 )
-from fastrnn.layers._loops cimport input_side_gradients, numpy_dtype, project_inputs
+from fastrnn.layers._loops cimport input_side_gradients, project_inputs
 
 
 def delay_forward(tuple weights, const Py_ssize_t[::1] delays, const floating[:, :, ::1] x,
@@ -110,7 +110,7 @@ def delay_backward(tuple weights, const Py_ssize_t[::1] delays, tuple saved,
     cdef unsigned int fpstate
     if T == 0 or B == 0:
         return
-    cdef floating[::1] ones = np.ones(T * B, dtype=numpy_dtype(&clip))
+    cdef floating[::1] ones = np.ones(T * B, dtype=np.float32 if floating is float else np.float64)
     with nogil:
         fpstate = fr_fp_enter()
         for t in range(T, 0, -1):

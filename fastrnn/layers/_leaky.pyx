@@ -21,7 +21,7 @@ from cython cimport floating
 from fastrnn._core.blas cimport gemm
 from fastrnn._core.matmul cimport rows_times_matrix_acc
 from fastrnn._core.kernels cimport fr_fp_enter, fr_fp_leave
-from fastrnn.layers._loops cimport input_side_gradients, numpy_dtype, project_inputs
+from fastrnn.layers._loops cimport input_side_gradients, project_inputs
 from fastrnn.layers._leaky_kernels cimport (
     leaky_step, leaky_step_backward, omega_step_terms, omega_inject,
 )
@@ -133,7 +133,7 @@ def leaky_backward(tuple weights, tuple saved, floating[:, :, ::1] da, tuple gra
     cdef unsigned int fpstate
     if T == 0 or B == 0:
         return 0.0
-    cdef floating[::1] ones = np.ones(T * B, dtype=numpy_dtype(&clip))
+    cdef floating[::1] ones = np.ones(T * B, dtype=np.float32 if floating is float else np.float64)
     with nogil:
         fpstate = fr_fp_enter()
         for b in range(B):

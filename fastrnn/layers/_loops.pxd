@@ -30,13 +30,3 @@ cdef inline void input_side_gradients(int rows, int D, int width, const floating
     gemm(True, False, width, D, rows, <floating> 1, da, width, x, D, <floating> 1, gw_ih, D)
     gemm(True, False, 1, width, rows, <floating> 1, ones, 1, da, width, <floating> 1, gb, width)
     gemm(False, False, rows, D, width, <floating> 1, da, width, w_ih, D, <floating> 0, dx, D)
-
-
-cdef inline object numpy_dtype(floating *tag):
-    """The NumPy dtype of the fused type that ``tag`` points to, for the work
-    arrays a loop allocates."""
-    import numpy
-    if floating is float:
-        return numpy.float32
-    else:
-        return numpy.float64
