@@ -20,6 +20,7 @@
  */
 #define SIG(x) FR_FN(frm_sigmoid)(x)
 #define TANH(x) FR_FN(frm_tanh)(x)
+#include "fr_cell_units.h"
 
 /* clip <= 0 means no clipping; a NaN passes through the clamp unchanged. */
 static inline T FR_FN(fr_clip_limit)(T clip)
@@ -40,10 +41,10 @@ FR_MULTIVERSION void FR_FN(fr_rnn_fwd)(int relu, ptrdiff_t n, ptrdiff_t H, const
     ptrdiff_t m = n * H;
     if (relu) {
         for (ptrdiff_t i = 0; i < m; ++i)
-            h[i] = g[i] > (T)0 ? g[i] : (g[i] == g[i] ? (T)0 : g[i]);
+            h[i] = FR_FN(fr_rnn_unit)(1, g[i]);
     } else {
         for (ptrdiff_t i = 0; i < m; ++i)
-            h[i] = TANH(g[i]);
+            h[i] = FR_FN(fr_rnn_unit)(0, g[i]);
     }
 }
 
@@ -80,19 +81,9 @@ FR_MULTIVERSION void FR_FN(fr_lstm_fwd)(ptrdiff_t n, ptrdiff_t H, T *restrict g,
         T *gi = g + b * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
         const T *cpb = cp + b * H;
         T *cb = c + b * H, *hb = h + b * H;
-        for (ptrdiff_t j = 0; j < H; ++j) {
-            T i = SIG(gi[j] + pi[j] * cpb[j]);
-            T f = SIG(gf[j] + pf[j] * cpb[j]);
-            T u = TANH(gg[j]);
-            T cn = f * cpb[j] + i * u;
-            T o = SIG(go[j] + po[j] * cn);
-            gi[j] = i;
-            gf[j] = f;
-            gg[j] = u;
-            go[j] = o;
-            cb[j] = cn;
-            hb[j] = o * TANH(cn);
-        }
+        for (ptrdiff_t j = 0; j < H; ++j)
+            FR_FN(fr_lstm_unit)(&gi[j], &gf[j], &gg[j], &go[j], pi[j], pf[j], po[j], cpb[j],
+                                &cb[j], &hb[j]);
     }
 }
 
@@ -152,17 +143,9 @@ FR_MULTIVERSION void FR_FN(fr_gru_fwd)(ptrdiff_t n, ptrdiff_t H, T *restrict g, 
         T *hr = gh + b * 3 * H, *hz = hr + H, *hn = hr + 2 * H;
         const T *hpb = hp + b * H;
         T *hb = h + b * H;
-        for (ptrdiff_t j = 0; j < H; ++j) {
-            T r = SIG(gr[j] + hr[j]);
-            T z = SIG(gz[j] + hz[j]);
-            T u = hn[j] + b_hn[j];
-            T nn = TANH(gn[j] + r * u);
-            hn[j] = u;
-            gr[j] = r;
-            gz[j] = z;
-            gn[j] = nn;
-            hb[j] = nn + z * (hpb[j] - nn);
-        }
+        for (ptrdiff_t j = 0; j < H; ++j)
+            hb[j] = FR_FN(fr_gru_unit)(&gr[j], &gz[j], &gn[j], hr[j], hz[j], &hn[j], b_hn[j],
+                                       hpb[j]);
     }
 }
 
@@ -215,12 +198,8 @@ FR_MULTIVERSION void FR_FN(fr_gru_before_fwd_gates)(ptrdiff_t n, ptrdiff_t H, T 
         const T *hr = gh + b * 3 * H, *hz = hr + H;
         const T *hpb = hp + b * H;
         T *rhb = rh + b * H;
-        for (ptrdiff_t j = 0; j < H; ++j) {
-            T r = SIG(gr[j] + hr[j]);
-            gr[j] = r;
-            gz[j] = SIG(gz[j] + hz[j]);
-            rhb[j] = r * hpb[j];
-        }
+        for (ptrdiff_t j = 0; j < H; ++j)
+            rhb[j] = FR_FN(fr_gru_before_gates_unit)(&gr[j], &gz[j], hr[j], hz[j], hpb[j]);
     }
 }
 
@@ -236,11 +215,8 @@ FR_MULTIVERSION void FR_FN(fr_gru_before_fwd_state)(ptrdiff_t n, ptrdiff_t H, T 
         const T *hn = gh + b * 3 * H + 2 * H;
         const T *hpb = hp + b * H;
         T *hb = h + b * H;
-        for (ptrdiff_t j = 0; j < H; ++j) {
-            T nn = TANH(gn[j] + hn[j]);
-            gn[j] = nn;
-            hb[j] = nn + gz[j] * (hpb[j] - nn);
-        }
+        for (ptrdiff_t j = 0; j < H; ++j)
+            hb[j] = FR_FN(fr_gru_before_state_unit)(&gn[j], gz[j], hn[j], hpb[j]);
     }
 }
 
