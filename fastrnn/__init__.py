@@ -34,6 +34,8 @@ NVAR, NVARForecaster next-generation reservoir computing (Gauthier et al. 2021)
 datasets, metrics   Mackey-Glass, NARMA, Lorenz, Rossler, Lorenz-96, Kuramoto-Sivashinsky,
                     Henon and logistic maps, MSO, memory task, to_forecasting; nrmse, mae,
                     rsquare, memory_capacity, valid_prediction_time, effective_spectral_radius
+set_num_threads     threads of fastrnn's own loops (get_num_threads); results never depend
+                    on them
 NotFittedError      raised by a call made too early (predict before fit, backward before
                     forward); a ValueError and an AttributeError, as in scikit-learn
 
@@ -59,6 +61,7 @@ except ImportError as exc:   # pragma: no cover - depends on how Python was star
             f"the `fastrnn` command, or build in place with `pip install -e .`."
         ) from exc
     raise
+from fastrnn._core.cpus import get_num_threads, set_num_threads
 from fastrnn._core.validation import NotFittedError
 from fastrnn.analysis import datasets, diagnostics, metrics, tasks
 from fastrnn.io import load, save
@@ -132,4 +135,6 @@ __all__ = [
     "datasets",
     "metrics",
     "NotFittedError",
+    "set_num_threads",
+    "get_num_threads",
 ]

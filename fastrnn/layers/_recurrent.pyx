@@ -81,6 +81,51 @@ if _blas_threads.FUNCTIONS is not None:
     set_blas_thread_control(*_blas_threads.FUNCTIONS)
 
 
+# The gated-cell engine (csrc/cells/fr_engine.h): the forward step loop with
+# W_hh packed once per call, split between the threads of fastrnn's team
+# (csrc/common/fr_team.h) by blocks of hidden units.
+cdef extern from "fr_team.h" nogil:
+    int FR_TEAM_MAX
+
+cdef extern from "fr_engine.h" nogil:
+    ctypedef struct fr_engine_job_f:
+        int kind, steps, batch, hidden
+        const int *batch_sizes
+        const float *w_hh
+        const float *b_hn
+        const float *peep
+        float *gates
+        float *recurrent
+        Py_ssize_t recurrent_stride
+        float *hs
+        float *cs
+        float *reset_hidden
+    ctypedef struct fr_engine_job_d:
+        int kind, steps, batch, hidden
+        const int *batch_sizes
+        const double *w_hh
+        const double *b_hn
+        const double *peep
+        double *gates
+        double *recurrent
+        Py_ssize_t recurrent_stride
+        double *hs
+        double *cs
+        double *reset_hidden
+    int fr_engine_forward_f(const fr_engine_job_f *job, int nthreads)
+    int fr_engine_forward_d(const fr_engine_job_d *job, int nthreads)
+    int fr_engine_block_units(int is_double)
+
+#: The most threads the engine's team runs a sweep on.
+MAX_THREADS = FR_TEAM_MAX
+
+
+def block_units(bint is_double):
+    """Hidden units per block of the engine's micro-kernels (a thread owns
+    whole blocks, so at most ceil(H / block_units) threads share a layer)."""
+    return fr_engine_block_units(is_double)
+
+
 cdef inline int _steps_begin(int step_threads) noexcept nogil:
     """Switch the BLAS to step_threads threads (0: leave it); returns
     whether `_steps_end` must be called."""
@@ -129,6 +174,7 @@ cdef struct SweepShape:
                                    # every step (GRU), 0 reuses one buffer
     double clip                    # backward: clip dL/dh_t to [-clip, clip] if > 0
     int step_threads               # BLAS threads for the per-step products (0: as set)
+    int threads                    # forward: the engine's threads (0: the BLAS loop)
 
 
 # The arrays of one sweep, in a table of pointers of the sweep's precision
@@ -193,8 +239,10 @@ cdef void _forward_step(
         rnn_forward(kind == FR_CELL_RNN_RELU, n, H, gates, h)
 
 
-cdef void _forward_sweep(const SweepShape *shape, floating **arrays) noexcept nogil:
-    """The forward pass over a sequence (the arrays: see the sweep array names above)."""
+cdef int _forward_sweep(const SweepShape *shape, floating **arrays) noexcept nogil:
+    """The forward pass over a sequence (the arrays: see the sweep array
+    names above); returns the threads of the engine's step loop, 0 for the
+    BLAS loop."""
     cdef int kind = shape.kind, T = shape.steps, B = shape.batch, H = shape.hidden
     cdef int GH = gate_count(kind) * H
     cdef Py_ssize_t BH = <Py_ssize_t> B * H, BGH = <Py_ssize_t> B * GH
@@ -209,10 +257,16 @@ cdef void _forward_sweep(const SweepShape *shape, floating **arrays) noexcept no
     cdef floating *cs = arrays[CS]
     cdef floating *reset_hidden = arrays[RESET_HIDDEN]
     cdef floating *scratch = arrays[SCRATCH]
-    cdef int t, n, entered
+    cdef int t, n, entered, used
     fill_rows(gates, arrays[BIAS_X], <Py_ssize_t> T * B, GH)
     gemm(False, True, T * B, GH, shape.inputs, <floating> 1, arrays[X], shape.inputs,
          arrays[W_IH], shape.inputs, <floating> 1, gates, GH)
+    if shape.threads > 0:
+        used = _engine_forward(shape, arrays)
+        if used > 0:
+            return used
+    # No engine asked for, or no memory for its packed weights: a BLAS
+    # product per step.
     entered = _steps_begin(shape.step_threads)
     for t in range(T):
         n = batch_sizes[t]
@@ -224,6 +278,30 @@ cdef void _forward_sweep(const SweepShape *shape, floating **arrays) noexcept no
                       cs + (t + 1) * BH if cs != NULL else NULL,
                       reset_hidden + t * BH if reset_hidden != NULL else NULL, scratch)
     _steps_end(entered)
+    return 0
+
+
+cdef int _engine_forward(const SweepShape *shape, floating **arrays) noexcept nogil:
+    """The step loop of `_forward_sweep` in the engine; returns its thread
+    count, or -1 when it could not run (nothing computed)."""
+    cdef fr_engine_job_f job_f
+    cdef fr_engine_job_d job_d
+    if floating is float:
+        job_f.kind, job_f.steps, job_f.batch = shape.kind, shape.steps, shape.batch
+        job_f.hidden, job_f.batch_sizes = shape.hidden, shape.batch_sizes
+        job_f.w_hh, job_f.b_hn, job_f.peep = arrays[W_HH], arrays[B_HN], arrays[PEEP]
+        job_f.gates, job_f.recurrent = arrays[GATES], arrays[RECURRENT]
+        job_f.recurrent_stride = shape.recurrent_stride
+        job_f.hs, job_f.cs, job_f.reset_hidden = arrays[HS], arrays[CS], arrays[RESET_HIDDEN]
+        return fr_engine_forward_f(&job_f, shape.threads)
+    else:
+        job_d.kind, job_d.steps, job_d.batch = shape.kind, shape.steps, shape.batch
+        job_d.hidden, job_d.batch_sizes = shape.hidden, shape.batch_sizes
+        job_d.w_hh, job_d.b_hn, job_d.peep = arrays[W_HH], arrays[B_HN], arrays[PEEP]
+        job_d.gates, job_d.recurrent = arrays[GATES], arrays[RECURRENT]
+        job_d.recurrent_stride = shape.recurrent_stride
+        job_d.hs, job_d.cs, job_d.reset_hidden = arrays[HS], arrays[CS], arrays[RESET_HIDDEN]
+        return fr_engine_forward_d(&job_d, shape.threads)
 
 
 cdef void _backward_sweep(const SweepShape *shape, floating **arrays) noexcept nogil:
@@ -331,6 +409,7 @@ cdef int _point_at(SweepShape *s, floating **arrays, int kind, tuple shape,
     s.recurrent_stride = recurrent_stride
     s.clip = clip
     s.step_threads = step_threads
+    s.threads = 0
     memset(arrays, 0, SWEEP_ARRAY_COUNT * sizeof(floating *))
     arrays[X] = _data_of(x)
     arrays[W_IH] = _data_of(w_ih)
@@ -345,7 +424,7 @@ cdef int _point_at(SweepShape *s, floating **arrays, int kind, tuple shape,
 
 
 def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floating[::1] x,
-                 tuple weights, tuple buffers, int step_threads=0):
+                 tuple weights, tuple buffers, int step_threads=0, int threads=1):
     """Run one direction of one layer over a sequence. All arrays are flat
     views of C-contiguous arrays of one dtype, checked by the caller
     (fastrnn/layers/base.py); an empty array stands for one the cell does not
@@ -367,28 +446,39 @@ def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floati
         same for the cell state; recurrent OUT, GRU: the recurrent products,
         recurrent_stride (int) apart between steps (B*3H keeps every step, 0
         reuses one); reset_hidden OUT (T, B, H), GRU_BEFORE: r_t h_{t-1}.
-    step_threads : BLAS threads for the per-step products (0: as set).
+    step_threads : BLAS threads for the per-step products of the BLAS loop
+        (0: as set).
+    threads : threads of the engine's step loop (results are the same for
+        any number), or 0 for the BLAS loop (a product per step).
+
+    Returns
+    -------
+    int : the threads the engine's step loop ran on (fewer than asked when
+        fastrnn's team is busy with another call), 0 for the BLAS loop.
     """
     cdef const floating[::1] w_ih, w_hh, bias_x, b_hn, peep
     w_ih, w_hh, bias_x, b_hn, peep = weights
     cdef SweepShape s
     cdef floating *arrays[SWEEP_ARRAY_COUNT]
     cdef unsigned int fpstate
+    cdef int used
     _point_at(&s, arrays, kind, shape, batch_sizes, x, w_ih, w_hh, peep, buffers, 0.0,
               step_threads)
     if s.steps == 0 or s.batch == 0:
-        return
+        return 0
     arrays[BIAS_X] = _data_of(bias_x)
     arrays[B_HN] = _data_of(b_hn)
+    s.threads = min(max(threads, 0), FR_TEAM_MAX)
     with nogil:
         # NULL (no memory, or a batch of one) falls back to the direct GEMM.
-        if s.batch > 1:
+        if s.batch > 1 and s.threads == 0:
             arrays[SCRATCH] = <floating *> malloc(
                 <Py_ssize_t> s.batch * gate_count(kind) * s.hidden * sizeof(floating))
         fpstate = fr_fp_enter()
-        _forward_sweep(&s, arrays)
+        used = _forward_sweep(&s, arrays)
         fr_fp_leave(fpstate)
         free(arrays[SCRATCH])
+    return used
 
 
 def cell_backward(int kind, tuple shape, const int[::1] batch_sizes, const floating[::1] x,

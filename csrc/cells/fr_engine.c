@@ -1,0 +1,116 @@
+/* Instantiates the gated-cell engine (fr_engine.h) in float and double, and
+ * in each of them one copy of the hot loops per ISA level (the x86-64
+ * baseline, and x86-64-v3 and v4 where fr_dispatch.h has clones), chosen
+ * once per call from fr_isa_level(). */
+/* No contraction of a*b + c into FMAs behind the code's back: the compiler
+ * contracts some clones of a tile and not others (measured: the double
+ * one-row, one-block tile on v4 was left unfused while its wider siblings
+ * were fused), and results would depend on the tile a thread happens to
+ * use, hence on the thread count. The tiles' multiply-adds are explicit
+ * FMAs on the levels that have them (FR_ENG_FMA), plain a*b + c elsewhere. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fr_cells.h"
+#include "fr_dispatch.h"
+#include "fr_engine.h"
+#include "fr_math.h"
+#include "fr_team.h"
+
+#if defined(__GNUC__)
+#define FR_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FR_ALWAYS_INLINE inline
+#endif
+
+/* The micro-kernels' vectors per ISA level and precision (_f, _d): the type,
+ * its length, a multiply-add and a broadcast. The baseline's "vector" is one
+ * value of plain C (what the portable build compiles), left to the
+ * compiler's vectoriser; v3 and v4 use 256- and 512-bit registers with FMA
+ * instructions. */
+#define FR_ENG_VT_f_base float
+#define FR_ENG_VT_d_base double
+#define FR_ENG_VLEN_f_base 1
+#define FR_ENG_VLEN_d_base 1
+#define FR_ENG_VFMA_f_base(a, b, c) ((a) * (b) + (c))
+#define FR_ENG_VFMA_d_base(a, b, c) ((a) * (b) + (c))
+#define FR_ENG_VSPLAT_f_base(s) (s)
+#define FR_ENG_VSPLAT_d_base(s) (s)
+#if FR_HAVE_ISA_CLONES
+#include <immintrin.h>
+#define FR_ENG_VT_f_v3 __m256
+#define FR_ENG_VT_d_v3 __m256d
+#define FR_ENG_VLEN_f_v3 8
+#define FR_ENG_VLEN_d_v3 4
+#define FR_ENG_VFMA_f_v3(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define FR_ENG_VFMA_d_v3(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define FR_ENG_VSPLAT_f_v3(s) _mm256_set1_ps(s)
+#define FR_ENG_VSPLAT_d_v3(s) _mm256_set1_pd(s)
+#define FR_ENG_VT_f_v4 __m512
+#define FR_ENG_VT_d_v4 __m512d
+#define FR_ENG_VLEN_f_v4 16
+#define FR_ENG_VLEN_d_v4 8
+#define FR_ENG_VFMA_f_v4(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define FR_ENG_VFMA_d_v4(a, b, c) _mm512_fmadd_pd(a, b, c)
+#define FR_ENG_VSPLAT_f_v4(s) _mm512_set1_ps(s)
+#define FR_ENG_VSPLAT_d_v4(s) _mm512_set1_pd(s)
+#endif
+
+/* What a product's tiles feed (fr_engine_hot_impl.h's fr_eng_update). */
+enum { FR_ENG_RNN, FR_ENG_LSTM, FR_ENG_GRU, FR_ENG_GRU_GATES, FR_ENG_GRU_STATE };
+
+/* The packed weights' memory, kept between calls: a large W_hh's packed
+ * copy is megabytes, which malloc takes from fresh pages on every call (a
+ * page fault per 4 KiB, measured at 6-12% of a sweep). One block is kept,
+ * grown as needed, and lent to one call at a time; a call that finds it lent
+ * allocates its own. Returned 64-byte aligned. */
+static struct {
+    void *memory;
+    size_t bytes;
+    int lent;
+} fr_eng_spare = {NULL, 0, 0};
+
+static void *fr_eng_borrow(size_t bytes, void **owned)
+{
+    int expected = 0;
+    *owned = NULL;
+    if (__atomic_compare_exchange_n(&fr_eng_spare.lent, &expected, 1, 0, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_RELAXED)) {
+        if (fr_eng_spare.bytes < bytes) {
+            free(fr_eng_spare.memory);
+            fr_eng_spare.memory = malloc(bytes + 64);
+            fr_eng_spare.bytes = fr_eng_spare.memory != NULL ? bytes : 0;
+        }
+        if (fr_eng_spare.memory != NULL)
+            return (void *)(((uintptr_t)fr_eng_spare.memory + 63u) & ~(uintptr_t)63u);
+        __atomic_store_n(&fr_eng_spare.lent, 0, __ATOMIC_RELEASE);
+    }
+    *owned = malloc(bytes + 64);
+    if (*owned == NULL)
+        return NULL;
+    return (void *)(((uintptr_t)*owned + 63u) & ~(uintptr_t)63u);
+}
+
+static void fr_eng_give_back(void *owned)
+{
+    if (owned != NULL)
+        free(owned);
+    else
+        __atomic_store_n(&fr_eng_spare.lent, 0, __ATOMIC_RELEASE);
+}
+
+int fr_engine_block_units(int is_double)
+{
+    return is_double ? 64 / (int)sizeof(double) : 64 / (int)sizeof(float);
+}
+
+#define FR_IMPL "fr_engine_instances.h"
+#include "fr_instantiate.h"

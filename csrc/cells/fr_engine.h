@@ -1,0 +1,57 @@
+/*
+ * The gated-cell engine: the forward time loop of the simple RNN, LSTM and
+ * both GRU forms, with W_hh packed once per call and each step split between
+ * the threads of the team (csrc/common/fr_team.h) by hidden units.
+ *
+ * Why its own products instead of a BLAS call per step: a step's product
+ * h_{t-1} W_hh^T is small, and a BLAS re-packs W_hh and wakes and joins its
+ * threads on every call. Here every thread packs its own slice of W_hh once,
+ * in the layout its micro-kernel reads (fr_engine_hot_impl.h), keeps it in
+ * its cache for all T steps, and owns all G gate rows of its units, so the
+ * cell update is fused into the same pass and the threads meet once per step
+ * (twice for the GRU with the reset before the product): each step is a
+ * phase of a team job whose chunks are the threads' blocks of units.
+ *
+ * Results do not depend on the thread count, nor on the batch size: every
+ * output of a step is one dot product summed in the order of k, then the
+ * same element-wise code, whichever thread, tile or batch row computes it.
+ */
+#ifndef FASTRNN_FR_ENGINE_H
+#define FASTRNN_FR_ENGINE_H
+
+#include <stddef.h>
+
+/* One direction of one layer over a sequence. Shapes for G gates (FR_CELL_*
+ * kinds of fr_cells.h); pointers to arrays the cell does not use are NULL.
+ * The buffers are those of fastrnn/layers/_recurrent.pyx's cell_forward. */
+#define FR_DECLARE_ENGINE(T, S)                                                        \
+    typedef struct {                                                                   \
+        int kind;                 /* FR_CELL_* */                                      \
+        int steps, batch, hidden; /* T, B, H */                                        \
+        const int *batch_sizes;   /* IN (T,) rows running at each step */              \
+        const T *w_hh;            /* IN (G*H, H) */                                    \
+        const T *b_hn;            /* IN (H,) GRU: the recurrent n block's bias */      \
+        const T *peep;            /* IN (3H,) LSTM peepholes (zeros without) */        \
+        T *gates;     /* INOUT (T, B, G*H): input side's pre-activations in,          \
+                         gate activations out (pre-activations for the RNN) */         \
+        T *recurrent; /* OUT, GRU: the recurrent products (n block: + b_hn) */         \
+        ptrdiff_t recurrent_stride; /* between steps: B*3H, or 0 to reuse one */       \
+        T *hs;        /* INOUT (T+1, B, H): hs[0] = h_0, hs[t+1] = h_t */              \
+        T *cs;        /* INOUT (T+1, B, H), LSTM: the cell states */                   \
+        T *reset_hidden; /* OUT (T, B, H), GRU_BEFORE: r_t h_{t-1} */                  \
+    } fr_engine_job_##S;                                                               \
+    int fr_engine_forward_##S(const fr_engine_job_##S *job, int nthreads);
+
+FR_DECLARE_ENGINE(float, f)
+FR_DECLARE_ENGINE(double, d)
+
+#undef FR_DECLARE_ENGINE
+
+/* fr_engine_forward_* runs on up to nthreads threads of the team (no more
+ * than there are blocks of units) and returns how many ran (>= 1), or -1
+ * when the packed weights could not be allocated (nothing was computed). */
+
+/* The units of one micro-kernel column block, per precision: 64 bytes. */
+int fr_engine_block_units(int is_double);
+
+#endif

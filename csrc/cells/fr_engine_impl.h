@@ -1,0 +1,56 @@
+/*
+ * The engine's entry point for one precision (T, S): packed-weight memory,
+ * the ISA level's sweep, the team.
+ */
+typedef struct {
+    const FR_FN(fr_engine_job) *job;
+    T *packed;
+    int level;
+    int chunks;
+} FR_FN(fr_eng_run);
+
+static void FR_FN(fr_eng_team_chunk)(void *arg, long phase, int chunk, int tid)
+{
+    const FR_FN(fr_eng_run) *run = (const FR_FN(fr_eng_run) *)arg;
+    (void)tid;
+#if FR_HAVE_ISA_CLONES
+    if (run->level >= FR_ISA_X86_64_V4) {
+        FR_CAT(FR_FN(fr_eng_chunk), v4)(run->job, run->packed, phase, chunk, run->chunks);
+        return;
+    }
+    if (run->level >= FR_ISA_X86_64_V3) {
+        FR_CAT(FR_FN(fr_eng_chunk), v3)(run->job, run->packed, phase, chunk, run->chunks);
+        return;
+    }
+#endif
+    FR_CAT(FR_FN(fr_eng_chunk), base)(run->job, run->packed, phase, chunk, run->chunks);
+}
+
+int FR_FN(fr_engine_forward)(const FR_FN(fr_engine_job) *job, int nthreads)
+{
+    const ptrdiff_t H = job->hidden;
+    const ptrdiff_t nblocks = (H + FR_ENG_NR - 1) / FR_ENG_NR;
+    const ptrdiff_t gates = job->kind == FR_CELL_LSTM ? 4
+                            : (job->kind == FR_CELL_GRU || job->kind == FR_CELL_GRU_BEFORE ? 3 : 1);
+    /* Every thread packs and keeps its own blocks. */
+    size_t bytes = (size_t)nblocks * (size_t)H * (size_t)gates * FR_ENG_NR * sizeof(T);
+    void *owned;
+    FR_FN(fr_eng_run) run;
+    long steps = 0;
+    int used;
+    if (job->steps <= 0 || job->batch <= 0 || H <= 0)
+        return 1;
+    run.job = job;
+    run.packed = (T *)fr_eng_borrow(bytes, &owned);
+    if (run.packed == NULL)
+        return -1;
+    run.level = fr_isa_level();
+    run.chunks = nthreads < 1 ? 1 : (nthreads > nblocks ? (int)nblocks : nthreads);
+    /* The steps that run (batch_sizes does not increase). */
+    while (steps < job->steps && job->batch_sizes[steps] > 0)
+        ++steps;
+    used = fr_team_phases(1 + steps * (job->kind == FR_CELL_GRU_BEFORE ? 2 : 1), run.chunks,
+                          FR_FN(fr_eng_team_chunk), &run);
+    fr_eng_give_back(owned);
+    return used;
+}
