@@ -20,6 +20,9 @@ the usual case) gets a view of that buffer, and a readout reading one source
 gets that source's own array. Only a readout reading sources out of the
 graph's order gets a gathered copy, and a node fed by several sources a
 concatenated input (its input weights multiply them as one vector).
+
+`ReservoirGraph.generate` forecasts in free run, a readout's output fed back
+as the next input, one call per reservoir and step.
 """
 from __future__ import annotations
 
@@ -416,6 +419,59 @@ class ReservoirGraph:
 
     predict = run
 
+    def generate(self, n_steps: int, warmup: Any, *, readout: Optional[str] = None
+                 ) -> np.ndarray:
+        """Forecast in free run: the readout's output is fed back as the next
+        input (a one-step-ahead predictor iterated, as for the multi-step
+        Mackey-Glass forecasts of Jaeger & Haas (2004)).
+
+        The reservoirs are first driven by ``warmup``; the readout's output
+        after its last step predicts the next input, and is then the input
+        of the next step, ``n_steps`` times in all. Each free step is one
+        call per reservoir.
+
+        Parameters
+        ----------
+        n_steps : int >= 0
+        warmup : array_like (T0, D) or (T0, B, D), T0 >= 1
+            The last known inputs, from the reservoirs' current states.
+        readout : str, optional
+            The readout whose output is fed back (its O outputs must be the
+            D inputs); the graph's only readout if None.
+
+        Returns
+        -------
+        ndarray (n_steps, D) or (n_steps, B, D) (without the last axis for a
+        readout fitted on one target per step)
+        """
+        n_steps = check_int(n_steps, "n_steps", minimum=0)
+        if readout is None:
+            if len(self.readouts) != 1:
+                raise ValueError(f"readout must name the readout to feed back, one of "
+                                 f"{list(self.readouts)}")
+            readout = next(iter(self.readouts))
+        elif readout not in self.readouts:
+            raise ValueError(f"readout {readout!r} is not a readout of this graph "
+                             f"({list(self.readouts)})")
+        u = self._input(warmup, "warmup")
+        if u.shape[0] == 0:
+            raise ValueError("warmup must have at least one time step")
+        predictor = self.readouts[readout]
+        # predicted over all of warmup, as run() would: the first output is
+        # run(warmup)[-1] to the bit
+        y = predictor.predict(self._features(self._propagate(u))[readout])[-1:]
+        width = 1 if y.ndim == u.ndim - 1 else y.shape[-1]
+        if width != u.shape[-1]:
+            raise ValueError(f"readout {readout!r} gives {width} outputs, but the graph takes "
+                             f"{u.shape[-1]} inputs: generate feeds the outputs back as inputs")
+        outputs = np.empty((n_steps,) + y.shape[1:], dtype=y.dtype)
+        for t in range(n_steps):
+            outputs[t] = y[0]
+            if t + 1 < n_steps:
+                step = self._input(y.reshape(u[-1:].shape), "the fed-back output")
+                y = predictor.predict(self._features(self._propagate(step))[readout])
+        return outputs
+
     def __repr__(self) -> str:
         nodes = ", ".join(f"{n} <- {'+'.join(self.sources[n])}" for n in self.order)
         readouts = ", ".join(f"{n} <- {'+'.join(self.sources[n])}" for n in self.readouts)
@@ -511,6 +567,11 @@ class DeepESN(ReservoirGraph):
     >>> prediction = model.fit(X[:1500], Y[:1500], warmup=100).run(X[1500:])
     >>> float(fastrnn.metrics.nrmse(Y[1500:], prediction)) < 0.05
     True
+
+    and 84 steps of free run, each output fed back as the next input:
+
+    >>> model.reset().generate(84, X[1400:1500]).shape
+    (84, 1)
     """
 
     def __init__(self, layers: Sequence[Reservoir], readout: Any = None, *,

@@ -109,6 +109,7 @@ def test_deep_esn_batched_and_listed_series_match_by_hand():
 
 def test_deep_esn_from_units_predicts_mackey_glass():
     series = fastrnn.datasets.mackey_glass(1200, seed=0)
+    series = (series - series.mean()) / series.std()
     X, Y = series[:-1], series[1:]
     model = fastrnn.DeepESN.from_units([60, 60], ridge=1e-7, sr=0.9, lr=0.3, seed=0)
     prediction = model.fit(X[:900], Y[:900], warmup=100).run(X[900:])
@@ -116,6 +117,12 @@ def test_deep_esn_from_units_predicts_mackey_glass():
     assert fastrnn.metrics.nrmse(Y[900:], prediction) < 0.05
     assert [layer.units for layer in model.layers] == [60, 60]
     assert model.layers[1].Win.shape == (60, 60)
+    # free run: the output fed back as the next input follows the series
+    model.reset()
+    free = model.generate(30, X[900:1000])
+    assert free.shape == (30, 1)
+    np.testing.assert_array_equal(free[0], model.reset().run(X[900:1000])[-1])
+    assert fastrnn.metrics.nrmse(series[1000:1020], free[:20]) < 0.1
 
 
 # ----------------------------------------------------- parallel, by hand
@@ -504,3 +511,50 @@ def test_estimators_that_would_need_pickling_are_refused_on_save(tmp_path):
     with pytest.raises(TypeError, match="class_weight=.* cannot be saved without pickling"):
         fastrnn.save(weighted, tmp_path / "w.npz")
     assert not (tmp_path / "knn.npz").exists()
+
+
+# ------------------------------------------------------------ free run
+@pytest.mark.parametrize("batched", [False, True])
+def test_generate_feeds_the_output_back_as_the_next_input(batched):
+    series = fastrnn.datasets.mackey_glass(700, seed=1)
+    series = (series - series.mean()) / series.std()
+    if batched:
+        series = np.stack([series, series[::-1]], axis=1)   # (T, 2, 1)
+    X, Y = series[:-1], series[1:]
+    model = fastrnn.DeepESN(_layers(), fastrnn.Ridge(1e-7)).fit(X[:500], Y[:500], warmup=50)
+    got = model.generate(30, X[500:600])
+    assert got.shape == (30,) + series.shape[1:]
+
+    r1, r2, r3 = _layers()
+    readout = fastrnn.Ridge(1e-7)
+
+    def step(u):
+        s1 = r1.run(u)
+        s2 = r2.run(s1)
+        return readout.predict(np.concatenate([s1, s2, r3.run(s2)], axis=-1))
+
+    s1 = r1.run(X[:500])
+    s2 = r2.run(s1)
+    readout.fit(np.concatenate([s1, s2, r3.run(s2)], axis=-1)[50:], Y[50:500])
+    y = step(X[500:600])[-1:]
+    want = [y[0]]
+    for _ in range(29):
+        y = step(y)
+        want.append(y[0])
+    np.testing.assert_array_equal(got, np.array(want))
+
+
+def test_generate_checks_its_readout():
+    X = _series((40, 2))
+    graph = _parallel().fit(X, X[:, :1])
+    with pytest.raises(ValueError, match="gives 1 outputs, but the graph takes 2 inputs"):
+        graph.generate(3, X)
+    two = fastrnn.ReservoirGraph({"a": (_reservoir(5, 0), INPUT)},
+                                 {"y": (fastrnn.Ridge(), "a"), "z": (fastrnn.Ridge(), "a")})
+    with pytest.raises(ValueError, match="readout must name the readout to feed back"):
+        two.generate(3, X)
+    with pytest.raises(ValueError, match="'w' is not a readout"):
+        two.generate(3, X, readout="w")
+    with pytest.raises(ValueError, match="at least one time step"):
+        graph.generate(3, X[:0])
+    assert _parallel().fit(X, X).generate(0, X).shape == (0, 2)
