@@ -12,14 +12,18 @@ then read the states. States are produced once per call, however many
 readouts read them.
 
 Memory: the C loop writes each reservoir's states as one contiguous
-(T, B, N) block, which feeds the next reservoir as it is (no copy). What
-several-source readouts read is then laid side by side, once, in one
-(T, B, F) buffer, in the graph's order (nodes, then the input); a readout
-reading consecutive columns of it (all nodes, or all nodes and the input:
-the usual case) gets a view of that buffer, and a readout reading one source
-gets that source's own array. Only a readout reading sources out of the
-graph's order gets a gathered copy, and a node fed by several sources a
-concatenated input (its input weights multiply them as one vector).
+(T, B, N) block, which feeds the next reservoir as it is (no copy). The
+outputs read by readouts of several sources are then copied once, side by
+side, into one (T, B, F) buffer, in the graph's order (nodes, then the
+input): the C loop writes rows of N values (``csrc/reservoir`` is left as it
+is), so a reservoir cannot write straight into the columns of a wider buffer.
+A readout reading all of the buffer (every layer of a deep ESN, with or
+without the input: the usual case) reads the buffer itself; one reading
+consecutive columns of it gets a view (which fastrnn's own readouts, needing
+contiguous rows, copy); one reading a single source gets that source's own
+array; only one reading sources out of the graph's order gets a gathered
+copy. A node fed by several sources is fed their concatenation (its input
+weights multiply them as one vector).
 
 `ReservoirGraph.generate` forecasts in free run, a readout's output fed back
 as the next input, one call per reservoir and step.
@@ -512,15 +516,24 @@ class ReservoirGraph:
             for i, entry in enumerate(entries):
                 if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
                     raise ValueError(f"config field {kind!r}[{i}] must name its part")
+                sources = entry.get("sources")
+                if not isinstance(sources, list) or not all(isinstance(s, str)
+                                                            for s in sources):
+                    raise ValueError(f"config field {kind!r}[{i}] must list its sources by "
+                                     "name")
                 part = io_format.build_part(entry.get("part"), arrays, f"{prefix}{i}")
-                declared[entry["name"]] = (part, entry.get("sources"))
+                declared[entry["name"]] = (part, sources)
             parts[kind] = declared
         return parts["nodes"], parts["readouts"]
 
     @classmethod
     def _from_saved(cls, config, arrays):
         nodes, readouts = cls._saved_parts(config, arrays)
-        return cls(nodes, readouts)
+        try:
+            return cls(nodes, readouts)
+        except TypeError as exc:
+            # a part of the wrong kind in a node or readout: a tampered file
+            raise ValueError(f"the saved graph is refused: {exc}") from None
 
 
 io_format.register("ReservoirGraph", ReservoirGraph)

@@ -334,7 +334,7 @@ def test_bad_targets_are_refused():
 
 
 # -------------------------------------------------- sklearn estimators
-def test_sklearn_estimators_read_the_states():
+def test_sklearn_estimators_read_the_states(monkeypatch):
     linear_model = pytest.importorskip("sklearn.linear_model")
     X = _series((120, 2))
     Y = _targets(X, 1)[:, 0]
@@ -347,7 +347,10 @@ def test_sklearn_estimators_read_the_states():
                   "ridge": (linear_model.Ridge(alpha=1e-2), ["layer1", "layer2", "layer3"]),
                   "classes": (linear_model.LogisticRegression(max_iter=500), "layer3")})
     assert isinstance(sk.readouts["lasso"], fastrnn.EstimatorReadout)
+    counter = _CountingRuns(monkeypatch)
     sk.fit(X, {"lasso": Y, "ridge": Y, "classes": labels}, warmup=10)
+    assert counter.calls == 3   # one run per reservoir for the three estimators
+    monkeypatch.undo()
     states = graph.states(X)
     features = np.concatenate([states[n] for n in graph.order], axis=1)[10:]
     for name, est in (("lasso", linear_model.Lasso(alpha=1e-3)),
@@ -468,6 +471,21 @@ def test_a_tampered_deep_esn_file_is_refused(tmp_path):
     _rewrite(tmp_path / "d.npz", tmp_path / "cycle.npz", cycle)
     with pytest.raises(ValueError, match="cycle"):
         fastrnn.load(tmp_path / "cycle.npz")
+
+    def sources(header):
+        header["config"]["readouts"][0]["sources"] = 3
+
+    _rewrite(tmp_path / "d.npz", tmp_path / "sources.npz", sources)
+    with pytest.raises(ValueError, match="must list its sources by name"):
+        fastrnn.load(tmp_path / "sources.npz")
+
+    def readout_as_node(header):
+        header["class"] = "ReservoirGraph"
+        header["config"]["nodes"][0]["part"] = header["config"]["readouts"][0]["part"]
+
+    _rewrite(tmp_path / "d.npz", tmp_path / "kind.npz", readout_as_node)
+    with pytest.raises(ValueError, match="must be a fastrnn.Reservoir"):
+        fastrnn.load(tmp_path / "kind.npz")
 
 
 @pytest.mark.parametrize("kind", ["LogisticRegression", "Lasso", "Ridge", "ElasticNet",
