@@ -1,7 +1,7 @@
 """Composed reservoir models: reservoirs in series (deep ESN, Gallicchio et
 al. 2017) and in parallel (several time scales), with any subset of their
 states, and the input, read by several named readouts fitted in one pass
-(Jaeger 2007; Lukoševičius 2012, sec. 8).
+(hierarchical reservoirs: Jaeger 2007; readouts: Lukoševičius 2012).
 
 A model is a small directed acyclic graph declared by name: each node is a
 `fastrnn.Reservoir` with the names of what feeds it (``"input"`` or other
@@ -111,8 +111,8 @@ def _topological_order(sources):
 
 class ReservoirGraph:
     """Reservoirs composed in series and in parallel, read by named readouts
-    (Jaeger 2007; Lukoševičius 2012, sec. 8; deep reservoirs: Gallicchio et
-    al. 2017).
+    (hierarchical reservoirs: Jaeger 2007; readouts: Lukoševičius 2012; deep
+    reservoirs: Gallicchio et al. 2017).
 
     Parameters
     ----------
@@ -542,13 +542,13 @@ io_format.register("ReservoirGraph", ReservoirGraph)
 class DeepESN(ReservoirGraph):
     """A deep echo state network: reservoirs in series, each layer driven by
     the states of the one below, and one readout reading the states of all
-    layers (Gallicchio, Micheli & Pedrelli (2017), eq. 1-3 and the readout
-    of eq. 4).
+    layers (Gallicchio, Micheli & Pedrelli 2017, "Deep reservoir computing:
+    a critical experimental analysis").
 
     Layer 1 is fed the input u_t, layer l > 1 the states of layer l - 1
-    (with ``input_to_all``, also u_t, as in the "DeepESN with input to all
-    layers" variant of Gallicchio et al. (2017), sec. 2); the readout reads
-    [x^(1)_t, ..., x^(L)_t] (and u_t with ``input_to_readout``). The nodes
+    (with ``input_to_all``, also u_t: the variant with the input fed to every
+    layer); the readout reads [x^(1)_t, ..., x^(L)_t] (and u_t with
+    ``input_to_readout``). The nodes
     are named ``"layer1"`` .. ``"layerL"`` and the readout ``"output"``, so
     ``states(X)`` and the `ReservoirGraph` methods work as there.
 

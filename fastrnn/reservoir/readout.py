@@ -768,9 +768,8 @@ def _estimator_param(name, value):
 class EstimatorReadout:
     """Any estimator with ``fit(X, y)`` and ``predict(X)`` (a scikit-learn
     ``LogisticRegression``, ``Lasso``, ``Ridge``, ...) as the readout of
-    reservoir states, which are features like any others (Lukoševičius
-    (2012), sec. 8: "any" supervised method may read the states; Jaeger
-    (2007)).
+    reservoir states, which are features like any others: only the readout
+    is trained, by any supervised method (Jaeger 2001; Lukoševičius 2012).
 
     The rows of all time steps (and series) are pooled, as by `Ridge`: X is
     (T, F), (T, B, F) or a list of such arrays, and Y (T,), (T, B) or a list
