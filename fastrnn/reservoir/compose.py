@@ -238,24 +238,27 @@ class ReservoirGraph:
                              f"{win.shape}), but it is fed {parts} = {width}")
 
     def _plan_buffer(self):
-        """Which sources share the one state buffer, and how each readout
-        reads its features: its one source's array, a view of consecutive
-        buffer columns, or (sources out of the graph's order) a gather."""
-        shared = set()
-        for name in self.readouts:
-            if len(self.sources[name]) > 1:
-                shared.update(self.sources[name])
-        self._buffer_sources = [n for n in self.order if n in shared] + \
-            ([INPUT] if INPUT in shared else [])
+        """How each readout reads its features: its one source's array
+        ("own"), a view of consecutive columns of the one buffer ("view"), or
+        its sources gathered out of the graph's order ("gather"); and which
+        sources the buffer holds: those of the "view" readouts, in the
+        graph's order (nodes, then the input)."""
+        several = [self.sources[r] for r in self.readouts if len(self.sources[r]) > 1]
+        # The sources read together, in the graph's order: a readout's
+        # sources consecutive here stay consecutive in the buffer, which
+        # holds some of them.
+        shared = [s for s in self.order + [INPUT] if any(s in srcs for srcs in several)]
         self._reads = {}
         for name in self.readouts:
             srcs = self.sources[name]
             if len(srcs) == 1:
                 self._reads[name] = ("own", srcs[0])
                 continue
-            first = self._buffer_sources.index(srcs[0])
-            consecutive = list(srcs) == self._buffer_sources[first:first + len(srcs)]
+            first = shared.index(srcs[0])
+            consecutive = list(srcs) == shared[first:first + len(srcs)]
             self._reads[name] = ("view" if consecutive else "gather", srcs)
+        viewed = {s for how, srcs in self._reads.values() if how == "view" for s in srcs}
+        self._buffer_sources = [s for s in shared if s in viewed]
 
     # ------------------------------------------------------------ running
     def reset(self) -> ReservoirGraph:
@@ -302,8 +305,7 @@ class ReservoirGraph:
             elif how == "view":
                 features[name] = buffer[..., columns[srcs[0]][0]:columns[srcs[-1]][1]]
             else:
-                features[name] = np.concatenate(
-                    [buffer[..., slice(*columns[s])] for s in srcs], axis=-1)
+                features[name] = np.concatenate([outputs[s] for s in srcs], axis=-1)
         return features
 
     def _per_series(self, X, work):

@@ -234,6 +234,14 @@ def test_readouts_read_views_of_one_buffer():
     assert not np.shares_memory(feats["swapped"], whole)
     np.testing.assert_array_equal(feats["swapped"], np.concatenate([outputs["b"], outputs["a"]],
                                                                    axis=1))
+    # a source read only out of order is not copied into the buffer
+    graph = fastrnn.ReservoirGraph(
+        nodes={"a": (_reservoir(10, 1), INPUT), "b": (_reservoir(8, 2), "a")},
+        readouts={"states": (fastrnn.Ridge(), ["a", "b"]),
+                  "mixed": (fastrnn.Ridge(), [INPUT, "a"])})
+    assert graph._buffer_sources == ["a", "b"]
+    feats = graph._features(graph._propagate(graph._input(X)))
+    assert feats["states"].flags.c_contiguous and feats["states"].base is not None
 
 
 def test_states_are_returned_by_node():
