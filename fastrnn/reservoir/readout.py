@@ -811,7 +811,6 @@ class EstimatorReadout:
                 raise TypeError(f"estimator must have fit and predict methods (a scikit-learn "
                                 f"estimator), got {type(estimator).__name__} without {method}")
         self.estimator = estimator
-        self._single = None
         self.n_features_in_ = None
 
     @staticmethod
@@ -869,7 +868,6 @@ class EstimatorReadout:
             single = this_single
             pooled.append(y.reshape(-1) if single else y.reshape(-1, y.shape[-1]))
         self.estimator.fit(rows, pooled[0] if len(pooled) == 1 else np.concatenate(pooled))
-        self._single = single
         self.n_features_in_ = rows.shape[1]
         return self
 
@@ -924,8 +922,7 @@ class EstimatorReadout:
         kind = self._saved_kind()
         params = {k: _estimator_param(k, v)
                   for k, v in self.estimator.get_params(deep=False).items()}
-        config = {"estimator": kind, "params": params, "single": self._single,
-                  "n_features": self.n_features_in_}
+        config = {"estimator": kind, "params": params, "n_features": self.n_features_in_}
         classes = getattr(self.estimator, "classes_", None)
         if self.n_features_in_ is not None and classes is not None \
                 and np.asarray(classes).dtype.kind not in "biuf":
@@ -997,7 +994,6 @@ class EstimatorReadout:
             estimator.classes_ = classes.copy()
         estimator.n_features_in_ = F
         m.n_features_in_ = F
-        m._single = bool(config.get("single"))
         return m
 
 
