@@ -400,7 +400,7 @@ def test_estimator_readout_lays_predictions_out_like_x():
         fastrnn.EstimatorReadout(object())
 
 
-def test_estimator_readout_needs_no_sklearn():
+def test_estimator_readout_needs_no_sklearn(tmp_path):
     class Mean:
         def fit(self, X, y):
             self.mean_ = y.mean(axis=0)
@@ -413,7 +413,8 @@ def test_estimator_readout_needs_no_sklearn():
     ro = fastrnn.EstimatorReadout(Mean()).fit(X, X[:, :2])
     np.testing.assert_array_equal(ro.predict(X), np.repeat(X[:, :2].mean(0)[None], 10, 0))
     with pytest.raises(TypeError, match="never unpickled"):
-        fastrnn.save(ro, "unused.npz")
+        fastrnn.save(ro, tmp_path / "mean.npz")
+    assert not (tmp_path / "mean.npz").exists()
 
 
 # ------------------------------------------------------------ saving
