@@ -31,6 +31,9 @@ generators          reservoir matrices: cycle (Rodan & Tino 2011), cycle with ju
                     small-world, orthogonal, uniform and normal sparse
 ESN                 reservoir + readout, with output feedback and generation
 NVAR, NVARForecaster next-generation reservoir computing (Gauthier et al. 2021)
+ReservoirGraph      reservoirs in series and in parallel read by named readouts (Jaeger 2007)
+DeepESN             reservoirs in series, all layers read (Gallicchio et al. 2017)
+EstimatorReadout    any scikit-learn estimator (LogisticRegression, Lasso, ...) as a readout
 datasets, metrics   Mackey-Glass, NARMA, Lorenz, Rossler, Lorenz-96, Kuramoto-Sivashinsky,
                     Henon and logistic maps, MSO, memory task, to_forecasting; nrmse, mae,
                     rsquare, memory_capacity, valid_prediction_time, effective_spectral_radius
@@ -68,6 +71,7 @@ from fastrnn.io import load, save
 from fastrnn.layers import GRU, LSTM, RNN, ClockworkRNN, DelayRNN, LeakyRNN, Linear
 from fastrnn.onnx import from_onnx, to_onnx
 from fastrnn.reservoir import ESN, LMS, NVAR, RLS, NVARForecaster, Reservoir, Ridge, generators
+from fastrnn.reservoir import DeepESN, EstimatorReadout, ReservoirGraph
 from fastrnn.training import (
     SGD, Adam, Sequential, clip_grad_norm, clip_grad_value, global_norm, init, losses, optim,
     train,
@@ -137,4 +141,7 @@ __all__ = [
     "NotFittedError",
     "set_num_threads",
     "get_num_threads",
+    "ReservoirGraph",
+    "DeepESN",
+    "EstimatorReadout",
 ]

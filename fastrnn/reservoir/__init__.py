@@ -10,12 +10,17 @@ Every loop is one call of ``_reservoir.run`` into the one C step of
 ``csrc/reservoir`` (declared in ``kernels.pxd``); the readouts' products are
 ``_readout.pyx``. ``nvar.py`` holds next-generation reservoir computing
 (Gauthier et al. 2021), its feature and closed loops in ``_nvar.pyx``.
+``compose.py`` composes reservoirs in series and in parallel (``ReservoirGraph``,
+``DeepESN``) read by named readouts, any of them an ``EstimatorReadout``
+(``readout.py``) around a scikit-learn estimator.
 """
 from fastrnn.reservoir.esn import ESN
 from fastrnn.reservoir import generators
 from fastrnn.reservoir.nvar import NVAR, NVARForecaster
 from fastrnn.reservoir.readout import LMS, RLS, Ridge
 from fastrnn.reservoir.reservoir import Reservoir, spectral_radius
+from fastrnn.reservoir.compose import DeepESN, ReservoirGraph
+from fastrnn.reservoir.readout import EstimatorReadout
 
 __all__ = ["Reservoir", "ESN", "Ridge", "RLS", "LMS", "NVAR", "NVARForecaster", "generators",
-           "spectral_radius"]
+           "spectral_radius", "ReservoirGraph", "DeepESN", "EstimatorReadout"]

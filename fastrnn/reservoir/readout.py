@@ -736,3 +736,265 @@ class LMS(_OnlineReadout):
 
 
 io_format.register("LMS", LMS)
+
+
+# ------------------------------------------------- any estimator as a readout
+# The linear models whose learned state is a few plain arrays: an
+# EstimatorReadout around one of them is saved as those arrays (and its
+# constructor parameters) and rebuilt on load; any other estimator could only
+# be pickled, which fastrnn files never are.
+_SAVEABLE_ESTIMATORS = {
+    "LinearRegression": ("coef_", "intercept_"),
+    "Ridge": ("coef_", "intercept_"),
+    "Lasso": ("coef_", "intercept_"),
+    "ElasticNet": ("coef_", "intercept_"),
+    "LogisticRegression": ("coef_", "intercept_", "classes_"),
+}
+
+
+def _estimator_param(name, value):
+    """A constructor parameter of an estimator as a JSON value, or a
+    TypeError saying why it cannot be stored without pickling."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float) and np.isfinite(value):
+        return value
+    raise TypeError(f"EstimatorReadout: the estimator's parameter {name}={value!r} cannot be "
+                    "saved without pickling (only None, bool, int, finite float and str are)")
+
+
+class EstimatorReadout:
+    """Any estimator with ``fit(X, y)`` and ``predict(X)`` (a scikit-learn
+    ``LogisticRegression``, ``Lasso``, ``Ridge``, ...) as the readout of
+    reservoir states, which are features like any others: only the readout
+    is trained, by any supervised method (Jaeger 2001; Lukoševičius 2012).
+
+    The rows of all time steps (and series) are pooled, as by `Ridge`: X is
+    (T, F), (T, B, F) or a list of such arrays, and Y (T,), (T, B) or a list
+    for one target per step (class labels of a classifier, or one
+    regression output), or (T, O), (T, B, O) for several outputs. ``predict``
+    returns the estimator's predictions in the layout of X.
+
+    Parameters
+    ----------
+    estimator : object with ``fit`` and ``predict``
+        Fitted in place by ``fit``. scikit-learn is not imported by
+        fastrnn: any object following its fit/predict convention works.
+
+    Notes
+    -----
+    Saving (``fastrnn.save``) stores only what it can store as plain arrays:
+    the constructor parameters and learned ``coef_``, ``intercept_`` (and
+    ``classes_``) of scikit-learn's ``LinearRegression``, ``Ridge``,
+    ``Lasso``, ``ElasticNet`` and ``LogisticRegression``; loading rebuilds
+    the estimator from them (and needs scikit-learn). Any other estimator is
+    refused with a TypeError on save: its state could only be pickled, and
+    fastrnn files are never unpickled (loading a pickle runs code from the
+    file). Save such an estimator with the tools of its own library.
+
+    Examples
+    --------
+    >>> import numpy as np, fastrnn
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> states = fastrnn.Reservoir(50, seed=0).run(np.random.default_rng(0).normal(size=(200, 1)))
+    >>> labels = (states[:, 0] > 0).astype(int)
+    >>> readout = fastrnn.EstimatorReadout(LogisticRegression()).fit(states, labels)
+    >>> readout.predict(states).shape
+    (200,)
+    """
+
+    def __init__(self, estimator: object) -> None:
+        for method in ("fit", "predict"):
+            if not callable(getattr(estimator, method, None)):
+                raise TypeError(f"estimator must have fit and predict methods (a scikit-learn "
+                                f"estimator), got {type(estimator).__name__} without {method}")
+        self.estimator = estimator
+        self.n_features_in_ = None
+
+    @staticmethod
+    def _rows(X, name="X"):
+        """Features (T, F), (T, B, F) or a list -> (rows, F) and the leading
+        shape of each array (to lay predictions out like X)."""
+        arrays = X if isinstance(X, (list, tuple)) else [X]
+        if not arrays:
+            raise ValueError(f"{name} is an empty list: there is no series")
+        rows, leads = [], []
+        for i, x in enumerate(arrays):
+            label = f"{name}[{i}]" if isinstance(X, (list, tuple)) else name
+            # States keep their precision (float32 stays float32); anything
+            # else becomes float64.
+            dtype = getattr(x, "dtype", None)
+            dtype = dtype if dtype in (np.float32, np.float64) else np.float64
+            arr = as_float_array(x, label, dtype, ndim=(2, 3))
+            if arr.shape[-1] == 0:
+                raise ValueError(f"{label} must have at least one feature in its last "
+                                 f"dimension, got shape {arr.shape}")
+            _check_finite(arr, label)
+            leads.append(arr.shape[:-1])
+            rows.append(arr.reshape(-1, arr.shape[-1]))
+        widths = {r.shape[1] for r in rows}
+        if len(widths) > 1:
+            raise ValueError(f"the arrays of {name} must all have the same number of features, "
+                             f"got {sorted(widths)}")
+        return (rows[0] if len(rows) == 1 else np.concatenate(rows)), leads
+
+    def fit(self, X: Series, Y: Series) -> EstimatorReadout:
+        """Fit the estimator on the pooled rows of X and Y.
+
+        Y is not converted to floats (class labels may be integers or
+        strings); its leading dimensions must be those of X.
+        """
+        rows, leads = self._rows(X)
+        targets = Y if isinstance(Y, (list, tuple)) else [Y]
+        listed = isinstance(X, (list, tuple))
+        if len(targets) != len(leads) or isinstance(Y, (list, tuple)) != listed:
+            raise ValueError("X and Y must both be lists of the same length, or both arrays")
+        pooled, single = [], None
+        for i, (y, lead) in enumerate(zip(targets, leads)):
+            label = f"Y[{i}]" if listed else "Y"
+            y = np.asarray(y)
+            if y.shape[:len(lead)] != lead or y.ndim not in (len(lead), len(lead) + 1):
+                raise ValueError(f"{label} must have shape {lead} (one target per step) or "
+                                 f"{lead + ('O',)}, like the leading dimensions of X, got "
+                                 f"{y.shape}")
+            if y.dtype.kind in "fc":
+                _check_finite(y, label)
+            this_single = y.ndim == len(lead)
+            if single is not None and this_single != single:
+                raise ValueError("Y must be shaped alike for every series (with or without an "
+                                 "output axis)")
+            single = this_single
+            pooled.append(y.reshape(-1) if single else y.reshape(-1, y.shape[-1]))
+        self.estimator.fit(rows, pooled[0] if len(pooled) == 1 else np.concatenate(pooled))
+        self.n_features_in_ = rows.shape[1]
+        return self
+
+    def _laid_out(self, X, method):
+        if self.n_features_in_ is None:
+            raise NotFittedError("predict called before fit: call fit first")
+        rows, leads = self._rows(X)
+        if rows.shape[1] != self.n_features_in_:
+            raise ValueError(f"X must have {self.n_features_in_} features in its last "
+                             f"dimension, got {rows.shape[1]}")
+        out = np.asarray(getattr(self.estimator, method)(rows))
+        tail = out.shape[1:]
+        results, start = [], 0
+        for lead in leads:
+            n = int(np.prod(lead))
+            results.append(out[start:start + n].reshape(lead + tail))
+            start += n
+        return results if isinstance(X, (list, tuple)) else results[0]
+
+    def predict(self, X: Series) -> Union[np.ndarray, list[np.ndarray]]:
+        """The estimator's predictions, shaped (T,), (T, B) (one target per
+        step) or (T, O), (T, B, O), or a list like X."""
+        return self._laid_out(X, "predict")
+
+    def predict_proba(self, X: Series) -> Union[np.ndarray, list[np.ndarray]]:
+        """The class probabilities of a classifier, (T, [B,] n_classes)."""
+        if not callable(getattr(self.estimator, "predict_proba", None)):
+            raise TypeError(f"the estimator {type(self.estimator).__name__} has no "
+                            "predict_proba method")
+        return self._laid_out(X, "predict_proba")
+
+    def __repr__(self) -> str:
+        return f"EstimatorReadout({self.estimator!r})"
+
+    # -- persistence (fastrnn.io) --
+    # The class name, constructor parameters and learned arrays of the linear
+    # models in _SAVEABLE_ESTIMATORS; labels that are strings go into the
+    # config (arrays are stored as numbers only).
+    def _saved_kind(self):
+        cls = type(self.estimator)
+        name = cls.__name__
+        if not cls.__module__.startswith("sklearn.") or name not in _SAVEABLE_ESTIMATORS:
+            raise TypeError(
+                f"EstimatorReadout: cannot save a {cls.__module__}.{name}. fastrnn stores only "
+                f"the learned arrays of scikit-learn's {', '.join(_SAVEABLE_ESTIMATORS)}; "
+                "any other estimator could only be pickled, and fastrnn files are never "
+                "unpickled (loading a pickle runs code from the file). Save the estimator "
+                "with its own library's tools.")
+        return name
+
+    def _save_config(self):
+        kind = self._saved_kind()
+        params = {k: _estimator_param(k, v)
+                  for k, v in self.estimator.get_params(deep=False).items()}
+        config = {"estimator": kind, "params": params, "n_features": self.n_features_in_}
+        classes = getattr(self.estimator, "classes_", None)
+        if self.n_features_in_ is not None and classes is not None \
+                and np.asarray(classes).dtype.kind not in "biuf":
+            config["classes"] = [str(c) for c in classes]
+        return config
+
+    def _save_arrays(self):
+        if self.n_features_in_ is None:
+            return {}
+        arrays = {}
+        for attr in _SAVEABLE_ESTIMATORS[self._saved_kind()]:
+            value = np.asarray(getattr(self.estimator, attr))
+            if attr == "classes_" and value.dtype.kind not in "biuf":
+                continue
+            arrays[attr.rstrip("_")] = value
+        return arrays
+
+    @classmethod
+    def _from_saved(cls, config, arrays):
+        kind, params = config.get("estimator"), config.get("params")
+        if kind not in _SAVEABLE_ESTIMATORS or not isinstance(params, dict):
+            raise ValueError(f"estimator must name one of {sorted(_SAVEABLE_ESTIMATORS)} with "
+                             f"its params, got {kind!r}")
+        try:
+            from sklearn import linear_model
+        except ImportError as exc:
+            raise ImportError(f"loading an EstimatorReadout of a {kind} needs scikit-learn "
+                              "(pip install fastrnn[sklearn])") from exc
+        estimator_cls = getattr(linear_model, kind)
+        # A parameter the installed scikit-learn no longer takes (one
+        # deprecated when the file was written) is dropped: the predictions
+        # depend only on the learned arrays.
+        known = estimator_cls().get_params(deep=False)
+        dropped = sorted(set(params) - set(known))
+        if dropped:
+            warnings.warn(f"EstimatorReadout: the installed scikit-learn's {kind} takes no "
+                          f"parameter {dropped}; loaded without it", RuntimeWarning,
+                          stacklevel=3)
+        try:
+            estimator = estimator_cls(**{k: v for k, v in params.items() if k in known})
+        except TypeError as exc:
+            raise ValueError(f"the saved parameters of the {kind} are refused: {exc}") from None
+        m = cls(estimator)
+        if config.get("n_features") is None:
+            if arrays:
+                raise ValueError("an unfitted EstimatorReadout holds no arrays")
+            return m
+        F = io_format.config_int(config, "n_features")
+        coef, intercept = arrays.get("coef"), arrays.get("intercept")
+        if not isinstance(coef, np.ndarray) or coef.dtype.kind != "f" or coef.ndim not in (1, 2) \
+                or coef.shape[-1] != F:
+            raise ValueError(f"coef must be a float array of {F} features in its last dimension")
+        if not isinstance(intercept, np.ndarray) or intercept.shape not in ((), coef.shape[:-1]):
+            raise ValueError(f"intercept must have shape () or {coef.shape[:-1]}")
+        estimator.coef_ = coef.copy()
+        estimator.intercept_ = intercept[()] if intercept.ndim == 0 else intercept.copy()
+        if "classes_" in _SAVEABLE_ESTIMATORS[kind]:
+            classes = config.get("classes")
+            if classes is not None:
+                if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+                    raise ValueError("classes must be a list of strings")
+                classes = np.array(classes)
+            else:
+                classes = arrays.get("classes")
+            if not isinstance(classes, np.ndarray) or classes.ndim != 1 or \
+                    coef.ndim != 2 or coef.shape[0] != (1 if len(classes) == 2 else len(classes)):
+                raise ValueError(f"classes must be a 1-D array matching coef's {coef.shape[0]} "
+                                 "rows (one per class, or one for two classes)")
+            estimator.classes_ = classes.copy()
+        estimator.n_features_in_ = F
+        m.n_features_in_ = F
+        return m
+
+
+io_format.register("EstimatorReadout", EstimatorReadout)
