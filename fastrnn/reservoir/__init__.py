@@ -11,7 +11,9 @@ Every loop is one call of ``_reservoir.run`` into the one C step of
 ``_readout.pyx``. ``nvar.py`` holds next-generation reservoir computing
 (Gauthier et al. 2021), its feature and closed loops in ``_nvar.pyx``.
 ``force.py`` holds FORCE learning (Sussillo & Abbott 2009), its loop in
-``_force.pyx`` (the C reservoir loop and the RLS step of ``_rls.pxd``).
+``_force.pyx`` (the C reservoir loop and the RLS step of ``_rls.pxd``);
+``plasticity.py`` the reservoir with intrinsic plasticity (Schrauwen et al.
+2008), its loop in ``_plasticity.pyx`` over ``csrc/reservoir/fr_plasticity.c``.
 """
 from fastrnn.reservoir.esn import ESN
 from fastrnn.reservoir import generators
@@ -19,6 +21,7 @@ from fastrnn.reservoir.nvar import NVAR, NVARForecaster
 from fastrnn.reservoir.readout import LMS, RLS, Ridge
 from fastrnn.reservoir.reservoir import Reservoir, spectral_radius
 from fastrnn.reservoir.force import FORCE
+from fastrnn.reservoir.plasticity import IPReservoir
 
 __all__ = ["Reservoir", "ESN", "Ridge", "RLS", "LMS", "NVAR", "NVARForecaster", "generators",
-           "spectral_radius", "FORCE"]
+           "spectral_radius", "FORCE", "IPReservoir"]
