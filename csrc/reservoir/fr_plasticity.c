@@ -4,12 +4,7 @@
  * Contraction into FMAs is off, as in fr_reservoir.c: the loop then performs
  * exactly the IEEE operations written, on every CPU, so that a NumPy loop
  * written the same way reproduces it to the bit. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#endif
+#include "fr_exact_fp.h"
 #include "fr_plasticity.h"
 #include "fr_reservoir.h"
 #include "fr_math.h"
