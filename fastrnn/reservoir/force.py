@@ -25,12 +25,13 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from fastrnn._core.validation import as_float_array, check_int
+from fastrnn._core.validation import check_int
 from fastrnn.io import format as io_format
 from fastrnn.reservoir import _force
 from fastrnn.reservoir.esn import ESN
-from fastrnn.reservoir.readout import RLS, Series
+from fastrnn.reservoir.readout import RLS
 from fastrnn.reservoir.reservoir import Reservoir, _check_loop_sizes
 
 
@@ -72,9 +73,9 @@ class FORCE(ESN):
 
     Notes
     -----
-    One series at a time: X is (T, D) or None (no inputs), Y is (T, O) or
-    (T,); a list of such series trains on them one after another, each from
-    the state at the start of the call, the readout's stream continuing.
+    One stream: X is (T, D) or None (no inputs), Y is (T, O) or (T,);
+    ``partial_fit`` continues it (the reservoir state, the last output, the
+    readout and the phase of the updates).
     """
 
     def __init__(self, reservoir: Reservoir, *, alpha: float = 1.0, forgetting: float = 1.0,
@@ -84,40 +85,30 @@ class FORCE(ESN):
         self.update_every = check_int(update_every, "update_every", minimum=1)
         self._phase = 0
 
-    def fit(self, X: Optional[Series], Y: Series, warmup: int = 0) -> FORCE:
+    def fit(self, X: Optional[ArrayLike], Y: ArrayLike, warmup: int = 0) -> FORCE:
         """Train from fresh readout weights (w = 0, P = I / alpha).
 
         Parameters
         ----------
-        X : array_like (T, D), a list of such arrays, or None (no inputs)
-        Y : array_like (T, O) or (T,), or a list like X
+        X : array_like (T, D), or None (no inputs)
+        Y : array_like (T, O) or (T,)
             The target of the network's output at each step.
         warmup : int >= 0
-            Steps at the start of every series run closed-loop without
-            updates.
+            Steps at the start run closed-loop without updates (in
+            ``partial_fit``: the first steps of that call).
         """
         self.readout.reset()
         self._phase = 0
         return self.partial_fit(X, Y, warmup=warmup)
 
-    def partial_fit(self, X: Optional[Series], Y: Series, warmup: int = 0) -> FORCE:
+    def partial_fit(self, X: Optional[ArrayLike], Y: ArrayLike, warmup: int = 0) -> FORCE:
         """Continue training from the current readout weights, P and state
-        (one stream with the calls before)."""
+        (one stream with the calls before: a long series may be given in
+        pieces, and several series one after another)."""
         warmup = check_int(warmup, "warmup", minimum=0)
-        if isinstance(Y, (list, tuple)):
-            if X is None:
-                X = [None] * len(Y)
-            if not isinstance(X, (list, tuple)) or len(X) != len(Y):
-                raise ValueError("X and Y must both be lists of the same length")
-            start_state, start_y = self.reservoir.state.copy(), self._y_last
-            outputs = []
-            for x, y in zip(X, Y):
-                self.reservoir.state = start_state.copy()
-                self._y_last = start_y
-                self._train_series(x, y, warmup)
-                outputs.append(self.train_outputs_)
-            self.train_outputs_ = outputs
-            return self
+        if isinstance(X, (list, tuple)) or isinstance(Y, (list, tuple)):
+            raise TypeError("FORCE trains on one stream: give one series (arrays) per call, "
+                            "and call partial_fit for each further series")
         self._train_series(X, Y, warmup)
         return self
 
@@ -126,19 +117,31 @@ class FORCE(ESN):
         u, unbatched = self._inputs(X, T=y_arr.shape[0] if y_arr.ndim else None)
         if not unbatched:
             raise ValueError(f"FORCE trains one series at a time: X must be (T, D), got "
-                             f"shape {u.shape}; pass a list for several series")
+                             f"shape {u.shape}; call partial_fit for each further series")
         T, _, D = u.shape
         targets, single = self._targets(Y, T, 1)
         O = targets.shape[2]
         N = self.reservoir.units
         _check_loop_sizes(T, 1, N, D + O)
         readout = self.readout
+        if not isinstance(readout, RLS) or readout.dtype != self.dtype:
+            raise TypeError(f"the readout of a FORCE network must be a fastrnn.RLS of dtype "
+                            f"{self.dtype}, got {readout!r}")
         if readout._widths is None:
             readout._start(N, O)
             readout._widths, readout._single = (N, O), single
         elif readout._widths != (N, O):
             raise ValueError(f"Y must keep the {readout._widths[1]} outputs the readout was "
                              f"trained on, got {O}")
+        # The loop updates P and the weights in place: they must be what it
+        # reads (a readout's arrays may have been replaced since).
+        F = N + int(readout.fit_bias)
+        for name, shape in (("_P", (F, F)), ("_W", (F, O))):
+            a = getattr(readout, name)
+            if not (isinstance(a, np.ndarray) and a.shape == shape and a.dtype == self.dtype
+                    and a.flags.c_contiguous and a.flags.writeable):
+                raise ValueError(f"the readout's state {name[1:]} must be a writeable "
+                                 f"C-contiguous {self.dtype} array of shape {shape}")
         self._single, self._n_outputs = single, O
         res = self.reservoir
         weights = res._checked_weights(D, O)

@@ -162,6 +162,21 @@ def test_checks():
         model.fit(U[:, None, :], Y[:, None, :])
     with pytest.raises(ValueError, match="time steps"):
         model.fit(U, Y[:10])
+    with pytest.raises(TypeError, match="one stream"):
+        model.fit([U, U], [Y, Y])
     model.fit(U, Y)
     with pytest.raises(ValueError, match="outputs"):
         model.partial_fit(U, np.hstack([Y, Y]))
+
+
+def test_float32_follows_float64():
+    U, Y = _task(100, 2, 1)
+    r64 = _reservoir()
+    r32 = Reservoir(r64.units, W=r64.W, Win=r64.Win, Wfb=r64.Wfb, bias=r64.bias, lr=r64.lr,
+                    dtype=np.float32)
+    m64 = FORCE(r64, fit_bias=True).fit(U[:80], Y[:80])
+    m32 = FORCE(r32, fit_bias=True).fit(U[:80], Y[:80])
+    assert m32.train_outputs_.dtype == np.float32
+    np.testing.assert_allclose(m32.train_outputs_, m64.train_outputs_, atol=1e-3)
+    np.testing.assert_allclose(m32.generate(20, inputs=U[80:]), m64.generate(20, inputs=U[80:]),
+                               atol=1e-3)
