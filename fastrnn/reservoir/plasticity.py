@@ -120,10 +120,11 @@ class IPReservoir(Reservoir):
 
     # ------------------------------------------------------------- loops
     def _unit_params(self, name, N):
+        """``gain`` or ``offset`` checked, as a copy the loop may adapt."""
         a = as_float_array(getattr(self, name), name, self.dtype, ndim=1)
         if a.shape != (N,):
             raise ValueError(f"{name} must have shape ({N},), got {a.shape}")
-        return np.ascontiguousarray(a)
+        return np.array(a, order="C", copy=True)
 
     def _starts(self, x0, B):
         """x_0 and r_0 as (B, N) arrays (copies the kernel may overwrite)."""
