@@ -83,23 +83,31 @@ def rpy_free_run(model, u, steps):
 
 
 # ------------------------------------------------------------------ rows
+def driven_engines(res, ridge, X_fit, Y_fit, X_test, warmup, solver):
+    """The two engines of a task where the inputs drive the reservoir: an
+    ESN fitted on (X_fit, Y_fit) after ``warmup`` steps, then run on X_test
+    from where the fit left its state, in fastrnn and in ReservoirPy."""
+
+    def fr():
+        res.reset()
+        esn = ESN(res, Ridge(ridge, solver=solver))
+        esn.fit(X_fit, Y_fit, warmup=warmup)
+        return esn.predict(X_test)
+
+    def rp():
+        model = rpy_model(res, ridge)
+        model.fit(X_fit, Y_fit, warmup=warmup)
+        return model.run(X_test)
+
+    return fr, rp
+
+
 def narma_row(args):
     n_train, n_test, warmup = args.train, args.test, 100
     u, y = narma(n_train + n_test, 10, seed=0)
     res = fastrnn_reservoir(args.units, sr=0.95, lr=1.0, input_scaling=0.5, D=1, seed=1)
-    ridge = 1e-7
-
-    def fr():
-        res.reset()
-        esn = ESN(res, Ridge(ridge, solver=args.solver))
-        esn.fit(u[:n_train], y[:n_train], warmup=warmup)
-        return esn.predict(u[n_train:])
-
-    def rp():
-        model = rpy_model(res, ridge)
-        model.fit(u[:n_train], y[:n_train], warmup=warmup)
-        return model.run(u[n_train:])
-
+    fr, rp = driven_engines(res, 1e-7, u[:n_train], y[:n_train], u[n_train:], warmup,
+                            args.solver)
     return "NARMA-10, one step", f"ESN N={args.units}", fr, rp, \
         lambda pred: nrmse(y[n_train:], pred)
 
@@ -173,19 +181,8 @@ def lorenz_esn_row(args):
     X = lorenz(n_train + n_test + 1, h=0.01, subsample=2, discard=500)
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     res = fastrnn_reservoir(args.units, sr=0.9, lr=0.5, input_scaling=0.3, D=3, seed=3)
-    ridge = 1e-7
-
-    def fr():
-        res.reset()
-        esn = ESN(res, Ridge(ridge, solver=args.solver))
-        esn.fit(X[:n_train], X[1:n_train + 1], warmup=warmup)
-        return esn.predict(X[n_train:-1])
-
-    def rp():
-        model = rpy_model(res, ridge)
-        model.fit(X[:n_train], X[1:n_train + 1], warmup=warmup)
-        return model.run(X[n_train:-1])
-
+    fr, rp = driven_engines(res, 1e-7, X[:n_train], X[1:n_train + 1], X[n_train:-1], warmup,
+                            args.solver)
     return "Lorenz-63, ESN one step", f"ESN N={args.units}", fr, rp, \
         lambda pred: nrmse(X[n_train + 1:], pred)
 
@@ -194,20 +191,8 @@ def memory_capacity_row(args):
     K, n_train, n_test = 2 * args.units, args.train, args.test
     u, y = memory_capacity_task(K + n_train + n_test, K, seed=4)
     res = fastrnn_reservoir(args.units, sr=0.95, lr=1.0, input_scaling=0.1, D=1, seed=5)
-    ridge = 1e-8
     fit_end = K + n_train
-
-    def fr():
-        res.reset()
-        esn = ESN(res, Ridge(ridge, solver=args.solver))
-        esn.fit(u[:fit_end], y[:fit_end], warmup=K)
-        return esn.predict(u[fit_end:])
-
-    def rp():
-        model = rpy_model(res, ridge)
-        model.fit(u[:fit_end], y[:fit_end], warmup=K)
-        return model.run(u[fit_end:])
-
+    fr, rp = driven_engines(res, 1e-8, u[:fit_end], y[:fit_end], u[fit_end:], K, args.solver)
     return f"memory capacity, K={K} delays (held out; higher is better)", \
         f"ESN N={args.units}", fr, rp, lambda pred: memory_capacity(y[fit_end:], pred)
 
