@@ -72,6 +72,7 @@ from fastrnn.layers import GRU, LSTM, RNN, ClockworkRNN, DelayRNN, LeakyRNN, Lin
 from fastrnn.onnx import from_onnx, to_onnx
 from fastrnn.reservoir import ESN, LMS, NVAR, RLS, NVARForecaster, Reservoir, Ridge, generators
 from fastrnn.reservoir import DeepESN, EstimatorReadout, ReservoirGraph
+from fastrnn.reservoir import FORCE, IPReservoir
 from fastrnn.training import (
     SGD, Adam, Sequential, clip_grad_norm, clip_grad_value, global_norm, init, losses, optim,
     train,
@@ -144,4 +145,6 @@ __all__ = [
     "ReservoirGraph",
     "DeepESN",
     "EstimatorReadout",
+    "FORCE",
+    "IPReservoir",
 ]

@@ -16,12 +16,7 @@
  * states are bitwise identical whatever the instruction set or the number of
  * threads.
  */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#endif
+#include "fr_exact_fp.h"
 #include <math.h>
 #include <string.h>
 

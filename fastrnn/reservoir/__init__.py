@@ -13,6 +13,10 @@ Every loop is one call of ``_reservoir.run`` into the one C step of
 ``compose.py`` composes reservoirs in series and in parallel (``ReservoirGraph``,
 ``DeepESN``) read by named readouts, any of them an ``EstimatorReadout``
 (``readout.py``) around a scikit-learn estimator.
+``force.py`` holds FORCE learning (Sussillo & Abbott 2009), its loop in
+``_force.pyx`` (the C reservoir loop and the RLS step of ``_rls.pxd``);
+``plasticity.py`` the reservoir with intrinsic plasticity (Schrauwen et al.
+2008), its loop in ``_plasticity.pyx`` over ``csrc/reservoir/fr_plasticity.c``.
 """
 from fastrnn.reservoir.esn import ESN
 from fastrnn.reservoir import generators
@@ -21,6 +25,9 @@ from fastrnn.reservoir.readout import LMS, RLS, Ridge
 from fastrnn.reservoir.reservoir import Reservoir, spectral_radius
 from fastrnn.reservoir.compose import DeepESN, ReservoirGraph
 from fastrnn.reservoir.readout import EstimatorReadout
+from fastrnn.reservoir.force import FORCE
+from fastrnn.reservoir.plasticity import IPReservoir
 
 __all__ = ["Reservoir", "ESN", "Ridge", "RLS", "LMS", "NVAR", "NVARForecaster", "generators",
-           "spectral_radius", "ReservoirGraph", "DeepESN", "EstimatorReadout"]
+           "spectral_radius", "ReservoirGraph", "DeepESN", "EstimatorReadout", "FORCE",
+           "IPReservoir"]

@@ -14,7 +14,8 @@ from cython cimport floating
 
 import numpy as np
 
-from fastrnn._core.blas cimport dot, gemv, symv_upper, syr_upper, syrk_upper
+from fastrnn._core.blas cimport dot, gemv, syrk_upper
+from fastrnn.reservoir._rls cimport rls_step
 
 
 def gram_update(const floating[:, ::1] a, floating[:, ::1] gram):
@@ -56,10 +57,7 @@ def rls_update(const floating[:, ::1] x, const floating[:, ::1] y,
     forgetting : float in (0, 1], IN
     """
     cdef int T = x.shape[0], F = x.shape[1], O = y.shape[1]
-    cdef int t, i, j, o
-    cdef floating denom, gain
-    cdef floating inv_forget = <floating> (1.0 / forgetting)
-    cdef floating lam = <floating> forgetting
+    cdef int t
     cdef floating[::1] p_x, error
     if T == 0 or F == 0:
         return
@@ -67,20 +65,8 @@ def rls_update(const floating[:, ::1] x, const floating[:, ::1] y,
     error = np.empty(O, dtype=np.float32 if floating is float else np.float64)
     with nogil:
         for t in range(T):
-            symv_upper(F, <floating> 1, &p[0, 0], F, &x[t, 0], <floating> 0, &p_x[0])
-            denom = lam + dot(F, &x[t, 0], &p_x[0])
-            for o in range(O):
-                error[o] = y[t, o]
-            gemv(True, F, O, <floating> -1, &w[0, 0], O, &x[t, 0], <floating> 1, &error[0])
-            for i in range(F):
-                gain = p_x[i] / denom
-                for o in range(O):
-                    w[i, o] += gain * error[o]
-            syr_upper(F, -1 / denom, &p_x[0], &p[0, 0], F)
-            if forgetting != 1.0:
-                for i in range(F):
-                    for j in range(i, F):
-                        p[i, j] *= inv_forget
+            rls_step(F, O, &x[t, 0], &y[t, 0], &p[0, 0], &w[0, 0], &p_x[0], &error[0],
+                     forgetting)
 
 
 cdef inline void _lms_steps(const floating *x, const floating *y, floating *w,

@@ -19,15 +19,13 @@ Teacher-forced outputs are inputs like any other (the caller appends them to
 u and Wfb to Win), so the open and the teacher-forced loop are one loop.
 """
 from cython cimport floating
-from libc.stdint cimport int32_t
 from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 
 import numpy as np
 
 from fastrnn.reservoir.kernels cimport (
-    FR_RES_FLOAT32, FR_RES_FLOAT64, FR_RES_IDENTITY, FR_RES_RELU, FR_RES_SIGMOID,
-    FR_RES_SMALL_INPUT, FR_RES_TANH, fr_res_install_blas, fr_res_model, fr_res_run,
-    fr_res_series,
+    FR_RES_IDENTITY, FR_RES_RELU, FR_RES_SIGMOID, FR_RES_SMALL_INPUT, FR_RES_TANH,
+    fr_res_install_blas, fr_res_model, fr_res_run, fr_res_series, load_weights,
 )
 
 #: The activation codes of the C loop by name: the one table, whose numbers
@@ -78,13 +76,6 @@ def run(weights, const floating[:, :, ::1] u, floating[:, ::1] state,
     """
     cdef fr_res_model model
     cdef fr_res_series series
-    cdef const floating[::1] w_data
-    cdef const int32_t[::1] w_indices
-    cdef const int32_t[::1] w_indptr
-    cdef const floating[:, ::1] w_dense
-    cdef const floating[:, ::1] w_in
-    cdef const floating[:, ::1] w_in_t
-    cdef const floating[::1] leak
     cdef const floating[:, ::1] w_fb
     cdef const floating[:, ::1] w_out
     cdef floating[:, :, ::1] y
@@ -95,33 +86,7 @@ def run(weights, const floating[:, :, ::1] u, floating[:, ::1] state,
 
     if u.shape[0] == 0 or B == 0:
         return 1
-    model.precision = FR_RES_FLOAT32 if floating is float else FR_RES_FLOAT64
-    model.activation = weights.activation
-    model.units = N
-    model.inputs = u.shape[2]
-    model.w_data = NULL
-    model.w_indices = NULL
-    model.w_dense = NULL
-    model.w_in = NULL
-    model.w_in_t = NULL
-    model.w_fb = NULL
-    model.w_out = NULL
-    if weights.w_dense is None:
-        w_data, w_indices, w_indptr = weights.w_data, weights.w_indices, weights.w_indptr
-        model.w_indptr = &w_indptr[0]
-        if w_data.shape[0] > 0:
-            model.w_data = &w_data[0]
-            model.w_indices = &w_indices[0]
-    else:
-        w_dense = weights.w_dense
-        model.w_dense = &w_dense[0, 0]
-    if model.inputs > 0:
-        w_in, w_in_t = weights.w_in, weights.w_in_t
-        model.w_in = &w_in[0, 0]
-        model.w_in_t = &w_in_t[0, 0]
-    leak = weights.leak
-    model.leak = &leak[0]
-
+    load_weights(&model, weights, u.shape[2], state)
     series.steps = u.shape[0]
     series.batch = B
     series.u = NULL

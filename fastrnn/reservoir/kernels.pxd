@@ -7,6 +7,7 @@ structs: ``fr_res_model`` (the weights, read only) and ``fr_res_series``
 (one call's inputs, states and buffers). The activation codes are the C
 enum, exported to Python by ``fastrnn/reservoir/_reservoir.pyx``.
 """
+from cython cimport floating
 from libc.stdint cimport int32_t
 
 
@@ -61,3 +62,47 @@ cdef extern from "fr_reservoir.h" nogil:
         void *work
 
     int fr_res_run(const fr_res_model *model, const fr_res_series *series, int nthreads)
+
+
+cdef inline int load_weights(fr_res_model *model, weights, Py_ssize_t inputs,
+                             floating[:, ::1] state) except -1:
+    """Fill ``model`` for the open loop from a checked ``LoopWeights``
+    (fastrnn/reservoir/reservoir.py) of the dtype of ``state`` (N, B), with
+    ``inputs`` columns of u. The pointers stay valid while ``weights`` holds
+    its arrays; the closed-loop fields (``outputs``, ``w_fb``, ``w_out``)
+    are left for the caller."""
+    cdef const floating[::1] w_data
+    cdef const int32_t[::1] w_indices
+    cdef const int32_t[::1] w_indptr
+    cdef const floating[:, ::1] w_dense
+    cdef const floating[:, ::1] w_in
+    cdef const floating[:, ::1] w_in_t
+    cdef const floating[::1] leak
+    model.precision = FR_RES_FLOAT32 if floating is float else FR_RES_FLOAT64
+    model.activation = weights.activation
+    model.units = state.shape[0]
+    model.inputs = inputs
+    model.outputs = 0
+    model.w_data = NULL
+    model.w_indices = NULL
+    model.w_dense = NULL
+    model.w_in = NULL
+    model.w_in_t = NULL
+    model.w_fb = NULL
+    model.w_out = NULL
+    if weights.w_dense is None:
+        w_data, w_indices, w_indptr = weights.w_data, weights.w_indices, weights.w_indptr
+        model.w_indptr = &w_indptr[0]
+        if w_data.shape[0] > 0:
+            model.w_data = &w_data[0]
+            model.w_indices = &w_indices[0]
+    else:
+        w_dense = weights.w_dense
+        model.w_dense = &w_dense[0, 0]
+    if inputs > 0:
+        w_in, w_in_t = weights.w_in, weights.w_in_t
+        model.w_in = &w_in[0, 0]
+        model.w_in_t = &w_in_t[0, 0]
+    leak = weights.leak
+    model.leak = &leak[0]
+    return 0
