@@ -65,6 +65,7 @@ from fastrnn.io import load, save
 from fastrnn.layers import GRU, LSTM, RNN, ClockworkRNN, DelayRNN, LeakyRNN, Linear
 from fastrnn.onnx import from_onnx, to_onnx
 from fastrnn.reservoir import ESN, LMS, NVAR, RLS, NVARForecaster, Reservoir, Ridge, generators
+from fastrnn.reservoir import ESNSequenceEncoder
 from fastrnn.training import (
     SGD, Adam, Sequential, clip_grad_norm, clip_grad_value, global_norm, init, losses, optim,
     train,
@@ -132,4 +133,5 @@ __all__ = [
     "datasets",
     "metrics",
     "NotFittedError",
+    "ESNSequenceEncoder",
 ]

@@ -10,12 +10,15 @@ Every loop is one call of ``_reservoir.run`` into the one C step of
 ``csrc/reservoir`` (declared in ``kernels.pxd``); the readouts' products are
 ``_readout.pyx``. ``nvar.py`` holds next-generation reservoir computing
 (Gauthier et al. 2021), its feature and closed loops in ``_nvar.pyx``.
+``classification.py`` the fixed-size representations of whole series for
+classification (Bianchi et al. 2020).
 """
 from fastrnn.reservoir.esn import ESN
 from fastrnn.reservoir import generators
 from fastrnn.reservoir.nvar import NVAR, NVARForecaster
+from fastrnn.reservoir.classification import ESNSequenceEncoder
 from fastrnn.reservoir.readout import LMS, RLS, Ridge
 from fastrnn.reservoir.reservoir import Reservoir, spectral_radius
 
 __all__ = ["Reservoir", "ESN", "Ridge", "RLS", "LMS", "NVAR", "NVARForecaster", "generators",
-           "spectral_radius"]
+           "spectral_radius", "ESNSequenceEncoder"]

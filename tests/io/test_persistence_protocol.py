@@ -29,7 +29,8 @@ def test_every_builtin_class_saves_itself_with_its_own_methods():
                if cls.__module__.startswith("fastrnn.")}
     assert set(builtin) == {"RNN", "LSTM", "GRU", "LeakyRNN", "ClockworkRNN", "DelayRNN",
                             "Linear", "Sequential", "Reservoir", "Ridge", "RLS", "LMS", "ESN",
-                            "SGD", "Adam", "Reversed", "NVAR", "NVARForecaster"}
+                            "SGD", "Adam", "Reversed", "NVAR", "NVARForecaster",
+                            "ESNSequenceEncoder"}
     for name, cls in builtin.items():
         for method in ("_save_config", "_save_arrays", "_from_saved"):
             assert callable(getattr(cls, method)), (name, method)
