@@ -22,6 +22,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
+import scipy.linalg as sla
 
 from fastrnn._core.validation import NotFittedError, as_float_array, check_bool, check_int, \
     check_real
@@ -321,13 +322,16 @@ class ESNSequenceEncoder:
             raise ValueError("PCA needs at least two states after warmup over all series")
         centre = total / count
         covariance = (moments - count * np.outer(centre, centre)) / (count - 1)
-        values, vectors = np.linalg.eigh(covariance)
-        top = np.argsort(values)[::-1][:self.pca_components]
-        vectors = vectors[:, top]
-        signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(len(top))])
+        k = self.pca_components
+        # only the k leading eigenpairs (LAPACK's syevr): a fraction of the
+        # full decomposition when k is small
+        values, vectors = sla.eigh(covariance, subset_by_index=(K - k, K - 1),
+                                   check_finite=False)
+        values, vectors = values[::-1], vectors[:, ::-1]
+        signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(k)])
         self.pca_components_ = np.ascontiguousarray(vectors * np.where(signs == 0, 1.0, signs))
         self.pca_mean_ = shift + centre
-        self.pca_explained_variance_ = np.maximum(values[top], 0.0)
+        self.pca_explained_variance_ = np.maximum(values, 0.0)
 
     # -------------------------------------------------------------- API
     def fit(self, X: Sequence[ArrayLike]) -> ESNSequenceEncoder:
