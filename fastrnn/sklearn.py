@@ -822,12 +822,15 @@ def _fits_labels(readout):
 
 
 def _readout_has(name):
-    """For ``available_if``: the fitted readout (or, before fit, the one
-    given) has the method ``name``; the default ridge readout has none of
-    predict_proba's kind."""
+    """For ``available_if``: the method ``name`` of the classifier readout
+    (the fitted one, or before fit the one given) exists. A readout fitted on
+    one-hot targets (the default one included) has scores of its own (its
+    outputs) but no probabilities."""
     def check(self):
         readout = getattr(self, "readout_", self.readout)
-        return readout is not None and _fits_labels(readout) and hasattr(readout, name)
+        if readout is None or not _fits_labels(readout):
+            return name == "decision_function"
+        return hasattr(readout, name)
     return check
 
 
@@ -987,6 +990,7 @@ class ESNSequenceClassifier(_ReservoirParams, _SeriesClassifier):
     def _outputs(self, features):
         return np.asarray(self.readout_.predict(features)).reshape(len(features), -1)
 
+    @available_if(_readout_has("decision_function"))
     def decision_function(self, X: list[ArrayLike]) -> np.ndarray:
         """Per-class scores (n_series, n_classes): the readout's outputs on
         one-hot targets, or a classifier readout's own ``decision_function``.

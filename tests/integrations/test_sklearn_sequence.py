@@ -16,6 +16,7 @@ from sklearn.base import clone                                  # noqa: E402
 from sklearn.exceptions import NotFittedError                   # noqa: E402
 from sklearn.linear_model import LogisticRegression, Ridge as SkRidge  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.neighbors import KNeighborsClassifier              # noqa: E402
 
 import fastrnn                                                  # noqa: E402
 from fastrnn.reservoir.classification import ESNSequenceEncoder  # noqa: E402
@@ -88,6 +89,11 @@ def test_any_readout():
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_array_equal(model.predict(X), model.classes_[proba.argmax(axis=1)])
     assert model.decision_function(X).shape == (45, 3)
+    # a classifier readout without scores gives none
+    model = ESNSequenceClassifier(readout=KNeighborsClassifier(3), **SMALL).fit(X, y)
+    assert not hasattr(model, "decision_function")
+    assert model.predict_proba(X).shape == (45, 3)
+    assert model.score(X, y) > 0.8
 
 
 def test_two_classes_give_one_decision_score():
