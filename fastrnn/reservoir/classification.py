@@ -3,13 +3,14 @@ an echo state reservoir, for classification (sequence to label).
 
 Bianchi, Scardapane, Løkse and Jenssen (2020), "Reservoir computing
 approaches for representation and classification of multivariate time
-series", IEEE TNNLS 32(5), describe the pipeline: run the series through a
-reservoir (sec. III-A), optionally also reversed (the bidirectional
-reservoir, sec. III-B), optionally reduce the states by PCA (sec. III-C),
-summarise the states of a series in one vector (sec. III-D), then fit any
-readout on those vectors. The summaries here are the last state, the mean
-state, and the reservoir model space: the coefficients of a ridge model
-fitted to each series to predict its own next state (sec. IV-B, eq. 12).
+series", IEEE TNNLS 32(5), 2169-2179, describe the pipeline: run the
+series through a reservoir, optionally also reversed (their bidirectional
+reservoir), optionally reduce the states by PCA (their dimensionality
+reduction module), summarise the states of a series in one vector (their
+representation module), then fit any readout on those vectors. The
+summaries here are the last state, the mean state, and their reservoir
+model space: the coefficients of a ridge model fitted to each series to
+predict its own next (reduced) state.
 
 The series of one length run together in one C call of the reservoir (a
 batch, without padding), and the per-series ridge models of such a batch
@@ -68,8 +69,8 @@ def check_sequence_list(X: Any, name: str = "X") -> list[np.ndarray]:
 
 
 def model_space(states: ArrayLike, ridge: float, *, start: int = 0) -> np.ndarray:
-    """The reservoir model space of a batch of series (Bianchi et al. 2020,
-    sec. IV-B, eq. 12): for each series, the ridge regression of its next
+    """The reservoir model space of a batch of series (Bianchi et al.
+    2020): for each series, the ridge regression of its next
     state on its state,
 
         min_{W, b} sum_t ||h_{t+1} - W^T h_t - b||^2 + ridge ||W||_F^2,
@@ -99,7 +100,7 @@ def model_space(states: ArrayLike, ridge: float, *, start: int = 0) -> np.ndarra
     (X^T X + ridge I) W = X^T Y, or, when there are fewer pairs P than
     states K, the same solution in the dual form
     W = X^T (X X^T + ridge I)^{-1} Y, a P x P system instead of K x K
-    (Hastie et al. (2009), eq. 18.16 and exercise 18.4).
+    (Hastie et al. (2009), sec. 18.3.5).
     """
     states = as_float_array(states, "states", np.float64, ndim=3)
     B, T, K = states.shape
@@ -140,21 +141,21 @@ class ESNSequenceEncoder:
     reservoir : fastrnn.Reservoir
         Its input size is fixed by the first ``fit``.
     representation : {"last", "mean", "model_space"}, default="mean"
-        - ``"last"``: the final state x_T (Bianchi et al. 2020, sec. IV-A).
+        - ``"last"``: the final state x_T.
         - ``"mean"``: the mean of the states after ``warmup``.
-        - ``"model_space"``: the reservoir model space (sec. IV-B, eq. 12):
+        - ``"model_space"``: the reservoir model space:
           the coefficients W (K x K) and intercept b of the ridge model
           h_{t+1} ~ W^T h_t + b fitted to the series' own states after
           ``warmup`` (see `model_space`); K^2 + K numbers, so usually with
           ``pca_components``.
     bidirectional : bool, default=False
         Also run every series reversed and put that run's states next to
-        the forward ones (sec. III-B): the state at step t is
+        the forward ones: the state at step t is
         [x_t; x'_t], x'_t the state after t steps of the reversed series,
         as in the paper (each run on its own clock).
     pca_components : int or None, default=None
         Project the states (2N of them when bidirectional) onto their
-        first principal components (sec. III-C), found by ``fit`` over
+        first principal components, found by ``fit`` over
         the states after ``warmup`` of all training series, before the
         representation is taken.
     embedding_ridge : float > 0, default=1.0
