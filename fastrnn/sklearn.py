@@ -39,6 +39,9 @@ Rows are time steps, not independent samples:
     per-step label arrays (per-step classification of many series), and
     ``predict`` returns a list of them.
 
+  * ``ESNSequenceClassifier`` takes only this form with one label per
+    series (a 2-D X is refused: a single series is passed as ``[X]``).
+
 Every series (and every call of ``predict``) starts from the zero state, so
 predictions do not depend on earlier calls. The ESN estimators' ``warmup``
 steps at the start of every series (the transient from that zero state) are
