@@ -73,6 +73,7 @@ from fastrnn.onnx import from_onnx, to_onnx
 from fastrnn.reservoir import ESN, LMS, NVAR, RLS, NVARForecaster, Reservoir, Ridge, generators
 from fastrnn.reservoir import DeepESN, EstimatorReadout, ReservoirGraph
 from fastrnn.reservoir import FORCE, IPReservoir
+from fastrnn.reservoir import ESNSequenceEncoder
 from fastrnn.training import (
     SGD, Adam, Sequential, clip_grad_norm, clip_grad_value, global_norm, init, losses, optim,
     train,
@@ -147,4 +148,5 @@ __all__ = [
     "EstimatorReadout",
     "FORCE",
     "IPReservoir",
+    "ESNSequenceEncoder",
 ]

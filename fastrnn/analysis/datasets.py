@@ -5,6 +5,8 @@ logistic maps, Rössler, Lorenz-96, Kuramoto-Sivashinsky, the multiple
 superimposed oscillators and the `to_forecasting` windowing helper.
 
 Every generator returns float64 arrays shaped (n_timesteps, n_features).
+`japanese_vowels` reads a classification data set of series of different
+lengths from the copy that the optional ``sktime`` package ships.
 """
 from __future__ import annotations
 
@@ -686,3 +688,102 @@ def to_forecasting(timeseries: Union[ArrayLike, list], forecast: int = 1,
                          f"{pairs} (n_timesteps - forecast)")
     cut = pairs - n_test
     return X[..., :cut, :], X[..., cut:, :], y[..., :cut, :], y[..., cut:, :]
+
+
+def _read_ts_classification(path: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """The series and class labels of a multivariate ``.ts`` file (the
+    format of the UEA/UCR time series classification archive, Bagnall et al.
+    2018): after ``@data``, one series a line, its dimensions separated by
+    ``:``, each a comma-separated list of values, and the class label last."""
+    series, labels = [], []
+    in_data = False
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if not in_data:
+                in_data = line.lower() == "@data"
+                continue
+            *dimensions, label = line.split(":")
+            try:
+                values = [np.array(d.split(","), dtype=np.float64) for d in dimensions]
+            except ValueError:
+                raise ValueError(f"{path}, line {number}: the values are not all numbers "
+                                 "(missing values are not supported)") from None
+            if not values or len({v.shape[0] for v in values}) != 1:
+                raise ValueError(f"{path}, line {number}: every dimension of a series must "
+                                 "have the same number of steps")
+            series.append(np.ascontiguousarray(np.stack(values, axis=1)))
+            labels.append(label.strip())
+    if not series:
+        raise ValueError(f"{path} holds no series after an @data line")
+    return series, np.array(labels)
+
+
+def japanese_vowels(data_folder: Optional[str] = None) -> tuple:
+    """The Japanese Vowels speaker recognition data set (Kudo et al. 1999).
+
+    Nine male speakers uttered the vowels /ae/; each utterance is a series of
+    12 LPC cepstrum coefficients, 7 to 29 steps long. The standard split has
+    270 training series (30 per speaker) and 370 test series (24 to 88 per
+    speaker); the task is to name the speaker.
+
+    Nothing is downloaded: the files are those of the UEA archive that the
+    ``sktime`` package ships (``pip install sktime``), read by a small
+    ``.ts`` reader here (sktime itself is not imported).
+
+    Parameters
+    ----------
+    data_folder : str, optional
+        A folder holding ``JapaneseVowels_TRAIN.ts`` and
+        ``JapaneseVowels_TEST.ts``; by default sktime's copy.
+
+    Returns
+    -------
+    X_train : list of 270 float64 arrays (T_i, 12)
+    y_train : int64 array (270,)
+        Speakers 1 to 9.
+    X_test : list of 370 float64 arrays (T_i, 12)
+    y_test : int64 array (370,)
+
+    Raises
+    ------
+    ImportError
+        When ``data_folder`` is not given and sktime is not installed.
+    FileNotFoundError
+        When the files are not in the folder.
+
+    Examples
+    --------
+    >>> X_train, y_train, X_test, y_test = japanese_vowels()   # doctest: +SKIP
+    >>> len(X_train), X_train[0].shape, len(X_test)            # doctest: +SKIP
+    (270, (20, 12), 370)
+    """
+    import os
+
+    if data_folder is None:
+        import importlib.util
+
+        spec = importlib.util.find_spec("sktime")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("japanese_vowels reads the copy of the data set that sktime "
+                              "ships, and sktime is not installed: pip install sktime (or "
+                              "pass data_folder=, a folder holding JapaneseVowels_TRAIN.ts "
+                              "and JapaneseVowels_TEST.ts)")
+        data_folder = os.path.join(list(spec.submodule_search_locations)[0], "datasets",
+                                   "data", "JapaneseVowels")
+    parts = []
+    for split in ("TRAIN", "TEST"):
+        path = os.path.join(os.fspath(data_folder), f"JapaneseVowels_{split}.ts")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"japanese_vowels: {path} does not exist (data_folder "
+                                    "must hold JapaneseVowels_TRAIN.ts and "
+                                    "JapaneseVowels_TEST.ts)")
+        series, labels = _read_ts_classification(path)
+        try:
+            labels = labels.astype(np.int64)
+        except ValueError:
+            raise ValueError(f"{path}: the class labels must be integers") from None
+        parts += [series, labels]
+    return tuple(parts)

@@ -17,10 +17,13 @@ Every loop is one call of ``_reservoir.run`` into the one C step of
 ``_force.pyx`` (the C reservoir loop and the RLS step of ``_rls.pxd``);
 ``plasticity.py`` the reservoir with intrinsic plasticity (Schrauwen et al.
 2008), its loop in ``_plasticity.pyx`` over ``csrc/reservoir/fr_plasticity.c``.
+``classification.py`` the fixed-size representations of whole series for
+classification (Bianchi et al. 2020).
 """
 from fastrnn.reservoir.esn import ESN
 from fastrnn.reservoir import generators
 from fastrnn.reservoir.nvar import NVAR, NVARForecaster
+from fastrnn.reservoir.classification import ESNSequenceEncoder
 from fastrnn.reservoir.readout import LMS, RLS, Ridge
 from fastrnn.reservoir.reservoir import Reservoir, spectral_radius
 from fastrnn.reservoir.compose import DeepESN, ReservoirGraph
@@ -30,4 +33,4 @@ from fastrnn.reservoir.plasticity import IPReservoir
 
 __all__ = ["Reservoir", "ESN", "Ridge", "RLS", "LMS", "NVAR", "NVARForecaster", "generators",
            "spectral_radius", "ReservoirGraph", "DeepESN", "EstimatorReadout", "FORCE",
-           "IPReservoir"]
+           "IPReservoir", "ESNSequenceEncoder"]
