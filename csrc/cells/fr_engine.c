@@ -3,17 +3,12 @@
  * baseline, and x86-64-v3 and v4 where fr_dispatch.h has clones), chosen
  * once per call from fr_isa_level(). */
 /* No contraction of a*b + c into FMAs behind the code's back: the compiler
- * contracts some clones of a tile and not others (measured: the double
- * one-row, one-block tile on v4 was left unfused while its wider siblings
- * were fused), and results would depend on the tile a thread happens to
- * use, hence on the thread count. The tiles' multiply-adds are explicit
- * FMAs on the levels that have them (FR_ENG_FMA), plain a*b + c elsewhere. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#endif
+ * contracted some clones of a tile and not others (the double one-row,
+ * one-block tile on v4 was left unfused while its wider siblings were
+ * fused), and results would depend on the tile a thread happens to use,
+ * hence on the thread count. The tiles' multiply-adds are explicit FMAs on
+ * the levels that have them, plain a*b + c on the baseline. */
+#include "fr_exact_fp.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
