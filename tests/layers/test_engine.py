@@ -6,8 +6,6 @@ whichever thread, tile or batch row computes it. These tests hold it to the
 bit, and check that it computes the right thing against the BLAS loop it
 replaced and against plain NumPy."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ import fastrnn
 from fastrnn._core import cpus
 from fastrnn.layers import _recurrent
 from fastrnn.layers import base as layer_base
+from child_process import child_env, run_python
 from reference import gru_forward, lstm_forward
 
 # Thread counts beyond this machine's cores are included on purpose: the
@@ -177,11 +176,12 @@ def test_set_num_threads_checks_its_argument():
 
 def test_the_environment_sets_the_default_thread_count():
     code = "import fastrnn; print(fastrnn.get_num_threads())"
-    env = dict(os.environ, FASTRNN_NUM_THREADS="3")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True)
+    env = child_env()
+    env["FASTRNN_NUM_THREADS"] = "3"
+    out = run_python(["-c", code], env=env)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "3"
     env["FASTRNN_NUM_THREADS"] = "many"   # ignored, not an error
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True)
+    out = run_python(["-c", code], env=env)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(cpus.available_cpus())
