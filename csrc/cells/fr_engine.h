@@ -12,6 +12,12 @@
  * (twice for the GRU with the reset before the product): each step is a
  * phase of a team job whose chunks are the threads' blocks of units.
  *
+ * The input projection of the whole sequence, x W_ih^T + bias for all T*B
+ * rows, is the team's first phase of work (after packing), with the same
+ * tiles: the threads then own their units' columns of the gate buffer from
+ * start to end, and no BLAS pool wakes beside the team (OpenBLAS's threads
+ * spin after a call, on the cores the team needs).
+ *
  * Results do not depend on the thread count, nor on the batch size: every
  * output of a step is one dot product summed in the order of k, then the
  * same element-wise code, whichever thread, tile or batch row computes it.
@@ -28,12 +34,16 @@
     typedef struct {                                                                   \
         int kind;                 /* FR_CELL_* */                                      \
         int steps, batch, hidden; /* T, B, H */                                        \
+        int inputs;               /* D */                                              \
         const int *batch_sizes;   /* IN (T,) rows running at each step */              \
+        const T *x;               /* IN (T, B, D) */                                   \
+        const T *w_ih;            /* IN (G*H, D) */                                    \
+        const T *bias_x;          /* IN (G*H,) the biases summed into the gates */     \
         const T *w_hh;            /* IN (G*H, H) */                                    \
         const T *b_hn;            /* IN (H,) GRU: the recurrent n block's bias */      \
         const T *peep;            /* IN (3H,) LSTM peepholes (zeros without) */        \
-        T *gates;     /* INOUT (T, B, G*H): input side's pre-activations in,          \
-                         gate activations out (pre-activations for the RNN) */         \
+        T *gates;     /* OUT (T, B, G*H): the gate activations (pre-activations for   \
+                         the RNN); the input side's pre-activations on the way */      \
         T *recurrent; /* OUT, GRU: the recurrent products (n block: + b_hn) */         \
         ptrdiff_t recurrent_stride; /* between steps: B*3H, or 0 to reuse one */       \
         T *hs;        /* INOUT (T+1, B, H): hs[0] = h_0, hs[t+1] = h_t */              \

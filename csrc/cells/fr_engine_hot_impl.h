@@ -312,6 +312,34 @@ static FR_ALWAYS_INLINE void FR_EFN(fr_eng_update)(int phase, int relu, const T 
     }
 }
 
+/* Asks for the lines the update of one row's block will read and write,
+ * before the tile that precedes it: the gate buffer's rows were written by
+ * the projection long before and left the caches (13 MB at T=100, B=32,
+ * H=256 for an LSTM), and the update, waiting on each of them in turn, took
+ * as long as the tile (measured). The tile's microsecond hides the loads. */
+static FR_ALWAYS_INLINE void FR_EFN(fr_eng_prefetch)(int phase, const FR_FN(fr_engine_job) *job,
+                                                     ptrdiff_t t, ptrdiff_t row, ptrdiff_t u0)
+{
+#if defined(__GNUC__)
+    const ptrdiff_t H = job->hidden, B = job->batch;
+    const int G = phase == FR_ENG_RNN ? 1 : (phase == FR_ENG_LSTM ? 4 : 3);
+    const T *g = job->gates + (t * B + row) * G * H + u0;
+    for (int q = 0; q < G; ++q)
+        __builtin_prefetch(g + q * H, 1, 3);
+    if (phase == FR_ENG_LSTM) {
+        __builtin_prefetch(job->cs + (t * B + row) * H + u0, 0, 3);
+        __builtin_prefetch(job->cs + ((t + 1) * B + row) * H + u0, 1, 3);
+    } else if (phase != FR_ENG_RNN) {
+        const T *rec = job->recurrent + t * job->recurrent_stride + row * 3 * H + u0;
+        for (int q = 0; q < 3; ++q)
+            __builtin_prefetch(rec + q * H, 1, 3);
+    }
+    __builtin_prefetch(job->hs + ((t + 1) * B + row) * H + u0, 1, 3);
+#else
+    (void)phase, (void)job, (void)t, (void)row, (void)u0;
+#endif
+}
+
 static FR_ENG_TARGET void FR_EFN(fr_eng_product)(int phase, int relu, int G,
                                                  const FR_FN(fr_engine_job) *job, ptrdiff_t t,
                                                  int n, const T *in, const T *packed,
@@ -321,6 +349,8 @@ static FR_ENG_TARGET void FR_EFN(fr_eng_product)(int phase, int relu, int G,
     if (n == 1) {
         for (ptrdiff_t u = ub; u < ue;) {
             int nb = (int)(ue - u < FR_ENG_BLOCKS(G) ? ue - u : FR_ENG_BLOCKS(G));
+            for (int b = 0; b < nb; ++b)
+                FR_EFN(fr_eng_prefetch)(phase, job, t, 0, (u + b) * NR);
             FR_EFN(fr_eng_tile_any)(1, G, nb, K, in, K, packed + u * bs, bs, tile);
             for (int b = 0; b < nb; ++b, ++u) {
                 ptrdiff_t u0 = u * NR;
@@ -335,10 +365,39 @@ static FR_ENG_TARGET void FR_EFN(fr_eng_product)(int phase, int relu, int G,
         int nu = (int)(H - u0 < NR ? H - u0 : NR);
         for (int r0 = 0; r0 < n;) {
             int mr = n - r0 < FR_ENG_ROWS(G) ? n - r0 : FR_ENG_ROWS(G);
+            for (int r = 0; r < mr; ++r)
+                FR_EFN(fr_eng_prefetch)(phase, job, t, r0 + r, u0);
             FR_EFN(fr_eng_tile_any)(mr, G, 1, K, in + (ptrdiff_t)r0 * K, K, packed + u * bs, bs,
                                     tile);
             for (int r = 0; r < mr; ++r, ++r0)
                 FR_EFN(fr_eng_update)(phase, relu, tile + r * G * NR, job, t, r0, u0, nu);
+        }
+    }
+}
+
+/* The input projection of rows [0, rows) for blocks [ub, ue):
+ * gates[r, g H + u] = bias_x[g H + u] + sum_k x[r, k] w_ih[g H + u, k]. */
+static FR_ENG_TARGET void FR_EFN(fr_eng_project)(const FR_FN(fr_engine_job) *job, int G,
+                                                 ptrdiff_t rows, const T *packed,
+                                                 ptrdiff_t ub, ptrdiff_t ue, T *tile)
+{
+    const ptrdiff_t H = job->hidden, K = job->inputs, GH = G * H, bs = K * G * NR;
+    const int mr_max = FR_ENG_ROWS(G);
+    for (ptrdiff_t u = ub; u < ue; ++u) {
+        ptrdiff_t u0 = u * NR;
+        int nu = (int)(H - u0 < NR ? H - u0 : NR);
+        for (ptrdiff_t r0 = 0; r0 < rows;) {
+            int mr = rows - r0 < mr_max ? (int)(rows - r0) : mr_max;
+            FR_EFN(fr_eng_tile_any)(mr, G, 1, K, job->x + r0 * K, K, packed + u * bs, bs, tile);
+            for (int r = 0; r < mr; ++r, ++r0)
+                for (int g = 0; g < G; ++g) {
+                    T lanes[NR], bias[NR];
+                    const T *acc = tile + (r * G + g) * NR;
+                    FR_EFN(fr_eng_lanes_in)(bias, job->bias_x + g * H + u0, nu);
+                    for (int j = 0; j < NR; ++j)
+                        lanes[j] = acc[j] + bias[j];
+                    FR_EFN(fr_eng_lanes_out)(job->gates + r0 * GH + g * H + u0, lanes, nu);
+                }
         }
     }
 }
@@ -364,10 +423,11 @@ static FR_ALWAYS_INLINE void FR_EFN(fr_eng_products)(int kind, int *G, int *phas
 }
 
 /* Chunk `chunk` of `chunks` (blocks of units [ub, ue)) of team phase `q`:
- * phase 0 packs the chunk's blocks of W_hh (into `packed`, laid out as
- * fr_engine_impl.h sized it: every block of the first product, then, for
- * GRU_BEFORE, every block of W_hn), phase 1 + s runs product s % P of step
- * s / P (P products per step) on them. */
+ * phase 0 packs the chunk's blocks of W_hh and W_ih (into `packed`, laid
+ * out as fr_engine_impl.h sized it: every block of the first recurrent
+ * product; for GRU_BEFORE every block of W_hn; then every block of W_ih),
+ * phase 1 projects the inputs of all steps on them, and phase 2 + s runs
+ * product s % P of step s / P (P products per step). */
 static FR_ENG_TARGET void FR_EFN(fr_eng_chunk)(const FR_FN(fr_engine_job) *job, T *packed,
                                                long q, int chunk, int chunks)
 {
@@ -379,6 +439,10 @@ static FR_ENG_TARGET void FR_EFN(fr_eng_chunk)(const FR_FN(fr_engine_job) *job, 
     T tile_room[16 * 4 * NR + NR];
     T *tile = (T *)(((uintptr_t)tile_room + 63u) & ~(uintptr_t)63u);
     T *packed_n = kind == FR_CELL_GRU_BEFORE ? packed + nblocks * K * 2 * NR : NULL;
+    const int G_ih = kind == FR_CELL_LSTM ? 4 : (kind == FR_CELL_GRU
+                                                 || kind == FR_CELL_GRU_BEFORE ? 3 : 1);
+    T *packed_ih = packed + nblocks * K * G_ih * NR;
+    const ptrdiff_t D = job->inputs;
     int G, phase;
     FR_EFN(fr_eng_products)(kind, &G, &phase);
     if (q == 0) {
@@ -386,11 +450,17 @@ static FR_ENG_TARGET void FR_EFN(fr_eng_chunk)(const FR_FN(fr_engine_job) *job, 
             FR_EFN(fr_eng_pack)(job->w_hh, H, K, G, 0, u, packed + u * K * G * NR);
             if (packed_n != NULL)
                 FR_EFN(fr_eng_pack)(job->w_hh, H, K, 1, 2 * H, u, packed_n + u * K * NR);
+            FR_EFN(fr_eng_pack)(job->w_ih, H, D, G_ih, 0, u, packed_ih + u * D * G_ih * NR);
         }
         return;
     }
+    if (q == 1) {
+        FR_EFN(fr_eng_project)(job, G_ih, (ptrdiff_t)job->steps * job->batch, packed_ih, ub, ue,
+                               tile);
+        return;
+    }
     {
-        const long s = q - 1;
+        const long s = q - 2;
         const ptrdiff_t t = packed_n != NULL ? s / 2 : s;
         const int n = job->batch_sizes[t];
         if (packed_n != NULL && s % 2 == 1)

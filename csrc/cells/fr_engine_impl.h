@@ -32,8 +32,10 @@ int FR_FN(fr_engine_forward)(const FR_FN(fr_engine_job) *job, int nthreads)
     const ptrdiff_t nblocks = (H + FR_ENG_NR - 1) / FR_ENG_NR;
     const ptrdiff_t gates = job->kind == FR_CELL_LSTM ? 4
                             : (job->kind == FR_CELL_GRU || job->kind == FR_CELL_GRU_BEFORE ? 3 : 1);
-    /* Every thread packs and keeps its own blocks. */
-    size_t bytes = (size_t)nblocks * (size_t)H * (size_t)gates * FR_ENG_NR * sizeof(T);
+    /* Every thread packs and keeps its own blocks: of W_hh (its G gate
+     * blocks of H columns) and of W_ih (G x D). */
+    size_t bytes = (size_t)nblocks * (size_t)(H + job->inputs) * (size_t)gates * FR_ENG_NR
+                   * sizeof(T);
     void *owned;
     FR_FN(fr_eng_run) run;
     long steps = 0;
@@ -49,7 +51,7 @@ int FR_FN(fr_engine_forward)(const FR_FN(fr_engine_job) *job, int nthreads)
     /* The steps that run (batch_sizes does not increase). */
     while (steps < job->steps && job->batch_sizes[steps] > 0)
         ++steps;
-    used = fr_team_phases(1 + steps * (job->kind == FR_CELL_GRU_BEFORE ? 2 : 1), run.chunks,
+    used = fr_team_phases(2 + steps * (job->kind == FR_CELL_GRU_BEFORE ? 2 : 1), run.chunks,
                           FR_FN(fr_eng_team_chunk), &run);
     fr_eng_give_back(owned);
     return used;

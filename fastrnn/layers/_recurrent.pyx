@@ -6,6 +6,12 @@ GIL. The cells differ only in their gate count G (1, 4, 3) and in the fused
 per-step C kernels of csrc/cells/fr_cells_impl.h; the skeleton is common:
 
 forward (`cell_forward`)
+    With ``threads >= 1`` the gated-cell engine (csrc/cells/fr_engine.h)
+    runs the whole pass: the input projection and every step, on fastrnn's
+    thread team, with W_hh and W_ih packed once per call (the layers ask for
+    it for small steps, fastrnn/layers/base.py). With ``threads=0`` (or when
+    the engine cannot get memory for its packed weights) the BLAS loop below
+    runs instead:
     1. input projection of all T steps: one GEMM (T*B x D) @ (D x G*H) into
        the gate buffer, on top of the biases that can be summed beforehand;
     2. per step: the recurrent product h_{t-1} W_hh^T (`rows_times_transposed`
@@ -89,8 +95,11 @@ cdef extern from "fr_team.h" nogil:
 
 cdef extern from "fr_engine.h" nogil:
     ctypedef struct fr_engine_job_f:
-        int kind, steps, batch, hidden
+        int kind, steps, batch, hidden, inputs
         const int *batch_sizes
+        const float *x
+        const float *w_ih
+        const float *bias_x
         const float *w_hh
         const float *b_hn
         const float *peep
@@ -101,8 +110,11 @@ cdef extern from "fr_engine.h" nogil:
         float *cs
         float *reset_hidden
     ctypedef struct fr_engine_job_d:
-        int kind, steps, batch, hidden
+        int kind, steps, batch, hidden, inputs
         const int *batch_sizes
+        const double *x
+        const double *w_ih
+        const double *bias_x
         const double *w_hh
         const double *b_hn
         const double *peep
@@ -258,15 +270,15 @@ cdef int _forward_sweep(const SweepShape *shape, floating **arrays) noexcept nog
     cdef floating *reset_hidden = arrays[RESET_HIDDEN]
     cdef floating *scratch = arrays[SCRATCH]
     cdef int t, n, entered, used
-    fill_rows(gates, arrays[BIAS_X], <Py_ssize_t> T * B, GH)
-    gemm(False, True, T * B, GH, shape.inputs, <floating> 1, arrays[X], shape.inputs,
-         arrays[W_IH], shape.inputs, <floating> 1, gates, GH)
     if shape.threads > 0:
         used = _engine_forward(shape, arrays)
         if used > 0:
             return used
-    # No engine asked for, or no memory for its packed weights: a BLAS
-    # product per step.
+    # No engine asked for, or no memory for its packed weights: the input
+    # projection in one GEMM, then a BLAS product per step.
+    fill_rows(gates, arrays[BIAS_X], <Py_ssize_t> T * B, GH)
+    gemm(False, True, T * B, GH, shape.inputs, <floating> 1, arrays[X], shape.inputs,
+         arrays[W_IH], shape.inputs, <floating> 1, gates, GH)
     entered = _steps_begin(shape.step_threads)
     for t in range(T):
         n = batch_sizes[t]
@@ -289,6 +301,8 @@ cdef int _engine_forward(const SweepShape *shape, floating **arrays) noexcept no
     if floating is float:
         job_f.kind, job_f.steps, job_f.batch = shape.kind, shape.steps, shape.batch
         job_f.hidden, job_f.batch_sizes = shape.hidden, shape.batch_sizes
+        job_f.inputs, job_f.x, job_f.w_ih = shape.inputs, arrays[X], arrays[W_IH]
+        job_f.bias_x = arrays[BIAS_X]
         job_f.w_hh, job_f.b_hn, job_f.peep = arrays[W_HH], arrays[B_HN], arrays[PEEP]
         job_f.gates, job_f.recurrent = arrays[GATES], arrays[RECURRENT]
         job_f.recurrent_stride = shape.recurrent_stride
@@ -297,6 +311,8 @@ cdef int _engine_forward(const SweepShape *shape, floating **arrays) noexcept no
     else:
         job_d.kind, job_d.steps, job_d.batch = shape.kind, shape.steps, shape.batch
         job_d.hidden, job_d.batch_sizes = shape.hidden, shape.batch_sizes
+        job_d.inputs, job_d.x, job_d.w_ih = shape.inputs, arrays[X], arrays[W_IH]
+        job_d.bias_x = arrays[BIAS_X]
         job_d.w_hh, job_d.b_hn, job_d.peep = arrays[W_HH], arrays[B_HN], arrays[PEEP]
         job_d.gates, job_d.recurrent = arrays[GATES], arrays[RECURRENT]
         job_d.recurrent_stride = shape.recurrent_stride

@@ -98,20 +98,34 @@ def _step_threads(B, G, H):
     return 0
 
 
-# The gated-cell engine's threads meet once per step (csrc/common/fr_team.h),
-# which costs a few hundred nanoseconds: below this many flops per step one
-# thread is faster. Measured on 2 cores (AMD EPYC, AVX-512, float32): at
-# D=32, H=64, B=1 (0.03 Mflop per step) 2 threads took 1.9 ms against 0.8 ms
-# on one; at D=128, H=256, B=32 (8 Mflop) 14 ms against 19 ms (GRU); at
-# H=1024, B=64 twice as fast.
+# Which step loop a layer's forward takes (measured side by side on 2 cores,
+# AMD EPYC with AVX-512, float32, 2 threads, bench/compare_cells.py and the
+# same sweeps through cell_forward, 2026-12-02):
+#   D=32,   H=64,   B=1,  T=1000: engine on 1 thread 1.17 ms (LSTM), 0.78 ms
+#       (GRU); on 2 threads 1.51 and 2.09 ms; the BLAS loop 1.79 and 1.65 ms;
+#   D=128,  H=256,  B=32, T=100:  engine on 2 threads 31.3 and 23.8 ms; the
+#       BLAS loop (2 BLAS threads per step) 27.8 and 22.5 ms;
+#   D=512,  H=1024, B=64, T=50:   315 and 267 ms against 288 and 214 ms.
+# So the engine takes the small steps, on one thread (its team's meeting
+# once per step costs more than the second thread saves), and steps of
+# ENGINE_MAX_STEP_FLOPS or more stay with the BLAS loop, whose GEMM is
+# faster there until the engine's tiles and cell updates catch up. Both
+# loops give results that do not depend on the thread count. The engine's
+# team (fastrnn.set_num_threads) serves a step of ENGINE_THREADS_MIN_FLOPS
+# or more when the engine takes one.
+ENGINE_MAX_STEP_FLOPS = 4e6
 ENGINE_THREADS_MIN_FLOPS = 4e6
 
 
 def _engine_threads(B, G, H, dtype):
-    """Threads of the gated-cell engine's step loop for one layer: one for a
-    small step, else fastrnn's thread setting, at most one per block of units
-    (a thread owns whole blocks). The results are the same either way."""
-    if 2.0 * B * G * H * H < ENGINE_THREADS_MIN_FLOPS:
+    """Threads of the gated-cell engine's step loop for one layer, or 0 for
+    the BLAS loop (a large step): one for a small step, else fastrnn's
+    thread setting, at most one per block of units (a thread owns whole
+    blocks)."""
+    flops = 2.0 * B * G * H * H
+    if flops >= ENGINE_MAX_STEP_FLOPS:
+        return 0
+    if flops < ENGINE_THREADS_MIN_FLOPS:
         return 1
     blocks = -(-H // _recurrent.block_units(dtype == np.float64))
     return max(1, min(get_num_threads(), blocks, _recurrent.MAX_THREADS))
@@ -957,8 +971,8 @@ class RecurrentLayer(RecurrentBase):
                            self._peepholes(layer, suffix))
                 buffers = (_flat(gx), _flat(hs), _flat(cs), _flat(gh), gh_stride, _flat(rh))
                 _recurrent.cell_forward(self._kind, (B, D, H), batch.batch_sizes,
-                                        _flat(layer_input), weights, buffers, 0,
-                                        _engine_threads(B, G, H, dt))
+                                        _flat(layer_input), weights, buffers,
+                                        _step_threads(B, G, H), _engine_threads(B, G, H, dt))
                 y = hs[1:] if d == 0 else batch.reverse(hs[1:])
                 out[:, :, d * H:(d + 1) * H] = y
                 h_n[k] = batch.final(hs)

@@ -40,6 +40,7 @@ def _every_layer_threaded(monkeypatch):
     here every size takes the thread count asked for, which is what is
     tested."""
     monkeypatch.setattr(layer_base, "ENGINE_THREADS_MIN_FLOPS", 0.0)
+    monkeypatch.setattr(layer_base, "ENGINE_MAX_STEP_FLOPS", np.inf)
     yield
     cpus.set_num_threads(None)
 
@@ -143,8 +144,9 @@ def test_engine_agrees_with_numpy(dtype, tol):
 
 
 def test_a_layer_runs_on_the_threads_asked_for():
-    """fastrnn's setting, at most one thread per block of units, and one for a
-    small step (ENGINE_THREADS_MIN_FLOPS, switched off by the fixture)."""
+    """fastrnn's setting, at most one thread per block of units; one for a
+    small step and the BLAS loop for a large one (ENGINE_THREADS_MIN_FLOPS,
+    ENGINE_MAX_STEP_FLOPS, both switched off by the fixture)."""
     units = _recurrent.block_units(False)
     layer = CELLS["lstm"](5, 64, np.float32)
     x = np.zeros((3, 1, 5), np.float32)
@@ -155,9 +157,10 @@ def test_a_layer_runs_on_the_threads_asked_for():
         # the team is idle here, so the sweep gets all it asks for
         assert _sweep(layer, x, expected)[-1] == expected
     assert _sweep(layer, x, 0)[-1] == 0   # the BLAS loop
-    layer_base.ENGINE_THREADS_MIN_FLOPS = 4e6   # the fixture's monkeypatch restores it
+    # the fixture's monkeypatch restores both
+    layer_base.ENGINE_THREADS_MIN_FLOPS = layer_base.ENGINE_MAX_STEP_FLOPS = 4e6
     assert layer_base._engine_threads(1, 4, 64, np.float32) == 1
-    assert layer_base._engine_threads(32, 4, 256, np.float32) == min(5, 256 // units)
+    assert layer_base._engine_threads(32, 4, 256, np.float32) == 0   # the BLAS loop
 
 
 def test_set_num_threads_checks_its_argument():
