@@ -31,16 +31,6 @@
  * multiply-adds (VFMA: one rounding on the levels with FMA) whatever the
  * compiler's vectoriser makes of the surrounding loops. w and out are
  * 64-byte aligned. */
-/* a*b + c with this level's rounding: one rounding where it has FMA. */
-static FR_ALWAYS_INLINE T FR_EFN(fr_eng_muladd)(T a, T b, T c)
-{
-#if FR_ENG_FMA
-    return FR_FN(fr_eng_fma)(a, b, c);
-#else
-    return a * b + c;
-#endif
-}
-
 #define VT FR_ECAT(FR_ENG_VT, S, V)
 #define VLEN FR_ECAT(FR_ENG_VLEN, S, V)
 #define VFMA FR_ECAT(FR_ENG_VFMA, S, V)
@@ -108,16 +98,13 @@ static FR_ENG_TARGET void FR_EFN(fr_eng_tile_any)(int mr, int G, int nb, ptrdiff
 #if FR_ENG_ACC >= 8
     FR_TILE_CASE(8, 1, 1) FR_TILE_CASE(8, 2, 1) FR_TILE_CASE(8, 3, 1)
 #endif
-    default:   /* outside the budget (not chosen by the loops below): same sums, slower */
+    default:
+        /* Outside the budget (the loops below never ask for it): one row and
+         * block at a time, the same sums in the same order. */
         for (int r = 0; r < mr; ++r)
-            for (int c = 0; c < G * nb; ++c)
-                for (int j = 0; j < NR; ++j) {
-                    const T *wv = w + (c / G) * bs + (c % G) * NR + j;
-                    T sum = (T)0;
-                    for (ptrdiff_t k = 0; k < K; ++k)
-                        sum = FR_EFN(fr_eng_muladd)(h[r * ldh + k], wv[k * G * NR], sum);
-                    out[(r * G * nb + c) * NR + j] = sum;
-                }
+            for (int b = 0; b < nb; ++b)
+                FR_EFN(fr_eng_tile_any)(1, G, 1, K, h + r * ldh, ldh, w + b * bs, bs,
+                                        out + (r * nb + b) * G * NR);
         return;
     }
 }
