@@ -107,5 +107,26 @@ int fr_engine_block_units(int is_double)
     return is_double ? 64 / (int)sizeof(double) : 64 / (int)sizeof(float);
 }
 
+/* fr_engine_args with the pointers of one precision, as the hot loops read
+ * them. */
+#define FR_DECLARE_JOB(T, S)                                                          \
+    typedef struct {                                                                  \
+        int kind, steps, batch, hidden, inputs;                                       \
+        const int *batch_sizes;                                                       \
+        const T *x, *w_ih, *bias_x, *w_hh, *b_hn, *peep;                              \
+        T *gates, *recurrent;                                                         \
+        ptrdiff_t recurrent_stride;                                                   \
+        T *hs, *cs, *reset_hidden;                                                    \
+    } fr_engine_job_##S;
+FR_DECLARE_JOB(float, f)
+FR_DECLARE_JOB(double, d)
+#undef FR_DECLARE_JOB
+
 #define FR_IMPL "fr_engine_instances.h"
 #include "fr_instantiate.h"
+
+int fr_engine_forward(const fr_engine_args *args, int nthreads)
+{
+    return args->is_double ? fr_engine_forward_d(args, nthreads)
+                           : fr_engine_forward_f(args, nthreads);
+}

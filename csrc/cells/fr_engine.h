@@ -28,38 +28,34 @@
 #include <stddef.h>
 
 /* One direction of one layer over a sequence. Shapes for G gates (FR_CELL_*
- * kinds of fr_cells.h); pointers to arrays the cell does not use are NULL.
- * The buffers are those of fastrnn/layers/_recurrent.pyx's cell_forward. */
-#define FR_DECLARE_ENGINE(T, S)                                                        \
-    typedef struct {                                                                   \
-        int kind;                 /* FR_CELL_* */                                      \
-        int steps, batch, hidden; /* T, B, H */                                        \
-        int inputs;               /* D */                                              \
-        const int *batch_sizes;   /* IN (T,) rows running at each step */              \
-        const T *x;               /* IN (T, B, D) */                                   \
-        const T *w_ih;            /* IN (G*H, D) */                                    \
-        const T *bias_x;          /* IN (G*H,) the biases summed into the gates */     \
-        const T *w_hh;            /* IN (G*H, H) */                                    \
-        const T *b_hn;            /* IN (H,) GRU: the recurrent n block's bias */      \
-        const T *peep;            /* IN (3H,) LSTM peepholes (zeros without) */        \
-        T *gates;     /* OUT (T, B, G*H): the gate activations (pre-activations for   \
-                         the RNN); the input side's pre-activations on the way */      \
-        T *recurrent; /* OUT, GRU: the recurrent products (n block: + b_hn) */         \
-        ptrdiff_t recurrent_stride; /* between steps: B*3H, or 0 to reuse one */       \
-        T *hs;        /* INOUT (T+1, B, H): hs[0] = h_0, hs[t+1] = h_t */              \
-        T *cs;        /* INOUT (T+1, B, H), LSTM: the cell states */                   \
-        T *reset_hidden; /* OUT (T, B, H), GRU_BEFORE: r_t h_{t-1} */                  \
-    } fr_engine_job_##S;                                                               \
-    int fr_engine_forward_##S(const fr_engine_job_##S *job, int nthreads);
+ * kinds of fr_cells.h); the arrays are float or double (is_double), all of
+ * one precision; pointers to arrays the cell does not use are NULL. The
+ * buffers are those of fastrnn/layers/_recurrent.pyx's cell_forward. */
+typedef struct {
+    int kind;                 /* FR_CELL_* */
+    int is_double;            /* the arrays' precision */
+    int steps, batch, hidden; /* T, B, H */
+    int inputs;               /* D */
+    const int *batch_sizes;   /* IN (T,) rows running at each step */
+    const void *x;            /* IN (T, B, D) */
+    const void *w_ih;         /* IN (G*H, D) */
+    const void *bias_x;       /* IN (G*H,) the biases summed into the gates */
+    const void *w_hh;         /* IN (G*H, H) */
+    const void *b_hn;         /* IN (H,) GRU: the recurrent n block's bias */
+    const void *peep;         /* IN (3H,) LSTM peepholes (zeros without) */
+    void *gates;     /* OUT (T, B, G*H): the gate activations (pre-activations for
+                        the RNN); the input side's pre-activations on the way */
+    void *recurrent; /* OUT, GRU: the recurrent products (n block: + b_hn) */
+    ptrdiff_t recurrent_stride; /* between steps: B*3H, or 0 to reuse one */
+    void *hs;        /* INOUT (T+1, B, H): hs[0] = h_0, hs[t+1] = h_t */
+    void *cs;        /* INOUT (T+1, B, H), LSTM: the cell states */
+    void *reset_hidden; /* OUT (T, B, H), GRU_BEFORE: r_t h_{t-1} */
+} fr_engine_args;
 
-FR_DECLARE_ENGINE(float, f)
-FR_DECLARE_ENGINE(double, d)
-
-#undef FR_DECLARE_ENGINE
-
-/* fr_engine_forward_* runs on up to nthreads threads of the team (no more
- * than there are blocks of units) and returns how many ran (>= 1), or -1
- * when the packed weights could not be allocated (nothing was computed). */
+/* Runs on up to nthreads threads of the team (no more than there are blocks
+ * of units) and returns how many ran (>= 1), or -1 when the packed weights
+ * could not be allocated (nothing was computed). */
+int fr_engine_forward(const fr_engine_args *args, int nthreads);
 
 /* The units of one micro-kernel column block, per precision: 64 bytes. */
 int fr_engine_block_units(int is_double);

@@ -26,8 +26,15 @@ static void FR_FN(fr_eng_team_chunk)(void *arg, long phase, int chunk, int tid)
     FR_CAT(FR_FN(fr_eng_chunk), base)(run->job, run->packed, phase, chunk, run->chunks);
 }
 
-int FR_FN(fr_engine_forward)(const FR_FN(fr_engine_job) *job, int nthreads)
+static int FR_FN(fr_engine_forward)(const fr_engine_args *args, int nthreads)
 {
+    const FR_FN(fr_engine_job) typed = {
+        args->kind, args->steps, args->batch, args->hidden, args->inputs, args->batch_sizes,
+        (const T *)args->x, (const T *)args->w_ih, (const T *)args->bias_x,
+        (const T *)args->w_hh, (const T *)args->b_hn, (const T *)args->peep,
+        (T *)args->gates, (T *)args->recurrent, args->recurrent_stride, (T *)args->hs,
+        (T *)args->cs, (T *)args->reset_hidden};
+    const FR_FN(fr_engine_job) *job = &typed;
     const ptrdiff_t H = job->hidden;
     const ptrdiff_t nblocks = (H + FR_ENG_NR - 1) / FR_ENG_NR;
     const ptrdiff_t gates = job->kind == FR_CELL_LSTM ? 4

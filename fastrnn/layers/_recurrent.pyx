@@ -94,38 +94,22 @@ cdef extern from "fr_team.h" nogil:
     int FR_TEAM_MAX
 
 cdef extern from "fr_engine.h" nogil:
-    ctypedef struct fr_engine_job_f:
-        int kind, steps, batch, hidden, inputs
+    ctypedef struct fr_engine_args:
+        int kind, is_double, steps, batch, hidden, inputs
         const int *batch_sizes
-        const float *x
-        const float *w_ih
-        const float *bias_x
-        const float *w_hh
-        const float *b_hn
-        const float *peep
-        float *gates
-        float *recurrent
+        const void *x
+        const void *w_ih
+        const void *bias_x
+        const void *w_hh
+        const void *b_hn
+        const void *peep
+        void *gates
+        void *recurrent
         Py_ssize_t recurrent_stride
-        float *hs
-        float *cs
-        float *reset_hidden
-    ctypedef struct fr_engine_job_d:
-        int kind, steps, batch, hidden, inputs
-        const int *batch_sizes
-        const double *x
-        const double *w_ih
-        const double *bias_x
-        const double *w_hh
-        const double *b_hn
-        const double *peep
-        double *gates
-        double *recurrent
-        Py_ssize_t recurrent_stride
-        double *hs
-        double *cs
-        double *reset_hidden
-    int fr_engine_forward_f(const fr_engine_job_f *job, int nthreads)
-    int fr_engine_forward_d(const fr_engine_job_d *job, int nthreads)
+        void *hs
+        void *cs
+        void *reset_hidden
+    int fr_engine_forward(const fr_engine_args *args, int nthreads)
     int fr_engine_block_units(int is_double)
 
 #: The most threads the engine's team runs a sweep on.
@@ -294,30 +278,18 @@ cdef int _forward_sweep(const SweepShape *shape, floating **arrays) noexcept nog
 
 
 cdef int _engine_forward(const SweepShape *shape, floating **arrays) noexcept nogil:
-    """The step loop of `_forward_sweep` in the engine; returns its thread
-    count, or -1 when it could not run (nothing computed)."""
-    cdef fr_engine_job_f job_f
-    cdef fr_engine_job_d job_d
-    if floating is float:
-        job_f.kind, job_f.steps, job_f.batch = shape.kind, shape.steps, shape.batch
-        job_f.hidden, job_f.batch_sizes = shape.hidden, shape.batch_sizes
-        job_f.inputs, job_f.x, job_f.w_ih = shape.inputs, arrays[X], arrays[W_IH]
-        job_f.bias_x = arrays[BIAS_X]
-        job_f.w_hh, job_f.b_hn, job_f.peep = arrays[W_HH], arrays[B_HN], arrays[PEEP]
-        job_f.gates, job_f.recurrent = arrays[GATES], arrays[RECURRENT]
-        job_f.recurrent_stride = shape.recurrent_stride
-        job_f.hs, job_f.cs, job_f.reset_hidden = arrays[HS], arrays[CS], arrays[RESET_HIDDEN]
-        return fr_engine_forward_f(&job_f, shape.threads)
-    else:
-        job_d.kind, job_d.steps, job_d.batch = shape.kind, shape.steps, shape.batch
-        job_d.hidden, job_d.batch_sizes = shape.hidden, shape.batch_sizes
-        job_d.inputs, job_d.x, job_d.w_ih = shape.inputs, arrays[X], arrays[W_IH]
-        job_d.bias_x = arrays[BIAS_X]
-        job_d.w_hh, job_d.b_hn, job_d.peep = arrays[W_HH], arrays[B_HN], arrays[PEEP]
-        job_d.gates, job_d.recurrent = arrays[GATES], arrays[RECURRENT]
-        job_d.recurrent_stride = shape.recurrent_stride
-        job_d.hs, job_d.cs, job_d.reset_hidden = arrays[HS], arrays[CS], arrays[RESET_HIDDEN]
-        return fr_engine_forward_d(&job_d, shape.threads)
+    """The whole of `_forward_sweep` in the engine; returns its thread count,
+    or -1 when it could not run (nothing computed)."""
+    cdef fr_engine_args args
+    args.kind, args.is_double = shape.kind, floating is double
+    args.steps, args.batch, args.hidden = shape.steps, shape.batch, shape.hidden
+    args.inputs, args.batch_sizes = shape.inputs, shape.batch_sizes
+    args.x, args.w_ih, args.bias_x = arrays[X], arrays[W_IH], arrays[BIAS_X]
+    args.w_hh, args.b_hn, args.peep = arrays[W_HH], arrays[B_HN], arrays[PEEP]
+    args.gates, args.recurrent = arrays[GATES], arrays[RECURRENT]
+    args.recurrent_stride = shape.recurrent_stride
+    args.hs, args.cs, args.reset_hidden = arrays[HS], arrays[CS], arrays[RESET_HIDDEN]
+    return fr_engine_forward(&args, shape.threads)
 
 
 cdef void _backward_sweep(const SweepShape *shape, floating **arrays) noexcept nogil:
