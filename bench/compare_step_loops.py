@@ -14,29 +14,19 @@ import argparse
 import numpy as np
 
 import fastrnn
-from fastrnn.layers import _recurrent
 from timing import engines_ms, rule
 
 SIZES = [(32, 64, 1, 1000), (128, 256, 32, 100), (512, 1024, 64, 50)]
 
 
 def sweep(layer, x, threads, step_threads):
-    """One forward sweep of the layer's first layer: the engine on `threads`
-    threads, or (threads=0) the BLAS loop with `step_threads` BLAS threads
-    per step (0: as set)."""
-    T, B, D = x.shape
-    H, G, dt = layer.hidden_size, layer._gates, layer.dtype
-    bias_x, b_hn = layer._bias_split(0, "")
-    hs = np.zeros((T + 1, B, H), dt)
-    cs = np.zeros((T + 1, B, H), dt) if layer._has_cell else np.empty(0, dt)
-    gates = np.empty((T, B, G * H), dt)
-    gh, gh_stride, rh = layer._recurrent_buffers(T, B, np.zeros)
-    weights = (layer.params["weight_ih_l0"].reshape(-1), layer.params["weight_hh_l0"].reshape(-1),
-               bias_x, b_hn, layer._peepholes(0, ""))
-    buffers = (gates.reshape(-1), hs.reshape(-1), cs.reshape(-1), gh.reshape(-1), gh_stride,
-               rh.reshape(-1))
-    return _recurrent.cell_forward(layer._kind, (B, D, H), np.full(T, B, np.int32),
-                                   x.reshape(-1), weights, buffers, step_threads, threads)
+    """One forward sweep of the layer's first layer from zero states: the
+    engine on `threads` threads, or (threads=0) the BLAS loop with
+    `step_threads` BLAS threads per step (0: as set)."""
+    T, B, _ = x.shape
+    zeros = np.zeros((B, layer.hidden_size), layer.dtype)
+    return layer._sweep(0, "", x, zeros, zeros, np.full(T, B, np.int32), np.zeros,
+                        threads=threads, step_threads=step_threads)
 
 
 def main():

@@ -941,7 +941,7 @@ class RecurrentLayer(RecurrentBase):
         T, B, _ = inp.shape
         h0 = self._state_array(h0, "hx[0]" if self._has_cell else "hx", B, unbatched)
         c0 = self._state_array(c0, "hx[1]", B, unbatched) if self._has_cell else None
-        H, G, dt = self.hidden_size, self._gates, self.dtype
+        H, dt = self.hidden_size, self.dtype
         ragged = batch.ragged
         h0 = batch.sort(h0, axis=1)
         c0 = batch.sort(c0, axis=1) if c0 is not None else None
@@ -951,28 +951,13 @@ class RecurrentLayer(RecurrentBase):
         c_n = np.empty((LD, B, H), dtype=dt) if self._has_cell else None
         caches = []
         for layer in range(self.num_layers):
-            D = inp.shape[2]
             out = alloc((T, B, H * self.num_directions), dtype=dt)
             for d, suffix in enumerate(self._suffixes()):
                 k = layer * self.num_directions + d
                 layer_input = inp if d == 0 else batch.reverse(inp)
-                bias_x, b_hn = self._bias_split(layer, suffix)
-                hs = alloc((T + 1, B, H), dtype=dt)
-                hs[0] = h0[k]
-                if self._has_cell:
-                    cs = alloc((T + 1, B, H), dtype=dt)
-                    cs[0] = c0[k]
-                else:
-                    cs = _EMPTY[dt]
-                gx = np.empty((T, B, G * H), dtype=dt)
-                gh, gh_stride, rh = self._recurrent_buffers(T, B, alloc)
-                weights = (_flat(self.params[f"weight_ih_l{layer}{suffix}"]),
-                           _flat(self.params[f"weight_hh_l{layer}{suffix}"]), bias_x, b_hn,
-                           self._peepholes(layer, suffix))
-                buffers = (_flat(gx), _flat(hs), _flat(cs), _flat(gh), gh_stride, _flat(rh))
-                _recurrent.cell_forward(self._kind, (B, D, H), batch.batch_sizes,
-                                        _flat(layer_input), weights, buffers,
-                                        _step_threads(B, G, H), _engine_threads(B, G, H, dt))
+                hs, cs, buffers, _ = self._sweep(layer, suffix, layer_input, h0[k],
+                                                 c0[k] if self._has_cell else None,
+                                                 batch.batch_sizes, alloc)
                 y = hs[1:] if d == 0 else batch.reverse(hs[1:])
                 out[:, :, d * H:(d + 1) * H] = y
                 h_n[k] = batch.final(hs)
@@ -987,6 +972,39 @@ class RecurrentLayer(RecurrentBase):
             c_n = self._external_state(batch.unsort(c_n, axis=1), unbatched)
             return y, (h_n, c_n)
         return y, h_n
+
+    def _sweep(self, layer, suffix, x, h0, c0, batch_sizes, alloc, threads=None,
+               step_threads=None):
+        """One direction of one layer over x (T, B, D), time-major and checked,
+        from the states h0 and (LSTM) c0 (B, H): one `cell_forward` call.
+        ``threads`` (engine threads, 0: the BLAS loop) and ``step_threads``
+        (BLAS threads per step of the BLAS loop) default to the layer's
+        choice by size. Returns (hs, cs, buffers, threads used): hs and cs
+        (T+1, B, H) with the initial states first (cs empty without a cell),
+        and the buffers `cell_backward` reads again."""
+        T, B, D = x.shape
+        H, G, dt = self.hidden_size, self._gates, self.dtype
+        bias_x, b_hn = self._bias_split(layer, suffix)
+        hs = alloc((T + 1, B, H), dtype=dt)
+        hs[0] = h0
+        if self._has_cell:
+            cs = alloc((T + 1, B, H), dtype=dt)
+            cs[0] = c0
+        else:
+            cs = _EMPTY[dt]
+        gx = np.empty((T, B, G * H), dtype=dt)
+        gh, gh_stride, rh = self._recurrent_buffers(T, B, alloc)
+        weights = (_flat(self.params[f"weight_ih_l{layer}{suffix}"]),
+                   _flat(self.params[f"weight_hh_l{layer}{suffix}"]), bias_x, b_hn,
+                   self._peepholes(layer, suffix))
+        buffers = (_flat(gx), _flat(hs), _flat(cs), _flat(gh), gh_stride, _flat(rh))
+        if threads is None:
+            threads = _engine_threads(B, G, H, dt)
+        if step_threads is None:
+            step_threads = _step_threads(B, G, H)
+        used = _recurrent.cell_forward(self._kind, (B, D, H), batch_sizes, _flat(x), weights,
+                                       buffers, step_threads, threads)
+        return hs, cs, buffers, used
 
     def _recurrent_buffers(self, T, B, alloc):
         """(gh, gh_stride, rh): the GRU's separate recurrent buffers (gh holds W_hh h_{t-1}

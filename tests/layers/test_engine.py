@@ -92,23 +92,14 @@ def test_a_row_of_a_batch_is_the_sequence_alone(cell, dtype):
 
 
 def _sweep(layer, x, threads):
-    """One direction of one layer through `cell_forward` directly, with the
-    engine (threads >= 1) or the BLAS loop (threads = 0): hs, cs, the gate
-    buffer and the threads the step loop ran on."""
-    T, B, D = x.shape
-    H, G, dt = layer.hidden_size, layer._gates, layer.dtype
-    bias_x, b_hn = layer._bias_split(0, "")
-    hs = np.zeros((T + 1, B, H), dt)
-    cs = np.zeros((T + 1, B, H), dt) if layer._has_cell else np.empty(0, dt)
-    gx = np.empty((T, B, G * H), dt)
-    gh, gh_stride, rh = layer._recurrent_buffers(T, B, np.zeros)
-    weights = (layer.params["weight_ih_l0"].reshape(-1), layer.params["weight_hh_l0"].reshape(-1),
-               bias_x, b_hn, layer._peepholes(0, ""))
-    buffers = (gx.reshape(-1), hs.reshape(-1), cs.reshape(-1), gh.reshape(-1), gh_stride,
-               rh.reshape(-1))
-    used = _recurrent.cell_forward(layer._kind, (B, D, H), np.full(T, B, np.int32),
-                                   x.reshape(-1), weights, buffers, 1, threads)
-    return hs, cs, gx, used
+    """One direction of the first layer from zero states, with the engine
+    (threads >= 1) or the BLAS loop (threads = 0, one BLAS thread per step):
+    hs, cs, the gate buffer and the threads the step loop ran on."""
+    T, B, _ = x.shape
+    zeros = np.zeros((B, layer.hidden_size), layer.dtype)
+    hs, cs, buffers, used = layer._sweep(0, "", x, zeros, zeros, np.full(T, B, np.int32),
+                                         np.zeros, threads=threads, step_threads=1)
+    return hs, cs, buffers[0], used
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))
