@@ -87,7 +87,11 @@ typedef struct {
     ptrdiff_t steps;            /* IN T */
     ptrdiff_t batch;            /* IN B */
     const void *u;              /* IN (T, B, D) inputs */
+    ptrdiff_t u_stride;         /* IN elements from one row (t, b) of u to the next, >= D */
     void *states;               /* IN/OUT (T, B, N): bias (+ noise) in, x_1 .. x_T out */
+    ptrdiff_t states_stride;    /* IN elements from one row (t, b) of states to the next,
+                                 * >= N: a reservoir writes straight into its columns of a
+                                 * wider buffer shared with other reservoirs */
     void *state;                /* IN/OUT (N, B): x_0 in, x_T out */
     void *y;                    /* IN/OUT (T, B, O) closed loop: the readout's intercept and
                                  * input part in, y_1 .. y_T out */

@@ -77,16 +77,18 @@ FR_RES_TARGET static void FR_VFN(fr_res_add_csr_product)(const T *data, const in
 }
 
 /* out (rows x n) += u (rows x d) @ win_t (d x n): the input projection of
- * all steps for the few inputs a reservoir usually has. (A multithreaded
+ * all steps for the few inputs a reservoir usually has. Rows of u and out
+ * are u_stride and out_stride elements apart. (A multithreaded
  * BLAS GEMM here leaves its worker threads spinning for a while afterwards,
  * taking the second core from the time loop that follows.) */
 FR_RES_TARGET static void FR_VFN(fr_res_add_input_projection)(const T *u, ptrdiff_t rows,
-                                                             ptrdiff_t d, const T *win_t,
-                                                             ptrdiff_t n, T *out)
+                                                             ptrdiff_t d, ptrdiff_t u_stride,
+                                                             const T *win_t, ptrdiff_t n,
+                                                             T *out, ptrdiff_t out_stride)
 {
     for (ptrdiff_t r = 0; r < rows; ++r) {
-        T *restrict o = out + r * n;
-        const T *restrict ur = u + r * d;
+        T *restrict o = out + r * out_stride;
+        const T *restrict ur = u + r * u_stride;
         for (ptrdiff_t j = 0; j < d; ++j) {
             const T c = ur[j];
             const T *restrict w = win_t + j * n;

@@ -50,9 +50,11 @@ static void FR_RFN(fr_res_leaky_update)(int act, const T *preact, const T *lr,
 }
 
 static void FR_RFN(fr_res_add_input_projection)(const T *u, ptrdiff_t rows, ptrdiff_t d,
-                                                const T *win_t, ptrdiff_t n, T *out)
+                                                ptrdiff_t u_stride, const T *win_t, ptrdiff_t n,
+                                                T *out, ptrdiff_t out_stride)
 {
-    FR_RES_DISPATCH(fr_res_add_input_projection, (u, rows, d, win_t, n, out));
+    FR_RES_DISPATCH(fr_res_add_input_projection,
+                    (u, rows, d, u_stride, win_t, n, out, out_stride));
 }
 
 #undef FR_RES_DISPATCH
@@ -72,12 +74,13 @@ static void FR_RFN(fr_res_gemv)(int trans_a, int m, int n, const T *a, const T *
                              &one);
 }
 
-/* C (m x n) += op(A) op(B), op(A) m x k, all row-major and contiguous. */
-static void FR_RFN(fr_res_gemm)(int trans_a, int trans_b, int m, int n, int k, const T *a,
-                                const T *b, T *c)
+/* C (m x n) += op(A) op(B), op(A) m x k, all row-major, rows lda, ldb and
+ * ldc elements apart. */
+static void FR_RFN(fr_res_gemm_strided)(int trans_a, int trans_b, int m, int n, int k,
+                                        const T *a, int lda, const T *b, int ldb, T *c,
+                                        int ldc)
 {
     char ta = trans_b ? 'T' : 'N', tb = trans_a ? 'T' : 'N';
-    int lda = trans_a ? m : k, ldb = trans_b ? k : n, ldc = n;
     T alpha = 1, beta = 1;
     if (m == 0 || n == 0)
         return;
@@ -85,9 +88,17 @@ static void FR_RFN(fr_res_gemm)(int trans_a, int trans_b, int m, int n, int k, c
                              c, &ldc);
 }
 
-/* dst (rows x B, unit-major) = rows [r0, r1) of src (B x n, time-major)
- * transposed; and back. */
-static inline void FR_RFN(fr_res_to_unit_major)(const T *src, ptrdiff_t n, ptrdiff_t batch,
+/* The same with contiguous rows. */
+static void FR_RFN(fr_res_gemm)(int trans_a, int trans_b, int m, int n, int k, const T *a,
+                                const T *b, T *c)
+{
+    FR_RFN(fr_res_gemm_strided)(trans_a, trans_b, m, n, k, a, trans_a ? m : k, b,
+                                trans_b ? k : n, c, n);
+}
+
+/* dst (rows x B, unit-major) = columns [r0, r1) of src (B rows, time-major,
+ * ld elements apart) transposed; and back. */
+static inline void FR_RFN(fr_res_to_unit_major)(const T *src, ptrdiff_t ld, ptrdiff_t batch,
                                                 ptrdiff_t r0, ptrdiff_t r1, T *dst)
 {
     if (batch == 1) {
@@ -96,10 +107,10 @@ static inline void FR_RFN(fr_res_to_unit_major)(const T *src, ptrdiff_t n, ptrdi
     }
     for (ptrdiff_t i = 0; i < r1 - r0; ++i)
         for (ptrdiff_t b = 0; b < batch; ++b)
-            dst[i * batch + b] = src[b * n + r0 + i];
+            dst[i * batch + b] = src[b * ld + r0 + i];
 }
 
-static inline void FR_RFN(fr_res_from_unit_major)(const T *src, ptrdiff_t n, ptrdiff_t batch,
+static inline void FR_RFN(fr_res_from_unit_major)(const T *src, ptrdiff_t ld, ptrdiff_t batch,
                                                   ptrdiff_t r0, ptrdiff_t r1, T *dst)
 {
     if (batch == 1) {
@@ -108,25 +119,26 @@ static inline void FR_RFN(fr_res_from_unit_major)(const T *src, ptrdiff_t n, ptr
     }
     for (ptrdiff_t i = 0; i < r1 - r0; ++i)
         for (ptrdiff_t b = 0; b < batch; ++b)
-            dst[b * n + r0 + i] = src[i * batch + b];
+            dst[b * ld + r0 + i] = src[i * batch + b];
 }
 
 /* The reservoir step for units [r0, r1) of B series (a dense W and the
  * feedback need all units: r0 = 0, r1 = N).
  *
- * row     IN/OUT (B x N): pre_t (Win u_t + bias) in, x_t out
+ * row     IN/OUT (B x N, rows ld elements apart): pre_t (Win u_t + bias) in,
+ *                x_t out
  * x_old   IN     (N x B): x_{t-1}, all units
  * y_old   IN     (O x B): y_{t-1} fed back through Wfb, or NULL (open loop)
  * preact     OUT    (N x B): work, rows [r0, r1)
  * x_new   OUT    (N x B): x_t, rows [r0, r1)
  */
 static inline void FR_RFN(fr_res_step)(const fr_res_model *m, ptrdiff_t batch, ptrdiff_t r0,
-                                       ptrdiff_t r1, T *row, const T *x_old, const T *y_old,
-                                       T *preact, T *x_new)
+                                       ptrdiff_t r1, T *row, ptrdiff_t ld, const T *x_old,
+                                       const T *y_old, T *preact, T *x_new)
 {
     const ptrdiff_t n = m->units, rows = r1 - r0;
     T *preact_rows = preact + r0 * batch;
-    FR_RFN(fr_res_to_unit_major)(row, n, batch, r0, r1, preact_rows);
+    FR_RFN(fr_res_to_unit_major)(row, ld, batch, r0, r1, preact_rows);
     if (m->w_dense == NULL)
         FR_RFN(fr_res_add_csr_product)((const T *)m->w_data, m->w_indices, m->w_indptr + r0, rows,
                                x_old, batch, preact_rows);
@@ -143,7 +155,7 @@ static inline void FR_RFN(fr_res_step)(const fr_res_model *m, ptrdiff_t batch, p
     }
     FR_RFN(fr_res_leaky_update)(m->activation, preact_rows, (const T *)m->leak + r0 * batch,
                          x_old + r0 * batch, x_new + r0 * batch, rows * batch);
-    FR_RFN(fr_res_from_unit_major)(x_new + r0 * batch, n, batch, r0, r1, row);
+    FR_RFN(fr_res_from_unit_major)(x_new + r0 * batch, ld, batch, r0, r1, row);
 }
 
 /* The closed loop's readout: y_t = Wout^T x_t + offset_t.
@@ -175,7 +187,7 @@ static inline void FR_RFN(fr_res_readout)(const fr_res_model *m, ptrdiff_t batch
  * ------------------------------------------------------------------ */
 typedef struct {
     const fr_res_model *model;
-    ptrdiff_t steps, batch, r0, r1;
+    ptrdiff_t steps, batch, r0, r1, states_stride;
     T *states, *state, *spare, *preact;
     T *y, *y_state, *y_spare;       /* closed loop only */
     fr_res_barrier *barrier;
@@ -184,12 +196,12 @@ typedef struct {
 static void FR_RFN(fr_res_loop)(const FR_RFN(fr_res_job) *job)
 {
     const fr_res_model *m = job->model;
-    const ptrdiff_t n = m->units, O = m->outputs, B = job->batch;
+    const ptrdiff_t O = m->outputs, B = job->batch, ld = job->states_stride;
     T *x_old = job->state, *x_new = job->spare, *y_old = job->y_state, *y_new = job->y_spare;
     T *tmp;
     int sense = 0;
     for (ptrdiff_t t = 0; t < job->steps; ++t) {
-        FR_RFN(fr_res_step)(m, B, job->r0, job->r1, job->states + t * B * n, x_old,
+        FR_RFN(fr_res_step)(m, B, job->r0, job->r1, job->states + t * B * ld, ld, x_old,
                             O > 0 ? y_old : NULL, job->preact, x_new);
         if (O > 0) {
             FR_RFN(fr_res_readout)(m, B, x_new, job->y + t * B * O, y_new);
@@ -228,17 +240,20 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
         return used;
     fpstate = fr_fp_enter();
     if (D > 0 && D <= FR_RES_SMALL_INPUT)
-        FR_RFN(fr_res_add_input_projection)((const T *)s->u, steps * B, D, (const T *)m->w_in_t, n,
-                                  (T *)s->states);
+        FR_RFN(fr_res_add_input_projection)((const T *)s->u, steps * B, D, s->u_stride,
+                                            (const T *)m->w_in_t, n, (T *)s->states,
+                                            s->states_stride);
     else if (D > 0)
-        FR_RFN(fr_res_gemm)(0, 1, (int)(steps * B), (int)n, (int)D, (const T *)s->u,
-                            (const T *)m->w_in, (T *)s->states);
+        FR_RFN(fr_res_gemm_strided)(0, 1, (int)(steps * B), (int)n, (int)D, (const T *)s->u,
+                                    (int)s->u_stride, (const T *)m->w_in, (int)D,
+                                    (T *)s->states, (int)s->states_stride);
     jobs[0].model = m;
     jobs[0].steps = steps;
     jobs[0].batch = B;
     jobs[0].r0 = 0;
     jobs[0].r1 = n;
     jobs[0].states = (T *)s->states;
+    jobs[0].states_stride = s->states_stride;
     jobs[0].state = (T *)s->state;
     jobs[0].spare = work;
     jobs[0].preact = work + n * B;

@@ -42,8 +42,53 @@ SMALL_INPUT = FR_RES_SMALL_INPUT
 fr_res_install_blas(sgemv, dgemv, sgemm, dgemm)
 
 
-def run(weights, const floating[:, :, ::1] u, floating[:, ::1] state,
-        floating[:, :, ::1] states, closed_loop=None, int nthreads=1):
+cdef Py_ssize_t _row_stride(const Py_ssize_t *strides, const Py_ssize_t *shape,
+                            Py_ssize_t itemsize) noexcept:
+    """The distance in elements from one row (t, b) of a (T, B, F) array to
+    the next, or -1 unless each row is contiguous and the rows are evenly
+    spaced (a C-contiguous array, or consecutive columns of one), the layout
+    the C loop reads and writes."""
+    cdef Py_ssize_t row
+    if shape[1] > 1:
+        row = strides[1]
+    elif shape[0] > 1:
+        row = strides[0]
+    else:
+        row = shape[2] * itemsize
+    if ((shape[2] > 1 and strides[2] != itemsize) or row % itemsize != 0
+            or row < shape[2] * itemsize
+            or (shape[0] > 1 and shape[1] > 1 and strides[0] != shape[1] * row)):
+        return -1
+    return row // itemsize
+
+
+def row_stride(a):
+    """The row stride (in elements) of a (T, F) or (T, B, F) NumPy array as
+    the reservoir loop would read it, or -1 if it cannot (see `run`): lets
+    `fastrnn.Reservoir` take views of a shared buffer without copying them."""
+    cdef Py_ssize_t strides[3]
+    cdef Py_ssize_t shape[3]
+    if a.ndim == 2:
+        shape[:] = [a.shape[0], 1, a.shape[1]]
+        strides[:] = [a.strides[0], 0, a.strides[1]]
+    else:
+        shape[:] = [a.shape[0], a.shape[1], a.shape[2]]
+        strides[:] = [a.strides[0], a.strides[1], a.strides[2]]
+    return _row_stride(strides, shape, a.itemsize)
+
+
+cdef Py_ssize_t _checked_row_stride(const Py_ssize_t *strides, const Py_ssize_t *shape,
+                                    Py_ssize_t itemsize, name) except -1:
+    cdef Py_ssize_t row = _row_stride(strides, shape, itemsize)
+    if row < 0:
+        raise ValueError(f"{name} must have contiguous, evenly spaced rows; got strides "
+                         f"{tuple(strides[i] for i in range(3))} for shape "
+                         f"{tuple(shape[i] for i in range(3))}")
+    return row
+
+
+def run(weights, const floating[:, :, :] u, floating[:, ::1] state,
+        floating[:, :, :] states, closed_loop=None, int nthreads=1):
     """Run the reservoir over T steps of B series.
 
     The arrays are trusted: `fastrnn.Reservoir` checks and lays them out.
@@ -56,11 +101,15 @@ def run(weights, const floating[:, :, ::1] u, floating[:, ::1] state,
         CSR fields are None); ``w_in`` (N, D) and ``w_in_t`` (D, N); ``leak``
         (N * B,), each unit's leak rate repeated B times (unit-major).
     u : (T, B, D), IN
-        Inputs, teacher-forced outputs appended.
+        Inputs, teacher-forced outputs appended. Its rows (t, b) may be
+        further apart than D (columns of a wider array: the states of
+        another reservoir in a shared buffer), evenly, each row contiguous.
     state : (N, B), IN/OUT
         x_0 transposed on entry, x_T on exit.
     states : (T, B, N), IN/OUT
-        Bias (+ noise) on entry, the states x_1 .. x_T on exit.
+        Bias (+ noise) on entry, the states x_1 .. x_T on exit. Laid out
+        like ``u``: rows evenly apart, each contiguous, so that a reservoir
+        can write into its columns of a buffer shared with others.
     closed_loop : ClosedLoop or None, IN/OUT
         The readout's output fed back (free run): ``w_fb`` (N, O) and
         ``w_out`` (N, O), IN; ``y`` (T, B, O), the readout's intercept and
@@ -89,6 +138,9 @@ def run(weights, const floating[:, :, ::1] u, floating[:, ::1] state,
     load_weights(&model, weights, u.shape[2], state)
     series.steps = u.shape[0]
     series.batch = B
+    series.u_stride = _checked_row_stride(&u.strides[0], &u.shape[0], sizeof(floating), "u")
+    series.states_stride = _checked_row_stride(&states.strides[0], &states.shape[0],
+                                               sizeof(floating), "states")
     series.u = NULL
     series.y = NULL
     series.y_state = NULL

@@ -11,19 +11,20 @@ that respects the edges, each in one C call (`Reservoir.run`); the readouts
 then read the states. States are produced once per call, however many
 readouts read them.
 
-Memory: the C loop writes each reservoir's states as one contiguous
-(T, B, N) block, which feeds the next reservoir as it is (no copy). The
-outputs read by readouts of several sources are then copied once, side by
-side, into one (T, B, F) buffer, in the graph's order (nodes, then the
-input): the C loop writes rows of N values (``csrc/reservoir`` is left as it
-is), so a reservoir cannot write straight into the columns of a wider buffer.
-A readout reading all of the buffer (every layer of a deep ESN, with or
+Memory: the sources read together by readouts of several sources live side
+by side in one (T, B, F) buffer, in the graph's order (nodes, then the
+input), and each of those reservoirs writes its states straight into its
+columns of it (`Reservoir.run` with ``out=``: the C loop writes rows whose
+stride is the buffer's width), so nothing is copied but the input, which
+is the caller's. A node fed by such a reservoir reads those columns in
+place too, and one fed by several sources consecutive in the buffer reads
+them as one view; only sources joined out of the buffer's order are
+concatenated (the node's input weights multiply them as one vector). A
+readout reading all of the buffer (every layer of a deep ESN, with or
 without the input: the usual case) reads the buffer itself; one reading
-consecutive columns of it gets a view (which fastrnn's own readouts, needing
-contiguous rows, copy); one reading a single source gets that source's own
-array; only one reading sources out of the graph's order gets a gathered
-copy. A node fed by several sources is fed their concatenation (its input
-weights multiply them as one vector).
+consecutive columns gets a view; one reading a single source gets that
+source's states (a view of the buffer, or an array of their own); only one
+reading sources out of the graph's order gets a gathered copy.
 
 `ReservoirGraph.generate` forecasts in free run, a readout's output fed back
 as the next input, one call per reservoir and step.
@@ -107,6 +108,28 @@ def _topological_order(sources):
     for name in sources:
         visit(name)
     return order
+
+
+class _Outputs(dict):
+    """One pass's states by source, and the buffer that holds some of them
+    side by side (`ReservoirGraph._propagate`)."""
+
+    def __init__(self, arrays):
+        super().__init__(arrays)
+        self.buffer = None
+        self.columns = {}
+
+    def joined(self, sources):
+        """The sources' arrays side by side: one source's own array, a view of
+        the buffer when they are consecutive in it, else a concatenation."""
+        if len(sources) == 1:
+            return self[sources[0]]
+        spans = [self.columns.get(s) for s in sources]
+        if all(spans) and all(a[1] == b[0] for a, b in zip(spans, spans[1:])):
+            start, stop = spans[0][0], spans[-1][1]
+            whole = start == 0 and stop == self.buffer.shape[-1]
+            return self.buffer if whole else self.buffer[..., start:stop]
+        return np.concatenate([self[s] for s in sources], axis=-1)
 
 
 class ReservoirGraph:
@@ -275,37 +298,30 @@ class ReservoirGraph:
         return u
 
     def _propagate(self, u):
-        """Run every node once over u: {source: states}, the input included."""
-        outputs = {INPUT: u}
+        """Run every node once over u: {source: states}, the input included,
+        with the one buffer (see the module's notes) as ``.buffer`` and each
+        buffered source's columns in it as ``.columns``."""
+        outputs = _Outputs({INPUT: u})
+        if self._buffer_sources:
+            start = 0
+            for s in self._buffer_sources:
+                stop = start + self._width(s, u.shape[-1])
+                outputs.columns[s] = (start, stop)
+                start = stop
+            outputs.buffer = np.empty(u.shape[:-1] + (start,), dtype=self.dtype)
+            if INPUT in outputs.columns:
+                outputs.buffer[..., slice(*outputs.columns[INPUT])] = u
         for name in self.order:
-            srcs = self.sources[name]
-            feed = outputs[srcs[0]] if len(srcs) == 1 else \
-                np.concatenate([outputs[s] for s in srcs], axis=-1)
-            outputs[name] = self.nodes[name].run(feed)
+            span = outputs.columns.get(name)
+            out = None if span is None else outputs.buffer[..., span[0]:span[1]]
+            outputs[name] = self.nodes[name].run(outputs.joined(self.sources[name]), out=out)
         return outputs
 
     def _features(self, outputs):
-        """{readout: features} from the sources' outputs, through the one
-        buffer (see the module's notes)."""
-        buffer, columns = None, {}
-        if self._buffer_sources:
-            lead = outputs[INPUT].shape[:-1]
-            width = sum(outputs[s].shape[-1] for s in self._buffer_sources)
-            buffer = np.empty(lead + (width,), dtype=self.dtype)
-            start = 0
-            for s in self._buffer_sources:
-                stop = start + outputs[s].shape[-1]
-                buffer[..., start:stop] = outputs[s]
-                columns[s] = (start, stop)
-                start = stop
+        """{readout: features} from the sources' outputs (see `_propagate`)."""
         features = {}
         for name, (how, srcs) in self._reads.items():
-            if how == "own":
-                features[name] = outputs[srcs]
-            elif how == "view":
-                features[name] = buffer[..., columns[srcs[0]][0]:columns[srcs[-1]][1]]
-            else:
-                features[name] = np.concatenate([outputs[s] for s in srcs], axis=-1)
+            features[name] = outputs[srcs] if how == "own" else outputs.joined(srcs)
         return features
 
     def _per_series(self, X, work):

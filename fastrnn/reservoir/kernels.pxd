@@ -55,7 +55,9 @@ cdef extern from "fr_reservoir.h" nogil:
         Py_ssize_t steps
         Py_ssize_t batch
         const void *u
+        Py_ssize_t u_stride
         void *states
+        Py_ssize_t states_stride
         void *state
         void *y
         void *y_state

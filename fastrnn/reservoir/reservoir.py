@@ -788,17 +788,19 @@ class Reservoir:
             return 1
         return 2 if available_cpus() >= 2 else 1
 
-    def _pre_activations(self, T, B, bias):
-        states = np.empty((T, B, self.units), dtype=self.dtype)
+    def _pre_activations(self, T, B, bias, out=None):
+        """Bias (+ noise) of every step, where the loop writes the states:
+        ``out`` (T, B, N), checked by `_check_out`, or a new array."""
+        states = np.empty((T, B, self.units), dtype=self.dtype) if out is None else out
         states[...] = bias
         if self.noise > 0:
             states += (self.noise * self._rng.standard_normal(states.shape)).astype(self.dtype)
         return states
 
-    def _run_open_loop(self, u, feedback, x0):
-        """u (T, B, D) [feedback (T, B, O)] -> states (T, B, N) and the final
-        state (N, B). Reads ``self`` but does not change it (but for
-        ``threads_used_``)."""
+    def _run_open_loop(self, u, feedback, x0, out=None):
+        """u (T, B, D) [feedback (T, B, O)] -> states (T, B, N) (written into
+        ``out`` if given) and the final state (N, B). Reads ``self`` but does
+        not change it (but for ``threads_used_``)."""
         T, B, D = u.shape
         if feedback is not None and feedback.shape[:2] != u.shape[:2]:
             raise ValueError(f"feedback must have the same time steps and series as X, got "
@@ -813,7 +815,7 @@ class Reservoir:
             inputs = np.ascontiguousarray(np.concatenate([u, feedback], axis=2))
             w_in = np.ascontiguousarray(np.hstack([weights["win"], weights["wfb"]]))
         state = self._initial_state(x0, B)
-        states = self._pre_activations(T, B, weights["bias"])
+        states = self._pre_activations(T, B, weights["bias"], out)
         self.threads_used_ = _reservoir.run(
             self._loop_weights(weights, w_in, B), inputs, state, states,
             nthreads=self._threads_for(B, weights["W"]))
@@ -870,9 +872,16 @@ class Reservoir:
         self.state = state[:, 0].copy() if B == 1 else np.ascontiguousarray(state.T)
         return states, outputs, np.ascontiguousarray(y_state.T)
 
-    def _as_series(self, X, name, width=None):
-        """(T, D) -> (T, 1, D), (T, B, D) kept; returns (array, unbatched)."""
-        arr = as_float_array(X, name, self.dtype, ndim=(2, 3))
+    def _as_series(self, X, name, width=None, views=False):
+        """(T, D) -> (T, 1, D), (T, B, D) kept; returns (array, unbatched).
+        With ``views``, an array the C loop can read in place (of the dtype,
+        rows contiguous and evenly spaced: columns of a wider buffer) is
+        taken as it is instead of copied."""
+        if views and isinstance(X, np.ndarray) and X.dtype == self.dtype \
+                and X.ndim in (2, 3) and X.flags.aligned and _reservoir.row_stride(X) >= 0:
+            arr = X
+        else:
+            arr = as_float_array(X, name, self.dtype, ndim=(2, 3))
         if width is not None and arr.shape[-1] != width:
             raise ValueError(f"{name} must have {width} features in its last dimension, "
                              f"got shape {arr.shape}")
@@ -888,9 +897,29 @@ class Reservoir:
                 f"{name} must have {wfb.shape[1]} features in its last dimension (the "
                 f"reservoir's feedback size: Wfb is {wfb.shape}), got shape {fb.shape}")
 
+    def _check_out(self, out, u, unbatched):
+        """``out`` as `run` takes it: a writeable array of the reservoir's
+        dtype and of the states' shape, whose rows the C loop can write in
+        place, sharing no memory with the input."""
+        T, B = u.shape[:2]
+        shape = (T, self.units) if unbatched else (T, B, self.units)
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a NumPy array, got {type(out).__name__}")
+        if out.dtype != self.dtype:
+            raise TypeError(f"out must have the reservoir's dtype {self.dtype}, got {out.dtype}")
+        if out.shape != shape:
+            raise ValueError(f"out must have shape {shape} (the states of X), got {out.shape}")
+        if not out.flags.writeable or not out.flags.aligned or _reservoir.row_stride(out) < 0:
+            raise ValueError("out must be writeable and aligned, each row contiguous and the "
+                             "rows evenly spaced (an array of its own, or consecutive columns "
+                             f"of one); got strides {out.strides}")
+        if np.shares_memory(out, u):
+            raise ValueError("out must not share memory with X")
+        return out[:, None, :] if unbatched else out
+
     def run(self, X: Union[ArrayLike, list[ArrayLike]], x0: Optional[ArrayLike] = None, *,
-            feedback: Union[ArrayLike, list[ArrayLike], None] = None
-            ) -> Union[np.ndarray, list[np.ndarray]]:
+            feedback: Union[ArrayLike, list[ArrayLike], None] = None,
+            out: Optional[np.ndarray] = None) -> Union[np.ndarray, list[np.ndarray]]:
         """Run the reservoir and return its states.
 
         Parameters
@@ -905,12 +934,22 @@ class Reservoir:
         feedback : like X with O features, optional
             The outputs fed back through Wfb: feedback[t] is y_{t-1}, the
             output before step t (teacher forcing). Wfb is drawn on first use.
+        out : ndarray (T, N) or (T, B, N), optional
+            Where to write the states (as NumPy's ``out=``), for an array X:
+            of the reservoir's dtype, each row contiguous and the rows evenly
+            spaced, so consecutive columns of a wider array will do. Several
+            reservoirs can so write their states side by side into one
+            buffer, without copies (`fastrnn.ReservoirGraph` does); an X laid
+            out the same way is read in place too.
 
         Returns
         -------
         states : ndarray (T, N), (T, B, N), or a list of (T_i, N) arrays
+            ``out`` itself when given.
         """
         if isinstance(X, (list, tuple)):
+            if out is not None:
+                raise TypeError("out is for an array X; a list X returns a list of new arrays")
             if feedback is not None and (not isinstance(feedback, (list, tuple))
                                          or len(feedback) != len(X)):
                 raise ValueError("feedback must be a list of the same length as X")
@@ -930,20 +969,21 @@ class Reservoir:
             if last is not None:
                 self.state = last
             return results
-        u, unbatched = self._as_series(X, "X")
+        u, unbatched = self._as_series(X, "X", views=True)
         self._check_width(u if not unbatched else u[:, 0], "X")
+        target = None if out is None else self._check_out(out, u, unbatched)
         fb = None
         if feedback is not None:
             fb, fb_unbatched = self._as_series(feedback, "feedback")
             if fb_unbatched != unbatched:
                 raise ValueError("feedback must be batched like X")
             self._check_feedback_width(fb if not unbatched else fb[:, 0], "feedback")
-        out, state = self._run_open_loop(u, fb, x0)
+        states, state = self._run_open_loop(u, fb, x0, target)
         if unbatched:
             self.state = state[:, 0].copy()
-            return out[:, 0, :]
+            return states[:, 0, :] if out is None else out
         self.state = np.ascontiguousarray(state.T)
-        return out
+        return states if out is None else out
 
     def __call__(self, X: Union[ArrayLike, list[ArrayLike]], x0: Optional[ArrayLike] = None,
                  **kwargs: Any) -> Union[np.ndarray, list[np.ndarray]]:

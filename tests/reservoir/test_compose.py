@@ -226,9 +226,9 @@ def test_readouts_read_views_of_one_buffer():
     outputs = graph._propagate(graph._input(X))
     feats = graph._features(outputs)
     whole = feats["all"]
-    assert whole.shape == (30, 20) and whole.base is not None
+    assert whole.shape == (30, 20) and whole is outputs.buffer
     for name in ("states", "tail"):
-        assert feats[name].base is whole.base, name
+        assert feats[name].base is whole, name
     np.testing.assert_array_equal(feats["tail"], np.concatenate([outputs["b"], X], axis=1))
     assert feats["one"] is outputs["b"]
     assert not np.shares_memory(feats["swapped"], whole)
@@ -240,8 +240,41 @@ def test_readouts_read_views_of_one_buffer():
         readouts={"states": (fastrnn.Ridge(), ["a", "b"]),
                   "mixed": (fastrnn.Ridge(), [INPUT, "a"])})
     assert graph._buffer_sources == ["a", "b"]
-    feats = graph._features(graph._propagate(graph._input(X)))
-    assert feats["states"].flags.c_contiguous and feats["states"].base is not None
+    outputs = graph._propagate(graph._input(X))
+    feats = graph._features(outputs)
+    assert feats["states"] is outputs.buffer and outputs.buffer.shape == (30, 18)
+
+
+def test_buffered_reservoirs_write_their_states_in_place(monkeypatch):
+    """The reservoirs read together write straight into their columns of
+    the one buffer, and a deeper layer reads the layer below in place: the
+    pass copies nothing but the input."""
+    graph = fastrnn.DeepESN(_layers(), input_to_readout=True)
+    given = {}
+    run = Reservoir.run
+
+    def spy(self, X, x0=None, **kwargs):
+        given.setdefault("X", []).append(X)
+        given.setdefault("out", []).append(kwargs.get("out"))
+        return run(self, X, x0, **kwargs)
+
+    monkeypatch.setattr(Reservoir, "run", spy)
+    X = _series((25, 3, 2))
+    outputs = graph._propagate(graph._input(X))
+    buffer = outputs.buffer
+    assert buffer.shape == (25, 3, 12 + 10 + 8 + 2)
+    for out, name in zip(given["out"], graph.order):
+        assert out is not None and out.base is buffer and outputs[name] is out
+    # layer k + 1 was fed layer k's columns of the buffer themselves
+    for below, X_fed in zip(graph.order, given["X"][1:]):
+        assert X_fed.base is buffer and X_fed is outputs[below]
+    assert graph._features(outputs)["output"] is buffer
+    # and the states are those of a run into arrays of their own
+    monkeypatch.setattr(Reservoir, "run", run)
+    graph.reset()
+    again = graph.states(X)
+    for name in graph.order:
+        np.testing.assert_array_equal(outputs[name], again[name])
 
 
 def test_states_are_returned_by_node():

@@ -1,6 +1,7 @@
 """Reservoir: states against a plain NumPy loop, spectral radius, streaming,
 batches, precision and argument checks."""
 import numpy as np
+import fastrnn
 import pytest
 import scipy.sparse as sp
 
@@ -201,3 +202,55 @@ def test_two_threads_give_the_same_states(batch):
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(one.state, two.state)
     np.testing.assert_allclose(a[:, 0], reference(one, U[:, 0]), rtol=0, atol=1e-12)
+
+
+# ----------------------------------------------- states into a wider buffer
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batched", [False, True])
+@pytest.mark.parametrize("inputs", [2, 40])   # the row loop and the GEMM projection
+def test_states_written_into_columns_of_a_buffer_are_bitwise_the_same(dtype, batched, inputs):
+    rng = np.random.default_rng(3)
+    shape = (30, 4) if batched else (30,)
+    X = rng.standard_normal(shape + (inputs,)).astype(dtype)
+    fresh = fastrnn.Reservoir(16, sr=0.9, lr=0.4, rc_connectivity=0.3, noise=0.01, seed=5,
+                              dtype=dtype)
+    want = fresh.run(X)
+    # the input itself in columns of a wider array, read in place
+    wide_in = np.full(shape + (inputs + 3,), np.nan, dtype=dtype)
+    wide_in[..., 1:1 + inputs] = X
+    buffer = np.full(shape + (16 + 5,), np.nan, dtype=dtype)
+    again = fastrnn.Reservoir(16, sr=0.9, lr=0.4, rc_connectivity=0.3, noise=0.01, seed=5,
+                              dtype=dtype)
+    got = again.run(wide_in[..., 1:1 + inputs], out=buffer[..., 2:18])
+    assert got.base is buffer
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(again.state, fresh.state)
+    # the columns around are untouched
+    assert np.isnan(buffer[..., :2]).all() and np.isnan(buffer[..., 18:]).all()
+
+
+def test_bad_out_is_refused_with_its_reason():
+    res = fastrnn.Reservoir(8, sr=0.9, seed=1)
+    X = np.ones((5, 2))
+    with pytest.raises(TypeError, match="out must be a NumPy array"):
+        res.run(X, out=[[0.0] * 8] * 5)
+    with pytest.raises(TypeError, match="dtype float64"):
+        res.run(X, out=np.empty((5, 8), np.float32))
+    with pytest.raises(ValueError, match=r"out must have shape \(5, 8\)"):
+        res.run(X, out=np.empty((5, 1, 8)))
+    with pytest.raises(ValueError, match="rows evenly spaced"):
+        res.run(X, out=np.empty((5, 16))[:, ::2])
+    with pytest.raises(ValueError, match="rows evenly spaced"):
+        res.run(X, out=np.empty((8, 5)).T)
+    read_only = np.empty((5, 8))
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        res.run(X, out=read_only)
+    shared = np.zeros((5, 10))
+    with pytest.raises(ValueError, match="share memory with X"):
+        res.run(shared[:, :2], out=shared[:, 1:9])
+    with pytest.raises(TypeError, match="out is for an array X"):
+        res.run([X, X], out=np.empty((5, 8)))
+    # a batched out for batched X only
+    with pytest.raises(ValueError, match=r"\(5, 3, 8\)"):
+        res.run(np.ones((5, 3, 2)), out=np.empty((5, 8)))
