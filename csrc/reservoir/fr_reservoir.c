@@ -22,9 +22,6 @@
 
 #include "fr_reservoir.h"
 #include "fr_math.h"
-#if defined(__SSE2__) && !defined(FASTRNN_PORTABLE)
-#include <emmintrin.h>
-#endif
 
 /* Clones by ISA level, chosen by fastrnn's one dispatch scheme
  * (csrc/common/fr_dispatch.h): the level is read from the CPU once, at load
@@ -36,53 +33,25 @@
 #define FR_RES_MULTIVERSION 0
 #endif
 
-/* Threads for the sparse time loop: POSIX threads where they exist. */
-#if defined(__unix__) || defined(__APPLE__)
-#include <pthread.h>
-#include <sched.h>
-#define FR_RES_THREADS 1
-#else
-#define FR_RES_THREADS 0
-#endif
+/* The team that shares the units of a step between threads. */
+#include "fr_team.h"
 
-/* A sense-reversing barrier for two (or a few) threads that meet once per
- * time step: a short spin (a step takes tens to hundreds of microseconds),
- * then yielding, so that a descheduled partner on a busy machine does not
- * leave the other thread burning its core. */
+/* One series' fused steps (fr_reservoir_csr_impl.h): what they read, in
+ * the model's precision and index width. */
 typedef struct {
-    int count;
-    int sense;
-    int parties;
-} fr_res_barrier;
-
-static void fr_res_barrier_init(fr_res_barrier *b, int parties)
-{
-    b->count = 0;
-    b->sense = 0;
-    b->parties = parties;
-}
-
-static void fr_res_barrier_wait(fr_res_barrier *b, int *local_sense)
-{
-    *local_sense = !*local_sense;
-    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == b->parties) {
-        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&b->sense, *local_sense, __ATOMIC_RELEASE);
-    } else {
-        int spins = 0;
-        while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != *local_sense) {
-#if defined(__SSE2__) && !defined(FASTRNN_PORTABLE)
-            _mm_pause();   /* spin politely: frees the core's other hyperthread */
-#endif
-#if FR_RES_THREADS
-            if (++spins > 2000) {
-                sched_yield();
-                spins = 0;
-            }
-#endif
-        }
-    }
-}
+    int activation;
+    ptrdiff_t units, inputs;
+    const void *w_data, *w_indices;
+    const int32_t *w_indptr;
+    const void *leak;
+    const void *bias;           /* bias + Win u_t computed per step, or NULL: prefilled */
+    const void *w_in_t;         /* (D, N) */
+    const void *u;
+    ptrdiff_t u_stride;
+    const void *x0;             /* (N,) x_0 */
+    void *states;               /* (T, N) rows states_stride apart */
+    ptrdiff_t states_stride;
+} fr_res_single;
 
 /* The BLAS routines of each precision, installed once at import (before any
  * loop runs) by fastrnn/reservoir/_reservoir.pyx. */

@@ -73,11 +73,14 @@ typedef struct {
     /* W (N x N): CSR (w_data, w_indices, w_indptr) when w_dense is NULL. */
     const void *w_data;         /* IN (nnz,) */
     const int32_t *w_indices;   /* IN (nnz,) */
+    const uint16_t *w_indices16;/* IN (nnz,) the same indices in 16 bits (N <= 65536), read
+                                 * instead when given, or NULL */
     const int32_t *w_indptr;    /* IN (N + 1,) */
     const void *w_dense;        /* IN (N, N) row-major, or NULL */
     const void *w_in;           /* IN (N, D) */
     const void *w_in_t;         /* IN (D, N), its transpose */
     const void *leak;           /* IN (N * B,): each unit's leak rate, repeated B times */
+    const void *bias;           /* IN (N,): read when the series is not prefilled */
     const void *w_fb;           /* IN (N, O) feedback weights (closed loop) */
     const void *w_out;          /* IN (N, O) the readout's weights on the state (closed loop) */
 } fr_res_model;
@@ -88,7 +91,13 @@ typedef struct {
     ptrdiff_t batch;            /* IN B */
     const void *u;              /* IN (T, B, D) inputs */
     ptrdiff_t u_stride;         /* IN elements from one row (t, b) of u to the next, >= D */
-    void *states;               /* IN/OUT (T, B, N): bias (+ noise) in, x_1 .. x_T out */
+    int prefilled;              /* IN 1: states hold the bias (+ noise) on entry, and the
+                                 * input projection of all steps is added to them first;
+                                 * 0: each step computes bias + Win u_t itself, in the pass
+                                 * that updates its units (open loop, D <= FR_RES_SMALL_INPUT
+                                 * only; the same sums in the same order) */
+    void *states;               /* IN/OUT (T, B, N): bias (+ noise) in when prefilled,
+                                 * x_1 .. x_T out */
     ptrdiff_t states_stride;    /* IN elements from one row (t, b) of states to the next,
                                  * >= N: a reservoir writes straight into its columns of a
                                  * wider buffer shared with other reservoirs */
@@ -101,8 +110,8 @@ typedef struct {
 
 /* Run T steps of B series (the open loop, or the closed loop when
  * model->outputs > 0). With nthreads >= 2 an open loop with a sparse W
- * shares its rows between two threads (where threads exist). Returns the
- * number of threads used. */
+ * shares its rows between two threads of fastrnn's thread team (where
+ * threads exist). Returns the number of threads used. */
 int fr_res_run(const fr_res_model *model, const fr_res_series *series, int nthreads);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * The two hot loops of a reservoir step (CSR product, activation + leak),
+ * The hot loops of a reservoir step (the input projection, activation +
+ * leak, and through fr_reservoir_csr_impl.h the CSR kernels),
  * included by fr_reservoir.c once per precision (T, S) and ISA level
  * (V = base, v3, v4 with FR_RES_TARGET the matching target attribute of fr_dispatch.h).
  * FR_VFN(name) pastes the precision and the instruction set: name_S_V.
@@ -7,6 +8,10 @@
 #define FR_VCAT2(a, b) a##_##b
 #define FR_VCAT(a, b) FR_VCAT2(a, b)
 #define FR_VFN(name) FR_VCAT(FR_VCAT(name, S), V)
+
+/* Rows per pass of the fused single-series step: its pre-activations stay
+ * in registers or L1 between the sparse product and the update. */
+#define FR_RES_ROW_TILE 32
 
 /* FR_RES_WIDE (set by fr_reservoir.c per instruction set): the widest block
  * of series the batched CSR product keeps in registers, four vector
@@ -16,65 +21,6 @@
 #ifndef FR_RES_WIDE
 #define FR_RES_WIDE 8
 #endif
-
-/* preact (n x batch) += W x, W an n x n CSR matrix and x (n x batch). */
-FR_RES_TARGET static void FR_VFN(fr_res_add_csr_product)(const T *data, const int32_t *indices,
-                                                        const int32_t *indptr, ptrdiff_t n,
-                                                        const T *x, ptrdiff_t batch, T *preact)
-{
-    if (batch == 1) {
-        for (ptrdiff_t i = 0; i < n; ++i) {
-            /* Four partial sums: the row's gathers are independent, a single
-             * accumulator would serialise them on the add latency. */
-            T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            int32_t k = indptr[i];
-            const int32_t end = indptr[i + 1];
-            for (; k + 4 <= end; k += 4) {
-                s0 += data[k] * x[indices[k]];
-                s1 += data[k + 1] * x[indices[k + 1]];
-                s2 += data[k + 2] * x[indices[k + 2]];
-                s3 += data[k + 3] * x[indices[k + 3]];
-            }
-            for (; k < end; ++k)
-                s0 += data[k] * x[indices[k]];
-            preact[i] += (s0 + s1) + (s2 + s3);
-        }
-        return;
-    }
-    for (ptrdiff_t i = 0; i < n; ++i) {
-        T *restrict a = preact + i * batch;
-        const int32_t start = indptr[i], end = indptr[i + 1];
-        ptrdiff_t b0 = 0;
-        /* Blocks of series held in registers across the whole row: each
-         * nonzero of W then costs one broadcast and a few vector multiplies
-         * and adds, and the accumulators are loaded and stored once per row
-         * instead of once per nonzero. */
-#define FR_RES_ROW_BLOCK(WIDTH)                                                    \
-        for (; b0 + (WIDTH) <= batch; b0 += (WIDTH)) {                             \
-            T s[WIDTH];                                                            \
-            for (int j = 0; j < (WIDTH); ++j)                                      \
-                s[j] = a[b0 + j];                                                  \
-            for (int32_t k = start; k < end; ++k) {                                \
-                const T w = data[k];                                               \
-                const T *restrict xs = x + (ptrdiff_t)indices[k] * batch + b0;     \
-                for (int j = 0; j < (WIDTH); ++j)                                  \
-                    s[j] += w * xs[j];                                             \
-            }                                                                      \
-            for (int j = 0; j < (WIDTH); ++j)                                      \
-                a[b0 + j] = s[j];                                                  \
-        }
-#if FR_RES_WIDE >= 32
-        FR_RES_ROW_BLOCK(32)
-#endif
-#if FR_RES_WIDE >= 16
-        FR_RES_ROW_BLOCK(16)
-#endif
-        FR_RES_ROW_BLOCK(8)
-        FR_RES_ROW_BLOCK(4)
-        FR_RES_ROW_BLOCK(1)
-#undef FR_RES_ROW_BLOCK
-    }
-}
 
 /* out (rows x n) += u (rows x d) @ win_t (d x n): the input projection of
  * all steps for the few inputs a reservoir usually has. Rows of u and out
@@ -128,8 +74,38 @@ FR_RES_TARGET static void FR_VFN(fr_res_leaky_update)(int act, const T *preact, 
 }
 
 
+/* pre (rows) = bias + the input projection of u_t (d inputs) for rows of
+ * win_t (d x n, a column block starting at the tile's first unit), summed
+ * in the order of the all-steps projection above (the bias, then input 0,
+ * 1, ...), so a fused step reproduces it to the bit. */
+FR_RES_TARGET static inline void FR_VFN(fr_res_project_tile)(const T *bias, const T *u_t,
+                                                            ptrdiff_t d, const T *win_t,
+                                                            ptrdiff_t n, ptrdiff_t rows, T *pre)
+{
+    for (ptrdiff_t k = 0; k < rows; ++k)
+        pre[k] = bias[k];
+    for (ptrdiff_t j = 0; j < d; ++j) {
+        const T c = u_t[j];
+        const T *restrict w = win_t + j * n;
+        for (ptrdiff_t k = 0; k < rows; ++k)
+            pre[k] += c * w[k];
+    }
+}
+
+#define FR_RES_IDX int32_t
+#define FR_RES_IDX_NAME i32
+#include "fr_reservoir_csr_impl.h"
+#undef FR_RES_IDX
+#undef FR_RES_IDX_NAME
+#define FR_RES_IDX uint16_t
+#define FR_RES_IDX_NAME u16
+#include "fr_reservoir_csr_impl.h"
+#undef FR_RES_IDX
+#undef FR_RES_IDX_NAME
+
 #undef FR_RES_LEAKY_LOOP
 #undef FR_RES_ACTIVATE
+#undef FR_RES_ROW_TILE
 #undef FR_VFN
 #undef FR_VCAT
 #undef FR_VCAT2

@@ -36,11 +36,37 @@
 #define FR_RES_DISPATCH(name, args) FR_RCAT(FR_RFN(name), base) args
 #endif
 
-static void FR_RFN(fr_res_add_csr_product)(const T *data, const int32_t *indices,
-                                           const int32_t *indptr, ptrdiff_t n, const T *x,
-                                           ptrdiff_t batch, T *preact)
+/* preact (n x batch) += rows of W x, in the index width the model has. */
+static void FR_RFN(fr_res_add_csr_product)(const fr_res_model *m, const int32_t *indptr,
+                                           ptrdiff_t n, const T *x, ptrdiff_t batch, T *preact)
 {
-    FR_RES_DISPATCH(fr_res_add_csr_product, (data, indices, indptr, n, x, batch, preact));
+    const T *data = (const T *)m->w_data;
+    if (m->w_indices16 != NULL)
+        FR_RES_DISPATCH(fr_res_add_csr_product_u16,
+                        (data, m->w_indices16, indptr, n, x, batch, preact));
+    else
+        FR_RES_DISPATCH(fr_res_add_csr_product_i32,
+                        (data, m->w_indices, indptr, n, x, batch, preact));
+}
+
+typedef void (*FR_RFN(fr_res_single_fn))(const fr_res_single *job, ptrdiff_t t0, ptrdiff_t t1,
+                                         ptrdiff_t r0, ptrdiff_t r1);
+
+/* The fused single-series steps of this CPU's ISA level and the model's
+ * index width, chosen once per call. */
+static FR_RFN(fr_res_single_fn) FR_RFN(fr_res_single_steps_for)(const fr_res_model *m)
+{
+#if FR_RES_MULTIVERSION
+    const int isa = fr_isa_level();
+    if (isa == FR_ISA_X86_64_V4)
+        return m->w_indices16 != NULL ? FR_RCAT(FR_RFN(fr_res_single_steps_u16), v4)
+                                      : FR_RCAT(FR_RFN(fr_res_single_steps_i32), v4);
+    if (isa == FR_ISA_X86_64_V3)
+        return m->w_indices16 != NULL ? FR_RCAT(FR_RFN(fr_res_single_steps_u16), v3)
+                                      : FR_RCAT(FR_RFN(fr_res_single_steps_i32), v3);
+#endif
+    return m->w_indices16 != NULL ? FR_RCAT(FR_RFN(fr_res_single_steps_u16), base)
+                                  : FR_RCAT(FR_RFN(fr_res_single_steps_i32), base);
 }
 
 static void FR_RFN(fr_res_leaky_update)(int act, const T *preact, const T *lr,
@@ -122,26 +148,49 @@ static inline void FR_RFN(fr_res_from_unit_major)(const T *src, ptrdiff_t ld, pt
             dst[b * ld + r0 + i] = src[i * batch + b];
 }
 
+/* preact (rows [r0, r1) x B, unit-major) = bias + Win u_t, summed as the
+ * all-steps projection does (the bias, then input 0, 1, ...). u_t is B rows
+ * of D inputs, ud elements apart. */
+static inline void FR_RFN(fr_res_project_unit_major)(const fr_res_model *m, const T *u_t,
+                                                     ptrdiff_t ud, ptrdiff_t batch,
+                                                     ptrdiff_t r0, ptrdiff_t r1, T *preact)
+{
+    const T *bias = (const T *)m->bias, *win_t = (const T *)m->w_in_t;
+    const ptrdiff_t n = m->units, D = m->inputs;
+    for (ptrdiff_t i = r0; i < r1; ++i)
+        for (ptrdiff_t b = 0; b < batch; ++b) {
+            T v = bias[i];
+            for (ptrdiff_t j = 0; j < D; ++j)
+                v += u_t[b * ud + j] * win_t[j * n + i];
+            preact[(i - r0) * batch + b] = v;
+        }
+}
+
 /* The reservoir step for units [r0, r1) of B series (a dense W and the
  * feedback need all units: r0 = 0, r1 = N).
  *
- * row     IN/OUT (B x N, rows ld elements apart): pre_t (Win u_t + bias) in,
- *                x_t out
+ * row     IN/OUT (B x N, rows ld elements apart): pre_t (Win u_t + bias) in
+ *                unless `fused`, x_t out
+ * u_t     IN     (B x D, rows ud apart) the inputs of step t, read when
+ *                `fused` (the step computes bias + Win u_t itself)
  * x_old   IN     (N x B): x_{t-1}, all units
  * y_old   IN     (O x B): y_{t-1} fed back through Wfb, or NULL (open loop)
  * preact     OUT    (N x B): work, rows [r0, r1)
  * x_new   OUT    (N x B): x_t, rows [r0, r1)
  */
 static inline void FR_RFN(fr_res_step)(const fr_res_model *m, ptrdiff_t batch, ptrdiff_t r0,
-                                       ptrdiff_t r1, T *row, ptrdiff_t ld, const T *x_old,
+                                       ptrdiff_t r1, T *row, ptrdiff_t ld, int fused,
+                                       const T *u_t, ptrdiff_t ud, const T *x_old,
                                        const T *y_old, T *preact, T *x_new)
 {
     const ptrdiff_t n = m->units, rows = r1 - r0;
     T *preact_rows = preact + r0 * batch;
-    FR_RFN(fr_res_to_unit_major)(row, ld, batch, r0, r1, preact_rows);
+    if (fused)
+        FR_RFN(fr_res_project_unit_major)(m, u_t, ud, batch, r0, r1, preact_rows);
+    else
+        FR_RFN(fr_res_to_unit_major)(row, ld, batch, r0, r1, preact_rows);
     if (m->w_dense == NULL)
-        FR_RFN(fr_res_add_csr_product)((const T *)m->w_data, m->w_indices, m->w_indptr + r0, rows,
-                               x_old, batch, preact_rows);
+        FR_RFN(fr_res_add_csr_product)(m, m->w_indptr + r0, rows, x_old, batch, preact_rows);
     else if (batch == 1)
         FR_RFN(fr_res_gemv)(0, (int)n, (int)n, (const T *)m->w_dense, x_old, preact);
     else
@@ -177,126 +226,157 @@ static inline void FR_RFN(fr_res_readout)(const fr_res_model *m, ptrdiff_t batch
 }
 
 /* ------------------------------------------------------------------ *
- * The time loop, over the units [r0, r1) of one thread.
+ * The time loop.
  *
- * With a sparse W in the open loop each of two threads may own a
- * contiguous block of rows (units): per step it computes its rows of x_t;
- * a barrier then makes x_t whole before anyone reads it. Only x_{t-1} is
- * shared for reading, and each thread writes only its own rows, so no
- * other synchronisation is needed.
+ * With a sparse W in the open loop the units may be split between the
+ * threads of the team (csrc/common/fr_team.h), a contiguous block of rows
+ * each, one phase per step: a thread computes its rows of x_t, and the
+ * phase's end makes x_t whole before anyone reads it. Only x_{t-1} is read
+ * by all, and each row is written by one thread, so no other
+ * synchronisation is needed, and the rows' results do not depend on who
+ * computes them.
  * ------------------------------------------------------------------ */
 typedef struct {
     const fr_res_model *model;
-    ptrdiff_t steps, batch, r0, r1, states_stride;
-    T *states, *state, *spare, *preact;
-    T *y, *y_state, *y_spare;       /* closed loop only */
-    fr_res_barrier *barrier;
+    const fr_res_series *series;
+    ptrdiff_t split[3];                 /* chunk c owns units [split[c], split[c+1]) */
+    int fused;                          /* the steps compute bias + Win u_t */
+    T *spare, *preact, *y_spare;
+    FR_RFN(fr_res_single_fn) single;    /* one series: the fused steps; else NULL */
+    fr_res_single single_job;
 } FR_RFN(fr_res_job);
 
-static void FR_RFN(fr_res_loop)(const FR_RFN(fr_res_job) *job)
+/* x_{t-1} and x_t of step t of B >= 2 series (or a dense W): unit-major
+ * buffers taken in turn, the state first. */
+static inline T *FR_RFN(fr_res_x)(const FR_RFN(fr_res_job) *job, ptrdiff_t t)
+{
+    return t % 2 == 0 ? (T *)job->series->state : job->spare;
+}
+
+/* Step t of B series over units [r0, r1), open loop. */
+static void FR_RFN(fr_res_open_step)(const FR_RFN(fr_res_job) *job, ptrdiff_t t, ptrdiff_t r0,
+                                     ptrdiff_t r1)
+{
+    const fr_res_series *s = job->series;
+    const ptrdiff_t B = s->batch, ld = s->states_stride;
+    const T *u_t = job->fused && job->model->inputs > 0
+                       ? (const T *)s->u + t * B * s->u_stride : NULL;
+    FR_RFN(fr_res_step)(job->model, B, r0, r1, (T *)s->states + t * B * ld, ld, job->fused, u_t,
+                        s->u_stride,
+                        FR_RFN(fr_res_x)(job, t), NULL, job->preact, FR_RFN(fr_res_x)(job, t + 1));
+}
+
+static void FR_RFN(fr_res_chunk)(void *ctx, long t, int chunk, int tid)
+{
+    const FR_RFN(fr_res_job) *job = (const FR_RFN(fr_res_job) *)ctx;
+    (void)tid;
+    if (job->single != NULL)
+        job->single(&job->single_job, t, t + 1, job->split[chunk], job->split[chunk + 1]);
+    else
+        FR_RFN(fr_res_open_step)(job, t, job->split[chunk], job->split[chunk + 1]);
+}
+
+/* The closed loop: all units on one thread, the readout after each step. */
+static void FR_RFN(fr_res_closed_loop)(const FR_RFN(fr_res_job) *job)
 {
     const fr_res_model *m = job->model;
-    const ptrdiff_t O = m->outputs, B = job->batch, ld = job->states_stride;
-    T *x_old = job->state, *x_new = job->spare, *y_old = job->y_state, *y_new = job->y_spare;
-    T *tmp;
-    int sense = 0;
-    for (ptrdiff_t t = 0; t < job->steps; ++t) {
-        FR_RFN(fr_res_step)(m, B, job->r0, job->r1, job->states + t * B * ld, ld, x_old,
-                            O > 0 ? y_old : NULL, job->preact, x_new);
-        if (O > 0) {
-            FR_RFN(fr_res_readout)(m, B, x_new, job->y + t * B * O, y_new);
-            tmp = y_old;
-            y_old = y_new;
-            y_new = tmp;
-        }
-        if (job->barrier)
-            fr_res_barrier_wait(job->barrier, &sense);
-        tmp = x_old;
-        x_old = x_new;
-        x_new = tmp;
+    const fr_res_series *s = job->series;
+    const ptrdiff_t O = m->outputs, B = s->batch, ld = s->states_stride;
+    T *y_old = (T *)s->y_state, *y_new = job->y_spare, *tmp;
+    for (ptrdiff_t t = 0; t < s->steps; ++t) {
+        T *x_new = FR_RFN(fr_res_x)(job, t + 1);
+        FR_RFN(fr_res_step)(m, B, 0, m->units, (T *)s->states + t * B * ld, ld, 0, NULL, 0,
+                            FR_RFN(fr_res_x)(job, t), y_old, job->preact, x_new);
+        FR_RFN(fr_res_readout)(m, B, x_new, (T *)s->y + t * B * O, y_new);
+        tmp = y_old;
+        y_old = y_new;
+        y_new = tmp;
     }
 }
 
-#if FR_RES_THREADS
-static void *FR_RFN(fr_res_thread_main)(void *arg)
+/* Where a split of the units in two halves the work of a step: the
+ * nonzeros, plus a few operations per unit for the update. */
+static ptrdiff_t FR_RFN(fr_res_half)(const fr_res_model *m)
 {
-    unsigned int fpstate = fr_fp_enter();   /* FTZ/DAZ are per thread */
-    FR_RFN(fr_res_loop)((const FR_RFN(fr_res_job) *)arg);
-    fr_fp_leave(fpstate);
-    return NULL;
+    const int32_t *indptr = m->w_indptr;
+    const ptrdiff_t n = m->units;
+    const double unit_cost = 8.0;
+    const double half = 0.5 * ((double)indptr[n] - indptr[0] + unit_cost * n);
+    ptrdiff_t split = 1;
+    while (split < n - 1 && (double)indptr[split] - indptr[0] + unit_cost * split < half)
+        ++split;
+    return split;
 }
-#endif
 
-/* Input projection of all steps, then the time loop (see fr_reservoir.h). */
+/* The input projection of all steps (unless the steps make it), then the
+ * time loop (see fr_reservoir.h). */
 static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int nthreads)
 {
     const ptrdiff_t n = m->units, D = m->inputs, O = m->outputs;
     const ptrdiff_t B = s->batch, steps = s->steps;
     T *work = (T *)s->work;
-    FR_RFN(fr_res_job) jobs[2];
+    FR_RFN(fr_res_job) job;
     unsigned int fpstate;
-    int used = 1;
+    int used = 1, chunks = 1;
     if (steps == 0 || B == 0)
         return used;
     fpstate = fr_fp_enter();
-    if (D > 0 && D <= FR_RES_SMALL_INPUT)
+    job.model = m;
+    job.series = s;
+    job.fused = !s->prefilled;
+    job.spare = work;
+    job.preact = work + n * B;
+    job.y_spare = work + 2 * n * B;
+    job.single = NULL;
+    if (s->prefilled && D > 0 && D <= FR_RES_SMALL_INPUT)
         FR_RFN(fr_res_add_input_projection)((const T *)s->u, steps * B, D, s->u_stride,
                                             (const T *)m->w_in_t, n, (T *)s->states,
                                             s->states_stride);
-    else if (D > 0)
+    else if (s->prefilled && D > 0)
         FR_RFN(fr_res_gemm_strided)(0, 1, (int)(steps * B), (int)n, (int)D, (const T *)s->u,
                                     (int)s->u_stride, (const T *)m->w_in, (int)D,
                                     (T *)s->states, (int)s->states_stride);
-    jobs[0].model = m;
-    jobs[0].steps = steps;
-    jobs[0].batch = B;
-    jobs[0].r0 = 0;
-    jobs[0].r1 = n;
-    jobs[0].states = (T *)s->states;
-    jobs[0].states_stride = s->states_stride;
-    jobs[0].state = (T *)s->state;
-    jobs[0].spare = work;
-    jobs[0].preact = work + n * B;
-    jobs[0].y = (T *)s->y;
-    jobs[0].y_state = (T *)s->y_state;
-    jobs[0].y_spare = work + 2 * n * B;
-    jobs[0].barrier = NULL;
-#if FR_RES_THREADS
-    if (nthreads >= 2 && n >= 2 && O == 0 && m->w_dense == NULL) {
-        /* Split where the work (nonzeros, plus a few operations per unit for
-         * the update) is half done. */
-        const int32_t *indptr = m->w_indptr;
-        const double unit_cost = 8.0;
-        const double half = 0.5 * ((double)indptr[n] - indptr[0] + unit_cost * n);
-        ptrdiff_t split = 1;
-        fr_res_barrier barrier;
-        pthread_t worker;
-        while (split < n - 1 && (double)indptr[split] - indptr[0] + unit_cost * split < half)
-            ++split;
-        fr_res_barrier_init(&barrier, 2);
-        jobs[1] = jobs[0];
-        jobs[0].r1 = split;
-        jobs[1].r0 = split;
-        jobs[0].barrier = jobs[1].barrier = &barrier;
-        if (pthread_create(&worker, NULL, FR_RFN(fr_res_thread_main), &jobs[1]) == 0) {
-            FR_RFN(fr_res_loop)(&jobs[0]);
-            pthread_join(worker, NULL);
-            used = 2;
-        } else {
-            jobs[0].r1 = n;
-            jobs[0].barrier = NULL;
-            FR_RFN(fr_res_loop)(&jobs[0]);
-        }
-    } else
-#endif
-    {
-        (void)nthreads;
-        FR_RFN(fr_res_loop)(&jobs[0]);
+    job.split[0] = 0;
+    job.split[1] = job.split[2] = n;
+    if (O == 0 && m->w_dense == NULL && nthreads >= 2 && n >= 2) {
+        job.split[1] = FR_RFN(fr_res_half)(m);
+        chunks = 2;
     }
-    if (steps % 2 == 1) {   /* the last state (and output) is in the spare buffer */
-        memcpy(jobs[0].state, jobs[0].spare, (size_t)(n * B) * sizeof(T));
+    if (O == 0 && m->w_dense == NULL && B == 1) {
+        fr_res_single *one = &job.single_job;
+        one->activation = m->activation;
+        one->units = n;
+        one->inputs = D;
+        one->w_data = m->w_data;
+        one->w_indices = m->w_indices16 != NULL ? (const void *)m->w_indices16
+                                                : (const void *)m->w_indices;
+        one->w_indptr = m->w_indptr;
+        one->leak = m->leak;
+        one->bias = job.fused ? m->bias : NULL;
+        one->w_in_t = m->w_in_t;
+        one->u = s->u;
+        one->u_stride = s->u_stride;
+        one->x0 = s->state;
+        one->states = s->states;
+        one->states_stride = s->states_stride;
+        job.single = FR_RFN(fr_res_single_steps_for)(m);
+        if (chunks == 1)
+            job.single(one, 0, steps, 0, n);
+        else
+            used = fr_team_phases(steps, chunks, FR_RFN(fr_res_chunk), &job);
+        /* x_T is the last row of states */
+        memcpy(s->state, (const T *)s->states + (steps - 1) * s->states_stride,
+               (size_t)n * sizeof(T));
+    } else {
         if (O > 0)
-            memcpy(jobs[0].y_state, jobs[0].y_spare, (size_t)(O * B) * sizeof(T));
+            FR_RFN(fr_res_closed_loop)(&job);
+        else
+            used = fr_team_phases(steps, chunks, FR_RFN(fr_res_chunk), &job);
+        if (steps % 2 == 1) {   /* x_T (and y_T) are in the spare buffers */
+            memcpy(s->state, job.spare, (size_t)(n * B) * sizeof(T));
+            if (O > 0)
+                memcpy(s->y_state, job.y_spare, (size_t)(O * B) * sizeof(T));
+        }
     }
     fr_fp_leave(fpstate);
     return used;

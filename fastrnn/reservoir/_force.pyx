@@ -90,6 +90,7 @@ def force_train(weights, const floating[:, ::1] w_fb, const floating[:, :, ::1] 
     p_x = np.empty(F, dtype=dtype)
     error = np.empty(O, dtype=dtype)
     series.batch = 1
+    series.prefilled = 1
     series.u_stride = u.shape[2]
     series.states_stride = N
     series.work = &work[0]

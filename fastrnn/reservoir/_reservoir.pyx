@@ -88,7 +88,7 @@ cdef Py_ssize_t _checked_row_stride(const Py_ssize_t *strides, const Py_ssize_t 
 
 
 def run(weights, const floating[:, :, :] u, floating[:, ::1] state,
-        floating[:, :, :] states, closed_loop=None, int nthreads=1):
+        floating[:, :, :] states, closed_loop=None, int nthreads=1, bint prefilled=True):
     """Run the reservoir over T steps of B series.
 
     The arrays are trusted: `fastrnn.Reservoir` checks and lays them out.
@@ -107,7 +107,8 @@ def run(weights, const floating[:, :, :] u, floating[:, ::1] state,
     state : (N, B), IN/OUT
         x_0 transposed on entry, x_T on exit.
     states : (T, B, N), IN/OUT
-        Bias (+ noise) on entry, the states x_1 .. x_T on exit. Laid out
+        Bias (+ noise) on entry when ``prefilled``, the states x_1 .. x_T on
+        exit. Laid out
         like ``u``: rows evenly apart, each contiguous, so that a reservoir
         can write into its columns of a buffer shared with others.
     closed_loop : ClosedLoop or None, IN/OUT
@@ -117,6 +118,11 @@ def run(weights, const floating[:, :, :] u, floating[:, ::1] state,
         (O, B), y_0 transposed on entry, y_T on exit.
     nthreads : int, IN
         Threads sharing the rows of a sparse W in the open loop (1 or 2).
+    prefilled : bool, IN
+        False: ``states`` holds nothing on entry, and each step computes
+        bias + Win u_t itself (the same sums in the same order), in the pass
+        that updates its units; for the open loop with at most
+        ``SMALL_INPUT`` inputs only.
 
     Returns
     -------
@@ -138,6 +144,10 @@ def run(weights, const floating[:, :, :] u, floating[:, ::1] state,
     load_weights(&model, weights, u.shape[2], state)
     series.steps = u.shape[0]
     series.batch = B
+    if not prefilled and (closed_loop is not None or u.shape[2] > SMALL_INPUT):
+        raise ValueError("only the open loop with at most SMALL_INPUT inputs computes "
+                         "its pre-activations per step")
+    series.prefilled = prefilled
     series.u_stride = _checked_row_stride(&u.strides[0], &u.shape[0], sizeof(floating), "u")
     series.states_stride = _checked_row_stride(&states.strides[0], &states.shape[0],
                                                sizeof(floating), "states")

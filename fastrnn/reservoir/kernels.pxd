@@ -8,7 +8,7 @@ structs: ``fr_res_model`` (the weights, read only) and ``fr_res_series``
 enum, exported to Python by ``fastrnn/reservoir/_reservoir.pyx``.
 """
 from cython cimport floating
-from libc.stdint cimport int32_t
+from libc.stdint cimport int32_t, uint16_t
 
 
 cdef extern from "fr_reservoir.h" nogil:
@@ -43,11 +43,13 @@ cdef extern from "fr_reservoir.h" nogil:
         Py_ssize_t outputs
         const void *w_data
         const int32_t *w_indices
+        const uint16_t *w_indices16
         const int32_t *w_indptr
         const void *w_dense
         const void *w_in
         const void *w_in_t
         const void *leak
+        const void *bias
         const void *w_fb
         const void *w_out
 
@@ -56,6 +58,7 @@ cdef extern from "fr_reservoir.h" nogil:
         Py_ssize_t batch
         const void *u
         Py_ssize_t u_stride
+        int prefilled
         void *states
         Py_ssize_t states_stride
         void *state
@@ -64,6 +67,12 @@ cdef extern from "fr_reservoir.h" nogil:
         void *work
 
     int fr_res_run(const fr_res_model *model, const fr_res_series *series, int nthreads)
+
+
+# The loop shares a step's units between the threads of fastrnn's one team
+# (named here so that the build links csrc/common/fr_team.c).
+cdef extern from "fr_team.h" nogil:
+    pass
 
 
 cdef inline int load_weights(fr_res_model *model, weights, Py_ssize_t inputs,
@@ -76,10 +85,12 @@ cdef inline int load_weights(fr_res_model *model, weights, Py_ssize_t inputs,
     cdef const floating[::1] w_data
     cdef const int32_t[::1] w_indices
     cdef const int32_t[::1] w_indptr
+    cdef const uint16_t[::1] w_indices16
     cdef const floating[:, ::1] w_dense
     cdef const floating[:, ::1] w_in
     cdef const floating[:, ::1] w_in_t
     cdef const floating[::1] leak
+    cdef const floating[::1] bias
     model.precision = FR_RES_FLOAT32 if floating is float else FR_RES_FLOAT64
     model.activation = weights.activation
     model.units = state.shape[0]
@@ -87,6 +98,7 @@ cdef inline int load_weights(fr_res_model *model, weights, Py_ssize_t inputs,
     model.outputs = 0
     model.w_data = NULL
     model.w_indices = NULL
+    model.w_indices16 = NULL
     model.w_dense = NULL
     model.w_in = NULL
     model.w_in_t = NULL
@@ -98,6 +110,9 @@ cdef inline int load_weights(fr_res_model *model, weights, Py_ssize_t inputs,
         if w_data.shape[0] > 0:
             model.w_data = &w_data[0]
             model.w_indices = &w_indices[0]
+            if weights.w_indices16 is not None:
+                w_indices16 = weights.w_indices16
+                model.w_indices16 = &w_indices16[0]
     else:
         w_dense = weights.w_dense
         model.w_dense = &w_dense[0, 0]
@@ -107,4 +122,6 @@ cdef inline int load_weights(fr_res_model *model, weights, Py_ssize_t inputs,
         model.w_in_t = &w_in_t[0, 0]
     leak = weights.leak
     model.leak = &leak[0]
+    bias = weights.bias
+    model.bias = &bias[0]
     return 0

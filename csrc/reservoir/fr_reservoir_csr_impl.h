@@ -1,0 +1,113 @@
+/*
+ * The sparse (CSR) kernels of the reservoir step, written once for both
+ * widths of column index and included by fr_reservoir_hot_impl.h twice per
+ * precision and ISA level: FR_RES_IDX the index type (int32_t, or uint16_t
+ * when N <= 65536, which cuts what streams through the core per nonzero
+ * from 12 to 10 bytes in double and from 8 to 6 in float) and
+ * FR_RES_IDX_NAME its tag in the names (i32, u16). FR_IFN(name) gives
+ * name_<tag>_<S>_<V>. The index width changes no result.
+ */
+#define FR_IFN(name) FR_VFN(FR_VCAT(name, FR_RES_IDX_NAME))
+
+/* The row [start, end) of W times x (one series): four interleaved partial
+ * sums (the row's gathers are independent; a single accumulator would
+ * serialise them on the add latency), added as (s0 + s1) + (s2 + s3). */
+FR_RES_TARGET static inline T FR_IFN(fr_res_row_dot)(const T *data, const FR_RES_IDX *indices,
+                                                    int32_t start, int32_t end, const T *x)
+{
+    T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int32_t k = start;
+    for (; k + 4 <= end; k += 4) {
+        s0 += data[k] * x[indices[k]];
+        s1 += data[k + 1] * x[indices[k + 1]];
+        s2 += data[k + 2] * x[indices[k + 2]];
+        s3 += data[k + 3] * x[indices[k + 3]];
+    }
+    for (; k < end; ++k)
+        s0 += data[k] * x[indices[k]];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* preact (n x batch) += W x, W n CSR rows (indptr[0] .. indptr[n]) and
+ * x (N x batch). */
+FR_RES_TARGET static void FR_IFN(fr_res_add_csr_product)(const T *data, const FR_RES_IDX *indices,
+                                                        const int32_t *indptr, ptrdiff_t n,
+                                                        const T *x, ptrdiff_t batch, T *preact)
+{
+    if (batch == 1) {
+        for (ptrdiff_t i = 0; i < n; ++i)
+            preact[i] += FR_IFN(fr_res_row_dot)(data, indices, indptr[i], indptr[i + 1], x);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < n; ++i) {
+        T *restrict a = preact + i * batch;
+        const int32_t start = indptr[i], end = indptr[i + 1];
+        ptrdiff_t b0 = 0;
+        /* Blocks of series held in registers across the whole row: each
+         * nonzero of W then costs one broadcast and a few vector multiplies
+         * and adds, and the accumulators are loaded and stored once per row
+         * instead of once per nonzero. */
+#define FR_RES_ROW_BLOCK(WIDTH)                                                    \
+        for (; b0 + (WIDTH) <= batch; b0 += (WIDTH)) {                             \
+            T s[WIDTH];                                                            \
+            for (int j = 0; j < (WIDTH); ++j)                                      \
+                s[j] = a[b0 + j];                                                  \
+            for (int32_t k = start; k < end; ++k) {                                \
+                const T w = data[k];                                               \
+                const T *restrict xs = x + (ptrdiff_t)indices[k] * batch + b0;     \
+                for (int j = 0; j < (WIDTH); ++j)                                  \
+                    s[j] += w * xs[j];                                             \
+            }                                                                      \
+            for (int j = 0; j < (WIDTH); ++j)                                      \
+                a[b0 + j] = s[j];                                                  \
+        }
+#if FR_RES_WIDE >= 32
+        FR_RES_ROW_BLOCK(32)
+#endif
+#if FR_RES_WIDE >= 16
+        FR_RES_ROW_BLOCK(16)
+#endif
+        FR_RES_ROW_BLOCK(8)
+        FR_RES_ROW_BLOCK(4)
+        FR_RES_ROW_BLOCK(1)
+#undef FR_RES_ROW_BLOCK
+    }
+}
+
+/* Steps [t0, t1) of one series (B = 1) over the units [r0, r1), in one pass
+ * per tile of rows: the pre-activation (the bias and the input projection,
+ * or what the caller put in the row), plus W x_{t-1}, then the activation
+ * and the leak, written to the row of x_t in `states`, which is also where
+ * x_{t+1} reads it: no copies between steps. Between two steps of a multithreaded run the caller makes x_t whole. */
+FR_RES_TARGET static void FR_IFN(fr_res_single_steps)(const fr_res_single *job, ptrdiff_t t0,
+                                                     ptrdiff_t t1, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const T *data = (const T *)job->w_data;
+    const FR_RES_IDX *indices = (const FR_RES_IDX *)job->w_indices;
+    const int32_t *indptr = job->w_indptr;
+    const T *lr = (const T *)job->leak;
+    const ptrdiff_t ld = job->states_stride;
+    T *const states = (T *)job->states;
+    T pre[FR_RES_ROW_TILE];
+    for (ptrdiff_t t = t0; t < t1; ++t) {
+        const T *x_old = t == 0 ? (const T *)job->x0 : states + (t - 1) * ld;
+        T *row = states + t * ld;
+        const T *u_t = job->bias != NULL && job->inputs > 0
+                           ? (const T *)job->u + t * job->u_stride : NULL;
+        for (ptrdiff_t i0 = r0; i0 < r1; i0 += FR_RES_ROW_TILE) {
+            const ptrdiff_t rows = r1 - i0 < FR_RES_ROW_TILE ? r1 - i0 : FR_RES_ROW_TILE;
+            if (job->bias != NULL)
+                FR_VFN(fr_res_project_tile)((const T *)job->bias + i0, u_t, job->inputs,
+                                            (const T *)job->w_in_t + i0, job->units, rows, pre);
+            else
+                memcpy(pre, row + i0, (size_t)rows * sizeof(T));
+            for (ptrdiff_t j = 0; j < rows; ++j)
+                pre[j] += FR_IFN(fr_res_row_dot)(data, indices, indptr[i0 + j],
+                                                 indptr[i0 + j + 1], x_old);
+            FR_VFN(fr_res_leaky_update)(job->activation, pre, lr + i0, x_old + i0, row + i0,
+                                        rows);
+        }
+    }
+}
+
+#undef FR_IFN
