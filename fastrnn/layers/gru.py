@@ -47,6 +47,15 @@ class GRU(RecurrentLayer):
     dtype : numpy.float32 or numpy.float64
     seed : None, int or numpy.random.Generator
         Every parameter uniform in [-1/sqrt(H), 1/sqrt(H)], as PyTorch does.
+    dropout : float in [0, 1]
+        Dropout on the outputs of every layer but the last, as they enter
+        the next layer (PyTorch's ``dropout``), in training mode only.
+    recurrent_dropout : float in [0, 1)
+        Variational dropout of the state (Gal & Ghahramani 2016): h_{t-1}
+        is multiplied, where it enters the recurrent product W_hh h_{t-1},
+        by a mask drawn once per sequence (per batch row and unit) and
+        reused at every step, in training mode only. A sweep with a mask
+        runs in the BLAS step loop.
 
     Attributes
     ----------
@@ -71,12 +80,14 @@ class GRU(RecurrentLayer):
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
                  bidirectional: bool = False, bias: bool = True, reset_after: bool = True,
                  batch_first: bool = False, dtype: DTypeLike = np.float32,
-                 seed: SeedLike = None) -> None:
+                 seed: SeedLike = None,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0) -> None:
         self.reset_after = bool(reset_after)
         self._kind = _recurrent.GRU if self.reset_after else _recurrent.GRU_BEFORE
         super().__init__(input_size, hidden_size, num_layers=num_layers,
                          bidirectional=bidirectional, bias=bias, batch_first=batch_first,
-                         dtype=dtype, seed=seed)
+                         dtype=dtype, seed=seed, dropout=dropout,
+                         recurrent_dropout=recurrent_dropout)
 
     def _bias_split(self, layer, suffix):
         if not self.reset_after:
