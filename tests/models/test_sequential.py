@@ -195,3 +195,40 @@ def test_train_fits_a_small_language_model():
     model.eval()
     y, _ = model.forward(X)
     assert (y.argmax(axis=-1) == Y).mean() > 0.95
+
+
+@pytest.mark.parametrize("tbptt,last_only", [(None, False), (3, False), (None, True)])
+def test_train_with_lengths_ignores_what_lies_past_each_end(tbptt, last_only):
+    rng = np.random.default_rng(1)
+    T, N = 7, 6
+    lengths = np.array([7, 2, 5, 1, 7, 4])
+    X, Y = rng.integers(1, V, (T, N)), rng.integers(0, V, (T, N))
+    past = np.arange(T)[:, None] >= lengths[None, :]
+    results = []
+    for fill in (0, 3):   # two different paddings
+        Xp, Yp = np.where(past, fill, X), np.where(past, fill + 1, Y)
+        if last_only:   # the target at each sequence's own last step
+            Yp = Y[lengths - 1, np.arange(N)]
+        model = _lm()
+        model.layers[2].p = 0.0   # the same arithmetic in both runs
+        model.layers[1].dropout = model.layers[1].recurrent_dropout = 0.0
+        history = fastrnn.train(model, Xp, Yp, loss="nll", epochs=2, batch_size=3, tbptt=tbptt,
+                                optimizer=fastrnn.SGD(model, 0.1), seed=0, progress=False,
+                                lengths=lengths)
+        results.append((history["loss"], {k: v.copy() for k, v in model.params.items()}))
+    assert results[0][0] == results[1][0]
+    for key, value in results[0][1].items():
+        np.testing.assert_array_equal(results[1][1][key], value)
+
+
+def test_train_lengths_are_checked():
+    model = _lm()
+    X = _tokens((4, 3))
+    with pytest.raises(ValueError, match="lengths must have shape"):
+        fastrnn.train(model, X, X, loss="nll", lengths=[4, 0, 2], progress=False)
+    with pytest.raises(TypeError, match="lengths must be an array of integers"):
+        fastrnn.train(model, X, X, loss="nll", lengths=[4.0, 1.0, 2.0], progress=False)
+    with pytest.raises(ValueError, match="full BPTT"):
+        fastrnn.train(model, X, X[0], loss="nll", lengths=[4, 1, 2], tbptt=2, progress=False)
+    with pytest.raises(ValueError, match=r"X must be token ids in \[0, 6\)"):
+        fastrnn.train(model, X + 6, X, loss="nll", progress=False)
