@@ -884,6 +884,24 @@ class RecurrentLayer(RecurrentBase):
     """Base of the stacked, bidirectional layers RNN, LSTM and GRU; not used
     directly.
 
+    Dropout, in training mode only (``train()``/``eval()``; a new layer is
+    in training mode, so dropout acts whenever it is set):
+
+    - ``dropout`` in [0, 1]: on the outputs of every layer but the last, as
+      they enter the next layer (PyTorch's ``dropout``), a fresh mask per
+      step, sequence and unit;
+    - ``recurrent_dropout`` in [0, 1): variational dropout of the state
+      (Gal & Ghahramani 2016): h_{t-1} is multiplied, where it enters the
+      recurrent product W_hh h_{t-1}, by a mask drawn once per sequence (per
+      batch row and unit) and reused at every step; the GRU's carry
+      z h_{t-1} reads the state unmasked. A sweep with a mask runs in the
+      BLAS step loop.
+
+    The masks are drawn at each ``forward`` from the generator ``seed``
+    started (after the weights, which are those of the same seed without
+    dropout), so a seed reproduces them; ``backward`` uses the masks of the
+    last ``forward``, and ``step()`` (inference) applies none.
+
     Subclasses set ``_gates`` (G), ``_has_cell`` (LSTM) and ``_kind`` (the
     cell kind of fastrnn/layers/_recurrent.pyx), and may override `_extra_params`,
     `_bias_split` and `_init_extra`.

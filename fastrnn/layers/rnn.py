@@ -49,15 +49,10 @@ class RNN(RecurrentLayer):
     seed : None, int or numpy.random.Generator
         Initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)],
         as PyTorch does.
-    dropout : float in [0, 1]
-        Dropout on the outputs of every layer but the last, as they enter
-        the next layer (PyTorch's ``dropout``), in training mode only.
-    recurrent_dropout : float in [0, 1)
-        Variational dropout of the state (Gal & Ghahramani 2016): h_{t-1}
-        is multiplied, where it enters the recurrent product W_hh h_{t-1},
-        by a mask drawn once per sequence (per batch row and unit) and
-        reused at every step, in training mode only. A sweep with a mask
-        runs in the BLAS step loop.
+    dropout, recurrent_dropout : float
+        Dropout between stacked layers (PyTorch's) and of the state entering
+        the recurrent product (Gal & Ghahramani 2016), in training mode only;
+        see `fastrnn.layers.base.RecurrentLayer`.
 
     Attributes
     ----------
