@@ -534,6 +534,16 @@ class _DropoutMasks:
         self._last = layer.num_layers - 1
         self.states, self.outputs, self._sorted_outputs = [], [], []
 
+    @classmethod
+    def of(cls, layer, batch):
+        """The masks of a forward call; one shared empty set (which draws
+        nothing) when no dropout acts, so that the plain call costs nothing
+        more."""
+        if layer.training and (layer.recurrent_dropout or
+                               (layer.dropout and layer.num_layers > 1)):
+            return cls(layer, batch)
+        return _NO_DROPOUT
+
     def state(self, B, H):
         """The next state mask, sorted (None without recurrent dropout)."""
         if not self._p_state:
@@ -556,6 +566,16 @@ class _DropoutMasks:
         if layer == 0 or not self._sorted_outputs:
             return d_input
         return d_input * self._sorted_outputs[layer - 1]
+
+
+class _WithoutDropout:
+    """The settings of a layer whose forward draws no mask."""
+    _dropout_rng, dtype, training = None, None, False
+    dropout = recurrent_dropout = 0.0
+    num_layers = 1
+
+
+_NO_DROPOUT = _DropoutMasks(_WithoutDropout, None)
 
 
 def _all_rows(T, B):
@@ -1055,7 +1075,7 @@ class RecurrentLayer(RecurrentBase):
         h_n = np.empty((LD, B, H), dtype=dt)
         c_n = np.empty((LD, B, H), dtype=dt) if self._has_cell else None
         caches = []
-        masks = _DropoutMasks(self, batch)
+        masks = _DropoutMasks.of(self, batch)
         for layer in range(self.num_layers):
             out = alloc((T, B, H * self.num_directions), dtype=dt)
             for d, suffix in enumerate(self._suffixes()):
