@@ -74,6 +74,7 @@ from fastrnn.reservoir import ESN, LMS, NVAR, RLS, NVARForecaster, Reservoir, Ri
 from fastrnn.reservoir import DeepESN, EstimatorReadout, ReservoirGraph
 from fastrnn.reservoir import FORCE, IPReservoir
 from fastrnn.reservoir import ESNSequenceEncoder
+from fastrnn.layers import DeepTransitionRNN
 from fastrnn.training import (
     SGD, Adam, Sequential, clip_grad_norm, clip_grad_value, global_norm, init, losses, optim,
     train,
@@ -149,4 +150,5 @@ __all__ = [
     "FORCE",
     "IPReservoir",
     "ESNSequenceEncoder",
+    "DeepTransitionRNN",
 ]

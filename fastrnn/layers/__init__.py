@@ -14,6 +14,7 @@ and double.
 """
 from fastrnn.layers.clockwork import ClockworkRNN
 from fastrnn.layers.delays import DelayRNN
+from fastrnn.layers.deep_transition import DeepTransitionRNN
 from fastrnn.layers.gru import GRU
 from fastrnn.layers.leaky import LeakyRNN
 from fastrnn.layers.linear import Linear
@@ -21,3 +22,4 @@ from fastrnn.layers.lstm import LSTM
 from fastrnn.layers.rnn import RNN
 
 __all__ = ["RNN", "LSTM", "GRU", "LeakyRNN", "ClockworkRNN", "DelayRNN", "Linear"]
+__all__ += ["DeepTransitionRNN"]
