@@ -75,7 +75,7 @@ from fastrnn.reservoir import DeepESN, EstimatorReadout, ReservoirGraph
 from fastrnn.reservoir import FORCE, IPReservoir
 from fastrnn.reservoir import ESNSequenceEncoder
 from fastrnn.layers import DeepTransitionRNN
-from fastrnn.models import StackedRNN
+from fastrnn.models import RecursiveNet, StackedRNN, TreeBatch
 from fastrnn.training import (
     SGD, Adam, Sequential, clip_grad_norm, clip_grad_value, global_norm, init, losses, optim,
     train,
@@ -153,4 +153,6 @@ __all__ = [
     "ESNSequenceEncoder",
     "DeepTransitionRNN",
     "StackedRNN",
+    "RecursiveNet",
+    "TreeBatch",
 ]
