@@ -229,3 +229,15 @@ def test_bad_inputs():
     net.forward(tree, [0, 1])
     with pytest.raises(ValueError, match="dy"):
         net.backward(np.zeros((2, 2)))
+
+
+def test_the_bench_script_runs_quickly():
+    import pathlib
+
+    from child_process import run_python
+    script = pathlib.Path(__file__).resolve().parents[2] / "bench" / "recursive_trees.py"
+    if not script.is_file():
+        pytest.skip("bench/ is not beside tests/")
+    out = run_python([str(script), "--quick"], timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "RecursiveNet" in out.stdout and "LSTM" in out.stdout
