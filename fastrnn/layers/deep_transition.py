@@ -23,8 +23,7 @@ from numpy.typing import DTypeLike
 
 from fastrnn.layers import _deep_transition
 from fastrnn.layers.base import (
-    C_INT_MAX, RecurrentBase, SweepCache, _all_rows, _step_result, check_parameter_memory,
-    check_size,
+    C_INT_MAX, RecurrentBase, SweepCache, _all_rows, check_parameter_memory, check_size,
 )
 from fastrnn._core.validation import (
     SeedLike, check_bool, check_dtype, check_int, check_random_state, check_real,
@@ -137,13 +136,8 @@ class DeepTransitionRNN(RecurrentBase):
         return self._one_layer_results(dx, dh0, dh_direct, batch, unbatched)
 
     def _step(self, x_t, hx):
-        x = self._step_input(x_t)
-        unbatched = x.ndim == 1
-        B = 1 if unbatched else x.shape[0]
-        self._check_arrays()
-        hs = self._one_layer_start(hx, B, unbatched, 1)
-        self._run(x.reshape(1, B, self.input_size), hs, _all_rows(1, B))
-        return _step_result(hs[1:], unbatched)
+        return self._one_layer_step(
+            x_t, hx, lambda x, hs: self._run(x, hs, _all_rows(1, x.shape[1])))
 
     def __repr__(self) -> str:
         skip = ", skip=True" if self.skip else ""

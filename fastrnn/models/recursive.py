@@ -138,26 +138,30 @@ class TreeBatch:
         self.node_positions = position
         self.largest_level = int(np.diff(self.level_ptr).max())
 
-    @staticmethod
-    def _problem(code, tree, node, column, children, offsets, sizes):
-        where = f"tree {tree} (nodes {offsets[tree]} .. {offsets[tree + 1] - 1})" \
-            if len(sizes) > 1 else "the tree"
+    #: The message of each problem `_recursive.level_forest` reports.
+    _PROBLEMS = {
+        _recursive.OUT_OF_RANGE: "children[{row}, {column}] = {value} is out of range: a child "
+                                 "is -1 or a node of {where}, in [0, {size})",
+        _recursive.ONE_CHILD: "children[{row}] = {pair}: node {node} of {where} has one child; "
+                              "nodes of a binary tree have two children or none (-1, -1)",
+        _recursive.TWO_PARENTS: "children: node {node} of {where} is a child of two nodes (or "
+                                "twice of one); each node has one parent",
+        _recursive.TWO_ROOTS: "children: {where} has several roots (node {node} is a second "
+                              "node that is no node's child); pass each tree's size in "
+                              "tree_sizes",
+        _recursive.NO_ROOT: "children: {where} has no root (every node is a child): a cycle",
+        _recursive.CYCLE: "children: node {node} of {where} lies on a cycle",
+    }
+
+    @classmethod
+    def _problem(cls, code, tree, node, column, children, offsets, sizes):
+        where = (f"tree {tree} (nodes {offsets[tree]} .. {offsets[tree + 1] - 1})"
+                 if len(sizes) > 1 else "the tree")
         row = offsets[tree] + node
-        if code == _recursive.OUT_OF_RANGE:
-            return (f"children[{row}, {column}] = {children[row, column]} is out of range: "
-                    f"a child is -1 or a node of {where}, in [0, {sizes[tree]})")
-        if code == _recursive.ONE_CHILD:
-            return (f"children[{row}] = {children[row].tolist()}: node {node} of {where} has "
-                    f"one child; nodes of a binary tree have two children or none (-1, -1)")
-        if code == _recursive.TWO_PARENTS:
-            return (f"children: node {node} of {where} is a child of two nodes (or twice of "
-                    f"one); each node has one parent")
-        if code == _recursive.TWO_ROOTS:
-            return (f"children: {where} has several roots (node {node} is a second node that "
-                    f"is no node's child); pass each tree's size in tree_sizes")
-        if code == _recursive.NO_ROOT:
-            return f"children: {where} has no root (every node is a child): a cycle"
-        return f"children: node {node} of {where} lies on a cycle"
+        return cls._PROBLEMS[code].format(
+            row=row, column=column, node=node, where=where, size=sizes[tree],
+            value=children[row, column] if column >= 0 else None,
+            pair=children[row].tolist() if node >= 0 else None)
 
     def __repr__(self) -> str:
         return (f"TreeBatch(n_trees={self.n_trees}, n_nodes={self.n_nodes}, "
