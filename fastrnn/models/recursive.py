@@ -83,6 +83,11 @@ class TreeBatch:
     leaves : ndarray (n_leaves,)
         The leaves' node indices in increasing order: the order in which
         `RecursiveNet.forward` takes the leaves' inputs.
+    level_ptr, left, right, node_positions, root_positions, largest_level
+        The levelled order the loops read: the nodes sorted by height (then
+        index) are *positions*; positions ``level_ptr[l] .. level_ptr[l + 1]
+        - 1`` have height l; ``left``/``right`` give the children's positions
+        of each internal position; ``node_positions[i]`` is node i's.
     """
 
     def __init__(self, children: Union[ArrayLike, Sequence[ArrayLike]],
