@@ -29,7 +29,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from fastrnn.layers.base import ParameterOwner, check_parameter_memory, check_size
+from fastrnn.layers.base import C_INT_MAX, ParameterOwner, check_parameter_memory, check_size
 from fastrnn.models import _recursive
 from fastrnn._core.validation import (
     NotFittedError, SeedLike, as_float_array, check_choice, check_dtype, check_random_state,
@@ -115,6 +115,9 @@ class TreeBatch:
                                  f"got {int(sizes.sum())}")
         if N == 0:
             raise ValueError("children holds no node: a batch needs at least one tree")
+        if N > C_INT_MAX:
+            raise ValueError(f"children holds {N} nodes; at most {C_INT_MAX} fit in one batch "
+                             f"(the kernels count rows in C ints)")
         children = np.ascontiguousarray(children, dtype=np.intp)
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
         height = np.empty(N, np.intp)
