@@ -238,3 +238,30 @@ def test_the_bench_script_runs_quickly():
     out = run_python([str(script), "--quick"], timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "RecursiveNet" in out.stdout and "LSTM" in out.stdout
+
+
+def test_arbitrary_children_arrays_are_refused_or_levelled():
+    """Random small arrays of indices: either a clear ValueError, or a batch
+    whose every internal node sits above its children and whose forward
+    gives the recursion's numbers (never a crash or garbage)."""
+    rng = np.random.default_rng(20)
+    net = RecursiveNet(2, num_embeddings=3, dtype=np.float64, seed=9)
+    p = {k: v for k, v in net.params.items()}
+    accepted = 0
+    for _ in range(400):
+        n = int(rng.integers(1, 8))
+        children = rng.integers(-2, n + 1, (n, 2))
+        children[rng.random(n) < 0.4] = -1
+        try:
+            trees = TreeBatch(children)
+        except ValueError as exc:
+            assert "children" in str(exc)
+            continue
+        accepted += 1
+        internal = np.flatnonzero(children[:, 0] >= 0)
+        assert np.all(trees.height[internal] > trees.height[children[internal, 0]])
+        assert np.all(trees.height[internal] > trees.height[children[internal, 1]])
+        tokens = rng.integers(0, 3, trees.n_leaves)
+        memo, root = numpy_tree(children, p["embedding"][tokens], p)
+        np.testing.assert_allclose(net.forward(trees, tokens)[0], memo[root], rtol=1e-13)
+    assert accepted > 20
