@@ -40,6 +40,9 @@ EstimatorReadout    any scikit-learn estimator (LogisticRegression, Lasso, ...) 
 datasets, metrics   Mackey-Glass, NARMA, Lorenz, Rossler, Lorenz-96, Kuramoto-Sivashinsky,
                     Henon and logistic maps, MSO, memory task, to_forecasting; nrmse, mae,
                     rsquare, memory_capacity, valid_prediction_time, effective_spectral_radius
+DeepTransitionRNN   an MLP between h(t-1) and h(t), with the skip (Pascanu et al. 2014; sec. 10.5)
+StackedRNN          recurrent layers of any kinds in series, all layers' states in the output
+RecursiveNet        a recursive network over batches of binary trees (TreeBatch; sec. 10.6)
 set_num_threads     threads of fastrnn's own loops (get_num_threads); results never depend
                     on them
 NotFittedError      raised by a call made too early (predict before fit, backward before
@@ -77,6 +80,8 @@ from fastrnn.reservoir import ESN, LMS, NVAR, RLS, NVARForecaster, Reservoir, Ri
 from fastrnn.reservoir import DeepESN, EstimatorReadout, ReservoirGraph
 from fastrnn.reservoir import FORCE, IPReservoir
 from fastrnn.reservoir import ESNSequenceEncoder
+from fastrnn.layers import DeepTransitionRNN
+from fastrnn.models import RecursiveNet, StackedRNN, TreeBatch
 from fastrnn.training import (
     SGD, Adam, Sequential, clip_grad_norm, clip_grad_value, global_norm, init, losses, optim,
     train,
@@ -155,4 +160,8 @@ __all__ = [
     "ESNSequenceEncoder",
     "Embedding",
     "Dropout",
+    "DeepTransitionRNN",
+    "StackedRNN",
+    "RecursiveNet",
+    "TreeBatch",
 ]

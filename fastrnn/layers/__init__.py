@@ -16,6 +16,7 @@ from fastrnn.layers.clockwork import ClockworkRNN
 from fastrnn.layers.delays import DelayRNN
 from fastrnn.layers.dropout import Dropout
 from fastrnn.layers.embedding import Embedding
+from fastrnn.layers.deep_transition import DeepTransitionRNN
 from fastrnn.layers.gru import GRU
 from fastrnn.layers.leaky import LeakyRNN
 from fastrnn.layers.linear import Linear
@@ -23,4 +24,4 @@ from fastrnn.layers.lstm import LSTM
 from fastrnn.layers.rnn import RNN
 
 __all__ = ["RNN", "LSTM", "GRU", "LeakyRNN", "ClockworkRNN", "DelayRNN", "Linear",
-           "Embedding", "Dropout"]
+           "Embedding", "Dropout", "DeepTransitionRNN"]

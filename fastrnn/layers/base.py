@@ -849,6 +849,18 @@ class RecurrentBase(TrainingMode, ParameterOwner):
         hs[0] = (batch.sort(h0, axis=1) if ragged else h0)[0]
         return hs
 
+    def _one_layer_step(self, x_t, hx, run):
+        """``step()`` of a one-layer loop: x_t and hx checked, hs (2, B, H)
+        with hs[0] the state, ``run(x, hs)`` (x (1, B, D)) fills hs[1];
+        returns (y_t, hx)."""
+        x = self._step_input(x_t)
+        unbatched = x.ndim == 1
+        B = 1 if unbatched else x.shape[0]
+        self._check_arrays()
+        hs = self._one_layer_start(hx, B, unbatched, 1)
+        run(x.reshape(1, B, self.input_size), hs)
+        return _step_result(hs[1:], unbatched)
+
     def _one_layer_outputs(self, hs, batch, unbatched):
         """(y, hx_n) for the caller from the states hs (T + 1, B, H)."""
         h_n = batch.unsort(batch.final(hs)[None], axis=1).copy()

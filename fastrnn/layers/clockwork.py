@@ -17,8 +17,7 @@ from numpy.typing import DTypeLike
 
 from fastrnn.layers import _clockwork
 from fastrnn.layers.base import (
-    C_INT_MAX, RecurrentBase, SweepCache, _all_rows, _step_result, check_parameter_memory,
-    check_size,
+    C_INT_MAX, RecurrentBase, SweepCache, _all_rows, check_parameter_memory, check_size,
 )
 from fastrnn._core.validation import (
     SeedLike, check_bool, check_dtype, check_int, check_random_state, check_real,
@@ -173,14 +172,8 @@ class ClockworkRNN(RecurrentBase):
                                 "depends on it")
             t = 0
         t = check_int(t, "t", minimum=0, maximum=2**62)
-        x = self._step_input(x_t)
-        unbatched = x.ndim == 1
-        B = 1 if unbatched else x.shape[0]
-        self._check_arrays()
-        hs = self._one_layer_start(hx, B, unbatched, 1)
-        _clockwork.clockwork_forward(self._forward_weights(), self._periods, t,
-                                     x.reshape(1, B, self.input_size), hs, _all_rows(1, B))
-        return _step_result(hs[1:], unbatched)
+        return self._one_layer_step(x_t, hx, lambda x, hs: _clockwork.clockwork_forward(
+            self._forward_weights(), self._periods, t, x, hs, _all_rows(1, x.shape[1])))
 
     def __repr__(self) -> str:
         return (f"ClockworkRNN({self.input_size}, {self.hidden_size}, periods={self.periods}, "

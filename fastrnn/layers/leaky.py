@@ -23,7 +23,7 @@ from scipy.special import expit
 
 from fastrnn.layers import _leaky
 from fastrnn.layers.base import (
-    RecurrentBase, SweepCache, _all_rows, _step_result, check_parameter_memory, check_size,
+    RecurrentBase, SweepCache, _all_rows, check_parameter_memory, check_size,
 )
 from fastrnn._core.validation import SeedLike
 from fastrnn._core.validation import (
@@ -247,15 +247,12 @@ class LeakyRNN(RecurrentBase):
         return out
 
     def _step(self, x_t, hx):
-        x = self._step_input(x_t)
-        unbatched = x.ndim == 1
-        B = 1 if unbatched else x.shape[0]
-        self._check_arrays()
-        hs = self._one_layer_start(hx, B, unbatched, 1)
-        ss = np.empty((1, B, self.hidden_size), dtype=self.dtype)
-        _leaky.leaky_forward(self._forward_weights(self._checked_alpha()),
-                             x.reshape(1, B, self.input_size), hs, ss, _all_rows(1, B))
-        return _step_result(hs[1:], unbatched)
+        def run(x, hs):
+            B = x.shape[1]
+            _leaky.leaky_forward(self._forward_weights(self._checked_alpha()), x, hs,
+                                 np.empty((1, B, self.hidden_size), dtype=self.dtype),
+                                 _all_rows(1, B))
+        return self._one_layer_step(x_t, hx, run)
 
     def __repr__(self) -> str:
         return (f"LeakyRNN({self.input_size}, {self.hidden_size}, learn_tau={self.learn_tau}, "

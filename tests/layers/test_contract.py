@@ -20,14 +20,17 @@ FACTORIES = {
                                                           seed=0, **kw),
     "DelayRNN": lambda dt, **kw: fastrnn.DelayRNN(D, H, delays=(1, 3), num_layers=2, dtype=dt,
                                                   seed=0, **kw),
+    "DeepTransitionRNN": lambda dt, **kw: fastrnn.DeepTransitionRNN(D, H, depth=3, skip=True,
+                                                                    dtype=dt, seed=0, **kw),
 }
 NAMES = list(FACTORIES)
 # The layers whose loops gained lengths and step() with the common contract.
-SINGLE_KERNEL = ["LeakyRNN", "ClockworkRNN", "DelayRNN"]
+SINGLE_KERNEL = ["LeakyRNN", "ClockworkRNN", "DelayRNN", "DeepTransitionRNN"]
 # Keyword names before the common contract: (forward's state, backward's gradient).
 OLD_NAMES = {"RNN": ("h0", "dh_T"), "LeakyRNN": ("h0", "dh_T"),
              "ClockworkRNN": ("h0", "dh_T"), "DelayRNN": ("h0", "dh_T"),
-             "LSTM": ("state", "dstate"), "GRU": ("state", "dstate")}
+             "LSTM": ("state", "dstate"), "GRU": ("state", "dstate"),
+             "DeepTransitionRNN": ("h0", "dh_T")}
 
 
 def _state(layer, B, rng, unbatched=False):
