@@ -4,7 +4,8 @@ al. (2016), sec. 10.8: the output weights are a linear regression on the
 states).
 
 `gram_update` adds A^T A of a chunk of rows with one BLAS syrk (the streamed
-normal equations of `fastrnn.Ridge`); `rls_update` runs recursive least
+normal equations of `fastrnn.Ridge`), and `raw_gram` makes [1 X Y]^T [1 X Y]
+of the rows as they lie (a syrk on X itself, at its own row stride); `rls_update` runs recursive least
 squares (Haykin, Adaptive Filter Theory (2002), ch. 9) and `lms_update`
 least mean squares (Widrow & Hoff 1960) sample by sample without the GIL.
 The float/double choice is made once, in the fused BLAS
@@ -14,8 +15,10 @@ from cython cimport floating
 
 import numpy as np
 
-from fastrnn._core.blas cimport dot, gemv, syrk_upper
+from fastrnn._core.blas cimport dot, gemm, gemv, syrk_upper
 from fastrnn.reservoir._rls cimport rls_step
+from scipy.linalg.cython_lapack cimport dpocon, dpotrf, dpotrs
+from libc.math cimport fabs
 
 
 def gram_update(const floating[:, ::1] a, floating[:, ::1] gram):
@@ -33,6 +36,56 @@ def gram_update(const floating[:, ::1] a, floating[:, ::1] gram):
         return
     with nogil:
         syrk_upper(True, n, k, <floating> 1, &a[0, 0], n, <floating> 1, &gram[0, 0], n)
+
+
+cdef int _row_stride(Py_ssize_t *strides, Py_ssize_t cols, Py_ssize_t itemsize,
+                     name) except -1:
+    if cols > 1 and strides[1] != itemsize or strides[0] % itemsize or strides[0] < 0:
+        raise ValueError(f"{name} must have contiguous rows evenly spaced, got strides "
+                         f"{(strides[0], strides[1])}")
+    return max(<int> (strides[0] // itemsize), <int> cols, 1)
+
+
+def raw_gram(const floating[:, :] x, const floating[:, :] y, floating[:, ::1] gram,
+             bint with_ones):
+    """The upper triangle of ``gram`` = Z^T Z, Z = [1 x y] (without the column
+    of ones unless ``with_ones``), from the rows as they lie: one syrk on x,
+    one GEMM for x^T y, one syrk on y and a GEMV for the column sums, no copy
+    of the data. The rows of x and y may be any even stride apart (columns of
+    a wider buffer).
+
+    Parameters
+    ----------
+    x : (k, F), IN
+    y : (k, O), IN
+    gram : (b + F + O, b + F + O), OUT
+        Its upper triangle (row-major) is written; the rest is left as it is.
+    with_ones : bool, IN
+        b = 1: the first row holds k and the column sums of x and y.
+    """
+    cdef int k = x.shape[0], F = x.shape[1], O = y.shape[1], b = 1 if with_ones else 0
+    cdef int width = b + F + O
+    cdef int ldx = _row_stride(&x.strides[0], F, sizeof(floating), "x")
+    cdef int ldy = _row_stride(&y.strides[0], O, sizeof(floating), "y")
+    cdef floating[::1] ones
+    if y.shape[0] != k or gram.shape[0] != width or gram.shape[1] != width:
+        raise ValueError("raw_gram: x, y and gram do not match")
+    if k == 0:
+        gram[:, :] = 0
+        return
+    if b:
+        ones = np.ones(k, dtype=np.float32 if floating is float else np.float64)
+    with nogil:
+        syrk_upper(True, F, k, <floating> 1, &x[0, 0], ldx, <floating> 0, &gram[b, b], width)
+        gemm(True, False, F, O, k, <floating> 1, &x[0, 0], ldx, &y[0, 0], ldy, <floating> 0,
+             &gram[b, b + F], width)
+        syrk_upper(True, O, k, <floating> 1, &y[0, 0], ldy, <floating> 0, &gram[b + F, b + F],
+                   width)
+        if b:
+            gram[0, 0] = k
+            gemv(True, k, F, <floating> 1, &x[0, 0], ldx, &ones[0], <floating> 0, &gram[0, 1])
+            gemv(True, k, O, <floating> 1, &y[0, 0], ldy, &ones[0], <floating> 0,
+                 &gram[0, 1 + F])
 
 
 def rls_update(const floating[:, ::1] x, const floating[:, ::1] y,
@@ -125,3 +178,76 @@ def lms_update(const floating[:, ::1] x, const floating[:, ::1] y, floating[:, :
     with nogil:
         _lms_steps(&x[0, 0], &y[0, 0], &w[0, 0], &b[0], &prediction[0], T, F, O,
                    <floating> learning_rate, fit_bias)
+
+
+def solve_normal_in_place(double[:, ::1] gram, int b, int F, double ridge):
+    """Solve the centred ridge normal equations held in the upper triangle of
+    a Gram matrix of [1 X Y] (`raw_gram`, `fastrnn.Ridge`), using its free
+    lower triangle as the workspace: no copy of the F x F matrix is made, so
+    a fit needs the states and one Gram matrix, no more.
+
+    With n = gram[0, 0] and s_x, s_y the column sums in its first row (when
+    b = 1), A = G_xx - s_x s_x^T / n + ridge I is written below the diagonal
+    and on it, factored by Cholesky (LAPACK potrf) in place, its reciprocal
+    condition estimated (pocon) and (G_xy - s_x s_y^T / n) solved (potrs).
+    The diagonal and an all-zero lower triangle are restored before return,
+    so the accumulator is as it was.
+
+    Returns
+    -------
+    w : ndarray (F, O) or None
+        None when A is not numerically positive definite.
+    rcond : float
+    """
+    cdef int width = gram.shape[0], O = width - b - F
+    cdef Py_ssize_t i, j
+    cdef double n = gram[0, 0] if b else 1.0
+    cdef double v, anorm = 0.0, rcond = 0.0
+    cdef int info = 0, ld = width, nrhs = O
+    cdef char uplo = b'U'
+    cdef double[::1] diag = np.empty(F)
+    cdef double[::1] colsum = np.zeros(F)
+    cdef double[::1] work = np.empty(3 * max(F, 1))
+    cdef int[::1] iwork = np.empty(max(F, 1), dtype=np.intc)
+    cdef double[:, ::1] rhs = np.empty((O, F))   # column-major (F, O)
+    cdef double *a = &gram[b, b]
+    if n < 1.0:
+        n = 1.0
+    with nogil:
+        for i in range(F):
+            diag[i] = gram[b + i, b + i]
+            for j in range(i):
+                # row-major lower (i, j) <- A_ij from the upper triangle
+                v = gram[b + j, b + i]
+                if b:
+                    v = v - (gram[0, 1 + j] * gram[0, 1 + i]) / n
+                gram[b + i, b + j] = v
+                colsum[i] += fabs(v)
+                colsum[j] += fabs(v)
+            v = diag[i]
+            if b:
+                v = v - (gram[0, 1 + i] * gram[0, 1 + i]) / n
+            v = v + ridge
+            gram[b + i, b + i] = v
+            colsum[i] += fabs(v)
+        for i in range(F):
+            if colsum[i] > anorm:
+                anorm = colsum[i]
+        for j in range(O):
+            for i in range(F):
+                v = gram[b + i, b + F + j]
+                if b:
+                    v = v - (gram[0, 1 + i] * gram[0, 1 + F + j]) / n
+                rhs[j, i] = v
+        # The row-major lower triangle is the column-major upper one.
+        dpotrf(&uplo, &F, a, &ld, &info)
+        if info == 0:
+            dpocon(&uplo, &F, a, &ld, &anorm, &rcond, &work[0], &iwork[0], &info)
+            dpotrs(&uplo, &F, &nrhs, a, &ld, &rhs[0, 0], &F, &info)
+        for i in range(F):
+            gram[b + i, b + i] = diag[i]
+            for j in range(i):
+                gram[b + i, b + j] = 0
+    if info != 0:
+        return None, 0.0
+    return np.asarray(rhs).T, rcond

@@ -44,13 +44,24 @@ def _series_pairs(X, Y):
         yield X, Y, ""
 
 
-def _as_rows(X, name, dtype):
-    """(T, F) or (T, B, F) -> a C-contiguous (rows, F) array."""
-    arr = as_float_array(X, name, dtype, ndim=(2, 3))
+def _as_rows(X, name, dtype, *, views=False, check_finite=True):
+    """(T, F) or (T, B, F) -> a C-contiguous (rows, F) array; with ``views``,
+    an array of ``dtype`` whose rows are contiguous and evenly spaced (columns
+    of a wider buffer) is taken as it lies, not copied."""
+    arr = None
+    if views and isinstance(X, np.ndarray) and X.dtype == dtype and X.ndim in (2, 3) \
+            and X.flags.aligned and X.shape[-1] > 0 and X.strides[-1] == X.itemsize:
+        rows = X.reshape(-1, X.shape[-1])
+        if rows.strides[0] >= rows.shape[1] * rows.itemsize \
+                and rows.strides[0] % rows.itemsize == 0:
+            arr = X
+    if arr is None:
+        arr = as_float_array(X, name, dtype, ndim=(2, 3))
     if arr.shape[-1] == 0:
         raise ValueError(f"{name} must have at least one feature in its last dimension, "
                          f"got shape {arr.shape}")
-    _check_finite(arr, name)
+    if check_finite:
+        _check_finite(arr, name)
     return arr.reshape(-1, arr.shape[-1])
 
 
@@ -59,6 +70,24 @@ def _check_finite(arr, name):
     # answer with an obscure "illegal value" error (as scikit-learn, refuse).
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or Inf: a readout cannot be fitted on it")
+
+
+#: See `Ridge._raw_is_accurate`: at most (8)^2 = 64 ulp of the Gram matrix's
+#: entries lost to cancellation.
+_RAW_OFFSET_LIMIT = 8.0
+
+
+def _move_gram_shift(gram, d):
+    """The upper triangle of a Gram matrix of rows z = [1, x, y] (its first
+    row holding the count and the column sums) made, in place, that of the
+    rows z + d z_0, i.e. with the data shifted by d (d_0 = 0): M G M^T for
+    M = I + d e_0^T, one rank-2 and one rank-1 BLAS update of the triangle."""
+    g0 = gram[0].copy()
+    syr2, syr = sla.blas.get_blas_funcs(("syr2", "syr"), (gram,))
+    d = d.astype(gram.dtype)
+    # gram.T is the column-major view, whose lower triangle is gram's upper
+    syr2(1.0, d, g0, lower=1, a=gram.T, overwrite_a=1)
+    syr(g0[0], d, lower=1, a=gram.T, overwrite_a=1)
 
 
 def _as_targets(Y, name, dtype, rows):
@@ -173,7 +202,7 @@ class Ridge:
 
     def _accumulate(self, X, Y, name_suffix="", mode=None):
         mode = mode or self._streaming_mode
-        X = _as_rows(X, "X" + name_suffix, self.dtype)
+        X = _as_rows(X, "X" + name_suffix, self.dtype, views=True, check_finite=False)
         Y, single = _as_targets(Y, "Y" + name_suffix, self.dtype, X.shape[0])
         F, O = X.shape[1], Y.shape[1]
         if self._gram_or_r is None:
@@ -196,6 +225,11 @@ class Ridge:
         b = int(self.fit_bias)
         width = b + F + O
         T = X.shape[0]
+        if self._mode == "gram" and self.chunk_size is None and self._raw_is_accurate(X, Y):
+            self._add_raw_gram(X, Y, name_suffix)
+            self.n_samples_seen_ += T
+            return X, Y
+        _check_finite(X, "X" + name_suffix)
         step = self.chunk_size
         if step is None:
             step = 4096 if self._mode == "gram" else max(4096, 4 * width)
@@ -218,6 +252,41 @@ class Ridge:
                 self._gram_or_r[:k] = r[:k]
         self.n_samples_seen_ += T
         return X, Y
+
+    def _raw_is_accurate(self, X, Y):
+        """Whether the Gram matrix of the rows as they are, moved to the
+        accumulator's shift afterwards, keeps its accuracy: it loses about
+        (offset / spread)^2 to cancellation, so the rows may go straight to
+        syrk (no shifted copy) when no column's mean lies more than
+        `_RAW_OFFSET_LIMIT` of its spreads from zero (judged on the first rows,
+        as the shift is; reservoir states, centred by the tanh, pass)."""
+        if not self.fit_bias:
+            return True
+        head = min(X.shape[0], 1000)
+        for a in (X[:head], Y[:head]):
+            with np.errstate(invalid="ignore", over="ignore"):
+                mean, spread = a.mean(axis=0), a.std(axis=0)
+                if not np.all(np.abs(mean) <= _RAW_OFFSET_LIMIT * spread):
+                    return False
+        return True
+
+    def _add_raw_gram(self, X, Y, name_suffix):
+        """Add [1 X Y]^T [1 X Y] of the rows as they lie (one syrk on X; no
+        shifted copy), moved to the accumulator's shift (see `merge`)."""
+        b = int(self.fit_bias)
+        width = b + X.shape[1] + Y.shape[1]
+        # Into the accumulator itself while it is empty: no second Gram matrix
+        fresh = self.n_samples_seen_ == 0 and not self._gram_or_r.any()
+        gram = self._gram_or_r if fresh else np.zeros((width, width), dtype=self.dtype)
+        _readout.raw_gram(X, Y, gram, bool(b))
+        if not np.isfinite(np.diagonal(gram)).all():
+            # NaN or Inf in the data (the message names it), or an overflow,
+            # which the solve reports
+            _check_finite(X, "X" + name_suffix)
+        if b:
+            _move_gram_shift(gram, -np.concatenate([[0], self._shift_x, self._shift_y]))
+        if not fresh:
+            self._gram_or_r += np.triu(gram)
 
     def partial_fit(self, X: Series, Y: Series) -> Ridge:
         """Accumulate a chunk of data (then call ``fit()`` to solve).
@@ -294,8 +363,7 @@ class Ridge:
             d = np.concatenate([[0.0], other._shift_x.astype(np.float64) - shift_x,
                                 other._shift_y.astype(np.float64) - shift_y])
             if mode == "gram":
-                g0 = acc[:, 0].copy()
-                acc += np.outer(d, g0) + np.outer(g0, d) + acc[0, 0] * np.outer(d, d)
+                _move_gram_shift(acc, d)
             else:
                 acc[0] += acc[0, 0] * d
         if self._gram_or_r is None:
@@ -365,6 +433,18 @@ class Ridge:
         F, O = self._shift_x.shape[0], self._shift_y.shape[0]
         b = int(self.fit_bias)
         lam = self.ridge
+        if self._mode == "gram" and self._gram_or_r.dtype == np.float64:
+            # In place: the accumulator's free lower triangle is the solve's
+            # workspace, so a fit holds one Gram matrix, not several.
+            w, rcond = _readout.solve_normal_in_place(self._gram_or_r, b, F, lam)
+            if w is not None and np.isfinite(w).all():
+                self.rcond_, self.solver_used_ = float(rcond), "cholesky"
+                G0 = self._gram_or_r[0]
+                if b:
+                    n, sx, sy = G0[0], G0[1:1 + F], G0[1 + F:]
+                    intercept = (sy - sx @ w) / max(n, 1.0)
+                self._finish(w, intercept if b else None)
+                return
         acc = self._gram_or_r.astype(np.float64)
         if self._mode == "gram":
             G = np.triu(acc) + np.triu(acc, 1).T
@@ -406,8 +486,12 @@ class Ridge:
                 r00 = R[0, 0]
                 intercept = (R[0, 1 + F:] - R[0, 1:1 + F] @ w) / r00 if r00 != 0 else \
                     np.zeros(O)
-        if not b:
-            intercept = np.zeros(O)
+        self._finish(w, intercept if b else None)
+
+    def _finish(self, w, intercept):
+        """coef_ and intercept_ from the solution about the shift."""
+        if intercept is None:
+            intercept = np.zeros(w.shape[1])
         intercept = intercept + self._shift_y - self._shift_x.astype(np.float64) @ w
         self.coef_ = w.astype(self.dtype)
         self.intercept_ = np.asarray(intercept, dtype=self.dtype)

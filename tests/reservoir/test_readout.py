@@ -5,6 +5,7 @@ import scipy.linalg as sla
 
 import fastrnn
 from fastrnn import RNN
+from fastrnn.reservoir import readout as readout_module
 from fastrnn.reservoir.readout import RLS, Ridge
 
 
@@ -221,3 +222,66 @@ def test_overflowing_gram_is_a_clear_error():
     X = np.array([[1e308], [1.0], [2.0]])
     with pytest.raises(ValueError, match="overflows"):
         Ridge(solver="cholesky").fit(X, np.ones(3))
+
+
+# ------------------------------- the Gram matrix of the rows as they lie
+def _ridge_data(T=400, F=30, O=2, offset=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.tanh(rng.standard_normal((T, F))) + offset
+    Y = X @ rng.standard_normal((F, O)) + 0.1 * rng.standard_normal((T, O)) + 3.0
+    return X, Y
+
+
+def _normal_equations_solution(X, Y, ridge):
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    w = np.linalg.solve(Xc.T @ Xc + ridge * np.eye(X.shape[1]), Xc.T @ Yc)
+    return w, Y.mean(0) - X.mean(0) @ w
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e4])   # the raw Gram, and the shifted copy
+def test_ridge_fit_matches_the_normal_equations(offset):
+    X, Y = _ridge_data(offset=offset)
+    model = Ridge(1e-3).fit(X, Y)
+    w, b = _normal_equations_solution(X, Y, 1e-3)
+    np.testing.assert_allclose(model.coef_, w, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(model.intercept_, b, rtol=1e-8)
+    assert model.solver_used_ == "cholesky" and 0 < model.rcond_ <= 1
+
+
+def test_ridge_reads_columns_of_a_wider_buffer_in_place(monkeypatch):
+    X, Y = _ridge_data()
+    wide = np.zeros((X.shape[0], X.shape[1] + 7))
+    wide[:, 3:3 + X.shape[1]] = X
+    view = wide[:, 3:3 + X.shape[1]]
+    seen = []
+    raw = readout_module._readout.raw_gram
+
+    def spy(x, y, gram, with_ones):
+        seen.append(np.asarray(x))
+        return raw(x, y, gram, with_ones)
+
+    monkeypatch.setattr(readout_module._readout, "raw_gram", spy)
+    got = Ridge(1e-3).fit(view, Y)
+    assert len(seen) == 1 and np.shares_memory(seen[0], wide)
+    want = Ridge(1e-3).fit(X.copy(), Y)
+    np.testing.assert_array_equal(got.coef_, want.coef_)
+
+
+def test_in_place_solve_leaves_the_accumulator_as_it_was():
+    X, Y = _ridge_data(T=600)
+    streamed = Ridge(1e-2)
+    streamed.partial_fit(X[:300], Y[:300])
+    before = streamed._gram_or_r.copy()
+    streamed.fit()
+    np.testing.assert_array_equal(streamed._gram_or_r, before)
+    streamed.partial_fit(X[300:], Y[300:]).fit()
+    whole = Ridge(1e-2).fit(X, Y)
+    np.testing.assert_allclose(streamed.coef_, whole.coef_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(streamed.intercept_, whole.intercept_, rtol=1e-10)
+
+
+def test_nan_in_x_is_named_on_the_raw_path():
+    X, Y = _ridge_data()
+    X[5, 3] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN or Inf"):
+        Ridge(1.0).fit(X, Y)
