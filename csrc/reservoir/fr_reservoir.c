@@ -29,6 +29,8 @@
 #include "fr_dispatch.h"
 #if FR_HAVE_ISA_CLONES
 #define FR_RES_MULTIVERSION 1
+/* the v3 and v4 clones gather a row's entries of x_{t-1} with AVX2 */
+#include <immintrin.h>
 #else
 #define FR_RES_MULTIVERSION 0
 #endif

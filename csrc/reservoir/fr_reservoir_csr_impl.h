@@ -17,6 +17,39 @@ FR_RES_TARGET static inline T FR_IFN(fr_res_row_dot)(const T *data, const FR_RES
 {
     T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     int32_t k = start;
+#if FR_RES_GATHER
+    /* Lane j of a 4-wide vector is partial sum s_j: the same IEEE operations
+     * in the same order as the scalar loop below, with the row's gathers
+     * issued four at a time. */
+    if (end - k >= 4) {
+        if (sizeof(T) == sizeof(double)) {
+            __m256d acc = _mm256_setzero_pd();
+            double lanes[4];
+            for (; k + 4 <= end; k += 4) {
+                const __m128i at = sizeof(FR_RES_IDX) == 2
+                    ? _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(indices + k)))
+                    : _mm_loadu_si128((const __m128i *)(indices + k));
+                const __m256d xs = _mm256_i32gather_pd((const double *)x, at, 8);
+                acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_loadu_pd((const double *)data + k),
+                                                       xs));
+            }
+            _mm256_storeu_pd(lanes, acc);
+            s0 = (T)lanes[0]; s1 = (T)lanes[1]; s2 = (T)lanes[2]; s3 = (T)lanes[3];
+        } else {
+            __m128 acc = _mm_setzero_ps();
+            float lanes[4];
+            for (; k + 4 <= end; k += 4) {
+                const __m128i at = sizeof(FR_RES_IDX) == 2
+                    ? _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(indices + k)))
+                    : _mm_loadu_si128((const __m128i *)(indices + k));
+                const __m128 xs = _mm_i32gather_ps((const float *)x, at, 4);
+                acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps((const float *)data + k), xs));
+            }
+            _mm_storeu_ps(lanes, acc);
+            s0 = (T)lanes[0]; s1 = (T)lanes[1]; s2 = (T)lanes[2]; s3 = (T)lanes[3];
+        }
+    }
+#endif
     for (; k + 4 <= end; k += 4) {
         s0 += data[k] * x[indices[k]];
         s1 += data[k + 1] * x[indices[k + 1]];

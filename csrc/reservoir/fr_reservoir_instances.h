@@ -7,7 +7,9 @@
 #define V base
 #define FR_RES_TARGET
 #define FR_RES_WIDE 8
+#define FR_RES_GATHER 0
 #include "fr_reservoir_hot_impl.h"
+#undef FR_RES_GATHER
 #undef FR_RES_WIDE
 #undef V
 #undef FR_RES_TARGET
@@ -15,14 +17,18 @@
 #define V v3
 #define FR_RES_TARGET FR_TARGET_V3
 #define FR_RES_WIDE 16
+#define FR_RES_GATHER 1
 #include "fr_reservoir_hot_impl.h"
+#undef FR_RES_GATHER
 #undef FR_RES_WIDE
 #undef V
 #undef FR_RES_TARGET
 #define V v4
 #define FR_RES_TARGET FR_TARGET_V4
 #define FR_RES_WIDE 32
+#define FR_RES_GATHER 1
 #include "fr_reservoir_hot_impl.h"
+#undef FR_RES_GATHER
 #undef FR_RES_WIDE
 #undef V
 #undef FR_RES_TARGET
