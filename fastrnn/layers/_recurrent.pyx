@@ -171,6 +171,8 @@ cdef struct SweepShape:
     double clip                    # backward: clip dL/dh_t to [-clip, clip] if > 0
     int step_threads               # BLAS threads for the per-step products (0: as set)
     int threads                    # forward: the engine's threads (0: the BLAS loop)
+    bint bias_per_row              # forward: BIAS_X is (B, G*H), a row of its own
+                                   # for each sequence (a context term); else (G*H,)
 
 
 # The arrays of one sweep, in a table of pointers of the sweep's precision
@@ -180,7 +182,8 @@ cdef enum:  # the sweep arrays
     X               # IN (T, B, D)
     W_IH            # IN (G*H, D)
     W_HH            # IN (G*H, H)
-    BIAS_X          # IN (G*H,) forward: the biases summed into the gates first
+    BIAS_X          # IN (G*H,) forward: the biases summed into the gates first;
+                    # (B, G*H) with bias_per_row
     B_HN            # IN (H,) GRU: the bias of the recurrent n block
     PEEP            # IN (3H,) LSTM: peephole weights (zeros without peepholes)
     GATES           # forward OUT, backward IN (T, B, G*H): gate activations
@@ -260,7 +263,10 @@ cdef int _forward_sweep(const SweepShape *shape, floating **arrays) noexcept nog
             return used
     # No engine asked for, or no memory for its packed weights: the input
     # projection in one GEMM, then a BLAS product per step.
-    fill_rows(gates, arrays[BIAS_X], <Py_ssize_t> T * B, GH)
+    if shape.bias_per_row:
+        fill_rows(gates, arrays[BIAS_X], T, BGH)
+    else:
+        fill_rows(gates, arrays[BIAS_X], <Py_ssize_t> T * B, GH)
     gemm(False, True, T * B, GH, shape.inputs, <floating> 1, arrays[X], shape.inputs,
          arrays[W_IH], shape.inputs, <floating> 1, gates, GH)
     entered = _steps_begin(shape.step_threads)
@@ -398,6 +404,7 @@ cdef int _point_at(SweepShape *s, floating **arrays, int kind, tuple shape,
     s.clip = clip
     s.step_threads = step_threads
     s.threads = 0
+    s.bias_per_row = False
     memset(arrays, 0, SWEEP_ARRAY_COUNT * sizeof(floating *))
     arrays[X] = _data_of(x)
     arrays[W_IH] = _data_of(w_ih)
@@ -425,8 +432,11 @@ def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floati
     batch_sizes : IN (T,) int32, rows running at each step, non-increasing.
     x : IN (T, B, D).
     weights : IN (w_ih (G*H, D), w_hh (G*H, H), bias_x (G*H,) the biases
-        summed into the gates before the sweep, b_hn (H,) GRU: the bias of the
-        recurrent n block, peep (3H,) LSTM: peephole weights).
+        summed into the gates before the sweep, or (B, G*H) one such row per
+        sequence (a bias plus a context term constant over the sequence,
+        Goodfellow et al. (2016), sec. 10.2.3; it runs in the BLAS loop), b_hn
+        (H,) GRU: the bias of the recurrent n block, peep (3H,) LSTM:
+        peephole weights).
     buffers : (gates, hs, cs, recurrent, recurrent_stride, reset_hidden), the
         forward state `cell_backward` reads again:
         gates OUT (T, B, G*H) the gate activations; hs INOUT (T+1, B, H),
@@ -457,6 +467,11 @@ def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floati
     arrays[BIAS_X] = _data_of(bias_x)
     arrays[B_HN] = _data_of(b_hn)
     s.threads = min(max(threads, 0), FR_TEAM_MAX)
+    # The engine projects with one bias row for all; a row per sequence
+    # takes the BLAS loop, whose projection starts from a copy of the rows.
+    s.bias_per_row = s.batch > 1 and bias_x.shape[0] != gate_count(kind) * s.hidden
+    if s.bias_per_row:
+        s.threads = 0
     with nogil:
         # NULL (no memory, or a batch of one) falls back to the direct GEMM.
         if s.batch > 1 and s.threads == 0:
