@@ -1,0 +1,179 @@
+"""Context conditioning (fastrnn.ContextRNN and the per-row input term of
+the recurrent sweep) and the encoder-decoder fastrnn.Seq2Seq: outputs
+against a plain NumPy model, gradients against finite differences (float64)
+and PyTorch, persistence, bad input."""
+import numpy as np
+import pytest
+
+import fastrnn
+from fastrnn.models.context import ContextRNN
+from gradcheck import assert_gradients_match, rel_error
+
+CELLS = {"RNN": fastrnn.RNN, "LSTM": fastrnn.LSTM, "GRU": fastrnn.GRU}
+
+
+# ------------------------------------------------------------ the hook
+@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_input_term_equals_concatenated_context(cell, bidirectional):
+    # R x added once per sequence is the same model as x appended to every
+    # input with R as extra columns of W_ih (figure 10.10); ragged lengths.
+    rng = np.random.default_rng(3)
+    T, B, D, H, C = 5, 3, 4, 6, 2
+    small = CELLS[cell](D, H, bidirectional=bidirectional, dtype=np.float64, seed=1)
+    wide = CELLS[cell](D + C, H, bidirectional=bidirectional, dtype=np.float64, seed=1)
+    ND, GH = small.num_directions, small._gates * H
+    R = rng.standard_normal((ND, GH, C))
+    for name, value in small.params.items():
+        if name.startswith("weight_ih_l0"):
+            wide.params[name] = np.concatenate([value, R[int(name.endswith("_reverse"))]], axis=1)
+        else:
+            wide.params[name] = value
+    x = rng.standard_normal((T, B, D))
+    context = rng.standard_normal((B, C))
+    lengths = np.array([5, 2, 4])
+    x_wide = np.concatenate([x, np.broadcast_to(context, (T, B, C))], axis=2)
+    y, h_n = small._forward(x, None, lengths, input_terms=context @ R.transpose(0, 2, 1))
+    y_wide, h_wide = wide.forward(x_wide, None, lengths)
+    assert rel_error(y, y_wide) < 1e-13
+    dy = rng.standard_normal(y.shape)
+    dx, _ = small.backward(dy)
+    dx_wide, _ = wide.backward(dy)
+    d_terms = small._cache["input_term_grads"]
+    d_context = np.einsum("dbg,dgc->bc", d_terms, R)
+    assert rel_error(d_context, dx_wide[:, :, D:].sum(axis=0)) < 1e-12
+    assert rel_error(dx, dx_wide[:, :, :D]) < 1e-12
+    for name in small.params:
+        if not name.startswith("weight_ih_l0"):
+            assert rel_error(small.grads[name], wide.grads[name]) < 1e-12, name
+
+
+def test_default_path_unchanged():
+    # no term: the layer's numbers are those of a plain forward, bit for bit
+    rng = np.random.default_rng(0)
+    lstm = fastrnn.LSTM(3, 5, seed=0)
+    x = rng.standard_normal((6, 4, 3)).astype(np.float32)
+    y1, _ = lstm.forward(x)
+    y2, _ = lstm._forward(x, None, None, input_terms=None)
+    np.testing.assert_array_equal(y1, y2)
+
+
+# ---------------------------------------------------------- ContextRNN
+def reference_context_rnn(model, x, context):
+    """A tanh RNN conditioned as ContextRNN does, step by step in NumPy."""
+    p = model.params
+    h = np.tanh(context @ p["initial.weight"].T + p["initial.bias"])
+    term = context @ p["step.weight"].T
+    ys = []
+    for x_t in x:
+        h = np.tanh(x_t @ p["recurrent.weight_ih_l0"].T + p["recurrent.bias_ih_l0"] + term
+                    + h @ p["recurrent.weight_hh_l0"].T + p["recurrent.bias_hh_l0"])
+        ys.append(h)
+    return np.stack(ys)
+
+
+def test_context_rnn_matches_numpy_reference():
+    rng = np.random.default_rng(4)
+    model = ContextRNN(fastrnn.RNN(3, 5, dtype=np.float64, seed=0), 4, seed=1)
+    x = rng.standard_normal((6, 2, 3))
+    context = rng.standard_normal((2, 4))
+    y, h_n = model.forward(x, context)
+    ref = reference_context_rnn(model, x, context)
+    assert rel_error(y, ref) < 1e-13
+    assert rel_error(h_n[0], ref[-1]) < 1e-13
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("options", [dict(), dict(initial_state=False),
+                                     dict(step_input=False), dict(num_layers=2),
+                                     dict(bidirectional=True)])
+def test_context_rnn_gradients(cell, options):
+    rng = np.random.default_rng(5)
+    layer_options = {k: options.pop(k) for k in ("num_layers", "bidirectional") if k in options}
+    layer = CELLS[cell](3, 4, dtype=np.float64, seed=0, **layer_options)
+    model = ContextRNN(layer, 2, seed=1, **options)
+    x = rng.standard_normal((5, 3, 3))
+    context = rng.standard_normal((3, 2))
+    lengths = np.array([5, 3, 1])
+    y, _ = model.forward(x, context, lengths)
+    w = rng.standard_normal(y.shape)
+
+    def loss():
+        return float((model.forward(x, context, lengths)[0] * w).sum())
+
+    model.zero_grad()
+    model.forward(x, context, lengths)
+    dx, d_context = model.backward(w)
+    assert_gradients_match(loss, model, (dx, x), (d_context, context))
+
+
+def test_context_rnn_unbatched_and_zero_context():
+    model = ContextRNN(fastrnn.GRU(3, 4, dtype=np.float64, seed=0), 2, seed=1)
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    context = np.array([0.3, -0.2])
+    y, _ = model.forward(x, context)
+    dx, dc = model.backward(np.ones_like(y))
+    assert dx.shape == (5, 3) and dc.shape == (2,)
+    y_batched, _ = model.forward(x[:, None], context[None])
+    np.testing.assert_allclose(y, y_batched[:, 0], rtol=1e-14)
+    _, dc_batched = model.backward(np.ones_like(y_batched))
+    np.testing.assert_allclose(dc, dc_batched[0], rtol=1e-14)
+    y0, _ = model.forward(x[:, None])
+    y00, _ = model.forward(x[:, None], np.zeros((1, 2)))
+    np.testing.assert_array_equal(y0, y00)
+
+
+def test_context_rnn_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    model = ContextRNN(fastrnn.LSTM(3, 4, dtype=np.float64, seed=0), 2, seed=1)
+    x = rng.standard_normal((5, 2, 3))
+    context = rng.standard_normal((2, 2))
+    y, _ = model.forward(x, context)
+    dy = rng.standard_normal(y.shape)
+    model.zero_grad()
+    _, d_context = model.backward(dy)
+    lstm = model.recurrent.to_torch()
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()
+         if not k.startswith("recurrent.")}
+    tc = torch.tensor(context, requires_grad=True)
+    h0 = torch.tanh(tc @ p["initial.weight"].T + p["initial.bias"])[None]
+    term = tc @ p["step.weight"].T
+    # the term enters as the input projection of a constant extra input
+    with torch.no_grad():
+        lstm.bias_ih_l0.zero_()
+    bias = torch.tensor(model.params["recurrent.bias_ih_l0"])
+    xs = torch.tensor(x)
+    h, c = h0, torch.zeros_like(h0)
+    ys = []
+    w_ih, w_hh, b_hh = lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_hh_l0
+    for t in range(x.shape[0]):
+        g = xs[t] @ w_ih.T + bias + term + h[0] @ w_hh.T + b_hh
+        i, f, gg, o = g.chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+        h = (torch.sigmoid(o) * torch.tanh(c))
+        ys.append(h[0] if h.dim() == 3 else h)
+        h = h if h.dim() == 3 else h[None]
+    ref = torch.stack(ys)
+    (ref * torch.tensor(dy)).sum().backward()
+    assert rel_error(y, ref.detach().numpy()) < 1e-12
+    assert rel_error(d_context, tc.grad.numpy()) < 1e-10
+    for k, v in p.items():
+        assert rel_error(model.grads[k], v.grad.numpy()) < 1e-10, k
+
+
+def test_context_rnn_save_load_and_errors(tmp_path):
+    model = ContextRNN(fastrnn.LSTM(3, 4, num_layers=2, seed=0), 2, seed=1)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    context = np.ones((2, 2), np.float32)
+    fastrnn.save(model, tmp_path / "c.npz")
+    back = fastrnn.load(tmp_path / "c.npz")
+    np.testing.assert_array_equal(back.forward(x, context)[0], model.forward(x, context)[0])
+    with pytest.raises(ValueError, match="context"):
+        model.forward(x, np.ones((3, 2)))
+    with pytest.raises(TypeError, match="RNN, LSTM or GRU"):
+        ContextRNN(fastrnn.LeakyRNN(3, 4), 2)
+    with pytest.raises(ValueError, match="both be False"):
+        ContextRNN(fastrnn.RNN(3, 4), 2, initial_state=False, step_input=False)
+    with pytest.raises(fastrnn.NotFittedError):
+        ContextRNN(fastrnn.RNN(3, 4), 2).backward(np.zeros((1, 1, 4)))
