@@ -1,6 +1,8 @@
-"""Composite sequence models of Goodfellow et al. (2016), chapter 10, built
-from fastrnn's layers."""
+"""Composite sequence models built from the layers of `fastrnn.layers`
+(Goodfellow et al. (2016), ch. 10): `Sequential`, layers in series."""
+from fastrnn.models.sequential import Sequential
 from fastrnn.models.attention import Attention
 from fastrnn.models.context import ContextRNN
 
-__all__ = ["Attention", "ContextRNN"]
+__all__ = ["Sequential"]
+__all__ += ["Attention", "ContextRNN"]
