@@ -3,6 +3,7 @@
 from fastrnn.models.sequential import Sequential
 from fastrnn.models.attention import Attention
 from fastrnn.models.context import ContextRNN
+from fastrnn.models.seq2seq import Seq2Seq
 
 __all__ = ["Sequential"]
-__all__ += ["Attention", "ContextRNN"]
+__all__ += ["Attention", "ContextRNN", "Seq2Seq"]

@@ -28,7 +28,7 @@ from fastrnn._core.validation import (
 from fastrnn.io import format as io_format
 from fastrnn.layers.base import RecurrentLayer, check_size
 from fastrnn.layers.linear import Linear
-from fastrnn.training.train import _PartsView
+from fastrnn.models.sequential import _PartsView
 
 
 class ContextRNN:

@@ -7,7 +7,7 @@ import pytest
 
 import fastrnn
 from fastrnn.models.context import ContextRNN
-from gradcheck import assert_gradients_match, rel_error
+from gradcheck import assert_gradients_match, numerical_grad, rel_error
 
 CELLS = {"RNN": fastrnn.RNN, "LSTM": fastrnn.LSTM, "GRU": fastrnn.GRU}
 
@@ -177,3 +177,137 @@ def test_context_rnn_save_load_and_errors(tmp_path):
         ContextRNN(fastrnn.RNN(3, 4), 2, initial_state=False, step_input=False)
     with pytest.raises(fastrnn.NotFittedError):
         ContextRNN(fastrnn.RNN(3, 4), 2).backward(np.zeros((1, 1, 4)))
+
+
+# ------------------------------------------------------------- Seq2Seq
+def _seq2seq(attention, cell="LSTM", bidirectional=False, dtype=np.float64, seed=0):
+    E, H, V_src, V = 3, 4, 5, 6
+    enc_rnn = CELLS[cell](E, H, bidirectional=bidirectional, dtype=dtype, seed=seed)
+    encoder = fastrnn.Sequential(fastrnn.Embedding(V_src, E, dtype=dtype, seed=seed + 1),
+                                 enc_rnn)
+    H_dec = H * enc_rnn.num_directions if attention == "dot" else 5
+    decoder = fastrnn.Sequential(fastrnn.Embedding(V, E, dtype=dtype, seed=seed + 2),
+                                 CELLS[cell](E, H_dec, dtype=dtype, seed=seed + 3),
+                                 fastrnn.Linear(H_dec, V, dtype=dtype, seed=seed + 4))
+    return fastrnn.Seq2Seq(encoder, decoder, attention=attention, start_token=0, seed=seed + 5)
+
+
+def _batch(seed=0):
+    rng = np.random.default_rng(seed)
+    S, T, B = 4, 3, 3
+    source = rng.integers(0, 5, (S, B))
+    target = rng.integers(1, 6, (T, B))
+    target_in = np.concatenate([np.zeros((1, B), int), target[:-1]])
+    return source, target_in, target, np.array([4, 2, 3]), np.array([3, 3, 1])
+
+
+@pytest.mark.parametrize("attention,cell,bidirectional", [
+    (None, "LSTM", False), ("additive", "GRU", True), ("dot", "RNN", False),
+    ("additive", "LSTM", False)])
+def test_seq2seq_gradients_through_both(attention, cell, bidirectional):
+    model = _seq2seq(attention, cell, bidirectional)
+    source, target_in, target, s_len, t_len = _batch()
+    w = np.random.default_rng(1).standard_normal((3, 3, 6))
+    valid = (np.arange(3)[:, None] < t_len[None, :])[:, :, None]
+
+    def loss():
+        return float((model.forward(source, target_in, s_len, t_len) * w * valid).sum())
+
+    model.zero_grad()
+    model.forward(source, target_in, s_len, t_len)
+    assert model.backward(w * valid) is None   # token sources have no gradient
+    for name, p in model.params.items():
+        # The additive score's weights get gradients near 1e-5 (small decoder
+        # states), where eps = 1e-6 leaves ~1e-10 of rounding in the
+        # differences: a larger step for them.
+        eps = 1e-4 if name.startswith("attention.") else 1e-6
+        assert rel_error(model.grads[name], numerical_grad(loss, p, eps)) < 1e-6, name
+    if attention is not None:
+        assert model.attention.attention_weights_.shape == (3, 3, 4)
+        assert np.all(model.attention.attention_weights_[:, 1, 2:] == 0)
+
+
+def test_seq2seq_matches_torch():
+    torch = pytest.importorskip("torch")
+    model = _seq2seq("additive", "LSTM")
+    source, target_in, target, _, _ = _batch()
+    logits = model.forward(source, target_in)
+    dlogits = np.random.default_rng(2).standard_normal(logits.shape)
+    model.zero_grad()
+    model.backward(dlogits)
+    P = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
+
+    def lstm(x, prefix, h, c, extra=None):
+        w_ih = P[prefix + "weight_ih_l0"]
+        ys = []
+        for t in range(x.shape[0]):
+            g = (x[t] @ w_ih.T + P[prefix + "bias_ih_l0"] + h @ P[prefix + "weight_hh_l0"].T
+                 + P[prefix + "bias_hh_l0"] + (0 if extra is None else extra))
+            i, f, gg, o = g.chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            ys.append(h)
+        return torch.stack(ys), h
+
+    src_emb = P["encoder.0.weight"][torch.tensor(source)]
+    zeros = torch.zeros(3, 4, dtype=torch.float64)
+    keys, summary = lstm(src_emb, "encoder.1.", zeros, zeros)
+    h0 = torch.tanh(summary @ P["context_initial.weight"].T + P["context_initial.bias"])
+    term = summary @ P["context_step.weight"].T
+    dec_emb = P["decoder.0.weight"][torch.tensor(target_in)]
+    s, _ = lstm(dec_emb, "decoder.1.", h0, torch.zeros_like(h0), extra=term)
+    Q, K = s.transpose(0, 1), keys.transpose(0, 1)
+    e = torch.tanh((Q @ P["attention.query_weight"].T)[:, :, None]
+                   + (K @ P["attention.key_weight"].T)[:, None]) @ P["attention.score_weight"]
+    a = torch.tanh(torch.cat([torch.softmax(e, -1) @ K, Q], -1) @ P["attention.output_weight"].T)
+    ref = a.transpose(0, 1) @ P["decoder.2.weight"].T + P["decoder.2.bias"]
+    (ref * torch.tensor(dlogits)).sum().backward()
+    assert rel_error(logits, ref.detach().numpy()) < 1e-12
+    for k, v in P.items():
+        assert rel_error(model.grads[k], v.grad.numpy()) < 1e-10, k
+
+
+def test_seq2seq_fit_learns_and_saves_bit_exact(tmp_path):
+    model = _seq2seq("additive", "GRU", dtype=np.float32)
+    rng = np.random.default_rng(0)
+    source = rng.integers(0, 5, (4, 40))
+    target = source[::-1] + 1          # reverse and shift into the target vocabulary
+    history = model.fit(source, target, epochs=15, batch_size=8, seed=0, progress=False,
+                        optimizer=fastrnn.Adam(model, lr=1e-2))
+    assert history["loss"][-1] < 0.7 * history["loss"][0]
+    path = tmp_path / "s2s.npz"
+    fastrnn.save(model, path)
+    back = fastrnn.load(path)
+    assert isinstance(back, fastrnn.Seq2Seq) and back.attention.score == "additive"
+    target_in = np.concatenate([np.zeros((1, 40), int), target[:-1]])
+    np.testing.assert_array_equal(back.forward(source, target_in),
+                                  model.forward(source, target_in))
+    assert sorted(back.params) == sorted(model.params)
+
+
+def test_seq2seq_bad_input():
+    model = _seq2seq(None)
+    source, target_in, _, _, _ = _batch()
+    with pytest.raises(ValueError, match="target_in must be"):
+        model.forward(source, target_in[:, :2])
+    with pytest.raises(ValueError, match="token ids"):
+        model.forward(source, target_in + 10)
+    with pytest.raises(TypeError, match="decoder must be a fastrnn.Sequential"):
+        fastrnn.Seq2Seq(model.encoder, fastrnn.LSTM(3, 4))
+    with pytest.raises(ValueError, match="output layer"):
+        fastrnn.Seq2Seq(model.encoder, fastrnn.Sequential(fastrnn.Embedding(6, 3),
+                                                          fastrnn.LSTM(3, 4)))
+    with pytest.raises(ValueError, match="bidirectional"):
+        fastrnn.Seq2Seq(model.encoder, fastrnn.Sequential(
+            fastrnn.Embedding(6, 3), fastrnn.LSTM(3, 4, bidirectional=True),
+            fastrnn.Linear(8, 6)))
+    with pytest.raises(ValueError, match="start_token"):
+        fastrnn.Seq2Seq(model.encoder, model.decoder, start_token=6)
+    with pytest.raises(ValueError, match="attention must be"):
+        fastrnn.Seq2Seq(model.encoder, model.decoder, attention="general")
+    with pytest.raises(fastrnn.NotFittedError):
+        _seq2seq(None).backward(np.zeros((3, 3, 6)))
+    with pytest.raises(ValueError, match="sources must be"):
+        model.fit(source[:, :2], np.ones((3, 3), int), progress=False)
+    with pytest.raises(ValueError, match="target_lengths"):
+        model.fit(source, np.ones((3, 3), int), target_lengths=[0, 1, 1], progress=False)
