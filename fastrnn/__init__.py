@@ -12,6 +12,8 @@ LSTM                long short-term memory (Goodfellow et al. (2016), eq. 10.8-1
 GRU                 gated recurrent unit, both reset forms
                     (Goodfellow et al. (2016), eq. 10.12-10.14)
 Linear              per-step output layer o_t = c + V h_t
+Embedding           token ids to learned vectors (padding_idx as PyTorch's)
+Dropout             inverted dropout between layers, on in training mode only
 losses              softmax_nll (eq. 10.5), mse
 clip_grad_norm      joint norm clipping (eq. 10.15), random step on NaN/Inf
 clip_grad_value     element-wise clipping
@@ -78,6 +80,7 @@ from fastrnn.training import (
     SGD, Adam, Sequential, clip_grad_norm, clip_grad_value, global_norm, init, losses, optim,
     train,
 )
+from fastrnn.layers import Dropout, Embedding
 
 
 def _keep_former_module_paths():
@@ -149,4 +152,6 @@ __all__ = [
     "FORCE",
     "IPReservoir",
     "ESNSequenceEncoder",
+    "Embedding",
+    "Dropout",
 ]

@@ -14,10 +14,13 @@ and double.
 """
 from fastrnn.layers.clockwork import ClockworkRNN
 from fastrnn.layers.delays import DelayRNN
+from fastrnn.layers.dropout import Dropout
+from fastrnn.layers.embedding import Embedding
 from fastrnn.layers.gru import GRU
 from fastrnn.layers.leaky import LeakyRNN
 from fastrnn.layers.linear import Linear
 from fastrnn.layers.lstm import LSTM
 from fastrnn.layers.rnn import RNN
 
-__all__ = ["RNN", "LSTM", "GRU", "LeakyRNN", "ClockworkRNN", "DelayRNN", "Linear"]
+__all__ = ["RNN", "LSTM", "GRU", "LeakyRNN", "ClockworkRNN", "DelayRNN", "Linear",
+           "Embedding", "Dropout"]

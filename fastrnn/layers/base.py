@@ -51,6 +51,7 @@ from fastrnn._core.validation import SeedLike
 from fastrnn.io import format as io_format
 
 _Layer = TypeVar("_Layer", bound="RecurrentLayer")
+_Mode = TypeVar("_Mode", bound="TrainingMode")
 
 _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
           np.dtype(np.float64): np.empty(0, np.float64)}
@@ -403,6 +404,25 @@ class ParameterOwner:
         return io_format.build_with_params(cls, config, arrays, cls._saved_shapes(config, arrays))
 
 
+class TrainingMode:
+    """``train()``/``eval()`` and the ``training`` flag, PyTorch's: a part
+    starts in training mode; only dropout (`fastrnn.Dropout`, the
+    ``dropout=``/``recurrent_dropout=`` of the gated layers) reads the flag,
+    acting in training mode and passing values through unchanged in
+    evaluation mode."""
+
+    training: bool = True
+
+    def train(self: _Mode, mode: bool = True) -> _Mode:
+        """Training mode (or evaluation mode with ``mode=False``); returns self."""
+        self.training = check_bool(mode, "mode")
+        return self
+
+    def eval(self: _Mode) -> _Mode:
+        """Evaluation mode: dropout off; returns self."""
+        return self.train(False)
+
+
 class _Batch:
     """Row order and step counts of one forward call.
 
@@ -509,7 +529,7 @@ class SweepCache:
             setattr(self, name, value)
 
 
-class RecurrentBase(ParameterOwner):
+class RecurrentBase(TrainingMode, ParameterOwner):
     """The contract every recurrent layer keeps: `RNN`, `LSTM`, `GRU`
     (through `RecurrentLayer`), `LeakyRNN`, `ClockworkRNN` and `DelayRNN`.
 

@@ -35,8 +35,8 @@ def _recurrent_module(layer, torch):
 
     kind = type(layer)
     if kind not in (RNN, LSTM, GRU):
-        raise TypeError(f"model: to_torch converts RNN, LSTM, GRU, Linear or a Sequential of "
-                        f"them; {kind.__name__} has no PyTorch module")
+        raise TypeError(f"model: to_torch converts RNN, LSTM, GRU, Linear, Embedding, Dropout "
+                        f"or a Sequential of them; {kind.__name__} has no PyTorch module")
     common = dict(num_layers=layer.num_layers, bias=layer.bias,
                   batch_first=layer.batch_first, bidirectional=layer.bidirectional,
                   dtype=torch.float64 if layer.dtype == np.float64 else torch.float32)
@@ -67,11 +67,14 @@ def to_torch(model: Any) -> torch.nn.Module:
 
     Parameters
     ----------
-    model : RNN, LSTM, GRU, Linear, or Sequential
+    model : RNN, LSTM, GRU, Linear, Embedding, Dropout, or Sequential
         ``RNN``/``LSTM``/``GRU`` give ``torch.nn.RNN``/``LSTM``/``GRU`` with
-        the same configuration and a copy of the weights; ``Linear`` gives
-        ``torch.nn.Linear``; a ``Sequential`` gives a ``torch.nn.Module``
-        whose ``forward(x, hx=None)`` returns ``(y, state)`` as fastrnn's.
+        the same configuration (``dropout`` included) and a copy of the
+        weights; ``Linear``, ``Embedding`` and ``Dropout`` give their
+        ``torch.nn`` namesakes; a ``Sequential`` gives a ``torch.nn.Module``
+        whose ``forward(x, hx=None)`` returns ``(y, state)`` as fastrnn's
+        (the state a tuple with one entry per recurrent layer when there
+        are several).
 
     Returns
     -------
@@ -82,16 +85,32 @@ def to_torch(model: Any) -> torch.nn.Module:
     from fastrnn.layers.linear import Linear
     from fastrnn.training.train import Sequential
 
+    from fastrnn.layers.dropout import Dropout
+    from fastrnn.layers.embedding import Embedding
+
     if isinstance(model, Sequential):
-        recurrent = to_torch(model.recurrent)
-        head = None if model.output is None else to_torch(model.output)
-        return _sequential_module(torch)(recurrent, head).eval()
+        if model._legacy:
+            recurrent = to_torch(model.recurrent)
+            head = None if model.output is None else to_torch(model.output)
+            return _sequential_module(torch)(recurrent, head).eval()
+        recurrent = [role == "recurrent" for role in model._roles]
+        return _layers_module(torch)([to_torch(p) for p in model.layers], recurrent).eval()
+    if type(model) is Embedding:
+        module = torch.nn.Embedding(model.num_embeddings, model.embedding_dim,
+                                    padding_idx=model.padding_idx, dtype=_dtype(model, torch))
+        return _load(module, model.params, torch).eval()
+    if type(model) is Dropout:
+        return torch.nn.Dropout(model.p).eval()
     if type(model) is Linear:
         dtype = torch.float64 if model.dtype == np.float64 else torch.float32
         module = torch.nn.Linear(model.in_features, model.out_features, bias=model.bias,
                                  dtype=dtype)
         return _load(module, model.params, torch).eval()
     return _load(_recurrent_module(model, torch), model.params, torch).eval()
+
+
+def _dtype(model, torch):
+    return torch.float64 if model.dtype == np.float64 else torch.float32
 
 
 _SEQUENTIAL = {}
@@ -118,3 +137,33 @@ def _sequential_module(torch):
 
         _SEQUENTIAL["cls"] = RecurrentWithHead
     return _SEQUENTIAL["cls"]
+
+
+def _layers_module(torch):
+    """The torch.nn.Module class of a general Sequential: its modules in
+    order, the recurrent ones (flagged) taking and returning a state."""
+    if "layers" not in _SEQUENTIAL:
+        class Layers(torch.nn.Module):
+            """fastrnn's ``Sequential(*layers)``: ``forward(x, hx=None) ->
+            (y, state)``, one state per recurrent module (the state itself
+            when there is one)."""
+
+            def __init__(self, modules, recurrent):
+                super().__init__()
+                self.layers = torch.nn.ModuleList(modules)
+                self.recurrent = list(recurrent)
+
+            def forward(self, x, hx=None):
+                count = sum(self.recurrent)
+                states = [hx] if count == 1 else list(hx) if hx is not None else [None] * count
+                finals = []
+                for module, is_recurrent in zip(self.layers, self.recurrent):
+                    if is_recurrent:
+                        x, state = module(x, states[len(finals)])
+                        finals.append(state)
+                    else:
+                        x = module(x)
+                return x, finals[0] if count == 1 else tuple(finals)
+
+        _SEQUENTIAL["layers"] = Layers
+    return _SEQUENTIAL["layers"]

@@ -1,13 +1,14 @@
 """A thin training loop: mini-batches, (truncated) BPTT, clipping, an optimiser.
 
-``Sequential`` chains a recurrent layer with a per-step output layer (the
-o_t = c + V h_t of Goodfellow et al. (2016), eq. 10.4); ``train`` fits it to sequences with a
-loss at every step or at the last step only, by full or truncated BPTT.
+``train`` fits a model (a recurrent layer, or a `fastrnn.Sequential` of
+layers ending in a per-step output layer, the o_t = c + V h_t of Goodfellow
+et al. (2016), eq. 10.4) to sequences with a loss at every step or at the
+last step only, by full or truncated BPTT. ``Sequential`` lives in
+`fastrnn.models.sequential`; this module's name for it is kept.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
@@ -23,136 +24,12 @@ from fastrnn._core.validation import (
     check_random_state,
     check_real,
 )
+from fastrnn.layers.embedding import Embedding, check_tokens
 from fastrnn.layers.leaky import LeakyRNN
+from fastrnn.models.sequential import Sequential, _check_part, _PartsView  # noqa: F401
 from fastrnn.training.optim import Adam, Optimizer
-from fastrnn.layers.linear import Linear
 from fastrnn._core.validation import SeedLike
-from fastrnn.io import format as io_format
 from fastrnn._core.progress import Progress
-
-
-class Sequential:
-    """A recurrent layer followed by an output layer, used as one model.
-
-    Parameters
-    ----------
-    recurrent : a fastrnn recurrent layer (``forward(x, state) -> (y, state)``)
-    output : a ``fastrnn.Linear`` (or None for the recurrent outputs as they are)
-
-    ``params`` and ``grads`` are flat dicts whose keys carry the part's name
-    (``recurrent.weight_hh_l0``, ``output.weight``); the arrays are the parts'
-    own, so updating them updates the parts, and ``model.params[key] = array``
-    is checked and copied into the part as the part's own ``params`` does.
-    """
-
-    def __init__(self, recurrent: Any, output: Optional[Linear] = None) -> None:
-        _check_part(recurrent, "recurrent", "a fastrnn recurrent layer (fastrnn.RNN, LSTM, ...)")
-        if output is not None:
-            _check_part(output, "output", "a fastrnn.Linear or None")
-        self.recurrent = recurrent
-        self.output = output
-        self.parts = {"recurrent": recurrent}
-        if output is not None:
-            self.parts["output"] = output
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return _PartsView(self.parts, "params")
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return _PartsView(self.parts, "grads")
-
-    def to_torch(self) -> Any:
-        """The same model as a PyTorch module (see `fastrnn.torch_export.to_torch`)."""
-        from fastrnn.layers.torch_export import to_torch
-        return to_torch(self)
-
-    def zero_grad(self) -> None:
-        for part in self.parts.values():
-            part.zero_grad()
-
-    def forward(self, x: ArrayLike, hx: Any = None, **former: Any) -> tuple[np.ndarray, Any]:
-        """The recurrent layer's ``forward`` (whose former keyword names,
-        in ``former``, it passes on), then the output layer's."""
-        y, hx_n = self.recurrent.forward(x, hx, **former)
-        if self.output is not None:
-            y = self.output.forward(y)
-        return y, hx_n
-
-    def backward(self, dout: ArrayLike, dhx_n: Any = None, **former: Any
-                 ) -> tuple[np.ndarray, Any]:
-        """BPTT of the last ``forward``: (dx, dhx), as the recurrent layer's."""
-        if self.output is not None:
-            dout = self.output.backward(dout)
-        return self.recurrent.backward(dout, dhx_n, **former)
-
-    __call__ = forward
-
-    # -- persistence (fastrnn.io) --
-    # Each part saved as it would be alone.
-    def _save_config(self) -> dict[str, Any]:
-        return {"recurrent": io_format.part_config(self.recurrent),
-                "output": None if self.output is None else io_format.part_config(self.output)}
-
-    def _save_arrays(self) -> dict[str, np.ndarray]:
-        arrays = io_format.part_arrays(self.recurrent, "recurrent")
-        if self.output is not None:
-            arrays.update(io_format.part_arrays(self.output, "output"))
-        return arrays
-
-    @classmethod
-    def _from_saved(cls, config: dict[str, Any], arrays: Mapping[str, Any]) -> Sequential:
-        output = config.get("output")
-        return cls(io_format.build_part(config.get("recurrent"), arrays, "recurrent"),
-                   None if output is None else io_format.build_part(output, arrays, "output"))
-
-
-io_format.register("Sequential", Sequential)
-
-
-class _PartsView(dict):
-    """A Sequential's ``params`` or ``grads``: the parts' arrays under
-    ``"part.name"`` keys. An assignment goes to the part's own mapping (which
-    checks it and copies it in); without this it would only rebind an entry
-    of a throw-away dict, and the model would silently keep its old weights."""
-
-    def __init__(self, parts, attr):
-        super().__init__({f"{n}.{k}": v for n, part in parts.items()
-                          for k, v in getattr(part, attr).items()})
-        self._parts, self._attr = parts, attr
-
-    def __setitem__(self, key, value):
-        part, _, name = str(key).partition(".")
-        if key not in self or part not in self._parts:
-            raise ValueError(f"Sequential.{self._attr} has no entry {key!r}; its keys are "
-                             f"{sorted(self)}")
-        target = getattr(self._parts[part], self._attr)
-        target[name] = value
-        dict.__setitem__(self, key, target[name])
-
-    def update(self, *args, **kwargs):
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
-
-    def _refuse(self, *args, **kwargs):
-        raise TypeError(f"Sequential.{self._attr} cannot gain or lose entries; assign into "
-                        f"them instead")
-
-    __delitem__ = pop = popitem = clear = setdefault = _refuse
-
-
-def _check_part(obj, name, expected):
-    """A model part must have what training uses: ``params`` and ``grads``
-    dicts, ``forward``, ``backward`` and ``zero_grad``."""
-    # Mapping, not dict: a layer may keep its parameters in a mapping of its
-    # own (one that refuses arrays of the wrong shape, say).
-    ok = (isinstance(getattr(obj, "params", None), Mapping)
-          and isinstance(getattr(obj, "grads", None), Mapping)
-          and all(callable(getattr(obj, m, None)) for m in ("forward", "backward", "zero_grad")))
-    if not ok:
-        raise TypeError(f"{name} must be {expected}, with params and grads dicts and forward, "
-                        f"backward and zero_grad methods; got {type(obj).__name__}")
 
 
 class History(dict):
@@ -180,7 +57,9 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
     Parameters
     ----------
     model : Sequential or a recurrent layer
-    X : array_like, (T, N, D), time-major, N sequences of T steps
+    X : array_like, (T, N, D), time-major, N sequences of T steps; for a
+        `Sequential` whose first layer is an `Embedding` (a language model,
+        say), integer token ids (T, N).
     Y : array_like
         Targets at every step, (T, N, O) (or (T, N) class indices for "nll"),
         or at the last step only, (N, O) (or (N,) classes).
@@ -210,6 +89,11 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
         A progress bar (tqdm when installed, a plain line otherwise) with the
         loss and the gradient norm.
 
+    The model's mode is left as it is: dropout acts while the model is in
+    training mode (the default of every layer), so call ``model.eval()``
+    after training for inference (and ``model.train()`` before, if it was
+    put in evaluation mode).
+
     Returns
     -------
     History
@@ -220,11 +104,20 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
     if not isinstance(model, Sequential):
         _check_part(model, "model", "a fastrnn.Sequential or a recurrent layer")
     dtype = _model_dtype(model)
-    X = as_float_array(X, "X", dtype, ndim=3)
-    T, N, _ = X.shape
+    first = model.layers[0] if isinstance(model, Sequential) else model
+    if isinstance(first, Embedding):
+        X = check_tokens(X, first.num_embeddings, "X")
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional token ids (T, N) for a model that "
+                             f"starts with an Embedding, got shape {X.shape}")
+        layout = "(T, N)"
+    else:
+        X = as_float_array(X, "X", dtype, ndim=3)
+        layout = "(T, N, D)"
+    T, N = X.shape[:2]
     if T == 0 or N == 0:
         # The losses are means over steps and sequences: nothing to average.
-        raise ValueError(f"X must hold at least one sequence of at least one step, (T, N, D) "
+        raise ValueError(f"X must hold at least one sequence of at least one step, {layout} "
                          f"with T, N >= 1; got shape {X.shape}")
     Y = as_array(Y, "Y")
     if loss == "nll":
@@ -253,8 +146,10 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
     for i, cb in enumerate(callbacks):
         if not callable(cb):
             raise TypeError(f"callbacks[{i}] must be callable, got {type(cb).__name__}")
-    if omega and not isinstance(getattr(model, "recurrent", model), LeakyRNN):
-        raise TypeError("omega needs a fastrnn.LeakyRNN (tau=1 for the tanh RNN)")
+    recurrent = model.recurrent_layers if isinstance(model, Sequential) else (model,)
+    if omega and not all(isinstance(layer, LeakyRNN) for layer in recurrent):
+        raise TypeError("omega needs a fastrnn.LeakyRNN (tau=1 for the tanh RNN) as every "
+                        "recurrent layer of the model")
     if optimizer is None:
         optimizer = Adam(model, lr=1e-3)
     elif not isinstance(optimizer, Optimizer):
@@ -312,15 +207,14 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
 
 
 def _backward(model, grad, clip_hidden, omega):
-    recurrent = model.recurrent if isinstance(model, Sequential) else model
-    if isinstance(model, Sequential) and model.output is not None:
-        grad = model.output.backward(grad)
+    """The model's backward, with the options given passed to its
+    recurrent layers."""
     kwargs = {}
     if clip_hidden is not None:
         kwargs["clip_hidden"] = clip_hidden
     if omega:
         kwargs["omega"] = omega
-    recurrent.backward(grad, **kwargs)
+    model.backward(grad, **kwargs)
 
 
 def _model_dtype(model):

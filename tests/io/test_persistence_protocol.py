@@ -31,7 +31,8 @@ def test_every_builtin_class_saves_itself_with_its_own_methods():
                             "Linear", "Sequential", "Reservoir", "Ridge", "RLS", "LMS", "ESN",
                             "SGD", "Adam", "Reversed", "NVAR", "NVARForecaster",
                             "ReservoirGraph", "DeepESN", "EstimatorReadout",
-                            "FORCE", "IPReservoir", "ESNSequenceEncoder"}
+                            "FORCE", "IPReservoir", "ESNSequenceEncoder",
+                            "Embedding", "Dropout"}
     for name, cls in builtin.items():
         for method in ("_save_config", "_save_arrays", "_from_saved"):
             assert callable(getattr(cls, method)), (name, method)
