@@ -92,6 +92,8 @@ from numpy.typing import ArrayLike
 from fastrnn._core.validation import check_choice, check_int, check_random_state, check_real
 from fastrnn.layers import _recurrent
 from fastrnn.layers.base import RecurrentLayer, _step_threads
+from fastrnn.layers.dropout import Dropout
+from fastrnn.layers.embedding import Embedding
 from fastrnn.layers.linear import Linear
 from fastrnn.models import _decode
 
@@ -343,8 +345,6 @@ def _language_model_parts(model):
     """(embedding, recurrent layers, output) of a Sequential language model:
     an Embedding, recurrent layers and Dropout layers (skipped, as in
     inference), then a Linear over the vocabulary."""
-    from fastrnn.layers.dropout import Dropout
-    from fastrnn.layers.embedding import Embedding
     parts = list(getattr(model, "layers", ()))
     shape = ("generate needs a language model: Sequential(Embedding, one or more RNN, LSTM "
              "or GRU layers (Dropout allowed between them), Linear over the vocabulary)")

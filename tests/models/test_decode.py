@@ -94,11 +94,19 @@ def _log_softmax(z):
     return z - np.log(np.exp(z).sum())
 
 
+def _prefixed(model, b, states, prefixes):
+    """The state of row b after its prefix tokens (none by default)."""
+    state = model.start(b, states)
+    for token in (prefixes[b] if prefixes is not None else []):
+        _, state = model.step(b, token, state)
+    return state
+
+
 def reference_greedy_or_sample(model, starts, max_length, end_token, uniforms=None,
-                               temperature=1.0, states=None):
+                               temperature=1.0, states=None, prefixes=None):
     out = []
     for b, token in enumerate(starts):
-        state, seq = model.start(b, states), []
+        state, seq = _prefixed(model, b, states, prefixes), []
         for t in range(max_length):
             logits, state = model.step(b, token, state)
             if uniforms is None:
@@ -114,12 +122,12 @@ def reference_greedy_or_sample(model, starts, max_length, end_token, uniforms=No
     return out
 
 
-def reference_beam(model, starts, max_length, end_token, K, states=None):
+def reference_beam(model, starts, max_length, end_token, K, states=None, prefixes=None):
     """Beam search by the rules of the module docstring, one batch row at a
     time, hypotheses as Python lists: (score, tokens, state, next input)."""
     results = []
     for b, token in enumerate(starts):
-        live = [(0.0, [], model.start(b, states), token)]
+        live = [(0.0, [], _prefixed(model, b, states, prefixes), token)]
         best = (-np.inf, None)
         for t in range(max_length):
             candidates = []
@@ -347,6 +355,72 @@ def test_sampled_pair_frequencies_follow_the_model(temperature):
     chi2 = np.sum((counts - expected) ** 2 / expected)
     assert chi2 < 90.0, chi2   # scipy.stats.chi2.ppf(0.9999, 48) = 89.6
     assert counts.sum() == n
+
+
+# ------------------------------------------------------ Sequential.generate
+def _language_model(config, dtype, dropout=False):
+    emb, layers, out = _model(config, dtype)
+    embedding = fastrnn.Embedding(V, E, dtype=dtype)
+    embedding.params["weight"] = emb
+    parts = [embedding]
+    for layer in layers:
+        parts.append(layer)
+        if dropout:
+            parts.append(fastrnn.Dropout(0.5, seed=0))
+    return fastrnn.Sequential(*parts, out), NumpyModel(emb, layers, out)
+
+
+@pytest.mark.parametrize("config", ["lstm2-peep", "gru-rnn"])
+@pytest.mark.parametrize("method", ["greedy", "sample", "beam"])
+def test_sequential_generate_runs_the_prompt_then_the_loop(config, method):
+    model, reference = _language_model(config, np.float64, dropout=True)
+    prompt = np.array([[0, 1, 2], [3, 4, 5], [1, 1, 0]])    # (P=3, B=3), time-major
+    got = model.generate(prompt, max_length=9, end_token=2, method=method, seed=5,
+                         temperature=0.8, beam_width=3)
+    assert isinstance(got, list) and len(got) == 3
+    prefixes = prompt[:-1].T
+    if method == "beam":
+        want = [seq for seq, _ in reference_beam(reference, prompt[-1], 9, 2, 3,
+                                                 prefixes=prefixes)]
+    else:
+        uniforms = np.random.default_rng(5).random((3, 9)) if method == "sample" else None
+        want = reference_greedy_or_sample(reference, prompt[-1], 9, 2, uniforms=uniforms,
+                                          temperature=0.8, prefixes=prefixes)
+    _assert_sequences(got, want)
+    # Dropout is off while generating, and every part's mode is left as it was.
+    assert model.training and all(p.training for p in model.layers if hasattr(p, "training"))
+    one = model.generate(prompt[:, 1], max_length=9, end_token=2, method=method, seed=5,
+                         temperature=0.8, beam_width=3)
+    assert one.ndim == 1 and one.dtype == np.intp
+    if method != "sample":
+        np.testing.assert_array_equal(one, got[1])
+
+
+def test_sequential_generate_with_a_one_token_prompt():
+    model, reference = _language_model("lstm", np.float32)
+    got = model.generate([4], max_length=6)
+    np.testing.assert_array_equal(got, reference_greedy_or_sample(reference, [4], 6, None)[0])
+
+
+def test_sequential_generate_refuses_other_models():
+    model, _ = _language_model("lstm", np.float32)
+    emb, lstm, out = model.layers
+    with pytest.raises(TypeError, match="language model"):
+        fastrnn.Sequential(lstm, out).generate([0], max_length=2)
+    with pytest.raises(TypeError, match="bidirectional"):
+        fastrnn.Sequential(emb, fastrnn.LSTM(E, 3, bidirectional=True),
+                           out.__class__(6, V)).generate([0], max_length=2)
+    with pytest.raises(TypeError, match="part 1 is a LeakyRNN"):
+        fastrnn.Sequential(emb, fastrnn.LeakyRNN(E, 6), out).generate([0], max_length=2)
+    with pytest.raises(ValueError, match="prompt holds token ids outside"):
+        model.generate([[0, 7]], max_length=2)
+    with pytest.raises(ValueError, match="at least one token"):
+        model.generate(np.zeros((0, 2), int), max_length=2)
+    with pytest.raises(TypeError, match="integer token ids"):
+        model.generate([0.0], max_length=2)
+    with pytest.raises(ValueError, match="max_length must be >= 1"):
+        model.generate([[0, 1], [1, 2]], max_length=0)
+    assert model.training
 
 
 # ------------------------------------------------------------ bad input
