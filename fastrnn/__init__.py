@@ -14,6 +14,9 @@ GRU                 gated recurrent unit, both reset forms
 Linear              per-step output layer o_t = c + V h_t
 Embedding           token ids to learned vectors (padding_idx as PyTorch's)
 Dropout             inverted dropout between layers, on in training mode only
+generate_tokens     free-running generation (greedy, sampling, beam search) to an end
+                    symbol (sec. 10.2.2), from explicit parts; Sequential.generate for a
+                    language model
 losses              softmax_nll (eq. 10.5), mse
 clip_grad_norm      joint norm clipping (eq. 10.15), random step on NaN/Inf
 clip_grad_value     element-wise clipping
@@ -81,6 +84,7 @@ from fastrnn.training import (
     train,
 )
 from fastrnn.layers import Dropout, Embedding
+from fastrnn.models import Decoded, generate_tokens
 
 
 def _keep_former_module_paths():
@@ -154,4 +158,6 @@ __all__ = [
     "ESNSequenceEncoder",
     "Embedding",
     "Dropout",
+    "Decoded",
+    "generate_tokens",
 ]

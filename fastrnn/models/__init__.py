@@ -3,3 +3,8 @@
 from fastrnn.models.sequential import Sequential
 
 __all__ = ["Sequential"]
+
+# Free-running generation (Goodfellow et al. (2016), sec. 10.2.2).
+from fastrnn.models.decode import Decoded, generate_tokens  # noqa: E402
+
+__all__ += ["Decoded", "generate_tokens"]

@@ -19,7 +19,7 @@ Two entry points:
     model's layers (one ``forward`` call per layer, Dropout layers skipped
     as in inference) up to its last token, and the loop starts from that
     token and the final states.
-`decode(embedding, layers, output, start_tokens, ...)`
+`generate_tokens(embedding, layers, output, start_tokens, ...)`
     The loop with its parts given explicitly, for composite models (the
     decoder of an encoder-decoder, Goodfellow et al. (2016), sec. 10.4).
     Its extension points:
@@ -75,7 +75,7 @@ Methods
 
 Outputs
 -------
-`decode` returns a `Decoded`: ``tokens`` (B, max_length) padded with -1
+`generate_tokens` returns a `Decoded`: ``tokens`` (B, max_length) padded with -1
 after each row's ``lengths[b]`` tokens, and ``scores`` (the beam's summed
 log-probabilities; NaN for the other methods). `generate` returns the token
 arrays themselves: one 1-D int array for a 1-D prompt, a list of B of them
@@ -84,7 +84,8 @@ tokens only (not the prompt), ``end_token`` last when it was generated.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -97,7 +98,7 @@ from fastrnn.layers.embedding import Embedding
 from fastrnn.layers.linear import Linear
 from fastrnn.models import _decode
 
-__all__ = ["Decoded", "decode", "generate"]
+__all__ = ["Decoded", "generate_tokens", "generate"]
 
 METHODS = ("greedy", "sample", "beam")
 
@@ -106,8 +107,9 @@ _KINDS = {_recurrent.RNN_TANH, _recurrent.RNN_RELU, _recurrent.LSTM, _recurrent.
           _recurrent.GRU_BEFORE}
 
 
-class Decoded(NamedTuple):
-    """What `decode` returns.
+@dataclass(frozen=True)
+class Decoded:
+    """What `generate_tokens` returns.
 
     Attributes
     ----------
@@ -233,7 +235,7 @@ def _cell_tables(layers, states, B, N, dtype):
     return np.array(rows, dtype=np.intp), np.array(shapes, dtype=np.intc), keep
 
 
-def decode(embedding: Any, layers: Sequence[RecurrentLayer], output: Linear,
+def generate_tokens(embedding: Any, layers: Sequence[RecurrentLayer], output: Linear,
            start_tokens: ArrayLike, *, states: Optional[Sequence[Any]] = None,
            max_length: int, end_token: Optional[int] = None, method: str = "greedy",
            temperature: float = 1.0, beam_width: int = 4,
@@ -430,7 +432,7 @@ def generate(model: Any, prompt: ArrayLike, *, max_length: int,
     if unbatched:
         tokens = tokens[:, None]
     states = _prompt_states(model, recurrent, tokens[:-1])
-    decoded = decode(embedding, recurrent, output, tokens[-1], states=states,
+    decoded = generate_tokens(embedding, recurrent, output, tokens[-1], states=states,
                      max_length=max_length, end_token=end_token, method=method,
                      temperature=temperature, beam_width=beam_width, seed=seed)
     sequences = decoded.sequences()

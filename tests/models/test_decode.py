@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastrnn
-from fastrnn.models.decode import decode
+from fastrnn.models.decode import generate_tokens
 
 from reference import gru_forward, lstm_forward, rnn_forward
 
@@ -191,7 +191,7 @@ def _assert_sequences(got, want):
 def test_greedy_matches_numpy(config, dtype):
     emb, layers, out = _model(config, dtype)
     starts = [0, 3, 5, 1]
-    got = decode(emb, layers, out, starts, max_length=12, end_token=2)
+    got = generate_tokens(emb, layers, out, starts, max_length=12, end_token=2)
     want = reference_greedy_or_sample(NumpyModel(emb, layers, out), starts, 12, 2)
     _assert_sequences(got.sequences(), want)
     assert np.all(np.isnan(got.scores))
@@ -203,10 +203,10 @@ def test_greedy_matches_numpy(config, dtype):
 def test_greedy_stops_each_row_at_the_end_token_or_max_length():
     emb, layers, out = _model("lstm", np.float64)
     starts = list(range(V))
-    free = decode(emb, layers, out, starts, max_length=15).sequences()
+    free = generate_tokens(emb, layers, out, starts, max_length=15).sequences()
     assert all(len(s) == 15 for s in free)
     end = int(free[0][3])
-    stopped = decode(emb, layers, out, starts, max_length=15, end_token=end).sequences()
+    stopped = generate_tokens(emb, layers, out, starts, max_length=15, end_token=end).sequences()
     for f, s in zip(free, stopped):
         hits = np.flatnonzero(f == end)
         n = hits[0] + 1 if hits.size else 15
@@ -235,13 +235,13 @@ def test_initial_states_and_input_term_and_readout():
     out.params["weight"] = out.params["weight"] * 3
     starts = [1, 2, 4]
     model = NumpyModel(emb, layers, out, input_term=term, readout=readout)
-    got = decode(emb, layers, out, starts, states=states, max_length=8, end_token=0,
+    got = generate_tokens(emb, layers, out, starts, states=states, max_length=8, end_token=0,
                  input_term=term, readout=readout)
     want = reference_greedy_or_sample(model, starts, 8, 0, states=states)
     _assert_sequences(got.sequences(), want)
     assert seen_rows[0].tolist() == [0, 1, 2]
     for K in (1, 3):
-        got = decode(emb, layers, out, starts, states=states, max_length=6, end_token=0,
+        got = generate_tokens(emb, layers, out, starts, states=states, max_length=6, end_token=0,
                      input_term=term, readout=readout, method="beam", beam_width=K)
         for b, (seq, score) in enumerate(reference_beam(model, starts, 6, 0, K, states)):
             np.testing.assert_array_equal(got.sequences()[b], seq)
@@ -255,7 +255,7 @@ def test_initial_states_and_input_term_and_readout():
 def test_beam_matches_numpy(config, dtype, K):
     emb, layers, out = _model(config, dtype, scale=1.5)
     starts = [0, 3, 6]
-    got = decode(emb, layers, out, starts, max_length=7, end_token=2, method="beam",
+    got = generate_tokens(emb, layers, out, starts, max_length=7, end_token=2, method="beam",
                  beam_width=K)
     want = reference_beam(NumpyModel(emb, layers, out), starts, 7, 2, K)
     rtol = 1e-4 if dtype == np.float32 else 1e-10
@@ -269,8 +269,8 @@ def test_beam_matches_numpy(config, dtype, K):
 def test_beam_width_one_is_greedy(config, end_token):
     emb, layers, out = _model(config, np.float32)
     starts = list(range(V)) * 2
-    greedy = decode(emb, layers, out, starts, max_length=20, end_token=end_token)
-    beam = decode(emb, layers, out, starts, max_length=20, end_token=end_token,
+    greedy = generate_tokens(emb, layers, out, starts, max_length=20, end_token=end_token)
+    beam = generate_tokens(emb, layers, out, starts, max_length=20, end_token=end_token,
                   method="beam", beam_width=1)
     np.testing.assert_array_equal(beam.tokens, greedy.tokens)
     np.testing.assert_array_equal(beam.lengths, greedy.lengths)
@@ -296,7 +296,7 @@ def test_wide_beam_finds_the_most_probable_sequence():
                     score += _log_softmax(logits)[v]
                     tok = v
                 best = max(best, (score, seq), key=lambda s: s[0])
-        got = decode(emb, layers, out, [start], max_length=L, end_token=end, method="beam",
+        got = generate_tokens(emb, layers, out, [start], max_length=L, end_token=end, method="beam",
                      beam_width=Vs ** L)
         assert tuple(got.sequences()[0]) == best[1]
         np.testing.assert_allclose(got.scores[0], best[0], rtol=1e-12)
@@ -309,7 +309,7 @@ def test_wide_beam_finds_the_most_probable_sequence():
 def test_sample_matches_numpy_with_the_same_uniforms(config, dtype, temperature):
     emb, layers, out = _model(config, dtype, scale=1.0)
     starts = [0, 1, 2, 3, 4]
-    got = decode(emb, layers, out, starts, max_length=10, end_token=6, method="sample",
+    got = generate_tokens(emb, layers, out, starts, max_length=10, end_token=6, method="sample",
                  temperature=temperature, seed=42)
     uniforms = np.random.default_rng(42).random((len(starts), 10))
     want = reference_greedy_or_sample(NumpyModel(emb, layers, out), starts, 10, 6,
@@ -319,17 +319,17 @@ def test_sample_matches_numpy_with_the_same_uniforms(config, dtype, temperature)
 
 def test_sample_is_seeded_and_rows_keep_their_draws():
     emb, layers, out = _model("lstm", np.float32, scale=1.0)
-    a = decode(emb, layers, out, [0, 1, 2], max_length=9, method="sample", seed=7)
-    b = decode(emb, layers, out, [0, 1, 2], max_length=9, method="sample", seed=7)
-    c = decode(emb, layers, out, [0, 1, 2], max_length=9, method="sample", seed=8)
+    a = generate_tokens(emb, layers, out, [0, 1, 2], max_length=9, method="sample", seed=7)
+    b = generate_tokens(emb, layers, out, [0, 1, 2], max_length=9, method="sample", seed=7)
+    c = generate_tokens(emb, layers, out, [0, 1, 2], max_length=9, method="sample", seed=8)
     np.testing.assert_array_equal(a.tokens, b.tokens)
     assert not np.array_equal(a.tokens, c.tokens)
     # Rows added after the others leave them as they were.
-    more = decode(emb, layers, out, [0, 1, 2, 5, 6], max_length=9, method="sample", seed=7)
+    more = generate_tokens(emb, layers, out, [0, 1, 2, 5, 6], max_length=9, method="sample", seed=7)
     np.testing.assert_array_equal(more.tokens[:3], a.tokens)
     gen = np.random.default_rng(7)
     np.testing.assert_array_equal(
-        decode(emb, layers, out, [0, 1, 2], max_length=9, method="sample", seed=gen).tokens,
+        generate_tokens(emb, layers, out, [0, 1, 2], max_length=9, method="sample", seed=gen).tokens,
         a.tokens)
 
 
@@ -341,7 +341,7 @@ def test_sampled_pair_frequencies_follow_the_model(temperature):
     of freedom)."""
     emb, layers, out = _model("gru-rnn", np.float64, scale=0.7)
     n = 20000
-    got = decode(emb, layers, out, np.full(n, 3), max_length=2, method="sample",
+    got = generate_tokens(emb, layers, out, np.full(n, 3), max_length=2, method="sample",
                  temperature=temperature, seed=2024)
     counts = np.bincount(got.tokens[:, 0] * V + got.tokens[:, 1], minlength=V * V)
     model = NumpyModel(emb, layers, out)
@@ -428,58 +428,58 @@ def test_bad_input_is_refused_with_clear_errors():
     emb, layers, out = _model("lstm", np.float32)
     ok = dict(max_length=3)
     with pytest.raises(ValueError, match="start_tokens holds token ids outside"):
-        decode(emb, layers, out, [0, V], **ok)
+        generate_tokens(emb, layers, out, [0, V], **ok)
     with pytest.raises(ValueError, match="start_tokens holds token ids outside"):
-        decode(emb, layers, out, [-1], **ok)
+        generate_tokens(emb, layers, out, [-1], **ok)
     with pytest.raises(TypeError, match="integer token ids"):
-        decode(emb, layers, out, [0.5], **ok)
+        generate_tokens(emb, layers, out, [0.5], **ok)
     with pytest.raises(ValueError, match="1-dimensional"):
-        decode(emb, layers, out, [[0]], **ok)
+        generate_tokens(emb, layers, out, [[0]], **ok)
     with pytest.raises(ValueError, match="max_length must be >= 1"):
-        decode(emb, layers, out, [0], max_length=0)
+        generate_tokens(emb, layers, out, [0], max_length=0)
     with pytest.raises(TypeError, match="max_length must be an integer"):
-        decode(emb, layers, out, [0], max_length=2.0)
+        generate_tokens(emb, layers, out, [0], max_length=2.0)
     with pytest.raises(ValueError, match="temperature must be in"):
-        decode(emb, layers, out, [0], method="sample", temperature=0.0, **ok)
+        generate_tokens(emb, layers, out, [0], method="sample", temperature=0.0, **ok)
     with pytest.raises(ValueError, match="beam_width must be >= 1"):
-        decode(emb, layers, out, [0], method="beam", beam_width=0, **ok)
+        generate_tokens(emb, layers, out, [0], method="beam", beam_width=0, **ok)
     with pytest.raises(ValueError, match="end_token must be <= 6"):
-        decode(emb, layers, out, [0], end_token=V, **ok)
+        generate_tokens(emb, layers, out, [0], end_token=V, **ok)
     with pytest.raises(ValueError, match="method must be one of"):
-        decode(emb, layers, out, [0], method="top-k", **ok)
+        generate_tokens(emb, layers, out, [0], method="top-k", **ok)
     with pytest.raises(TypeError, match="bidirectional"):
-        decode(emb, [fastrnn.LSTM(E, 6, bidirectional=True)], out, [0], **ok)
+        generate_tokens(emb, [fastrnn.LSTM(E, 6, bidirectional=True)], out, [0], **ok)
     with pytest.raises(TypeError, match="must be a fastrnn.RNN, LSTM or GRU"):
-        decode(emb, [fastrnn.LeakyRNN(E, 6)], out, [0], **ok)
+        generate_tokens(emb, [fastrnn.LeakyRNN(E, 6)], out, [0], **ok)
     with pytest.raises(TypeError, match="one dtype"):
-        decode(emb.astype(np.float64), layers, out, [0], **ok)
+        generate_tokens(emb.astype(np.float64), layers, out, [0], **ok)
     with pytest.raises(ValueError, match="input_size=5, but the part before it gives 4"):
-        decode(emb[:, :4], layers, out, [0], **ok)
+        generate_tokens(emb[:, :4], layers, out, [0], **ok)
     with pytest.raises(ValueError, match="in_features=6, but the top recurrent layer gives 3"):
-        decode(emb, [fastrnn.GRU(E, 3)], out, [0], **ok)
+        generate_tokens(emb, [fastrnn.GRU(E, 3)], out, [0], **ok)
     with pytest.raises(ValueError, match="embedding only 3 rows"):
-        decode(emb[:3], layers, out, [0], **ok)
+        generate_tokens(emb[:3], layers, out, [0], **ok)
     with pytest.raises(TypeError, match="output must be a fastrnn.Linear"):
-        decode(emb, layers, layers[0], [0], **ok)
+        generate_tokens(emb, layers, layers[0], [0], **ok)
     with pytest.raises(TypeError, match="embedding must be"):
-        decode("weights", layers, out, [0], **ok)
+        generate_tokens("weights", layers, out, [0], **ok)
     with pytest.raises(ValueError, match=r"states\[0\]\[0\] must have shape \(1, 1, 6\)"):
-        decode(emb, layers, out, [0], states=[(np.zeros((1, 2, 6)), np.zeros((1, 1, 6)))], **ok)
+        generate_tokens(emb, layers, out, [0], states=[(np.zeros((1, 2, 6)), np.zeros((1, 1, 6)))], **ok)
     with pytest.raises(TypeError, match="pair"):
-        decode(emb, layers, out, [0], states=[np.zeros((1, 1, 6))], **ok)
+        generate_tokens(emb, layers, out, [0], states=[np.zeros((1, 1, 6))], **ok)
     with pytest.raises(ValueError, match="one state per layer"):
-        decode(emb, layers, out, [0], states=[None, None], **ok)
+        generate_tokens(emb, layers, out, [0], states=[None, None], **ok)
     with pytest.raises(ValueError, match=r"input_term must have shape \(1, 24\)"):
-        decode(emb, layers, out, [0], input_term=np.zeros((1, 6)), **ok)
+        generate_tokens(emb, layers, out, [0], input_term=np.zeros((1, 6)), **ok)
     with pytest.raises(ValueError, match=r"readout must return an array of shape \(1, 6\)"):
-        decode(emb, layers, out, [0], readout=lambda h, rows: h[:, :2], **ok)
+        generate_tokens(emb, layers, out, [0], readout=lambda h, rows: h[:, :2], **ok)
     with pytest.raises(RuntimeError, match="from the readout"):
         def failing(h, rows):
             raise RuntimeError("from the readout")
-        decode(emb, layers, out, [0], readout=failing, **ok)
+        generate_tokens(emb, layers, out, [0], readout=failing, **ok)
 
 
 def test_empty_batch():
     emb, layers, out = _model("lstm", np.float32)
-    got = decode(emb, layers, out, np.zeros(0, int), max_length=4, method="beam")
+    got = generate_tokens(emb, layers, out, np.zeros(0, int), max_length=4, method="beam")
     assert got.tokens.shape == (0, 4) and got.sequences() == []
