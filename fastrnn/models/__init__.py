@@ -6,4 +6,9 @@ from fastrnn.models.context import ContextRNN
 from fastrnn.models.seq2seq import Seq2Seq
 
 __all__ = ["Sequential"]
+
+# Free-running generation (Goodfellow et al. (2016), sec. 10.2.2).
+from fastrnn.models.decode import Decoded, generate_tokens  # noqa: E402
+
+__all__ += ["Decoded", "generate_tokens"]
 __all__ += ["Attention", "ContextRNN", "Seq2Seq"]

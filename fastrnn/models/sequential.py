@@ -194,6 +194,16 @@ class Sequential:
         """Evaluation mode for every part (dropout off); returns self."""
         return self.train(False)
 
+    def generate(self, prompt: ArrayLike, *, max_length: int, end_token: Optional[int] = None,
+                 method: str = "greedy", temperature: float = 1.0, beam_width: int = 4,
+                 seed: Any = None) -> Any:
+        """Continue the prompt(s) (P,) or (P, B) of a language model (Embedding,
+        RNN/LSTM/GRU layers, Linear), greedily, by sampling or by beam search,
+        until ``end_token`` or ``max_length``; see `fastrnn.models.decode.generate`."""
+        from fastrnn.models.decode import generate
+        return generate(self, prompt, max_length=max_length, end_token=end_token, method=method,
+                        temperature=temperature, beam_width=beam_width, seed=seed)
+
     def to_torch(self) -> Any:
         """The same model as a PyTorch module (see `fastrnn.torch_export.to_torch`)."""
         from fastrnn.layers.torch_export import to_torch
