@@ -20,7 +20,7 @@ part of the model, not an option).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -156,6 +156,20 @@ class Attention(ParameterOwner):
         """
         self._check_arrays()
         Q, K, lengths = self._checked(queries, keys, key_lengths)
+        out, self._cache = self._attend(Q, K, lengths, self._projected_keys(K))
+        self.attention_weights_ = self._cache["alpha"].transpose(1, 0, 2).copy()
+        return np.ascontiguousarray(out.transpose(1, 0, 2))
+
+    def _projected_keys(self, K):
+        """W_k h_i of every key (B, S, A), or None for the dot score."""
+        if self.score == "dot":
+            return None
+        return np.ascontiguousarray(K @ self.params["key_weight"].T)
+
+    def _attend(self, Q, K, lengths, k_proj):
+        """The attentional states (B, T, Hq) of batch-major queries Q
+        (B, T, Hq) over keys K (B, S, Hk) with their projections k_proj, and
+        what `backward` reads."""
         B, T, Hq = Q.shape
         S = K.shape[1]
         p, dt = self.params, self.dtype
@@ -163,10 +177,9 @@ class Attention(ParameterOwner):
         if self.score == "dot":
             np.matmul(Q, K.transpose(0, 2, 1), out=scores)
             scores *= dt.type(1.0 / np.sqrt(Hq))
-            q_proj = k_proj = None
+            q_proj = None
         else:
             q_proj = np.ascontiguousarray(Q @ p["query_weight"].T)
-            k_proj = np.ascontiguousarray(K @ p["key_weight"].T)
             _attention.additive_scores(q_proj, k_proj, p["score_weight"], lengths, scores)
         alpha = np.empty_like(scores)
         _attention.masked_softmax(scores, lengths, alpha)
@@ -174,10 +187,31 @@ class Attention(ParameterOwner):
         np.matmul(alpha, K, out=joined[:, :, :self.key_size])
         joined[:, :, self.key_size:] = Q
         out = np.tanh(joined @ p["output_weight"].T)
-        self._cache = dict(Q=Q, K=K, lengths=lengths, q_proj=q_proj, k_proj=k_proj,
-                           alpha=alpha, joined=joined, out=out)
-        self.attention_weights_ = alpha.transpose(1, 0, 2).copy()
-        return np.ascontiguousarray(out.transpose(1, 0, 2))
+        return out, dict(Q=Q, K=K, lengths=lengths, q_proj=q_proj, k_proj=k_proj,
+                         alpha=alpha, joined=joined, out=out)
+
+    def reader(self, keys: ArrayLike, key_lengths: Optional[ArrayLike] = None
+               ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """A one-step attention read over fixed keys, for free-running
+        decoding (the ``readout`` of `fastrnn.generate_tokens`): keys
+        (S, B, key_size) are checked and projected once, and the returned
+        ``read(queries (n, query_size), rows (n,)) -> (n, query_size)``
+        attends each query over the keys of its batch row ``rows[j]``,
+        computing what `forward` computes at that step (nothing is kept
+        for `backward`)."""
+        self._check_arrays()
+        B = np.shape(keys)[1] if np.ndim(keys) == 3 else 0
+        _, K, lengths = self._checked(np.zeros((0, B, self.query_size)), keys, key_lengths)
+        k_proj = self._projected_keys(K)
+
+        def read(queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+            Q = np.ascontiguousarray(queries, dtype=self.dtype)[:, None, :]
+            out, _ = self._attend(Q, np.ascontiguousarray(K[rows]),
+                                  np.ascontiguousarray(lengths[rows]),
+                                  None if k_proj is None else np.ascontiguousarray(k_proj[rows]))
+            return out[:, 0]
+
+        return read
 
     __call__ = forward
 

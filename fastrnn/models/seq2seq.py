@@ -28,9 +28,12 @@ from fastrnn._core.validation import (
 )
 from fastrnn.io import format as io_format
 from fastrnn.layers.base import RecurrentBase, RecurrentLayer
+from fastrnn.layers.dropout import Dropout
 from fastrnn.layers.embedding import Embedding
+from fastrnn.layers.linear import Linear
 from fastrnn.models.attention import SCORES, Attention
 from fastrnn.models.context import ContextRNN, load_projections
+from fastrnn.models.decode import generate_tokens
 from fastrnn.models.sequential import Sequential, _PartsView
 from fastrnn.training import losses
 from fastrnn.training.optim import Optimizer
@@ -274,6 +277,68 @@ class Seq2Seq:
                 d_state = (None,) * (n - 1) + (d_state,)
         d_source, _ = self.encoder.backward(d_keys, d_state)
         return d_source
+
+    # ---------------------------------------------------------- generation
+    def generate(self, source: ArrayLike, *, max_length: int, end_token: Optional[int] = None,
+                 method: str = "greedy", temperature: float = 1.0, beam_width: int = 4,
+                 seed: SeedLike = None, source_lengths: Optional[ArrayLike] = None
+                 ) -> list[np.ndarray]:
+        """Decode free-running from each source (Goodfellow et al. (2016),
+        sec. 10.2.2 and 10.4): the encoder reads the sources, the decoder
+        starts from ``start_token`` in the state the summary sets and feeds
+        back its own tokens, the whole batch in one call of the decoding
+        loop of `fastrnn.generate_tokens` (the summary's per-step term as
+        its constant input term, the attention as its readout). Runs in
+        evaluation mode (dropout off); the parts' modes are restored after.
+
+        Parameters
+        ----------
+        source : array_like, (S, B) token ids or (S, B, D)
+        max_length : int
+            Tokens to generate at most per sequence.
+        end_token : int or None
+            Stop a sequence after it generates this token (kept last).
+        method : {"greedy", "sample", "beam"}
+        temperature : float
+            "sample" draws from softmax(logits / temperature).
+        beam_width : int
+            "beam"; 1 gives the greedy result.
+        seed : None, int or Generator
+            The draws of "sample".
+        source_lengths : array_like of int (B,), optional
+
+        Returns
+        -------
+        list of B 1-D int arrays, the generated tokens of each source.
+        """
+        embedding = self._decoder_before[0] if self._decoder_before else None
+        extra = [p for p in self._decoder_before[1:] + self._decoder_after[:-1]
+                 if not isinstance(p, Dropout)]
+        output = self._decoder_after[-1]
+        if not isinstance(embedding, Embedding) or extra or not isinstance(output, Linear):
+            raise TypeError("generate needs a decoder Sequential(Embedding, RNN/LSTM/GRU, "
+                            "Linear) (Dropout layers allowed): the loop feeds each token "
+                            "back through the embedding")
+        # every part's own mode, restored as it was (train() sets them alike)
+        parts = (self, self.encoder, self.decoder) + tuple(self._encoder_layers) + tuple(
+            self.decoder.layers)
+        modes = [(p, p.training) for p in parts if isinstance(getattr(p, "training", None), bool)]
+        self.eval()
+        try:
+            keys, summary = self._encode(source, source_lengths)
+        finally:
+            for part, mode in modes:
+                part.training = mode
+        hx, terms = self.context.initial_conditions(summary)
+        readout = None if self.attention is None else self.attention.reader(keys, source_lengths)
+        start = np.full(summary.shape[0], self.start_token, dtype=np.intp)
+        decoded = generate_tokens(embedding, [self.context.recurrent], output, start,
+                                  states=[hx], max_length=max_length, end_token=end_token,
+                                  method=method, temperature=temperature,
+                                  beam_width=beam_width, seed=seed,
+                                  input_term=None if terms is None else terms[0],
+                                  readout=readout)
+        return decoded.sequences()
 
     # ------------------------------------------------------------ training
     def fit(self, sources: ArrayLike, targets: ArrayLike, *,

@@ -311,3 +311,53 @@ def test_seq2seq_bad_input():
         model.fit(source[:, :2], np.ones((3, 3), int), progress=False)
     with pytest.raises(ValueError, match="target_lengths"):
         model.fit(source, np.ones((3, 3), int), target_lengths=[0, 1, 1], progress=False)
+
+
+# ---------------------------------------------------------- generation
+def _greedy_by_teacher_forcing(model, source, s_len, steps):
+    """Greedy decoding the slow way: the whole prefix through forward at
+    every step, the argmax of the last step appended."""
+    B = source.shape[1]
+    tokens = np.full((1, B), model.start_token)
+    for _ in range(steps):
+        logits = model.forward(source, tokens, s_len)
+        tokens = np.concatenate([tokens, logits[-1].argmax(-1)[None]])
+    return tokens[1:]
+
+
+@pytest.mark.parametrize("attention,cell", [(None, "LSTM"), ("additive", "GRU"),
+                                            ("dot", "RNN"), ("additive", "LSTM")])
+def test_generate_greedy_matches_teacher_forced_argmax(attention, cell):
+    model = _seq2seq(attention, cell)
+    source, _, _, s_len, _ = _batch()
+    out = model.generate(source, source_lengths=s_len, max_length=5)
+    ref = _greedy_by_teacher_forcing(model, source, s_len, 5)
+    assert len(out) == 3
+    for b in range(3):
+        np.testing.assert_array_equal(out[b], ref[:, b])
+    # the attention read of each step is the teacher-forced forward's
+    if attention is not None:
+        model.forward(source, np.concatenate([np.full((1, 3), 0), ref[:-1]]), s_len)
+        weights = model.attention.attention_weights_
+        assert np.all(weights[:, 1, 2:] == 0)
+
+
+def test_generate_stops_at_end_token_beam_and_sample():
+    model = _seq2seq("additive", "LSTM")
+    source, _, _, s_len, _ = _batch()
+    greedy = model.generate(source, source_lengths=s_len, max_length=6)
+    end = int(greedy[0][1])   # row 0 ends at its first greedy token equal to this one
+    stop = int(np.flatnonzero(greedy[0] == end)[0]) + 1
+    out = model.generate(source, source_lengths=s_len, max_length=6, end_token=end)
+    np.testing.assert_array_equal(out[0], greedy[0][:stop])
+    beam1 = model.generate(source, source_lengths=s_len, max_length=6, method="beam",
+                           beam_width=1)
+    for a, b in zip(beam1, greedy):
+        np.testing.assert_array_equal(a, b)
+    s1 = model.generate(source, source_lengths=s_len, max_length=6, method="sample", seed=3)
+    s2 = model.generate(source, source_lengths=s_len, max_length=6, method="sample", seed=3)
+    for a, b in zip(s1, s2):
+        np.testing.assert_array_equal(a, b)
+    assert model.training   # modes restored
+    with pytest.raises(ValueError, match="max_length"):
+        model.generate(source, max_length=0)
