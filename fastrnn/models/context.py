@@ -26,12 +26,12 @@ from fastrnn._core.validation import (
     NotFittedError, SeedLike, as_float_array, check_bool, check_random_state,
 )
 from fastrnn.io import format as io_format
+from fastrnn.models.composite import PartsOwner
 from fastrnn.layers.base import RecurrentLayer, check_size
 from fastrnn.layers.linear import Linear
-from fastrnn.models.sequential import _PartsView
 
 
-class ContextRNN:
+class ContextRNN(PartsOwner):
     """An RNN, LSTM or GRU whose initial state and per-step input are set by
     a context vector: ``forward(x, hx=context)``.
 
@@ -109,18 +109,6 @@ class ContextRNN:
     @property
     def batch_first(self) -> bool:
         return self.recurrent.batch_first
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return _PartsView(self.parts, "params")
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return _PartsView(self.parts, "grads")
-
-    def zero_grad(self) -> None:
-        for part in self.parts.values():
-            part.zero_grad()
 
     def __repr__(self) -> str:
         return (f"ContextRNN({self.recurrent!r}, {self.context_size}, "
@@ -225,12 +213,6 @@ class ContextRNN:
         return {"recurrent": io_format.part_config(self.recurrent),
                 "context_size": self.context_size, "initial_state": self.initial_state,
                 "step_input": self.step_input}
-
-    def _save_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {}
-        for name, part in self.parts.items():
-            arrays.update(io_format.part_arrays(part, name))
-        return arrays
 
     @classmethod
     def _from_saved(cls, config: dict[str, Any], arrays: Mapping[str, Any]) -> ContextRNN:

@@ -27,6 +27,7 @@ from fastrnn._core.validation import (
     NotFittedError, SeedLike, as_array, check_bool, check_int, check_random_state,
 )
 from fastrnn.io import format as io_format
+from fastrnn.models.composite import PartsOwner
 from fastrnn.layers.base import RecurrentBase, RecurrentLayer
 from fastrnn.layers.dropout import Dropout
 from fastrnn.layers.embedding import Embedding
@@ -34,7 +35,7 @@ from fastrnn.layers.linear import Linear
 from fastrnn.models.attention import SCORES, Attention
 from fastrnn.models.context import ContextRNN, load_projections
 from fastrnn.models.decode import generate_tokens
-from fastrnn.models.sequential import Sequential, _PartsView
+from fastrnn.models.sequential import Sequential
 from fastrnn.training import losses
 from fastrnn.training.optim import Optimizer
 # As a module: fastrnn.training.train imports fastrnn.models (its Sequential),
@@ -60,7 +61,7 @@ def _recurrent_of(model, name):
     return layers, recurrent
 
 
-class Seq2Seq:
+class Seq2Seq(PartsOwner):
     """An encoder and a decoder trained as one model.
 
     Parameters
@@ -161,18 +162,6 @@ class Seq2Seq:
     @property
     def dtype(self) -> np.dtype:
         return self.context.dtype
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return _PartsView(self.parts, "params")
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return _PartsView(self.parts, "grads")
-
-    def zero_grad(self) -> None:
-        for part in self.parts.values():
-            part.zero_grad()
 
     def train(self, mode: bool = True) -> Seq2Seq:
         """Training mode (dropout on) for the encoder and the decoder, or
@@ -439,12 +428,6 @@ class Seq2Seq:
                 "start_token": self.start_token,
                 "initial_state": self.context.initial_state,
                 "step_input": self.context.step_input}
-
-    def _save_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {}
-        for name, part in self.parts.items():
-            arrays.update(io_format.part_arrays(part, name))
-        return arrays
 
     @classmethod
     def _from_saved(cls, config: dict[str, Any], arrays: Mapping[str, Any]) -> Seq2Seq:

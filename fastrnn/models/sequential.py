@@ -21,6 +21,7 @@ from fastrnn.layers.base import RecurrentBase
 from fastrnn.layers.dropout import Dropout
 from fastrnn.layers.embedding import Embedding
 from fastrnn.layers.linear import Linear
+from fastrnn.models.composite import PartsOwner
 
 #: The roles a part can play in a Sequential.
 EMBEDDING, RECURRENT, PER_STEP = "embedding", "recurrent", "per-step"
@@ -56,7 +57,7 @@ _PART = ("a fastrnn layer: an Embedding (first only), a recurrent layer (fastrnn
          "GRU, LeakyRNN, ...), a Dropout, or an output layer such as fastrnn.Linear")
 
 
-class Sequential:
+class Sequential(PartsOwner):
     """Layers applied in order, used as one model.
 
     Parameters
@@ -167,18 +168,6 @@ class Sequential:
     def recurrent_layers(self) -> tuple[Any, ...]:
         """The recurrent parts, in order (one state entry each)."""
         return tuple(p for p, r in zip(self.layers, self._roles) if r == RECURRENT)
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return _PartsView(self.parts, "params")
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return _PartsView(self.parts, "grads")
-
-    def zero_grad(self) -> None:
-        for part in self.layers:
-            part.zero_grad()
 
     def train(self, mode: bool = True) -> Sequential:
         """Training mode (evaluation mode with ``mode=False``) for every
