@@ -1,6 +1,6 @@
 """Sequence to sequence: reversing digit strings, with and without attention.
 
-    python bench/seq2seq.py [--quick] [--epochs 30] [--hidden 64] [--repeat 5]
+    python bench/seq2seq.py [--quick] [--epochs 30] [--hidden 64] [--repeat 5] [--no-torch]
 
 The task: read a string of 1..L digits and write it reversed, then an end
 symbol. Training strings are mostly short (three in four at most L/2
@@ -130,6 +130,8 @@ def throughput(args, src, tgt, src_len, tgt_len):
         name = "attention" if attention else "plain"
         engines[f"fastrnn {name}"] = step
         rows.append(name)
+        if args.no_torch:
+            continue
         try:
             import torch
         except ImportError:
@@ -160,6 +162,7 @@ def main():
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--embed", type=int, default=16)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out of the timing")
     args = ap.parse_args()
     # One BLAS thread for every engine: the products here are small, and on
     # a busy machine a threaded BLAS waits for descheduled threads.

@@ -3,7 +3,8 @@
 step of a gated cell for a block of rows (the recurrent product and the
 fused cell kernel), so that a loop elsewhere (the decoder of
 fastrnn/models/_decode.pyx) steps a layer exactly as the layer's own sweeps
-and `step` do."""
+and `step` do; and the switch of the BLAS to a few threads around a loop of
+small per-step products (one switch for all loops, installed once)."""
 from cython cimport floating
 
 
@@ -12,3 +13,7 @@ cdef void _forward_step(
         const floating *peep, floating *gates, floating *recurrent, const floating *h_prev,
         floating *h, const floating *c_prev, floating *c, floating *reset_hidden,
         floating *scratch) noexcept nogil
+
+
+cdef int _steps_begin(int step_threads) noexcept nogil
+cdef void _steps_end(int entered) noexcept nogil

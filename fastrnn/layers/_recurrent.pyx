@@ -122,13 +122,13 @@ def block_units(bint is_double):
     return fr_engine_block_units(is_double)
 
 
-cdef inline int _steps_begin(int step_threads) noexcept nogil:
+cdef int _steps_begin(int step_threads) noexcept nogil:
     """Switch the BLAS to step_threads threads (0: leave it); returns
     whether `_steps_end` must be called."""
     return fr_blas_threads_begin(step_threads)
 
 
-cdef inline void _steps_end(int entered) noexcept nogil:
+cdef void _steps_end(int entered) noexcept nogil:
     if entered:
         fr_blas_threads_end()
 

@@ -30,25 +30,11 @@ from libc.string cimport memcpy
 cimport numpy as cnp
 import numpy as np
 
-from fastrnn._core import blas_threads as _blas_threads
 from fastrnn._core.kernels cimport fr_fp_enter, fr_fp_leave, fill_rows, add_into
 from fastrnn._core.matmul cimport rows_times_transposed
-from fastrnn.layers._recurrent cimport _forward_step
+from fastrnn.layers._recurrent cimport _forward_step, _steps_begin, _steps_end
 
 cnp.import_array()
-
-cdef extern from "fr_blas_threads.h" nogil:
-    ctypedef void (*fr_set_threads_fn)(int) noexcept
-    ctypedef int (*fr_get_threads_fn)() noexcept
-    void fr_blas_threads_install(fr_set_threads_fn set, fr_get_threads_fn get)
-    int fr_blas_threads_begin(int want)
-    void fr_blas_threads_end()
-
-# This module's copy of the BLAS thread switch (each extension links its
-# own), installed as _recurrent.pyx installs its copy.
-if _blas_threads.FUNCTIONS is not None:
-    fr_blas_threads_install(<fr_set_threads_fn> <size_t> _blas_threads.FUNCTIONS[0],
-                            <fr_get_threads_fn> <size_t> _blas_threads.FUNCTIONS[1])
 
 cdef enum:
     GREEDY, SAMPLE, BEAM
@@ -462,7 +448,7 @@ def run(int method, int beam_width, int max_length, Py_ssize_t end_token, double
         rows.owner[b], rows.token[b], finished.step[b] = b, start_tokens[b], -1
     with nogil:
         fpstate = fr_fp_enter()
-        entered = fr_blas_threads_begin(step_threads)
+        entered = _steps_begin(step_threads)
         try:
             _decode(method, B, K, max_length, end_token, temperature, &embedding[0, 0], E,
                     n_cells, cells, shapes, p_input_term, readout, F, &w_out[0, 0],
@@ -472,7 +458,6 @@ def run(int method, int beam_width, int max_length, Py_ssize_t end_token, double
                     &bp_parent[0, 0], &bp_token[0, 0], &tokens[0, 0], &lengths[0],
                     &scores[0])
         finally:
-            if entered:
-                fr_blas_threads_end()
+            _steps_end(entered)
             fr_fp_leave(fpstate)
     return tokens_array, lengths_array, scores_array

@@ -90,7 +90,9 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from fastrnn._core.validation import check_choice, check_int, check_random_state, check_real
+from fastrnn._core.validation import (
+    as_float_array, check_choice, check_int, check_random_state, check_real,
+)
 from fastrnn.layers import _recurrent
 from fastrnn.layers.base import RecurrentLayer, _step_threads
 from fastrnn.layers.dropout import Dropout
@@ -181,32 +183,28 @@ def _check_recurrent(layer, index):
     layer._check_arrays()
 
 
+def _state_part(a, label, shape, dtype):
+    if a is None:
+        return np.zeros(shape, dtype)
+    a = as_float_array(a, label, dtype)
+    if a.shape != shape:
+        raise ValueError(f"{label} must have shape {shape} (num_layers, B, hidden_size), "
+                         f"got {a.shape}")
+    return a
+
+
 def _initial_state(state, layer, index, B):
-    """(h0, c0) of shape (num_layers, B, H) each (c0 None without a cell)."""
-    shape = (layer.num_layers, B, layer.hidden_size)
-    name = f"states[{index}]"
+    """(h0, c0) of shape (num_layers, B, H) each (c0 None without a cell);
+    None (or a None part) for zeros."""
+    shape, name = (layer.num_layers, B, layer.hidden_size), f"states[{index}]"
+    if not layer._has_cell:
+        return _state_part(state, name, shape, layer.dtype), None
     if state is None:
-        h = np.zeros(shape, layer.dtype)
-        return h, (np.zeros(shape, layer.dtype) if layer._has_cell else None)
-    if layer._has_cell:
-        if not isinstance(state, (tuple, list)) or len(state) != 2:
-            raise TypeError(f"{name} must be a pair (h, c) for an LSTM, each of shape {shape}")
-        h, c = state
-    else:
-        h, c = state, None
-    arrays = []
-    for part, label in ((h, name if c is None else f"{name}[0]"), (c, f"{name}[1]")):
-        if part is None and label != f"{name}[1]":
-            raise TypeError(f"{label} must be an array of shape {shape}")
-        if part is not None:
-            a = np.asarray(part)
-            if a.shape != shape:
-                raise ValueError(f"{label} must have shape {shape} (num_layers, B, "
-                                 f"hidden_size), got {a.shape}")
-            arrays.append(np.ascontiguousarray(a, dtype=layer.dtype))
-    if layer._has_cell and len(arrays) != 2:
-        raise TypeError(f"{name}[1] (the LSTM's cell state) must be an array of shape {shape}")
-    return arrays[0], (arrays[1] if layer._has_cell else None)
+        state = (None, None)
+    if not isinstance(state, (tuple, list)) or len(state) != 2:
+        raise TypeError(f"{name} must be a pair (h, c) for an LSTM, each of shape {shape}")
+    return (_state_part(state[0], f"{name}[0]", shape, layer.dtype),
+            _state_part(state[1], f"{name}[1]", shape, layer.dtype))
 
 
 def _cell_tables(layers, states, B, N, dtype):
@@ -236,12 +234,13 @@ def _cell_tables(layers, states, B, N, dtype):
 
 
 def generate_tokens(embedding: Any, layers: Sequence[RecurrentLayer], output: Linear,
-           start_tokens: ArrayLike, *, states: Optional[Sequence[Any]] = None,
-           max_length: int, end_token: Optional[int] = None, method: str = "greedy",
-           temperature: float = 1.0, beam_width: int = 4,
-           seed: Union[None, int, np.random.Generator] = None,
-           input_term: Optional[ArrayLike] = None,
-           readout: Optional[Callable[[np.ndarray, np.ndarray], ArrayLike]] = None) -> Decoded:
+                    start_tokens: ArrayLike, *, states: Optional[Sequence[Any]] = None,
+                    max_length: int, end_token: Optional[int] = None,
+                    method: str = "greedy", temperature: float = 1.0, beam_width: int = 4,
+                    seed: Union[None, int, np.random.Generator] = None,
+                    input_term: Optional[ArrayLike] = None,
+                    readout: Optional[Callable[[np.ndarray, np.ndarray], ArrayLike]] = None
+                    ) -> Decoded:
     """Generate tokens from explicit parts: embedding -> layers -> output.
 
     Parameters
@@ -316,13 +315,8 @@ def generate_tokens(embedding: Any, layers: Sequence[RecurrentLayer], output: Li
                          f"got {len(states)}")
     first_width = layers[0]._gates * layers[0].hidden_size
     if input_term is not None:
-        term = np.asarray(input_term)
-        if term.shape != (B, first_width):
-            raise ValueError(f"input_term must have shape ({B}, {first_width}) (batch rows, "
-                             f"the first layer's gates x hidden_size), got {term.shape}")
-        if term.dtype.kind not in "biuf":
-            raise TypeError(f"input_term must be an array of real numbers, got {term.dtype}")
-        input_term = np.ascontiguousarray(term, dtype=dtype)
+        # (batch rows, the first layer's gates x hidden_size)
+        input_term = as_float_array(input_term, "input_term", dtype, shape=(B, first_width))
     if B == 0:
         return Decoded(np.full((0, max_length), -1, np.intp), np.zeros(0, np.intp),
                        np.zeros(0, np.float64))

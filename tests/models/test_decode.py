@@ -396,6 +396,37 @@ def test_sequential_generate_runs_the_prompt_then_the_loop(config, method):
         np.testing.assert_array_equal(one, got[1])
 
 
+@pytest.mark.parametrize("config", ["lstm2-peep", "gru-rnn", "rnn-lstm"])
+def test_sequential_generate_matches_a_pytorch_loop(config):
+    """The same model through Sequential.to_torch, decoded by a plain torch
+    loop: greedy, and sampling with the documented uniforms."""
+    torch = pytest.importorskip("torch")
+    if config == "lstm2-peep":
+        config = "lstm"   # PyTorch's LSTM has no peepholes
+    model, _ = _language_model(config, np.float64)
+    module = model.to_torch()
+    prompt = np.array([[0, 1, 2, 3], [4, 5, 6, 0]])
+    uniforms = np.random.default_rng(9).random((4, 10))
+    for method in ("greedy", "sample"):
+        got = model.generate(prompt, max_length=10, end_token=2, method=method, seed=9)
+        for b in range(prompt.shape[1]):
+            with torch.no_grad():
+                y, state = module(torch.from_numpy(prompt[:, b:b + 1]))
+                seq = []
+                for t in range(10):
+                    logits = y[-1, 0].numpy()
+                    if method == "greedy":
+                        token = int(np.argmax(logits))
+                    else:
+                        cum = np.cumsum(np.exp(logits - logits.max()))
+                        token = int(np.searchsorted(cum, uniforms[b, t] * cum[-1], "right"))
+                    seq.append(token)
+                    if token == 2:
+                        break
+                    y, state = module(torch.tensor([[token]]), state)
+            np.testing.assert_array_equal(got[b], seq)
+
+
 def test_sequential_generate_with_a_one_token_prompt():
     model, reference = _language_model("lstm", np.float32)
     got = model.generate([4], max_length=6)
