@@ -178,7 +178,8 @@ cdef void _step_cells(int n, const int *owner, const floating *x, int n_cells,
         _forward_step(kind, n, H, <const floating *> cells[l, CELL_W_HH],
                       <const floating *> cells[l, CELL_B_HN],
                       <const floating *> cells[l, CELL_PEEP], gates, recurrent,
-                      <const floating *> cells[l, CELL_H], <floating *> cells[l, CELL_H_NEXT],
+                      <const floating *> cells[l, CELL_H], <const floating *> cells[l, CELL_H],
+                      <floating *> cells[l, CELL_H_NEXT],
                       <const floating *> cells[l, CELL_C], <floating *> cells[l, CELL_C_NEXT],
                       reset_hidden, <floating *> NULL)
         _swap(cells, l, CELL_H, CELL_H_NEXT)
