@@ -73,6 +73,17 @@ def exact_match(model, src, tgt, src_len, tgt_len):
     return right / src.shape[1], sum(len(seq) for seq in out), seconds
 
 
+def mirrored_attention(model, src, tgt, src_len, tgt_len):
+    """Share of the decoder steps (the digits, not the end) whose attention
+    peaks on the source digit they reverse, under teacher forcing."""
+    tgt_in = np.concatenate([np.full((1, src.shape[1]), START), tgt[:-1]])
+    model.forward(src, tgt_in, src_len, tgt_len)
+    peak = model.attention.attention_weights_.argmax(axis=2)          # (T, B)
+    t = np.arange(tgt.shape[0])[:, None]
+    digit_steps = t < src_len[None, :]
+    return float(np.mean((peak == src_len[None, :] - 1 - t)[digit_steps]))
+
+
 def torch_model(hidden, embed, attention):
     """The same architecture in PyTorch, for timing: the context enters as
     the initial state tanh(W x + b) and as an extra input at every step
@@ -210,6 +221,11 @@ def run(args):
         name = "attention" if attention else "plain"
         print(f"{name:>10} | {100 * short_acc:10.1f}% {100 * long_acc:9.1f}% | "
               f"{seconds:8.1f} {history['loss'][-1]:10.4f} | {1e6 * gen_s / tokens:12.1f}")
+        if attention:
+            aligned = mirrored_attention(model, *long_test[:4])
+    print(f"attention weights (attention_weights_) on the long test strings: the largest "
+          f"weight of {100 * aligned:.1f}% of the decoder steps is on the digit that step "
+          f"writes (source position length - 1 - t)")
     B = 64
     bsrc, btgt, bsl, btl, _ = reversal_data(B, L, np.random.default_rng(1),
                                             lengths=list(range(1, L + 1)))
