@@ -109,6 +109,7 @@ cdef extern from "fr_engine.h" nogil:
         void *hs
         void *cs
         void *reset_hidden
+        int bias_per_row
     int fr_engine_forward(const fr_engine_args *args, int nthreads)
     int fr_engine_block_units(int is_double)
 
@@ -326,6 +327,7 @@ cdef int _engine_forward(const SweepShape *shape, floating **arrays) noexcept no
     args.gates, args.recurrent = arrays[GATES], arrays[RECURRENT]
     args.recurrent_stride = shape.recurrent_stride
     args.hs, args.cs, args.reset_hidden = arrays[HS], arrays[CS], arrays[RESET_HIDDEN]
+    args.bias_per_row = shape.bias_per_row
     return fr_engine_forward(&args, shape.threads)
 
 
@@ -519,9 +521,8 @@ def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floati
     weights : IN (w_ih (G*H, D), w_hh (G*H, H), bias_x (G*H,) the biases
         summed into the gates before the sweep, or (B, G*H) one such row per
         sequence (a bias plus a context term constant over the sequence,
-        Goodfellow et al. (2016), sec. 10.2.3; it runs in the BLAS loop), b_hn
-        (H,) GRU: the bias of the recurrent n block, peep (3H,) LSTM:
-        peephole weights).
+        Goodfellow et al. (2016), sec. 10.2.3), b_hn (H,) GRU: the bias of
+        the recurrent n block, peep (3H,) LSTM: peephole weights).
     buffers : (gates, hs, cs, recurrent, recurrent_stride, reset_hidden,
         state_mask, masked_hs), the forward state `cell_backward` reads again:
         gates OUT (T, B, G*H) the gate activations; hs INOUT (T+1, B, H),
@@ -558,11 +559,7 @@ def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floati
     arrays[B_HN] = _data_of(b_hn)
     # The engine's step loop has no mask: a masked sweep takes the BLAS loop.
     s.threads = 0 if arrays[STATE_MASK] != NULL else min(max(threads, 0), FR_TEAM_MAX)
-    # The engine projects with one bias row for all; a row per sequence
-    # takes the BLAS loop, whose projection starts from a copy of the rows.
     s.bias_per_row = s.batch > 1 and bias_x.shape[0] != gate_count(kind) * s.hidden
-    if s.bias_per_row:
-        s.threads = 0
     with nogil:
         # NULL (no memory, or a batch of one) falls back to the direct GEMM.
         if s.batch > 1 and s.threads == 0:

@@ -1122,8 +1122,7 @@ class RecurrentLayer(RecurrentBase):
         buffers, threads used): hs and cs
         (T+1, B, H) with the initial states first (cs empty without a cell),
         and the buffers `cell_backward` reads again. ``row_term`` (B, G*H),
-        sorted as x, is added to every step's input projection of its row
-        (this takes the BLAS loop)."""
+        sorted as x, is added to every step's input projection of its row."""
         T, B, D = x.shape
         H, G, dt = self.hidden_size, self._gates, self.dtype
         bias_x, b_hn = self._bias_split(layer, suffix)
