@@ -73,8 +73,9 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
     Y : array_like
         Targets at every step, (T, N, O) (or (T, N) class indices for "nll"),
         or at the last step only, (N, O) (or (N,) classes).
-    loss : {"mse", "nll"}
-        Squared error, or softmax negative log-likelihood (Goodfellow et al. (2016), eq. 10.5).
+    loss : {"mse", "nll", "softmax"}
+        Squared error, or softmax negative log-likelihood (Goodfellow et al. (2016), eq. 10.5;
+        "softmax" is another name for "nll").
     optimizer : fastrnn.optim.Optimizer or None
         Default: ``Adam(model, lr=1e-3)``. Put clipping (``clip_norm``,
         ``clip_value``, eq. 10.15) on the optimiser.
@@ -116,7 +117,8 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
         Lists ``loss`` (mean over the epoch's batches), ``grad_norm`` (mean
         norm before clipping) and ``seconds`` per epoch.
     """
-    check_choice(loss, "loss", ("mse", "nll"))
+    check_choice(loss, "loss", ("mse", "nll", "softmax"))
+    loss = "nll" if loss == "softmax" else loss
     if not isinstance(model, Sequential):
         _check_part(model, "model", "a fastrnn.Sequential or a recurrent layer")
     dtype = _model_dtype(model)

@@ -188,7 +188,7 @@ def test_train_fits_a_small_language_model():
                        fastrnn.LSTM(8, 16, num_layers=2, dropout=0.1, recurrent_dropout=0.1,
                                     dtype=DT, seed=2),
                        fastrnn.Dropout(0.1, seed=3), fastrnn.Linear(16, V, dtype=DT, seed=4))
-    history = fastrnn.train(model, X, Y, loss="nll", epochs=30, batch_size=8,
+    history = fastrnn.train(model, X, Y, loss="softmax", epochs=30, batch_size=8,
                             optimizer=fastrnn.Adam(model, lr=0.02), seed=0, progress=False)
     assert model.training   # the mode is left as it was
     assert history["loss"][-1] < 0.3 * history["loss"][0]
@@ -232,3 +232,27 @@ def test_train_lengths_are_checked():
         fastrnn.train(model, X, X[0], loss="nll", lengths=[4, 1, 2], tbptt=2, progress=False)
     with pytest.raises(ValueError, match=r"X must be token ids in \[0, 6\)"):
         fastrnn.train(model, X + 6, X, loss="nll", progress=False)
+
+
+def test_recurrent_layers_of_every_kind_compose():
+    model = Sequential(fastrnn.Embedding(V, 2, dtype=DT, seed=0),
+                       fastrnn.LeakyRNN(2, 3, tau=(1.0, 4.0), dtype=DT, seed=1),
+                       fastrnn.ClockworkRNN(3, 4, periods=(1, 2), dtype=DT, seed=2),
+                       fastrnn.DelayRNN(4, 3, delays=(1, 2), dtype=DT, seed=3),
+                       fastrnn.Linear(3, V, dtype=DT, seed=4))
+    tokens, targets = _tokens((5, 2), seed=1), _tokens((5, 2), seed=2)
+
+    def loss():
+        return fastrnn.losses.softmax_nll(model.forward(tokens)[0], targets)[0]
+
+    y, states = model.forward(tokens)
+    assert len(states) == 3 and "(B, 3)" in model.summary().splitlines()[5]
+    model.zero_grad()
+    model.backward(fastrnn.losses.softmax_nll(y, targets)[1])
+    assert_gradients_match(loss, model)
+
+
+def test_exporters_refuse_what_they_cannot_express():
+    pytest.importorskip("onnx")
+    with pytest.raises(TypeError, match="one recurrent layer and an optional Linear"):
+        fastrnn.to_onnx(_lm(), "unused.onnx")
