@@ -22,7 +22,8 @@ clip_grad_norm      joint norm clipping (eq. 10.15), random step on NaN/Inf
 clip_grad_value     element-wise clipping
 global_norm         norm of a list of gradients
 SGD, Adam           optimisers with clipping built in (fused C updates)
-Sequential, train   a recurrent layer + output layer, and the (truncated) BPTT loop
+Sequential, train   layers in series (embedding, recurrent, dropout, output), and the
+                    (truncated) BPTT loop
 tasks               adding, temporal-order and latching problems
 diagnostics         gradient flow per step, spectral radius, Lyapunov exponent, plots
 init                orthogonal, scaled identity, sparse with a target spectral radius

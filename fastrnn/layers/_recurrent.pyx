@@ -204,35 +204,59 @@ cdef enum:  # the sweep arrays
     ONES            # IN (T*B,) ones, for the bias gradients as one GEMV
     SCRATCH         # WORK: NULL, or B*G*H (forward) / B*H (backward) values
                     # for the transposed per-step GEMM of a batch
+    STATE_MASK      # IN (B, H) or NULL: recurrent dropout's mask (Gal & Ghahramani
+                    # 2016), one per sequence, on h_{t-1} where it enters W_hh
+    MASKED_HS       # forward OUT, backward IN (T, B, H) with STATE_MASK: the masked
+                    # states STATE_MASK * h_{t-1} that the products read
+    D_MASKED        # WORK (B, H) backward with STATE_MASK: the gradient of the
+                    # masked state, before the mask carries it to h_{t-1}
     SWEEP_ARRAY_COUNT
 
 
 cdef void _forward_step(
         int kind, int n, int H, const floating *w_hh, const floating *b_hn,
         const floating *peep, floating *gates, floating *recurrent, const floating *h_prev,
-        floating *h, const floating *c_prev, floating *c, floating *reset_hidden,
-        floating *scratch) noexcept nogil:
+        const floating *h_in, floating *h, const floating *c_prev, floating *c,
+        floating *reset_hidden, floating *scratch) noexcept nogil:
     """One time step for n rows. gates (n x G*H): INOUT, the input side's
     pre-activations in, the gate activations out; recurrent (n x G*H): OUT,
-    GRU's recurrent products; h_prev, c_prev: IN, the previous state; h, c:
-    OUT, the new state; reset_hidden (n x H): OUT, GRU_BEFORE's r h_{t-1};
-    scratch: WORK, NULL or n x G*H values (`rows_times_transposed`)."""
+    GRU's recurrent products; h_prev, c_prev: IN, the previous state; h_in:
+    IN, the state the recurrent products read (h_prev itself, or h_prev
+    under recurrent dropout's mask); h, c: OUT, the new state; reset_hidden
+    (n x H): OUT, GRU_BEFORE's r h_in; scratch: WORK, NULL or n x G*H values
+    (`rows_times_transposed`)."""
     cdef int GH = gate_count(kind) * H
     if kind == FR_CELL_LSTM:
-        rows_times_transposed(n, GH, H, w_hh, h_prev, <floating> 1, gates, GH, scratch)
+        rows_times_transposed(n, GH, H, w_hh, h_in, <floating> 1, gates, GH, scratch)
         lstm_forward(n, H, gates, peep, c_prev, c, h)
     elif kind == FR_CELL_GRU:
-        rows_times_transposed(n, GH, H, w_hh, h_prev, <floating> 0, recurrent, GH, scratch)
+        rows_times_transposed(n, GH, H, w_hh, h_in, <floating> 0, recurrent, GH, scratch)
         gru_forward(n, H, gates, recurrent, b_hn, h_prev, h)
     elif kind == FR_CELL_GRU_BEFORE:
-        rows_times_transposed(n, 2 * H, H, w_hh, h_prev, <floating> 0, recurrent, GH, scratch)
-        gru_reset_before_gates(n, H, gates, recurrent, h_prev, reset_hidden)
+        rows_times_transposed(n, 2 * H, H, w_hh, h_in, <floating> 0, recurrent, GH, scratch)
+        gru_reset_before_gates(n, H, gates, recurrent, h_in, reset_hidden)
         rows_times_transposed(n, H, H, w_hh + 2 * H * H, reset_hidden, <floating> 0,
                               recurrent + 2 * H, GH, scratch)
         gru_reset_before_state(n, H, gates, recurrent, h_prev, h)
     else:
-        rows_times_transposed(n, H, H, w_hh, h_prev, <floating> 1, gates, GH, scratch)
+        rows_times_transposed(n, H, H, w_hh, h_in, <floating> 1, gates, GH, scratch)
         rnn_forward(kind == FR_CELL_RNN_RELU, n, H, gates, h)
+
+
+cdef inline void _times_mask(Py_ssize_t n, const floating *mask, const floating *a,
+                             floating *out) noexcept nogil:
+    """out (n, OUT) = mask * a (n each, IN), element-wise."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = mask[i] * a[i]
+
+
+cdef inline void _add_times_mask(Py_ssize_t n, const floating *mask, const floating *a,
+                                 floating *out) noexcept nogil:
+    """out (n, INOUT) += mask * a (n each, IN), element-wise."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] += mask[i] * a[i]
 
 
 cdef int _forward_sweep(const SweepShape *shape, floating **arrays) noexcept nogil:
@@ -253,6 +277,9 @@ cdef int _forward_sweep(const SweepShape *shape, floating **arrays) noexcept nog
     cdef floating *cs = arrays[CS]
     cdef floating *reset_hidden = arrays[RESET_HIDDEN]
     cdef floating *scratch = arrays[SCRATCH]
+    cdef const floating *state_mask = arrays[STATE_MASK]
+    cdef floating *masked_hs = arrays[MASKED_HS]
+    cdef const floating *h_in
     cdef int t, n, entered, used
     if shape.threads > 0:
         used = _engine_forward(shape, arrays)
@@ -268,8 +295,12 @@ cdef int _forward_sweep(const SweepShape *shape, floating **arrays) noexcept nog
         n = batch_sizes[t]
         if n == 0:
             break
+        h_in = hs + t * BH
+        if state_mask != NULL:
+            _times_mask(<Py_ssize_t> n * H, state_mask, hs + t * BH, masked_hs + t * BH)
+            h_in = masked_hs + t * BH
         _forward_step(kind, n, H, w_hh, b_hn, peep, gates + t * BGH,
-                      recurrent + t * recurrent_stride, hs + t * BH, hs + (t + 1) * BH,
+                      recurrent + t * recurrent_stride, hs + t * BH, h_in, hs + (t + 1) * BH,
                       cs + t * BH if cs != NULL else NULL,
                       cs + (t + 1) * BH if cs != NULL else NULL,
                       reset_hidden + t * BH if reset_hidden != NULL else NULL, scratch)
@@ -290,6 +321,46 @@ cdef int _engine_forward(const SweepShape *shape, floating **arrays) noexcept no
     args.recurrent_stride = shape.recurrent_stride
     args.hs, args.cs, args.reset_hidden = arrays[HS], arrays[CS], arrays[RESET_HIDDEN]
     return fr_engine_forward(&args, shape.threads)
+
+
+cdef void _masked_backward_step(
+        int kind, int n, int H, const floating *w_hh, const floating *peep,
+        const floating *gates, const floating *hs, const floating *cs, int t, Py_ssize_t BH,
+        const floating *recurrent_t, const floating *masked_h, const floating *mask,
+        const floating *dy_t, floating *dh, floating *dc, floating *d_gates_t,
+        floating *d_recurrent_t, floating *d_reset_hidden, floating *d_masked,
+        floating *grad_peep, floating clip, floating *scratch) noexcept nogil:
+    """One step of `_backward_sweep` under recurrent dropout: the products
+    read masked_h = mask * h_{t-1} (n x H, IN), so the gradient they send back
+    (into d_masked, WORK) reaches h_{t-1} times the mask, beside what the cell
+    sends it directly (the GRU's z h_{t-1}). The other arguments are the
+    sweep's at step t."""
+    cdef int GH = gate_count(kind) * H
+    cdef Py_ssize_t nH = <Py_ssize_t> n * H
+    cdef const floating *h_prev = hs + t * BH
+    if kind == FR_CELL_LSTM:
+        lstm_backward(n, H, gates, peep, cs + t * BH, cs + (t + 1) * BH, dy_t, dh, dc,
+                      d_gates_t, grad_peep, clip)
+        rows_times(n, GH, H, w_hh, d_gates_t, GH, <floating> 0, d_masked, scratch)
+        _times_mask(nH, mask, d_masked, dh)
+    elif kind == FR_CELL_GRU:
+        gru_backward(n, H, gates, recurrent_t, h_prev, dy_t, dh, d_gates_t, d_recurrent_t,
+                     clip)
+        rows_times(n, GH, H, w_hh, d_recurrent_t, GH, <floating> 0, d_masked, scratch)
+        _add_times_mask(nH, mask, d_masked, dh)
+    elif kind == FR_CELL_GRU_BEFORE:
+        gru_reset_before_backward_state(n, H, gates, h_prev, dy_t, dh, d_gates_t, clip)
+        rows_times(n, H, H, w_hh + 2 * H * H, d_gates_t + 2 * H, GH, <floating> 0,
+                   d_reset_hidden, scratch)
+        memset(d_masked, 0, nH * sizeof(floating))
+        gru_reset_before_backward_gates(n, H, gates, masked_h, d_reset_hidden, d_masked,
+                                        d_gates_t)
+        rows_times(n, 2 * H, H, w_hh, d_gates_t, GH, <floating> 1, d_masked, scratch)
+        _add_times_mask(nH, mask, d_masked, dh)
+    else:
+        rnn_backward(kind == FR_CELL_RNN_RELU, n, H, h_prev + BH, dy_t, dh, d_gates_t, clip)
+        rows_times(n, GH, H, w_hh, d_gates_t, GH, <floating> 0, d_masked, scratch)
+        _times_mask(nH, mask, d_masked, dh)
 
 
 cdef void _backward_sweep(const SweepShape *shape, floating **arrays) noexcept nogil:
@@ -316,6 +387,10 @@ cdef void _backward_sweep(const SweepShape *shape, floating **arrays) noexcept n
     cdef floating *d_recurrent = arrays[D_RECURRENT]
     cdef floating *d_reset_hidden = arrays[D_RESET_HIDDEN]
     cdef floating *scratch = arrays[SCRATCH]
+    cdef const floating *state_mask = arrays[STATE_MASK]
+    # The products read the masked states when there is a mask: so do
+    # their weight gradients.
+    cdef const floating *product_hs = hs if state_mask == NULL else arrays[MASKED_HS]
     cdef int t, n, entered
     cdef const floating *gates
     cdef const floating *h_prev
@@ -330,7 +405,15 @@ cdef void _backward_sweep(const SweepShape *shape, floating **arrays) noexcept n
         h_prev = hs + t * BH
         dy_t = dy + t * BH
         d_gates_t = d_gates + t * BGH
-        if kind == FR_CELL_LSTM:
+        if state_mask != NULL:
+            _masked_backward_step(kind, n, H, w_hh, peep, gates, hs, cs, t, BH,
+                                  recurrent + t * recurrent_stride if recurrent != NULL
+                                  else NULL, arrays[MASKED_HS] + t * BH,
+                                  state_mask, dy_t, dh, dc, d_gates_t,
+                                  d_recurrent + t * BGH if d_recurrent != NULL else NULL,
+                                  d_reset_hidden, arrays[D_MASKED], arrays[GRAD_PEEP], clip,
+                                  scratch)
+        elif kind == FR_CELL_LSTM:
             lstm_backward(n, H, gates, peep, cs + t * BH, cs + (t + 1) * BH, dy_t, dh, dc,
                           d_gates_t, arrays[GRAD_PEEP], clip)
             rows_times(n, GH, H, w_hh, d_gates_t, GH, <floating> 0, dh, scratch)
@@ -355,17 +438,17 @@ cdef void _backward_sweep(const SweepShape *shape, floating **arrays) noexcept n
     gemm(True, False, GH, D, TB, <floating> 1, d_gates, GH, arrays[X], D, <floating> 1,
          arrays[GRAD_W_IH], D)
     if kind == FR_CELL_GRU_BEFORE:
-        gemm(True, False, 2 * H, H, TB, <floating> 1, d_gates, GH, hs, H, <floating> 1,
+        gemm(True, False, 2 * H, H, TB, <floating> 1, d_gates, GH, product_hs, H, <floating> 1,
              arrays[GRAD_W_HH], H)
         gemm(True, False, H, H, TB, <floating> 1, d_gates + 2 * H, GH, reset_hidden, H,
              <floating> 1, arrays[GRAD_W_HH] + 2 * H * H, H)
     elif kind == FR_CELL_GRU:
-        gemm(True, False, GH, H, TB, <floating> 1, d_recurrent, GH, hs, H, <floating> 1,
-             arrays[GRAD_W_HH], H)
+        gemm(True, False, GH, H, TB, <floating> 1, d_recurrent, GH, product_hs, H,
+             <floating> 1, arrays[GRAD_W_HH], H)
         gemv(True, TB, GH, <floating> 1, d_recurrent, GH, arrays[ONES], <floating> 0,
              arrays[GRAD_BIAS_H])
     else:
-        gemm(True, False, GH, H, TB, <floating> 1, d_gates, GH, hs, H, <floating> 1,
+        gemm(True, False, GH, H, TB, <floating> 1, d_gates, GH, product_hs, H, <floating> 1,
              arrays[GRAD_W_HH], H)
     gemv(True, TB, GH, <floating> 1, d_gates, GH, arrays[ONES], <floating> 0,
          arrays[GRAD_BIAS_X])
@@ -388,8 +471,8 @@ cdef int _point_at(SweepShape *s, floating **arrays, int kind, tuple shape,
                    int step_threads) except -1:
     """Fill s (OUT) and arrays (OUT) with what both passes share: the sizes,
     x, the weights and the forward's buffers; the other arrays are NULL."""
-    cdef floating[::1] gates, hs, cs, recurrent, reset_hidden
-    gates, hs, cs, recurrent, recurrent_stride, reset_hidden = buffers
+    cdef floating[::1] gates, hs, cs, recurrent, reset_hidden, state_mask, masked_hs
+    gates, hs, cs, recurrent, recurrent_stride, reset_hidden, state_mask, masked_hs = buffers
     s.kind = kind
     s.steps = batch_sizes.shape[0]
     s.batch, s.inputs, s.hidden = shape
@@ -408,6 +491,8 @@ cdef int _point_at(SweepShape *s, floating **arrays, int kind, tuple shape,
     arrays[CS] = _data_of(cs)
     arrays[RECURRENT] = _data_of(recurrent)
     arrays[RESET_HIDDEN] = _data_of(reset_hidden)
+    arrays[STATE_MASK] = _data_of(state_mask)
+    arrays[MASKED_HS] = _data_of(masked_hs)
     return 0
 
 
@@ -427,13 +512,18 @@ def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floati
     weights : IN (w_ih (G*H, D), w_hh (G*H, H), bias_x (G*H,) the biases
         summed into the gates before the sweep, b_hn (H,) GRU: the bias of the
         recurrent n block, peep (3H,) LSTM: peephole weights).
-    buffers : (gates, hs, cs, recurrent, recurrent_stride, reset_hidden), the
-        forward state `cell_backward` reads again:
+    buffers : (gates, hs, cs, recurrent, recurrent_stride, reset_hidden,
+        state_mask, masked_hs), the forward state `cell_backward` reads again:
         gates OUT (T, B, G*H) the gate activations; hs INOUT (T+1, B, H),
         hs[0] = h_0 on entry, hs[t+1] = h_t on exit; cs INOUT, LSTM: the
         same for the cell state; recurrent OUT, GRU: the recurrent products,
         recurrent_stride (int) apart between steps (B*3H keeps every step, 0
-        reuses one); reset_hidden OUT (T, B, H), GRU_BEFORE: r_t h_{t-1}.
+        reuses one); reset_hidden OUT (T, B, H), GRU_BEFORE: r_t h_{t-1};
+        state_mask IN (B, H) or empty: recurrent dropout's mask (Gal &
+        Ghahramani 2016), which multiplies h_{t-1} where it enters the
+        recurrent products at every step (the BLAS loop then runs, whatever
+        ``threads`` asks); masked_hs OUT (T, B, H) with a mask: those masked
+        states, zero in the rows of ended sequences on entry.
     step_threads : BLAS threads for the per-step products of the BLAS loop
         (0: as set).
     threads : threads of the engine's step loop (results are the same for
@@ -456,7 +546,8 @@ def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floati
         return 0
     arrays[BIAS_X] = _data_of(bias_x)
     arrays[B_HN] = _data_of(b_hn)
-    s.threads = min(max(threads, 0), FR_TEAM_MAX)
+    # The engine's step loop has no mask: a masked sweep takes the BLAS loop.
+    s.threads = 0 if arrays[STATE_MASK] != NULL else min(max(threads, 0), FR_TEAM_MAX)
     with nogil:
         # NULL (no memory, or a batch of one) falls back to the direct GEMM.
         if s.batch > 1 and s.threads == 0:
@@ -523,10 +614,18 @@ def cell_backward(int kind, tuple shape, const int[::1] batch_sizes, const float
         if s.batch > 1:
             arrays[SCRATCH] = <floating *> malloc(<Py_ssize_t> s.batch * s.hidden
                                                   * sizeof(floating))
+        if arrays[STATE_MASK] != NULL:
+            arrays[D_MASKED] = <floating *> malloc(<Py_ssize_t> s.batch * s.hidden
+                                                   * sizeof(floating))
+            if arrays[D_MASKED] == NULL:
+                with gil:
+                    free(arrays[SCRATCH])
+                    raise MemoryError("cell_backward: no memory for a (B, H) buffer")
         fpstate = fr_fp_enter()
         _backward_sweep(&s, arrays)
         fr_fp_leave(fpstate)
         free(arrays[SCRATCH])
+        free(arrays[D_MASKED])
 
 
 # ------------------------------------------------------ parameter checks
@@ -610,7 +709,7 @@ cdef void _stream_layers(floating *scratch, int kind, int L, int B, int D, int H
                               <floating> 1, gates, GH, <floating *> NULL)
         _forward_step(kind, B, H, <const floating *> ptrs[l, P_WHH],
                       <const floating *> ptrs[l, P_BHN], <const floating *> ptrs[l, P_PEEP],
-                      gates, recurrent, h_in + l * BH, h_out + l * BH,
+                      gates, recurrent, h_in + l * BH, h_in + l * BH, h_out + l * BH,
                       c_in + l * BH if c_in != NULL else NULL,
                       c_out + l * BH if c_out != NULL else NULL, reset_hidden,
                       <floating *> NULL)

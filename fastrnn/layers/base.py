@@ -423,6 +423,17 @@ class TrainingMode:
         return self.train(False)
 
 
+def dropout_mask(rng: np.random.Generator, p: float, shape: tuple[int, ...],
+                 dtype: Any) -> np.ndarray:
+    """An inverted-dropout mask: each entry 1/(1 - p) with probability
+    1 - p, else 0 (all zeros for p = 1), drawn from ``rng``."""
+    dtype = np.dtype(dtype)
+    if p >= 1.0:
+        return np.zeros(shape, dtype=dtype)
+    keep = rng.random(shape) >= p
+    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+
+
 class _Batch:
     """Row order and step counts of one forward call.
 
@@ -503,6 +514,69 @@ class _Batch:
             columns = np.broadcast_to(np.arange(self.B), rows.shape)
             da[rows[live], columns[live]] += dh[live]
         return ~live
+
+class _DropoutMasks:
+    """The dropout masks of one forward call of a gated layer, drawn from
+    the layer's generator in the order the sweeps use them: for each layer,
+    each direction's state mask (``recurrent_dropout``), then the mask on
+    that layer's outputs (``dropout``, every layer but the last). Only in
+    training mode and for p > 0; none are drawn otherwise.
+
+    ``states`` ((B, H) per layer and direction) and ``outputs``
+    ((T, B, num_directions * H), time-major, per layer but the last) keep
+    them in the caller's row order; the loops get them sorted as the
+    batch's rows are."""
+
+    def __init__(self, layer, batch):
+        self._rng, self._batch, self._dtype = layer._dropout_rng, batch, layer.dtype
+        self._p_state = layer.recurrent_dropout if layer.training else 0.0
+        self._p_outputs = layer.dropout if layer.training and layer.num_layers > 1 else 0.0
+        self._last = layer.num_layers - 1
+        self.states, self.outputs, self._sorted_outputs = [], [], []
+
+    @classmethod
+    def of(cls, layer, batch):
+        """The masks of a forward call; one shared empty set (which draws
+        nothing) when no dropout acts, so that the plain call costs nothing
+        more."""
+        if layer.training and (layer.recurrent_dropout or
+                               (layer.dropout and layer.num_layers > 1)):
+            return cls(layer, batch)
+        return _NO_DROPOUT
+
+    def state(self, B, H):
+        """The next state mask, sorted (None without recurrent dropout)."""
+        if not self._p_state:
+            return None
+        mask = dropout_mask(self._rng, self._p_state, (B, H), self._dtype)
+        self.states.append(mask)
+        return np.ascontiguousarray(self._batch.sort(mask, axis=0))
+
+    def between(self, out, layer):
+        """Layer ``layer``'s outputs (T, B, F, sorted) as the next layer reads them."""
+        if not self._p_outputs or layer == self._last:
+            return out
+        mask = dropout_mask(self._rng, self._p_outputs, out.shape, self._dtype)
+        self.outputs.append(mask)
+        self._sorted_outputs.append(self._batch.sort(mask, axis=1))
+        return out * self._sorted_outputs[-1]
+
+    def between_backward(self, d_input, layer):
+        """dL/d(outputs of layer - 1) from dL/d(input of ``layer``)."""
+        if layer == 0 or not self._sorted_outputs:
+            return d_input
+        return d_input * self._sorted_outputs[layer - 1]
+
+
+class _WithoutDropout:
+    """The settings of a layer whose forward draws no mask."""
+    _dropout_rng, dtype, training = None, None, False
+    dropout = recurrent_dropout = 0.0
+    num_layers = 1
+
+
+_NO_DROPOUT = _DropoutMasks(_WithoutDropout, None)
+
 
 def _all_rows(T, B):
     """batch_sizes of T steps that every one of B rows runs."""
@@ -830,6 +904,24 @@ class RecurrentLayer(RecurrentBase):
     """Base of the stacked, bidirectional layers RNN, LSTM and GRU; not used
     directly.
 
+    Dropout, in training mode only (``train()``/``eval()``; a new layer is
+    in training mode, so dropout acts whenever it is set):
+
+    - ``dropout`` in [0, 1]: on the outputs of every layer but the last, as
+      they enter the next layer (PyTorch's ``dropout``), a fresh mask per
+      step, sequence and unit;
+    - ``recurrent_dropout`` in [0, 1): variational dropout of the state
+      (Gal & Ghahramani 2016): h_{t-1} is multiplied, where it enters the
+      recurrent product W_hh h_{t-1}, by a mask drawn once per sequence (per
+      batch row and unit) and reused at every step; the GRU's carry
+      z h_{t-1} reads the state unmasked. A sweep with a mask runs in the
+      BLAS step loop.
+
+    The masks are drawn at each ``forward`` from the generator ``seed``
+    started (after the weights, which are those of the same seed without
+    dropout), so a seed reproduces them; ``backward`` uses the masks of the
+    last ``forward``, and ``step()`` (inference) applies none.
+
     Subclasses set ``_gates`` (G), ``_has_cell`` (LSTM) and ``_kind`` (the
     cell kind of fastrnn/layers/_recurrent.pyx), and may override `_extra_params`,
     `_bias_split` and `_init_extra`.
@@ -844,7 +936,8 @@ class RecurrentLayer(RecurrentBase):
 
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
                  bidirectional: bool = False, bias: bool = True, batch_first: bool = False,
-                 dtype: DTypeLike = np.float32, seed: SeedLike = None) -> None:
+                 dtype: DTypeLike = np.float32, seed: SeedLike = None, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0) -> None:
         self.input_size = check_size(input_size, "input_size")
         self.hidden_size = check_size(hidden_size, "hidden_size")
         if self._gates * self.hidden_size > C_INT_MAX:
@@ -856,6 +949,9 @@ class RecurrentLayer(RecurrentBase):
         self.bias = check_bool(bias, "bias")
         self.batch_first = check_bool(batch_first, "batch_first")
         self.dtype = check_dtype(dtype)
+        self.dropout = check_real(dropout, "dropout", low=0.0, high=1.0)
+        self.recurrent_dropout = check_real(recurrent_dropout, "recurrent_dropout", low=0.0,
+                                            high=1.0, high_open=True)
         rng = check_random_state(seed)
         self._check_memory()
         # PyTorch's initialisation and its parameter order: per layer, per
@@ -864,6 +960,12 @@ class RecurrentLayer(RecurrentBase):
         self._init_params({name: rng.uniform(-k, k, size=shape).astype(self.dtype)
                            for name, shape in self._param_shapes()})
         self._init_extra(rng)
+        if self.dropout and self.num_layers == 1:
+            warnings.warn(f"{type(self).__name__}: dropout acts between stacked layers (after "
+                          f"every layer but the last), so dropout={self.dropout} does nothing "
+                          f"with num_layers=1", UserWarning, stacklevel=3)
+        # The masks continue the generator the seed started for the weights.
+        self._dropout_rng = rng
         self._cache = None
         self._ones = np.ones(0, dtype=self.dtype)
         self._plan = None  # StepPlan of step(), built on first use
@@ -932,15 +1034,16 @@ class RecurrentLayer(RecurrentBase):
         weight = module.weight_ih_l0
         dtype = check_dtype(str(weight.dtype).replace("torch.", ""), "the module's dtype")
         return dict(num_layers=module.num_layers, bidirectional=bool(module.bidirectional),
-                    bias=bool(module.bias), batch_first=bool(module.batch_first), dtype=dtype)
+                    bias=bool(module.bias), batch_first=bool(module.batch_first), dtype=dtype,
+                    dropout=float(getattr(module, "dropout", 0.0)))
 
     @classmethod
     def from_torch(cls: type[_Layer], module: Any, **kwargs: Any) -> _Layer:
         """A layer with the same configuration and weights as the PyTorch
         module (``torch.nn.RNN``, ``LSTM`` or ``GRU`` as the class). Extra
         keyword arguments override what is read from the module (dtype,
-        for example). Dropout between layers is a training-time option of
-        PyTorch's module and is not carried over."""
+        for example). The module's ``dropout`` (between stacked layers,
+        in training mode) is carried over; so is its mode (``training``)."""
         missing = [a for a in ("input_size", "hidden_size", "num_layers", "bidirectional",
                                "bias", "batch_first", "weight_ih_l0", "state_dict")
                    if not hasattr(module, a)]
@@ -949,9 +1052,11 @@ class RecurrentLayer(RecurrentBase):
                             f"{type(module).__name__} has no {', '.join(missing)}")
         args = cls._from_torch_kwargs(module)
         args.update(kwargs)
+        if args.get("dropout") and module.num_layers == 1:
+            args["dropout"] = 0.0   # PyTorch warned already: it has no effect
         layer = cls(module.input_size, module.hidden_size, **args)
         layer.load_state_dict(module.state_dict())
-        return layer
+        return layer.train(bool(getattr(module, "training", True)))
 
     # ---------------------------------------------------------- forward
     def _forward(self, x, hx, lengths):
@@ -970,6 +1075,7 @@ class RecurrentLayer(RecurrentBase):
         h_n = np.empty((LD, B, H), dtype=dt)
         c_n = np.empty((LD, B, H), dtype=dt) if self._has_cell else None
         caches = []
+        masks = _DropoutMasks.of(self, batch)
         for layer in range(self.num_layers):
             out = alloc((T, B, H * self.num_directions), dtype=dt)
             for d, suffix in enumerate(self._suffixes()):
@@ -977,15 +1083,16 @@ class RecurrentLayer(RecurrentBase):
                 layer_input = inp if d == 0 else batch.reverse(inp)
                 hs, cs, buffers, _ = self._sweep(layer, suffix, layer_input, h0[k],
                                                  c0[k] if self._has_cell else None,
-                                                 batch.batch_sizes, alloc)
+                                                 batch.batch_sizes, alloc,
+                                                 state_mask=masks.state(B, H))
                 y = hs[1:] if d == 0 else batch.reverse(hs[1:])
                 out[:, :, d * H:(d + 1) * H] = y
                 h_n[k] = batch.final(hs)
                 if self._has_cell:
                     c_n[k] = batch.final(cs)
                 caches.append(dict(x=layer_input, buffers=buffers))
-            inp = out
-        self._cache = dict(batch=batch, layers=caches, unbatched=unbatched)
+            inp = masks.between(out, layer)
+        self._cache = dict(batch=batch, layers=caches, unbatched=unbatched, masks=masks)
         y = self._external_sequence(batch.unsort(inp, axis=1), unbatched)
         h_n = self._external_state(batch.unsort(h_n, axis=1), unbatched)
         if self._has_cell:
@@ -994,12 +1101,14 @@ class RecurrentLayer(RecurrentBase):
         return y, h_n
 
     def _sweep(self, layer, suffix, x, h0, c0, batch_sizes, alloc, threads=None,
-               step_threads=None):
+               step_threads=None, state_mask=None):
         """One direction of one layer over x (T, B, D), time-major and checked,
         from the states h0 and (LSTM) c0 (B, H): one `cell_forward` call.
         ``threads`` (engine threads, 0: the BLAS loop) and ``step_threads``
         (BLAS threads per step of the BLAS loop) default to the layer's
-        choice by size. Returns (hs, cs, buffers, threads used): hs and cs
+        choice by size; ``state_mask`` (B, H), sorted as x's rows, is
+        recurrent dropout's mask, which takes the BLAS loop. Returns (hs, cs,
+        buffers, threads used): hs and cs
         (T+1, B, H) with the initial states first (cs empty without a cell),
         and the buffers `cell_backward` reads again."""
         T, B, D = x.shape
@@ -1017,7 +1126,12 @@ class RecurrentLayer(RecurrentBase):
         weights = (_flat(self.params[f"weight_ih_l{layer}{suffix}"]),
                    _flat(self.params[f"weight_hh_l{layer}{suffix}"]), bias_x, b_hn,
                    self._peepholes(layer, suffix))
-        buffers = (_flat(gx), _flat(hs), _flat(cs), _flat(gh), gh_stride, _flat(rh))
+        if state_mask is None:
+            masking = (_EMPTY[dt], _EMPTY[dt])
+        else:
+            masking = (_flat(state_mask), _flat(alloc((T, B, H), dtype=dt)))
+            threads = 0
+        buffers = (_flat(gx), _flat(hs), _flat(cs), _flat(gh), gh_stride, _flat(rh)) + masking
         if threads is None:
             threads = _engine_threads(B, G, H, dt)
         if step_threads is None:
@@ -1051,6 +1165,7 @@ class RecurrentLayer(RecurrentBase):
             self._ones = np.ones(T * B, dtype=dt)
         ones = self._ones[: T * B]
         alloc = np.zeros if batch.ragged else np.empty
+        masks = cache["masks"]
         dh0 = np.empty_like(dh_n)
         dc0 = np.empty_like(dc_n) if self._has_cell else None
         for layer in reversed(range(self.num_layers)):
@@ -1094,7 +1209,7 @@ class RecurrentLayer(RecurrentBase):
                 dh0[k] = dh
                 if self._has_cell:
                     dc0[k] = dc
-            dy_tm = d_layer_input
+            dy_tm = masks.between_backward(d_layer_input, layer)
         dx = self._external_sequence(batch.unsort(dy_tm, axis=1), unbatched)
         dh0 = self._external_state(batch.unsort(dh0, axis=1), unbatched)
         if self._has_cell:
@@ -1187,6 +1302,10 @@ class RecurrentLayer(RecurrentBase):
             parts.append("bias=False")
         if self.batch_first:
             parts.append("batch_first=True")
+        if self.dropout:
+            parts.append(f"dropout={self.dropout}")
+        if self.recurrent_dropout:
+            parts.append(f"recurrent_dropout={self.recurrent_dropout}")
         parts.append(f"dtype={self.dtype.name}")
         return parts
 
@@ -1194,10 +1313,23 @@ class RecurrentLayer(RecurrentBase):
         return f"{type(self).__name__}({', '.join(self._config_repr())})"
 
     # -- persistence (fastrnn.io) --
-    # Files of the first release lack num_layers and bidirectional: the
-    # constructor's defaults (1, False) are what those files held.
+    # Files of the first release lack num_layers and bidirectional, and
+    # files before dropout came lack dropout and recurrent_dropout: the
+    # constructor's defaults (1, False, 0.0, 0.0) are what those files held.
     _saved_config_names = ("input_size", "hidden_size", "num_layers", "bidirectional", "bias",
-                           "batch_first", "dtype")
+                           "batch_first", "dtype", "dropout", "recurrent_dropout")
+
+    def _save_config(self) -> dict[str, Any]:
+        # Without dropout the header is what it was before dropout came;
+        # with it, the masks' generator is kept, so that a loaded layer
+        # draws the masks the saved one would have drawn next.
+        config = super()._save_config()
+        for name in ("dropout", "recurrent_dropout"):
+            if not config[name]:
+                del config[name]
+        if self.dropout or self.recurrent_dropout:
+            config["dropout_rng"] = io_format.rng_state(self._dropout_rng)
+        return config
 
     @classmethod
     def _saved_extra_shapes(cls, config: dict[str, Any], hidden_size: int
@@ -1231,3 +1363,12 @@ class RecurrentLayer(RecurrentBase):
                 for stem, shape in extra.items():
                     shapes[f"{stem}_l{layer}{suffix}"] = shape
         return shapes
+
+    @classmethod
+    def _from_saved(cls, config: dict[str, Any], arrays: Mapping[str, Any]) -> Any:
+        config = dict(config)
+        rng_state = config.pop("dropout_rng", None)
+        layer = super()._from_saved(config, arrays)
+        if rng_state is not None:
+            layer._dropout_rng = io_format.rng_from_state(rng_state)
+        return layer

@@ -11,18 +11,7 @@ from numpy.typing import ArrayLike
 from fastrnn._core.validation import NotFittedError, as_array, as_float_array, check_random_state
 from fastrnn._core.validation import SeedLike, check_real
 from fastrnn.io import format as io_format
-from fastrnn.layers.base import ParameterDict, TrainingMode
-
-
-def dropout_mask(rng: np.random.Generator, p: float, shape: tuple[int, ...],
-                 dtype: Any) -> np.ndarray:
-    """An inverted-dropout mask: each entry 1/(1 - p) with probability
-    1 - p, else 0 (all zeros for p = 1), drawn from ``rng``."""
-    dtype = np.dtype(dtype)
-    if p >= 1.0:
-        return np.zeros(shape, dtype=dtype)
-    keep = rng.random(shape) >= p
-    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - p))
+from fastrnn.layers.base import ParameterDict, TrainingMode, dropout_mask  # noqa: F401
 
 
 class Dropout(TrainingMode):

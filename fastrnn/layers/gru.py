@@ -47,6 +47,10 @@ class GRU(RecurrentLayer):
     dtype : numpy.float32 or numpy.float64
     seed : None, int or numpy.random.Generator
         Every parameter uniform in [-1/sqrt(H), 1/sqrt(H)], as PyTorch does.
+    dropout, recurrent_dropout : float
+        Dropout between stacked layers (PyTorch's) and of the state entering
+        the recurrent product (Gal & Ghahramani 2016), in training mode only;
+        see `fastrnn.layers.base.RecurrentLayer`.
 
     Attributes
     ----------
@@ -71,12 +75,14 @@ class GRU(RecurrentLayer):
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
                  bidirectional: bool = False, bias: bool = True, reset_after: bool = True,
                  batch_first: bool = False, dtype: DTypeLike = np.float32,
-                 seed: SeedLike = None) -> None:
+                 seed: SeedLike = None,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0) -> None:
         self.reset_after = bool(reset_after)
         self._kind = _recurrent.GRU if self.reset_after else _recurrent.GRU_BEFORE
         super().__init__(input_size, hidden_size, num_layers=num_layers,
                          bidirectional=bidirectional, bias=bias, batch_first=batch_first,
-                         dtype=dtype, seed=seed)
+                         dtype=dtype, seed=seed, dropout=dropout,
+                         recurrent_dropout=recurrent_dropout)
 
     def _bias_split(self, layer, suffix):
         if not self.reset_after:

@@ -56,6 +56,10 @@ class LSTM(RecurrentLayer):
     dtype : numpy.float32 or numpy.float64
     seed : None, int or numpy.random.Generator
         Every parameter uniform in [-1/sqrt(H), 1/sqrt(H)], as PyTorch does.
+    dropout, recurrent_dropout : float
+        Dropout between stacked layers (PyTorch's) and of the state entering
+        the recurrent product (Gal & Ghahramani 2016), in training mode only;
+        see `fastrnn.layers.base.RecurrentLayer`.
 
     Attributes
     ----------
@@ -84,12 +88,14 @@ class LSTM(RecurrentLayer):
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
                  bidirectional: bool = False, bias: bool = True, forget_bias: float = 1.0,
                  peepholes: bool = False, batch_first: bool = False,
-                 dtype: DTypeLike = np.float32, seed: SeedLike = None) -> None:
+                 dtype: DTypeLike = np.float32, seed: SeedLike = None,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0) -> None:
         self.forget_bias = check_real(forget_bias, "forget_bias")
         self.peepholes = check_bool(peepholes, "peepholes")
         super().__init__(input_size, hidden_size, num_layers=num_layers,
                          bidirectional=bidirectional, bias=bias, batch_first=batch_first,
-                         dtype=dtype, seed=seed)
+                         dtype=dtype, seed=seed, dropout=dropout,
+                         recurrent_dropout=recurrent_dropout)
 
     def _extra_params(self, layer, suffix):
         if self.peepholes:

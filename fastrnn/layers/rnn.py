@@ -49,6 +49,10 @@ class RNN(RecurrentLayer):
     seed : None, int or numpy.random.Generator
         Initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)],
         as PyTorch does.
+    dropout, recurrent_dropout : float
+        Dropout between stacked layers (PyTorch's) and of the state entering
+        the recurrent product (Gal & Ghahramani 2016), in training mode only;
+        see `fastrnn.layers.base.RecurrentLayer`.
 
     Attributes
     ----------
@@ -81,7 +85,8 @@ class RNN(RecurrentLayer):
     def __init__(self, input_size: int, hidden_size: int, *, nonlinearity: str = "tanh",
                  num_layers: int = 1, bidirectional: bool = False, bias: bool = True,
                  batch_first: bool = False, dtype: DTypeLike = np.float32,
-                 seed: SeedLike = None, delays: Any = None) -> None:
+                 seed: SeedLike = None, delays: Any = None,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0) -> None:
         if delays is not None:
             # RNN(delays=...) used to return a DelayRNN: a constructor that
             # builds another class hides which layer one has.
@@ -95,7 +100,8 @@ class RNN(RecurrentLayer):
         self._kind = _KINDS[nonlinearity]
         super().__init__(input_size, hidden_size, num_layers=num_layers,
                          bidirectional=bidirectional, bias=bias, batch_first=batch_first,
-                         dtype=dtype, seed=seed)
+                         dtype=dtype, seed=seed, dropout=dropout,
+                         recurrent_dropout=recurrent_dropout)
 
     @classmethod
     def _from_torch_kwargs(cls, module):

@@ -5,12 +5,14 @@ orders are PyTorch's already, so the state dict moves across unchanged.
 PyTorch is imported only when this is called.
 
 What PyTorch's modules cannot express is refused with a ValueError naming
-it: LSTM peepholes and ``GRU(reset_after=False)`` (``torch.nn.GRU`` computes
+it (``recurrent_dropout``, a training-time option, is left out with a
+warning): LSTM peepholes and ``GRU(reset_after=False)`` (``torch.nn.GRU`` computes
 only the reset-after form), and cells of their own (LeakyRNN, ClockworkRNN,
 DelayRNN), which are refused with a TypeError.
 """
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,8 +39,13 @@ def _recurrent_module(layer, torch):
     if kind not in (RNN, LSTM, GRU):
         raise TypeError(f"model: to_torch converts RNN, LSTM, GRU, Linear, Embedding, Dropout "
                         f"or a Sequential of them; {kind.__name__} has no PyTorch module")
+    if layer.recurrent_dropout:
+        warnings.warn(f"to_torch: {kind.__name__}(recurrent_dropout={layer.recurrent_dropout}) "
+                      f"has no PyTorch counterpart and is left out; the modules agree in "
+                      f"evaluation mode", UserWarning, stacklevel=3)
     common = dict(num_layers=layer.num_layers, bias=layer.bias,
                   batch_first=layer.batch_first, bidirectional=layer.bidirectional,
+                  dropout=layer.dropout if layer.num_layers > 1 else 0.0,
                   dtype=torch.float64 if layer.dtype == np.float64 else torch.float32)
     if kind is RNN:
         module = torch.nn.RNN(layer.input_size, layer.hidden_size,

@@ -147,21 +147,20 @@ class Sequential:
         return layers + (parts.get("output"),)
 
     # ----------------------------------------------------------- parts
+    def _two_part(self, name):
+        if not self._legacy:
+            raise AttributeError(f"{name} names a part of a two-part Sequential(recurrent, "
+                                 f"output); this model has {len(self.layers)} parts: use "
+                                 f"model.layers")
+        return self.parts.get(name)
+
     @property
     def recurrent(self) -> Any:
-        if not self._legacy:
-            raise AttributeError("recurrent names the first part of a two-part "
-                                 "Sequential(recurrent, output); this model has "
-                                 f"{len(self.layers)} parts: use model.layers")
-        return self.layers[0]
+        return self._two_part("recurrent")
 
     @property
     def output(self) -> Any:
-        if not self._legacy:
-            raise AttributeError("output names the second part of a two-part "
-                                 "Sequential(recurrent, output); this model has "
-                                 f"{len(self.layers)} parts: use model.layers")
-        return self.layers[1] if len(self.layers) == 2 else None
+        return self._two_part("output")
 
     @property
     def recurrent_layers(self) -> tuple[Any, ...]:

@@ -36,22 +36,32 @@ class History(dict):
     """Per-epoch records of a ``train`` run: ``loss``, ``grad_norm``, ``seconds``."""
 
 
-def _loss_and_grad(kind, out, target, last_only):
+def _loss_and_grad(kind, out, target, last_only, lengths=None):
+    """(loss, dL/dout) of a chunk: a mean over its steps (those within each
+    sequence's ``lengths`` when given), or over the sequences' last steps;
+    None when no step of the chunk is within its sequence."""
+    measure = losses.mse if kind == "mse" else losses.softmax_nll
+    grad = np.zeros_like(out)
     if last_only:
-        pred = out[-1]
-        loss, g_last = (losses.mse(pred, target) if kind == "mse"
-                        else losses.softmax_nll(pred, target))
-        grad = np.zeros_like(out)
-        grad[-1] = g_last
+        rows = np.arange(out.shape[1])
+        last = np.full(out.shape[1], out.shape[0] - 1) if lengths is None else lengths - 1
+        loss, grad[last, rows] = measure(out[last, rows], target)
         return loss, grad
-    return losses.mse(out, target) if kind == "mse" else losses.softmax_nll(out, target)
+    if lengths is None:
+        return measure(out, target)
+    valid = np.arange(out.shape[0])[:, None] < lengths[None, :]
+    if not valid.any():
+        return None
+    loss, grad[valid] = measure(out[valid], target[valid])
+    return loss, grad
 
 
 def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
           optimizer: Optional[Optimizer] = None, epochs: int = 10, batch_size: int = 32,
           tbptt: Optional[int] = None, clip_hidden: Optional[float] = None, omega: float = 0.0,
           callbacks: Iterable[Callable[[int, History], Optional[bool]]] = (),
-          seed: SeedLike = None, progress: bool = True) -> History:
+          seed: SeedLike = None, progress: bool = True,
+          lengths: Optional[ArrayLike] = None) -> History:
     """Fit ``model`` to sequences by mini-batch gradient descent with BPTT.
 
     Parameters
@@ -63,8 +73,9 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
     Y : array_like
         Targets at every step, (T, N, O) (or (T, N) class indices for "nll"),
         or at the last step only, (N, O) (or (N,) classes).
-    loss : {"mse", "nll"}
-        Squared error, or softmax negative log-likelihood (Goodfellow et al. (2016), eq. 10.5).
+    loss : {"mse", "nll", "softmax"}
+        Squared error, or softmax negative log-likelihood (Goodfellow et al. (2016), eq. 10.5;
+        "softmax" is another name for "nll").
     optimizer : fastrnn.optim.Optimizer or None
         Default: ``Adam(model, lr=1e-3)``. Put clipping (``clip_norm``,
         ``clip_value``, eq. 10.15) on the optimiser.
@@ -88,6 +99,12 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
     progress : bool
         A progress bar (tqdm when installed, a plain line otherwise) with the
         loss and the gradient norm.
+    lengths : array_like of int, (N,), optional
+        Valid steps of each sequence, in [1, T], for sequences padded to T
+        steps: the model runs each only over its own steps (PyTorch's packed
+        sequences, the ``lengths`` of the recurrent layers), the loss is the
+        mean over valid steps only, and a last-step target is compared with
+        the output at each sequence's own last step (with full BPTT).
 
     The model's mode is left as it is: dropout acts while the model is in
     training mode (the default of every layer), so call ``model.eval()``
@@ -100,7 +117,8 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
         Lists ``loss`` (mean over the epoch's batches), ``grad_norm`` (mean
         norm before clipping) and ``seconds`` per epoch.
     """
-    check_choice(loss, "loss", ("mse", "nll"))
+    check_choice(loss, "loss", ("mse", "nll", "softmax"))
+    loss = "nll" if loss == "softmax" else loss
     if not isinstance(model, Sequential):
         _check_part(model, "model", "a fastrnn.Sequential or a recurrent layer")
     dtype = _model_dtype(model)
@@ -146,6 +164,17 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
     for i, cb in enumerate(callbacks):
         if not callable(cb):
             raise TypeError(f"callbacks[{i}] must be callable, got {type(cb).__name__}")
+    if lengths is not None:
+        lengths = as_array(lengths, "lengths")
+        if lengths.dtype.kind not in "iu":
+            raise TypeError(f"lengths must be an array of integers, got dtype {lengths.dtype}")
+        if lengths.shape != (N,) or lengths.min() < 1 or lengths.max() > T:
+            raise ValueError(f"lengths must have shape ({N},) (one per sequence) and values in "
+                             f"[1, {T}] (the time steps), got shape {lengths.shape}")
+        lengths = lengths.astype(np.intp)
+        if last_only and k < T:
+            raise ValueError("lengths with a last-step target Y needs full BPTT (tbptt=None): "
+                             "a sequence's last step may lie in any chunk")
     recurrent = model.recurrent_layers if isinstance(model, Sequential) else (model,)
     if omega and not all(isinstance(layer, LeakyRNN) for layer in recurrent):
         raise TypeError("omega needs a fastrnn.LeakyRNN (tau=1 for the tanh RNN) as every "
@@ -175,25 +204,31 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
                 xb = X[:, idx]
                 yb = Y[idx] if last_only else Y[:, idx]
                 state = None
-                batch_loss = 0.0
+                batch_loss, n_chunks = 0.0, 0
                 for start in range(0, T, k):
                     stop = min(start + k, T)
                     is_last_chunk = stop == T
+                    steps = {} if lengths is None else {
+                        "lengths": np.clip(lengths[idx] - start, 0, stop - start)}
                     if last_only and not is_last_chunk:
                         # no loss inside this chunk: only carry the state on
-                        _, state = model.forward(xb[start:stop], state)
+                        _, state = model.forward(xb[start:stop], state, **steps)
                         continue
                     optimizer.zero_grad()
-                    out, state = model.forward(xb[start:stop], state)
+                    out, state = model.forward(xb[start:stop], state, **steps)
                     chunk_target = yb if last_only else yb[start:stop]
-                    value, grad = _loss_and_grad(loss, out, chunk_target, last_only)
+                    measured = _loss_and_grad(loss, out, chunk_target, last_only,
+                                              steps.get("lengths"))
+                    if measured is None:   # every sequence of the batch ended before
+                        continue
+                    value, grad = measured
                     # the loss is a mean over the batch's sequences; so is Omega
                     _backward(model, grad, clip_hidden, omega / len(idx))
                     norm = optimizer.step()
                     batch_loss += value
+                    n_chunks += 1
                     epoch_norm += norm if np.isfinite(norm) else 0.0
                     n_updates += 1
-                n_chunks = 1 if last_only else -(-T // k)
                 epoch_loss += batch_loss / n_chunks
                 bar.update()
                 bar.set_postfix(f"loss {batch_loss / n_chunks:.4g}  "

@@ -15,7 +15,8 @@ DT = np.float64
 
 def _lm(dropout_seed=3):
     return Sequential(fastrnn.Embedding(V, 3, padding_idx=0, dtype=DT, seed=1),
-                      fastrnn.LSTM(3, 4, num_layers=2, dtype=DT, seed=2),
+                      fastrnn.LSTM(3, 4, num_layers=2, dropout=0.4, recurrent_dropout=0.2,
+                                   dtype=DT, seed=2),
                       fastrnn.Dropout(0.3, seed=dropout_seed),
                       fastrnn.Linear(4, V, dtype=DT, seed=4))
 
@@ -49,16 +50,22 @@ def test_gradients_match_finite_differences_with_fixed_masks():
     targets = _tokens((5, 3), seed=6)
     h0 = (np.random.default_rng(7).standard_normal((2, 3, 4)) * 0.5,
           np.random.default_rng(8).standard_normal((2, 3, 4)) * 0.5)
-    drop = model.layers[2]
+    drop, lstm = model.layers[2], model.layers[1]
+
+    def fixed_masks():
+        drop._rng = np.random.default_rng(9)   # the same masks at every evaluation
+        lstm._dropout_rng = np.random.default_rng(10)
 
     def loss():
-        drop._rng = np.random.default_rng(9)   # the same mask at every evaluation
+        fixed_masks()
         y, _ = model.forward(tokens, h0)
         return fastrnn.losses.softmax_nll(y, targets)[0]
 
     loss()
     assert drop._mask is not None and (drop._mask == 0).any()
-    drop._rng = np.random.default_rng(9)
+    masks = lstm._cache["masks"]
+    assert len(masks.states) == 2 and len(masks.outputs) == 1
+    fixed_masks()
     y, _ = model.forward(tokens, h0)
     _, dy = fastrnn.losses.softmax_nll(y, targets)
     model.zero_grad()
@@ -110,10 +117,12 @@ def test_train_and_eval_reach_every_part():
 def test_agrees_with_the_torch_model(dtype):
     torch = pytest.importorskip("torch")
     model = Sequential(fastrnn.Embedding(V, 3, padding_idx=0, dtype=dtype, seed=1),
-                       fastrnn.LSTM(3, 4, num_layers=2, dtype=dtype, seed=2),
+                       fastrnn.LSTM(3, 4, num_layers=2, dropout=0.2, dtype=dtype, seed=2),
                        fastrnn.Dropout(0.3, seed=3),
                        fastrnn.Linear(4, V, dtype=dtype, seed=4)).eval()
     module = model.to_torch()
+    assert module.layers[1].dropout == pytest.approx(0.2)
+    assert isinstance(module.layers[2], torch.nn.Dropout)
     tokens = _tokens((5, 3), seed=5)
     y, (h, c) = model.forward(tokens)
     ty, (th, tc) = module(torch.from_numpy(tokens))
@@ -151,7 +160,8 @@ def test_summary_lists_layers_shapes_and_counts():
     lines = text.splitlines()
     assert lines[0] == "Sequential"
     assert "Embedding(6, 3, padding_idx=0, dtype=float64)" in lines[2] and "(B, 3)" in lines[2]
-    assert "LSTM(3, 4, num_layers=2" in lines[3] and lines[3].rstrip().endswith("304")
+    assert "LSTM(3, 4, num_layers=2, dropout=0.4" in lines[3]
+    assert lines[3].rstrip().endswith("304")
     assert "Dropout(p=0.3)" in lines[4] and "(B, 4)" in lines[4]
     assert "Linear(4, 6" in lines[5] and "(B, 6)" in lines[5]
     assert lines[-1].split()[-1] == f"{18 + 304 + 30:,}"
@@ -175,12 +185,68 @@ def test_train_fits_a_small_language_model():
     seqs = (starts[None, :] + np.arange(9)[:, None]) % (V - 1) + 1
     X, Y = seqs[:-1], seqs[1:]
     model = Sequential(fastrnn.Embedding(V, 8, padding_idx=0, dtype=DT, seed=1),
-                       fastrnn.LSTM(8, 16, num_layers=2, dtype=DT, seed=2),
+                       fastrnn.LSTM(8, 16, num_layers=2, dropout=0.1, recurrent_dropout=0.1,
+                                    dtype=DT, seed=2),
                        fastrnn.Dropout(0.1, seed=3), fastrnn.Linear(16, V, dtype=DT, seed=4))
-    history = fastrnn.train(model, X, Y, loss="nll", epochs=30, batch_size=8,
+    history = fastrnn.train(model, X, Y, loss="softmax", epochs=30, batch_size=8,
                             optimizer=fastrnn.Adam(model, lr=0.02), seed=0, progress=False)
     assert model.training   # the mode is left as it was
     assert history["loss"][-1] < 0.3 * history["loss"][0]
     model.eval()
     y, _ = model.forward(X)
     assert (y.argmax(axis=-1) == Y).mean() > 0.95
+
+
+@pytest.mark.parametrize("tbptt,last_only", [(None, False), (3, False), (None, True)])
+def test_train_with_lengths_ignores_what_lies_past_each_end(tbptt, last_only):
+    rng = np.random.default_rng(1)
+    T, N = 7, 6
+    lengths = np.array([7, 2, 5, 1, 7, 4])
+    X, Y = rng.integers(1, V, (T, N)), rng.integers(0, V, (T, N))
+    past = np.arange(T)[:, None] >= lengths[None, :]
+    results = []
+    for fill in (0, 3):   # two different paddings
+        Xp, Yp = np.where(past, fill, X), np.where(past, fill + 1, Y)
+        if last_only:   # the target at each sequence's own last step
+            Yp = Y[lengths - 1, np.arange(N)]
+        model = _lm()
+        model.layers[2].p = 0.0   # the same arithmetic in both runs
+        model.layers[1].dropout = model.layers[1].recurrent_dropout = 0.0
+        history = fastrnn.train(model, Xp, Yp, loss="nll", epochs=2, batch_size=3, tbptt=tbptt,
+                                optimizer=fastrnn.SGD(model, 0.1), seed=0, progress=False,
+                                lengths=lengths)
+        results.append((history["loss"], {k: v.copy() for k, v in model.params.items()}))
+    assert results[0][0] == results[1][0]
+    for key, value in results[0][1].items():
+        np.testing.assert_array_equal(results[1][1][key], value)
+
+
+def test_train_lengths_are_checked():
+    model = _lm()
+    X = _tokens((4, 3))
+    with pytest.raises(ValueError, match="lengths must have shape"):
+        fastrnn.train(model, X, X, loss="nll", lengths=[4, 0, 2], progress=False)
+    with pytest.raises(TypeError, match="lengths must be an array of integers"):
+        fastrnn.train(model, X, X, loss="nll", lengths=[4.0, 1.0, 2.0], progress=False)
+    with pytest.raises(ValueError, match="full BPTT"):
+        fastrnn.train(model, X, X[0], loss="nll", lengths=[4, 1, 2], tbptt=2, progress=False)
+    with pytest.raises(ValueError, match=r"X must be token ids in \[0, 6\)"):
+        fastrnn.train(model, X + 6, X, loss="nll", progress=False)
+
+
+def test_recurrent_layers_of_every_kind_compose():
+    model = Sequential(fastrnn.Embedding(V, 2, dtype=DT, seed=0),
+                       fastrnn.LeakyRNN(2, 3, tau=(1.0, 4.0), dtype=DT, seed=1),
+                       fastrnn.ClockworkRNN(3, 4, periods=(1, 2), dtype=DT, seed=2),
+                       fastrnn.DelayRNN(4, 3, delays=(1, 2), dtype=DT, seed=3),
+                       fastrnn.Linear(3, V, dtype=DT, seed=4))
+    tokens, targets = _tokens((5, 2), seed=1), _tokens((5, 2), seed=2)
+
+    def loss():
+        return fastrnn.losses.softmax_nll(model.forward(tokens)[0], targets)[0]
+
+    y, states = model.forward(tokens)
+    assert len(states) == 3 and "(B, 3)" in model.summary().splitlines()[5]
+    model.zero_grad()
+    model.backward(fastrnn.losses.softmax_nll(y, targets)[1])
+    assert_gradients_match(loss, model)
