@@ -11,8 +11,8 @@ from cython cimport floating
 cdef void _forward_step(
         int kind, int n, int H, const floating *w_hh, const floating *b_hn,
         const floating *peep, floating *gates, floating *recurrent, const floating *h_prev,
-        floating *h, const floating *c_prev, floating *c, floating *reset_hidden,
-        floating *scratch) noexcept nogil
+        const floating *h_in, floating *h, const floating *c_prev, floating *c,
+        floating *reset_hidden, floating *scratch) noexcept nogil
 
 
 cdef int _steps_begin(int step_threads) noexcept nogil
