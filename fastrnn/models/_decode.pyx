@@ -25,16 +25,12 @@ Arguments are marked IN, OUT, INOUT and WORK as in _recurrent.pyx.
 """
 from cython cimport floating
 from libc.math cimport exp, log, INFINITY
-from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
-cimport numpy as cnp
 import numpy as np
 
 from fastrnn._core.kernels cimport fr_fp_enter, fr_fp_leave, fill_rows, add_into
 from fastrnn._core.matmul cimport rows_times_transposed
 from fastrnn.layers._recurrent cimport _forward_step, _steps_begin, _steps_end
-
-cnp.import_array()
 
 cdef enum:
     GREEDY, SAMPLE, BEAM
@@ -175,6 +171,8 @@ cdef void _step_cells(int n, const int *owner, const floating *x, int n_cells,
                 add_into(gates + <Py_ssize_t> j * GH, input_term + <Py_ssize_t> owner[j] * GH, GH)
         rows_times_transposed(n, GH, D, <const floating *> cells[l, CELL_W_IH], layer_input,
                               <floating> 1, gates, GH, <floating *> NULL)
+        # The products read h_{t-1} itself: generation is inference, where
+        # recurrent dropout puts no mask on the state.
         _forward_step(kind, n, H, <const floating *> cells[l, CELL_W_HH],
                       <const floating *> cells[l, CELL_B_HN],
                       <const floating *> cells[l, CELL_PEEP], gates, recurrent,

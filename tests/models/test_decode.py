@@ -427,6 +427,25 @@ def test_sequential_generate_matches_a_pytorch_loop(config):
             np.testing.assert_array_equal(got[b], seq)
 
 
+def test_sequential_generate_turns_every_dropout_off():
+    """Dropout layers and the layers' own dropout= and recurrent_dropout=
+    act only in training: generation is inference."""
+    plain, reference = _language_model("lstm", np.float64)
+    emb, lstm, out = plain.layers
+    noisy = fastrnn.LSTM(E, 6, num_layers=2, dropout=0.5, recurrent_dropout=0.5,
+                         dtype=np.float64, seed=3)
+    stacked = fastrnn.LSTM(E, 6, num_layers=2, dtype=np.float64, seed=3)
+    stacked.params.update(noisy.params)
+    prompt = np.array([[0, 3], [2, 1], [5, 6]])
+    for method in ("greedy", "beam"):
+        got = fastrnn.Sequential(emb, fastrnn.Dropout(0.5), noisy, fastrnn.Dropout(0.5),
+                                 fastrnn.Linear(6, V, dtype=np.float64, seed=1))
+        want = fastrnn.Sequential(emb, stacked, got.layers[-1])
+        _assert_sequences(got.generate(prompt, max_length=8, method=method),
+                          want.generate(prompt, max_length=8, method=method))
+        assert got.training and noisy.training
+
+
 def test_sequential_generate_with_a_one_token_prompt():
     model, reference = _language_model("lstm", np.float32)
     got = model.generate([4], max_length=6)
