@@ -14,6 +14,12 @@ GRU                 gated recurrent unit, both reset forms
 Linear              per-step output layer o_t = c + V h_t
 Embedding           token ids to learned vectors (padding_idx as PyTorch's)
 Dropout             inverted dropout between layers, on in training mode only
+generate_tokens     free-running generation (greedy, sampling, beam search) to an end
+                    symbol (sec. 10.2.2), from explicit parts; Sequential.generate for a
+                    language model
+ContextRNN          an RNN/LSTM/GRU conditioned on a context vector (sec. 10.2.3)
+Attention           soft attention over encoder states (sec. 10.7.5, Luong et al. 2015)
+Seq2Seq             encoder-decoder trained by teacher forcing (sec. 10.4)
 losses              softmax_nll (eq. 10.5), mse
 clip_grad_norm      joint norm clipping (eq. 10.15), random step on NaN/Inf
 clip_grad_value     element-wise clipping
@@ -87,6 +93,8 @@ from fastrnn.training import (
     train,
 )
 from fastrnn.layers import Dropout, Embedding
+from fastrnn.models import Decoded, generate_tokens
+from fastrnn.models import Attention, ContextRNN, Seq2Seq
 
 
 def _keep_former_module_paths():
@@ -164,4 +172,9 @@ __all__ = [
     "StackedRNN",
     "RecursiveNet",
     "TreeBatch",
+    "Decoded",
+    "generate_tokens",
+    "ContextRNN",
+    "Attention",
+    "Seq2Seq",
 ]

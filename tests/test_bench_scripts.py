@@ -28,3 +28,20 @@ def test_script_help_runs_against_the_installed_package(script):
     out = run_python([str(BENCH / script), "--help"], cwd=BENCH.parent, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "usage:" in out.stdout
+
+
+def test_reber_quick_mode_runs():
+    # The demonstration end to end on a little data: training, sampling to the
+    # end symbol, the automaton and the timings (the figures mean nothing here).
+    out = run_python([str(BENCH / "reber.py"), "--quick", "--no-torch"], cwd=BENCH.parent,
+                     timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "grammatical" in out.stdout and "us per token" in out.stdout
+
+
+def test_seq2seq_quick_run():
+    # The whole script at toy sizes: training, generation, the timing table.
+    out = run_python([str(BENCH / "seq2seq.py"), "--quick", "--no-torch"], cwd=BENCH.parent,
+                     timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "long exact" in out.stdout and "training step" in out.stdout

@@ -117,6 +117,7 @@ int fr_engine_block_units(int is_double)
         T *gates, *recurrent;                                                         \
         ptrdiff_t recurrent_stride;                                                   \
         T *hs, *cs, *reset_hidden;                                                    \
+        int bias_per_row;                                                             \
     } fr_engine_job_##S;
 FR_DECLARE_JOB(float, f)
 FR_DECLARE_JOB(double, d)

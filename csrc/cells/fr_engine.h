@@ -39,7 +39,8 @@ typedef struct {
     const int *batch_sizes;   /* IN (T,) rows running at each step */
     const void *x;            /* IN (T, B, D) */
     const void *w_ih;         /* IN (G*H, D) */
-    const void *bias_x;       /* IN (G*H,) the biases summed into the gates */
+    const void *bias_x;       /* IN (G*H,) the biases summed into the gates, or
+                                 (B, G*H) a row per sequence with bias_per_row */
     const void *w_hh;         /* IN (G*H, H) */
     const void *b_hn;         /* IN (H,) GRU: the recurrent n block's bias */
     const void *peep;         /* IN (3H,) LSTM peepholes (zeros without) */
@@ -50,6 +51,7 @@ typedef struct {
     void *hs;        /* INOUT (T+1, B, H): hs[0] = h_0, hs[t+1] = h_t */
     void *cs;        /* INOUT (T+1, B, H), LSTM: the cell states */
     void *reset_hidden; /* OUT (T, B, H), GRU_BEFORE: r_t h_{t-1} */
+    int bias_per_row;   /* bias_x holds a row per sequence (a context's term) */
 } fr_engine_args;
 
 /* Runs on up to nthreads threads of the team (no more than there are blocks

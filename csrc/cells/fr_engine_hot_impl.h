@@ -363,7 +363,9 @@ static FR_ENG_TARGET void FR_EFN(fr_eng_product)(int phase, int relu, int G,
 }
 
 /* The input projection of rows [0, rows) for blocks [ub, ue):
- * gates[r, g H + u] = bias_x[g H + u] + sum_k x[r, k] w_ih[g H + u, k]. */
+ * gates[r, g H + u] = bias_x[g H + u] + sum_k x[r, k] w_ih[g H + u, k], with
+ * bias_x's row r mod B (row r's sequence) when the bias has a row per
+ * sequence. */
 static FR_ENG_TARGET void FR_EFN(fr_eng_project)(const FR_FN(fr_engine_job) *job, int G,
                                                  ptrdiff_t rows, const T *packed,
                                                  ptrdiff_t ub, ptrdiff_t ue, T *tile)
@@ -380,7 +382,9 @@ static FR_ENG_TARGET void FR_EFN(fr_eng_project)(const FR_FN(fr_engine_job) *job
                 for (int g = 0; g < G; ++g) {
                     T lanes[NR], bias[NR];
                     const T *acc = tile + (r * G + g) * NR;
-                    FR_EFN(fr_eng_lanes_in)(bias, job->bias_x + g * H + u0, nu);
+                    const T *bias_row = job->bias_per_row
+                                        ? job->bias_x + (r0 % job->batch) * GH : job->bias_x;
+                    FR_EFN(fr_eng_lanes_in)(bias, bias_row + g * H + u0, nu);
                     for (int j = 0; j < NR; ++j)
                         lanes[j] = acc[j] + bias[j];
                     FR_EFN(fr_eng_lanes_out)(job->gates + r0 * GH + g * H + u0, lanes, nu);

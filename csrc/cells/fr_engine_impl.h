@@ -33,7 +33,7 @@ static int FR_FN(fr_engine_forward)(const fr_engine_args *args, int nthreads)
         (const T *)args->x, (const T *)args->w_ih, (const T *)args->bias_x,
         (const T *)args->w_hh, (const T *)args->b_hn, (const T *)args->peep,
         (T *)args->gates, (T *)args->recurrent, args->recurrent_stride, (T *)args->hs,
-        (T *)args->cs, (T *)args->reset_hidden};
+        (T *)args->cs, (T *)args->reset_hidden, args->bias_per_row};
     const FR_FN(fr_engine_job) *job = &typed;
     const ptrdiff_t H = job->hidden;
     const ptrdiff_t nblocks = (H + FR_ENG_NR - 1) / FR_ENG_NR;

@@ -109,6 +109,7 @@ cdef extern from "fr_engine.h" nogil:
         void *hs
         void *cs
         void *reset_hidden
+        int bias_per_row
     int fr_engine_forward(const fr_engine_args *args, int nthreads)
     int fr_engine_block_units(int is_double)
 
@@ -122,13 +123,13 @@ def block_units(bint is_double):
     return fr_engine_block_units(is_double)
 
 
-cdef inline int _steps_begin(int step_threads) noexcept nogil:
+cdef int _steps_begin(int step_threads) noexcept nogil:
     """Switch the BLAS to step_threads threads (0: leave it); returns
     whether `_steps_end` must be called."""
     return fr_blas_threads_begin(step_threads)
 
 
-cdef inline void _steps_end(int entered) noexcept nogil:
+cdef void _steps_end(int entered) noexcept nogil:
     if entered:
         fr_blas_threads_end()
 
@@ -171,6 +172,8 @@ cdef struct SweepShape:
     double clip                    # backward: clip dL/dh_t to [-clip, clip] if > 0
     int step_threads               # BLAS threads for the per-step products (0: as set)
     int threads                    # forward: the engine's threads (0: the BLAS loop)
+    bint bias_per_row              # forward: BIAS_X is (B, G*H), a row of its own
+                                   # for each sequence (a context term); else (G*H,)
 
 
 # The arrays of one sweep, in a table of pointers of the sweep's precision
@@ -180,7 +183,8 @@ cdef enum:  # the sweep arrays
     X               # IN (T, B, D)
     W_IH            # IN (G*H, D)
     W_HH            # IN (G*H, H)
-    BIAS_X          # IN (G*H,) forward: the biases summed into the gates first
+    BIAS_X          # IN (G*H,) forward: the biases summed into the gates first;
+                    # (B, G*H) with bias_per_row
     B_HN            # IN (H,) GRU: the bias of the recurrent n block
     PEEP            # IN (3H,) LSTM: peephole weights (zeros without peepholes)
     GATES           # forward OUT, backward IN (T, B, G*H): gate activations
@@ -287,7 +291,10 @@ cdef int _forward_sweep(const SweepShape *shape, floating **arrays) noexcept nog
             return used
     # No engine asked for, or no memory for its packed weights: the input
     # projection in one GEMM, then a BLAS product per step.
-    fill_rows(gates, arrays[BIAS_X], <Py_ssize_t> T * B, GH)
+    if shape.bias_per_row:
+        fill_rows(gates, arrays[BIAS_X], T, BGH)
+    else:
+        fill_rows(gates, arrays[BIAS_X], <Py_ssize_t> T * B, GH)
     gemm(False, True, T * B, GH, shape.inputs, <floating> 1, arrays[X], shape.inputs,
          arrays[W_IH], shape.inputs, <floating> 1, gates, GH)
     entered = _steps_begin(shape.step_threads)
@@ -320,6 +327,7 @@ cdef int _engine_forward(const SweepShape *shape, floating **arrays) noexcept no
     args.gates, args.recurrent = arrays[GATES], arrays[RECURRENT]
     args.recurrent_stride = shape.recurrent_stride
     args.hs, args.cs, args.reset_hidden = arrays[HS], arrays[CS], arrays[RESET_HIDDEN]
+    args.bias_per_row = shape.bias_per_row
     return fr_engine_forward(&args, shape.threads)
 
 
@@ -481,6 +489,7 @@ cdef int _point_at(SweepShape *s, floating **arrays, int kind, tuple shape,
     s.clip = clip
     s.step_threads = step_threads
     s.threads = 0
+    s.bias_per_row = False
     memset(arrays, 0, SWEEP_ARRAY_COUNT * sizeof(floating *))
     arrays[X] = _data_of(x)
     arrays[W_IH] = _data_of(w_ih)
@@ -510,8 +519,10 @@ def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floati
     batch_sizes : IN (T,) int32, rows running at each step, non-increasing.
     x : IN (T, B, D).
     weights : IN (w_ih (G*H, D), w_hh (G*H, H), bias_x (G*H,) the biases
-        summed into the gates before the sweep, b_hn (H,) GRU: the bias of the
-        recurrent n block, peep (3H,) LSTM: peephole weights).
+        summed into the gates before the sweep, or (B, G*H) one such row per
+        sequence (a bias plus a context term constant over the sequence,
+        Goodfellow et al. (2016), sec. 10.2.3), b_hn (H,) GRU: the bias of
+        the recurrent n block, peep (3H,) LSTM: peephole weights).
     buffers : (gates, hs, cs, recurrent, recurrent_stride, reset_hidden,
         state_mask, masked_hs), the forward state `cell_backward` reads again:
         gates OUT (T, B, G*H) the gate activations; hs INOUT (T+1, B, H),
@@ -548,6 +559,7 @@ def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floati
     arrays[B_HN] = _data_of(b_hn)
     # The engine's step loop has no mask: a masked sweep takes the BLAS loop.
     s.threads = 0 if arrays[STATE_MASK] != NULL else min(max(threads, 0), FR_TEAM_MAX)
+    s.bias_per_row = s.batch > 1 and bias_x.shape[0] != gate_count(kind) * s.hidden
     with nogil:
         # NULL (no memory, or a batch of one) falls back to the direct GEMM.
         if s.batch > 1 and s.threads == 0:

@@ -1071,7 +1071,14 @@ class RecurrentLayer(RecurrentBase):
         return layer.train(bool(getattr(module, "training", True)))
 
     # ---------------------------------------------------------- forward
-    def _forward(self, x, hx, lengths):
+    def _forward(self, x, hx, lengths, input_terms=None):
+        """`forward`; ``input_terms`` (num_directions, B, G*H), in the
+        caller's row order, checked by the caller, adds one constant row per
+        sequence to the first layer's input projection (a context's
+        projection R x, Goodfellow et al. (2016), sec. 10.2.3, figure 10.10,
+        without widening x); `_backward` leaves its gradient, the sum over
+        the steps of each row's gate gradients, in the cache
+        (``input_term_grads``)."""
         h0, c0 = self._split_state(hx, "hx")
         self._check_arrays()
         inp, batch, unbatched = self._sequence_input(x, lengths)
@@ -1093,10 +1100,13 @@ class RecurrentLayer(RecurrentBase):
             for d, suffix in enumerate(self._suffixes()):
                 k = layer * self.num_directions + d
                 layer_input = inp if d == 0 else batch.reverse(inp)
+                row_term = (batch.sort(input_terms[d], axis=0)
+                            if input_terms is not None and layer == 0 else None)
                 hs, cs, buffers, _ = self._sweep(layer, suffix, layer_input, h0[k],
                                                  c0[k] if self._has_cell else None,
                                                  batch.batch_sizes, alloc,
-                                                 state_mask=masks.state(B, H))
+                                                 state_mask=masks.state(B, H),
+                                                 row_term=row_term)
                 y = hs[1:] if d == 0 else batch.reverse(hs[1:])
                 out[:, :, d * H:(d + 1) * H] = y
                 h_n[k] = batch.final(hs)
@@ -1104,7 +1114,8 @@ class RecurrentLayer(RecurrentBase):
                     c_n[k] = batch.final(cs)
                 caches.append(dict(x=layer_input, buffers=buffers))
             inp = masks.between(out, layer)
-        self._cache = dict(batch=batch, layers=caches, unbatched=unbatched, masks=masks)
+        self._cache = dict(batch=batch, layers=caches, unbatched=unbatched, masks=masks,
+                           input_terms=input_terms is not None)
         y = self._external_sequence(batch.unsort(inp, axis=1), unbatched)
         h_n = self._external_state(batch.unsort(h_n, axis=1), unbatched)
         if self._has_cell:
@@ -1113,7 +1124,7 @@ class RecurrentLayer(RecurrentBase):
         return y, h_n
 
     def _sweep(self, layer, suffix, x, h0, c0, batch_sizes, alloc, threads=None,
-               step_threads=None, state_mask=None):
+               step_threads=None, state_mask=None, row_term=None):
         """One direction of one layer over x (T, B, D), time-major and checked,
         from the states h0 and (LSTM) c0 (B, H): one `cell_forward` call.
         ``threads`` (engine threads, 0: the BLAS loop) and ``step_threads``
@@ -1122,10 +1133,13 @@ class RecurrentLayer(RecurrentBase):
         recurrent dropout's mask, which takes the BLAS loop. Returns (hs, cs,
         buffers, threads used): hs and cs
         (T+1, B, H) with the initial states first (cs empty without a cell),
-        and the buffers `cell_backward` reads again."""
+        and the buffers `cell_backward` reads again. ``row_term`` (B, G*H),
+        sorted as x, is added to every step's input projection of its row."""
         T, B, D = x.shape
         H, G, dt = self.hidden_size, self._gates, self.dtype
         bias_x, b_hn = self._bias_split(layer, suffix)
+        if row_term is not None:
+            bias_x = _flat(np.ascontiguousarray(bias_x + row_term, dtype=dt))
         hs = alloc((T + 1, B, H), dtype=dt)
         hs[0] = h0
         if self._has_cell:
@@ -1180,6 +1194,7 @@ class RecurrentLayer(RecurrentBase):
         masks = cache["masks"]
         dh0 = np.empty_like(dh_n)
         dc0 = np.empty_like(dc_n) if self._has_cell else None
+        d_terms = np.empty((ND, B, G * H), dtype=dt) if cache.get("input_terms") else None
         for layer in reversed(range(self.num_layers)):
             d_layer_input = None
             for d, suffix in enumerate(self._suffixes()):
@@ -1215,6 +1230,9 @@ class RecurrentLayer(RecurrentBase):
                 if self.bias and T > 0 and B > 0:
                     self.grads[f"bias_ih_l{layer}{suffix}"] += grad_bias_x
                     self.grads[f"bias_hh_l{layer}{suffix}"] += grad_bias_h
+                if d_terms is not None and layer == 0:
+                    # dgx is zero past each row's end: the sum is over its own steps
+                    d_terms[d] = dgx.sum(axis=0) if T > 0 else 0
                 if d == 1:
                     dx = batch.reverse(dx)
                 d_layer_input = dx if d_layer_input is None else d_layer_input + dx
@@ -1222,6 +1240,8 @@ class RecurrentLayer(RecurrentBase):
                 if self._has_cell:
                     dc0[k] = dc
             dy_tm = masks.between_backward(d_layer_input, layer)
+        cache["input_term_grads"] = (None if d_terms is None
+                                     else batch.unsort(d_terms, axis=1))
         dx = self._external_sequence(batch.unsort(dy_tm, axis=1), unbatched)
         dh0 = self._external_state(batch.unsort(dh0, axis=1), unbatched)
         if self._has_cell:

@@ -21,6 +21,7 @@ from fastrnn.layers.base import RecurrentBase
 from fastrnn.layers.dropout import Dropout
 from fastrnn.layers.embedding import Embedding
 from fastrnn.layers.linear import Linear
+from fastrnn.models.composite import PartsOwner
 
 #: The roles a part can play in a Sequential.
 EMBEDDING, RECURRENT, PER_STEP = "embedding", "recurrent", "per-step"
@@ -56,7 +57,7 @@ _PART = ("a fastrnn layer: an Embedding (first only), a recurrent layer (fastrnn
          "GRU, LeakyRNN, ...), a Dropout, or an output layer such as fastrnn.Linear")
 
 
-class Sequential:
+class Sequential(PartsOwner):
     """Layers applied in order, used as one model.
 
     Parameters
@@ -167,18 +168,6 @@ class Sequential:
         """The recurrent parts, in order (one state entry each)."""
         return tuple(p for p, r in zip(self.layers, self._roles) if r == RECURRENT)
 
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return _PartsView(self.parts, "params")
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return _PartsView(self.parts, "grads")
-
-    def zero_grad(self) -> None:
-        for part in self.layers:
-            part.zero_grad()
-
     def train(self, mode: bool = True) -> Sequential:
         """Training mode (evaluation mode with ``mode=False``) for every
         part that has modes; returns self."""
@@ -192,6 +181,16 @@ class Sequential:
     def eval(self) -> Sequential:
         """Evaluation mode for every part (dropout off); returns self."""
         return self.train(False)
+
+    def generate(self, prompt: ArrayLike, *, max_length: int, end_token: Optional[int] = None,
+                 method: str = "greedy", temperature: float = 1.0, beam_width: int = 4,
+                 seed: Any = None) -> Any:
+        """Continue the prompt(s) (P,) or (P, B) of a language model (Embedding,
+        RNN/LSTM/GRU layers, Linear), greedily, by sampling or by beam search,
+        until ``end_token`` or ``max_length``; see `fastrnn.models.decode.generate`."""
+        from fastrnn.models.decode import generate
+        return generate(self, prompt, max_length=max_length, end_token=end_token, method=method,
+                        temperature=temperature, beam_width=beam_width, seed=seed)
 
     def to_torch(self) -> Any:
         """The same model as a PyTorch module (see `fastrnn.torch_export.to_torch`)."""

@@ -157,13 +157,7 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
     clip_hidden = check_real(clip_hidden, "clip_hidden", low=0.0, low_open=True,
                              allow_none=True)
     progress = check_bool(progress, "progress")
-    if isinstance(callbacks, (str, bytes, np.ndarray)) or not hasattr(callbacks, "__iter__"):
-        raise TypeError(f"callbacks must be an iterable of callables, got "
-                        f"{type(callbacks).__name__}")
-    callbacks = tuple(callbacks)
-    for i, cb in enumerate(callbacks):
-        if not callable(cb):
-            raise TypeError(f"callbacks[{i}] must be callable, got {type(cb).__name__}")
+    callbacks = check_callbacks(callbacks)
     if lengths is not None:
         lengths = as_array(lengths, "lengths")
         if lengths.dtype.kind not in "iu":
@@ -179,18 +173,7 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
     if omega and not all(isinstance(layer, LeakyRNN) for layer in recurrent):
         raise TypeError("omega needs a fastrnn.LeakyRNN (tau=1 for the tanh RNN) as every "
                         "recurrent layer of the model")
-    if optimizer is None:
-        optimizer = Adam(model, lr=1e-3)
-    elif not isinstance(optimizer, Optimizer):
-        raise TypeError("optimizer must be a fastrnn.optim.Optimizer")
-    else:
-        # An optimiser built for another model would update its arrays and
-        # leave this one untouched: training would silently do nothing.
-        updated = optimizer.params
-        for name, p in model.params.items():
-            if not any(np.may_share_memory(p, q) for q in updated):
-                raise ValueError(f"optimizer does not update the model's parameter {name!r}: "
-                                 "build it from this model, e.g. Adam(model)")
+    optimizer = check_optimizer(model, optimizer)
     rng = check_random_state(seed)
     history = History(loss=[], grad_norm=[], seconds=[])
     n_batches = -(-N // batch_size)
@@ -239,6 +222,38 @@ def train(model: Any, X: ArrayLike, Y: ArrayLike, *, loss: str = "mse",
             if any(cb(epoch, history) for cb in callbacks):
                 break
     return history
+
+
+def check_callbacks(callbacks: Iterable[Callable[[int, History], Optional[bool]]]
+                    ) -> tuple[Callable[[int, History], Optional[bool]], ...]:
+    """The ``callbacks`` of a training loop as a tuple, each checked to be
+    callable."""
+    if isinstance(callbacks, (str, bytes, np.ndarray)) or not hasattr(callbacks, "__iter__"):
+        raise TypeError(f"callbacks must be an iterable of callables, got "
+                        f"{type(callbacks).__name__}")
+    callbacks = tuple(callbacks)
+    for i, cb in enumerate(callbacks):
+        if not callable(cb):
+            raise TypeError(f"callbacks[{i}] must be callable, got {type(cb).__name__}")
+    return callbacks
+
+
+def check_optimizer(model: Any, optimizer: Optional[Optimizer]) -> Optimizer:
+    """The optimiser of a training loop: ``Adam(model, lr=1e-3)`` for None,
+    else ``optimizer`` once it is checked to update every parameter of
+    ``model``."""
+    if optimizer is None:
+        return Adam(model, lr=1e-3)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError("optimizer must be a fastrnn.optim.Optimizer")
+    # An optimiser built for another model would update its arrays and
+    # leave this one untouched: training would silently do nothing.
+    updated = optimizer.params
+    for name, p in model.params.items():
+        if not any(np.may_share_memory(p, q) for q in updated):
+            raise ValueError(f"optimizer does not update the model's parameter {name!r}: "
+                             "build it from this model, e.g. Adam(model)")
+    return optimizer
 
 
 def _backward(model, grad, clip_hidden, omega):

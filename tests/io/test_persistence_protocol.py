@@ -33,7 +33,8 @@ def test_every_builtin_class_saves_itself_with_its_own_methods():
                             "ReservoirGraph", "DeepESN", "EstimatorReadout",
                             "FORCE", "IPReservoir", "ESNSequenceEncoder",
                             "Embedding", "Dropout",
-                            "DeepTransitionRNN", "StackedRNN", "RecursiveNet"}
+                            "DeepTransitionRNN", "StackedRNN", "RecursiveNet",
+                            "ContextRNN", "Attention", "Seq2Seq"}
     for name, cls in builtin.items():
         for method in ("_save_config", "_save_arrays", "_from_saved"):
             assert callable(getattr(cls, method)), (name, method)
