@@ -87,10 +87,12 @@ def _parts(model):
 
     output = None
     if isinstance(model, Sequential):
+        layers = model.layers
+        if (len(layers) > 2 or layers[0] not in model.recurrent_layers
+                or (len(layers) == 2 and not isinstance(layers[1], Linear))):
+            raise TypeError(f"model: to_onnx exports a Sequential of one recurrent layer and "
+                            f"an optional Linear output; this one has {model!r}")
         model, output = model.recurrent, model.output
-        if output is not None and not isinstance(output, Linear):
-            raise TypeError(f"to_onnx exports a Sequential whose output is a Linear or None, "
-                            f"got {type(output).__name__}")
     # Exact types: a subclass (LeakyRNN, DelayRNN...) has its own cell, which
     # no ONNX operator computes.
     if type(model) not in (RNN, LSTM, GRU):

@@ -250,3 +250,9 @@ def test_recurrent_layers_of_every_kind_compose():
     model.zero_grad()
     model.backward(fastrnn.losses.softmax_nll(y, targets)[1])
     assert_gradients_match(loss, model)
+
+
+def test_exporters_refuse_what_they_cannot_express():
+    pytest.importorskip("onnx")
+    with pytest.raises(TypeError, match="one recurrent layer and an optional Linear"):
+        fastrnn.to_onnx(_lm(), "unused.onnx")
