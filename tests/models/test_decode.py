@@ -446,6 +446,16 @@ def test_sequential_generate_turns_every_dropout_off():
         assert got.training and noisy.training
 
 
+def test_a_saved_and_loaded_language_model_generates_the_same(tmp_path):
+    model, _ = _language_model("gru-rnn", np.float32, dropout=True)
+    fastrnn.save(model, tmp_path / "lm.npz")
+    loaded = fastrnn.load(tmp_path / "lm.npz")
+    prompt = np.array([[1, 2, 3], [0, 6, 5]])
+    for method in ("greedy", "sample", "beam"):
+        _assert_sequences(loaded.generate(prompt, max_length=7, method=method, seed=3),
+                          model.generate(prompt, max_length=7, method=method, seed=3))
+
+
 def test_sequential_generate_with_a_one_token_prompt():
     model, reference = _language_model("lstm", np.float32)
     got = model.generate([4], max_length=6)
