@@ -396,13 +396,11 @@ def test_sequential_generate_runs_the_prompt_then_the_loop(config, method):
         np.testing.assert_array_equal(one, got[1])
 
 
-@pytest.mark.parametrize("config", ["lstm2-peep", "gru-rnn", "rnn-lstm"])
+@pytest.mark.parametrize("config", ["lstm", "gru-rnn", "rnn-lstm"])   # torch: no peepholes
 def test_sequential_generate_matches_a_pytorch_loop(config):
     """The same model through Sequential.to_torch, decoded by a plain torch
     loop: greedy, and sampling with the documented uniforms."""
     torch = pytest.importorskip("torch")
-    if config == "lstm2-peep":
-        config = "lstm"   # PyTorch's LSTM has no peepholes
     model, _ = _language_model(config, np.float64)
     module = model.to_torch()
     prompt = np.array([[0, 1, 2, 3], [4, 5, 6, 0]])
