@@ -28,7 +28,8 @@ end-of-sequence symbol of Goodfellow et al. (2016), sec. 10.2.2).
 4. Speed: training throughput (sequences/s) against the same model in
    PyTorch (when installed: same sizes, optimiser, batches and epochs),
    each engine timed one epoch per call, in blocks, in turn (bench/timing.py);
-   and the generation time per token of the sampling.
+   and the generation time per token of the sampling, beside PyTorch's
+   usual sampling loop (one batched step per Python iteration).
 """
 import argparse
 import time
@@ -157,6 +158,31 @@ def torch_trainer(model, X, Y, batch_size, lr, seed):
     return epoch
 
 
+def torch_sampler(model, samples, max_length, temperature, seed):
+    """Sampling from the same model in PyTorch (Sequential.to_torch), per
+    call: the usual loop, one step of the whole batch per iteration, the
+    rows that ended masked, until all have ended."""
+    import torch
+
+    module = model.to_torch()
+    gen = torch.Generator().manual_seed(seed)
+
+    def sample():
+        with torch.no_grad():
+            token = torch.full((1, samples), INDEX["B"], dtype=torch.long)
+            state, done, out = None, torch.zeros(samples, dtype=torch.bool), []
+            for _ in range(max_length):
+                logits, state = module(token, state)
+                probs = torch.softmax(logits[-1] / temperature, dim=-1)
+                token = torch.multinomial(probs, 1, generator=gen).T
+                out.append(token[0])
+                done |= token[0] == END
+                if bool(done.all()):
+                    break
+        return torch.stack(out)
+    return sample
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", type=int, default=3000, help="training strings")
@@ -246,15 +272,21 @@ def main():
         print(f"  {name:8s} {t:9.1f} ms/epoch  {args.train / (t / 1e3):9.0f} sequences/s")
     if "torch" in ms:
         print(f"  fastrnn / PyTorch throughput: {ms['torch'] / ms['fastrnn']:.2f}x")
-    gen_ms = engines_ms({"generate": lambda: model.generate(
+    engines = {"fastrnn": lambda: model.generate(
         prompt, max_length=args.max_length, end_token=END, method="sample",
-        temperature=temperature, seed=args.seed)},
-        args.repeat, rounds=1 if args.quick else 3)["generate"]
-    print(f"generation (temperature {temperature}): {tokens} tokens for {args.samples} "
-          f"strings in one call, "
-          f"{1e3 * gen_ms / tokens:.3f} us per token ({gen_ms:.1f} ms; first call "
-          f"{1e3 * seconds:.1f} ms)")
-
+        temperature=temperature, seed=args.seed)}
+    if "torch" in ms:
+        engines["torch"] = torch_sampler(model, args.samples, args.max_length, temperature,
+                                         args.seed)
+    gen_ms = engines_ms(engines, args.repeat, rounds=1 if args.quick else 3)
+    print(f"generation (temperature {temperature}), {args.samples} strings from B to the end "
+          f"symbol, {tokens} tokens ({rule(args.repeat, 1 if args.quick else 3)}):")
+    print(f"  fastrnn  {gen_ms['fastrnn']:9.2f} ms  {1e3 * gen_ms['fastrnn'] / tokens:7.3f} "
+          f"us per token (one call; the first took {1e3 * seconds:.1f} ms)")
+    if "torch" in gen_ms:
+        print(f"  torch    {gen_ms['torch']:9.2f} ms  {1e3 * gen_ms['torch'] / tokens:7.3f} "
+              f"us per token (a step per Python iteration, the batch sampled by "
+              f"torch.multinomial until every row has ended)")
 
 if __name__ == "__main__":
     main()

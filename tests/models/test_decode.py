@@ -396,13 +396,11 @@ def test_sequential_generate_runs_the_prompt_then_the_loop(config, method):
         np.testing.assert_array_equal(one, got[1])
 
 
-@pytest.mark.parametrize("config", ["lstm2-peep", "gru-rnn", "rnn-lstm"])
+@pytest.mark.parametrize("config", ["lstm", "gru-rnn", "rnn-lstm"])   # torch: no peepholes
 def test_sequential_generate_matches_a_pytorch_loop(config):
     """The same model through Sequential.to_torch, decoded by a plain torch
     loop: greedy, and sampling with the documented uniforms."""
     torch = pytest.importorskip("torch")
-    if config == "lstm2-peep":
-        config = "lstm"   # PyTorch's LSTM has no peepholes
     model, _ = _language_model(config, np.float64)
     module = model.to_torch()
     prompt = np.array([[0, 1, 2, 3], [4, 5, 6, 0]])
@@ -444,6 +442,16 @@ def test_sequential_generate_turns_every_dropout_off():
         _assert_sequences(got.generate(prompt, max_length=8, method=method),
                           want.generate(prompt, max_length=8, method=method))
         assert got.training and noisy.training
+
+
+def test_a_saved_and_loaded_language_model_generates_the_same(tmp_path):
+    model, _ = _language_model("gru-rnn", np.float32, dropout=True)
+    fastrnn.save(model, tmp_path / "lm.npz")
+    loaded = fastrnn.load(tmp_path / "lm.npz")
+    prompt = np.array([[1, 2, 3], [0, 6, 5]])
+    for method in ("greedy", "sample", "beam"):
+        _assert_sequences(loaded.generate(prompt, max_length=7, method=method, seed=3),
+                          model.generate(prompt, max_length=7, method=method, seed=3))
 
 
 def test_sequential_generate_with_a_one_token_prompt():
