@@ -45,3 +45,11 @@ def test_seq2seq_quick_run():
                      timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "long exact" in out.stdout and "training step" in out.stdout
+
+
+def test_reservoir_scaling_quick_run():
+    # The table and the scale task's child processes at toy sizes.
+    out = run_python([str(BENCH / "reservoir_scaling.py"), "--quick", "--no-reservoirpy"],
+                     cwd=BENCH.parent, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "ns per nonzero" in out.stdout and "| fastrnn |" in out.stdout
