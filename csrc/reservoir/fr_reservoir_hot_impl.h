@@ -11,7 +11,7 @@
 
 /* Rows per pass of the fused single-series step: its pre-activations stay
  * in registers or L1 between the sparse product and the update. */
-#define FR_RES_ROW_TILE 32
+#define FR_RES_ROW_TILE 64
 
 /* FR_RES_WIDE (set by fr_reservoir.c per instruction set): the widest block
  * of series the batched CSR product keeps in registers, four vector

@@ -45,9 +45,10 @@ from fastrnn.io import format as io_format
 #: Activation names of the reservoir, mapped to the C loop's codes.
 ACTIVATION_CODES = _reservoir.ACTIVATION_CODES
 
-# Nonzeros x series per step from which a second thread pays for the
-# barrier it needs at every step.
-_THREADS_MIN_WORK = 200_000
+# Nonzeros x series per step from which a second thread of the team pays for
+# the meeting it needs at every step (measured: from N = 200 at connectivity
+# 0.1, 4,000 nonzeros, a step of about 2.5 us).
+_THREADS_MIN_WORK = 6_000
 
 #: W's column indices reach the C loop as 16-bit integers up to this many
 #: columns: 10 bytes per nonzero streamed each step instead of 12 (double),
