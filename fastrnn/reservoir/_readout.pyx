@@ -49,10 +49,9 @@ cdef int _row_stride(Py_ssize_t *strides, Py_ssize_t cols, Py_ssize_t itemsize,
 def raw_gram(const floating[:, :] x, const floating[:, :] y, floating[:, ::1] gram,
              bint with_ones):
     """The upper triangle of ``gram`` = Z^T Z, Z = [1 x y] (without the column
-    of ones unless ``with_ones``), from the rows as they lie: one syrk on x,
-    one GEMM for x^T y, one syrk on y and a GEMV for the column sums, no copy
-    of the data. The rows of x and y may be any even stride apart (columns of
-    a wider buffer).
+    of ones unless ``with_ones``), from the rows as they lie: one syrk on x and
+    one GEMM of x^T [1 y], so x is read twice and never copied; the rows of x
+    and y may be any even stride apart (columns of a wider buffer).
 
     Parameters
     ----------
@@ -64,28 +63,39 @@ def raw_gram(const floating[:, :] x, const floating[:, :] y, floating[:, ::1] gr
         b = 1: the first row holds k and the column sums of x and y.
     """
     cdef int k = x.shape[0], F = x.shape[1], O = y.shape[1], b = 1 if with_ones else 0
-    cdef int width = b + F + O
+    cdef int width = b + F + O, R = b + O, i, j
     cdef int ldx = _row_stride(&x.strides[0], F, sizeof(floating), "x")
-    cdef int ldy = _row_stride(&y.strides[0], O, sizeof(floating), "y")
-    cdef floating[::1] ones
+    cdef floating[:, ::1] ones_y
+    cdef floating[:, ::1] cross
+    cdef floating[:, ::1] small
     if y.shape[0] != k or gram.shape[0] != width or gram.shape[1] != width:
         raise ValueError("raw_gram: x, y and gram do not match")
     if k == 0:
         gram[:, :] = 0
         return
+    dtype = np.float32 if floating is float else np.float64
+    # [1 y] (k, b + O): small, so copied; x^T [1 y] then gives the column sums
+    # of x and x^T y in one pass over x
+    ones_y = np.empty((k, R), dtype=dtype)
     if b:
-        ones = np.ones(k, dtype=np.float32 if floating is float else np.float64)
+        ones_y[:, 0] = 1
+    ones_y[:, b:] = y
+    cross = np.empty((F, R), dtype=dtype)
+    small = np.empty((R, R), dtype=dtype)
     with nogil:
         syrk_upper(True, F, k, <floating> 1, &x[0, 0], ldx, <floating> 0, &gram[b, b], width)
-        gemm(True, False, F, O, k, <floating> 1, &x[0, 0], ldx, &y[0, 0], ldy, <floating> 0,
-             &gram[b, b + F], width)
-        syrk_upper(True, O, k, <floating> 1, &y[0, 0], ldy, <floating> 0, &gram[b + F, b + F],
-                   width)
-        if b:
-            gram[0, 0] = k
-            gemv(True, k, F, <floating> 1, &x[0, 0], ldx, &ones[0], <floating> 0, &gram[0, 1])
-            gemv(True, k, O, <floating> 1, &y[0, 0], ldy, &ones[0], <floating> 0,
-                 &gram[0, 1 + F])
+        gemm(True, False, F, R, k, <floating> 1, &x[0, 0], ldx, &ones_y[0, 0], R,
+             <floating> 0, &cross[0, 0], R)
+        syrk_upper(True, R, k, <floating> 1, &ones_y[0, 0], R, <floating> 0, &small[0, 0], R)
+        for i in range(F):
+            if b:
+                gram[0, 1 + i] = cross[i, 0]
+            for j in range(O):
+                gram[b + i, b + F + j] = cross[i, b + j]
+        for i in range(R):
+            for j in range(i, R):
+                # [1 y]'s Gram: row/column 0 the ones, the rest y's
+                gram[0 if (b and i == 0) else F + i, 0 if (b and j == 0) else F + j] = small[i, j]
 
 
 def rls_update(const floating[:, ::1] x, const floating[:, ::1] y,

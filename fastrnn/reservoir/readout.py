@@ -72,7 +72,7 @@ def _check_finite(arr, name):
         raise ValueError(f"{name} contains NaN or Inf: a readout cannot be fitted on it")
 
 
-#: See `Ridge._raw_is_accurate`: at most (8)^2 = 64 ulp of the Gram matrix's
+#: See `Ridge._add_raw_gram`: at most (8)^2 = 64 ulp of the Gram matrix's
 #: entries lost to cancellation.
 _RAW_OFFSET_LIMIT = 8.0
 
@@ -225,8 +225,8 @@ class Ridge:
         b = int(self.fit_bias)
         width = b + F + O
         T = X.shape[0]
-        if self._mode == "gram" and self.chunk_size is None and self._raw_is_accurate(X, Y):
-            self._add_raw_gram(X, Y, name_suffix)
+        if self._mode == "gram" and self.chunk_size is None \
+                and self._add_raw_gram(X, Y, name_suffix):
             self.n_samples_seen_ += T
             return X, Y
         _check_finite(X, "X" + name_suffix)
@@ -253,40 +253,38 @@ class Ridge:
         self.n_samples_seen_ += T
         return X, Y
 
-    def _raw_is_accurate(self, X, Y):
-        """Whether the Gram matrix of the rows as they are, moved to the
-        accumulator's shift afterwards, keeps its accuracy: it loses about
-        (offset / spread)^2 to cancellation, so the rows may go straight to
-        syrk (no shifted copy) when no column's mean lies more than
-        `_RAW_OFFSET_LIMIT` of its spreads from zero (judged on the first rows,
-        as the shift is; reservoir states, centred by the tanh, pass)."""
-        if not self.fit_bias:
-            return True
-        head = min(X.shape[0], 1000)
-        for a in (X[:head], Y[:head]):
-            with np.errstate(invalid="ignore", over="ignore"):
-                mean, spread = a.mean(axis=0), a.std(axis=0)
-                if not np.all(np.abs(mean) <= _RAW_OFFSET_LIMIT * spread):
-                    return False
-        return True
-
     def _add_raw_gram(self, X, Y, name_suffix):
         """Add [1 X Y]^T [1 X Y] of the rows as they lie (one syrk on X; no
-        shifted copy), moved to the accumulator's shift (see `merge`)."""
+        shifted copy), moved to the accumulator's shift (see `merge`), and
+        return True; or add nothing and return False when that would lose
+        accuracy. Moving a Gram matrix to a shift loses about
+        (offset / spread)^2 of its entries' precision to cancellation, so the
+        raw rows are used only when no column's mean lies more than
+        `_RAW_OFFSET_LIMIT` of its spreads from zero (reservoir states,
+        centred by the tanh, pass), as the Gram matrix itself tells."""
         b = int(self.fit_bias)
         width = b + X.shape[1] + Y.shape[1]
         # Into the accumulator itself while it is empty: no second Gram matrix
         fresh = self.n_samples_seen_ == 0 and not self._gram_or_r.any()
         gram = self._gram_or_r if fresh else np.zeros((width, width), dtype=self.dtype)
         _readout.raw_gram(X, Y, gram, bool(b))
-        if not np.isfinite(np.diagonal(gram)).all():
+        diagonal = np.diagonal(gram)
+        if not np.isfinite(diagonal).all():
             # NaN or Inf in the data (the message names it), or an overflow,
             # which the solve reports
             _check_finite(X, "X" + name_suffix)
         if b:
+            with np.errstate(invalid="ignore", over="ignore"):
+                mean = gram[0, 1:] / gram[0, 0]
+                spread2 = diagonal[1:] / gram[0, 0] - mean * mean
+                if not np.all(mean * mean <= _RAW_OFFSET_LIMIT ** 2 * spread2):
+                    if fresh:
+                        gram[...] = 0
+                    return False
             _move_gram_shift(gram, -np.concatenate([[0], self._shift_x, self._shift_y]))
         if not fresh:
             self._gram_or_r += np.triu(gram)
+        return True
 
     def partial_fit(self, X: Series, Y: Series) -> Ridge:
         """Accumulate a chunk of data (then call ``fit()`` to solve).
