@@ -15,6 +15,7 @@ leave the thread count alone.
 This module depends on nothing else of fastrnn; the loops that use the
 functions (``fastrnn.layers._recurrent``) install them when imported.
 """
+import contextlib
 import ctypes
 import glob
 import os
@@ -66,3 +67,24 @@ def _find():
 FUNCTIONS = _find()
 #: Whether the loops can switch the BLAS's thread count.
 AVAILABLE = FUNCTIONS is not None
+
+
+@contextlib.contextmanager
+def single_blas_thread():
+    """SciPy's OpenBLAS on one thread inside the block (where it can be
+    switched), its thread count restored after. fastrnn's ridge fit runs its
+    products and its Cholesky of Gram matrices of 1 GiB and more so: their
+    multithreaded OpenBLAS GEMM, SYRK and POTRF were seen to crash (16,000 and
+    20,000 units, 2 threads), while one thread computes them. It changes the
+    setting process-wide for the block's duration."""
+    if FUNCTIONS is None:
+        yield
+        return
+    setter = ctypes.CFUNCTYPE(None, ctypes.c_int)(FUNCTIONS[0])
+    getter = ctypes.CFUNCTYPE(ctypes.c_int)(FUNCTIONS[1])
+    before = getter()
+    setter(1)
+    try:
+        yield
+    finally:
+        setter(before)

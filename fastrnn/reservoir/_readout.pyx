@@ -63,7 +63,7 @@ def raw_gram(const floating[:, :] x, const floating[:, :] y, floating[:, ::1] gr
         b = 1: the first row holds k and the column sums of x and y.
     """
     cdef int k = x.shape[0], F = x.shape[1], O = y.shape[1], b = 1 if with_ones else 0
-    cdef int width = b + F + O, R = b + O, i, j
+    cdef int width = b + F + O, R = b + O, i, j, p0, p1, panel
     cdef int ldx = _row_stride(&x.strides[0], F, sizeof(floating), "x")
     cdef floating[:, ::1] ones_y
     cdef floating[:, ::1] cross
@@ -82,8 +82,20 @@ def raw_gram(const floating[:, :] x, const floating[:, :] y, floating[:, ::1] gr
     ones_y[:, b:] = y
     cross = np.empty((F, R), dtype=dtype)
     small = np.empty((R, R), dtype=dtype)
+    # x^T x by panels of rows of the Gram matrix, each BLAS call writing under
+    # 2^30 bytes: OpenBLAS's syrk was seen to crash on a 20,000-wide one
+    # (3.2 GB), its offsets apparently 32-bit; one panel when it fits.
+    panel = max(1, min(F, (1 << 27) // width))
+    p0 = 0
     with nogil:
-        syrk_upper(True, F, k, <floating> 1, &x[0, 0], ldx, <floating> 0, &gram[b, b], width)
+        while p0 < F:
+            p1 = min(F, p0 + panel)
+            syrk_upper(True, p1 - p0, k, <floating> 1, &x[0, p0], ldx, <floating> 0,
+                       &gram[b + p0, b + p0], width)
+            if p1 < F:
+                gemm(True, False, p1 - p0, F - p1, k, <floating> 1, &x[0, p0], ldx,
+                     &x[0, p1], ldx, <floating> 0, &gram[b + p0, b + p1], width)
+            p0 = p1
         gemm(True, False, F, R, k, <floating> 1, &x[0, 0], ldx, &ones_y[0, 0], R,
              <floating> 0, &cross[0, 0], R)
         syrk_upper(True, R, k, <floating> 1, &ones_y[0, 0], R, <floating> 0, &small[0, 0], R)
@@ -96,6 +108,22 @@ def raw_gram(const floating[:, :] x, const floating[:, :] y, floating[:, ::1] gr
             for j in range(i, R):
                 # [1 y]'s Gram: row/column 0 the ones, the rest y's
                 gram[0 if (b and i == 0) else F + i, 0 if (b and j == 0) else F + j] = small[i, j]
+
+
+def cross_product(const floating[:, :] a, const floating[:, :] x, floating[:, ::1] out):
+    """out (m, F) = a^T x for a (k, m) and x (k, F), x's rows at their own
+    stride (columns of a wider buffer), without copying x."""
+    cdef int k = x.shape[0], m = a.shape[1], F = x.shape[1]
+    cdef int lda = _row_stride(&a.strides[0], m, sizeof(floating), "a")
+    cdef int ldx = _row_stride(&x.strides[0], F, sizeof(floating), "x")
+    if a.shape[0] != k or out.shape[0] != m or out.shape[1] != F:
+        raise ValueError("cross_product: a, x and out do not match")
+    if k == 0 or m == 0 or F == 0:
+        out[:, :] = 0
+        return
+    with nogil:
+        gemm(True, False, m, F, k, <floating> 1, &a[0, 0], lda, &x[0, 0], ldx, <floating> 0,
+             &out[0, 0], F)
 
 
 def rls_update(const floating[:, ::1] x, const floating[:, ::1] y,

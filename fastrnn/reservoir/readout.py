@@ -10,6 +10,7 @@ single output).
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import Optional, Union
 
@@ -18,6 +19,7 @@ from numpy.typing import ArrayLike, DTypeLike
 import scipy.linalg as sla
 
 from fastrnn.reservoir import _readout
+from fastrnn._core.blas_threads import single_blas_thread
 from fastrnn._core.validation import NotFittedError, as_float_array, check_dtype, check_int, check_real
 from fastrnn.io import format as io_format
 
@@ -75,6 +77,12 @@ def _check_finite(arr, name):
 #: See `Ridge._add_raw_gram`: at most (8)^2 = 64 ulp of the Gram matrix's
 #: entries lost to cancellation.
 _RAW_OFFSET_LIMIT = 8.0
+
+
+def _blas_for(gram):
+    """One BLAS thread for a Gram matrix of 1 GiB or more (see
+    `fastrnn._core.blas_threads.single_blas_thread`), else BLAS as it is."""
+    return single_blas_thread() if gram.nbytes >= 1 << 30 else contextlib.nullcontext()
 
 
 def _move_gram_shift(gram, d):
@@ -243,7 +251,8 @@ class Ridge:
             np.subtract(X[start:stop], self._shift_x, out=chunk[:, b:b + F])
             np.subtract(Y[start:stop], self._shift_y, out=chunk[:, b + F:])
             if self._mode == "gram":
-                _readout.gram_update(chunk, self._gram_or_r)
+                with _blas_for(self._gram_or_r):
+                    _readout.gram_update(chunk, self._gram_or_r)
             else:
                 stacked = np.vstack([self._gram_or_r, chunk])
                 r = sla.qr(stacked, mode="r", overwrite_a=True, check_finite=False)[0]
@@ -259,15 +268,18 @@ class Ridge:
         return True; or add nothing and return False when that would lose
         accuracy. Moving a Gram matrix to a shift loses about
         (offset / spread)^2 of its entries' precision to cancellation, so the
-        raw rows are used only when no column's mean lies more than
-        `_RAW_OFFSET_LIMIT` of its spreads from zero (reservoir states,
-        centred by the tanh, pass), as the Gram matrix itself tells."""
+        entries of the columns whose mean lies more than `_RAW_OFFSET_LIMIT`
+        of their spreads from zero (as the Gram matrix itself tells: a unit
+        saturated at its bias, an input with an offset) are made again from
+        those columns shifted (`_redo_offset_columns`); when there are many,
+        the caller takes the shifted copy of all the data instead."""
         b = int(self.fit_bias)
         width = b + X.shape[1] + Y.shape[1]
         # Into the accumulator itself while it is empty: no second Gram matrix
         fresh = self.n_samples_seen_ == 0 and not self._gram_or_r.any()
         gram = self._gram_or_r if fresh else np.zeros((width, width), dtype=self.dtype)
-        _readout.raw_gram(X, Y, gram, bool(b))
+        with _blas_for(gram):
+            _readout.raw_gram(X, Y, gram, bool(b))
         diagonal = np.diagonal(gram)
         if not np.isfinite(diagonal).all():
             # NaN or Inf in the data (the message names it), or an overflow,
@@ -277,14 +289,40 @@ class Ridge:
             with np.errstate(invalid="ignore", over="ignore"):
                 mean = gram[0, 1:] / gram[0, 0]
                 spread2 = diagonal[1:] / gram[0, 0] - mean * mean
-                if not np.all(mean * mean <= _RAW_OFFSET_LIMIT ** 2 * spread2):
-                    if fresh:
-                        gram[...] = 0
-                    return False
-            _move_gram_shift(gram, -np.concatenate([[0], self._shift_x, self._shift_y]))
+                offset = ~(mean * mean <= _RAW_OFFSET_LIMIT ** 2 * spread2)
+            if offset.sum() > max(16, width // 16):
+                if fresh:
+                    gram[...] = 0
+                return False
+            shift = np.concatenate([self._shift_x, self._shift_y])
+            _move_gram_shift(gram, -np.concatenate([[0], shift]))
+            if offset.any():
+                self._redo_offset_columns(X, Y, gram, np.flatnonzero(offset), shift)
         if not fresh:
             self._gram_or_r += np.triu(gram)
         return True
+
+    @staticmethod
+    def _redo_offset_columns(X, Y, gram, columns, shift):
+        """The Gram entries of the few columns (of [X Y]) far from zero
+        against their spread, which the move to the shift cancelled, made
+        again from those columns shifted first: entry (c, j) is
+        sum_t (z_c - s_c) z_j - s_j sum_t (z_c - s_c), each product of a small
+        and a moderate number (the other columns are near zero against their
+        spread), so nothing large cancels. One GEMM of the few shifted columns
+        against X, read where it lies."""
+        F = X.shape[1]
+        Z = [X[:, c] if c < F else Y[:, c - F] for c in columns]
+        centred = np.stack(Z, axis=1) - shift[columns]
+        rows = np.empty((len(columns), F), dtype=gram.dtype)
+        _readout.cross_product(centred, X, rows)
+        rows = np.concatenate([rows, centred.T @ Y], axis=1)
+        sums = centred.sum(axis=0)
+        rows -= np.outer(sums, shift)
+        for i, c in enumerate(columns):
+            gram[0, 1 + c] = sums[i]
+            gram[1 + c, 1 + c:] = rows[i, c:]
+            gram[1:1 + c, 1 + c] = rows[i, :c]
 
     def partial_fit(self, X: Series, Y: Series) -> Ridge:
         """Accumulate a chunk of data (then call ``fit()`` to solve).
@@ -434,7 +472,8 @@ class Ridge:
         if self._mode == "gram" and self._gram_or_r.dtype == np.float64:
             # In place: the accumulator's free lower triangle is the solve's
             # workspace, so a fit holds one Gram matrix, not several.
-            w, rcond = _readout.solve_normal_in_place(self._gram_or_r, b, F, lam)
+            with _blas_for(self._gram_or_r):
+                w, rcond = _readout.solve_normal_in_place(self._gram_or_r, b, F, lam)
             if w is not None and np.isfinite(w).all():
                 self.rcond_, self.solver_used_ = float(rcond), "cholesky"
                 G0 = self._gram_or_r[0]
