@@ -295,9 +295,12 @@ class Ridge:
                     gram[...] = 0
                 return False
             shift = np.concatenate([self._shift_x, self._shift_y])
-            _move_gram_shift(gram, -np.concatenate([[0], shift]))
+            with np.errstate(over="ignore", invalid="ignore"):
+                _move_gram_shift(gram, -np.concatenate([[0], shift]))
             if offset.any():
-                self._redo_offset_columns(X, Y, gram, np.flatnonzero(offset), shift)
+                # an overflow here is reported by the solve as a ValueError
+                with np.errstate(over="ignore", invalid="ignore"):
+                    self._redo_offset_columns(X, Y, gram, np.flatnonzero(offset), shift)
         if not fresh:
             self._gram_or_r += np.triu(gram)
         return True
@@ -309,8 +312,9 @@ class Ridge:
         again from those columns shifted first: entry (c, j) is
         sum_t (z_c - s_c) z_j - s_j sum_t (z_c - s_c), each product of a small
         and a moderate number (the other columns are near zero against their
-        spread), so nothing large cancels. One GEMM of the few shifted columns
-        against X, read where it lies."""
+        spread), so nothing large cancels; among the few columns themselves,
+        the products of their shifted copies. One GEMM of the few shifted
+        columns against X, read where it lies."""
         F = X.shape[1]
         Z = [X[:, c] if c < F else Y[:, c - F] for c in columns]
         centred = np.stack(Z, axis=1) - shift[columns]
@@ -319,6 +323,9 @@ class Ridge:
         rows = np.concatenate([rows, centred.T @ Y], axis=1)
         sums = centred.sum(axis=0)
         rows -= np.outer(sums, shift)
+        # among themselves both sides are far from zero: their shifted
+        # columns' products directly
+        rows[:, columns] = centred.T @ centred
         for i, c in enumerate(columns):
             gram[0, 1 + c] = sums[i]
             gram[1 + c, 1 + c:] = rows[i, c:]

@@ -248,6 +248,30 @@ def test_ridge_fit_matches_the_normal_equations(offset):
     assert model.solver_used_ == "cholesky" and 0 < model.rcond_ <= 1
 
 
+def test_a_few_columns_far_from_zero_keep_their_accuracy(monkeypatch):
+    """Saturated units (a column near a constant) among centred ones: their
+    Gram entries are made again from the shifted columns, not the shifted
+    copy of everything, and the fit stays as exact as the normal equations."""
+    X, Y = _ridge_data(F=40)
+    X[:, [3, 17]] = 1e4 + 1e-2 * X[:, [3, 17]]
+    Y = Y + 0.5 * X[:, [17]]
+    redone = []
+    redo = Ridge._redo_offset_columns
+
+    def spy(X, Y, gram, columns, shift):
+        redone.append(list(columns))
+        return redo(X, Y, gram, columns, shift)
+
+    monkeypatch.setattr(Ridge, "_redo_offset_columns", staticmethod(spy))
+    model = Ridge(1e-3).fit(X, Y)
+    assert redone == [[3, 17, 40, 41]]   # the two targets are far from zero too
+    w, b = _normal_equations_solution(X, Y, 1e-3)
+    # as exact as the shifted copy (~1e-14 here); cancelling the far columns'
+    # products against each other would lose ~1e-9
+    np.testing.assert_allclose(model.coef_, w, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(model.intercept_, b, rtol=1e-12)
+
+
 def test_ridge_reads_columns_of_a_wider_buffer_in_place(monkeypatch):
     X, Y = _ridge_data()
     wide = np.zeros((X.shape[0], X.shape[1] + 7))
