@@ -38,23 +38,6 @@
 /* The team that shares the units of a step between threads. */
 #include "fr_team.h"
 
-/* One series' fused steps (fr_reservoir_csr_impl.h): what they read, in
- * the model's precision and index width. */
-typedef struct {
-    int activation;
-    ptrdiff_t units, inputs;
-    const void *w_data, *w_indices;
-    const int32_t *w_indptr;
-    const void *leak;
-    const void *bias;           /* bias + Win u_t computed per step, or NULL: prefilled */
-    const void *w_in_t;         /* (D, N) */
-    const void *u;
-    ptrdiff_t u_stride;
-    const void *x0;             /* (N,) x_0 */
-    void *states;               /* (T, N) rows states_stride apart */
-    ptrdiff_t states_stride;
-} fr_res_single;
-
 /* The BLAS routines of each precision, installed once at import (before any
  * loop runs) by fastrnn/reservoir/_reservoir.pyx. */
 static struct {

@@ -4,7 +4,8 @@
  * precision and ISA level: FR_RES_IDX the index type (int32_t, or uint16_t
  * when N <= 65536, which cuts what streams through the core per nonzero
  * from 12 to 10 bytes in double and from 8 to 6 in float) and
- * FR_RES_IDX_NAME its tag in the names (i32, u16). FR_IFN(name) gives
+ * FR_RES_IDX_NAME its tag in the names (i32, u16), FR_RES_IDX_FIELD the
+ * model's array of them (w_indices, w_indices16). FR_IFN(name) gives
  * name_<tag>_<S>_<V>. The index width changes no result.
  */
 #define FR_IFN(name) FR_VFN(FR_VCAT(name, FR_RES_IDX_NAME))
@@ -108,36 +109,39 @@ FR_RES_TARGET static void FR_IFN(fr_res_add_csr_product)(const T *data, const FR
 }
 
 /* Steps [t0, t1) of one series (B = 1) over the units [r0, r1), in one pass
- * per tile of rows: the pre-activation (the bias and the input projection,
- * or what the caller put in the row), plus W x_{t-1}, then the activation
- * and the leak, written to the row of x_t in `states`, which is also where
- * x_{t+1} reads it: no copies between steps. Between two steps of a multithreaded run the caller makes x_t whole. */
-FR_RES_TARGET static void FR_IFN(fr_res_single_steps)(const fr_res_single *job, ptrdiff_t t0,
-                                                     ptrdiff_t t1, ptrdiff_t r0, ptrdiff_t r1)
+ * per tile of rows: the pre-activation (the bias and the input projection
+ * when `fused`, else what the caller put in the row), plus W x_{t-1}, then
+ * the activation and the leak, written to the row of x_t in `states`, which
+ * is also where x_{t+1} reads it: no copies between steps. x_0 is
+ * s->state. Between two steps of a multithreaded run the caller makes x_t
+ * whole. */
+FR_RES_TARGET static void FR_IFN(fr_res_single_steps)(const fr_res_model *m,
+                                                     const fr_res_series *s, int fused,
+                                                     ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t r0,
+                                                     ptrdiff_t r1)
 {
-    const T *data = (const T *)job->w_data;
-    const FR_RES_IDX *indices = (const FR_RES_IDX *)job->w_indices;
-    const int32_t *indptr = job->w_indptr;
-    const T *lr = (const T *)job->leak;
-    const ptrdiff_t ld = job->states_stride;
-    T *const states = (T *)job->states;
+    const T *data = (const T *)m->w_data;
+    const FR_RES_IDX *indices = (const FR_RES_IDX *)m->FR_RES_IDX_FIELD;
+    const int32_t *indptr = m->w_indptr;
+    const T *lr = (const T *)m->leak;
+    const ptrdiff_t ld = s->states_stride;
+    T *const states = (T *)s->states;
     T pre[FR_RES_ROW_TILE];
     for (ptrdiff_t t = t0; t < t1; ++t) {
-        const T *x_old = t == 0 ? (const T *)job->x0 : states + (t - 1) * ld;
+        const T *x_old = t == 0 ? (const T *)s->state : states + (t - 1) * ld;
         T *row = states + t * ld;
-        const T *u_t = job->bias != NULL && job->inputs > 0
-                           ? (const T *)job->u + t * job->u_stride : NULL;
+        const T *u_t = fused && m->inputs > 0 ? (const T *)s->u + t * s->u_stride : NULL;
         for (ptrdiff_t i0 = r0; i0 < r1; i0 += FR_RES_ROW_TILE) {
             const ptrdiff_t rows = r1 - i0 < FR_RES_ROW_TILE ? r1 - i0 : FR_RES_ROW_TILE;
-            if (job->bias != NULL)
-                FR_VFN(fr_res_project_tile)((const T *)job->bias + i0, u_t, job->inputs,
-                                            (const T *)job->w_in_t + i0, job->units, rows, pre);
+            if (fused)
+                FR_VFN(fr_res_project_tile)((const T *)m->bias + i0, u_t, m->inputs,
+                                            (const T *)m->w_in_t + i0, m->units, rows, pre);
             else
                 memcpy(pre, row + i0, (size_t)rows * sizeof(T));
             for (ptrdiff_t j = 0; j < rows; ++j)
                 pre[j] += FR_IFN(fr_res_row_dot)(data, indices, indptr[i0 + j],
                                                  indptr[i0 + j + 1], x_old);
-            FR_VFN(fr_res_leaky_update)(job->activation, pre, lr + i0, x_old + i0, row + i0,
+            FR_VFN(fr_res_leaky_update)(m->activation, pre, lr + i0, x_old + i0, row + i0,
                                         rows);
         }
     }

@@ -94,14 +94,18 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_project_tile)(const T *bias, cons
 
 #define FR_RES_IDX int32_t
 #define FR_RES_IDX_NAME i32
+#define FR_RES_IDX_FIELD w_indices
 #include "fr_reservoir_csr_impl.h"
 #undef FR_RES_IDX
 #undef FR_RES_IDX_NAME
+#undef FR_RES_IDX_FIELD
 #define FR_RES_IDX uint16_t
 #define FR_RES_IDX_NAME u16
+#define FR_RES_IDX_FIELD w_indices16
 #include "fr_reservoir_csr_impl.h"
 #undef FR_RES_IDX
 #undef FR_RES_IDX_NAME
+#undef FR_RES_IDX_FIELD
 
 #undef FR_RES_LEAKY_LOOP
 #undef FR_RES_ACTIVATE

@@ -51,8 +51,9 @@ static void FR_RFN(fr_res_add_csr_product)(const fr_res_model *m, const int32_t 
                         (data, m->w_indices, indptr, n, x, batch, preact));
 }
 
-typedef void (*FR_RFN(fr_res_single_fn))(const fr_res_single *job, ptrdiff_t t0, ptrdiff_t t1,
-                                         ptrdiff_t r0, ptrdiff_t r1);
+typedef void (*FR_RFN(fr_res_single_fn))(const fr_res_model *m, const fr_res_series *s,
+                                         int fused, ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t r0,
+                                         ptrdiff_t r1);
 
 /* The fused single-series steps of this CPU's ISA level and the model's
  * index width, chosen once per call. */
@@ -249,7 +250,6 @@ typedef struct {
     int fused;                          /* the steps compute bias + Win u_t */
     T *spare, *preact, *y_spare;
     FR_RFN(fr_res_single_fn) single;    /* one series: the fused steps; else NULL */
-    fr_res_single single_job;
 } FR_RFN(fr_res_job);
 
 /* x_{t-1} and x_t of step t of B >= 2 series (or a dense W): unit-major
@@ -277,7 +277,8 @@ static void FR_RFN(fr_res_chunk)(void *ctx, long t, int chunk, int tid)
     const FR_RFN(fr_res_job) *job = (const FR_RFN(fr_res_job) *)ctx;
     (void)tid;
     if (job->single != NULL)
-        job->single(&job->single_job, t, t + 1, job->split[chunk], job->split[chunk + 1]);
+        job->single(job->model, job->series, job->fused, t, t + 1, job->split[chunk],
+                    job->split[chunk + 1]);
     else
         FR_RFN(fr_res_open_step)(job, t, job->split[chunk], job->split[chunk + 1]);
 }
@@ -349,25 +350,9 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
         chunks = 2;
     }
     if (O == 0 && m->w_dense == NULL && B == 1) {
-        fr_res_single *one = &job.single_job;
-        one->activation = m->activation;
-        one->units = n;
-        one->inputs = D;
-        one->w_data = m->w_data;
-        one->w_indices = m->w_indices16 != NULL ? (const void *)m->w_indices16
-                                                : (const void *)m->w_indices;
-        one->w_indptr = m->w_indptr;
-        one->leak = m->leak;
-        one->bias = job.fused ? m->bias : NULL;
-        one->w_in_t = m->w_in_t;
-        one->u = s->u;
-        one->u_stride = s->u_stride;
-        one->x0 = s->state;
-        one->states = s->states;
-        one->states_stride = s->states_stride;
         job.single = FR_RFN(fr_res_single_steps_for)(m);
         if (chunks == 1)
-            job.single(one, 0, steps, 0, n);
+            job.single(m, s, job.fused, 0, steps, 0, n);
         else
             used = fr_team_phases(steps, chunks, FR_RFN(fr_res_chunk), &job);
         /* x_T is the last row of states */
