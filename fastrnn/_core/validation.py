@@ -175,6 +175,31 @@ def as_float_array(a: Any, name: str, dtype: Any, *,
     return np.require(arr, dtype=dtype, requirements=["C", "A"])
 
 
+def rows_in_place(a: Any, dtype: Any) -> Optional[np.ndarray]:
+    """``a`` itself if a C loop can read or write it in place as rows of its
+    last axis: an aligned 2-D or 3-D ndarray of ``dtype`` whose rows (the
+    last axis) are contiguous and evenly spaced, so an array of its own or
+    consecutive columns of a wider one; else None (the caller copies)."""
+    if not (isinstance(a, np.ndarray) and a.dtype == dtype and a.ndim in (2, 3)
+            and a.flags.aligned):
+        return None
+    item = a.itemsize
+    if a.shape[-1] > 1 and a.strides[-1] != item:
+        return None
+    # the leading axes must collapse into one stride, at least a row long
+    row, inner = None, 1
+    for n, stride in zip(a.shape[-2::-1], a.strides[-2::-1]):
+        if n > 1:
+            if row is None:
+                row = stride // inner if stride % inner == 0 else -1
+            elif stride != row * inner:
+                return None
+        inner *= n
+    if row is not None and (row % item or row < a.shape[-1] * item):
+        return None
+    return a
+
+
 def check_random_state(seed: Any) -> np.random.Generator:
     """A ``numpy.random.Generator`` from None, an int, or a Generator."""
     if isinstance(seed, np.random.Generator):

@@ -62,21 +62,6 @@ cdef Py_ssize_t _row_stride(const Py_ssize_t *strides, const Py_ssize_t *shape,
     return row // itemsize
 
 
-def row_stride(a):
-    """The row stride (in elements) of a (T, F) or (T, B, F) NumPy array as
-    the reservoir loop would read it, or -1 if it cannot (see `run`): lets
-    `fastrnn.Reservoir` take views of a shared buffer without copying them."""
-    cdef Py_ssize_t strides[3]
-    cdef Py_ssize_t shape[3]
-    if a.ndim == 2:
-        shape[:] = [a.shape[0], 1, a.shape[1]]
-        strides[:] = [a.strides[0], 0, a.strides[1]]
-    else:
-        shape[:] = [a.shape[0], a.shape[1], a.shape[2]]
-        strides[:] = [a.strides[0], a.strides[1], a.strides[2]]
-    return _row_stride(strides, shape, a.itemsize)
-
-
 cdef Py_ssize_t _checked_row_stride(const Py_ssize_t *strides, const Py_ssize_t *shape,
                                     Py_ssize_t itemsize, name) except -1:
     cdef Py_ssize_t row = _row_stride(strides, shape, itemsize)

@@ -20,7 +20,9 @@ import scipy.linalg as sla
 
 from fastrnn.reservoir import _readout
 from fastrnn._core.blas_threads import single_blas_thread
-from fastrnn._core.validation import NotFittedError, as_float_array, check_dtype, check_int, check_real
+from fastrnn._core.validation import (
+    NotFittedError, as_float_array, check_dtype, check_int, check_real, rows_in_place,
+)
 from fastrnn.io import format as io_format
 
 #: What the readouts take as X and Y: one array, or a list of arrays (series).
@@ -50,13 +52,7 @@ def _as_rows(X, name, dtype, *, views=False, check_finite=True):
     """(T, F) or (T, B, F) -> a C-contiguous (rows, F) array; with ``views``,
     an array of ``dtype`` whose rows are contiguous and evenly spaced (columns
     of a wider buffer) is taken as it lies, not copied."""
-    arr = None
-    if views and isinstance(X, np.ndarray) and X.dtype == dtype and X.ndim in (2, 3) \
-            and X.flags.aligned and X.shape[-1] > 0 and X.strides[-1] == X.itemsize:
-        rows = X.reshape(-1, X.shape[-1])
-        if rows.strides[0] >= rows.shape[1] * rows.itemsize \
-                and rows.strides[0] % rows.itemsize == 0:
-            arr = X
+    arr = rows_in_place(X, dtype) if views else None
     if arr is None:
         arr = as_float_array(X, name, dtype, ndim=(2, 3))
     if arr.shape[-1] == 0:
@@ -213,7 +209,9 @@ class Ridge:
         X = _as_rows(X, "X" + name_suffix, self.dtype, views=True, check_finite=False)
         Y, single = _as_targets(Y, "Y" + name_suffix, self.dtype, X.shape[0])
         F, O = X.shape[1], Y.shape[1]
-        if self._gram_or_r is None:
+        # a new (all-zero) accumulator the first chunk may be written into
+        fresh = self._gram_or_r is None
+        if fresh:
             head = min(X.shape[0], 1000)
             if self.fit_bias and head > 0:
                 self._shift_x = X[:head].mean(axis=0)
@@ -234,7 +232,7 @@ class Ridge:
         width = b + F + O
         T = X.shape[0]
         if self._mode == "gram" and self.chunk_size is None \
-                and self._add_raw_gram(X, Y, name_suffix):
+                and self._add_raw_gram(X, Y, name_suffix, fresh):
             self.n_samples_seen_ += T
             return X, Y
         _check_finite(X, "X" + name_suffix)
@@ -262,7 +260,7 @@ class Ridge:
         self.n_samples_seen_ += T
         return X, Y
 
-    def _add_raw_gram(self, X, Y, name_suffix):
+    def _add_raw_gram(self, X, Y, name_suffix, fresh):
         """Add [1 X Y]^T [1 X Y] of the rows as they lie (one syrk on X; no
         shifted copy), moved to the accumulator's shift (see `merge`), and
         return True; or add nothing and return False when that would lose
@@ -275,8 +273,7 @@ class Ridge:
         the caller takes the shifted copy of all the data instead."""
         b = int(self.fit_bias)
         width = b + X.shape[1] + Y.shape[1]
-        # Into the accumulator itself while it is empty: no second Gram matrix
-        fresh = self.n_samples_seen_ == 0 and not self._gram_or_r.any()
+        # Into the accumulator itself while it is new: no second Gram matrix
         gram = self._gram_or_r if fresh else np.zeros((width, width), dtype=self.dtype)
         with _blas_for(gram):
             _readout.raw_gram(X, Y, gram, bool(b))
@@ -302,7 +299,9 @@ class Ridge:
                 with np.errstate(over="ignore", invalid="ignore"):
                     self._redo_offset_columns(X, Y, gram, np.flatnonzero(offset), shift)
         if not fresh:
-            self._gram_or_r += np.triu(gram)
+            # raw_gram, the shift's move and the redone columns write only the
+            # upper triangle: the rest of gram is still zero
+            self._gram_or_r += gram
         return True
 
     @staticmethod

@@ -38,6 +38,7 @@ from fastrnn._core.validation import (
     check_int,
     check_random_state,
     check_real,
+    rows_in_place,
 )
 from fastrnn._core.validation import SeedLike
 from fastrnn.io import format as io_format
@@ -801,10 +802,13 @@ class Reservoir:
             return 1
         return 2 if available_cpus() >= 2 else 1
 
-    def _pre_activations(self, T, B, bias, out=None):
-        """Bias (+ noise) of every step, where the loop writes the states:
-        ``out`` (T, B, N), checked by `_check_out`, or a new array."""
+    def _pre_activations(self, T, B, bias, out=None, fill=True):
+        """Where the loop writes the states: ``out`` (T, B, N), checked by
+        `_check_out`, or a new array; filled with the bias (+ noise) of
+        every step unless the loop computes them (``fill=False``)."""
         states = np.empty((T, B, self.units), dtype=self.dtype) if out is None else out
+        if not fill:
+            return states
         states[...] = bias
         if self.noise > 0:
             states += (self.noise * self._rng.standard_normal(states.shape)).astype(self.dtype)
@@ -832,10 +836,7 @@ class Reservoir:
         # the pass of the step that updates the units (the same sums, in the
         # same order): the states are then written once, not three times.
         fused = self.noise == 0 and w_in.shape[1] <= _reservoir.SMALL_INPUT
-        if fused:
-            states = np.empty((T, B, self.units), dtype=self.dtype) if out is None else out
-        else:
-            states = self._pre_activations(T, B, weights["bias"], out)
+        states = self._pre_activations(T, B, weights["bias"], out, fill=not fused)
         self.threads_used_ = _reservoir.run(
             self._loop_weights(weights, w_in, B), inputs, state, states,
             nthreads=self._threads_for(B, weights["W"]), prefilled=not fused)
@@ -897,10 +898,8 @@ class Reservoir:
         With ``views``, an array the C loop can read in place (of the dtype,
         rows contiguous and evenly spaced: columns of a wider buffer) is
         taken as it is instead of copied."""
-        if views and isinstance(X, np.ndarray) and X.dtype == self.dtype \
-                and X.ndim in (2, 3) and X.flags.aligned and _reservoir.row_stride(X) >= 0:
-            arr = X
-        else:
+        arr = rows_in_place(X, self.dtype) if views else None
+        if arr is None:
             arr = as_float_array(X, name, self.dtype, ndim=(2, 3))
         if width is not None and arr.shape[-1] != width:
             raise ValueError(f"{name} must have {width} features in its last dimension, "
@@ -929,7 +928,7 @@ class Reservoir:
             raise TypeError(f"out must have the reservoir's dtype {self.dtype}, got {out.dtype}")
         if out.shape != shape:
             raise ValueError(f"out must have shape {shape} (the states of X), got {out.shape}")
-        if not out.flags.writeable or not out.flags.aligned or _reservoir.row_stride(out) < 0:
+        if not out.flags.writeable or rows_in_place(out, self.dtype) is None:
             raise ValueError("out must be writeable and aligned, each row contiguous and the "
                              "rows evenly spaced (an array of its own, or consecutive columns "
                              f"of one); got strides {out.strides}")
