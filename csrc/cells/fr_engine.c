@@ -118,6 +118,8 @@ int fr_engine_block_units(int is_double)
         ptrdiff_t recurrent_stride;                                                   \
         T *hs, *cs, *reset_hidden;                                                    \
         int bias_per_row;                                                             \
+        ptrdiff_t running;       /* steps with a running row */                       \
+        ptrdiff_t project_steps; /* steps projected at a time */                      \
     } fr_engine_job_##S;
 FR_DECLARE_JOB(float, f)
 FR_DECLARE_JOB(double, d)

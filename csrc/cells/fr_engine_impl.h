@@ -26,14 +26,21 @@ static void FR_FN(fr_eng_team_chunk)(void *arg, long phase, int chunk, int tid)
     FR_CAT(FR_FN(fr_eng_chunk), base)(run->job, run->packed, phase, chunk, run->chunks);
 }
 
+/* Steps projected at a time: as many as keep one thread's share of their
+ * gate rows within FR_ENG_PROJECT_BYTES, which stays in its L2 beside its
+ * slice of W_hh until the steps read it. */
+#ifndef FR_ENG_PROJECT_BYTES
+#define FR_ENG_PROJECT_BYTES (256 * 1024)
+#endif
+
 static int FR_FN(fr_engine_forward)(const fr_engine_args *args, int nthreads)
 {
-    const FR_FN(fr_engine_job) typed = {
+    FR_FN(fr_engine_job) typed = {
         args->kind, args->steps, args->batch, args->hidden, args->inputs, args->batch_sizes,
         (const T *)args->x, (const T *)args->w_ih, (const T *)args->bias_x,
         (const T *)args->w_hh, (const T *)args->b_hn, (const T *)args->peep,
         (T *)args->gates, (T *)args->recurrent, args->recurrent_stride, (T *)args->hs,
-        (T *)args->cs, (T *)args->reset_hidden, args->bias_per_row};
+        (T *)args->cs, (T *)args->reset_hidden, args->bias_per_row, 0, 1};
     const FR_FN(fr_engine_job) *job = &typed;
     const ptrdiff_t H = job->hidden;
     const ptrdiff_t nblocks = (H + FR_ENG_NR - 1) / FR_ENG_NR;
@@ -46,6 +53,7 @@ static int FR_FN(fr_engine_forward)(const fr_engine_args *args, int nthreads)
     void *owned;
     FR_FN(fr_eng_run) run;
     long steps = 0;
+    size_t step_bytes;
     int used;
     if (job->steps <= 0 || job->batch <= 0 || H <= 0)
         return 1;
@@ -55,11 +63,16 @@ static int FR_FN(fr_engine_forward)(const fr_engine_args *args, int nthreads)
         return -1;
     run.level = fr_isa_level();
     run.chunks = nthreads < 1 ? 1 : (nthreads > nblocks ? (int)nblocks : nthreads);
-    /* The steps that run (batch_sizes does not increase). */
+    /* The steps that run (batch_sizes does not increase); the first step's
+     * phase runs even when none does, to project the inputs. */
     while (steps < job->steps && job->batch_sizes[steps] > 0)
         ++steps;
-    used = fr_team_phases(2 + steps * (job->kind == FR_CELL_GRU_BEFORE ? 2 : 1), run.chunks,
-                          FR_FN(fr_eng_team_chunk), &run);
+    typed.running = steps;
+    step_bytes = (size_t)job->batch * (size_t)(gates * H) * sizeof(T) / (size_t)run.chunks;
+    typed.project_steps = step_bytes >= FR_ENG_PROJECT_BYTES ? 1
+                          : (ptrdiff_t)(FR_ENG_PROJECT_BYTES / (step_bytes > 0 ? step_bytes : 1));
+    used = fr_team_phases(1 + (steps > 0 ? steps : 1) * (job->kind == FR_CELL_GRU_BEFORE ? 2 : 1),
+                          run.chunks, FR_FN(fr_eng_team_chunk), &run);
     fr_eng_give_back(owned);
     return used;
 }
