@@ -51,6 +51,8 @@ StackedRNN          recurrent layers of any kinds in series, all layers' states 
 RecursiveNet        a recursive network over batches of binary trees (TreeBatch; sec. 10.6)
 set_num_threads     threads of fastrnn's own loops (get_num_threads); results never depend
                     on them
+no_grad             forward calls keep nothing for backward in this block (inference:
+                    less memory, faster); is_grad_enabled
 NotFittedError      raised by a call made too early (predict before fit, backward before
                     forward); a ValueError and an AttributeError, as in scikit-learn
 
@@ -77,6 +79,7 @@ except ImportError as exc:   # pragma: no cover - depends on how Python was star
         ) from exc
     raise
 from fastrnn._core.cpus import get_num_threads, set_num_threads
+from fastrnn._core.grad_mode import is_grad_enabled, no_grad
 from fastrnn._core.validation import NotFittedError
 from fastrnn.analysis import datasets, diagnostics, metrics, tasks
 from fastrnn.io import load, save
@@ -160,6 +163,8 @@ __all__ = [
     "NotFittedError",
     "set_num_threads",
     "get_num_threads",
+    "no_grad",
+    "is_grad_enabled",
     "ReservoirGraph",
     "DeepESN",
     "EstimatorReadout",

@@ -120,6 +120,7 @@ int fr_engine_block_units(int is_double)
         int bias_per_row;                                                             \
         ptrdiff_t running;       /* steps with a running row */                       \
         ptrdiff_t project_steps; /* steps projected at a time */                      \
+        ptrdiff_t ring;          /* fr_engine_args.ring */                            \
     } fr_engine_job_##S;
 FR_DECLARE_JOB(float, f)
 FR_DECLARE_JOB(double, d)
@@ -127,6 +128,12 @@ FR_DECLARE_JOB(double, d)
 
 #define FR_IMPL "fr_engine_instances.h"
 #include "fr_instantiate.h"
+
+ptrdiff_t fr_engine_project_steps(const fr_engine_args *args, int nthreads)
+{
+    return args->is_double ? fr_engine_project_steps_d(args, nthreads)
+                           : fr_engine_project_steps_f(args, nthreads);
+}
 
 int fr_engine_forward(const fr_engine_args *args, int nthreads)
 {

@@ -52,12 +52,20 @@ typedef struct {
     void *cs;        /* INOUT (T+1, B, H), LSTM: the cell states */
     void *reset_hidden; /* OUT (T, B, H), GRU_BEFORE: r_t h_{t-1} */
     int bias_per_row;   /* bias_x holds a row per sequence (a context's term) */
+    ptrdiff_t ring;     /* 0: gates (and reset_hidden) keep every step, for
+                           backward; R > 0 (inference): they hold R steps,
+                           step t's rows in slot t % R, R being
+                           fr_engine_project_steps() for the same args */
 } fr_engine_args;
 
 /* Runs on up to nthreads threads of the team (no more than there are blocks
  * of units) and returns how many ran (>= 1), or -1 when the packed weights
  * could not be allocated (nothing was computed). */
 int fr_engine_forward(const fr_engine_args *args, int nthreads);
+
+/* How many steps the engine projects at a time for these args on nthreads
+ * threads: the steps a ring must hold. */
+ptrdiff_t fr_engine_project_steps(const fr_engine_args *args, int nthreads);
 
 /* The units of one micro-kernel column block, per precision: 64 bytes. */
 int fr_engine_block_units(int is_double);

@@ -265,6 +265,13 @@ static FR_ENG_TARGET void FR_EFN(fr_eng_pack)(const T *restrict w, ptrdiff_t H, 
  * products of one row and block go to `update` (a switch on `phase`, so
  * that one loop serves every cell). */
 
+/* Where step t's rows of the gate buffer (and of reset_hidden) are: step t
+ * itself, or its slot of the ring when nothing is kept for backward. */
+static FR_ALWAYS_INLINE ptrdiff_t FR_EFN(fr_eng_slot)(const FR_FN(fr_engine_job) *job, ptrdiff_t t)
+{
+    return job->ring > 0 ? t % job->ring : t;
+}
+
 static FR_ALWAYS_INLINE void FR_EFN(fr_eng_update)(int phase, int relu, const T *restrict acc,
                                                    const FR_FN(fr_engine_job) *job, ptrdiff_t t,
                                                    ptrdiff_t row, ptrdiff_t u0, int nu)
@@ -272,7 +279,7 @@ static FR_ALWAYS_INLINE void FR_EFN(fr_eng_update)(int phase, int relu, const T 
     ptrdiff_t H = job->hidden, B = job->batch, G = phase == FR_ENG_RNN ? 1
                                                  : (phase == FR_ENG_LSTM ? 4 : 3);
     ptrdiff_t BH = B * H;
-    T *g = job->gates + (t * B + row) * G * H;
+    T *g = job->gates + (FR_EFN(fr_eng_slot)(job, t) * B + row) * G * H;
     const T *hp = job->hs + t * BH + row * H;
     T *h = job->hs + (t + 1) * BH + row * H;
     switch (phase) {
@@ -290,7 +297,8 @@ static FR_ALWAYS_INLINE void FR_EFN(fr_eng_update)(int phase, int relu, const T 
     case FR_ENG_GRU_GATES:
         FR_EFN(fr_eng_gru_before_gates)(acc, g, job->recurrent + t * job->recurrent_stride
                                         + row * 3 * H, H, u0, nu, hp,
-                                        job->reset_hidden + t * BH + row * H);
+                                        job->reset_hidden + FR_EFN(fr_eng_slot)(job, t) * BH
+                                        + row * H);
         break;
     default:
         FR_EFN(fr_eng_gru_before_state)(acc, g, job->recurrent + t * job->recurrent_stride
@@ -310,7 +318,7 @@ static FR_ALWAYS_INLINE void FR_EFN(fr_eng_prefetch)(int phase, const FR_FN(fr_e
 #if defined(__GNUC__)
     const ptrdiff_t H = job->hidden, B = job->batch;
     const int G = phase == FR_ENG_RNN ? 1 : (phase == FR_ENG_LSTM ? 4 : 3);
-    const T *g = job->gates + (t * B + row) * G * H + u0;
+    const T *g = job->gates + (FR_EFN(fr_eng_slot)(job, t) * B + row) * G * H + u0;
     for (int q = 0; q < G; ++q)
         __builtin_prefetch(g + q * H, 1, 3);
     if (phase == FR_ENG_LSTM) {
@@ -388,7 +396,10 @@ static FR_ENG_TARGET void FR_EFN(fr_eng_project)(const FR_FN(fr_engine_job) *job
                     FR_EFN(fr_eng_lanes_in)(bias, bias_row + g * H + u0, nu);
                     for (int j = 0; j < NR; ++j)
                         lanes[j] = acc[j] + bias[j];
-                    FR_EFN(fr_eng_lanes_out)(job->gates + r0 * GH + g * H + u0, lanes, nu);
+                    FR_EFN(fr_eng_lanes_out)(job->gates + (FR_EFN(fr_eng_slot)(job, r0 / job->batch)
+                                                           * job->batch + r0 % job->batch)
+                                                          * GH + g * H + u0,
+                                             lanes, nu);
                 }
         }
     }
@@ -460,12 +471,16 @@ static FR_ENG_TARGET void FR_EFN(fr_eng_chunk)(const FR_FN(fr_engine_job) *job, 
         const int n = job->batch_sizes[t];
         const ptrdiff_t ahead = job->project_steps;
         if (t % ahead == 0 && (packed_n == NULL || s % 2 == 0)) {
-            ptrdiff_t last = t + ahead < job->running ? t + ahead : job->steps;
+            /* The steps past every sequence's end are projected for backward
+             * (which reads their rows), not into a ring. */
+            ptrdiff_t last = t + ahead < job->running ? t + ahead
+                                                      : (job->ring > 0 ? job->running : job->steps);
             FR_EFN(fr_eng_project)(job, G_ih, t * job->batch, last * job->batch, packed_ih,
                                    ub, ue, tile);
         }
         if (packed_n != NULL && s % 2 == 1)
-            FR_EFN(fr_eng_product)(FR_ENG_GRU_STATE, 0, 1, job, t, n, job->reset_hidden + t * BH,
+            FR_EFN(fr_eng_product)(FR_ENG_GRU_STATE, 0, 1, job, t, n,
+                                   job->reset_hidden + FR_EFN(fr_eng_slot)(job, t) * BH,
                                    packed_n, ub, ue, tile);
         else
             FR_EFN(fr_eng_product)(phase, relu, G, job, t, n, job->hs + t * BH, packed, ub, ue,

@@ -33,6 +33,24 @@ static void FR_FN(fr_eng_team_chunk)(void *arg, long phase, int chunk, int tid)
 #define FR_ENG_PROJECT_BYTES (256 * 1024)
 #endif
 
+static int FR_FN(fr_eng_chunks)(const fr_engine_args *args, int nthreads)
+{
+    const ptrdiff_t nblocks = (args->hidden + FR_ENG_NR - 1) / FR_ENG_NR;
+    return nthreads < 1 ? 1 : (nthreads > nblocks ? (int)nblocks : nthreads);
+}
+
+static ptrdiff_t FR_FN(fr_engine_project_steps)(const fr_engine_args *args, int nthreads)
+{
+    const ptrdiff_t gates = args->kind == FR_CELL_LSTM ? 4
+                            : (args->kind == FR_CELL_GRU || args->kind == FR_CELL_GRU_BEFORE ? 3
+                                                                                             : 1);
+    size_t step_bytes = (size_t)(args->batch > 0 ? args->batch : 1) * (size_t)(gates * args->hidden)
+                        * sizeof(T) / (size_t)FR_FN(fr_eng_chunks)(args, nthreads);
+    if (step_bytes >= FR_ENG_PROJECT_BYTES)
+        return 1;
+    return (ptrdiff_t)(FR_ENG_PROJECT_BYTES / (step_bytes > 0 ? step_bytes : 1));
+}
+
 static int FR_FN(fr_engine_forward)(const fr_engine_args *args, int nthreads)
 {
     FR_FN(fr_engine_job) typed = {
@@ -40,7 +58,7 @@ static int FR_FN(fr_engine_forward)(const fr_engine_args *args, int nthreads)
         (const T *)args->x, (const T *)args->w_ih, (const T *)args->bias_x,
         (const T *)args->w_hh, (const T *)args->b_hn, (const T *)args->peep,
         (T *)args->gates, (T *)args->recurrent, args->recurrent_stride, (T *)args->hs,
-        (T *)args->cs, (T *)args->reset_hidden, args->bias_per_row, 0, 1};
+        (T *)args->cs, (T *)args->reset_hidden, args->bias_per_row, 0, 1, args->ring};
     const FR_FN(fr_engine_job) *job = &typed;
     const ptrdiff_t H = job->hidden;
     const ptrdiff_t nblocks = (H + FR_ENG_NR - 1) / FR_ENG_NR;
@@ -53,7 +71,6 @@ static int FR_FN(fr_engine_forward)(const fr_engine_args *args, int nthreads)
     void *owned;
     FR_FN(fr_eng_run) run;
     long steps = 0;
-    size_t step_bytes;
     int used;
     if (job->steps <= 0 || job->batch <= 0 || H <= 0)
         return 1;
@@ -62,15 +79,14 @@ static int FR_FN(fr_engine_forward)(const fr_engine_args *args, int nthreads)
     if (run.packed == NULL)
         return -1;
     run.level = fr_isa_level();
-    run.chunks = nthreads < 1 ? 1 : (nthreads > nblocks ? (int)nblocks : nthreads);
+    run.chunks = FR_FN(fr_eng_chunks)(args, nthreads);
     /* The steps that run (batch_sizes does not increase); the first step's
      * phase runs even when none does, to project the inputs. */
     while (steps < job->steps && job->batch_sizes[steps] > 0)
         ++steps;
     typed.running = steps;
-    step_bytes = (size_t)job->batch * (size_t)(gates * H) * sizeof(T) / (size_t)run.chunks;
-    typed.project_steps = step_bytes >= FR_ENG_PROJECT_BYTES ? 1
-                          : (ptrdiff_t)(FR_ENG_PROJECT_BYTES / (step_bytes > 0 ? step_bytes : 1));
+    typed.project_steps = args->ring > 0 ? args->ring
+                                         : FR_FN(fr_engine_project_steps)(args, nthreads);
     used = fr_team_phases(1 + (steps > 0 ? steps : 1) * (job->kind == FR_CELL_GRU_BEFORE ? 2 : 1),
                           run.chunks, FR_FN(fr_eng_team_chunk), &run);
     fr_eng_give_back(owned);

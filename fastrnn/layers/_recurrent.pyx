@@ -110,7 +110,9 @@ cdef extern from "fr_engine.h" nogil:
         void *cs
         void *reset_hidden
         int bias_per_row
+        Py_ssize_t ring
     int fr_engine_forward(const fr_engine_args *args, int nthreads)
+    Py_ssize_t fr_engine_project_steps(const fr_engine_args *args, int nthreads)
     int fr_engine_block_units(int is_double)
 
 #: The most threads the engine's team runs a sweep on.
@@ -121,6 +123,15 @@ def block_units(bint is_double):
     """Hidden units per block of the engine's micro-kernels (a thread owns
     whole blocks, so at most ceil(H / block_units) threads share a layer)."""
     return fr_engine_block_units(is_double)
+
+
+def project_steps(int kind, int batch, int hidden, bint is_double, int threads):
+    """The steps the engine projects at a time for a layer of this kind and
+    size on `threads` threads: the ring `cell_forward` takes in inference."""
+    cdef fr_engine_args args
+    memset(&args, 0, sizeof(args))
+    args.kind, args.is_double, args.batch, args.hidden = kind, is_double, batch, hidden
+    return fr_engine_project_steps(&args, min(max(threads, 1), FR_TEAM_MAX))
 
 
 cdef int _steps_begin(int step_threads) noexcept nogil:
@@ -174,6 +185,8 @@ cdef struct SweepShape:
     int threads                    # forward: the engine's threads (0: the BLAS loop)
     bint bias_per_row              # forward: BIAS_X is (B, G*H), a row of its own
                                    # for each sequence (a context term); else (G*H,)
+    Py_ssize_t ring                # forward, engine only: 0, or GATES and
+                                   # RESET_HIDDEN hold this many steps (inference)
 
 
 # The arrays of one sweep, in a table of pointers of the sweep's precision
@@ -287,7 +300,7 @@ cdef int _forward_sweep(const SweepShape *shape, floating **arrays) noexcept nog
     cdef int t, n, entered, used
     if shape.threads > 0:
         used = _engine_forward(shape, arrays)
-        if used > 0:
+        if used > 0 or shape.ring > 0:   # the BLAS loop needs every step's rows
             return used
     # No engine asked for, or no memory for its packed weights: the input
     # projection in one GEMM, then a BLAS product per step.
@@ -328,6 +341,7 @@ cdef int _engine_forward(const SweepShape *shape, floating **arrays) noexcept no
     args.recurrent_stride = shape.recurrent_stride
     args.hs, args.cs, args.reset_hidden = arrays[HS], arrays[CS], arrays[RESET_HIDDEN]
     args.bias_per_row = shape.bias_per_row
+    args.ring = shape.ring
     return fr_engine_forward(&args, shape.threads)
 
 
@@ -490,6 +504,7 @@ cdef int _point_at(SweepShape *s, floating **arrays, int kind, tuple shape,
     s.step_threads = step_threads
     s.threads = 0
     s.bias_per_row = False
+    s.ring = 0
     memset(arrays, 0, SWEEP_ARRAY_COUNT * sizeof(floating *))
     arrays[X] = _data_of(x)
     arrays[W_IH] = _data_of(w_ih)
@@ -506,7 +521,8 @@ cdef int _point_at(SweepShape *s, floating **arrays, int kind, tuple shape,
 
 
 def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floating[::1] x,
-                 tuple weights, tuple buffers, int step_threads=0, int threads=1):
+                 tuple weights, tuple buffers, int step_threads=0, int threads=1,
+                 Py_ssize_t ring=0):
     """Run one direction of one layer over a sequence. All arrays are flat
     views of C-contiguous arrays of one dtype, checked by the caller
     (fastrnn/layers/base.py); an empty array stands for one the cell does not
@@ -539,11 +555,16 @@ def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floati
         (0: as set).
     threads : threads of the engine's step loop (results are the same for
         any number), or 0 for the BLAS loop (a product per step).
+    ring : 0, or (inference, the engine only) the steps that gates and
+        reset_hidden hold, ``project_steps(...)`` for the same call; step t
+        in slot t % ring: nothing is kept for `cell_backward`.
 
     Returns
     -------
     int : the threads the engine's step loop ran on (fewer than asked when
-        fastrnn's team is busy with another call), 0 for the BLAS loop.
+        fastrnn's team is busy with another call), 0 for the BLAS loop, -1
+        when a ring was asked for and the engine had no memory for its packed
+        weights (nothing computed).
     """
     cdef const floating[::1] w_ih, w_hh, bias_x, b_hn, peep
     w_ih, w_hh, bias_x, b_hn, peep = weights
@@ -560,6 +581,9 @@ def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floati
     # The engine's step loop has no mask: a masked sweep takes the BLAS loop.
     s.threads = 0 if arrays[STATE_MASK] != NULL else min(max(threads, 0), FR_TEAM_MAX)
     s.bias_per_row = s.batch > 1 and bias_x.shape[0] != gate_count(kind) * s.hidden
+    if ring > 0 and s.threads == 0:
+        raise ValueError("a ring of gate rows needs the engine (threads >= 1, no state mask)")
+    s.ring = ring
     with nogil:
         # NULL (no memory, or a batch of one) falls back to the direct GEMM.
         if s.batch > 1 and s.threads == 0:

@@ -48,6 +48,7 @@ from fastrnn._core.validation import (
     check_real,
 )
 from fastrnn._core.validation import SeedLike
+from fastrnn._core.grad_mode import is_grad_enabled
 from fastrnn.io import format as io_format
 
 _Layer = TypeVar("_Layer", bound="RecurrentLayer")
@@ -667,7 +668,12 @@ class RecurrentBase(TrainingMode, ParameterOwner):
         if renamed:
             hx = self._accept_renamed("forward", renamed, hx=hx)["hx"]
             self._refuse_unknown("forward", renamed, ())
-        return self._forward(x, hx, lengths)
+        if is_grad_enabled():
+            self._kept_nothing = False
+            return self._forward(x, hx, lengths)
+        out = self._forward(x, hx, lengths)
+        self._cache, self._kept_nothing = None, True   # fastrnn.no_grad: nothing for backward
+        return out
 
     def backward(self, dy: Optional[ArrayLike] = None, dhx_n: Any = None, *,
                  clip_hidden: Optional[float] = None, **options: Any) -> tuple[Any, ...]:
@@ -906,6 +912,10 @@ class RecurrentBase(TrainingMode, ParameterOwner):
 
     def _last_forward(self):
         if self._cache is None:
+            if getattr(self, "_kept_nothing", False):
+                raise NotFittedError("backward: the last forward ran under fastrnn.no_grad(), "
+                                     "which keeps nothing for backward; run forward again "
+                                     "outside it")
             raise NotFittedError("backward called before forward: call forward first, then "
                                  "backward")
         self._check_arrays(grads=True)
@@ -1081,6 +1091,7 @@ class RecurrentLayer(RecurrentBase):
         (``input_term_grads``)."""
         h0, c0 = self._split_state(hx, "hx")
         self._check_arrays()
+        keep = is_grad_enabled()   # else fastrnn.no_grad: nothing kept for backward
         inp, batch, unbatched = self._sequence_input(x, lengths)
         T, B, _ = inp.shape
         h0 = self._state_array(h0, "hx[0]" if self._has_cell else "hx", B, unbatched)
@@ -1096,7 +1107,9 @@ class RecurrentLayer(RecurrentBase):
         caches = []
         masks = _DropoutMasks.of(self, batch)
         for layer in range(self.num_layers):
-            out = alloc((T, B, H * self.num_directions), dtype=dt)
+            # Without a cache, one direction's output is its hs buffer itself.
+            out = (None if not keep and self.num_directions == 1
+                   else alloc((T, B, H * self.num_directions), dtype=dt))
             for d, suffix in enumerate(self._suffixes()):
                 k = layer * self.num_directions + d
                 layer_input = inp if d == 0 else batch.reverse(inp)
@@ -1106,16 +1119,20 @@ class RecurrentLayer(RecurrentBase):
                                                  c0[k] if self._has_cell else None,
                                                  batch.batch_sizes, alloc,
                                                  state_mask=masks.state(B, H),
-                                                 row_term=row_term)
+                                                 row_term=row_term, keep=keep)
                 y = hs[1:] if d == 0 else batch.reverse(hs[1:])
-                out[:, :, d * H:(d + 1) * H] = y
+                if out is None:
+                    out = y
+                else:
+                    out[:, :, d * H:(d + 1) * H] = y
                 h_n[k] = batch.final(hs)
                 if self._has_cell:
                     c_n[k] = batch.final(cs)
                 caches.append(dict(x=layer_input, buffers=buffers))
             inp = masks.between(out, layer)
-        self._cache = dict(batch=batch, layers=caches, unbatched=unbatched, masks=masks,
-                           input_terms=input_terms is not None)
+        # The buffers of a sweep that kept nothing hold a few steps only.
+        self._cache = (dict(batch=batch, layers=caches, unbatched=unbatched, masks=masks,
+                            input_terms=input_terms is not None) if keep else None)
         y = self._external_sequence(batch.unsort(inp, axis=1), unbatched)
         h_n = self._external_state(batch.unsort(h_n, axis=1), unbatched)
         if self._has_cell:
@@ -1124,7 +1141,7 @@ class RecurrentLayer(RecurrentBase):
         return y, h_n
 
     def _sweep(self, layer, suffix, x, h0, c0, batch_sizes, alloc, threads=None,
-               step_threads=None, state_mask=None, row_term=None):
+               step_threads=None, state_mask=None, row_term=None, keep=True):
         """One direction of one layer over x (T, B, D), time-major and checked,
         from the states h0 and (LSTM) c0 (B, H): one `cell_forward` call.
         ``threads`` (engine threads, 0: the BLAS loop) and ``step_threads``
@@ -1134,7 +1151,10 @@ class RecurrentLayer(RecurrentBase):
         buffers, threads used): hs and cs
         (T+1, B, H) with the initial states first (cs empty without a cell),
         and the buffers `cell_backward` reads again. ``row_term`` (B, G*H),
-        sorted as x, is added to every step's input projection of its row."""
+        sorted as x, is added to every step's input projection of its row.
+        ``keep=False`` (inference) lets the engine keep only a few steps of the
+        gate rows, in a ring: the buffers returned are then no use to
+        backward."""
         T, B, D = x.shape
         H, G, dt = self.hidden_size, self._gates, self.dtype
         bias_x, b_hn = self._bias_split(layer, suffix)
@@ -1147,8 +1167,16 @@ class RecurrentLayer(RecurrentBase):
             cs[0] = c0
         else:
             cs = _EMPTY[dt]
-        gx = np.empty((T, B, G * H), dtype=dt)
-        gh, gh_stride, rh = self._recurrent_buffers(T, B, alloc)
+        if threads is None:
+            threads = _engine_threads(B, G, H, dt)
+        if state_mask is not None:
+            threads = 0
+        ring = 0
+        if not keep and threads > 0:
+            ring = min(T, _recurrent.project_steps(self._kind, B, H, dt == np.float64, threads))
+        kept = ring or T
+        gx = np.empty((kept, B, G * H), dtype=dt)
+        gh, gh_stride, rh = self._recurrent_buffers(kept, B, alloc, every_step=not ring)
         weights = (_flat(self.params[f"weight_ih_l{layer}{suffix}"]),
                    _flat(self.params[f"weight_hh_l{layer}{suffix}"]), bias_x, b_hn,
                    self._peepholes(layer, suffix))
@@ -1156,20 +1184,21 @@ class RecurrentLayer(RecurrentBase):
             masking = (_EMPTY[dt], _EMPTY[dt])
         else:
             masking = (_flat(state_mask), _flat(alloc((T, B, H), dtype=dt)))
-            threads = 0
         buffers = (_flat(gx), _flat(hs), _flat(cs), _flat(gh), gh_stride, _flat(rh)) + masking
-        if threads is None:
-            threads = _engine_threads(B, G, H, dt)
         if step_threads is None:
             step_threads = _step_threads(B, G, H)
         used = _recurrent.cell_forward(self._kind, (B, D, H), batch_sizes, _flat(x), weights,
-                                       buffers, step_threads, threads)
+                                       buffers, step_threads, threads, ring)
+        if used < 0:
+            raise MemoryError(f"{type(self).__name__}: no memory for the packed weights of "
+                              f"the gated-cell engine")
         return hs, cs, buffers, used
 
-    def _recurrent_buffers(self, T, B, alloc):
+    def _recurrent_buffers(self, T, B, alloc, every_step=True):
         """(gh, gh_stride, rh): the GRU's separate recurrent buffers (gh holds W_hh h_{t-1}
         for the gates, gh_stride elements apart from one step to the next; rh the reset
-        state r_t * h_{t-1}); empty for the other cells."""
+        state r_t * h_{t-1}, T steps of it); empty for the other cells. Without
+        ``every_step`` (inference) gh may hold one step."""
         e = _EMPTY[self.dtype]
         return e, 0, e
 

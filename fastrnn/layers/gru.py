@@ -96,14 +96,15 @@ class GRU(RecurrentLayer):
         bias_x[:2 * H] += b_hh[:2 * H]
         return bias_x, np.ascontiguousarray(b_hh[2 * H:])
 
-    def _recurrent_buffers(self, T, B, alloc):
+    def _recurrent_buffers(self, T, B, alloc, every_step=True):
         H = self.hidden_size
-        if self.reset_after:
+        if self.reset_after and every_step:
             # Every step's W_hn h_{t-1} + b_hn is needed again by BPTT.
             return alloc((T, B, 3 * H), dtype=self.dtype), B * 3 * H, np.empty(0, self.dtype)
-        # One scratch step for the products; r_t * h_{t-1} kept for dW_hn.
+        # One scratch step for the products (reset before the product, or
+        # nothing kept for BPTT); r_t * h_{t-1} kept for dW_hn.
         return (np.zeros((B, 3 * H), dtype=self.dtype), 0,
-                alloc((T, B, H), dtype=self.dtype))
+                np.empty(0, self.dtype) if self.reset_after else alloc((T, B, H), dtype=self.dtype))
 
     def _config_repr(self):
         parts = super()._config_repr()
