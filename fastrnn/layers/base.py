@@ -100,22 +100,25 @@ def _step_threads(B, G, H):
     return 0
 
 
-# Which step loop a layer's forward takes (measured side by side on 2 cores,
-# AMD EPYC with AVX-512, float32, 2 threads, bench/compare_cells.py and the
-# same sweeps through cell_forward, 2026-12-02):
-#   D=32,   H=64,   B=1,  T=1000: engine on 1 thread 1.17 ms (LSTM), 0.78 ms
-#       (GRU); on 2 threads 1.51 and 2.09 ms; the BLAS loop 1.79 and 1.65 ms;
-#   D=128,  H=256,  B=32, T=100:  engine on 2 threads 31.3 and 23.8 ms; the
-#       BLAS loop (2 BLAS threads per step) 27.8 and 22.5 ms;
-#   D=512,  H=1024, B=64, T=50:   315 and 267 ms against 288 and 214 ms.
-# So the engine takes the small steps, on one thread (its team's meeting
-# once per step costs more than the second thread saves), and steps of
-# ENGINE_MAX_STEP_FLOPS or more stay with the BLAS loop, whose GEMM is
-# faster there until the engine's tiles and cell updates catch up. Both
-# loops give results that do not depend on the thread count. The engine's
-# team (fastrnn.set_num_threads) serves a step of ENGINE_THREADS_MIN_FLOPS
-# or more when the engine takes one.
-ENGINE_MAX_STEP_FLOPS = 4e6
+# Which step loop a layer's forward takes. The engine runs every size: with
+# the inputs projected a few steps ahead it measured faster than the BLAS
+# loop at every size here (Intel Xeon with AVX-512, 2 cores, float32, 2
+# threads, 2026-12-02, best block medians; forward keeping the gates for
+# backward):
+#   D=32,   H=64,   B=1,  T=1000: 1.06 ms (LSTM), 0.76 ms (GRU) on one thread;
+#   D=128,  H=256,  B=32, T=100:  LSTM 13.1-19.1 ms against 22.3-28.9 ms,
+#       GRU 14.4-18.9 against 26.7 ms;
+#   D=512,  H=1024, B=64, T=50:   LSTM 212-273 ms against 212-357 ms, GRU
+#       201-249 against 269 ms.
+# (The spread is the shared machine's.) Earlier, with the projection of the
+# whole sequence up front, the BLAS loop won from D=128, H=256, B=32 on an AMD
+# EPYC, which is why ENGINE_MAX_STEP_FLOPS exists; it stays as the one switch
+# back. Small steps run on one thread (the team's meeting once per step
+# costs more than the second thread saves), steps of ENGINE_THREADS_MIN_FLOPS
+# or more on fastrnn's thread setting. Both loops give results that do not
+# depend on the thread count; the BLAS loop still runs a sweep with
+# recurrent dropout's mask.
+ENGINE_MAX_STEP_FLOPS = np.inf
 ENGINE_THREADS_MIN_FLOPS = 4e6
 
 
