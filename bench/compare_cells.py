@@ -10,7 +10,10 @@ for a few rounds, the best block median (bench/timing.py). ONNX Runtime runs
 with intra-op spinning off (its idle threads would otherwise steal the next
 engine's cores); OpenVINO with INFERENCE_PRECISION_HINT=f32, because its
 default on CPUs with AVX512-BF16 is bfloat16 (``--ov-precision bf16`` times
-that on purpose). Prints a table of medians (ms), the ratio of the fastest
+that on purpose). The forward columns are inference: fastrnn under
+``fastrnn.no_grad()``, PyTorch under ``torch.inference_mode()`` (neither
+keeps anything for backward); the f+b columns keep it and differentiate.
+Prints a table of medians (ms), the ratio of the fastest
 peer to fastrnn (> 1: fastrnn is faster), achieved GFLOP/s (counting the GEMM
 flops, 2 B (D + H) G H per step forward, three times that forward +
 backward) and, once, the GFLOP/s of NumPy's sgemm 2048^3 on the same threads
@@ -129,8 +132,9 @@ def bench_one(cell, D, H, B, T, threads, repeats, with_numpy, dtype=np.float32,
         layer = getattr(fastrnn, cell).from_torch(module)
     state = (h0, c0) if c0 is not None else h0
 
-    def fr_fwd():
-        layer.forward(x, state)
+    def fr_fwd():   # inference, as the peers' forward (torch under inference_mode)
+        with fastrnn.no_grad():
+            layer.forward(x, state)
 
     def fr_fwdbwd():
         layer.forward(x, state)
