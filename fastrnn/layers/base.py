@@ -100,35 +100,37 @@ def _step_threads(B, G, H):
     return 0
 
 
-# Which step loop a layer's forward takes. The engine runs every size: with
-# the inputs projected a few steps ahead it measured faster than the BLAS
-# loop at every size here (Intel Xeon with AVX-512, 2 cores, float32, 2
-# threads, 2026-12-02, best block medians; forward keeping the gates for
-# backward):
+# Which step loop a layer's forward takes. Inference (fastrnn.no_grad) runs
+# on the engine at every size: with the inputs projected a few steps ahead
+# and the gate rows in a ring it measured faster than the BLAS loop at every
+# size here (Intel Xeon with AVX-512, 2 cores, float32, 2 threads,
+# 2026-12-02, best block medians):
 #   D=32,   H=64,   B=1,  T=1000: 1.06 ms (LSTM), 0.76 ms (GRU) on one thread;
-#   D=128,  H=256,  B=32, T=100:  LSTM 13.1-19.1 ms against 22.3-28.9 ms,
-#       GRU 14.4-18.9 against 26.7 ms;
-#   D=512,  H=1024, B=64, T=50:   LSTM 212-273 ms against 212-357 ms, GRU
-#       201-249 against 269 ms.
-# (The spread is the shared machine's.) Earlier, with the projection of the
-# whole sequence up front, the BLAS loop won from D=128, H=256, B=32 on an AMD
-# EPYC, which is why ENGINE_MAX_STEP_FLOPS exists; it stays as the one switch
-# back. Small steps run on one thread (the team's meeting once per step
-# costs more than the second thread saves), steps of ENGINE_THREADS_MIN_FLOPS
-# or more on fastrnn's thread setting. Both loops give results that do not
-# depend on the thread count; the BLAS loop still runs a sweep with
-# recurrent dropout's mask.
-ENGINE_MAX_STEP_FLOPS = np.inf
+#   D=128,  H=256,  B=32, T=100:  LSTM 11.9-18.7 ms against 27.5 ms, GRU
+#       8.6-13.5 ms against 26.5 ms;
+#   D=512,  H=1024, B=64, T=50:   LSTM 214-243 ms against 357 ms, GRU
+#       144-163 ms against 270 ms.
+# (The spread is the shared machine's.) A forward that keeps the gates for
+# backward takes the engine for steps below ENGINE_MAX_STEP_FLOPS only: above
+# it, a training step alternates the engine's team with OpenBLAS's threads
+# (backward's products), and each pool's threads, spinning after their
+# work, took the other's cores: forward + backward at D=128, H=256, B=32 went
+# from 53 to 79 ms against 49 ms for PyTorch. Small steps run on one thread
+# (the team's meeting once per step costs more than the second thread
+# saves), steps of ENGINE_THREADS_MIN_FLOPS or more on fastrnn's thread
+# setting. Both loops give results that do not depend on the thread count;
+# the BLAS loop also runs every sweep with recurrent dropout's mask.
+ENGINE_MAX_STEP_FLOPS = 4e6
 ENGINE_THREADS_MIN_FLOPS = 4e6
 
 
-def _engine_threads(B, G, H, dtype):
+def _engine_threads(B, G, H, dtype, keep=True):
     """Threads of the gated-cell engine's step loop for one layer, or 0 for
-    the BLAS loop (a large step): one for a small step, else fastrnn's
-    thread setting, at most one per block of units (a thread owns whole
-    blocks)."""
+    the BLAS loop (a large step of a forward that keeps its gates): one for
+    a small step, else fastrnn's thread setting, at most one per block of
+    units (a thread owns whole blocks)."""
     flops = 2.0 * B * G * H * H
-    if flops >= ENGINE_MAX_STEP_FLOPS:
+    if keep and flops >= ENGINE_MAX_STEP_FLOPS:
         return 0
     if flops < ENGINE_THREADS_MIN_FLOPS:
         return 1
@@ -1171,7 +1173,7 @@ class RecurrentLayer(RecurrentBase):
         else:
             cs = _EMPTY[dt]
         if threads is None:
-            threads = _engine_threads(B, G, H, dt)
+            threads = _engine_threads(B, G, H, dt, keep)
         if state_mask is not None:
             threads = 0
         ring = 0
