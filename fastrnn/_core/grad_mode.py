@@ -25,11 +25,17 @@ class no_grad:
     """Context manager (and decorator) under which the recurrent layers'
     ``forward`` keeps nothing for ``backward``, in this thread only.
 
-    Inside it, a forward returns the same numbers as outside, bit for bit,
-    but keeps no cache: a ``backward`` after it raises ``NotFittedError``
-    (run forward again outside the block to differentiate). It saves the
-    memory of the per-step gate activations and, for RNN, LSTM and GRU on
-    the gated-cell engine, their traffic to memory.
+    Inside it, a forward keeps no cache: a ``backward`` after it raises
+    ``NotFittedError`` (run forward again outside the block to
+    differentiate). It saves the memory of the per-step gate activations
+    and, for RNN, LSTM and GRU, their traffic to memory: their forward then
+    runs on the gated-cell engine at every size, with a few steps of gate
+    rows in cache. The numbers are those of a forward outside the block, bit
+    for bit, where that forward runs on the engine too (steps below
+    ``fastrnn.layers.base.ENGINE_MAX_STEP_FLOPS``); above it a forward that
+    keeps its gates takes the BLAS loop (faster beside backward's BLAS
+    products), whose sums run in another order: the two then agree to
+    rounding (a few ulp), as PyTorch's CPU and oneDNN paths do.
 
     Examples
     --------
