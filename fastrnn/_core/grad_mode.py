@@ -35,7 +35,7 @@ class no_grad:
     ``fastrnn.layers.base.ENGINE_MAX_STEP_FLOPS``); above it a forward that
     keeps its gates takes the BLAS loop (faster beside backward's BLAS
     products), whose sums run in another order: the two then agree to
-    rounding (a few ulp), as PyTorch's CPU and oneDNN paths do.
+    rounding (a few ulp).
 
     Examples
     --------
