@@ -89,6 +89,7 @@ except ImportError:   # scikit-learn < 1.6
     def validate_data(estimator: Any, *args: Any, **kwargs: Any) -> Any:
         return estimator._validate_data(*args, **kwargs)
 
+from fastrnn._core.grad_mode import no_grad
 from fastrnn._core.validation import check_int, check_real
 from fastrnn.reservoir.esn import ESN
 from fastrnn.layers.gru import GRU
@@ -620,11 +621,13 @@ class _RecurrentParams:
         self.n_iter_ = len(curve)
 
     def _outputs(self, series):
-        """The output layer's values at every step: (T, O) for each series of a list."""
+        """The output layer's values at every step: (T, O) for each series of a
+        list (inference: nothing kept for backward)."""
         outputs = [None] * len(series)
         for idx in _by_length(series).values():
             batch = np.stack([series[i] for i in idx], axis=1)
-            out = self.model_.forward(batch)[0]
+            with no_grad():
+                out = self.model_.forward(batch)[0]
             for k, i in enumerate(idx):
                 outputs[i] = out[:, k]
         return outputs
