@@ -14,24 +14,13 @@ import fastrnn
 from fastrnn._core import cpus
 from fastrnn.layers import _recurrent
 from fastrnn.layers import base as layer_base
+from cell_factories import CELLS
 from child_process import child_env, run_python
 from reference import gru_forward, lstm_forward
 
 # Thread counts beyond this machine's cores are included on purpose: the
 # team must stay correct (and not hang) when oversubscribed.
 THREAD_COUNTS = (1, 2, 3, 5)
-
-CELLS = {
-    "rnn-tanh": lambda D, H, dt, **kw: fastrnn.RNN(D, H, dtype=dt, seed=0, **kw),
-    "rnn-relu": lambda D, H, dt, **kw: fastrnn.RNN(D, H, nonlinearity="relu", dtype=dt,
-                                                   seed=0, **kw),
-    "lstm": lambda D, H, dt, **kw: fastrnn.LSTM(D, H, dtype=dt, seed=0, **kw),
-    "lstm-peepholes": lambda D, H, dt, **kw: fastrnn.LSTM(D, H, peepholes=True, dtype=dt,
-                                                          seed=0, **kw),
-    "gru": lambda D, H, dt, **kw: fastrnn.GRU(D, H, dtype=dt, seed=0, **kw),
-    "gru-before": lambda D, H, dt, **kw: fastrnn.GRU(D, H, reset_after=False, dtype=dt,
-                                                     seed=0, **kw),
-}
 
 
 @pytest.fixture(autouse=True)
