@@ -62,13 +62,19 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 2000])
     p.add_argument("--steps", type=int, default=10_000)
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--batch", type=int, default=32,
+                   help="series of the batch table (0: no batch table)")
     p.add_argument("--batch-units", type=int, default=500)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--slow-repeat", type=int, default=3,
                    help="repeats for the NumPy loop and ReservoirPy")
     p.add_argument("--no-reservoirpy", action="store_true")
     args = p.parse_args(argv)
+    for name in ("steps", "batch_units", "repeat", "slow_repeat"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.batch < 0 or min(args.sizes) < 1:
+        p.error("--batch must be at least 0 and every --sizes at least 1")
     use_rpy = reservoirpy is not None and not args.no_reservoirpy
     T = args.steps
     series = mackey_glass(T + 1 + args.batch * 50, discard=500)
@@ -166,6 +172,8 @@ def main(argv=None):
     print(f"Reservoir construction incl. spectral radius (one run each): {init}")
 
     # ---------------------------------------------------------------- batch
+    if args.batch == 0:
+        return
     N, B = args.batch_units, args.batch
     XB = np.stack([series[k * 50:k * 50 + T] for k in range(B)], axis=1)    # (T, B, 1)
     res = Reservoir(N, sr=SR, lr=LR, rc_connectivity=CONN, seed=7)
