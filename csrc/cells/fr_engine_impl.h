@@ -28,9 +28,15 @@ static void FR_FN(fr_eng_team_chunk)(void *arg, long phase, int chunk, int tid)
 
 /* Steps projected at a time: as many as keep one thread's share of their
  * gate rows within FR_ENG_PROJECT_BYTES, which stays in its L2 beside its
- * slice of W_hh until the steps read it. */
+ * slice of W_hh until the steps read it; but at least FR_ENG_PROJECT_ROWS
+ * rows, because every projection streams the thread's slice of W_ih through
+ * its cache again (4 MB at D=512, H=1024 for an LSTM on 2 threads: per step,
+ * one step at a time, it cost more than the rows' trip to L3). */
 #ifndef FR_ENG_PROJECT_BYTES
 #define FR_ENG_PROJECT_BYTES (256 * 1024)
+#endif
+#ifndef FR_ENG_PROJECT_ROWS
+#define FR_ENG_PROJECT_ROWS 256
 #endif
 
 static int FR_FN(fr_eng_chunks)(const fr_engine_args *args, int nthreads)
@@ -46,9 +52,11 @@ static ptrdiff_t FR_FN(fr_engine_project_steps)(const fr_engine_args *args, int 
                                                                                              : 1);
     size_t step_bytes = (size_t)(args->batch > 0 ? args->batch : 1) * (size_t)(gates * args->hidden)
                         * sizeof(T) / (size_t)FR_FN(fr_eng_chunks)(args, nthreads);
-    if (step_bytes >= FR_ENG_PROJECT_BYTES)
-        return 1;
-    return (ptrdiff_t)(FR_ENG_PROJECT_BYTES / (step_bytes > 0 ? step_bytes : 1));
+    const ptrdiff_t batch = args->batch > 0 ? args->batch : 1;
+    const ptrdiff_t by_rows = (FR_ENG_PROJECT_ROWS + batch - 1) / batch;
+    const ptrdiff_t by_bytes = step_bytes >= FR_ENG_PROJECT_BYTES
+                               ? 1 : (ptrdiff_t)(FR_ENG_PROJECT_BYTES / (step_bytes > 0 ? step_bytes : 1));
+    return by_bytes > by_rows ? by_bytes : by_rows;
 }
 
 static int FR_FN(fr_engine_forward)(const fr_engine_args *args, int nthreads)
