@@ -275,12 +275,13 @@ FR_MULTIVERSION void FR_FN(fr_gru_before_bwd_gates)(ptrdiff_t n, ptrdiff_t H, co
 typedef float fr_step_vec_f __attribute__((vector_size(32), aligned(sizeof(float)), may_alias));
 typedef double fr_step_vec_d __attribute__((vector_size(32), aligned(sizeof(double)), may_alias));
 
-/* Lane r of the result is a[r]'s lanes summed from lane 0 onwards, starting
- * from zero: ((0 + a[r][0]) + a[r][1]) + ..., fr_small_gemv's order for
- * one row, for eight rows at once (an 8 x 8 transposition, then one vector
- * addition per lane). */
-static inline __attribute__((always_inline)) fr_step_vec_f
-fr_step_row_sums_f(const fr_step_vec_f *a)
+/* Lane r of *sums is a[r]'s lanes summed from lane 0 onwards, starting from
+ * zero: ((0 + a[r][0]) + a[r][1]) + ..., fr_small_gemv's order for one row,
+ * for eight rows at once (an 8 x 8 transposition, then one vector addition
+ * per lane). Vectors pass by pointer: a vector argument or return value
+ * would change the ABI between the ISA clones that inline this. */
+static inline __attribute__((always_inline)) void
+fr_step_row_sums_f(const fr_step_vec_f *a, fr_step_vec_f *sums)
 {
     fr_step_vec_f t[8], u[8], s = {0};
     for (int p = 0; p < 8; p += 2) {
@@ -306,12 +307,12 @@ fr_step_row_sums_f(const fr_step_vec_f *a)
     s += t[6];
     s += t[5];
     s += t[7];
-    return s;
+    *sums = s;
 }
 
 /* The same for four rows of doubles (a 4 x 4 transposition). */
-static inline __attribute__((always_inline)) fr_step_vec_d
-fr_step_row_sums_d(const fr_step_vec_d *a)
+static inline __attribute__((always_inline)) void
+fr_step_row_sums_d(const fr_step_vec_d *a, fr_step_vec_d *sums)
 {
     fr_step_vec_d s = {0};
     fr_step_vec_d t0 = __builtin_shufflevector(a[0], a[1], 0, 4, 2, 6);
@@ -322,7 +323,7 @@ fr_step_row_sums_d(const fr_step_vec_d *a)
     s += __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
     s += __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
     s += __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
-    return s;
+    *sums = s;
 }
 #else
 #define FR_STEP_GEMV_TRANSPOSED 0
@@ -356,7 +357,7 @@ void FR_FN(fr_step_gemv)(ptrdiff_t m, ptrdiff_t k, const T *restrict w, ptrdiff_
             for (ptrdiff_t r = 0; r < VL; ++r)
                 a[r] += VLOAD(w + (i + r) * ldw + j) * xv;
         }
-        sums = FR_FN(fr_step_row_sums)(a);
+        FR_FN(fr_step_row_sums)(a, &sums);
         if (kv < k) {
             /* the remainder of every row, as fr_small_gemv adds it */
             memcpy(s, &sums, sizeof(s));

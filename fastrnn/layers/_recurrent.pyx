@@ -36,7 +36,11 @@ Small per-step products run with the BLAS switched to one thread (see
 `_steps_begin`); the large GEMMs before and after the sweep keep all threads.
 
 Streaming (`StepPlan`): one time step through a stack of layers per call,
-with the same `_forward_step` as the sweep.
+with the same `_forward_step` as the sweep. Its fast path (`StepPlan.stream`)
+is the whole of a layer's step() after one attribute read in Python: the
+checks, the outputs and the step itself in one call, with the GIL kept for a
+small step. The products of one sequence (`_step_product`) take the step
+kernel of csrc/cells, which sums as the small mat-vec kernel does.
 
 Variable-length batches: the rows of the batch are sorted by decreasing
 length, and `batch_sizes[t]` says how many rows are still running at step t;
