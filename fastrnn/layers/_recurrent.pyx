@@ -770,12 +770,13 @@ cdef inline void *_data(object a):
 
 
 cdef inline bint _is_ready(object a, int typenum, int ndim) noexcept:
-    """a is an ndarray of the dtype and ndim, C-contiguous (the fast path)."""
+    """a is an ndarray of the dtype and ndim, C-contiguous and aligned (the
+    fast path; the slow path's conversion makes any other array so)."""
     if not cnp.PyArray_Check(a):
         return False
     cdef cnp.ndarray arr = <cnp.ndarray> a
     return (cnp.PyArray_TYPE(arr) == typenum and cnp.PyArray_NDIM(arr) == ndim
-            and cnp.PyArray_IS_C_CONTIGUOUS(arr))
+            and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr))
 
 
 # A streaming step of at most this many multiply-adds runs with the GIL held
@@ -909,7 +910,7 @@ cdef class StepPlan:
 
     cdef object _advance(self, object params, object x, object h, object c, bint layered):
         """One step after the fast path's checks: x, h, c must be ndarrays
-        of the plan's dtype, C-contiguous, of the plan's shapes (h, c None
+        of the plan's dtype, C-contiguous and aligned, of the plan's shapes (h, c None
         for zeros), and ``params`` must still hold the plan's arrays; else
         None. The result: (y, h_out, c_out), or with ``layered`` the
         layer's (y, (h_out, c_out)) or (y, h_out). The outputs are new
@@ -923,7 +924,7 @@ cdef class StepPlan:
         ax = <cnp.ndarray> x
         nd_x = cnp.PyArray_NDIM(ax)
         if (nd_x < 1 or nd_x > 2 or cnp.PyArray_TYPE(ax) != self.typenum
-                or not cnp.PyArray_IS_C_CONTIGUOUS(ax)
+                or not cnp.PyArray_IS_C_CONTIGUOUS(ax) or not cnp.PyArray_ISALIGNED(ax)
                 or cnp.PyArray_DIM(ax, nd_x - 1) != self.D
                 or (1 if nd_x == 1 else cnp.PyArray_DIM(ax, 0)) != self.B):
             return None

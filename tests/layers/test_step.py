@@ -117,6 +117,11 @@ def test_a_layer_that_has_stepped_can_be_copied_and_pickled(cls):
 
 
 # -------------------------------------------------- the streaming fast path
+def _parts(state):
+    """The arrays of a layer's state: (h, c) for the LSTM, (h,) else."""
+    return state if isinstance(state, tuple) else (state,)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_step_product_sums_as_the_small_kernel_did(dtype):
     """A step of one sequence forms its products in the step kernel of
@@ -150,15 +155,15 @@ def test_each_step_returns_fresh_arrays(cls, kw):
     layer = cls(3, 4, seed=0, **kw)
     x = np.random.default_rng(0).standard_normal((3, 2, 3)).astype(np.float32)
     y0, s0 = layer.step(x[0])
-    kept = (y0.copy(), [a.copy() for a in (s0 if isinstance(s0, tuple) else (s0,))])
+    kept = (y0.copy(), [a.copy() for a in _parts(s0)])
     y1, s1 = layer.step(x[1], s0)
     y2, _ = layer.step(x[1], s0)   # the same step again: the same numbers
     np.testing.assert_array_equal(y0, kept[0])
-    for a, b in zip(s0 if isinstance(s0, tuple) else (s0,), kept[1]):
+    for a, b in zip(_parts(s0), kept[1]):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(y1, y2)
     assert not np.shares_memory(y1, y2)
-    for a, b in zip(s1 if isinstance(s1, tuple) else (s1,), s0 if isinstance(s0, tuple) else (s0,)):
+    for a, b in zip(_parts(s1), _parts(s0)):
         assert not np.shares_memory(a, b)
     h1 = s1[0] if isinstance(s1, tuple) else s1
     assert np.shares_memory(y1, h1)
@@ -166,9 +171,10 @@ def test_each_step_returns_fresh_arrays(cls, kw):
 
 
 def test_every_form_of_the_lstm_state_gives_the_same_step():
-    """A tuple, a list or a tuple subclass (h, c), arrays or lists: the fast
-    path takes the first two as they are, the slow path converts the rest,
-    and all give the same numbers to the bit."""
+    """A tuple, a list or a tuple subclass (h, c), of arrays, of lists or of
+    a Fortran-ordered array: the fast path takes a tuple or list of ready
+    arrays as they are, the slow path converts the rest, and all give the
+    same numbers to the bit."""
     from collections import namedtuple
     Pair = namedtuple("Pair", "h c")
     layer = fastrnn.LSTM(3, 4, num_layers=2, dtype=np.float64, seed=0)
@@ -176,9 +182,7 @@ def test_every_form_of_the_lstm_state_gives_the_same_step():
     x = rng.standard_normal(3)
     h, c = rng.standard_normal((2, 2, 4))
     ref_y, (ref_h, ref_c) = layer.step(x, (h, c))
-    for state in ([h, c], Pair(h, c), (h.tolist(), c.tolist()), (h, c.astype(np.float32))):
-        if isinstance(state[1], np.ndarray) and state[1].dtype == np.float32:
-            continue   # a float32 c is converted, so rounded: not the same input
+    for state in ([h, c], Pair(h, c), (h.tolist(), c.tolist()), (h, np.asfortranarray(c))):
         y, (h1, c1) = layer.step(x.tolist() if isinstance(state, list) else x, state)
         np.testing.assert_array_equal(y, ref_y)
         np.testing.assert_array_equal(h1, ref_h)
@@ -216,3 +220,32 @@ def test_a_weight_updated_through_a_held_reference_is_seen():
     ref, _ = layer.forward(x[None])
     assert np.all(y1 != y0)
     np.testing.assert_allclose(y1, ref[0], rtol=1e-14)
+
+
+@pytest.mark.parametrize("cls", [fastrnn.LSTM, fastrnn.GRU])
+def test_unaligned_inputs_take_the_checked_path(cls):
+    """A C-contiguous but unaligned x or state (a view into a byte buffer at
+    an odd offset) is never read in place by the kernels: step() copies it
+    and gives the numbers of the aligned arrays."""
+    layer = cls(3, 4, dtype=np.float64, seed=0)
+    rng = np.random.default_rng(5)
+    x, h, c = rng.standard_normal(3), rng.standard_normal((1, 4)), rng.standard_normal((1, 4))
+
+    def unaligned(a):
+        raw = np.zeros(a.nbytes + 1, np.uint8)
+        out = raw[1:].view(np.float64).reshape(a.shape)
+        out[...] = a
+        assert not out.flags.aligned and out.flags.c_contiguous
+        return out
+
+    state = (h, c) if cls is fastrnn.LSTM else h
+    odd = (unaligned(h), unaligned(c)) if cls is fastrnn.LSTM else unaligned(h)
+    y_ref, s_ref = layer.step(x, state)
+    plan = layer._plan
+    assert plan.stream(layer.params, x, state) is not None       # the fast path...
+    assert plan.stream(layer.params, unaligned(x), state) is None   # ...declines both
+    assert plan.stream(layer.params, x, odd) is None
+    y, s = layer.step(unaligned(x), odd)
+    np.testing.assert_array_equal(y, y_ref)
+    for a, b in zip(_parts(s), _parts(s_ref)):
+        np.testing.assert_array_equal(a, b)
