@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fr_cells.h"
+#include "fr_kernels.h" /* fr_small_gemv, whose sums fr_step_gemv repeats */
 #include "fr_math.h"
 
 /* Cloned by ISA level (FR_MULTIVERSION, see fr_dispatch.h). The

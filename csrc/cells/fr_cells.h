@@ -4,6 +4,8 @@
  * time step; the matrix products around it (BLAS, or the small mat-vec
  * kernel of csrc/common) are made by fastrnn/layers/_recurrent.pyx. Row b of a gate buffer holds the G blocks of H
  * values of that row side by side, in PyTorch's gate order.
+ * fr_step_gemv is the product of a step of one sequence (the layers' step()
+ * and the BLAS loop at B = 1): fr_small_gemv's sums, with more rows at once.
  *
  * Naming: g = gate buffer (pre-activations on entry to a forward kernel,
  * activations on exit, which the backward kernel reads), hp/cp = previous
@@ -50,7 +52,9 @@ enum {
     void fr_gru_before_bwd_state_##S(ptrdiff_t n, ptrdiff_t H, const T *g,              \
                                      const T *hp, const T *dy, T *dh, T *dg, T clip);   \
     void fr_gru_before_bwd_gates_##S(ptrdiff_t n, ptrdiff_t H, const T *g,              \
-                                     const T *hp, const T *drh, T *dh, T *dg);
+                                     const T *hp, const T *drh, T *dh, T *dg);          \
+    void fr_step_gemv_##S(ptrdiff_t m, ptrdiff_t k, const T *w, ptrdiff_t ldw,          \
+                          const T *x, T beta, T *y);
 
 FR_DECLARE_CELLS(float, f)
 FR_DECLARE_CELLS(double, d)

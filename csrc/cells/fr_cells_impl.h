@@ -263,3 +263,125 @@ FR_MULTIVERSION void FR_FN(fr_gru_before_bwd_gates)(ptrdiff_t n, ptrdiff_t H, co
 
 #undef SIG
 #undef TANH
+
+/* ------------------------------------------- the streaming step's product */
+
+/* The streaming step's mat-vec product (fr_step_gemv below): its vector
+ * types and the transposed row sums, once for both precisions. */
+#ifndef FASTRNN_FR_STEP_GEMV_ONCE
+#define FASTRNN_FR_STEP_GEMV_ONCE
+#if defined(__GNUC__) && __GNUC__ >= 12
+#define FR_STEP_GEMV_TRANSPOSED 1
+typedef float fr_step_vec_f __attribute__((vector_size(32), aligned(sizeof(float)), may_alias));
+typedef double fr_step_vec_d __attribute__((vector_size(32), aligned(sizeof(double)), may_alias));
+
+/* Lane r of *sums is a[r]'s lanes summed from lane 0 onwards, starting from
+ * zero: ((0 + a[r][0]) + a[r][1]) + ..., fr_small_gemv's order for one row,
+ * for eight rows at once (an 8 x 8 transposition, then one vector addition
+ * per lane). Vectors pass by pointer: a vector argument or return value
+ * would change the ABI between the ISA clones that inline this. */
+static inline __attribute__((always_inline)) void
+fr_step_row_sums_f(const fr_step_vec_f *a, fr_step_vec_f *sums)
+{
+    fr_step_vec_f t[8], u[8], s = {0};
+    for (int p = 0; p < 8; p += 2) {
+        t[p] = __builtin_shufflevector(a[p], a[p + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[p + 1] = __builtin_shufflevector(a[p], a[p + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int p = 0; p < 8; p += 4)
+        for (int q = 0; q < 2; ++q) {
+            u[p + q] = __builtin_shufflevector(t[p + q], t[p + q + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[p + q + 2] = __builtin_shufflevector(t[p + q], t[p + q + 2], 2, 3, 10, 11, 6, 7,
+                                                   14, 15);
+        }
+    for (int q = 0; q < 4; ++q) {
+        t[q] = __builtin_shufflevector(u[q], u[q + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        t[q + 4] = __builtin_shufflevector(u[q], u[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+    /* t[0], t[2], t[1], t[3], t[4], t[6], t[5], t[7] now hold lanes 0 to 7 */
+    s += t[0];
+    s += t[2];
+    s += t[1];
+    s += t[3];
+    s += t[4];
+    s += t[6];
+    s += t[5];
+    s += t[7];
+    *sums = s;
+}
+
+/* The same for four rows of doubles (a 4 x 4 transposition). */
+static inline __attribute__((always_inline)) void
+fr_step_row_sums_d(const fr_step_vec_d *a, fr_step_vec_d *sums)
+{
+    fr_step_vec_d s = {0};
+    fr_step_vec_d t0 = __builtin_shufflevector(a[0], a[1], 0, 4, 2, 6);
+    fr_step_vec_d t1 = __builtin_shufflevector(a[0], a[1], 1, 5, 3, 7);
+    fr_step_vec_d t2 = __builtin_shufflevector(a[2], a[3], 0, 4, 2, 6);
+    fr_step_vec_d t3 = __builtin_shufflevector(a[2], a[3], 1, 5, 3, 7);
+    s += __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+    s += __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+    s += __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+    s += __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+    *sums = s;
+}
+#else
+#define FR_STEP_GEMV_TRANSPOSED 0
+#endif
+#endif
+
+/* y (m) = W x + beta y (beta 0: y is not read), W m x k row-major with row
+ * stride ldw: the products of a streaming step of one sequence (the layers'
+ * step()), in exactly the IEEE operations of fr_small_gemv (csrc/common), so
+ * that step() gives the numbers it always gave, with more rows in flight.
+ * fr_small_gemv keeps four rows and ends each with a lane-by-lane scalar sum,
+ * a chain of dependent additions that left the core waiting on latency (the
+ * product was 55% of a B = 1, H = 64 LSTM step); here a block of rows (one
+ * per lane) is summed by a transposition and one vector addition per lane. */
+#if FR_STEP_GEMV_TRANSPOSED
+#define VEC FR_FN(fr_step_vec)
+#define VL ((ptrdiff_t)(32 / sizeof(T)))
+#define VLOAD(p) (*(const VEC *)(p))
+FR_MULTIVERSION __attribute__((optimize("no-tree-vectorize")))
+void FR_FN(fr_step_gemv)(ptrdiff_t m, ptrdiff_t k, const T *restrict w, ptrdiff_t ldw,
+                         const T *restrict x, T beta, T *restrict y)
+{
+    ptrdiff_t kv = k - k % VL, i = 0;
+    for (; i + VL <= m; i += VL) {
+        VEC a[VL], sums;
+        T s[VL];
+        for (ptrdiff_t r = 0; r < VL; ++r)
+            a[r] = (VEC){0};
+        for (ptrdiff_t j = 0; j < kv; j += VL) {
+            VEC xv = VLOAD(x + j);
+            for (ptrdiff_t r = 0; r < VL; ++r)
+                a[r] += VLOAD(w + (i + r) * ldw + j) * xv;
+        }
+        FR_FN(fr_step_row_sums)(a, &sums);
+        if (kv < k) {
+            /* the remainder of every row, as fr_small_gemv adds it */
+            memcpy(s, &sums, sizeof(s));
+            for (ptrdiff_t r = 0; r < VL; ++r) {
+                const T *wr = w + (i + r) * ldw;
+                for (ptrdiff_t j = kv; j < k; ++j)
+                    s[r] += wr[j] * x[j];
+            }
+            memcpy(&sums, s, sizeof(s));
+        }
+        if (beta != (T)0)
+            sums = sums + beta * VLOAD(y + i);
+        memcpy(y + i, &sums, sizeof(sums));
+    }
+    if (i < m)
+        FR_FN(fr_small_gemv)(m - i, k, w + i * ldw, ldw, x, beta, y + i);
+}
+#undef VEC
+#undef VL
+#undef VLOAD
+#else
+void FR_FN(fr_step_gemv)(ptrdiff_t m, ptrdiff_t k, const T *restrict w, ptrdiff_t ldw,
+                         const T *restrict x, T beta, T *restrict y)
+{
+    FR_FN(fr_small_gemv)(m, k, w, ldw, x, beta, y);
+}
+#endif

@@ -55,6 +55,10 @@ cdef extern from "fr_cells.h" nogil:
                                    const float *drh, float *dh, float *dg)
     void fr_gru_before_bwd_gates_d(Py_ssize_t n, Py_ssize_t H, const double *g, const double *hp,
                                    const double *drh, double *dh, double *dg)
+    void fr_step_gemv_f(Py_ssize_t m, Py_ssize_t k, const float *w, Py_ssize_t ldw,
+                        const float *x, float beta, float *y)
+    void fr_step_gemv_d(Py_ssize_t m, Py_ssize_t k, const double *w, Py_ssize_t ldw,
+                        const double *x, double beta, double *y)
 
 
 cdef inline void rnn_forward(bint relu, Py_ssize_t n, Py_ssize_t H, const floating *g,
@@ -147,3 +151,11 @@ cdef inline void gru_reset_before_backward_gates(Py_ssize_t n, Py_ssize_t H,
         fr_gru_before_bwd_gates_f(n, H, g, hp, drh, dh, dg)
     else:
         fr_gru_before_bwd_gates_d(n, H, g, hp, drh, dh, dg)
+
+
+cdef inline void step_gemv(Py_ssize_t m, Py_ssize_t k, const floating *w, Py_ssize_t ldw,
+                           const floating *x, floating beta, floating *y) noexcept nogil:
+    if floating is float:
+        fr_step_gemv_f(m, k, w, ldw, x, beta, y)
+    else:
+        fr_step_gemv_d(m, k, w, ldw, x, beta, y)

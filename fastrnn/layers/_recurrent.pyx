@@ -36,7 +36,11 @@ Small per-step products run with the BLAS switched to one thread (see
 `_steps_begin`); the large GEMMs before and after the sweep keep all threads.
 
 Streaming (`StepPlan`): one time step through a stack of layers per call,
-with the same `_forward_step` as the sweep.
+with the same `_forward_step` as the sweep. Its fast path (`StepPlan.stream`)
+is the whole of a layer's step() after one attribute read in Python: the
+checks, the outputs and the step itself in one call, with the GIL kept for a
+small step. The products of one sequence (`_step_product`) take the step
+kernel of csrc/cells, which sums as the small mat-vec kernel does.
 
 Variable-length batches: the rows of the batch are sorted by decreasing
 length, and `batch_sizes[t]` says how many rows are still running at step t;
@@ -51,6 +55,9 @@ undefined unless said).
 from cython cimport floating
 from libc.stdlib cimport calloc, malloc, free
 from cpython.dict cimport PyDict_Check, PyDict_GetItem
+from cpython.list cimport PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.sequence cimport PySequence_GetItem
+from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.ref cimport PyObject
 from libc.string cimport memcpy, memset
 cimport numpy as cnp
@@ -58,7 +65,7 @@ cimport numpy as cnp
 from fastrnn._core import blas_threads as _blas_threads
 from fastrnn._core.blas cimport gemm, gemv
 from fastrnn._core.kernels cimport (
-    FR_ACT_RELU, FR_ACT_TANH, fr_fp_enter, fr_fp_leave, fill_rows, add_into,
+    FR_ACT_RELU, FR_ACT_TANH, fr_fp_enter, fr_fp_leave, fill_rows, add_into, small_gemv,
 )
 from fastrnn._core.matmul cimport rows_times, rows_times_transposed, SMALL_DOT_PRODUCTS
 from fastrnn.layers._cell_kernels cimport *
@@ -230,6 +237,37 @@ cdef enum:  # the sweep arrays
     SWEEP_ARRAY_COUNT
 
 
+cdef inline void _step_product(int n, int m, int k, const floating *w, const floating *rows,
+                               floating beta, floating *out, int ldo,
+                               floating *scratch) noexcept nogil:
+    """`rows_times_transposed` (same arguments, same numbers), with the
+    product of one sequence in the step kernel of csrc/cells, which sums as
+    the small mat-vec kernel does with more rows in flight."""
+    if n == 1 and <long> m * k <= SMALL_DOT_PRODUCTS:
+        step_gemv(m, k, w, k, rows, beta, out)
+    else:
+        rows_times_transposed(n, m, k, w, rows, beta, out, ldo, scratch)
+
+
+def _step_product_pair(const floating[:, ::1] w, const floating[::1] x, floating beta,
+                       const floating[::1] y):
+    """(step kernel's, small mat-vec kernel's) W x + beta y, W (m, k): the
+    product `_step_product` takes for one sequence and the one it replaced,
+    which the tests hold equal to the bit."""
+    import numpy as np
+
+    cdef Py_ssize_t m = w.shape[0], k = w.shape[1]
+    if x.shape[0] != k or y.shape[0] != m:
+        raise ValueError("_step_product_pair: w (m, k), x (k,), y (m,)")
+    ours = np.array(y, copy=True)
+    theirs = np.array(y, copy=True)
+    cdef floating[::1] a = ours, b = theirs
+    if m and k:
+        step_gemv(m, k, &w[0, 0], k, &x[0], beta, &a[0])
+        small_gemv(False, m, k, &w[0, 0], k, &x[0], beta, &b[0])
+    return ours, theirs
+
+
 cdef void _forward_step(
         int kind, int n, int H, const floating *w_hh, const floating *b_hn,
         const floating *peep, floating *gates, floating *recurrent, const floating *h_prev,
@@ -244,19 +282,19 @@ cdef void _forward_step(
     (`rows_times_transposed`)."""
     cdef int GH = gate_count(kind) * H
     if kind == FR_CELL_LSTM:
-        rows_times_transposed(n, GH, H, w_hh, h_in, <floating> 1, gates, GH, scratch)
+        _step_product(n, GH, H, w_hh, h_in, <floating> 1, gates, GH, scratch)
         lstm_forward(n, H, gates, peep, c_prev, c, h)
     elif kind == FR_CELL_GRU:
-        rows_times_transposed(n, GH, H, w_hh, h_in, <floating> 0, recurrent, GH, scratch)
+        _step_product(n, GH, H, w_hh, h_in, <floating> 0, recurrent, GH, scratch)
         gru_forward(n, H, gates, recurrent, b_hn, h_prev, h)
     elif kind == FR_CELL_GRU_BEFORE:
-        rows_times_transposed(n, 2 * H, H, w_hh, h_in, <floating> 0, recurrent, GH, scratch)
+        _step_product(n, 2 * H, H, w_hh, h_in, <floating> 0, recurrent, GH, scratch)
         gru_reset_before_gates(n, H, gates, recurrent, h_in, reset_hidden)
-        rows_times_transposed(n, H, H, w_hh + 2 * H * H, reset_hidden, <floating> 0,
-                              recurrent + 2 * H, GH, scratch)
+        _step_product(n, H, H, w_hh + 2 * H * H, reset_hidden, <floating> 0,
+                      recurrent + 2 * H, GH, scratch)
         gru_reset_before_state(n, H, gates, recurrent, h_prev, h)
     else:
-        rows_times_transposed(n, H, H, w_hh, h_in, <floating> 1, gates, GH, scratch)
+        _step_product(n, H, H, w_hh, h_in, <floating> 1, gates, GH, scratch)
         rnn_forward(kind == FR_CELL_RNN_RELU, n, H, gates, h)
 
 
@@ -741,8 +779,8 @@ cdef void _stream_layers(floating *scratch, int kind, int L, int B, int D, int H
                 add_into(gates + b * GH, b_hh, summed_biases)
             else:
                 memset(gates + b * GH, 0, GH * sizeof(floating))
-        rows_times_transposed(B, GH, inputs, <const floating *> ptrs[l, P_WIH], layer_input,
-                              <floating> 1, gates, GH, <floating *> NULL)
+        _step_product(B, GH, inputs, <const floating *> ptrs[l, P_WIH], layer_input,
+                      <floating> 1, gates, GH, <floating *> NULL)
         _forward_step(kind, B, H, <const floating *> ptrs[l, P_WHH],
                       <const floating *> ptrs[l, P_BHN], <const floating *> ptrs[l, P_PEEP],
                       gates, recurrent, h_in + l * BH, h_in + l * BH, h_out + l * BH,
@@ -756,12 +794,21 @@ cdef inline void *_data(object a):
 
 
 cdef inline bint _is_ready(object a, int typenum, int ndim) noexcept:
-    """a is an ndarray of the dtype and ndim, C-contiguous (the fast path)."""
+    """a is an ndarray of the dtype and ndim, C-contiguous and aligned (the
+    fast path; the slow path's conversion makes any other array so)."""
     if not cnp.PyArray_Check(a):
         return False
     cdef cnp.ndarray arr = <cnp.ndarray> a
     return (cnp.PyArray_TYPE(arr) == typenum and cnp.PyArray_NDIM(arr) == ndim
-            and cnp.PyArray_IS_C_CONTIGUOUS(arr))
+            and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr))
+
+
+# A streaming step of at most this many multiply-adds runs with the GIL held
+# (see StepPlan._compute), and its scratch, if it fits, on the stack (values
+# of 8 bytes).
+cdef enum:
+    _HOLD_GIL_WORK = 1 << 17
+    _STACK_SCRATCH = 2048
 
 
 cdef class StepPlan:
@@ -769,9 +816,9 @@ cdef class StepPlan:
     that `step` advances one time step with no allocation beyond its outputs
     and a scratch block, and with the checks done in C.
 
-    The plan is read-only once built: each call to `run` takes scratch
-    buffers of its own (one small zeroed block, freed on return), so one
-    plan serves any number of threads at once. It keeps a reference to every
+    The plan is read-only once built: each call takes scratch buffers of
+    its own (on its stack for a small step, else one zeroed block freed on
+    return), so one plan serves any number of threads at once. It keeps a reference to every
     array it points into and records each parameter's data pointer, shape
     and dtype; `step` declines (returns None) when the layer's parameter
     dict no longer holds those very arrays or one of them has changed in
@@ -783,6 +830,8 @@ cdef class StepPlan:
     cdef readonly list arrays, names, params
     cdef int typenum
     cdef Py_ssize_t scratch_len
+    cdef Py_ssize_t work          # multiply-adds of a step
+    cdef bint all_small           # every product in the small kernel (B = 1)
     cdef Py_ssize_t[:, ::1] ptrs
     cdef Py_ssize_t[:, ::1] layout
 
@@ -805,6 +854,8 @@ cdef class StepPlan:
         table = np.zeros((self.L, P_COUNT), dtype=np.intp)
         GH = gate_count(kind) * H
         self.scratch_len = <Py_ssize_t> B * (2 * GH + H)
+        self.work = <Py_ssize_t> B * GH * (D + H + (self.L - 1) * 2 * H)
+        self.all_small = B == 1 and <long> GH * max(D, H) <= SMALL_DOT_PRODUCTS
         for l, (w_ih, w_hh, b_ih, b_hh, peep) in enumerate(layers):
             b_hn = b_hh[2 * H:] if (b_hh is not None and kind == FR_CELL_GRU) else np.zeros(H, dtype)
             if peep is None:
@@ -860,16 +911,46 @@ cdef class StepPlan:
 
         x : (B, D) or (D,); h, c : (L, B, H) or (L, H), or None for zeros.
         """
+        return self._advance(params, x, h, c, False)
+
+    def stream(self, params, x, hx):
+        """`step` for the layer's own streaming call: ``hx`` as the layer
+        takes it (the pair (h, c) for the LSTM, h for the others, or None),
+        and the result as the layer returns it, (y, (h, c)) or (y, h); None
+        when the call needs the slow path (an argument not in the fast-path
+        form, a state that is not a pair, or a plan that no longer matches
+        ``params``), which checks everything and says what is wrong."""
+        cdef object h = hx, c = None
+        if self.has_cell and hx is not None:
+            if PyTuple_CheckExact(hx) and PyTuple_GET_SIZE(hx) == 2:
+                h = <object> PyTuple_GET_ITEM(hx, 0)
+                c = <object> PyTuple_GET_ITEM(hx, 1)
+            elif PyList_CheckExact(hx) and PyList_GET_SIZE(hx) == 2:
+                h = <object> PyList_GET_ITEM(hx, 0)
+                c = <object> PyList_GET_ITEM(hx, 1)
+            else:
+                return None
+        return self._advance(params, x, h, c, True)
+
+    cdef object _advance(self, object params, object x, object h, object c, bint layered):
+        """One step after the fast path's checks: x, h, c must be ndarrays
+        of the plan's dtype, C-contiguous and aligned, of the plan's shapes (h, c None
+        for zeros), and ``params`` must still hold the plan's arrays; else
+        None. The result: (y, h_out, c_out), or with ``layered`` the
+        layer's (y, (h_out, c_out)) or (y, h_out). The outputs are new
+        arrays (y a view into h_out, as forward's hx_n is apart from y)."""
         cdef int nd_x, nd_s
         cdef cnp.npy_intp dims[3]
         cdef cnp.ndarray ax, h_out, c_out = None
-        if not _is_ready(x, self.typenum, 1) and not _is_ready(x, self.typenum, 2):
+        cdef object y
+        if not cnp.PyArray_Check(x):
             return None
         ax = <cnp.ndarray> x
         nd_x = cnp.PyArray_NDIM(ax)
-        if cnp.PyArray_DIM(ax, nd_x - 1) != self.D:
-            return None
-        if (1 if nd_x == 1 else cnp.PyArray_DIM(ax, 0)) != self.B:
+        if (nd_x < 1 or nd_x > 2 or cnp.PyArray_TYPE(ax) != self.typenum
+                or not cnp.PyArray_IS_C_CONTIGUOUS(ax) or not cnp.PyArray_ISALIGNED(ax)
+                or cnp.PyArray_DIM(ax, nd_x - 1) != self.D
+                or (1 if nd_x == 1 else cnp.PyArray_DIM(ax, 0)) != self.B):
             return None
         if not self._intact(params):
             return None
@@ -881,7 +962,6 @@ cdef class StepPlan:
             h = cnp.PyArray_ZEROS(nd_s, dims, self.typenum, 0)
         elif not (_is_ready(h, self.typenum, nd_s) and _same_dims(h, dims, nd_s)):
             return None
-        h_out = cnp.PyArray_EMPTY(nd_s, dims, self.typenum, 0)
         if self.has_cell:
             if c is None:
                 c = cnp.PyArray_ZEROS(nd_s, dims, self.typenum, 0)
@@ -890,43 +970,66 @@ cdef class StepPlan:
             c_out = cnp.PyArray_EMPTY(nd_s, dims, self.typenum, 0)
         else:
             c = None
-        self.run(x, h, c, h_out, c_out)
-        return h_out[self.L - 1], h_out, c_out
+        h_out = cnp.PyArray_EMPTY(nd_s, dims, self.typenum, 0)
+        self._compute(x, h, c, h_out, c_out)
+        y = PySequence_GetItem(h_out, self.L - 1)
+        if not layered:
+            return y, h_out, c_out
+        if self.has_cell:
+            return y, (h_out, c_out)
+        return y, h_out
 
     cpdef run(self, x, h_in, c_in, h_out, c_out):
         """h_out (L, B, H) [and c_out] <- one step from x (B, D) and h_in
         [c_in]. Arrays are C-contiguous, of the plan's dtype and shapes
         (checked by the caller); c_in/c_out are None except for the LSTM."""
+        self._compute(x, h_in, c_in, h_out, c_out)
+
+    cdef int _compute(self, object x, object h_in, object c_in, object h_out,
+                      object c_out) except -1:
+        # A small step (a few microseconds at most) keeps the GIL: releasing
+        # and taking it back would cost a tenth of the step, and no other
+        # Python thread could do much in the time. Its scratch is on the
+        # stack, and needs no zeroing when every product is the small
+        # kernel's (which writes what it is given with beta = 0, where a BLAS
+        # may read it).
         cdef void *px = _data(x)
         cdef void *phi = _data(h_in)
         cdef void *pci = _data(c_in)
         cdef void *pho = _data(h_out)
         cdef void *pco = _data(c_out)
-        cdef unsigned int fpstate
-        cdef int entered
+        cdef double stack_scratch[_STACK_SCRATCH]
         cdef void *scratch
-        # Zeroed: the GRU's recurrent buffer is written by products with
-        # beta = 0, which a BLAS may compute as 0 * (what was there).
         if self.B == 0:
-            return   # nothing to compute, and calloc(0) may return NULL
+            return 0   # nothing to compute, and calloc(0) may return NULL
+        if self.work <= _HOLD_GIL_WORK and self.scratch_len <= _STACK_SCRATCH:
+            if not self.all_small:
+                memset(stack_scratch, 0, self.scratch_len * (8 if self.is_double else 4))
+            self._layers(stack_scratch, px, phi, pci, pho, pco)
+            return 0
         with nogil:
             scratch = calloc(self.scratch_len, 8 if self.is_double else 4)
             if scratch != NULL:
-                fpstate = fr_fp_enter()
-                entered = _steps_begin(self.step_threads)
-                if self.is_double:
-                    _stream_layers(<double *> scratch, self.kind, self.L, self.B, self.D,
-                                   self.H, self.ptrs, <double *> px, <double *> phi,
-                                   <double *> pci, <double *> pho, <double *> pco)
-                else:
-                    _stream_layers(<float *> scratch, self.kind, self.L, self.B, self.D,
-                                   self.H, self.ptrs, <float *> px, <float *> phi,
-                                   <float *> pci, <float *> pho, <float *> pco)
-                _steps_end(entered)
-                fr_fp_leave(fpstate)
+                self._layers(scratch, px, phi, pci, pho, pco)
                 free(scratch)
         if scratch == NULL:
             raise MemoryError("step: no memory for the scratch buffers")
+        return 0
+
+    cdef void _layers(self, void *scratch, void *px, void *phi, void *pci, void *pho,
+                      void *pco) noexcept nogil:
+        cdef unsigned int fpstate = fr_fp_enter()
+        cdef int entered = _steps_begin(self.step_threads)
+        if self.is_double:
+            _stream_layers(<double *> scratch, self.kind, self.L, self.B, self.D, self.H,
+                           self.ptrs, <double *> px, <double *> phi, <double *> pci,
+                           <double *> pho, <double *> pco)
+        else:
+            _stream_layers(<float *> scratch, self.kind, self.L, self.B, self.D, self.H,
+                           self.ptrs, <float *> px, <float *> phi, <float *> pci,
+                           <float *> pho, <float *> pco)
+        _steps_end(entered)
+        fr_fp_leave(fpstate)
 
 
 cdef inline bint _same_dims(object a, cnp.npy_intp *dims, int nd) noexcept:

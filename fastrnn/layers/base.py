@@ -1313,20 +1313,15 @@ class RecurrentLayer(RecurrentBase):
 
     def step(self, x_t: ArrayLike, hx: Any = None, **options: Any) -> tuple[np.ndarray, Any]:
         # RecurrentBase.step's contract, with the streaming fast path first: a
-        # step costs a couple of microseconds, so each Python call counts.
-        # StepPlan.step checks everything it trusts and returns None when it
-        # cannot take the call.
+        # step costs a microsecond or two, so each Python call counts.
+        # StepPlan.stream checks everything it trusts, in C, and returns None
+        # when it cannot take the call (the slow path then checks and
+        # converts everything, says what is wrong, or rebuilds the plan).
         plan = self._plan
         if plan is not None and not options:
-            if self._has_cell:
-                h, c = self._split_state(hx, "hx")
-                out = plan.step(self.params, x_t, h, c)
-                if out is not None:
-                    return out[0], (out[1], out[2])
-            else:
-                out = plan.step(self.params, x_t, hx, None)
-                if out is not None:
-                    return out[0], out[1]
+            out = plan.stream(self._params, x_t, hx)
+            if out is not None:
+                return out
         return RecurrentBase.step(self, x_t, hx, **options)
 
     step.__doc__ = RecurrentBase.step.__doc__
