@@ -95,6 +95,36 @@ def embedded_reber_accepts(s):
             and s[-2:] == "E." and reber_accepts(s[2:-3]))
 
 
+def legal_next(s):
+    """For a grammatical string s (end symbol included), the symbols the
+    grammar allows after each of its proper prefixes s[:1], ..., s[:-1]:
+    T or P after B, B after the branch symbol, the Reber graph's moves
+    through the inner string, then the branch symbol again, E and the end."""
+    allowed, node = ["TP", "B"], 0
+    for symbol in s[2:-3]:   # the inner string, B ... E
+        node = dict(REBER[node])[symbol]
+        allowed.append(s[1] if node is None else "".join(c for c, _ in REBER[node]))
+    return allowed + ["E", "."]
+
+
+def illegal_probabilities(model, strings):
+    """The probability the model gives to the symbols the grammar forbids
+    after each proper prefix of each (grammatical) string, summed over
+    those symbols: (T, N), zero past each string's end."""
+    X, _ = encode(strings)
+    model.eval()
+    logits, _ = model.forward(X)
+    model.train()
+    logits = np.asarray(logits, np.float64)
+    p = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    illegal = np.zeros(p.shape, bool)
+    for n, s in enumerate(strings):
+        for t, allowed in enumerate(legal_next(s)):
+            illegal[t, n] = [c not in allowed for c in SYMBOLS]
+    return np.where(illegal, p, 0.0).sum(axis=-1)
+
+
 def encode(strings):
     """Inputs and next-symbol targets (T, N), time-major, padded with the
     end symbol (after the end comes the end again)."""

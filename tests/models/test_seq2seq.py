@@ -223,13 +223,11 @@ def _batch(seed=0):
     return source, target_in, target, np.array([4, 2, 3]), np.array([3, 3, 1])
 
 
-@pytest.mark.parametrize("attention,cell,bidirectional", [
-    (None, "LSTM", False), ("additive", "GRU", True), ("dot", "RNN", False),
-    ("additive", "LSTM", False)])
-def test_seq2seq_gradients_through_both(attention, cell, bidirectional):
-    model = _seq2seq(attention, cell, bidirectional)
-    source, target_in, target, s_len, t_len = _batch()
-    w = np.random.default_rng(1).standard_normal((3, 3, 6))
+def _assert_seq2seq_gradients(model, batch_seed, weight_seed):
+    """Every parameter's gradient of a weighted sum of the valid logits of
+    a ragged batch against finite differences."""
+    source, target_in, _, s_len, t_len = _batch(batch_seed)
+    w = np.random.default_rng(weight_seed).standard_normal((3, 3, 6))
     valid = (np.arange(3)[:, None] < t_len[None, :])[:, :, None]
 
     def loss():
@@ -244,6 +242,14 @@ def test_seq2seq_gradients_through_both(attention, cell, bidirectional):
         # differences: a larger step for them.
         eps = 1e-4 if name.startswith("attention.") else 1e-6
         assert rel_error(model.grads[name], numerical_grad(loss, p, eps)) < 1e-6, name
+
+
+@pytest.mark.parametrize("attention,cell,bidirectional", [
+    (None, "LSTM", False), ("additive", "GRU", True), ("dot", "RNN", False),
+    ("additive", "LSTM", False)])
+def test_seq2seq_gradients_through_both(attention, cell, bidirectional):
+    model = _seq2seq(attention, cell, bidirectional)
+    _assert_seq2seq_gradients(model, 0, 1)
     if attention is not None:
         assert model.attention.attention_weights_.shape == (3, 3, 4)
         assert np.all(model.attention.attention_weights_[:, 1, 2:] == 0)
@@ -484,19 +490,7 @@ def test_deep_decoder_gradients(cell, attention, layers):
             fastrnn.Linear(4, 6, dtype=np.float64, seed=3)), attention="dot", seed=4)
     else:
         model = _deep_seq2seq(cell, attention, layers=layers)
-    source, target_in, _, s_len, t_len = _batch(1)
-    w = np.random.default_rng(3).standard_normal((3, 3, 6))
-    valid = (np.arange(3)[:, None] < t_len[None, :])[:, :, None]
-
-    def loss():
-        return float((model.forward(source, target_in, s_len, t_len) * w * valid).sum())
-
-    model.zero_grad()
-    model.forward(source, target_in, s_len, t_len)
-    model.backward(w * valid)
-    for name, p in model.params.items():
-        eps = 1e-4 if name.startswith("attention.") else 1e-6
-        assert rel_error(model.grads[name], numerical_grad(loss, p, eps)) < 1e-6, name
+    _assert_seq2seq_gradients(model, 1, 3)
 
 
 def test_deep_decoder_matches_torch():
