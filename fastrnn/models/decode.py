@@ -430,11 +430,12 @@ def generate(model: Any, prompt: ArrayLike, *, max_length: int,
         ``forward`` (PyTorch's padded-and-lengths convention): column b of a
         2-D ``prompt`` holds its prompt in its first ``prompt_lengths[b]``
         tokens (1 to P); what follows is padding, never read (any integers).
-        Each row continues from the end of its own prompt: the tokens of a
-        row are those it gets alone (bit for bit for "greedy" and "beam";
-        for "sample", those of row b of a batch of B prompts all equal to
-        its own, since row b draws from row b of the uniforms). None: every
-        prompt holds all P tokens.
+        Each row continues from the end of its own prompt: with "greedy"
+        and "beam", a row gets the tokens it gets alone; with "sample", row
+        b gets those of row b of a batch of B copies of its own prompt
+        (row b draws from row b of the uniforms; the first row, those it
+        gets alone with the same seed). None: every prompt holds all P
+        tokens.
 
     Returns
     -------
