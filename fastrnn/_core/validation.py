@@ -200,6 +200,23 @@ def rows_in_place(a: Any, dtype: Any) -> Optional[np.ndarray]:
     return a
 
 
+def check_lengths(lengths: Any, name: str, count: int, low: int, high: int,
+                  why: str = "") -> np.ndarray:
+    """Per-sequence lengths: an integer array of shape (count,), every value
+    in [low, high], returned as a contiguous intp array; ``why`` ends the
+    range message (what the bounds mean)."""
+    arr = as_array(lengths, name)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integers, got dtype {arr.dtype}")
+    if arr.shape != (count,):
+        raise ValueError(f"{name} must have shape ({count},) (one per sequence), got "
+                         f"{arr.shape}")
+    if count and (arr.min() < low or arr.max() > high):
+        raise ValueError(f"{name} must be in [{low}, {high}]{why}, got values in "
+                         f"[{arr.min()}, {arr.max()}]")
+    return np.ascontiguousarray(arr, dtype=np.intp)
+
+
 def check_random_state(seed: Any) -> np.random.Generator:
     """A ``numpy.random.Generator`` from None, an int, or a Generator."""
     if isinstance(seed, np.random.Generator):

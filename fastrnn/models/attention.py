@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from fastrnn._core.validation import (
-    NotFittedError, SeedLike, as_array, as_float_array, check_choice, check_dtype,
+    NotFittedError, SeedLike, as_float_array, check_choice, check_dtype, check_lengths,
     check_random_state,
 )
 from fastrnn.io import format as io_format
@@ -125,15 +125,8 @@ class Attention(ParameterOwner):
         if key_lengths is None:
             lengths = np.full(B, S, dtype=np.intp)
         else:
-            lengths = as_array(key_lengths, "key_lengths")
-            if lengths.dtype.kind not in "iu":
-                raise TypeError(f"key_lengths must be integers, got dtype {lengths.dtype}")
-            if lengths.shape != (B,):
-                raise ValueError(f"key_lengths must have shape ({B},), got {lengths.shape}")
-            if B and (lengths.min() < 1 or lengths.max() > S):
-                raise ValueError(f"key_lengths must be in [1, {S}]: every query attends to "
-                                 f"at least one source position")
-            lengths = np.ascontiguousarray(lengths, dtype=np.intp)
+            lengths = check_lengths(key_lengths, "key_lengths", B, 1, S,
+                                    ": every query attends to at least one source position")
         return (np.ascontiguousarray(queries.transpose(1, 0, 2)),
                 np.ascontiguousarray(keys.transpose(1, 0, 2)), lengths)
 

@@ -78,7 +78,16 @@ class Seq2Seq(PartsOwner):
         GRU (an `Embedding`, `Dropout`), the recurrent layer, and per-step
         layers after it ending in the output layer over the target
         vocabulary. The recurrent layer is conditioned on the summary
-        through a `ContextRNN` the model builds around it.
+        through a `ContextRNN` the model builds around it. It may be deep
+        (``num_layers`` > 1, one layer object): the summary sets the
+        initial state of every one of its layers, each through its own
+        rows of the learned projection, h_0^(k) = tanh(W_c^(k) C + b_c^(k))
+        (c_0 = 0 for an LSTM), and enters the first layer's input at every
+        step. Every layer so starts from the source, as in Sutskever et al.
+        (2014), who hand encoder layer k's final state to decoder layer k;
+        a projection of the one summary C of Goodfellow et al. (2016), sec.
+        10.4 (Cho et al. 2014), does not need the depths and sizes of the
+        encoder and decoder to agree.
     attention : None, "additive" or "dot"
         An `Attention` read of the encoder's outputs between the decoder's
         recurrent layer and the layers after it (``"dot"`` needs H_dec
@@ -119,7 +128,7 @@ class Seq2Seq(PartsOwner):
         layers, recurrent = _recurrent_of(decoder, "decoder")
         if len(recurrent) != 1 or not isinstance(recurrent[0], RecurrentLayer):
             raise ValueError("decoder must hold exactly one recurrent layer, a fastrnn.RNN, "
-                             "LSTM or GRU")
+                             "LSTM or GRU (for a deep decoder, one layer with num_layers > 1)")
         rnn = recurrent[0]
         if rnn.bidirectional:
             raise ValueError("decoder: its recurrent layer generates left to right and cannot "
@@ -295,6 +304,9 @@ class Seq2Seq(PartsOwner):
         seed : None, int or Generator
             The draws of "sample".
         source_lengths : array_like of int (B,), optional
+            Sources of different lengths, padded to S: the valid steps of
+            each (as for ``forward``); the encoder reads each only over its
+            own steps, and attention reads only those.
 
         Returns
         -------

@@ -184,13 +184,16 @@ class Sequential(PartsOwner):
 
     def generate(self, prompt: ArrayLike, *, max_length: int, end_token: Optional[int] = None,
                  method: str = "greedy", temperature: float = 1.0, beam_width: int = 4,
-                 seed: Any = None) -> Any:
+                 seed: Any = None, prompt_lengths: Optional[ArrayLike] = None) -> Any:
         """Continue the prompt(s) (P,) or (P, B) of a language model (Embedding,
         RNN/LSTM/GRU layers, Linear), greedily, by sampling or by beam search,
-        until ``end_token`` or ``max_length``; see `fastrnn.models.decode.generate`."""
+        until ``end_token`` or ``max_length``; prompts of different lengths
+        padded to P with their ``prompt_lengths`` (B,); see
+        `fastrnn.models.decode.generate`."""
         from fastrnn.models.decode import generate
         return generate(self, prompt, max_length=max_length, end_token=end_token, method=method,
-                        temperature=temperature, beam_width=beam_width, seed=seed)
+                        temperature=temperature, beam_width=beam_width, seed=seed,
+                        prompt_lengths=prompt_lengths)
 
     def to_torch(self) -> Any:
         """The same model as a PyTorch module (see `fastrnn.torch_export.to_torch`)."""

@@ -541,3 +541,103 @@ def test_empty_batch():
     emb, layers, out = _model("lstm", np.float32)
     got = generate_tokens(emb, layers, out, np.zeros(0, int), max_length=4, method="beam")
     assert got.tokens.shape == (0, 4) and got.sequences() == []
+
+
+# ------------------------------------------------- prompts of different lengths
+def _ragged(prompts, pad=-1):
+    """The padded (P, B) array and the lengths of a list of 1-D prompts."""
+    lengths = np.array([len(p) for p in prompts])
+    padded = np.full((lengths.max(), len(prompts)), pad)
+    for b, p in enumerate(prompts):
+        padded[:len(p), b] = p
+    return padded, lengths
+
+
+RAGGED = [[0, 1, 2, 3, 4], [5], [3, 6], [1, 4, 4, 0]]
+
+
+@pytest.mark.parametrize("config", ["lstm2-peep", "gru-rnn"])
+@pytest.mark.parametrize("method", ["greedy", "beam"])
+def test_ragged_prompts_continue_each_from_its_own_end(config, method):
+    """Each row of a ragged batch gets exactly the tokens it gets alone, and
+    those of the NumPy decoder fed its own prefix."""
+    model, reference = _language_model(config, np.float64, dropout=True)
+    prompt, lengths = _ragged(RAGGED)
+    got = model.generate(prompt, prompt_lengths=lengths, max_length=9, end_token=2,
+                         method=method, beam_width=3)
+    for b, p in enumerate(RAGGED):
+        alone = model.generate(np.array(p), max_length=9, end_token=2, method=method,
+                               beam_width=3)
+        np.testing.assert_array_equal(got[b], alone)
+    starts, prefixes = [p[-1] for p in RAGGED], [p[:-1] for p in RAGGED]
+    if method == "beam":
+        want = [seq for seq, _ in reference_beam(reference, starts, 9, 2, 3, prefixes=prefixes)]
+    else:
+        want = reference_greedy_or_sample(reference, starts, 9, 2, prefixes=prefixes)
+    _assert_sequences(got, want)
+    assert model.training
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ragged_prompts_sample_from_their_own_rows_of_uniforms(dtype):
+    """Sampling: row b draws from row b of the seed's uniforms, so it equals
+    row b of a batch whose prompts are all row b's own (and row 0 equals the
+    row alone), and the NumPy decoder with those uniforms."""
+    model, reference = _language_model("rnn-lstm", dtype)
+    prompt, lengths = _ragged(RAGGED)
+    got = model.generate(prompt, prompt_lengths=lengths, max_length=10, end_token=2,
+                         method="sample", temperature=0.7, seed=4)
+    for b, p in enumerate(RAGGED):
+        same = np.repeat(np.array(p)[:, None], len(RAGGED), axis=1)
+        rows = model.generate(same, max_length=10, end_token=2, method="sample",
+                              temperature=0.7, seed=4)
+        np.testing.assert_array_equal(got[b], rows[b])
+    np.testing.assert_array_equal(got[0], model.generate(
+        np.array(RAGGED[0]), max_length=10, end_token=2, method="sample", temperature=0.7,
+        seed=4))
+    if dtype == np.float64:
+        uniforms = np.random.default_rng(4).random((len(RAGGED), 10))
+        want = reference_greedy_or_sample(reference, [p[-1] for p in RAGGED], 10, 2,
+                                          uniforms=uniforms, temperature=0.7,
+                                          prefixes=[p[:-1] for p in RAGGED])
+        _assert_sequences(got, want)
+
+
+def test_ragged_prompts_ignore_the_padding_and_full_lengths_change_nothing():
+    model, _ = _language_model("gru-rnn", np.float32)
+    prompt, lengths = _ragged(RAGGED, pad=-1)
+    other, _ = _ragged(RAGGED, pad=V - 1)
+    for method in ("greedy", "sample", "beam"):
+        _assert_sequences(model.generate(prompt, prompt_lengths=lengths, max_length=6,
+                                         method=method, seed=1),
+                          model.generate(other, prompt_lengths=lengths, max_length=6,
+                                         method=method, seed=1))
+        full = np.array([[0, 1, 2], [3, 4, 5]])
+        _assert_sequences(model.generate(full, prompt_lengths=[2, 2, 2], max_length=6,
+                                         method=method, seed=1),
+                          model.generate(full, max_length=6, method=method, seed=1))
+    # Every prompt one token long: no forward pass, the zero state.
+    one = model.generate(prompt, prompt_lengths=[1, 1, 1, 1], max_length=5)
+    _assert_sequences(one, [model.generate([t], max_length=5) for t in prompt[0]])
+
+
+def test_ragged_prompts_refuse_bad_lengths():
+    model, _ = _language_model("lstm", np.float32)
+    prompt, lengths = _ragged(RAGGED)
+    with pytest.raises(TypeError, match="prompt_lengths must be integers"):
+        model.generate(prompt, prompt_lengths=lengths.astype(float), max_length=2)
+    with pytest.raises(ValueError, match=r"prompt_lengths must have shape \(4,\)"):
+        model.generate(prompt, prompt_lengths=lengths[:3], max_length=2)
+    with pytest.raises(ValueError, match=r"prompt_lengths must be in \[1, 5\]"):
+        model.generate(prompt, prompt_lengths=[0, 1, 2, 3], max_length=2)
+    with pytest.raises(ValueError, match=r"prompt_lengths must be in \[1, 5\]"):
+        model.generate(prompt, prompt_lengths=[6, 1, 2, 3], max_length=2)
+    with pytest.raises(ValueError, match=r"prompt_lengths needs a padded batch prompt"):
+        model.generate(np.array(RAGGED[0]), prompt_lengths=[5], max_length=2)
+    bad = prompt.copy()
+    bad[1, 2] = V    # inside row 2's two tokens
+    with pytest.raises(ValueError, match="prompt holds token ids within prompt_lengths "
+                                         "outside"):
+        model.generate(bad, prompt_lengths=lengths, max_length=2)
+    with pytest.raises(TypeError, match="integer token ids"):
+        model.generate(prompt.astype(float), prompt_lengths=lengths, max_length=2)

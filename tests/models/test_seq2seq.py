@@ -223,13 +223,11 @@ def _batch(seed=0):
     return source, target_in, target, np.array([4, 2, 3]), np.array([3, 3, 1])
 
 
-@pytest.mark.parametrize("attention,cell,bidirectional", [
-    (None, "LSTM", False), ("additive", "GRU", True), ("dot", "RNN", False),
-    ("additive", "LSTM", False)])
-def test_seq2seq_gradients_through_both(attention, cell, bidirectional):
-    model = _seq2seq(attention, cell, bidirectional)
-    source, target_in, target, s_len, t_len = _batch()
-    w = np.random.default_rng(1).standard_normal((3, 3, 6))
+def _assert_seq2seq_gradients(model, batch_seed, weight_seed):
+    """Every parameter's gradient of a weighted sum of the valid logits of
+    a ragged batch against finite differences."""
+    source, target_in, _, s_len, t_len = _batch(batch_seed)
+    w = np.random.default_rng(weight_seed).standard_normal((3, 3, 6))
     valid = (np.arange(3)[:, None] < t_len[None, :])[:, :, None]
 
     def loss():
@@ -244,6 +242,14 @@ def test_seq2seq_gradients_through_both(attention, cell, bidirectional):
         # differences: a larger step for them.
         eps = 1e-4 if name.startswith("attention.") else 1e-6
         assert rel_error(model.grads[name], numerical_grad(loss, p, eps)) < 1e-6, name
+
+
+@pytest.mark.parametrize("attention,cell,bidirectional", [
+    (None, "LSTM", False), ("additive", "GRU", True), ("dot", "RNN", False),
+    ("additive", "LSTM", False)])
+def test_seq2seq_gradients_through_both(attention, cell, bidirectional):
+    model = _seq2seq(attention, cell, bidirectional)
+    _assert_seq2seq_gradients(model, 0, 1)
     if attention is not None:
         assert model.attention.attention_weights_.shape == (3, 3, 4)
         assert np.all(model.attention.attention_weights_[:, 1, 2:] == 0)
@@ -419,3 +425,135 @@ def test_seq2seq_float_source_and_stacked_encoder_gradients():
     for name in ("encoder.1.weight_hh_l0", "encoder.3.weight_ih_l1", "context_step.weight"):
         p = stacked.params[name]
         assert rel_error(stacked.grads[name], numerical_grad(loss, p)) < 1e-6, name
+
+
+# -------------------------------------------------- a decoder of several layers
+def _deep_seq2seq(cell="LSTM", attention=None, dtype=np.float64, layers=2):
+    """Encoder and decoder of ``layers`` stacked layers (one layer object
+    with num_layers each), the decoder of another hidden size."""
+    E, H, H_dec, V_src, V = 3, 4, 5, 5, 6
+    encoder = fastrnn.Sequential(fastrnn.Embedding(V_src, E, dtype=dtype, seed=11),
+                                 CELLS[cell](E, H, num_layers=layers, dtype=dtype, seed=12))
+    decoder = fastrnn.Sequential(fastrnn.Embedding(V, E, dtype=dtype, seed=13),
+                                 CELLS[cell](E, H_dec, num_layers=layers, dtype=dtype,
+                                             seed=14),
+                                 fastrnn.Linear(H_dec, V, dtype=dtype, seed=15))
+    return fastrnn.Seq2Seq(encoder, decoder, attention=attention, seed=16)
+
+
+def _numpy_deep_logits(model, source, target_in):
+    """The deep LSTM encoder-decoder without attention, in NumPy from the
+    equations (tests/reference.py's cell): the summary C is the top encoder
+    layer's final h; decoder layer k starts from h_k = tanh(rows k*H..(k+1)*H
+    of W_c C + b_c), c_k = 0; R C joins the first layer's gates at every
+    step."""
+    from reference import lstm_forward
+    p = {k: np.asarray(v, np.float64) for k, v in model.params.items()}
+
+    def stack(x, prefix, L, h0s):
+        for k in range(L):
+            w_ih = p[f"{prefix}weight_ih_l{k}"]
+            b_ih = p[f"{prefix}bias_ih_l{k}"] + (term if prefix == "decoder.1." and k == 0
+                                                  else 0)
+            hs, _ = lstm_forward(x, w_ih, p[f"{prefix}weight_hh_l{k}"], b_ih,
+                                 p[f"{prefix}bias_hh_l{k}"], h0s[k], np.zeros_like(h0s[k]))
+            x = hs[1:]
+        return x
+
+    L, B = model.decoder.layers[1].num_layers, source.shape[1]
+    term = 0
+    keys = stack(p["encoder.0.weight"][source], "encoder.1.", L, [np.zeros((B, 4))] * L)
+    summary = keys[-1]
+    term = summary @ p["context_step.weight"].T
+    h0 = np.tanh(summary @ p["context_initial.weight"].T + p["context_initial.bias"])
+    H = model.decoder.layers[1].hidden_size
+    top = stack(p["decoder.0.weight"][target_in], "decoder.1.", L,
+                [h0[:, k * H:(k + 1) * H] for k in range(L)])
+    return top @ p["decoder.2.weight"].T + p["decoder.2.bias"]
+
+
+def test_deep_decoder_matches_numpy():
+    model = _deep_seq2seq()
+    source, target_in, _, _, _ = _batch()
+    assert rel_error(model.forward(source, target_in),
+                     _numpy_deep_logits(model, source, target_in)) < 1e-13
+
+
+@pytest.mark.parametrize("cell,attention,layers", [("LSTM", None, 2), ("GRU", "additive", 3),
+                                                   ("RNN", "dot", 2)])
+def test_deep_decoder_gradients(cell, attention, layers):
+    if attention == "dot":   # dot scores need H_dec == the encoder's width
+        encoder = _deep_seq2seq(cell, None, layers=layers).encoder
+        model = fastrnn.Seq2Seq(encoder, fastrnn.Sequential(
+            fastrnn.Embedding(6, 3, dtype=np.float64, seed=1),
+            fastrnn.RNN(3, 4, num_layers=2, dtype=np.float64, seed=2),
+            fastrnn.Linear(4, 6, dtype=np.float64, seed=3)), attention="dot", seed=4)
+    else:
+        model = _deep_seq2seq(cell, attention, layers=layers)
+    _assert_seq2seq_gradients(model, 1, 3)
+
+
+def test_deep_decoder_matches_torch():
+    """torch.nn.LSTM stacks as the reference: the per-step term R C as the
+    extra input columns of the first layer (the context appended to every
+    input, figure 10.10), the projected summary as h_0 of every layer."""
+    torch = pytest.importorskip("torch")
+    model = _deep_seq2seq()
+    source, target_in, _, _, _ = _batch(2)
+    logits = model.forward(source, target_in)
+    dlogits = np.random.default_rng(4).standard_normal(logits.shape)
+    model.zero_grad()
+    model.backward(dlogits)
+    P = {k: torch.tensor(v, requires_grad=True) for k, v in model.params.items()}
+    enc, dec = torch.nn.LSTM(3, 4, num_layers=2).double(), torch.nn.LSTM(3 + 4, 5, 2).double()
+    for module, prefix in ((enc, "encoder.1."), (dec, "decoder.1.")):
+        for name in dict(module.named_parameters()):
+            value = P[prefix + name]
+            if module is dec and name == "weight_ih_l0":
+                value = torch.cat([value, P["context_step.weight"]], dim=1)
+            setattr(module, name, torch.nn.Parameter(value.detach().clone()))
+    keys, (h_n, _) = enc(P["encoder.0.weight"][torch.tensor(source)])
+    summary = h_n[-1]
+    h0 = torch.tanh(summary @ P["context_initial.weight"].T + P["context_initial.bias"])
+    h0 = h0.reshape(3, 2, 5).transpose(0, 1).contiguous()
+    x = P["decoder.0.weight"][torch.tensor(target_in)]
+    x = torch.cat([x, summary.expand(x.shape[0], -1, -1)], dim=2)
+    top, _ = dec(x, (h0, torch.zeros_like(h0)))
+    ref = top @ P["decoder.2.weight"].T + P["decoder.2.bias"]
+    (ref * torch.tensor(dlogits)).sum().backward()
+    assert rel_error(logits, ref.detach().numpy()) < 1e-12
+    want = {k: v.grad.numpy() for k, v in P.items() if v.grad is not None}
+    for module, prefix in ((enc, "encoder.1."), (dec, "decoder.1.")):
+        for name, value in module.named_parameters():
+            want[prefix + name] = value.grad.numpy()
+    want["decoder.1.weight_ih_l0"], want["context_step.weight"] = np.split(
+        want["decoder.1.weight_ih_l0"], [3], axis=1)
+    assert sorted(want) == sorted(model.params)
+    for name, g in want.items():
+        assert rel_error(model.grads[name], g) < 1e-10, name
+
+
+@pytest.mark.parametrize("attention,cell", [(None, "LSTM"), ("additive", "GRU")])
+def test_deep_decoder_generates_and_round_trips(attention, cell, tmp_path):
+    model = _deep_seq2seq(cell, attention, dtype=np.float32)
+    source, _, _, s_len, _ = _batch()
+    greedy = model.generate(source, source_lengths=s_len, max_length=5)
+    ref = _greedy_by_teacher_forcing(model, source, s_len, 5)
+    for b in range(3):
+        np.testing.assert_array_equal(greedy[b], ref[:, b])
+    beam1 = model.generate(source, source_lengths=s_len, max_length=5, method="beam",
+                           beam_width=1)
+    for a, b in zip(beam1, greedy):
+        np.testing.assert_array_equal(a, b)
+    fastrnn.save(model, tmp_path / "deep.npz")
+    back = fastrnn.load(tmp_path / "deep.npz")
+    assert sorted(back.params) == sorted(model.params)
+    _, target_in, _, _, t_len = _batch()
+    np.testing.assert_array_equal(back.forward(source, target_in, s_len, t_len),
+                                  model.forward(source, target_in, s_len, t_len))
+    for method in ("greedy", "sample", "beam"):
+        for a, b in zip(back.generate(source, source_lengths=s_len, max_length=5,
+                                      method=method, seed=2),
+                        model.generate(source, source_lengths=s_len, max_length=5,
+                                       method=method, seed=2)):
+            np.testing.assert_array_equal(a, b)
