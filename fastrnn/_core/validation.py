@@ -181,7 +181,7 @@ def rows_in_place(a: Any, dtype: Any) -> Optional[np.ndarray]:
     last axis) are contiguous and evenly spaced, so an array of its own or
     consecutive columns of a wider one; else None (the caller copies)."""
     if not (isinstance(a, np.ndarray) and a.dtype == dtype and a.ndim in (2, 3)
-            and a.flags.aligned):
+            and a.flags.aligned and a.size > 0):   # an empty array has no rows to read
         return None
     item = a.itemsize
     if a.shape[-1] > 1 and a.strides[-1] != item:

@@ -928,7 +928,7 @@ class Reservoir:
             raise TypeError(f"out must have the reservoir's dtype {self.dtype}, got {out.dtype}")
         if out.shape != shape:
             raise ValueError(f"out must have shape {shape} (the states of X), got {out.shape}")
-        if not out.flags.writeable or rows_in_place(out, self.dtype) is None:
+        if not out.flags.writeable or (out.size and rows_in_place(out, self.dtype) is None):
             raise ValueError("out must be writeable and aligned, each row contiguous and the "
                              "rows evenly spaced (an array of its own, or consecutive columns "
                              f"of one); got strides {out.strides}")

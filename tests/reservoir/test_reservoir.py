@@ -254,3 +254,16 @@ def test_bad_out_is_refused_with_its_reason():
     # a batched out for batched X only
     with pytest.raises(ValueError, match=r"\(5, 3, 8\)"):
         res.run(np.ones((5, 3, 2)), out=np.empty((5, 8)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_run_on_an_empty_batch(dtype):
+    """A batch of no series gives (T, 0, N) states, into ``out`` too (its
+    rows were once measured with a division by the zero-length axis)."""
+    X = np.zeros((4, 0, 2), dtype)
+    res = Reservoir(5, seed=0, dtype=dtype)
+    states = res.run(X)
+    assert states.shape == (4, 0, 5) and states.dtype == dtype
+    out = np.empty((4, 0, 5), dtype)
+    res.reset()
+    assert res.run(X, out=out) is out
