@@ -90,6 +90,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+from fastrnn._core.grad_mode import no_grad
 from fastrnn._core.validation import (
     as_float_array, check_choice, check_int, check_lengths, check_random_state, check_real,
 )
@@ -385,7 +386,8 @@ def _prompt_states(model, recurrent, tokens, lengths=None):
              if isinstance(getattr(part, "training", None), bool)]
     model.eval()
     try:
-        _, states = model.forward(tokens, lengths=lengths)
+        with no_grad():   # nothing of the prompt is differentiated
+            _, states = model.forward(tokens, lengths=lengths)
     finally:
         for part, mode in modes:
             part.training = mode

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fastrnn._core.progress import Progress
+from fastrnn._core.grad_mode import no_grad
 from fastrnn._core.validation import (
     NotFittedError, SeedLike, as_array, check_bool, check_int, check_random_state,
 )
@@ -326,7 +327,8 @@ class Seq2Seq(PartsOwner):
         modes = [(p, p.training) for p in parts if isinstance(getattr(p, "training", None), bool)]
         self.eval()
         try:
-            keys, summary = self._encode(source, source_lengths)
+            with no_grad():   # generation differentiates nothing
+                keys, summary = self._encode(source, source_lengths)
         finally:
             for part, mode in modes:
                 part.training = mode
