@@ -140,3 +140,29 @@ int fr_engine_forward(const fr_engine_args *args, int nthreads)
     return args->is_double ? fr_engine_forward_d(args, nthreads)
                            : fr_engine_forward_f(args, nthreads);
 }
+
+size_t fr_engine_packed_columns_size(int is_double, ptrdiff_t K, ptrdiff_t H)
+{
+    const ptrdiff_t nr = fr_engine_block_units(is_double);
+    return (size_t)((H + 4 * nr - 1) / (4 * nr)) * (size_t)K * 4u * (size_t)nr;
+}
+
+void fr_engine_pack_columns(int is_double, const void *w, ptrdiff_t K, ptrdiff_t H, void *dst)
+{
+    if (is_double)
+        fr_engine_pack_columns_d((const double *)w, K, H, (double *)dst);
+    else
+        fr_engine_pack_columns_f((const float *)w, K, H, (float *)dst);
+}
+
+void fr_engine_rows_times_packed(int is_double, int n, ptrdiff_t K, const void *in,
+                                 ptrdiff_t ldin, const void *packed, ptrdiff_t H, int accumulate,
+                                 void *out, ptrdiff_t ldout)
+{
+    if (is_double)
+        fr_engine_rows_times_packed_d(n, K, (const double *)in, ldin, (const double *)packed, H,
+                                      accumulate, (double *)out, ldout);
+    else
+        fr_engine_rows_times_packed_f(n, K, (const float *)in, ldin, (const float *)packed, H,
+                                      accumulate, (float *)out, ldout);
+}

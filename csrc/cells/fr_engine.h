@@ -67,6 +67,19 @@ int fr_engine_forward(const fr_engine_args *args, int nthreads);
  * threads: the steps a ring must hold. */
 ptrdiff_t fr_engine_project_steps(const fr_engine_args *args, int nthreads);
 
+/* The backward sweep's per-step product dh (+)= d_gates W_hh on the
+ * engine's tiles, W_hh (K = G*H rows of H) packed once per sweep instead of
+ * by the BLAS at every step. fr_engine_packed_columns_size: the values of
+ * the packed copy; fr_engine_pack_columns writes it into dst (64-byte
+ * aligned); fr_engine_rows_times_packed: out[r, j] (+ out[r, j] when
+ * accumulate) = sum_k in[r ldin + k] W[k, j], r < n, j < H, each sum in the
+ * order of k (results independent of n and of the thread). */
+size_t fr_engine_packed_columns_size(int is_double, ptrdiff_t K, ptrdiff_t H);
+void fr_engine_pack_columns(int is_double, const void *w, ptrdiff_t K, ptrdiff_t H, void *dst);
+void fr_engine_rows_times_packed(int is_double, int n, ptrdiff_t K, const void *in,
+                                 ptrdiff_t ldin, const void *packed, ptrdiff_t H, int accumulate,
+                                 void *out, ptrdiff_t ldout);
+
 /* The units of one micro-kernel column block, per precision: 64 bytes. */
 int fr_engine_block_units(int is_double);
 

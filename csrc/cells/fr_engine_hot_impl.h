@@ -488,6 +488,63 @@ static FR_ENG_TARGET void FR_EFN(fr_eng_chunk)(const FR_FN(fr_engine_job) *job, 
     }
 }
 
+/* ------------------------------------------------ backward's product */
+/* W (K x H, row-major: W_hh of G*H rows) packed by columns for the
+ * backward sweep's product d_gates W_hh: super-blocks of 4 blocks of NR
+ * output units, each K x 4 x NR (for each k, the NR values of W's row k
+ * in block 0, then block 1, ...; zero beyond column H - 1), so that the
+ * forward's tile of 4 "gates" serves it. */
+static FR_ENG_TARGET void FR_EFN(fr_eng_pack_columns)(const T *restrict w, ptrdiff_t K,
+                                                      ptrdiff_t H, T *restrict dst)
+{
+    const ptrdiff_t supers = (H + 4 * NR - 1) / (4 * NR);
+    for (ptrdiff_t s = 0; s < supers; ++s)
+        for (ptrdiff_t k = 0; k < K; ++k)
+            for (int g = 0; g < 4; ++g) {
+                ptrdiff_t u0 = (4 * s + g) * NR;
+                T *to = dst + ((s * K + k) * 4 + g) * NR;
+                int nu = (int)(H - u0 >= NR ? NR : (H - u0 > 0 ? H - u0 : 0));
+                if (nu > 0)
+                    memcpy(to, w + k * H + u0, (size_t)nu * sizeof(T));
+                if (nu < NR)
+                    memset(to + nu, 0, (size_t)(NR - nu) * sizeof(T));
+            }
+}
+
+/* out[r, j] (+)= sum_k in[r ldin + k] W[k, j] for the n rows and H columns,
+ * W packed by fr_eng_pack_columns; each sum in the order of k from zero,
+ * then added to out[r, j] when `accumulate`. */
+static FR_ENG_TARGET void FR_EFN(fr_eng_rows_times_packed)(int n, ptrdiff_t K, const T *in,
+                                                           ptrdiff_t ldin, const T *packed,
+                                                           ptrdiff_t H, int accumulate, T *out,
+                                                           ptrdiff_t ldout)
+{
+    T tile_room[8 * 4 * NR + NR];
+    T *tile = (T *)(((uintptr_t)tile_room + 63u) & ~(uintptr_t)63u);
+    const ptrdiff_t supers = (H + 4 * NR - 1) / (4 * NR);
+    const int mr_max = FR_ENG_ROWS(4);
+    for (ptrdiff_t s = 0; s < supers; ++s)
+        for (int r0 = 0; r0 < n;) {
+            int mr = n - r0 < mr_max ? n - r0 : mr_max;
+            FR_EFN(fr_eng_tile_any)(mr, 4, 1, K, in + (ptrdiff_t)r0 * ldin, ldin,
+                                    packed + s * K * 4 * NR, 0, tile);
+            for (int r = 0; r < mr; ++r, ++r0)
+                for (int g = 0; g < 4; ++g) {
+                    ptrdiff_t u0 = (4 * s + g) * NR;
+                    const T *sums = tile + (r * 4 + g) * NR;
+                    T *to = out + (ptrdiff_t)r0 * ldout + u0;
+                    int nu = (int)(H - u0 >= NR ? NR : H - u0);
+                    if (nu <= 0)
+                        break;
+                    if (accumulate)
+                        for (int j = 0; j < nu; ++j)
+                            to[j] = to[j] + sums[j];
+                    else
+                        memcpy(to, sums, (size_t)nu * sizeof(T));
+                }
+        }
+}
+
 #undef SIG
 #undef TANH
 #undef VT

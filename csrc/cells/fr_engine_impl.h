@@ -100,3 +100,42 @@ static int FR_FN(fr_engine_forward)(const fr_engine_args *args, int nthreads)
     fr_eng_give_back(owned);
     return used;
 }
+
+/* The backward sweep's product on packed columns (fr_engine.h), at this
+ * CPU's ISA level. */
+static void FR_FN(fr_engine_pack_columns)(const T *w, ptrdiff_t K, ptrdiff_t H, T *dst)
+{
+#if FR_HAVE_ISA_CLONES
+    int level = fr_isa_level();
+    if (level >= FR_ISA_X86_64_V4) {
+        FR_CAT(FR_FN(fr_eng_pack_columns), v4)(w, K, H, dst);
+        return;
+    }
+    if (level >= FR_ISA_X86_64_V3) {
+        FR_CAT(FR_FN(fr_eng_pack_columns), v3)(w, K, H, dst);
+        return;
+    }
+#endif
+    FR_CAT(FR_FN(fr_eng_pack_columns), base)(w, K, H, dst);
+}
+
+static void FR_FN(fr_engine_rows_times_packed)(int n, ptrdiff_t K, const T *in, ptrdiff_t ldin,
+                                               const T *packed, ptrdiff_t H, int accumulate,
+                                               T *out, ptrdiff_t ldout)
+{
+#if FR_HAVE_ISA_CLONES
+    int level = fr_isa_level();
+    if (level >= FR_ISA_X86_64_V4) {
+        FR_CAT(FR_FN(fr_eng_rows_times_packed), v4)(n, K, in, ldin, packed, H, accumulate, out,
+                                                    ldout);
+        return;
+    }
+    if (level >= FR_ISA_X86_64_V3) {
+        FR_CAT(FR_FN(fr_eng_rows_times_packed), v3)(n, K, in, ldin, packed, H, accumulate, out,
+                                                    ldout);
+        return;
+    }
+#endif
+    FR_CAT(FR_FN(fr_eng_rows_times_packed), base)(n, K, in, ldin, packed, H, accumulate, out,
+                                                  ldout);
+}
