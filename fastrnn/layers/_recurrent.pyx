@@ -463,12 +463,16 @@ cdef void _backward_sweep(const SweepShape *shape, floating **arrays) noexcept n
     cdef const floating *dy_t
     cdef floating *d_gates_t
     # W_hh packed once for the per-step products dh = d_gates W_hh on the
-    # engine's tiles: a BLAS call per step re-packed it every step (a sixth of
-    # an LSTM's backward at D=128, H=256, B=32). Without memory for it, the
-    # BLAS products as before.
+    # engine's tiles, one thread: a BLAS call per step re-packed it every step
+    # (a sixth of an LSTM's backward at D=128, H=256, B=32). Only while W_hh
+    # fits one core's L2 (1 MiB): a larger one (16 MiB at H=1024) is faster
+    # in the BLAS's blocked, threaded products (measured 392-399 against
+    # 462-481 ms, LSTM backward at D=512, H=1024, B=64, T=50). Without memory
+    # for it, the BLAS products too.
     cdef void *packed_memory = NULL
     cdef floating *packed = NULL
-    if state_mask == NULL and kind != FR_CELL_GRU_BEFORE:
+    if (state_mask == NULL and kind != FR_CELL_GRU_BEFORE
+            and <Py_ssize_t> GH * H * sizeof(floating) <= 1 << 20):
         packed_memory = malloc(fr_engine_packed_columns_size(floating is double, GH, H)
                                * sizeof(floating) + 64)
         if packed_memory != NULL:
