@@ -1138,6 +1138,7 @@ class RecurrentLayer(RecurrentBase):
         # The buffers of a sweep that kept nothing hold a few steps only.
         self._cache = (dict(batch=batch, layers=caches, unbatched=unbatched, masks=masks,
                             input_terms=input_terms is not None) if keep else None)
+        self._kept_nothing = not keep   # also for callers of _forward (ContextRNN)
         y = self._external_sequence(batch.unsort(inp, axis=1), unbatched)
         h_n = self._external_state(batch.unsort(h_n, axis=1), unbatched)
         if self._has_cell:

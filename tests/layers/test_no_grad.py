@@ -143,3 +143,17 @@ def test_the_switch_is_per_thread():
     done.set()
     worker.join(10)
     assert _same_bits(results["training"], results["inference"])
+
+
+def test_a_context_rnn_under_no_grad_keeps_nothing_either():
+    """ContextRNN runs its recurrent layer's forward directly: the layer keeps
+    nothing under no_grad there too, and backward says why."""
+    model = fastrnn.ContextRNN(fastrnn.GRU(3, 8, seed=0), context_size=4, seed=1)
+    x = np.random.default_rng(5).standard_normal((6, 2, 3)).astype(np.float32)
+    context = np.ones((2, 4), np.float32)
+    kept = model.forward(x, context)[0]
+    with fastrnn.no_grad():
+        inferred = model.forward(x, context)[0]
+    assert kept.tobytes() == np.ascontiguousarray(inferred).tobytes()
+    with pytest.raises(fastrnn.NotFittedError, match="no_grad"):
+        model.backward(np.ones_like(inferred))
