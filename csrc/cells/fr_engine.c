@@ -126,6 +126,29 @@ FR_DECLARE_JOB(float, f)
 FR_DECLARE_JOB(double, d)
 #undef FR_DECLARE_JOB
 
+/* The gates of a cell kind's input projection: G of its G*H rows. */
+static inline int fr_eng_gate_count(int kind)
+{
+    return kind == FR_CELL_LSTM ? 4 : (kind == FR_CELL_GRU || kind == FR_CELL_GRU_BEFORE ? 3 : 1);
+}
+
+/* Calls the clone of fn (a hot loop of fr_engine_hot_impl.h, FR_FN-named)
+ * for ISA level `level` (fr_isa_level()): v4 or v3 where this build has the
+ * clones and the CPU runs them, else the portable one. */
+#if FR_HAVE_ISA_CLONES
+#define FR_ENG_AT_LEVEL(level, fn, ...)           \
+    do {                                          \
+        if ((level) >= FR_ISA_X86_64_V4)          \
+            FR_CAT(fn, v4)(__VA_ARGS__);          \
+        else if ((level) >= FR_ISA_X86_64_V3)     \
+            FR_CAT(fn, v3)(__VA_ARGS__);          \
+        else                                      \
+            FR_CAT(fn, base)(__VA_ARGS__);        \
+    } while (0)
+#else
+#define FR_ENG_AT_LEVEL(level, fn, ...) ((void)(level), FR_CAT(fn, base)(__VA_ARGS__))
+#endif
+
 #define FR_IMPL "fr_engine_instances.h"
 #include "fr_instantiate.h"
 

@@ -387,20 +387,21 @@ static FR_ENG_TARGET void FR_EFN(fr_eng_project)(const FR_FN(fr_engine_job) *job
         for (ptrdiff_t r0 = first; r0 < last;) {
             int mr = last - r0 < mr_max ? (int)(last - r0) : mr_max;
             FR_EFN(fr_eng_tile_any)(mr, G, 1, K, job->x + r0 * K, K, packed + u * bs, bs, tile);
-            for (int r = 0; r < mr; ++r, ++r0)
+            for (int r = 0; r < mr; ++r, ++r0) {
+                /* row r0 is sequence r0 % B of step r0 / B */
+                const ptrdiff_t seq = r0 % job->batch;
+                const T *bias_row = job->bias_per_row ? job->bias_x + seq * GH : job->bias_x;
+                T *gate_row = job->gates
+                              + (FR_EFN(fr_eng_slot)(job, r0 / job->batch) * job->batch + seq) * GH;
                 for (int g = 0; g < G; ++g) {
                     T lanes[NR], bias[NR];
                     const T *acc = tile + (r * G + g) * NR;
-                    const T *bias_row = job->bias_per_row
-                                        ? job->bias_x + (r0 % job->batch) * GH : job->bias_x;
                     FR_EFN(fr_eng_lanes_in)(bias, bias_row + g * H + u0, nu);
                     for (int j = 0; j < NR; ++j)
                         lanes[j] = acc[j] + bias[j];
-                    FR_EFN(fr_eng_lanes_out)(job->gates + (FR_EFN(fr_eng_slot)(job, r0 / job->batch)
-                                                           * job->batch + r0 % job->batch)
-                                                          * GH + g * H + u0,
-                                             lanes, nu);
+                    FR_EFN(fr_eng_lanes_out)(gate_row + g * H + u0, lanes, nu);
                 }
+            }
         }
     }
 }
@@ -450,8 +451,7 @@ static FR_ENG_TARGET void FR_EFN(fr_eng_chunk)(const FR_FN(fr_engine_job) *job, 
     T tile_room[16 * 4 * NR + NR];
     T *tile = (T *)(((uintptr_t)tile_room + 63u) & ~(uintptr_t)63u);
     T *packed_n = kind == FR_CELL_GRU_BEFORE ? packed + nblocks * K * 2 * NR : NULL;
-    const int G_ih = kind == FR_CELL_LSTM ? 4 : (kind == FR_CELL_GRU
-                                                 || kind == FR_CELL_GRU_BEFORE ? 3 : 1);
+    const int G_ih = fr_eng_gate_count(kind);
     T *packed_ih = packed + nblocks * K * G_ih * NR;
     const ptrdiff_t D = job->inputs;
     int G, phase;

@@ -13,17 +13,8 @@ static void FR_FN(fr_eng_team_chunk)(void *arg, long phase, int chunk, int tid)
 {
     const FR_FN(fr_eng_run) *run = (const FR_FN(fr_eng_run) *)arg;
     (void)tid;
-#if FR_HAVE_ISA_CLONES
-    if (run->level >= FR_ISA_X86_64_V4) {
-        FR_CAT(FR_FN(fr_eng_chunk), v4)(run->job, run->packed, phase, chunk, run->chunks);
-        return;
-    }
-    if (run->level >= FR_ISA_X86_64_V3) {
-        FR_CAT(FR_FN(fr_eng_chunk), v3)(run->job, run->packed, phase, chunk, run->chunks);
-        return;
-    }
-#endif
-    FR_CAT(FR_FN(fr_eng_chunk), base)(run->job, run->packed, phase, chunk, run->chunks);
+    FR_ENG_AT_LEVEL(run->level, FR_FN(fr_eng_chunk), run->job, run->packed, phase, chunk,
+                    run->chunks);
 }
 
 /* Steps projected at a time: as many as keep one thread's share of their
@@ -47,12 +38,10 @@ static int FR_FN(fr_eng_chunks)(const fr_engine_args *args, int nthreads)
 
 static ptrdiff_t FR_FN(fr_engine_project_steps)(const fr_engine_args *args, int nthreads)
 {
-    const ptrdiff_t gates = args->kind == FR_CELL_LSTM ? 4
-                            : (args->kind == FR_CELL_GRU || args->kind == FR_CELL_GRU_BEFORE ? 3
-                                                                                             : 1);
-    size_t step_bytes = (size_t)(args->batch > 0 ? args->batch : 1) * (size_t)(gates * args->hidden)
-                        * sizeof(T) / (size_t)FR_FN(fr_eng_chunks)(args, nthreads);
     const ptrdiff_t batch = args->batch > 0 ? args->batch : 1;
+    const size_t step_bytes = (size_t)batch * (size_t)fr_eng_gate_count(args->kind)
+                              * (size_t)args->hidden * sizeof(T)
+                              / (size_t)FR_FN(fr_eng_chunks)(args, nthreads);
     const ptrdiff_t by_rows = (FR_ENG_PROJECT_ROWS + batch - 1) / batch;
     const ptrdiff_t by_bytes = step_bytes >= FR_ENG_PROJECT_BYTES
                                ? 1 : (ptrdiff_t)(FR_ENG_PROJECT_BYTES / (step_bytes > 0 ? step_bytes : 1));
@@ -70,8 +59,7 @@ static int FR_FN(fr_engine_forward)(const fr_engine_args *args, int nthreads)
     const FR_FN(fr_engine_job) *job = &typed;
     const ptrdiff_t H = job->hidden;
     const ptrdiff_t nblocks = (H + FR_ENG_NR - 1) / FR_ENG_NR;
-    const ptrdiff_t gates = job->kind == FR_CELL_LSTM ? 4
-                            : (job->kind == FR_CELL_GRU || job->kind == FR_CELL_GRU_BEFORE ? 3 : 1);
+    const ptrdiff_t gates = fr_eng_gate_count(job->kind);
     /* Every thread packs and keeps its own blocks: of W_hh (its G gate
      * blocks of H columns) and of W_ih (G x D). */
     size_t bytes = (size_t)nblocks * (size_t)(H + job->inputs) * (size_t)gates * FR_ENG_NR
@@ -105,37 +93,13 @@ static int FR_FN(fr_engine_forward)(const fr_engine_args *args, int nthreads)
  * CPU's ISA level. */
 static void FR_FN(fr_engine_pack_columns)(const T *w, ptrdiff_t K, ptrdiff_t H, T *dst)
 {
-#if FR_HAVE_ISA_CLONES
-    int level = fr_isa_level();
-    if (level >= FR_ISA_X86_64_V4) {
-        FR_CAT(FR_FN(fr_eng_pack_columns), v4)(w, K, H, dst);
-        return;
-    }
-    if (level >= FR_ISA_X86_64_V3) {
-        FR_CAT(FR_FN(fr_eng_pack_columns), v3)(w, K, H, dst);
-        return;
-    }
-#endif
-    FR_CAT(FR_FN(fr_eng_pack_columns), base)(w, K, H, dst);
+    FR_ENG_AT_LEVEL(fr_isa_level(), FR_FN(fr_eng_pack_columns), w, K, H, dst);
 }
 
 static void FR_FN(fr_engine_rows_times_packed)(int n, ptrdiff_t K, const T *in, ptrdiff_t ldin,
                                                const T *packed, ptrdiff_t H, int accumulate,
                                                T *out, ptrdiff_t ldout)
 {
-#if FR_HAVE_ISA_CLONES
-    int level = fr_isa_level();
-    if (level >= FR_ISA_X86_64_V4) {
-        FR_CAT(FR_FN(fr_eng_rows_times_packed), v4)(n, K, in, ldin, packed, H, accumulate, out,
-                                                    ldout);
-        return;
-    }
-    if (level >= FR_ISA_X86_64_V3) {
-        FR_CAT(FR_FN(fr_eng_rows_times_packed), v3)(n, K, in, ldin, packed, H, accumulate, out,
-                                                    ldout);
-        return;
-    }
-#endif
-    FR_CAT(FR_FN(fr_eng_rows_times_packed), base)(n, K, in, ldin, packed, H, accumulate, out,
-                                                  ldout);
+    FR_ENG_AT_LEVEL(fr_isa_level(), FR_FN(fr_eng_rows_times_packed), n, K, in, ldin, packed, H,
+                    accumulate, out, ldout);
 }

@@ -429,6 +429,19 @@ cdef void _masked_backward_step(
         _times_mask(nH, mask, d_masked, dh)
 
 
+cdef inline void _times_w_hh(const floating *packed, int n, int GH, int H,
+                             const floating *w_hh, const floating *d_rows, bint accumulate,
+                             floating *dh, floating *scratch) noexcept nogil:
+    """dh (n, H, OUT, or INOUT with ``accumulate``) (+)= d_rows (n, GH, IN)
+    W_hh (GH, H): on W_hh packed by the engine when ``packed`` is not NULL,
+    else by the BLAS."""
+    if packed != NULL:
+        fr_engine_rows_times_packed(floating is double, n, GH, d_rows, GH, packed, H,
+                                    accumulate, dh, H)
+    else:
+        rows_times(n, GH, H, w_hh, d_rows, GH, <floating> accumulate, dh, scratch)
+
+
 cdef void _backward_sweep(const SweepShape *shape, floating **arrays) noexcept nogil:
     """BPTT of `_forward_sweep` (the arrays: see the sweep array names above)."""
     cdef int kind = shape.kind, T = shape.steps, B = shape.batch, H = shape.hidden
@@ -498,20 +511,11 @@ cdef void _backward_sweep(const SweepShape *shape, floating **arrays) noexcept n
         elif kind == FR_CELL_LSTM:
             lstm_backward(n, H, gates, peep, cs + t * BH, cs + (t + 1) * BH, dy_t, dh, dc,
                           d_gates_t, arrays[GRAD_PEEP], clip)
-            if packed != NULL:
-                fr_engine_rows_times_packed(floating is double, n, GH, d_gates_t, GH, packed, H,
-                                            0, dh, H)
-            else:
-                rows_times(n, GH, H, w_hh, d_gates_t, GH, <floating> 0, dh, scratch)
+            _times_w_hh(packed, n, GH, H, w_hh, d_gates_t, False, dh, scratch)
         elif kind == FR_CELL_GRU:
             gru_backward(n, H, gates, recurrent + t * recurrent_stride, h_prev, dy_t, dh,
                          d_gates_t, d_recurrent + t * BGH, clip)
-            if packed != NULL:
-                fr_engine_rows_times_packed(floating is double, n, GH, d_recurrent + t * BGH, GH,
-                                            packed, H, 1, dh, H)
-            else:
-                rows_times(n, GH, H, w_hh, d_recurrent + t * BGH, GH, <floating> 1, dh,
-                           scratch)
+            _times_w_hh(packed, n, GH, H, w_hh, d_recurrent + t * BGH, True, dh, scratch)
         elif kind == FR_CELL_GRU_BEFORE:
             gru_reset_before_backward_state(n, H, gates, h_prev, dy_t, dh, d_gates_t, clip)
             rows_times(n, H, H, w_hh + 2 * H * H, d_gates_t + 2 * H, GH, <floating> 0,
@@ -522,11 +526,7 @@ cdef void _backward_sweep(const SweepShape *shape, floating **arrays) noexcept n
         else:
             rnn_backward(kind == FR_CELL_RNN_RELU, n, H, h_prev + BH, dy_t, dh, d_gates_t,
                          clip)
-            if packed != NULL:
-                fr_engine_rows_times_packed(floating is double, n, GH, d_gates_t, GH, packed, H,
-                                            0, dh, H)
-            else:
-                rows_times(n, GH, H, w_hh, d_gates_t, GH, <floating> 0, dh, scratch)
+            _times_w_hh(packed, n, GH, H, w_hh, d_gates_t, False, dh, scratch)
     _steps_end(entered)
     free(packed_memory)
 
