@@ -21,7 +21,9 @@
 #include <string.h>
 
 #include "fr_reservoir.h"
+#include "fr_reservoir_sell.h"
 #include "fr_math.h"
+#include <stdlib.h>
 
 /* Clones by ISA level, chosen by fastrnn's one dispatch scheme
  * (csrc/common/fr_dispatch.h): the level is read from the CPU once, at load
@@ -56,6 +58,88 @@ void fr_res_install_blas(fr_res_sgemv_fn sgemv, fr_res_dgemv_fn dgemv, fr_res_sg
     fr_res_blas_f.gemm = sgemm;
     fr_res_blas_d.gemv = dgemv;
     fr_res_blas_d.gemm = dgemm;
+}
+
+/* The slot of partial sum `acc`, term `p` of that partial sum, in a group
+ * of `steps4` steps of four slots followed by steps of one. */
+static ptrdiff_t fr_res_sell_slot(ptrdiff_t first, ptrdiff_t steps4, int acc, ptrdiff_t p)
+{
+    return p < steps4 ? first + 4 * p + acc : first + 4 * steps4 + (p - steps4);
+}
+
+int fr_res_sell_build(const fr_res_model *m, int lanes, size_t elem_size, fr_res_sell *sell)
+{
+    const int32_t *indptr = m->w_indptr;
+    const ptrdiff_t n = m->units, groups = (n + lanes - 1) / lanes;
+    ptrdiff_t slots = 0;
+    size_t shape_bytes, value_bytes, index_bytes, mask_bytes;
+    char *at;
+    sell->lanes = lanes;
+    sell->groups = groups;
+    sell->block = NULL;
+    /* Q: the most groups of four in a row; R: what partial sum 0 has
+     * beyond Q (its groups of four, then the row's remaining terms). */
+    ptrdiff_t *shape = (ptrdiff_t *)malloc((size_t)(groups > 0 ? groups : 1) * 3 * sizeof(ptrdiff_t));
+    if (shape == NULL)
+        return 0;
+    for (ptrdiff_t g = 0; g < groups; ++g) {
+        ptrdiff_t most4 = 0, most0 = 0;
+        for (ptrdiff_t r = g * lanes; r < n && r < (g + 1) * lanes; ++r) {
+            const ptrdiff_t len = indptr[r + 1] - indptr[r], q = len / 4;
+            most4 = q > most4 ? q : most4;
+            most0 = len - 3 * q > most0 ? len - 3 * q : most0;
+        }
+        shape[3 * g] = slots;
+        shape[3 * g + 1] = most4;
+        shape[3 * g + 2] = most0 - most4;
+        slots += 4 * most4 + (most0 - most4);
+    }
+    /* 64-byte aligned parts: the values and indices are loaded a register
+     * at a time */
+#define FR_RES_ALIGN64(bytes) (((bytes) + 63) & ~(size_t)63)
+    shape_bytes = FR_RES_ALIGN64((size_t)groups * 3 * sizeof(ptrdiff_t));
+    value_bytes = FR_RES_ALIGN64((size_t)slots * lanes * elem_size);
+    index_bytes = FR_RES_ALIGN64((size_t)slots * lanes * sizeof(uint16_t));
+    mask_bytes = FR_RES_ALIGN64((size_t)slots * sizeof(uint16_t));
+#undef FR_RES_ALIGN64
+    sell->block = malloc(shape_bytes + value_bytes + index_bytes + mask_bytes + 64);
+    if (sell->block == NULL) {
+        free(shape);
+        return 0;
+    }
+    at = (char *)sell->block + (64 - (uintptr_t)sell->block % 64) % 64;
+    sell->shape = (ptrdiff_t *)at;
+    memcpy(sell->shape, shape, (size_t)groups * 3 * sizeof(ptrdiff_t));
+    free(shape);
+    at += shape_bytes;
+    sell->values = at;
+    at += value_bytes;
+    sell->indices = (uint16_t *)at;
+    at += index_bytes;
+    sell->masks = (uint16_t *)at;
+    memset(sell->values, 0, value_bytes + index_bytes + mask_bytes);
+    for (ptrdiff_t r = 0; r < n; ++r) {
+        const ptrdiff_t g = r / lanes, lane = r % lanes;
+        const ptrdiff_t first = sell->shape[3 * g], steps4 = sell->shape[3 * g + 1];
+        const ptrdiff_t start = indptr[r], len = indptr[r + 1] - start, q = len / 4;
+        for (ptrdiff_t k = 0; k < len; ++k) {
+            /* the CSR loop's partial sum of term k, and its place there */
+            const int acc = k < 4 * q ? (int)(k % 4) : 0;
+            const ptrdiff_t p = k < 4 * q ? k / 4 : q + (k - 4 * q);
+            const ptrdiff_t slot = fr_res_sell_slot(first, steps4, acc, p);
+            memcpy((char *)sell->values + ((size_t)slot * lanes + lane) * elem_size,
+                   (const char *)m->w_data + (size_t)(start + k) * elem_size, elem_size);
+            sell->indices[slot * lanes + lane] = m->w_indices16[start + k];
+            sell->masks[slot] |= (uint16_t)(1u << lane);
+        }
+    }
+    return 1;
+}
+
+void fr_res_sell_free(fr_res_sell *sell)
+{
+    free(sell->block);
+    sell->block = NULL;
 }
 
 #define FR_IMPL "fr_reservoir_instances.h"

@@ -114,9 +114,11 @@ FR_RES_TARGET static void FR_IFN(fr_res_add_csr_product)(const T *data, const FR
  * the activation and the leak, written to the row of x_t in `states`, which
  * is also where x_{t+1} reads it: no copies between steps. x_0 is
  * s->state. Between two steps of a multithreaded run the caller makes x_t
- * whole. */
+ * whole. W x_{t-1} from `sell` when given (the same sums; AVX-512 builds
+ * only, r0 then a multiple of its group size), else from the CSR rows. */
 FR_RES_TARGET static void FR_IFN(fr_res_single_steps)(const fr_res_model *m,
-                                                     const fr_res_series *s, int fused,
+                                                     const fr_res_series *s,
+                                                     const fr_res_sell *sell, int fused,
                                                      ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t r0,
                                                      ptrdiff_t r1)
 {
@@ -127,6 +129,7 @@ FR_RES_TARGET static void FR_IFN(fr_res_single_steps)(const fr_res_model *m,
     const ptrdiff_t ld = s->states_stride;
     T *const states = (T *)s->states;
     T pre[FR_RES_ROW_TILE];
+    (void)sell;
     for (ptrdiff_t t = t0; t < t1; ++t) {
         const T *x_old = t == 0 ? (const T *)s->state : states + (t - 1) * ld;
         T *row = states + t * ld;
@@ -138,6 +141,16 @@ FR_RES_TARGET static void FR_IFN(fr_res_single_steps)(const fr_res_model *m,
                                             (const T *)m->w_in_t + i0, m->units, rows, pre);
             else
                 memcpy(pre, row + i0, (size_t)rows * sizeof(T));
+#if FR_RES_SELL
+            if (sell != NULL) {
+                for (ptrdiff_t j = 0; j < rows; j += sell->lanes) {
+                    const ptrdiff_t left = rows - j;
+                    FR_VFN(fr_res_sell_group)(sell, (i0 + j) / sell->lanes, x_old,
+                                              left < sell->lanes ? (int)left : sell->lanes,
+                                              pre + j);
+                }
+            } else
+#endif
             for (ptrdiff_t j = 0; j < rows; ++j)
                 pre[j] += FR_IFN(fr_res_row_dot)(data, indices, indptr[i0 + j],
                                                  indptr[i0 + j + 1], x_old);

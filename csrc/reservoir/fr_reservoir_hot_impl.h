@@ -92,6 +92,71 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_project_tile)(const T *bias, cons
     }
 }
 
+#if FR_RES_SELL
+/* A group of rows of W in SELL-C (fr_reservoir_sell.h) times x: the C row
+ * sums, each the CSR row loop's (s0 + s1) + (s2 + s3) of the same terms in
+ * the same order, added to pre[0 .. rows) (rows <= C: the last group may be
+ * short). AVX-512 only: C is one zmm register of T. */
+FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w, ptrdiff_t g,
+                                                          const T *x, int rows, T *pre)
+{
+    const ptrdiff_t *shape = w->shape + 3 * g;
+    const ptrdiff_t steps4 = shape[1], steps1 = shape[2];
+    const int lanes = w->lanes;
+    const T *v = (const T *)w->values + shape[0] * lanes;
+    const uint16_t *at = w->indices + shape[0] * lanes;
+    const uint16_t *mask = w->masks + shape[0];
+    const __mmask16 live = rows >= lanes ? (__mmask16)((1u << lanes) - 1)
+                                         : (__mmask16)((1u << rows) - 1);
+    if (sizeof(T) == sizeof(double)) {
+        const double *vd = (const double *)v;
+        __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+#define FR_RES_SELL_TERM(S, j)                                                     \
+        {                                                                          \
+            const __mmask8 k = (__mmask8)mask[j];                                  \
+            const __m256i col = _mm256_cvtepu16_epi32(                             \
+                _mm_load_si128((const __m128i *)(at + 8 * (j))));                  \
+            const __m512d xs = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), k, col, \
+                                                        (const double *)x, 8);     \
+            S = _mm512_mask_add_pd(S, k, S, _mm512_mul_pd(_mm512_load_pd(vd + 8 * (j)), xs)); \
+        }
+        for (ptrdiff_t p = 0; p < steps4; ++p, vd += 32, at += 32, mask += 4) {
+            FR_RES_SELL_TERM(s0, 0) FR_RES_SELL_TERM(s1, 1)
+            FR_RES_SELL_TERM(s2, 2) FR_RES_SELL_TERM(s3, 3)
+        }
+        for (ptrdiff_t p = 0; p < steps1; ++p, vd += 8, at += 8, ++mask)
+            FR_RES_SELL_TERM(s0, 0)
+#undef FR_RES_SELL_TERM
+        const __m512d sum = _mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3));
+        double *p = (double *)pre;
+        _mm512_mask_storeu_pd(p, (__mmask8)live,
+                              _mm512_add_pd(_mm512_maskz_loadu_pd((__mmask8)live, p), sum));
+    } else {
+        const float *vf = (const float *)v;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+#define FR_RES_SELL_TERM(S, j)                                                     \
+        {                                                                          \
+            const __mmask16 k = (__mmask16)mask[j];                                \
+            const __m512i col = _mm512_cvtepu16_epi32(                             \
+                _mm256_load_si256((const __m256i *)(at + 16 * (j))));              \
+            const __m512 xs = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, col,  \
+                                                       (const float *)x, 4);       \
+            S = _mm512_mask_add_ps(S, k, S, _mm512_mul_ps(_mm512_load_ps(vf + 16 * (j)), xs)); \
+        }
+        for (ptrdiff_t p = 0; p < steps4; ++p, vf += 64, at += 64, mask += 4) {
+            FR_RES_SELL_TERM(s0, 0) FR_RES_SELL_TERM(s1, 1)
+            FR_RES_SELL_TERM(s2, 2) FR_RES_SELL_TERM(s3, 3)
+        }
+        for (ptrdiff_t p = 0; p < steps1; ++p, vf += 16, at += 16, ++mask)
+            FR_RES_SELL_TERM(s0, 0)
+#undef FR_RES_SELL_TERM
+        const __m512 sum = _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
+        float *p = (float *)pre;
+        _mm512_mask_storeu_ps(p, live, _mm512_add_ps(_mm512_maskz_loadu_ps(live, p), sum));
+    }
+}
+#endif
+
 #define FR_RES_IDX int32_t
 #define FR_RES_IDX_NAME i32
 #define FR_RES_IDX_FIELD w_indices

@@ -52,8 +52,24 @@ static void FR_RFN(fr_res_add_csr_product)(const fr_res_model *m, const int32_t 
 }
 
 typedef void (*FR_RFN(fr_res_single_fn))(const fr_res_model *m, const fr_res_series *s,
-                                         int fused, ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t r0,
-                                         ptrdiff_t r1);
+                                         const fr_res_sell *sell, int fused, ptrdiff_t t0,
+                                         ptrdiff_t t1, ptrdiff_t r0, ptrdiff_t r1);
+
+/* W in SELL-C for the single-series steps of this CPU, when they have it
+ * (AVX-512, 16-bit indices) and the run is long enough to pay for the
+ * layout; else 0, and the steps read the CSR rows (the same sums). */
+static int FR_RFN(fr_res_sell_for)(const fr_res_model *m, ptrdiff_t steps, fr_res_sell *sell)
+{
+#if FR_RES_MULTIVERSION
+    if (fr_isa_level() == FR_ISA_X86_64_V4 && m->w_indices16 != NULL
+            && steps >= FR_RES_SELL_MIN_STEPS)
+        return fr_res_sell_build(m, 64 / (int)sizeof(T), sizeof(T), sell);
+#endif
+    (void)m;
+    (void)steps;
+    (void)sell;
+    return 0;
+}
 
 /* The fused single-series steps of this CPU's ISA level and the model's
  * index width, chosen once per call. */
@@ -250,6 +266,7 @@ typedef struct {
     int fused;                          /* the steps compute bias + Win u_t */
     T *spare, *preact, *y_spare;
     FR_RFN(fr_res_single_fn) single;    /* one series: the fused steps; else NULL */
+    const fr_res_sell *sell;            /* W for `single` in SELL-C, or NULL: CSR */
 } FR_RFN(fr_res_job);
 
 /* x_{t-1} and x_t of step t of B >= 2 series (or a dense W): unit-major
@@ -277,8 +294,8 @@ static void FR_RFN(fr_res_chunk)(void *ctx, long t, int chunk, int tid)
     const FR_RFN(fr_res_job) *job = (const FR_RFN(fr_res_job) *)ctx;
     (void)tid;
     if (job->single != NULL)
-        job->single(job->model, job->series, job->fused, t, t + 1, job->split[chunk],
-                    job->split[chunk + 1]);
+        job->single(job->model, job->series, job->sell, job->fused, t, t + 1,
+                    job->split[chunk], job->split[chunk + 1]);
     else
         FR_RFN(fr_res_open_step)(job, t, job->split[chunk], job->split[chunk + 1]);
 }
@@ -323,6 +340,7 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
     const ptrdiff_t B = s->batch, steps = s->steps;
     T *work = (T *)s->work;
     FR_RFN(fr_res_job) job;
+    fr_res_sell sell;
     unsigned int fpstate;
     int used = 1, chunks = 1;
     if (steps == 0 || B == 0)
@@ -335,6 +353,7 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
     job.preact = work + n * B;
     job.y_spare = work + 2 * n * B;
     job.single = NULL;
+    job.sell = NULL;
     if (s->prefilled && D > 0 && D <= FR_RES_SMALL_INPUT)
         FR_RFN(fr_res_add_input_projection)((const T *)s->u, steps * B, D, s->u_stride,
                                             (const T *)m->w_in_t, n, (T *)s->states,
@@ -351,10 +370,23 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
     }
     if (O == 0 && m->w_dense == NULL && B == 1) {
         job.single = FR_RFN(fr_res_single_steps_for)(m);
+        if (FR_RFN(fr_res_sell_for)(m, steps, &sell)) {
+            const ptrdiff_t lanes = sell.lanes;
+            job.sell = &sell;
+            /* a thread's rows start at a group of the layout */
+            if (chunks == 2)
+                job.split[1] = (job.split[1] + lanes / 2) / lanes * lanes;
+            if (job.split[1] >= n || job.split[1] == 0) {
+                job.split[1] = n;
+                chunks = 1;
+            }
+        }
         if (chunks == 1)
-            job.single(m, s, job.fused, 0, steps, 0, n);
+            job.single(m, s, job.sell, job.fused, 0, steps, 0, n);
         else
             used = fr_team_phases(steps, chunks, FR_RFN(fr_res_chunk), &job);
+        if (job.sell != NULL)
+            fr_res_sell_free(&sell);
         /* x_T is the last row of states */
         memcpy(s->state, (const T *)s->states + (steps - 1) * s->states_stride,
                (size_t)n * sizeof(T));

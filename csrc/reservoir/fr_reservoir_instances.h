@@ -8,7 +8,9 @@
 #define FR_RES_TARGET
 #define FR_RES_WIDE 8
 #define FR_RES_GATHER 0
+#define FR_RES_SELL 0
 #include "fr_reservoir_hot_impl.h"
+#undef FR_RES_SELL
 #undef FR_RES_GATHER
 #undef FR_RES_WIDE
 #undef V
@@ -18,7 +20,9 @@
 #define FR_RES_TARGET FR_TARGET_V3
 #define FR_RES_WIDE 16
 #define FR_RES_GATHER 1
+#define FR_RES_SELL 0
 #include "fr_reservoir_hot_impl.h"
+#undef FR_RES_SELL
 #undef FR_RES_GATHER
 #undef FR_RES_WIDE
 #undef V
@@ -27,7 +31,9 @@
 #define FR_RES_TARGET FR_TARGET_V4
 #define FR_RES_WIDE 32
 #define FR_RES_GATHER 1
+#define FR_RES_SELL 1
 #include "fr_reservoir_hot_impl.h"
+#undef FR_RES_SELL
 #undef FR_RES_GATHER
 #undef FR_RES_WIDE
 #undef V

@@ -186,6 +186,45 @@ def test_fused_projection_compact_indices_and_threads_change_no_bit(dtype, batch
     assert used in (1, 2)
 
 
+def _matrix_with_every_row_length(N, dtype, rng):
+    """A sparse W whose rows hold 0, 1, ... nonzeros (cycling), so that the
+    groups of rows of the SELL layout mix empty rows, rows shorter than four
+    and long rows, and N need not be a multiple of a group."""
+    rows, cols = [], []
+    for i in range(N):
+        k = (i * 7) % min(N, 41)
+        rows += [i] * k
+        cols += sorted(rng.choice(N, size=k, replace=False))
+    vals = rng.standard_normal(len(rows)) / 4
+    return sp.csr_matrix((vals, (rows, cols)), shape=(N, N)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("units", [5, 47, 130])
+@pytest.mark.parametrize("activation", ["tanh", "identity"])
+def test_sell_layout_of_long_runs_changes_no_bit(dtype, units, activation):
+    """Runs of at least FR_RES_SELL_MIN_STEPS (64) steps of one series read W
+    in SELL-C on AVX-512 CPUs; 32-bit indices always take the CSR row loop.
+    Both sum each row in the same order: the same states, with one thread
+    or two, also where the identity activation overflows to inf and NaN
+    (masked lanes add nothing, not even 0 * inf)."""
+    rng = np.random.default_rng(units)
+    W = _matrix_with_every_row_length(units, dtype, rng)
+    scale = 1e3 if activation == "identity" else 1.0
+    res = Reservoir(units, W=W * scale, Win=rng.standard_normal((units, 2)),
+                    bias=rng.standard_normal(units) / 5, lr=np.linspace(0.3, 1.0, units),
+                    activation=activation, dtype=dtype)
+    u = rng.uniform(-1, 1, (150, 1, 2)).astype(dtype)
+    want, last, _ = _run_loop(res, u, compact=False)
+    if activation == "identity":
+        with np.errstate(all="ignore"):
+            assert not np.isfinite(want[-1]).all()   # the overflow case is exercised
+    for options in (dict(), dict(nthreads=2), dict(prefilled=False, nthreads=2)):
+        got, got_last, _ = _run_loop(res, u, **options)
+        np.testing.assert_array_equal(got, want, err_msg=str(options))
+        np.testing.assert_array_equal(got_last, last, err_msg=str(options))
+
+
 def test_pre_activations_per_step_only_for_the_open_loop_and_few_inputs():
     res = Reservoir(20, sr=0.9, seed=1)
     u = np.zeros((4, 1, _reservoir.SMALL_INPUT + 1))

@@ -1,0 +1,55 @@
+/*
+ * W in sliced ELLPACK (SELL-C) for the single-series step: the rows of W
+ * in groups of C (one vector register of the precision: 8 doubles or 16
+ * floats with AVX-512), each group's nonzeros interleaved so that one
+ * vector operation serves one nonzero of each of the C rows. The gathers of
+ * x then fill a whole register, and the row sums need no horizontal adds,
+ * where the CSR row loop gathered four entries of one row at a time.
+ *
+ * The sums stay those of the CSR row loop (fr_reservoir_csr_impl.h), bit
+ * for bit: that loop adds a row's nonzero k into partial sum k % 4 while
+ * four remain, the rest into partial sum 0, and returns
+ * (s0 + s1) + (s2 + s3). Here each partial sum is a vector register over
+ * the group's rows, fed the same terms in the same order:
+ *
+ *   - Q "steps of four": slot a of step p holds term 4p + a of each row
+ *     (partial sum a), or, past a row's last group of four, its next
+ *     remaining term in slot 0 (partial sum 0);
+ *   - then R "steps of one" (slot 0 only) for the remaining terms of the
+ *     rows with the most of them.
+ *
+ * A lane without a term in a slot is masked off (its gather and add skip
+ * it), so padding never adds anything, not even 0 * inf.
+ *
+ * Built per call of the time loop from the CSR arrays (a pass over the
+ * nonzeros, about as long as a few steps), so it can never be stale.
+ */
+#ifndef FASTRNN_FR_RESERVOIR_SELL_H
+#define FASTRNN_FR_RESERVOIR_SELL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fr_reservoir.h"
+
+/* Runs this short take the CSR row loop (the same results): building the
+ * layout costs about as much as a few steps. */
+enum { FR_RES_SELL_MIN_STEPS = 64 };
+
+typedef struct {
+    int lanes;              /* C: rows per group, a vector register's elements */
+    ptrdiff_t groups;       /* ceil(N / C) */
+    ptrdiff_t *shape;       /* (groups, 3): first slot, Q, R of each group */
+    void *values;           /* (slots, C) elements of the model's precision; 0 where masked */
+    uint16_t *indices;      /* (slots, C) column indices (N <= 65536) */
+    uint16_t *masks;        /* (slots,) bit l: lane l holds a term */
+    void *block;            /* the one allocation holding all of the above */
+} fr_res_sell;
+
+/* Lays out the model's CSR W (16-bit indices) for `lanes` rows per group;
+ * elements of `elem_size` bytes. Returns 0 (and sell->block NULL) when
+ * memory is short; the caller then runs the CSR loop. */
+int fr_res_sell_build(const fr_res_model *m, int lanes, size_t elem_size, fr_res_sell *sell);
+
+void fr_res_sell_free(fr_res_sell *sell);
+
+#endif
