@@ -37,6 +37,15 @@
 #define FR_RES_MULTIVERSION 0
 #endif
 
+/* The batched product's vector registers: GCC/Clang vector extensions,
+ * on any target those compilers build for (the portable build included);
+ * other compilers take the plain loop over the series (the same sums). */
+#if defined(__GNUC__)
+#define FR_RES_VECEXT 1
+#else
+#define FR_RES_VECEXT 0
+#endif
+
 /* The team that shares the units of a step between threads. */
 #include "fr_team.h"
 

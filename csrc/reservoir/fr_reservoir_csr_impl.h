@@ -77,34 +77,36 @@ FR_RES_TARGET static void FR_IFN(fr_res_add_csr_product)(const T *data, const FR
         T *restrict a = preact + i * batch;
         const int32_t start = indptr[i], end = indptr[i + 1];
         ptrdiff_t b0 = 0;
-        /* Blocks of series held in registers across the whole row: each
-         * nonzero of W then costs one broadcast and a few vector multiplies
-         * and adds, and the accumulators are loaded and stored once per row
-         * instead of once per nonzero. */
-#define FR_RES_ROW_BLOCK(WIDTH)                                                    \
-        for (; b0 + (WIDTH) <= batch; b0 += (WIDTH)) {                             \
-            T s[WIDTH];                                                            \
-            for (int j = 0; j < (WIDTH); ++j)                                      \
-                s[j] = a[b0 + j];                                                  \
+#if FR_RES_VECEXT
+        /* NV vector registers of series held across the whole row: each
+         * nonzero of W costs one broadcast and NV vector multiplies and
+         * adds, and the accumulators are loaded and stored once per row.
+         * Every element still sums its row's nonzeros in order. */
+#define FR_RES_VEC_BLOCK(NV)                                                       \
+        for (; b0 + (NV) * FR_RES_VL <= batch; b0 += (NV) * FR_RES_VL) {           \
+            FR_RES_VEC s[NV];                                                      \
+            for (int j = 0; j < (NV); ++j)                                         \
+                s[j] = *(const FR_RES_VEC *)(a + b0 + j * FR_RES_VL);              \
             for (int32_t k = start; k < end; ++k) {                                \
                 const T w = data[k];                                               \
-                const T *restrict xs = x + (ptrdiff_t)indices[k] * batch + b0;     \
-                for (int j = 0; j < (WIDTH); ++j)                                  \
-                    s[j] += w * xs[j];                                             \
+                const T *xs = x + (ptrdiff_t)indices[k] * batch + b0;              \
+                for (int j = 0; j < (NV); ++j)                                     \
+                    s[j] += w * *(const FR_RES_VEC *)(xs + j * FR_RES_VL);         \
             }                                                                      \
-            for (int j = 0; j < (WIDTH); ++j)                                      \
-                a[b0 + j] = s[j];                                                  \
+            for (int j = 0; j < (NV); ++j)                                         \
+                *(FR_RES_VEC *)(a + b0 + j * FR_RES_VL) = s[j];                    \
         }
-#if FR_RES_WIDE >= 32
-        FR_RES_ROW_BLOCK(32)
+        FR_RES_VEC_BLOCK(4)
+        FR_RES_VEC_BLOCK(2)
+        FR_RES_VEC_BLOCK(1)
+#undef FR_RES_VEC_BLOCK
 #endif
-#if FR_RES_WIDE >= 16
-        FR_RES_ROW_BLOCK(16)
-#endif
-        FR_RES_ROW_BLOCK(8)
-        FR_RES_ROW_BLOCK(4)
-        FR_RES_ROW_BLOCK(1)
-#undef FR_RES_ROW_BLOCK
+        for (; b0 < batch; ++b0) {
+            T s = a[b0];
+            for (int32_t k = start; k < end; ++k)
+                s += data[k] * x[(ptrdiff_t)indices[k] * batch + b0];
+            a[b0] = s;
+        }
     }
 }
 

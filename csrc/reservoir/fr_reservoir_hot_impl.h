@@ -13,13 +13,16 @@
  * in registers or L1 between the sparse product and the update. */
 #define FR_RES_ROW_TILE 64
 
-/* FR_RES_WIDE (set by fr_reservoir.c per instruction set): the widest block
- * of series the batched CSR product keeps in registers, four vector
- * registers' worth, so that four independent add chains hide the latency of
- * the additions. The block width never changes a result: every element still
- * sums its row's nonzeros in order. */
-#ifndef FR_RES_WIDE
-#define FR_RES_WIDE 8
+#if FR_RES_VECEXT
+/* One vector register of T for the batched product (FR_RES_VBYTES, set per
+ * clone; GCC/Clang vector extensions, so the clone's target picks the
+ * instructions). Loads through it may be unaligned and alias T. Written
+ * with explicit vectors because the loop vectoriser vectorised the
+ * nonzeros of a row instead of the series, with emulated gathers. */
+typedef T FR_VFN(fr_res_vec) __attribute__((vector_size(FR_RES_VBYTES), aligned(sizeof(T)),
+                                            __may_alias__));
+#define FR_RES_VEC FR_VFN(fr_res_vec)
+#define FR_RES_VL ((ptrdiff_t)(FR_RES_VBYTES / sizeof(T)))
 #endif
 
 /* out (rows x n) += u (rows x d) @ win_t (d x n): the input projection of
@@ -172,6 +175,10 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w,
 #undef FR_RES_IDX_NAME
 #undef FR_RES_IDX_FIELD
 
+#if FR_RES_VECEXT
+#undef FR_RES_VEC
+#undef FR_RES_VL
+#endif
 #undef FR_RES_LEAKY_LOOP
 #undef FR_RES_ACTIVATE
 #undef FR_RES_ROW_TILE

@@ -19,6 +19,13 @@
 #define FR_RFN(name) FR_RCAT(name, S)
 
 
+/* A batch runs in blocks of at most this many series, each block for all
+ * steps: one block's unit-major states (N x 32 doubles: 128 KiB at
+ * N = 500) stay in a core's L2 while W streams past once per step. */
+#define FR_RES_BLOCK_SERIES ((ptrdiff_t)(256 / sizeof(T)))
+/* the scratch of a block: x_{t-1}, x_t, pre-activations, leak rates */
+#define FR_RES_BLOCK_BUFFERS 4
+
 /* The hot loops, each calling its clone for the ISA level of this CPU (see
  * fr_dispatch.h). */
 #if FR_RES_MULTIVERSION
@@ -267,6 +274,10 @@ typedef struct {
     T *spare, *preact, *y_spare;
     FR_RFN(fr_res_single_fn) single;    /* one series: the fused steps; else NULL */
     const fr_res_sell *sell;            /* W for `single` in SELL-C, or NULL: CSR */
+    ptrdiff_t by_series[3];             /* a batch split by series: chunk c owns the
+                                         * series [by_series[c], by_series[c+1]) */
+    T *block_work;                      /* FR_RES_BLOCK_BUFFERS buffers of N x
+                                         * FR_RES_BLOCK_SERIES per chunk */
 } FR_RFN(fr_res_job);
 
 /* x_{t-1} and x_t of step t of B >= 2 series (or a dense W): unit-major
@@ -300,6 +311,69 @@ static void FR_RFN(fr_res_chunk)(void *ctx, long t, int chunk, int tid)
         FR_RFN(fr_res_open_step)(job, t, job->split[chunk], job->split[chunk + 1]);
 }
 
+/* Steps 0 .. T-1 of the series [b0, b0 + bw) of a batch, open loop, sparse
+ * W: the series are independent, so a block of them runs all its steps
+ * with no other thread, its unit-major states (N x bw) staying in this
+ * core's cache. The same sums as the step of all B series at once.
+ *
+ * buffers  scratch: x_{t-1} and x_t (N x bw each), the pre-activations
+ *          (N x bw) and each unit's leak rate repeated bw times (N x bw) */
+static void FR_RFN(fr_res_series_block)(const FR_RFN(fr_res_job) *job, ptrdiff_t b0,
+                                        ptrdiff_t bw, T *buffers)
+{
+    const fr_res_model *m = job->model;
+    const fr_res_series *s = job->series;
+    const ptrdiff_t n = m->units, B = s->batch, ld = s->states_stride, ud = s->u_stride;
+    T *x[2] = {buffers, buffers + n * bw};
+    T *pre = buffers + 2 * n * bw, *leak = buffers + 3 * n * bw;
+    T *state = (T *)s->state;
+    const T *leak_b = (const T *)m->leak;    /* repeated B times */
+    for (ptrdiff_t i = 0; i < n; ++i)
+        for (ptrdiff_t j = 0; j < bw; ++j) {
+            x[0][i * bw + j] = state[i * B + b0 + j];
+            leak[i * bw + j] = leak_b[i * B];
+        }
+    for (ptrdiff_t t = 0; t < s->steps; ++t) {
+        const T *x_old = x[t % 2];
+        T *x_new = x[(t + 1) % 2];
+        T *rows = (T *)s->states + (t * B + b0) * ld;
+        if (job->fused)
+            FR_RFN(fr_res_project_unit_major)(m, m->inputs > 0 ? (const T *)s->u
+                                                  + (t * B + b0) * ud : NULL,
+                                              ud, bw, 0, n, pre);
+        else
+            FR_RFN(fr_res_to_unit_major)(rows, ld, bw, 0, n, pre);
+        FR_RFN(fr_res_add_csr_product)(m, m->w_indptr, n, x_old, bw, pre);
+        FR_RFN(fr_res_leaky_update)(m->activation, pre, leak, x_old, x_new, n * bw);
+        FR_RFN(fr_res_from_unit_major)(x_new, ld, bw, 0, n, rows);
+    }
+    for (ptrdiff_t i = 0; i < n; ++i)
+        for (ptrdiff_t j = 0; j < bw; ++j)
+            state[i * B + b0 + j] = x[s->steps % 2][i * bw + j];
+}
+
+/* Chunk c of a batch split by series: its series (at least two; see
+ * fr_res_series_split) in blocks of at most FR_RES_BLOCK_SERIES, each for
+ * all steps (one phase). */
+static void FR_RFN(fr_res_series_chunk)(void *ctx, long phase, int chunk, int tid)
+{
+    const FR_RFN(fr_res_job) *job = (const FR_RFN(fr_res_job) *)ctx;
+    T *buffers = job->block_work
+                 + (ptrdiff_t)chunk * FR_RES_BLOCK_BUFFERS * job->model->units
+                   * FR_RES_BLOCK_SERIES;
+    (void)phase;
+    (void)tid;
+    for (ptrdiff_t b0 = job->by_series[chunk], bw; b0 < job->by_series[chunk + 1]; b0 += bw) {
+        const ptrdiff_t left = job->by_series[chunk + 1] - b0;
+        bw = left < FR_RES_BLOCK_SERIES ? left : FR_RES_BLOCK_SERIES;
+        /* never a block of one series: the product would sum it as a
+         * single series does, in another order */
+        if (left - bw == 1)
+            bw -= 1;
+        FR_RFN(fr_res_series_block)(job, b0, bw, buffers);
+    }
+}
+
 /* The closed loop: all units on one thread, the readout after each step. */
 static void FR_RFN(fr_res_closed_loop)(const FR_RFN(fr_res_job) *job)
 {
@@ -330,6 +404,28 @@ static ptrdiff_t FR_RFN(fr_res_half)(const fr_res_model *m)
     while (split < n - 1 && (double)indptr[split] - indptr[0] + unit_cost * split < half)
         ++split;
     return split;
+}
+
+/* A batch of B >= 2 series split by series (fr_res_series_chunk): in two
+ * when two threads are allowed and each gets a full vector register's
+ * worth of series, else one chunk. Sets job->by_series and returns the
+ * chunks' scratch, or NULL for the step of all series at once: two threads
+ * with too few series for two (they share each step's units instead), or
+ * no memory. */
+static T *FR_RFN(fr_res_series_split)(FR_RFN(fr_res_job) *job, int nthreads)
+{
+    const ptrdiff_t B = job->series->batch, n = job->model->units;
+    /* the first chunk's share, a multiple of 64 bytes of series */
+    const ptrdiff_t lanes = 64 / (ptrdiff_t)sizeof(T);
+    const ptrdiff_t first = (B / 2 + lanes - 1) / lanes * lanes;
+    const int chunks = nthreads >= 2 ? 2 : 1;
+    if (chunks == 2 && B < 2 * lanes)
+        return NULL;
+    job->by_series[0] = 0;
+    job->by_series[1] = chunks == 2 ? first : B;
+    job->by_series[2] = B;
+    return (T *)malloc((size_t)chunks * FR_RES_BLOCK_BUFFERS * n * FR_RES_BLOCK_SERIES
+                       * sizeof(T));
 }
 
 /* The input projection of all steps (unless the steps make it), then the
@@ -390,6 +486,11 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
         /* x_T is the last row of states */
         memcpy(s->state, (const T *)s->states + (steps - 1) * s->states_stride,
                (size_t)n * sizeof(T));
+    } else if (O == 0 && m->w_dense == NULL
+               && (job.block_work = FR_RFN(fr_res_series_split)(&job, nthreads)) != NULL) {
+        used = fr_team_phases(1, job.by_series[2] > job.by_series[1] ? 2 : 1,
+                              FR_RFN(fr_res_series_chunk), &job);
+        free(job.block_work);
     } else {
         if (O > 0)
             FR_RFN(fr_res_closed_loop)(&job);
@@ -405,6 +506,8 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
     return used;
 }
 
+#undef FR_RES_BLOCK_SERIES
+#undef FR_RES_BLOCK_BUFFERS
 #undef FR_RFN
 #undef FR_RCAT
 #undef FR_RCAT2

@@ -225,6 +225,36 @@ def test_sell_layout_of_long_runs_changes_no_bit(dtype, units, activation):
         np.testing.assert_array_equal(got_last, last, err_msg=str(options))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("prefilled", [False, True])
+def test_batch_split_by_series_changes_no_bit(dtype, prefilled):
+    """A batch runs in blocks of series, each block for all steps, split
+    between two threads when each gets a vector register's worth (16
+    doubles, 32 floats): every element is the same sum as in the step of
+    all series at once, so any split gives the same states. The
+    reference is the batch cut into pieces of 13 run with two threads,
+    which share each step's units instead."""
+    res = Reservoir(70, sr=0.9, lr=np.linspace(0.2, 1.0, 70), rc_connectivity=0.2,
+                    bias_scaling=0.3, seed=6, dtype=dtype)
+    # 70 series: blocks of 32 (+ a remainder, never a block of one series)
+    u = np.random.default_rng(4).uniform(-1, 1, (40, 70, 2)).astype(dtype)
+    pieces = [_run_loop(res, np.ascontiguousarray(u[:, b:b + 13]), prefilled=prefilled,
+                        nthreads=2)
+              for b in range(0, 70, 13)]
+    assert all(used == 2 for *_, used in pieces)
+    want = np.concatenate([p[0] for p in pieces], axis=1)
+    last = np.concatenate([p[1] for p in pieces], axis=1)
+    for batch in (70, 33, 16, 2):
+        for nthreads in (1, 2):
+            got, got_last, _ = _run_loop(res, np.ascontiguousarray(u[:, :batch]),
+                                         prefilled=prefilled,
+                                         nthreads=nthreads)
+            np.testing.assert_array_equal(got, want[:, :batch], err_msg=f"{batch} {nthreads}")
+            np.testing.assert_array_equal(got_last, last[:, :batch])
+    np.testing.assert_allclose(want[:, 5], _run_loop(res, u[:, 5:6].copy())[0][:, 0],
+                               rtol=0, atol=2e-6 if dtype == np.float32 else 1e-14)
+
+
 def test_pre_activations_per_step_only_for_the_open_loop_and_few_inputs():
     res = Reservoir(20, sr=0.9, seed=1)
     u = np.zeros((4, 1, _reservoir.SMALL_INPUT + 1))
