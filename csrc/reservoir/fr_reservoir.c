@@ -79,21 +79,59 @@ static ptrdiff_t fr_res_sell_slot(ptrdiff_t first, ptrdiff_t steps4, int acc, pt
 int fr_res_sell_build(const fr_res_model *m, int lanes, size_t elem_size, fr_res_sell *sell)
 {
     const int32_t *indptr = m->w_indptr;
-    const ptrdiff_t n = m->units, groups = (n + lanes - 1) / lanes;
+    const ptrdiff_t n = m->units, window = FR_RES_SELL_WINDOW;
+    const ptrdiff_t per_window = window / lanes;
+    const ptrdiff_t groups = (n + window - 1) / window * per_window;
     ptrdiff_t slots = 0;
-    size_t shape_bytes, value_bytes, index_bytes, mask_bytes;
+    size_t shape_bytes, row_bytes, value_bytes, index_bytes, mask_bytes;
+    ptrdiff_t *shape;
+    uint8_t *row_at;
     char *at;
     sell->lanes = lanes;
     sell->groups = groups;
     sell->block = NULL;
-    /* Q: the most groups of four in a row; R: what partial sum 0 has
-     * beyond Q (its groups of four, then the row's remaining terms). */
-    ptrdiff_t *shape = (ptrdiff_t *)malloc((size_t)(groups > 0 ? groups : 1) * 3 * sizeof(ptrdiff_t));
+    /* 64-byte aligned parts: the values and indices are loaded a register
+     * at a time */
+#define FR_RES_ALIGN64(bytes) (((bytes) + 63) & ~(size_t)63)
+    shape_bytes = FR_RES_ALIGN64((size_t)groups * 3 * sizeof(ptrdiff_t));
+    row_bytes = FR_RES_ALIGN64((size_t)groups * lanes);
+    shape = (ptrdiff_t *)malloc(shape_bytes + row_bytes);
     if (shape == NULL)
         return 0;
+    row_at = (uint8_t *)shape + shape_bytes;
+    /* The rows of each window, longest first (by groups of four, then by
+     * what partial sum 0 holds), dealt into its groups in that order: rows
+     * of a group then have about as many terms, and few lanes idle. */
+    for (ptrdiff_t w0 = 0; w0 < n; w0 += window) {
+        const ptrdiff_t rows = n - w0 < window ? n - w0 : window;
+        uint8_t order[FR_RES_SELL_WINDOW];
+        ptrdiff_t key[FR_RES_SELL_WINDOW];
+        for (ptrdiff_t r = 0; r < rows; ++r) {
+            const ptrdiff_t len = indptr[w0 + r + 1] - indptr[w0 + r], q = len / 4;
+            const ptrdiff_t k = q * (n + 4) + (len - 3 * q);   /* len - 3q <= n + 3 */
+            ptrdiff_t at_r = r;
+            while (at_r > 0 && key[at_r - 1] < k) {     /* insertion, stable */
+                key[at_r] = key[at_r - 1];
+                order[at_r] = order[at_r - 1];
+                --at_r;
+            }
+            key[at_r] = k;
+            order[at_r] = (uint8_t)r;
+        }
+        for (ptrdiff_t l = 0; l < window; ++l)
+            row_at[(w0 / window * per_window) * lanes + l] = l < rows ? order[l]
+                                                                        : FR_RES_SELL_NO_ROW;
+    }
+    /* Q: the most groups of four in a row; R: what partial sum 0 has
+     * beyond Q (its groups of four, then the row's remaining terms). */
     for (ptrdiff_t g = 0; g < groups; ++g) {
+        const ptrdiff_t w0 = g / per_window * window;
         ptrdiff_t most4 = 0, most0 = 0;
-        for (ptrdiff_t r = g * lanes; r < n && r < (g + 1) * lanes; ++r) {
+        for (ptrdiff_t l = 0; l < lanes; ++l) {
+            const uint8_t in_window = row_at[g * lanes + l];
+            if (in_window == FR_RES_SELL_NO_ROW)
+                continue;
+            const ptrdiff_t r = w0 + in_window;
             const ptrdiff_t len = indptr[r + 1] - indptr[r], q = len / 4;
             most4 = q > most4 ? q : most4;
             most0 = len - 3 * q > most0 ? len - 3 * q : most0;
@@ -103,43 +141,46 @@ int fr_res_sell_build(const fr_res_model *m, int lanes, size_t elem_size, fr_res
         shape[3 * g + 2] = most0 - most4;
         slots += 4 * most4 + (most0 - most4);
     }
-    /* 64-byte aligned parts: the values and indices are loaded a register
-     * at a time */
-#define FR_RES_ALIGN64(bytes) (((bytes) + 63) & ~(size_t)63)
-    shape_bytes = FR_RES_ALIGN64((size_t)groups * 3 * sizeof(ptrdiff_t));
     value_bytes = FR_RES_ALIGN64((size_t)slots * lanes * elem_size);
     index_bytes = FR_RES_ALIGN64((size_t)slots * lanes * sizeof(uint16_t));
     mask_bytes = FR_RES_ALIGN64((size_t)slots * sizeof(uint16_t));
 #undef FR_RES_ALIGN64
-    sell->block = malloc(shape_bytes + value_bytes + index_bytes + mask_bytes + 64);
+    sell->block = malloc(shape_bytes + row_bytes + value_bytes + index_bytes + mask_bytes + 64);
     if (sell->block == NULL) {
         free(shape);
         return 0;
     }
     at = (char *)sell->block + (64 - (uintptr_t)sell->block % 64) % 64;
     sell->shape = (ptrdiff_t *)at;
-    memcpy(sell->shape, shape, (size_t)groups * 3 * sizeof(ptrdiff_t));
+    memcpy(at, shape, shape_bytes + row_bytes);
     free(shape);
-    at += shape_bytes;
+    sell->rows = (uint8_t *)at + shape_bytes;
+    at += shape_bytes + row_bytes;
     sell->values = at;
     at += value_bytes;
     sell->indices = (uint16_t *)at;
     at += index_bytes;
     sell->masks = (uint16_t *)at;
     memset(sell->values, 0, value_bytes + index_bytes + mask_bytes);
-    for (ptrdiff_t r = 0; r < n; ++r) {
-        const ptrdiff_t g = r / lanes, lane = r % lanes;
+    for (ptrdiff_t g = 0; g < groups; ++g) {
         const ptrdiff_t first = sell->shape[3 * g], steps4 = sell->shape[3 * g + 1];
-        const ptrdiff_t start = indptr[r], len = indptr[r + 1] - start, q = len / 4;
-        for (ptrdiff_t k = 0; k < len; ++k) {
-            /* the CSR loop's partial sum of term k, and its place there */
-            const int acc = k < 4 * q ? (int)(k % 4) : 0;
-            const ptrdiff_t p = k < 4 * q ? k / 4 : q + (k - 4 * q);
-            const ptrdiff_t slot = fr_res_sell_slot(first, steps4, acc, p);
-            memcpy((char *)sell->values + ((size_t)slot * lanes + lane) * elem_size,
-                   (const char *)m->w_data + (size_t)(start + k) * elem_size, elem_size);
-            sell->indices[slot * lanes + lane] = m->w_indices16[start + k];
-            sell->masks[slot] |= (uint16_t)(1u << lane);
+        const ptrdiff_t w0 = g / per_window * window;
+        for (ptrdiff_t lane = 0; lane < lanes; ++lane) {
+            const uint8_t in_window = sell->rows[g * lanes + lane];
+            if (in_window == FR_RES_SELL_NO_ROW)
+                continue;
+            const ptrdiff_t start = indptr[w0 + in_window];
+            const ptrdiff_t len = indptr[w0 + in_window + 1] - start, q = len / 4;
+            for (ptrdiff_t k = 0; k < len; ++k) {
+                /* the CSR loop's partial sum of term k, and its place there */
+                const int acc = k < 4 * q ? (int)(k % 4) : 0;
+                const ptrdiff_t p = k < 4 * q ? k / 4 : q + (k - 4 * q);
+                const ptrdiff_t slot = fr_res_sell_slot(first, steps4, acc, p);
+                memcpy((char *)sell->values + ((size_t)slot * lanes + lane) * elem_size,
+                       (const char *)m->w_data + (size_t)(start + k) * elem_size, elem_size);
+                sell->indices[slot * lanes + lane] = m->w_indices16[start + k];
+                sell->masks[slot] |= (uint16_t)(1u << lane);
+            }
         }
     }
     return 1;

@@ -117,7 +117,7 @@ FR_RES_TARGET static void FR_IFN(fr_res_add_csr_product)(const T *data, const FR
  * is also where x_{t+1} reads it: no copies between steps. x_0 is
  * s->state. Between two steps of a multithreaded run the caller makes x_t
  * whole. W x_{t-1} from `sell` when given (the same sums; AVX-512 builds
- * only, r0 then a multiple of its group size), else from the CSR rows. */
+ * only, r0 then a multiple of its window), else from the CSR rows. */
 FR_RES_TARGET static void FR_IFN(fr_res_single_steps)(const fr_res_model *m,
                                                      const fr_res_series *s,
                                                      const fr_res_sell *sell, int fused,
@@ -145,12 +145,8 @@ FR_RES_TARGET static void FR_IFN(fr_res_single_steps)(const fr_res_model *m,
                 memcpy(pre, row + i0, (size_t)rows * sizeof(T));
 #if FR_RES_SELL
             if (sell != NULL) {
-                for (ptrdiff_t j = 0; j < rows; j += sell->lanes) {
-                    const ptrdiff_t left = rows - j;
-                    FR_VFN(fr_res_sell_group)(sell, (i0 + j) / sell->lanes, x_old,
-                                              left < sell->lanes ? (int)left : sell->lanes,
-                                              pre + j);
-                }
+                for (ptrdiff_t j = 0; j < rows; j += sell->lanes)
+                    FR_VFN(fr_res_sell_group)(sell, (i0 + j) / sell->lanes, x_old, pre);
             } else
 #endif
             for (ptrdiff_t j = 0; j < rows; ++j)

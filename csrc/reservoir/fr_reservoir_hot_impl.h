@@ -11,7 +11,7 @@
 
 /* Rows per pass of the fused single-series step: its pre-activations stay
  * in registers or L1 between the sparse product and the update. */
-#define FR_RES_ROW_TILE 64
+#define FR_RES_ROW_TILE FR_RES_SELL_WINDOW
 
 #if FR_RES_VECEXT
 /* One vector register of T for the batched product (FR_RES_VBYTES, set per
@@ -98,10 +98,11 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_project_tile)(const T *bias, cons
 #if FR_RES_SELL
 /* A group of rows of W in SELL-C (fr_reservoir_sell.h) times x: the C row
  * sums, each the CSR row loop's (s0 + s1) + (s2 + s3) of the same terms in
- * the same order, added to pre[0 .. rows) (rows <= C: the last group may be
- * short). AVX-512 only: C is one zmm register of T. */
+ * the same order, each added to its row's entry of `pre`, the
+ * pre-activations of the group's window. AVX-512 only: C is one zmm
+ * register of T. */
 FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w, ptrdiff_t g,
-                                                          const T *x, int rows, T *pre)
+                                                          const T *x, T *pre)
 {
     const ptrdiff_t *shape = w->shape + 3 * g;
     const ptrdiff_t steps4 = shape[1], steps1 = shape[2];
@@ -109,8 +110,8 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w,
     const T *v = (const T *)w->values + shape[0] * lanes;
     const uint16_t *at = w->indices + shape[0] * lanes;
     const uint16_t *mask = w->masks + shape[0];
-    const __mmask16 live = rows >= lanes ? (__mmask16)((1u << lanes) - 1)
-                                         : (__mmask16)((1u << rows) - 1);
+    const uint8_t *row = w->rows + g * lanes;
+    T sums[16];
     if (sizeof(T) == sizeof(double)) {
         const double *vd = (const double *)v;
         __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
@@ -130,10 +131,8 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w,
         for (ptrdiff_t p = 0; p < steps1; ++p, vd += 8, at += 8, ++mask)
             FR_RES_SELL_TERM(s0, 0)
 #undef FR_RES_SELL_TERM
-        const __m512d sum = _mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3));
-        double *p = (double *)pre;
-        _mm512_mask_storeu_pd(p, (__mmask8)live,
-                              _mm512_add_pd(_mm512_maskz_loadu_pd((__mmask8)live, p), sum));
+        _mm512_storeu_pd((double *)sums,
+                         _mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3)));
     } else {
         const float *vf = (const float *)v;
         __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
@@ -153,10 +152,12 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w,
         for (ptrdiff_t p = 0; p < steps1; ++p, vf += 16, at += 16, ++mask)
             FR_RES_SELL_TERM(s0, 0)
 #undef FR_RES_SELL_TERM
-        const __m512 sum = _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
-        float *p = (float *)pre;
-        _mm512_mask_storeu_ps(p, live, _mm512_add_ps(_mm512_maskz_loadu_ps(live, p), sum));
+        _mm512_storeu_ps((float *)sums,
+                         _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
     }
+    for (int l = 0; l < lanes; ++l)
+        if (row[l] != FR_RES_SELL_NO_ROW)
+            pre[row[l]] += sums[l];
 }
 #endif
 

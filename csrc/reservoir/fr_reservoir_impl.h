@@ -467,11 +467,11 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
     if (O == 0 && m->w_dense == NULL && B == 1) {
         job.single = FR_RFN(fr_res_single_steps_for)(m);
         if (FR_RFN(fr_res_sell_for)(m, steps, &sell)) {
-            const ptrdiff_t lanes = sell.lanes;
+            const ptrdiff_t window = FR_RES_SELL_WINDOW;
             job.sell = &sell;
-            /* a thread's rows start at a group of the layout */
+            /* a thread's rows start at a window of the layout */
             if (chunks == 2)
-                job.split[1] = (job.split[1] + lanes / 2) / lanes * lanes;
+                job.split[1] = (job.split[1] + window / 2) / window * window;
             if (job.split[1] >= n || job.split[1] == 0) {
                 job.split[1] = n;
                 chunks = 1;

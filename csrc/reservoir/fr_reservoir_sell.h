@@ -19,7 +19,8 @@
  *     rows with the most of them.
  *
  * A lane without a term in a slot is masked off (its gather and add skip
- * it), so padding never adds anything, not even 0 * inf.
+ * it), so padding never adds anything, not even 0 * inf. Each row's sum is
+ * then added to its pre-activation, wherever the sorting put the row.
  *
  * Built per call of the time loop from the CSR arrays (a pass over the
  * nonzeros, about as long as a few steps), so it can never be stale.
@@ -35,10 +36,18 @@
  * layout costs about as much as a few steps. */
 enum { FR_RES_SELL_MIN_STEPS = 64 };
 
+/* Rows are grouped within windows of this many (the row tile of the step,
+ * a multiple of every group size), longest first, so that a group's rows
+ * have about as many terms. A thread's rows start at a window. */
+#define FR_RES_SELL_WINDOW 64
+#define FR_RES_SELL_NO_ROW 0xFF
+
 typedef struct {
     int lanes;              /* C: rows per group, a vector register's elements */
-    ptrdiff_t groups;       /* ceil(N / C) */
+    ptrdiff_t groups;       /* C-row groups: FR_RES_SELL_WINDOW / C per window */
     ptrdiff_t *shape;       /* (groups, 3): first slot, Q, R of each group */
+    uint8_t *rows;          /* (groups, C): the row of each lane within its window,
+                             * or FR_RES_SELL_NO_ROW */
     void *values;           /* (slots, C) elements of the model's precision; 0 where masked */
     uint16_t *indices;      /* (slots, C) column indices (N <= 65536) */
     uint16_t *masks;        /* (slots,) bit l: lane l holds a term */
