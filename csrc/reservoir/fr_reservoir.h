@@ -110,8 +110,10 @@ typedef struct {
 
 /* Run T steps of B series (the open loop, or the closed loop when
  * model->outputs > 0). With nthreads >= 2 an open loop with a sparse W
- * shares its rows between two threads of fastrnn's thread team (where
- * threads exist). Returns the number of threads used. */
+ * runs on two threads of fastrnn's thread team (where threads exist): one
+ * series (or a few) shares the rows of W at every step, a batch of at
+ * least 64 bytes of series per thread is split by series. Returns the
+ * number of threads used. */
 int fr_res_run(const fr_res_model *model, const fr_res_series *series, int nthreads);
 
 #endif

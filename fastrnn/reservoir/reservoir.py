@@ -382,9 +382,12 @@ class Reservoir:
         Precision of every matrix, state and computation.
     seed : None, int or numpy.random.Generator
     n_threads : None, 1 or 2
-        Threads sharing the rows of a sparse W in ``run``. None (default):
-        two when the CPU has them and the work per step is large enough to
-        pay for a barrier per step (nonzeros of W times series >= 200,000),
+        Threads of ``run`` with a sparse W: for one series (or a batch too
+        small to split: under 16 series in float64, 32 in float32) they
+        share the rows of W at every step; a larger batch is split by
+        series, each thread running its series through all the steps.
+        None (default): two when the CPU has them and the work per step is
+        large enough to pay for it (nonzeros of W times series >= 6,000),
         else one. Results do not depend on it.
 
     Attributes
