@@ -76,6 +76,27 @@ static ptrdiff_t fr_res_sell_slot(ptrdiff_t first, ptrdiff_t steps4, int acc, pt
     return p < steps4 ? first + 4 * p + acc : first + 4 * steps4 + (p - steps4);
 }
 
+/* The shape of a group whose lanes hold the rows w0 + row[l] (or nothing):
+ * its first slot (`first`), Q (the most groups of four in a row) and R
+ * (what partial sum 0 has beyond Q: its groups of four, then the row's
+ * remaining terms), into shape[0 .. 2]; returns its slots, 4Q + R. */
+static ptrdiff_t fr_res_sell_group_shape(const int32_t *indptr, ptrdiff_t w0, const uint8_t *row,
+                                         int lanes, ptrdiff_t first, ptrdiff_t *shape)
+{
+    ptrdiff_t most4 = 0, most0 = 0;
+    for (int l = 0; l < lanes; ++l) {
+        if (row[l] == FR_RES_SELL_NO_ROW)
+            continue;
+        const ptrdiff_t len = indptr[w0 + row[l] + 1] - indptr[w0 + row[l]], q = len / 4;
+        most4 = q > most4 ? q : most4;
+        most0 = len - 3 * q > most0 ? len - 3 * q : most0;
+    }
+    shape[0] = first;
+    shape[1] = most4;
+    shape[2] = most0 - most4;
+    return 4 * most4 + (most0 - most4);
+}
+
 int fr_res_sell_build(const fr_res_model *m, int lanes, size_t elem_size, fr_res_sell *sell)
 {
     const int32_t *indptr = m->w_indptr;
@@ -93,7 +114,7 @@ int fr_res_sell_build(const fr_res_model *m, int lanes, size_t elem_size, fr_res
     /* 64-byte aligned parts: the values and indices are loaded a register
      * at a time */
 #define FR_RES_ALIGN64(bytes) (((bytes) + 63) & ~(size_t)63)
-    shape_bytes = FR_RES_ALIGN64((size_t)groups * 3 * sizeof(ptrdiff_t));
+    shape_bytes = FR_RES_ALIGN64((size_t)groups * 4 * sizeof(ptrdiff_t));
     row_bytes = FR_RES_ALIGN64((size_t)groups * lanes);
     shape = (ptrdiff_t *)malloc(shape_bytes + row_bytes);
     if (shape == NULL)
@@ -101,11 +122,15 @@ int fr_res_sell_build(const fr_res_model *m, int lanes, size_t elem_size, fr_res
     row_at = (uint8_t *)shape + shape_bytes;
     /* The rows of each window, longest first (by groups of four, then by
      * what partial sum 0 holds), dealt into its groups in that order: rows
-     * of a group then have about as many terms, and few lanes idle. */
+     * of a group then have about as many terms, and fewer lanes idle. A
+     * sorted group adds its sums to scattered pre-activations, which costs
+     * about as much as FR_RES_SELL_SORT_GAIN gathered lanes, so a window is
+     * sorted only where that saves more. */
     for (ptrdiff_t w0 = 0; w0 < n; w0 += window) {
         const ptrdiff_t rows = n - w0 < window ? n - w0 : window;
-        uint8_t order[FR_RES_SELL_WINDOW];
-        ptrdiff_t key[FR_RES_SELL_WINDOW];
+        const ptrdiff_t g0 = w0 / window * per_window, used = (rows + lanes - 1) / lanes;
+        uint8_t order[FR_RES_SELL_WINDOW], plain[FR_RES_SELL_WINDOW];
+        ptrdiff_t key[FR_RES_SELL_WINDOW], plain_slots = 0, sorted_slots = 0, shape4[4];
         for (ptrdiff_t r = 0; r < rows; ++r) {
             const ptrdiff_t len = indptr[w0 + r + 1] - indptr[w0 + r], q = len / 4;
             const ptrdiff_t k = q * (n + 4) + (len - 3 * q);   /* len - 3q <= n + 3 */
@@ -117,29 +142,27 @@ int fr_res_sell_build(const fr_res_model *m, int lanes, size_t elem_size, fr_res
             }
             key[at_r] = k;
             order[at_r] = (uint8_t)r;
+            plain[r] = (uint8_t)r;
         }
-        for (ptrdiff_t l = 0; l < window; ++l)
-            row_at[(w0 / window * per_window) * lanes + l] = l < rows ? order[l]
-                                                                        : FR_RES_SELL_NO_ROW;
-    }
-    /* Q: the most groups of four in a row; R: what partial sum 0 has
-     * beyond Q (its groups of four, then the row's remaining terms). */
-    for (ptrdiff_t g = 0; g < groups; ++g) {
-        const ptrdiff_t w0 = g / per_window * window;
-        ptrdiff_t most4 = 0, most0 = 0;
-        for (ptrdiff_t l = 0; l < lanes; ++l) {
-            const uint8_t in_window = row_at[g * lanes + l];
-            if (in_window == FR_RES_SELL_NO_ROW)
-                continue;
-            const ptrdiff_t r = w0 + in_window;
-            const ptrdiff_t len = indptr[r + 1] - indptr[r], q = len / 4;
-            most4 = q > most4 ? q : most4;
-            most0 = len - 3 * q > most0 ? len - 3 * q : most0;
+        for (ptrdiff_t l = rows; l < window; ++l)
+            order[l] = plain[l] = FR_RES_SELL_NO_ROW;
+        for (ptrdiff_t k = 0; k < used; ++k) {
+            plain_slots += fr_res_sell_group_shape(indptr, w0, plain + k * lanes, lanes, 0, shape4);
+            sorted_slots += fr_res_sell_group_shape(indptr, w0, order + k * lanes, lanes, 0,
+                                                    shape4);
         }
-        shape[3 * g] = slots;
-        shape[3 * g + 1] = most4;
-        shape[3 * g + 2] = most0 - most4;
-        slots += 4 * most4 + (most0 - most4);
+        const int sort = (plain_slots - sorted_slots) * lanes > FR_RES_SELL_SORT_GAIN * used;
+        memcpy(row_at + g0 * lanes, sort ? order : plain, (size_t)window);
+        for (ptrdiff_t k = 0; k < per_window; ++k) {
+            ptrdiff_t *at_g = shape + 4 * (g0 + k);
+            slots += fr_res_sell_group_shape(indptr, w0, row_at + (g0 + k) * lanes, lanes,
+                                             slots, at_g);
+            /* in order: the group's rows are consecutive, all of its lanes
+             * but the last window's tail */
+            at_g[3] = sort ? 0 : (rows - k * lanes < lanes ? rows - k * lanes : lanes);
+            if (at_g[3] < 0)
+                at_g[3] = 0;
+        }
     }
     value_bytes = FR_RES_ALIGN64((size_t)slots * lanes * elem_size);
     index_bytes = FR_RES_ALIGN64((size_t)slots * lanes * sizeof(uint16_t));
@@ -163,7 +186,7 @@ int fr_res_sell_build(const fr_res_model *m, int lanes, size_t elem_size, fr_res
     sell->masks = (uint16_t *)at;
     memset(sell->values, 0, value_bytes + index_bytes + mask_bytes);
     for (ptrdiff_t g = 0; g < groups; ++g) {
-        const ptrdiff_t first = sell->shape[3 * g], steps4 = sell->shape[3 * g + 1];
+        const ptrdiff_t first = sell->shape[4 * g], steps4 = sell->shape[4 * g + 1];
         const ptrdiff_t w0 = g / per_window * window;
         for (ptrdiff_t lane = 0; lane < lanes; ++lane) {
             const uint8_t in_window = sell->rows[g * lanes + lane];

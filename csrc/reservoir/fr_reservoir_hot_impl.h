@@ -104,14 +104,14 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_project_tile)(const T *bias, cons
 FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w, ptrdiff_t g,
                                                           const T *x, T *pre)
 {
-    const ptrdiff_t *shape = w->shape + 3 * g;
+    const ptrdiff_t *shape = w->shape + 4 * g;
     const ptrdiff_t steps4 = shape[1], steps1 = shape[2];
     const int lanes = w->lanes;
     const T *v = (const T *)w->values + shape[0] * lanes;
     const uint16_t *at = w->indices + shape[0] * lanes;
     const uint16_t *mask = w->masks + shape[0];
     const uint8_t *row = w->rows + g * lanes;
-    T sums[16];
+    const ptrdiff_t in_order = shape[3];
     if (sizeof(T) == sizeof(double)) {
         const double *vd = (const double *)v;
         __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
@@ -131,8 +131,19 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w,
         for (ptrdiff_t p = 0; p < steps1; ++p, vd += 8, at += 8, ++mask)
             FR_RES_SELL_TERM(s0, 0)
 #undef FR_RES_SELL_TERM
-        _mm512_storeu_pd((double *)sums,
-                         _mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3)));
+        const __m512d sum = _mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3));
+        double *p = (double *)pre;
+        if (in_order > 0) {
+            const __mmask8 live = (__mmask8)((1u << in_order) - 1);
+            p += row[0];
+            _mm512_mask_storeu_pd(p, live, _mm512_add_pd(_mm512_maskz_loadu_pd(live, p), sum));
+        } else {    /* rows of a sorted window: distinct, so no lane overwrites another */
+            const __m256i at_row = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)row));
+            const __mmask8 live = _mm256_cmpneq_epi32_mask(at_row,
+                                                           _mm256_set1_epi32(FR_RES_SELL_NO_ROW));
+            const __m512d old = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), live, at_row, p, 8);
+            _mm512_mask_i32scatter_pd(p, live, at_row, _mm512_add_pd(old, sum), 8);
+        }
     } else {
         const float *vf = (const float *)v;
         __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
@@ -152,12 +163,20 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w,
         for (ptrdiff_t p = 0; p < steps1; ++p, vf += 16, at += 16, ++mask)
             FR_RES_SELL_TERM(s0, 0)
 #undef FR_RES_SELL_TERM
-        _mm512_storeu_ps((float *)sums,
-                         _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+        const __m512 sum = _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
+        float *p = (float *)pre;
+        if (in_order > 0) {
+            const __mmask16 live = (__mmask16)((1u << in_order) - 1);
+            p += row[0];
+            _mm512_mask_storeu_ps(p, live, _mm512_add_ps(_mm512_maskz_loadu_ps(live, p), sum));
+        } else {
+            const __m512i at_row = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)row));
+            const __mmask16 live = _mm512_cmpneq_epi32_mask(at_row,
+                                                            _mm512_set1_epi32(FR_RES_SELL_NO_ROW));
+            const __m512 old = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, at_row, p, 4);
+            _mm512_mask_i32scatter_ps(p, live, at_row, _mm512_add_ps(old, sum), 4);
+        }
     }
-    for (int l = 0; l < lanes; ++l)
-        if (row[l] != FR_RES_SELL_NO_ROW)
-            pre[row[l]] += sums[l];
 }
 #endif
 

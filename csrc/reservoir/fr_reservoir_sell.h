@@ -37,15 +37,22 @@
 enum { FR_RES_SELL_MIN_STEPS = 64 };
 
 /* Rows are grouped within windows of this many (the row tile of the step,
- * a multiple of every group size), longest first, so that a group's rows
- * have about as many terms. A thread's rows start at a window. */
+ * a multiple of every group size), longest first where that pays, so that
+ * a group's rows have about as many terms. A thread's rows start at a
+ * window. */
 #define FR_RES_SELL_WINDOW 64
 #define FR_RES_SELL_NO_ROW 0xFF
+/* Gathered lanes a sorted window must save per group to be sorted: about
+ * what adding a group's sums to scattered rows costs (measured: sorting
+ * every window made N = 100 slower, 6.5 -> 7.1 ms, although a fifth fewer
+ * lanes were gathered). */
+#define FR_RES_SELL_SORT_GAIN 40
 
 typedef struct {
     int lanes;              /* C: rows per group, a vector register's elements */
     ptrdiff_t groups;       /* C-row groups: FR_RES_SELL_WINDOW / C per window */
-    ptrdiff_t *shape;       /* (groups, 3): first slot, Q, R of each group */
+    ptrdiff_t *shape;       /* (groups, 4): first slot, Q, R of each group, and its
+                             * rows when they are consecutive (else 0: sorted) */
     uint8_t *rows;          /* (groups, C): the row of each lane within its window,
                              * or FR_RES_SELL_NO_ROW */
     void *values;           /* (slots, C) elements of the model's precision; 0 where masked */
