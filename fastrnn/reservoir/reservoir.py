@@ -47,9 +47,11 @@ from fastrnn.io import format as io_format
 ACTIVATION_CODES = _reservoir.ACTIVATION_CODES
 
 # Nonzeros x series per step from which a second thread of the team pays for
-# the meeting it needs at every step (measured: from N = 200 at connectivity
-# 0.1, 4,000 nonzeros, a step of about 2.5 us).
-_THREADS_MIN_WORK = 6_000
+# the meeting it needs at every step (measured with the SELL layout, 10,000
+# steps at connectivity 0.1, one thread against two, float64 and float32:
+# N = 150 (2,250 nonzeros) 11.3/12.4 and 8.3/10.5 ms, N = 200 (4,000)
+# 18.1/16.1 and 12.9/12.5 ms, N = 250 (6,250) 25.1/20.2 and 18.4/16.6 ms).
+_THREADS_MIN_WORK = 4_000
 
 #: W's column indices reach the C loop as 16-bit integers up to this many
 #: columns: 10 bytes per nonzero streamed each step instead of 12 (double),
@@ -387,7 +389,7 @@ class Reservoir:
         share the rows of W at every step; a larger batch is split by
         series, each thread running its series through all the steps.
         None (default): two when the CPU has them and the work per step is
-        large enough to pay for it (nonzeros of W times series >= 6,000),
+        large enough to pay for it (nonzeros of W times series >= 4,000),
         else one. Results do not depend on it.
 
     Attributes
