@@ -276,8 +276,10 @@ typedef struct {
     const fr_res_sell *sell;            /* W for `single` in SELL-C, or NULL: CSR */
     ptrdiff_t by_series[3];             /* a batch split by series: chunk c owns the
                                          * series [by_series[c], by_series[c+1]) */
+    ptrdiff_t block_width;              /* the widest block of series, at most
+                                         * FR_RES_BLOCK_SERIES */
     T *block_work;                      /* FR_RES_BLOCK_BUFFERS buffers of N x
-                                         * FR_RES_BLOCK_SERIES per chunk */
+                                         * block_width per chunk */
 } FR_RFN(fr_res_job);
 
 /* x_{t-1} and x_t of step t of B >= 2 series (or a dense W): unit-major
@@ -360,7 +362,7 @@ static void FR_RFN(fr_res_series_chunk)(void *ctx, long phase, int chunk, int ti
     const FR_RFN(fr_res_job) *job = (const FR_RFN(fr_res_job) *)ctx;
     T *buffers = job->block_work
                  + (ptrdiff_t)chunk * FR_RES_BLOCK_BUFFERS * job->model->units
-                   * FR_RES_BLOCK_SERIES;
+                   * job->block_width;
     (void)phase;
     (void)tid;
     for (ptrdiff_t b0 = job->by_series[chunk], bw; b0 < job->by_series[chunk + 1]; b0 += bw) {
@@ -424,7 +426,12 @@ static T *FR_RFN(fr_res_series_split)(FR_RFN(fr_res_job) *job, int nthreads)
     job->by_series[0] = 0;
     job->by_series[1] = chunks == 2 ? first : B;
     job->by_series[2] = B;
-    return (T *)malloc((size_t)chunks * FR_RES_BLOCK_BUFFERS * n * FR_RES_BLOCK_SERIES
+    /* the widest block either chunk runs */
+    job->block_width = job->by_series[1] > B - job->by_series[1] ? job->by_series[1]
+                                                                 : B - job->by_series[1];
+    if (job->block_width > FR_RES_BLOCK_SERIES)
+        job->block_width = FR_RES_BLOCK_SERIES;
+    return (T *)malloc((size_t)chunks * FR_RES_BLOCK_BUFFERS * n * job->block_width
                        * sizeof(T));
 }
 
