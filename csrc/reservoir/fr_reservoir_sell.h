@@ -36,6 +36,11 @@
  * layout costs about as much as a few steps. */
 enum { FR_RES_SELL_MIN_STEPS = 64 };
 
+/* Nor does a W of more than this many bytes of values and indices: the
+ * layout is a second copy of it, and a W this large streams from memory
+ * at every step, whatever its layout. */
+#define FR_RES_SELL_MAX_BYTES (256.0 * 1024 * 1024)
+
 /* Rows are grouped within windows of this many (the row tile of the step,
  * a multiple of every group size), longest first where that pays, so that
  * a group's rows have about as many terms. A thread's rows start at a
