@@ -432,10 +432,17 @@ def refinement_gradient(const floating[:, :] x, const floating[:, :] y,
                     copy[j] = row[j] - shift_x[j]
                 for o in range(O):
                     residual[i, o] = (y[t0 + i, o] - shift_y[o]) - offset[o]
-            gemm(False, False, m, O, F, <floating> -1, &shifted[0, 0], F, &w[0, 0], O,
-                 <floating> 1, &residual[0, 0], O)
-            gemm(True, False, O, F, m, <floating> 1, &residual[0, 0], O, &shifted[0, 0], F,
-                 <floating> 1, &gradient[0, 0], F)
+            if O == 1:
+                # GEMM would pack the block for a single column
+                gemv(False, m, F, <floating> -1, &shifted[0, 0], F, &w[0, 0], <floating> 1,
+                     &residual[0, 0])
+                gemv(True, m, F, <floating> 1, &shifted[0, 0], F, &residual[0, 0],
+                     <floating> 1, &gradient[0, 0])
+            else:
+                gemm(False, False, m, O, F, <floating> -1, &shifted[0, 0], F, &w[0, 0], O,
+                     <floating> 1, &residual[0, 0], O)
+                gemm(True, False, O, F, m, <floating> 1, &residual[0, 0], O, &shifted[0, 0],
+                     F, <floating> 1, &gradient[0, 0], F)
             for i in range(m):
                 for o in range(O):
                     sums[o] += residual[i, o]
