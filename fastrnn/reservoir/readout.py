@@ -498,9 +498,11 @@ class Ridge:
             # The refinement did not converge from a Gram matrix that left
             # columns with moderate offsets raw: accumulate it as partial_fit
             # does (those columns shifted first), and solve again.
+            single = self._single   # the kept Y are 2-D whatever the caller gave
             self._reset()
             for x, y in pairs:
                 self._accumulate(x, y)
+            self._single = single
             converged = self._solve_gram(pairs)
         if converged is None:
             self._solve_lstsq()

@@ -379,6 +379,10 @@ def test_an_inexact_gram_that_fails_is_made_again_exactly(monkeypatch):
     assert limits == [readout_module._REFINED_OFFSET_LIMIT, readout_module._RAW_OFFSET_LIMIT]
     assert model.solver_used_ == "cholesky"
     assert _relative_error(model.coef_, w) < 1e-6
+    # a single output given as 1-D Y stays one
+    single = Ridge(lam).fit(X, Y[:, 1])
+    assert single.coef_.shape == (X.shape[1],) and np.ndim(single.intercept_) == 0
+    np.testing.assert_allclose(single.coef_, model.coef_[:, 1], rtol=1e-6)
 
 
 def _reservoir_problem(units=100, steps=3000, seed=3):
