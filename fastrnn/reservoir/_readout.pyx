@@ -83,7 +83,7 @@ def raw_gram(const floating[:, :] x, const floating[:, :] y, floating[:, ::1] gr
     if b:
         ones_y[:, 0] = 1
     ones_y[:, b:] = y
-    cross = np.empty((F, R), dtype=dtype)
+    cross = np.empty((R, F), dtype=dtype)
     small = np.empty((R, R), dtype=dtype)
     # x^T x by panels of rows of the Gram matrix, each BLAS call writing under
     # 2^30 bytes: OpenBLAS's syrk was seen to crash on a 20,000-wide one
@@ -99,14 +99,16 @@ def raw_gram(const floating[:, :] x, const floating[:, :] y, floating[:, ::1] gr
                 gemm(True, False, p1 - p0, F - p1, k, <floating> 1, &x[0, p0], ldx,
                      &x[0, p1], ldx, <floating> 0, &gram[b + p0, b + p1], width)
             p0 = p1
-        gemm(True, False, F, R, k, <floating> 1, &x[0, 0], ldx, &ones_y[0, 0], R,
-             <floating> 0, &cross[0, 0], R)
+        # as [1 y]^T x (R, F): in this operand order OpenBLAS's GEMM runs
+        # 1.5-3x faster than as x^T [1 y] (N = 100 and 2000, 9,900 rows)
+        gemm(True, False, R, F, k, <floating> 1, &ones_y[0, 0], R, &x[0, 0], ldx,
+             <floating> 0, &cross[0, 0], F)
         syrk_upper(True, R, k, <floating> 1, &ones_y[0, 0], R, <floating> 0, &small[0, 0], R)
         for i in range(F):
             if b:
-                gram[0, 1 + i] = cross[i, 0]
+                gram[0, 1 + i] = cross[0, i]
             for j in range(O):
-                gram[b + i, b + F + j] = cross[i, b + j]
+                gram[b + i, b + F + j] = cross[b + j, i]
         for i in range(R):
             for j in range(i, R):
                 # [1 y]'s Gram: row/column 0 the ones, the rest y's
