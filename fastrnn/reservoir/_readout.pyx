@@ -374,106 +374,17 @@ cdef class NormalFactor:
         return False
 
 
-# One pass of the refinement is read-bound (each element of X once, two
-# flops on it): one core's share of the memory bandwidth sets its time, so
-# the rows are split in two halves run by fastrnn's thread team
-# (csrc/common/fr_team.h), each half with its own buffers and sums, added in
-# a fixed order: the result depends on the sizes, never on which thread ran
-# a half.
-cdef extern from "fr_team.h" nogil:
-    ctypedef void (*fr_chunk_fn)(void *ctx, long phase, int chunk, int tid) noexcept
-    int fr_team_phases(long phases, int chunks, fr_chunk_fn fn, void *ctx)
-
-#: Rows x features below which the pass runs in one piece (the team's
-#: hand-over costs microseconds).
-cdef Py_ssize_t _SPLIT_ELEMENTS = 1 << 17
-
-
-ctypedef struct _RefinementJob:
-    const void *x
-    const void *y
-    const void *shift_x
-    const void *shift_y
-    const void *w
-    const void *offset
-    void *shifted       # (chunks, block, F)
-    void *residual      # (chunks, block, O)
-    void *gradients     # (chunks, O, F), zero on entry
-    double *sums        # (chunks, O), zero on entry
-    Py_ssize_t ldx, y_row, y_col
-    int k, F, O, block, chunks
-
-
-cdef void _refinement_rows(const _RefinementJob *job, int chunk,
-                           floating *kind_marker) noexcept nogil:
-    """Rows [chunk k / chunks, (chunk + 1) k / chunks) of `refinement_gradient`
-    into the chunk's own gradient and sums (``kind_marker`` only picks the
-    precision)."""
-    cdef int F = job.F, O = job.O, block = job.block
-    cdef int first = <int> ((<long> job.k * chunk) // job.chunks)
-    cdef int last = <int> ((<long> job.k * (chunk + 1)) // job.chunks)
-    cdef int t0, m, i, j, o
-    cdef const floating *x = <const floating *> job.x
-    cdef const floating *y = <const floating *> job.y
-    cdef const floating *shift_x = <const floating *> job.shift_x
-    cdef const floating *shift_y = <const floating *> job.shift_y
-    cdef const floating *w = <const floating *> job.w
-    cdef const floating *offset = <const floating *> job.offset
-    cdef floating *shifted = <floating *> job.shifted + <Py_ssize_t> chunk * block * F
-    cdef floating *residual = <floating *> job.residual + <Py_ssize_t> chunk * block * O
-    cdef floating *gradient = <floating *> job.gradients + <Py_ssize_t> chunk * O * F
-    cdef double *sums = job.sums + <Py_ssize_t> chunk * O
-    cdef const floating *row
-    cdef floating *copy
-    t0 = first
-    while t0 < last:
-        m = min(block, last - t0)
-        for i in range(m):
-            row = x + <Py_ssize_t> (t0 + i) * job.ldx
-            copy = shifted + <Py_ssize_t> i * F
-            for j in range(F):
-                copy[j] = row[j] - shift_x[j]
-            for o in range(O):
-                residual[<Py_ssize_t> i * O + o] = \
-                    (y[<Py_ssize_t> (t0 + i) * job.y_row + o * job.y_col] - shift_y[o]) \
-                    - offset[o]
-        if O == 1:
-            # GEMM would pack the block for a single column
-            gemv(False, m, F, <floating> -1, shifted, F, w, <floating> 1, residual)
-            gemv(True, m, F, <floating> 1, shifted, F, residual, <floating> 1, gradient)
-        else:
-            gemm(False, False, m, O, F, <floating> -1, shifted, F, w, O, <floating> 1,
-                 residual, O)
-            gemm(True, False, O, F, m, <floating> 1, residual, O, shifted, F, <floating> 1,
-                 gradient, F)
-        for i in range(m):
-            for o in range(O):
-                sums[o] += residual[<Py_ssize_t> i * O + o]
-        t0 += m
-
-
-cdef void _refinement_chunk_double(void *ctx, long phase, int chunk, int tid) noexcept nogil:
-    _refinement_rows(<const _RefinementJob *> ctx, chunk, <double *> NULL)
-
-
-cdef void _refinement_chunk_float(void *ctx, long phase, int chunk, int tid) noexcept nogil:
-    _refinement_rows(<const _RefinementJob *> ctx, chunk, <float *> NULL)
-
-
 def refinement_gradient(const floating[:, :] x, const floating[:, :] y,
                         const floating[::1] shift_x, const floating[::1] shift_y,
                         const floating[:, ::1] w, const floating[::1] offset,
-                        floating[:, ::1] gradient, bint split=True):
+                        floating[:, ::1] gradient):
     """One pass of iterative refinement over the rows of x and y: with the
     rows shifted, x~ = x - shift_x and y~ = y - shift_y, the residual
     r = y~ - x~ w - offset and ``gradient`` += r^T x~.
 
     x is read once, by blocks of rows whose shifted copy stays in cache for
-    both products (two GEMVs, or GEMMs for several outputs, a block); the
-    shift keeps the residual free of the cancellation that the rows' own
-    offsets would bring into x w. Large passes are split into two halves
-    run by fastrnn's thread team (the sum of the halves depends only on the
-    sizes).
+    both products (two GEMMs a block); the shift keeps the residual free of
+    the cancellation that the rows' own offsets would bring into x w.
 
     Parameters
     ----------
@@ -486,49 +397,56 @@ def refinement_gradient(const floating[:, :] x, const floating[:, :] y,
     offset : (O,), IN
         The intercept about the shift.
     gradient : (O, F), IN/OUT
-    split : bool, IN
-        Whether a large pass may be split between two threads (False: one
-        piece, as a small pass always is).
 
     Returns
     -------
     ndarray (O,) float64
         The column sums of r.
     """
-    cdef int k = x.shape[0], F = x.shape[1], O = y.shape[1], chunks, c
-    cdef _RefinementJob job
-    cdef floating[:, :, ::1] shifted
-    cdef floating[:, :, ::1] residual
-    cdef floating[:, :, ::1] gradients
-    cdef double[:, ::1] sums
+    cdef int k = x.shape[0], F = x.shape[1], O = y.shape[1]
+    cdef int ldx = _row_stride(&x.strides[0], F, sizeof(floating), "x")
+    cdef int block, m, t0, i, j, o
+    cdef const floating *row
+    cdef floating *copy
+    cdef floating[:, ::1] shifted
+    cdef floating[:, ::1] residual
+    cdef double[::1] sums = np.zeros(O)
     if (y.shape[0] != k or shift_x.shape[0] != F or shift_y.shape[0] != O
             or w.shape[0] != F or w.shape[1] != O or offset.shape[0] != O
             or gradient.shape[0] != O or gradient.shape[1] != F):
         raise ValueError("refinement_gradient: x, y, the shifts, w, offset and gradient "
                          "do not match")
     if k == 0 or F == 0 or O == 0:
-        return np.zeros(O)
+        return np.asarray(sums)
     dtype = np.float32 if floating is float else np.float64
-    chunks = 2 if split and <Py_ssize_t> k * F >= _SPLIT_ELEMENTS else 1
-    # about 256 KiB of shifted rows a chunk: in L2 for the second product
-    job.block = max(4, min(k, (1 << 18) // (F * <int> sizeof(floating))))
-    shifted = np.empty((chunks, job.block, F), dtype=dtype)
-    residual = np.empty((chunks, job.block, O), dtype=dtype)
-    gradients = np.zeros((chunks, O, F), dtype=dtype)
-    sums = np.zeros((chunks, O))
-    job.x, job.y = &x[0, 0], &y[0, 0]
-    job.ldx = _row_stride(&x.strides[0], F, sizeof(floating), "x")
-    job.y_row = y.strides[0] // <Py_ssize_t> sizeof(floating)
-    job.y_col = y.strides[1] // <Py_ssize_t> sizeof(floating)
-    job.shift_x, job.shift_y, job.w, job.offset = &shift_x[0], &shift_y[0], &w[0, 0], &offset[0]
-    job.shifted, job.residual = &shifted[0, 0, 0], &residual[0, 0, 0]
-    job.gradients, job.sums = &gradients[0, 0, 0], &sums[0, 0]
-    job.k, job.F, job.O, job.chunks = k, F, O, chunks
+    # about 256 KiB of shifted rows: in L2 for the second product
+    block = max(4, min(k, (1 << 18) // (F * <int> sizeof(floating))))
+    shifted = np.empty((block, F), dtype=dtype)
+    residual = np.empty((block, O), dtype=dtype)
     with nogil:
-        if floating is float:
-            fr_team_phases(1, chunks, _refinement_chunk_float, &job)
-        else:
-            fr_team_phases(1, chunks, _refinement_chunk_double, &job)
-    for c in range(chunks):
-        np.add(gradient, gradients[c], out=np.asarray(gradient))
-    return np.asarray(sums).sum(axis=0)
+        t0 = 0
+        while t0 < k:
+            m = min(block, k - t0)
+            for i in range(m):
+                row = &x[0, 0] + <Py_ssize_t> (t0 + i) * ldx
+                copy = &shifted[i, 0]
+                for j in range(F):
+                    copy[j] = row[j] - shift_x[j]
+                for o in range(O):
+                    residual[i, o] = (y[t0 + i, o] - shift_y[o]) - offset[o]
+            if O == 1:
+                # GEMM would pack the block for a single column
+                gemv(False, m, F, <floating> -1, &shifted[0, 0], F, &w[0, 0], <floating> 1,
+                     &residual[0, 0])
+                gemv(True, m, F, <floating> 1, &shifted[0, 0], F, &residual[0, 0],
+                     <floating> 1, &gradient[0, 0])
+            else:
+                gemm(False, False, m, O, F, <floating> -1, &shifted[0, 0], F, &w[0, 0], O,
+                     <floating> 1, &residual[0, 0], O)
+                gemm(True, False, O, F, m, <floating> 1, &residual[0, 0], O, &shifted[0, 0],
+                     F, <floating> 1, &gradient[0, 0], F)
+            for i in range(m):
+                for o in range(O):
+                    sums[o] += residual[i, o]
+            t0 += m
+    return np.asarray(sums)
