@@ -94,7 +94,7 @@ from fastrnn._core.cpus import available_cpus
 from fastrnn._core.validation import NotFittedError, check_int, check_real
 from fastrnn.reservoir.esn import ESN
 from fastrnn.analysis.metrics import nrmse
-from fastrnn.reservoir.readout import _AUTO_RCOND, RLS, Ridge
+from fastrnn.reservoir.readout import RLS, Ridge
 from fastrnn.reservoir.reservoir import Reservoir
 
 if TYPE_CHECKING:   # only named in annotations
@@ -900,22 +900,17 @@ def _evaluate(params, ridges, train, valid, options):
         feats.append(f)
         targets.append(t)
     fitted = esn._loop_state()
-    shared = _blank_like(esn.readout).partial_fit(feats, targets)
+    # One accumulation for all the ridges, each solved as Ridge.fit(X, Y)
+    # solves it (refined against the data, or redone by QR), so that every
+    # score is the one a serial loop of fits would give.
+    shared = _blank_like(esn.readout)
+    pairs = shared._accumulate_fit(feats, targets)
     scores = []
     for ridge in ridges:
         readout = copy.deepcopy(shared)
         if ridge is not None:
             readout.ridge = ridge
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            readout.fit()
-        if readout.solver == "auto" and (readout.solver_used_ == "lstsq"
-                                         or readout.rcond_ < _AUTO_RCOND):
-            # What Ridge.fit(X, Y) does with solver "auto": redo by QR.
-            readout = _blank_like(readout).fit(feats, targets)
-        else:
-            for w in caught:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        readout._solve_fit(pairs)
         esn.readout = readout
         esn._set_loop_state(*fitted)
         scores.append(_score(esn, valid, options["metric"]))

@@ -30,9 +30,9 @@ Series = Union[ArrayLike, list[ArrayLike]]
 
 _EPS = np.finfo(np.float64).eps
 
-# solver="auto" refits by QR below this reciprocal condition number of the
-# normal equations.
-_AUTO_RCOND = 1e-13
+#: Iterative refinement of a one-shot fit (`Ridge._refine`): at most this
+#: many steps, each one pass over the data and two triangular solves.
+_REFINE_STEPS = 4
 
 
 def _series_pairs(X, Y):
@@ -73,6 +73,13 @@ def _check_finite(arr, name):
 #: See `Ridge._add_raw_gram`: at most (8)^2 = 64 ulp of the Gram matrix's
 #: entries lost to cancellation.
 _RAW_OFFSET_LIMIT = 8.0
+
+#: The same limit in a one-shot fit, whose solution is then refined against
+#: the data: the Gram matrix need only be close enough for the refinement to
+#: converge, so columns up to 2^8 spreads from zero (at most 2^16 ulp lost)
+#: are left raw, as the units of a reservoir driven with an offset input are
+#: (their means lie up to ~100 spreads from zero).
+_REFINED_OFFSET_LIMIT = 256.0
 
 
 def _blas_for(gram):
@@ -127,10 +134,19 @@ class Ridge:
         How the data are accumulated and the system solved.
 
         - ``"cholesky"``: the Gram matrix [1 X Y]^T [1 X Y] is accumulated
-          with one symmetric rank-k BLAS update (syrk) per chunk, then the
-          centred normal equations (X_c^T X_c + ridge I) W = X_c^T Y_c are
-          solved by Cholesky, or, when that matrix is not numerically positive
-          definite, by an SVD-based least-squares solve.
+          with symmetric rank-k BLAS updates (syrk), then the centred normal
+          equations (X_c^T X_c + ridge I) W = X_c^T Y_c are solved by
+          Cholesky, or, when that matrix is not numerically positive
+          definite, by an SVD-based least-squares solve. In a one-shot
+          ``fit(X, Y)`` the solution is then refined against the data at
+          hand with the same Cholesky factor (iterative refinement, the
+          corrected semi-normal equations of Björck (1987)): each step costs
+          one pass over X and two triangular solves, and a step or two give
+          the accuracy of the residuals instead of one limited by the squared
+          condition number; when it does not converge, it keeps the last
+          iterate that a smaller correction confirmed (the unrefined solution
+          if none). ``partial_fit`` + ``fit()`` solve the
+          normal equations alone (the data are gone).
         - ``"qr"``: a triangular factor R of [1 X Y] is updated chunk by chunk
           (R <- qr([R; chunk])) and the ridge problem solved from R by one
           more QR of [R; sqrt(ridge) I] (an SVD of R when ridge = 0).
@@ -139,13 +155,12 @@ class Ridge:
           ridge = 1e-14 with states whose squared singular values fall below
           1e-12). About twice the work of ``"cholesky"``.
         - ``"auto"`` (default): ``"cholesky"``; but a one-shot ``fit(X, Y)``
-          whose normal equations turn out numerically singular (Cholesky
-          fails, or LAPACK's reciprocal condition estimate is below
-          ``1e-13``: fewer than ~3 correct digits left in the solution) is
-          redone by one QR factorisation of the data at hand.
-          ``partial_fit`` data are streamed as in ``"cholesky"`` (the data
-          are gone when the conditioning is known), with the least-squares
-          fallback; stream with ``"qr"`` when the ridge is tiny.
+          whose normal equations are too ill-conditioned for the refinement
+          to converge (or not numerically positive definite) is redone by one
+          QR factorisation of the data at hand. ``partial_fit`` data are
+          streamed as in ``"cholesky"`` (the data are gone when the
+          conditioning is known), with the least-squares fallback; stream
+          with ``"qr"`` when the ridge is tiny.
     dtype : numpy.float64 (default) or numpy.float32
         Precision of the accumulation and solve (features are converted).
     chunk_size : int or None
@@ -167,9 +182,22 @@ class Ridge:
 
     Notes
     -----
-    Before accumulation the data are shifted by the mean of the first chunk
-    (a constant shift; the solution is the same), which keeps the centring
-    step free of cancellation when the features have a large common offset.
+    The accumulator holds the Gram matrix of the rows shifted by the mean of
+    the first 1000 rows (a constant shift; the solution is the same), which
+    keeps the centring step free of cancellation when the features have a
+    large common offset. Without ``chunk_size`` it is made with one syrk on
+    the rows as they lie (no shifted copy of the states) and moved to the
+    shift; the entries of the few columns whose mean lies far from zero
+    against their spread, which that move would cancel, are made again from
+    those columns shifted, and when many columns are far from zero the
+    shifted copy is made chunk by chunk instead. In a one-shot fit, whose
+    solution is refined against the data, "far" means 256 spreads instead of
+    8 (the refinement only needs the Gram matrix close enough to converge:
+    the units of a reservoir driven by an input with an offset lie tens of
+    spreads from zero); if it does not converge from such a Gram matrix, the
+    Gram matrix is made again as ``partial_fit`` makes it. A fit thus holds
+    the states and one Gram matrix, whose free lower triangle is the
+    Cholesky factor's workspace.
     """
 
     def __init__(self, ridge: float = 0.0, *, fit_bias: bool = True, solver: str = "auto",
@@ -190,6 +218,9 @@ class Ridge:
         # matrix [1 X Y]^T [1 X Y] (mode "gram") or its triangular QR factor R
         # (mode "qr"), of the rows shifted as the Notes of the class say.
         self._gram_or_r = None
+        # whether the Gram matrix left raw some columns that partial_fit
+        # would have redone (see `_add_raw_gram`)
+        self._gram_inexact = False
         self._shift_x = None
         self._shift_y = None
         self._single = None
@@ -204,7 +235,7 @@ class Ridge:
     def _streaming_mode(self):
         return "qr" if self.solver == "qr" else "gram"
 
-    def _accumulate(self, X, Y, name_suffix="", mode=None):
+    def _accumulate(self, X, Y, name_suffix="", mode=None, offset_limit=_RAW_OFFSET_LIMIT):
         mode = mode or self._streaming_mode
         X = _as_rows(X, "X" + name_suffix, self.dtype, views=True, check_finite=False)
         Y, single = _as_targets(Y, "Y" + name_suffix, self.dtype, X.shape[0])
@@ -232,7 +263,7 @@ class Ridge:
         width = b + F + O
         T = X.shape[0]
         if self._mode == "gram" and self.chunk_size is None \
-                and self._add_raw_gram(X, Y, name_suffix, fresh):
+                and self._add_raw_gram(X, Y, name_suffix, fresh, offset_limit):
             self.n_samples_seen_ += T
             return X, Y
         _check_finite(X, "X" + name_suffix)
@@ -260,17 +291,20 @@ class Ridge:
         self.n_samples_seen_ += T
         return X, Y
 
-    def _add_raw_gram(self, X, Y, name_suffix, fresh):
+    def _add_raw_gram(self, X, Y, name_suffix, fresh, limit):
         """Add [1 X Y]^T [1 X Y] of the rows as they lie (one syrk on X; no
         shifted copy), moved to the accumulator's shift (see `merge`), and
         return True; or add nothing and return False when that would lose
         accuracy. Moving a Gram matrix to a shift loses about
         (offset / spread)^2 of its entries' precision to cancellation, so the
-        entries of the columns whose mean lies more than `_RAW_OFFSET_LIMIT`
-        of their spreads from zero (as the Gram matrix itself tells: a unit
-        saturated at its bias, an input with an offset) are made again from
-        those columns shifted (`_redo_offset_columns`); when there are many,
-        the caller takes the shifted copy of all the data instead."""
+        entries of the columns whose mean lies more than ``limit`` spreads
+        from zero (as the Gram matrix itself tells: a unit saturated at its
+        bias, an input with an offset) are made again from those columns
+        shifted (`_redo_offset_columns`); when there are many, the caller
+        takes the shifted copy of all the data instead. ``limit`` is
+        `_RAW_OFFSET_LIMIT`, or `_REFINED_OFFSET_LIMIT` in a one-shot fit
+        (which then notes in ``_gram_inexact`` whether columns beyond the
+        former were left raw)."""
         b = int(self.fit_bias)
         width = b + X.shape[1] + Y.shape[1]
         # Into the accumulator itself while it is new: no second Gram matrix
@@ -286,11 +320,13 @@ class Ridge:
             with np.errstate(invalid="ignore", over="ignore"):
                 mean = gram[0, 1:] / gram[0, 0]
                 spread2 = diagonal[1:] / gram[0, 0] - mean * mean
-                offset = ~(mean * mean <= _RAW_OFFSET_LIMIT ** 2 * spread2)
+                offset = ~(mean * mean <= limit ** 2 * spread2)
+                inexact = ~offset & ~(mean * mean <= _RAW_OFFSET_LIMIT ** 2 * spread2)
             if offset.sum() > max(16, width // 16):
                 if fresh:
                     gram[...] = 0
                 return False
+            self._gram_inexact |= bool(inexact.any())
             shift = np.concatenate([self._shift_x, self._shift_y])
             with np.errstate(over="ignore", invalid="ignore"):
                 _move_gram_shift(gram, -np.concatenate([[0], shift]))
@@ -438,19 +474,45 @@ class Ridge:
             return self
         if X is None or Y is None:
             raise ValueError("fit needs both X and Y (or neither, after partial_fit)")
+        self._solve_fit(self._accumulate_fit(X, Y))
+        return self
+
+    def _accumulate_fit(self, X, Y):
+        """The accumulation of ``fit(X, Y)``: forget everything, accumulate X
+        and Y with the offset limit of a refined fit, and return the (X, Y)
+        rows of every series for `_solve_fit` (``fastrnn.dask`` solves one
+        such accumulation for several ridges)."""
         self._reset()
-        kept = []
-        for x, y, suffix in _series_pairs(X, Y):
-            kept.append(self._accumulate(x, y, suffix))
-        self._solve()
-        if (self.solver == "auto" and self._mode == "gram"
-                and (self.solver_used_ == "lstsq" or self.rcond_ < _AUTO_RCOND)):
-            # The normal equations lost most digits; the data are still here:
-            # one QR factorisation of all of them (same shift as before).
-            self._gram_or_r = self._r_factor(kept)
+        return [self._accumulate(x, y, suffix, offset_limit=_REFINED_OFFSET_LIMIT)
+                for x, y, suffix in _series_pairs(X, Y)]
+
+    def _solve_fit(self, pairs):
+        """The solve of ``fit(X, Y)`` from `_accumulate_fit`'s accumulation
+        and the data ``pairs``: Cholesky refined against the data, with the
+        fallbacks the class docstring describes."""
+        if self._mode == "qr":
+            self._solve()
+            return
+        converged = self._solve_gram(pairs)
+        if not converged and self._gram_inexact:
+            # The refinement did not converge from a Gram matrix that left
+            # columns with moderate offsets raw: accumulate it as partial_fit
+            # does (those columns shifted first), and solve again.
+            single = self._single   # the kept Y are 2-D whatever the caller gave
+            self._reset()
+            for x, y in pairs:
+                self._accumulate(x, y)
+            self._single = single
+            converged = self._solve_gram(pairs)
+        if converged is None:
+            self._solve_lstsq()
+        if not converged and self.solver == "auto":
+            # The normal equations are too ill-conditioned for their factor to
+            # refine the solution; the data are still here: one QR
+            # factorisation of all of them (same shift as before).
+            self._gram_or_r = self._r_factor(pairs)
             self._mode = "qr"
             self._solve()
-        return self
 
     def _r_factor(self, pairs):
         """R of the QR factorisation of [1, X - shift, Y - shift], all rows."""
@@ -472,64 +534,172 @@ class Ridge:
 
     # --------------------------------------------------------------- solve
     def _solve(self):
+        """Solve from the accumulator alone (streamed data)."""
+        if self._mode == "qr":
+            self._solve_qr()
+        elif self._solve_gram() is None:
+            self._solve_lstsq()
+
+    def _solve_gram(self, pairs=None):
+        """Solve the normal equations by Cholesky in the accumulator's free
+        lower triangle (`_readout.NormalFactor`: a fit holds one Gram matrix,
+        not several) and, with ``pairs`` (the (X, Y) rows of a one-shot fit),
+        refine the solution against them with the same factor (`_refine`).
+
+        Returns None (nothing solved) when the matrix is not numerically
+        positive definite or the solution overflows; else whether the
+        refinement converged (True without ``pairs``).
+        """
+        F = self._shift_x.shape[0]
+        b = int(self.fit_bias)
+        # float32 sums are solved in float64, in a copy
+        gram = self._gram_or_r if self._gram_or_r.dtype == np.float64 else \
+            self._gram_or_r.astype(np.float64)
+        with _blas_for(gram), _readout.NormalFactor(gram, b, F, self.ridge) as factor:
+            if not factor.ok:
+                return None
+            solution = factor.cross()
+            factor.solve(solution)
+            w = solution.T
+            if not np.isfinite(w).all():
+                return None
+            converged = True
+            if pairs is not None:
+                w, converged = self._refine(w, factor, gram, pairs)
+            self.rcond_, self.solver_used_ = float(factor.rcond), "cholesky"
+        if b:
+            n, sx, sy = max(gram[0, 0], 1.0), gram[0, 1:1 + F], gram[0, 1 + F:]
+            self._finish(w, (sy - sx @ w) / n)
+        else:
+            self._finish(w, None)
+        return converged
+
+    def _refine(self, w, factor, gram, pairs):
+        """Iterative refinement of the normal equations' solution w (F, O)
+        against the data (the corrected semi-normal equations of Björck
+        (1987), here with the Cholesky factor of the normal equations):
+        each step computes, in one pass over the rows shifted as the
+        accumulator's, the residual r = Y - X w - 1 b^T of the current
+        solution and the gradient g = X_c^T r - ridge w of the ridge
+        objective (X_c the centred features), and adds A^{-1} g with the same
+        factor. A step removes all but a fraction ~ ||A^{-1} E|| of the
+        error, E the rounding of the Gram matrix (its cancellation included),
+        so a few steps give the accuracy of the residuals, not of the squared
+        condition number.
+
+        It stops once the error left, predicted from the last two corrections
+        (the first one's relative size standing for the contraction), is below
+        sqrt(eps) of the readout's dtype; or when a correction is not at most
+        half the one before (no longer contracting: at the rounding floor of
+        the residuals if it is that small, else diverging).
+
+        Returns
+        -------
+        w : ndarray (F, O)
+            The refined solution; when the refinement does not converge, the
+            last iterate that a smaller correction confirmed (the first
+            solution if none).
+        converged : bool
+        """
+        F, O = w.shape
+        b = int(self.fit_bias)
+        n = max(gram[0, 0], 1.0) if b else 1.0
+        sx = gram[0, 1:1 + F] if b else np.zeros(F)
+        sy = gram[0, 1 + F:] if b else np.zeros(O)
+        tol = float(np.sqrt(np.finfo(self.dtype).eps))
+        best, previous, scale = w, None, np.linalg.norm(w)
+        for _ in range(_REFINE_STEPS):
+            # the intercept about the shift that goes with w
+            offset = ((sy - sx @ w) / n).astype(self.dtype)
+            w_data = np.ascontiguousarray(w, dtype=self.dtype)
+            gradient = np.zeros((O, F), dtype=self.dtype)
+            sums = np.zeros(O)
+            for x, y in pairs:
+                sums += _readout.refinement_gradient(x, y, self._shift_x, self._shift_y,
+                                                     w_data, offset, gradient)
+            step = gradient.astype(np.float64)
+            if b:
+                # the intercept's share of the residual's sum (the Schur
+                # complement's right-hand side)
+                step -= np.outer(sums, sx / n)
+            step -= self.ridge * w.T
+            factor.solve(step)
+            size = np.linalg.norm(step)
+            delta = size / scale if scale > 0 else (0.0 if size == 0 else np.inf)
+            if previous is not None:
+                if not delta <= previous / 2:
+                    converged = bool(delta <= tol)
+                    return (w if converged else best), converged
+                best = w
+            w = w + step.T
+            scale = np.linalg.norm(w)
+            contraction = delta if previous is None else delta / previous
+            if delta * contraction <= tol:
+                return w, True
+            previous = delta
+        return best, False
+
+    def _solve_lstsq(self):
+        """The fallback when the normal equations are not numerically
+        positive definite: a minimum-norm least-squares solve of them (LAPACK
+        gelsd), from a dense float64 copy of the accumulator."""
+        F = self._shift_x.shape[0]
+        b = int(self.fit_bias)
+        G = self._gram_or_r.astype(np.float64)
+        G = np.triu(G) + np.triu(G, 1).T
+        if b:
+            n = G[0, 0]
+            sx, sy = G[0, 1:1 + F], G[0, 1 + F:]
+            # an overflow here is reported below as a ValueError
+            with np.errstate(over="ignore", invalid="ignore"):
+                C = G[1:1 + F, 1:1 + F] - np.outer(sx, sx) / max(n, 1.0)
+                Cy = G[1:1 + F, 1 + F:] - np.outer(sx, sy) / max(n, 1.0)
+        else:
+            C, Cy = G[:F, :F], G[:F, F:]
+        if not (np.isfinite(C).all() and np.isfinite(Cy).all()):
+            raise ValueError(
+                "X or Y holds values so large that X^T X or X^T Y overflows; rescale X and Y")
+        warnings.warn(
+            "Ridge: X^T X + ridge I is not positive definite (rank-deficient or badly "
+            "scaled states); solving by least squares (LAPACK gelsd) instead. A larger "
+            "ridge, or solver='qr', avoids this.", RuntimeWarning, stacklevel=4)
+        A = C + self.ridge * np.eye(F)
+        w = sla.lstsq(A, Cy, check_finite=False, lapack_driver="gelsd")[0]
+        self.rcond_, self.solver_used_ = 0.0, "lstsq"
+        self._finish(w, (sy - sx @ w) / max(n, 1.0) if b else None)
+
+    def _solve_qr(self):
+        """Solve from the triangular factor R of [1 X Y] (mode "qr")."""
         F, O = self._shift_x.shape[0], self._shift_y.shape[0]
         b = int(self.fit_bias)
         lam = self.ridge
-        if self._mode == "gram" and self._gram_or_r.dtype == np.float64:
-            # In place: the accumulator's free lower triangle is the solve's
-            # workspace, so a fit holds one Gram matrix, not several.
-            with _blas_for(self._gram_or_r):
-                w, rcond = _readout.solve_normal_in_place(self._gram_or_r, b, F, lam)
-            if w is not None and np.isfinite(w).all():
-                self.rcond_, self.solver_used_ = float(rcond), "cholesky"
-                G0 = self._gram_or_r[0]
-                if b:
-                    n, sx, sy = G0[0], G0[1:1 + F], G0[1 + F:]
-                    intercept = (sy - sx @ w) / max(n, 1.0)
-                self._finish(w, intercept if b else None)
-                return
-        acc = self._gram_or_r.astype(np.float64)
-        if self._mode == "gram":
-            G = np.triu(acc) + np.triu(acc, 1).T
-            if b:
-                n = G[0, 0]
-                sx, sy = G[0, 1:1 + F], G[0, 1 + F:]
-                # an overflow here is reported by _solve_normal as a ValueError
-                with np.errstate(over="ignore", invalid="ignore"):
-                    C = G[1:1 + F, 1:1 + F] - np.outer(sx, sx) / max(n, 1.0)
-                    Cy = G[1:1 + F, 1 + F:] - np.outer(sx, sy) / max(n, 1.0)
-            else:
-                C, Cy = G[:F, :F], G[:F, F:]
-            w = self._solve_normal(C, Cy, lam)
-            if b:
-                intercept = (sy - sx @ w) / max(n, 1.0)
+        R = self._gram_or_r.astype(np.float64)
+        R22, R2y = R[b:b + F, b:b + F], R[b:b + F, b + F:]
+        if lam > 0:
+            # min ||R22 w - R2y||^2 + lam ||w||^2 is the least-squares
+            # problem [R22; sqrt(lam) I] w ~ [R2y; 0]: one more QR of
+            # that stacked matrix (with the right-hand sides appended)
+            # and a triangular solve, never forming R22^T R22.
+            stacked = np.zeros((2 * F, F + O))
+            stacked[:F, :F] = R22
+            stacked[:F, F:] = R2y
+            stacked[F:, :F] = np.sqrt(lam) * np.eye(F)
+            r2 = sla.qr(stacked, mode="r", overwrite_a=True, check_finite=False)[0]
+            w = sla.solve_triangular(r2[:F, :F], r2[:F, F:], check_finite=False)
         else:
-            R = acc
-            R22, R2y = R[b:b + F, b:b + F], R[b:b + F, b + F:]
-            if lam > 0:
-                # min ||R22 w - R2y||^2 + lam ||w||^2 is the least-squares
-                # problem [R22; sqrt(lam) I] w ~ [R2y; 0]: one more QR of
-                # that stacked matrix (with the right-hand sides appended)
-                # and a triangular solve, never forming R22^T R22.
-                stacked = np.zeros((2 * F, F + O))
-                stacked[:F, :F] = R22
-                stacked[:F, F:] = R2y
-                stacked[F:, :F] = np.sqrt(lam) * np.eye(F)
-                r2 = sla.qr(stacked, mode="r", overwrite_a=True, check_finite=False)[0]
-                w = sla.solve_triangular(r2[:F, :F], r2[:F, F:], check_finite=False)
-            else:
-                # Minimum-norm least squares through the SVD (rank-revealing).
-                u, s, vt = np.linalg.svd(R22)
-                cut = s[0] * max(F, 1) * _EPS if s.size else 0.0
-                filt = np.where(s > cut, 1.0 / np.where(s > cut, s, 1.0), 0.0)
-                w = vt.T @ (filt[:, None] * (u.T @ R2y))
-            self.solver_used_ = "qr"
-            self.rcond_ = float("nan")
-            if b:
-                r00 = R[0, 0]
-                intercept = (R[0, 1 + F:] - R[0, 1:1 + F] @ w) / r00 if r00 != 0 else \
-                    np.zeros(O)
-        self._finish(w, intercept if b else None)
+            # Minimum-norm least squares through the SVD (rank-revealing).
+            u, s, vt = np.linalg.svd(R22)
+            cut = s[0] * max(F, 1) * _EPS if s.size else 0.0
+            filt = np.where(s > cut, 1.0 / np.where(s > cut, s, 1.0), 0.0)
+            w = vt.T @ (filt[:, None] * (u.T @ R2y))
+        self.solver_used_ = "qr"
+        self.rcond_ = float("nan")
+        intercept = None
+        if b:
+            r00 = R[0, 0]
+            intercept = (R[0, 1 + F:] - R[0, 1:1 + F] @ w) / r00 if r00 != 0 else \
+                np.zeros(O)
+        self._finish(w, intercept)
 
     def _finish(self, w, intercept):
         """coef_ and intercept_ from the solution about the shift."""
@@ -541,30 +711,6 @@ class Ridge:
         if self._single:
             self.coef_ = self.coef_[:, 0]
             self.intercept_ = self.intercept_[0]
-
-    def _solve_normal(self, C, Cy, lam):
-        if not (np.isfinite(C).all() and np.isfinite(Cy).all()):
-            raise ValueError(
-                "X or Y holds values so large that X^T X or X^T Y overflows; rescale X and Y")
-        A = C + lam * np.eye(C.shape[0])
-        try:
-            c, lower = sla.cho_factor(A, lower=False, check_finite=False)
-            if not np.all(np.isfinite(c)):
-                raise np.linalg.LinAlgError("non-finite factor")
-            anorm = np.abs(A).sum(axis=0).max()
-            pocon = sla.lapack.get_lapack_funcs("pocon", (A,))
-            rcond, info = pocon(c, anorm, uplo="U")
-            self.rcond_ = float(rcond)
-            self.solver_used_ = "cholesky"
-            return sla.cho_solve((c, lower), Cy, check_finite=False)
-        except np.linalg.LinAlgError:
-            warnings.warn(
-                "Ridge: X^T X + ridge I is not positive definite (rank-deficient or badly "
-                "scaled states); solving by least squares (LAPACK gelsd) instead. A larger "
-                "ridge, or solver='qr', avoids this.", RuntimeWarning, stacklevel=4)
-            self.rcond_ = 0.0
-            self.solver_used_ = "lstsq"
-            return sla.lstsq(A, Cy, check_finite=False, lapack_driver="gelsd")[0]
 
     # ------------------------------------------------------------- predict
     def predict(self, X: Series) -> Union[np.ndarray, list[np.ndarray]]:

@@ -1,4 +1,6 @@
 """Ridge and RLS readouts against closed-form least squares."""
+import warnings
+
 import numpy as np
 import pytest
 import scipy.linalg as sla
@@ -90,12 +92,15 @@ def test_ridge_stays_accurate_at_tiny_ridge():
     lam = 1e-14
     w, b = lstsq_ridge(X, Y, lam)
     auto = Ridge(lam).fit(X, Y)
-    assert auto.solver_used_ == "qr"
+    # the normal equations' solution refined against the data (or, where the
+    # refinement cannot converge, a QR refit: see the refinement tests below)
+    assert auto.solver_used_ in ("cholesky", "qr")
     err = np.linalg.norm(auto.coef_ - w) / np.linalg.norm(w)
     assert err < 1e-6
     np.testing.assert_allclose(auto.predict(X), X @ w + b, rtol=0, atol=1e-9)
-    # the problem does discriminate: the normal equations lose the digits
-    naive = Ridge(lam, solver="cholesky").fit(X, Y)
+    # the problem does discriminate: the normal equations alone (streamed,
+    # so with no data left to refine against) lose the digits
+    naive = Ridge(lam, solver="cholesky").partial_fit(X, Y).fit()
     assert np.linalg.norm(naive.coef_ - w) / np.linalg.norm(w) > 1e3 * err
     # and the streamed QR route is as good as the one-shot one
     streamed = Ridge(lam, solver="qr", chunk_size=128)
@@ -309,3 +314,155 @@ def test_nan_in_x_is_named_on_the_raw_path():
     X[5, 3] = np.nan
     with pytest.raises(ValueError, match="X contains NaN or Inf"):
         Ridge(1.0).fit(X, Y)
+
+
+# ---------------------- iterative refinement of a one-shot fit (issue 14)
+def _relative_error(coef, reference):
+    return np.linalg.norm(coef - reference) / np.linalg.norm(reference)
+
+
+def test_refinement_recovers_the_digits_the_normal_equations_lose():
+    # cond(X_c^T X_c + ridge I) ~ 1e12: the normal equations keep ~4 digits
+    X, Y = ill_conditioned(np.random.default_rng(1), smallest=1e-8)
+    lam = 1e-12
+    w, b = lstsq_ridge(X, Y, lam)
+    refined = Ridge(lam, solver="cholesky").fit(X, Y)
+    unrefined = Ridge(lam, solver="cholesky").partial_fit(X, Y).fit()
+    assert refined.solver_used_ == "cholesky"
+    assert _relative_error(refined.coef_, w) < 1e-7
+    assert _relative_error(unrefined.coef_, w) > 1e3 * _relative_error(refined.coef_, w)
+    np.testing.assert_allclose(refined.intercept_, b, rtol=1e-7)
+    # "auto" needs no QR refit for it
+    auto = Ridge(lam).fit(X, Y)
+    assert auto.solver_used_ == "cholesky"
+    np.testing.assert_array_equal(auto.coef_, refined.coef_)
+
+
+def test_refinement_that_cannot_converge_hands_over_to_qr():
+    # ridge 1e-16 is below the Gram matrix's rounding: the factor cannot
+    # refine (each correction is as large as the last)
+    X, Y = ill_conditioned(np.random.default_rng(1))
+    lam = 1e-16
+    w, _ = lstsq_ridge(X, Y, lam)
+    auto = Ridge(lam).fit(X, Y)
+    assert auto.solver_used_ == "qr"
+    assert _relative_error(auto.coef_, w) < 1e-6
+    # "cholesky" keeps what the refinement confirmed: never worse than the
+    # normal equations alone
+    chol = Ridge(lam, solver="cholesky").fit(X, Y)
+    alone = Ridge(lam, solver="cholesky").partial_fit(X, Y).fit()
+    assert chol.solver_used_ == "cholesky"
+    assert _relative_error(chol.coef_, w) <= _relative_error(alone.coef_, w)
+
+
+def test_an_inexact_gram_that_fails_is_made_again_exactly(monkeypatch):
+    # offsets of 30 .. 190 spreads: a one-shot fit leaves them in the raw Gram
+    # matrix, which at ridge 1e-14 is not even positive definite; the fit
+    # makes it again as partial_fit does (shifted) and refines from that,
+    # without a warning and without QR
+    rng = np.random.default_rng(1)
+    X, Y = ill_conditioned(rng)
+    X = X - 0.3          # the offset 0.7 becomes 0.4
+    lam = 1e-14
+    w, _ = lstsq_ridge(X, Y, lam)
+    limits = []
+    accumulate = Ridge._accumulate
+
+    def spy(self, *args, **kwargs):
+        limits.append(kwargs.get("offset_limit", readout_module._RAW_OFFSET_LIMIT))
+        return accumulate(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ridge, "_accumulate", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = Ridge(lam).fit(X, Y)
+    assert limits == [readout_module._REFINED_OFFSET_LIMIT, readout_module._RAW_OFFSET_LIMIT]
+    assert model.solver_used_ == "cholesky"
+    assert _relative_error(model.coef_, w) < 1e-6
+    # a single output given as 1-D Y stays one
+    single = Ridge(lam).fit(X, Y[:, 1])
+    assert single.coef_.shape == (X.shape[1],) and np.ndim(single.intercept_) == 0
+    np.testing.assert_allclose(single.coef_, model.coef_[:, 1], rtol=1e-6)
+
+
+def _reservoir_problem(units=100, steps=3000, seed=3):
+    from fastrnn.analysis.datasets import mackey_glass
+    series = mackey_glass(steps + 1, discard=300)
+    res = fastrnn.Reservoir(units, sr=0.9, lr=0.3, rc_connectivity=0.1, seed=seed)
+    states = res.run(series[:steps])[100:].reshape(-1, units)
+    return states, series[101:steps + 1].reshape(-1, 1)
+
+
+def test_reservoir_states_take_one_syrk_and_come_out_refined(monkeypatch):
+    """Mackey-Glass states (an input with an offset: units tens of spreads
+    from zero): the raw rows' Gram matrix, no shifted copy (the chunked
+    syrk of `gram_update` never runs), and after refinement far closer to
+    the reference than the normal equations alone."""
+    S, y = _reservoir_problem()
+    assert (np.abs(S.mean(0)) > 8 * S.std(0)).sum() > 16   # the old limits' shifted copy
+    lam = 1e-6
+    Sc = S - S.mean(0)
+    w = sla.lstsq(np.vstack([Sc, np.sqrt(lam) * np.eye(S.shape[1])]),
+                  np.vstack([y - y.mean(0), np.zeros((S.shape[1], 1))]))[0]
+    calls = []
+    gram_update = readout_module._readout.gram_update
+    raw_gram = readout_module._readout.raw_gram
+    monkeypatch.setattr(readout_module._readout, "gram_update",
+                        lambda *a: calls.append("chunk") or gram_update(*a))
+    monkeypatch.setattr(readout_module._readout, "raw_gram",
+                        lambda *a: calls.append("raw") or raw_gram(*a))
+    model = Ridge(lam).fit(S, y)
+    assert calls == ["raw"] and model.solver_used_ == "cholesky"
+    alone = Ridge(lam).partial_fit(S, y).fit()
+    assert _relative_error(model.coef_, w) < 1e-9
+    assert _relative_error(model.coef_, w) < 1e-2 * _relative_error(alone.coef_, w)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_refinement_gradient_against_numpy(dtype):
+    rng = np.random.default_rng(4)
+    wide = rng.standard_normal((301, 40)).astype(dtype) + 5
+    x = wide[:, 3:33]                  # rows of a wider buffer, read in place
+    y = rng.standard_normal((301, 2)).astype(dtype)
+    shift_x, shift_y = x[:50].mean(0), y[:50].mean(0)
+    w = rng.standard_normal((30, 2)).astype(dtype)
+    offset = np.array([0.3, -0.2], dtype=dtype)
+    start = rng.standard_normal((2, 30)).astype(dtype)
+    gradient = start.copy()
+    sums = readout_module._readout.refinement_gradient(x, y, shift_x, shift_y, w, offset,
+                                                       gradient)
+    x64, y64 = x.astype(np.float64) - shift_x, y.astype(np.float64) - shift_y
+    r = y64 - x64 @ w.astype(np.float64) - offset
+    tol = 1e-12 if dtype == np.float64 else 2e-4
+    np.testing.assert_allclose(gradient, start + r.T @ x64, rtol=tol, atol=tol * 100)
+    np.testing.assert_allclose(sums, r.sum(0), rtol=tol, atol=tol * 100)
+    # one output takes the GEMV branch
+    g1 = np.zeros((1, 30), dtype=dtype)
+    readout_module._readout.refinement_gradient(x, y[:, :1], shift_x, shift_y[:1], w[:, :1].copy(),
+                                                offset[:1], g1)
+    np.testing.assert_allclose(g1[0], x64.T @ r[:, 0], rtol=tol, atol=tol * 100)
+
+
+def test_normal_factor_solves_and_gives_the_accumulator_back():
+    X, Y = _ridge_data(T=200, F=12)
+    model = Ridge(0.5).partial_fit(X, Y)
+    gram = model._gram_or_r
+    before = gram.copy()
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    A = Xc.T @ Xc + 0.5 * np.eye(12)
+    with readout_module._readout.NormalFactor(gram, 1, 12, 0.5) as factor:
+        assert factor.ok and 0 < factor.rcond <= 1
+        np.testing.assert_allclose(factor.cross(), (Xc.T @ Yc).T, rtol=1e-10, atol=1e-9)
+        rhs = np.random.default_rng(5).standard_normal((3, 12))
+        solved = rhs.copy()
+        factor.solve(solved)
+        np.testing.assert_allclose(solved, np.linalg.solve(A, rhs.T).T, rtol=1e-10)
+    np.testing.assert_array_equal(gram, before)
+    with pytest.raises(ValueError, match="no factor"):
+        factor.solve(rhs.copy())
+    # not positive definite: no factor, and the accumulator still as it was
+    singular = np.zeros((4, 4))
+    singular[0, 0] = 3.0
+    with readout_module._readout.NormalFactor(singular, 1, 2, 0.0) as factor:
+        assert not factor.ok and factor.rcond == 0
+    np.testing.assert_array_equal(singular[1:, 1:], 0)
