@@ -173,11 +173,21 @@ static inline void FR_RFN(fr_res_to_unit_major)(const T *src, ptrdiff_t ld, ptrd
 static inline void FR_RFN(fr_res_from_unit_major)(const T *src, ptrdiff_t ld, ptrdiff_t batch,
                                                   ptrdiff_t r0, ptrdiff_t r1, T *dst)
 {
+    ptrdiff_t i = 0;
     if (batch == 1) {
         memcpy(dst + r0, src, (size_t)(r1 - r0) * sizeof(T));
         return;
     }
-    for (ptrdiff_t i = 0; i < r1 - r0; ++i)
+    /* eight units at a time: a series' row is then written a cache line
+     * at a time, not one element into each of B rows in turn */
+    for (; i + 8 <= r1 - r0; i += 8)
+        for (ptrdiff_t b = 0; b < batch; ++b) {
+            T *restrict d = dst + b * ld + r0 + i;
+            const T *restrict from = src + i * batch + b;
+            for (int k = 0; k < 8; ++k)
+                d[k] = from[k * batch];
+        }
+    for (; i < r1 - r0; ++i)
         for (ptrdiff_t b = 0; b < batch; ++b)
             dst[b * ld + r0 + i] = src[i * batch + b];
 }
