@@ -103,23 +103,21 @@ int fr_res_sell_build(const fr_res_model *m, int lanes, size_t elem_size, fr_res
     const ptrdiff_t n = m->units, window = FR_RES_SELL_WINDOW;
     const ptrdiff_t per_window = window / lanes;
     const ptrdiff_t groups = (n + window - 1) / window * per_window;
+    const size_t shape_bytes = (size_t)groups * 4 * sizeof(ptrdiff_t);
     ptrdiff_t slots = 0;
-    size_t shape_bytes, row_bytes, value_bytes, index_bytes, mask_bytes;
+    size_t value_bytes, index_bytes, mask_bytes;
     ptrdiff_t *shape;
     uint8_t *row_at;
     char *at;
     sell->lanes = lanes;
     sell->groups = groups;
     sell->block = NULL;
-    /* 64-byte aligned parts: the values and indices are loaded a register
-     * at a time */
-#define FR_RES_ALIGN64(bytes) (((bytes) + 63) & ~(size_t)63)
-    shape_bytes = FR_RES_ALIGN64((size_t)groups * 4 * sizeof(ptrdiff_t));
-    row_bytes = FR_RES_ALIGN64((size_t)groups * lanes);
-    shape = (ptrdiff_t *)malloc(shape_bytes + row_bytes);
+    shape = (ptrdiff_t *)malloc(shape_bytes + (size_t)groups * lanes + 1);
     if (shape == NULL)
         return 0;
     row_at = (uint8_t *)shape + shape_bytes;
+    sell->shape = shape;
+    sell->rows = row_at;
     /* The rows of each window, longest first (by groups of four, then by
      * what partial sum 0 holds), dealt into its groups in that order: rows
      * of a group then have about as many terms, and fewer lanes idle. A
@@ -164,21 +162,19 @@ int fr_res_sell_build(const fr_res_model *m, int lanes, size_t elem_size, fr_res
                 at_g[3] = 0;
         }
     }
+    /* 64-byte aligned parts: the values and indices are loaded a register
+     * at a time */
+#define FR_RES_ALIGN64(bytes) (((bytes) + 63) & ~(size_t)63)
     value_bytes = FR_RES_ALIGN64((size_t)slots * lanes * elem_size);
     index_bytes = FR_RES_ALIGN64((size_t)slots * lanes * sizeof(uint16_t));
     mask_bytes = FR_RES_ALIGN64((size_t)slots * sizeof(uint16_t));
 #undef FR_RES_ALIGN64
-    sell->block = malloc(shape_bytes + row_bytes + value_bytes + index_bytes + mask_bytes + 64);
+    sell->block = malloc(value_bytes + index_bytes + mask_bytes + 64);
     if (sell->block == NULL) {
         free(shape);
         return 0;
     }
     at = (char *)sell->block + (64 - (uintptr_t)sell->block % 64) % 64;
-    sell->shape = (ptrdiff_t *)at;
-    memcpy(at, shape, shape_bytes + row_bytes);
-    free(shape);
-    sell->rows = (uint8_t *)at + shape_bytes;
-    at += shape_bytes + row_bytes;
     sell->values = at;
     at += value_bytes;
     sell->indices = (uint16_t *)at;
@@ -212,7 +208,9 @@ int fr_res_sell_build(const fr_res_model *m, int lanes, size_t elem_size, fr_res
 void fr_res_sell_free(fr_res_sell *sell)
 {
     free(sell->block);
+    free(sell->shape);
     sell->block = NULL;
+    sell->shape = NULL;
 }
 
 #define FR_IMPL "fr_reservoir_instances.h"

@@ -63,11 +63,12 @@ typedef struct {
     void *values;           /* (slots, C) elements of the model's precision; 0 where masked */
     uint16_t *indices;      /* (slots, C) column indices (N <= 65536) */
     uint16_t *masks;        /* (slots,) bit l: lane l holds a term */
-    void *block;            /* the one allocation holding all of the above */
+    void *block;            /* the allocation of values, indices and masks (shape and
+                             * rows are one allocation of their own, at shape) */
 } fr_res_sell;
 
 /* Lays out the model's CSR W (16-bit indices) for `lanes` rows per group;
- * elements of `elem_size` bytes. Returns 0 (and sell->block NULL) when
+ * elements of `elem_size` bytes. Returns 0 (and frees what it took) when
  * memory is short; the caller then runs the CSR loop. */
 int fr_res_sell_build(const fr_res_model *m, int lanes, size_t elem_size, fr_res_sell *sell);
 
