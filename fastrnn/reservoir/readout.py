@@ -567,12 +567,17 @@ class Ridge:
             if pairs is not None:
                 w, converged = self._refine(w, factor, gram, pairs)
             self.rcond_, self.solver_used_ = float(factor.rcond), "cholesky"
-        if b:
-            n, sx, sy = max(gram[0, 0], 1.0), gram[0, 1:1 + F], gram[0, 1 + F:]
-            self._finish(w, (sy - sx @ w) / n)
-        else:
-            self._finish(w, None)
+        n, sx, sy = self._bias_sums(gram, F, w.shape[1])
+        self._finish(w, (sy - sx @ w) / n if b else None)
         return converged
+
+    def _bias_sums(self, gram, F, O):
+        """The row count (at least 1) and the column sums of X and Y about
+        the shift, from the Gram matrix's row of ones; 1 and zeros without
+        ``fit_bias``. The intercept that goes with w is (sy - sx @ w) / n."""
+        if not self.fit_bias:
+            return 1.0, np.zeros(F), np.zeros(O)
+        return max(gram[0, 0], 1.0), gram[0, 1:1 + F], gram[0, 1 + F:]
 
     def _refine(self, w, factor, gram, pairs):
         """Iterative refinement of the normal equations' solution w (F, O)
@@ -603,9 +608,7 @@ class Ridge:
         """
         F, O = w.shape
         b = int(self.fit_bias)
-        n = max(gram[0, 0], 1.0) if b else 1.0
-        sx = gram[0, 1:1 + F] if b else np.zeros(F)
-        sy = gram[0, 1 + F:] if b else np.zeros(O)
+        n, sx, sy = self._bias_sums(gram, F, O)
         tol = float(np.sqrt(np.finfo(self.dtype).eps))
         best, previous, scale = w, None, np.linalg.norm(w)
         for _ in range(_REFINE_STEPS):
