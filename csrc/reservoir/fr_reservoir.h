@@ -39,6 +39,14 @@ enum {
 
 enum { FR_RES_FLOAT32 = 0, FR_RES_FLOAT64 = 1 };
 
+/* How the steps of one series fetch the entries of x_{t-1} that a row of W
+ * needs (fr_res_series.fetch). Both give the same sums: the choice is only
+ * speed. Hardware gathers are fast on some CPUs (Intel's with AVX-512) and
+ * slower than plain loads on others (AMD's Zen 4: 0.51 against 0.29-0.36 ns
+ * per nonzero, and AVX-512 gathers 0.53), so AUTO takes whichever
+ * fr_res_gathers_pay() measured faster on this CPU. */
+enum { FR_RES_FETCH_AUTO = 0, FR_RES_FETCH_GATHER = 1, FR_RES_FETCH_LOADS = 2 };
+
 /* Up to this many inputs the projection of all steps is a vectorised C loop
  * (computed row by row, so splitting a series into calls does not change
  * it); above, one BLAS GEMM. */
@@ -106,6 +114,8 @@ typedef struct {
                                  * input part in, y_1 .. y_T out */
     void *y_state;              /* IN/OUT (O, B) closed loop: y_0 in, y_T out */
     void *work;                 /* scratch of 2 N B + O B elements */
+    int fetch;                  /* IN FR_RES_FETCH_*: how one series' steps fetch x_{t-1}
+                                 * (the same states either way) */
 } fr_res_series;
 
 /* Run T steps of B series (the open loop, or the closed loop when
@@ -115,5 +125,11 @@ typedef struct {
  * least 64 bytes of series per thread is split by series. Returns the
  * number of threads used. */
 int fr_res_run(const fr_res_model *model, const fr_res_series *series, int nthreads);
+
+/* Whether this CPU's hardware gathers beat plain loads at fetching a row's
+ * entries of x: measured once per process, on the first call (a few tens of
+ * microseconds), then remembered. Always 0 where the build has no AVX2
+ * clones. */
+int fr_res_gathers_pay(void);
 
 #endif

@@ -12,17 +12,45 @@
 
 /* The row [start, end) of W times x (one series): four interleaved partial
  * sums (the row's gathers are independent; a single accumulator would
- * serialise them on the add latency), added as (s0 + s1) + (s2 + s3). */
+ * serialise them on the add latency), added as (s0 + s1) + (s2 + s3).
+ * `loads` (AVX2 clones): fetch x's entries with plain loads into the vector
+ * instead of a hardware gather (FR_RES_FETCH_LOADS); the same sums. */
 FR_RES_TARGET static inline T FR_IFN(fr_res_row_dot)(const T *data, const FR_RES_IDX *indices,
-                                                    int32_t start, int32_t end, const T *x)
+                                                    int32_t start, int32_t end, const T *x,
+                                                    int loads)
 {
     T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     int32_t k = start;
 #if FR_RES_GATHER
     /* Lane j of a 4-wide vector is partial sum s_j: the same IEEE operations
-     * in the same order as the scalar loop below, with the row's gathers
-     * issued four at a time. */
-    if (end - k >= 4) {
+     * in the same order as the scalar loop below, with the row's entries of
+     * x fetched four at a time. */
+    if (end - k >= 4 && loads) {
+        if (sizeof(T) == sizeof(double)) {
+            const double *xd = (const double *)x;
+            __m256d acc = _mm256_setzero_pd();
+            double lanes[4];
+            for (; k + 4 <= end; k += 4) {
+                const __m256d xs = _mm256_set_pd(xd[indices[k + 3]], xd[indices[k + 2]],
+                                                 xd[indices[k + 1]], xd[indices[k]]);
+                acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_loadu_pd((const double *)data + k),
+                                                       xs));
+            }
+            _mm256_storeu_pd(lanes, acc);
+            s0 = (T)lanes[0]; s1 = (T)lanes[1]; s2 = (T)lanes[2]; s3 = (T)lanes[3];
+        } else {
+            const float *xf = (const float *)x;
+            __m128 acc = _mm_setzero_ps();
+            float lanes[4];
+            for (; k + 4 <= end; k += 4) {
+                const __m128 xs = _mm_set_ps(xf[indices[k + 3]], xf[indices[k + 2]],
+                                             xf[indices[k + 1]], xf[indices[k]]);
+                acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps((const float *)data + k), xs));
+            }
+            _mm_storeu_ps(lanes, acc);
+            s0 = (T)lanes[0]; s1 = (T)lanes[1]; s2 = (T)lanes[2]; s3 = (T)lanes[3];
+        }
+    } else if (end - k >= 4) {
         if (sizeof(T) == sizeof(double)) {
             __m256d acc = _mm256_setzero_pd();
             double lanes[4];
@@ -50,6 +78,8 @@ FR_RES_TARGET static inline T FR_IFN(fr_res_row_dot)(const T *data, const FR_RES
             s0 = (T)lanes[0]; s1 = (T)lanes[1]; s2 = (T)lanes[2]; s3 = (T)lanes[3];
         }
     }
+#else
+    (void)loads;
 #endif
     for (; k + 4 <= end; k += 4) {
         s0 += data[k] * x[indices[k]];
@@ -69,8 +99,10 @@ FR_RES_TARGET static void FR_IFN(fr_res_add_csr_product)(const T *data, const FR
                                                         const T *x, ptrdiff_t batch, T *preact)
 {
     if (batch == 1) {
+        const int loads = !fr_res_gathers_pay();
         for (ptrdiff_t i = 0; i < n; ++i)
-            preact[i] += FR_IFN(fr_res_row_dot)(data, indices, indptr[i], indptr[i + 1], x);
+            preact[i] += FR_IFN(fr_res_row_dot)(data, indices, indptr[i], indptr[i + 1], x,
+                                                loads);
         return;
     }
     for (ptrdiff_t i = 0; i < n; ++i) {
@@ -117,10 +149,12 @@ FR_RES_TARGET static void FR_IFN(fr_res_add_csr_product)(const T *data, const FR
  * is also where x_{t+1} reads it: no copies between steps. x_0 is
  * s->state. Between two steps of a multithreaded run the caller makes x_t
  * whole. W x_{t-1} from `sell` when given (the same sums; AVX-512 builds
- * only, r0 then a multiple of its window), else from the CSR rows. */
+ * only, r0 then a multiple of its window), else from the CSR rows, with x's
+ * entries fetched by plain loads when `loads` (see fr_res_row_dot). */
 FR_RES_TARGET static void FR_IFN(fr_res_single_steps)(const fr_res_model *m,
                                                      const fr_res_series *s,
-                                                     const fr_res_sell *sell, int fused,
+                                                     const fr_res_sell *sell, int loads,
+                                                     int fused,
                                                      ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t r0,
                                                      ptrdiff_t r1)
 {
@@ -151,7 +185,7 @@ FR_RES_TARGET static void FR_IFN(fr_res_single_steps)(const fr_res_model *m,
 #endif
             for (ptrdiff_t j = 0; j < rows; ++j)
                 pre[j] += FR_IFN(fr_res_row_dot)(data, indices, indptr[i0 + j],
-                                                 indptr[i0 + j + 1], x_old);
+                                                 indptr[i0 + j + 1], x_old, loads);
             FR_VFN(fr_res_leaky_update)(m->activation, pre, lr + i0, x_old + i0, row + i0,
                                         rows);
         }

@@ -64,24 +64,27 @@ static void FR_RFN(fr_res_add_csr_product)(const fr_res_model *m, const int32_t 
 }
 
 typedef void (*FR_RFN(fr_res_single_fn))(const fr_res_model *m, const fr_res_series *s,
-                                         const fr_res_sell *sell, int fused, ptrdiff_t t0,
+                                         const fr_res_sell *sell, int loads, int fused,
+                                         ptrdiff_t t0,
                                          ptrdiff_t t1, ptrdiff_t r0, ptrdiff_t r1);
 
 /* W in SELL-C for the single-series steps of this CPU, when they have it
- * (AVX-512, 16-bit indices), the run is long enough to pay for the layout
- * and W small enough for a second copy; else 0, and the steps read the CSR
- * rows (the same sums). */
-static int FR_RFN(fr_res_sell_for)(const fr_res_model *m, ptrdiff_t steps, fr_res_sell *sell)
+ * (AVX-512, 16-bit indices), fetch x by hardware gathers (`loads` 0), the
+ * run is long enough to pay for the layout and W small enough for a second
+ * copy; else 0, and the steps read the CSR rows (the same sums). */
+static int FR_RFN(fr_res_sell_for)(const fr_res_model *m, ptrdiff_t steps, int loads,
+                                   fr_res_sell *sell)
 {
 #if FR_RES_MULTIVERSION
     const double bytes = ((double)m->w_indptr[m->units] - m->w_indptr[0])
                          * (sizeof(T) + sizeof(uint16_t));
-    if (fr_isa_level() == FR_ISA_X86_64_V4 && m->w_indices16 != NULL
+    if (fr_isa_level() == FR_ISA_X86_64_V4 && m->w_indices16 != NULL && !loads
             && steps >= FR_RES_SELL_MIN_STEPS && bytes <= FR_RES_SELL_MAX_BYTES)
         return fr_res_sell_build(m, 64 / (int)sizeof(T), sizeof(T), sell);
 #endif
     (void)m;
     (void)steps;
+    (void)loads;
     (void)sell;
     return 0;
 }
@@ -292,6 +295,7 @@ typedef struct {
     T *spare, *preact, *y_spare;
     FR_RFN(fr_res_single_fn) single;    /* one series: the fused steps; else NULL */
     const fr_res_sell *sell;            /* W for `single` in SELL-C, or NULL: CSR */
+    int loads;                          /* `single` fetches x by plain loads, not gathers */
     ptrdiff_t by_series[3];             /* a batch split by series: chunk c owns the
                                          * series [by_series[c], by_series[c+1]) */
     ptrdiff_t block_width;              /* the widest block of series, at most
@@ -325,7 +329,7 @@ static void FR_RFN(fr_res_chunk)(void *ctx, long t, int chunk, int tid)
     const FR_RFN(fr_res_job) *job = (const FR_RFN(fr_res_job) *)ctx;
     (void)tid;
     if (job->single != NULL)
-        job->single(job->model, job->series, job->sell, job->fused, t, t + 1,
+        job->single(job->model, job->series, job->sell, job->loads, job->fused, t, t + 1,
                     job->split[chunk], job->split[chunk + 1]);
     else
         FR_RFN(fr_res_open_step)(job, t, job->split[chunk], job->split[chunk + 1]);
@@ -500,6 +504,7 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
     job.y_spare = work + 2 * n * B;
     job.single = NULL;
     job.sell = NULL;
+    job.loads = 0;
     if (s->prefilled && D > 0 && D <= FR_RES_SMALL_INPUT)
         FR_RFN(fr_res_add_input_projection)((const T *)s->u, steps * B, D, s->u_stride,
                                             (const T *)m->w_in_t, n, (T *)s->states,
@@ -516,7 +521,9 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
     }
     if (O == 0 && m->w_dense == NULL && B == 1) {
         job.single = FR_RFN(fr_res_single_steps_for)(m);
-        if (FR_RFN(fr_res_sell_for)(m, steps, &sell)) {
+        job.loads = s->fetch == FR_RES_FETCH_LOADS
+                    || (s->fetch == FR_RES_FETCH_AUTO && !fr_res_gathers_pay());
+        if (FR_RFN(fr_res_sell_for)(m, steps, job.loads, &sell)) {
             const ptrdiff_t window = FR_RES_SELL_WINDOW;
             job.sell = &sell;
             /* a thread's rows start at a window of the layout */
@@ -528,7 +535,7 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
             }
         }
         if (chunks == 1) {
-            job.single(m, s, job.sell, job.fused, 0, steps, 0, n);
+            job.single(m, s, job.sell, job.loads, job.fused, 0, steps, 0, n);
         } else {
             if (job.fused && (double)steps * n * sizeof(T) >= FR_RES_TOUCH_BYTES)
                 fr_team_phases(1, 2, FR_RFN(fr_res_touch_chunk), &job);

@@ -16,7 +16,7 @@ from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 import numpy as np
 
 from fastrnn.reservoir.kernels cimport (
-    fr_res_install_blas, fr_res_model, fr_res_run, fr_res_series, load_weights,
+    FR_RES_FETCH_AUTO, fr_res_install_blas, fr_res_model, fr_res_run, fr_res_series, load_weights,
 )
 from fastrnn.reservoir._rls cimport rls_step
 
@@ -91,6 +91,7 @@ def force_train(weights, const floating[:, ::1] w_fb, const floating[:, :, ::1] 
     error = np.empty(O, dtype=dtype)
     series.batch = 1
     series.prefilled = 1
+    series.fetch = FR_RES_FETCH_AUTO
     series.u_stride = u.shape[2]
     series.states_stride = N
     series.work = &work[0]

@@ -24,8 +24,9 @@ from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 import numpy as np
 
 from fastrnn.reservoir.kernels cimport (
-    FR_RES_IDENTITY, FR_RES_RELU, FR_RES_SIGMOID, FR_RES_SMALL_INPUT, FR_RES_TANH,
-    fr_res_install_blas, fr_res_model, fr_res_run, fr_res_series, load_weights,
+    FR_RES_FETCH_AUTO, FR_RES_FETCH_GATHER, FR_RES_FETCH_LOADS, FR_RES_IDENTITY, FR_RES_RELU,
+    FR_RES_SIGMOID, FR_RES_SMALL_INPUT, FR_RES_TANH, fr_res_gathers_pay, fr_res_install_blas,
+    fr_res_model, fr_res_run, fr_res_series, load_weights,
 )
 
 #: The activation codes of the C loop by name: the one table, whose numbers
@@ -37,6 +38,19 @@ ACTIVATION_CODES = {"tanh": FR_RES_TANH, "sigmoid": FR_RES_SIGMOID, "relu": FR_R
 #: computed row by row, so that splitting a series into calls does not
 #: change it; above, one BLAS GEMM.
 SMALL_INPUT = FR_RES_SMALL_INPUT
+
+#: How the steps of one series fetch the entries of x_{t-1} a row of W
+#: needs: "auto" (the faster way on this CPU, measured once), hardware
+#: "gather"s or plain "loads". The states are the same bits either way.
+FETCH_CODES = {"auto": FR_RES_FETCH_AUTO, "gather": FR_RES_FETCH_GATHER,
+               "loads": FR_RES_FETCH_LOADS}
+
+
+def gathers_pay():
+    """Whether this CPU's hardware gathers fetch a row's entries of x faster
+    than plain loads (measured once per process; False without AVX2)."""
+    return bool(fr_res_gathers_pay())
+
 
 # SciPy's BLAS, the routines fastrnn/_core/blas.pxd wraps, handed to C once.
 fr_res_install_blas(sgemv, dgemv, sgemm, dgemm)
@@ -73,7 +87,8 @@ cdef Py_ssize_t _checked_row_stride(const Py_ssize_t *strides, const Py_ssize_t 
 
 
 def run(weights, const floating[:, :, :] u, floating[:, ::1] state,
-        floating[:, :, :] states, closed_loop=None, int nthreads=1, bint prefilled=True):
+        floating[:, :, :] states, closed_loop=None, int nthreads=1, bint prefilled=True,
+        fetch="auto"):
     """Run the reservoir over T steps of B series.
 
     The arrays are trusted: `fastrnn.Reservoir` checks and lays them out.
@@ -108,6 +123,9 @@ def run(weights, const floating[:, :, :] u, floating[:, ::1] state,
         bias + Win u_t itself (the same sums in the same order), in the pass
         that updates its units; for the open loop with at most
         ``SMALL_INPUT`` inputs only.
+    fetch : str, IN
+        A key of ``FETCH_CODES``: how one series' steps fetch x_{t-1}
+        (tests take each way; the states are the same).
 
     Returns
     -------
@@ -133,6 +151,9 @@ def run(weights, const floating[:, :, :] u, floating[:, ::1] state,
         raise ValueError("only the open loop with at most SMALL_INPUT inputs computes "
                          "its pre-activations per step")
     series.prefilled = prefilled
+    if fetch not in FETCH_CODES:
+        raise ValueError(f"fetch must be one of {sorted(FETCH_CODES)}, got {fetch!r}")
+    series.fetch = FETCH_CODES[fetch]
     series.u_stride = _checked_row_stride(&u.strides[0], &u.shape[0], sizeof(floating), "u")
     series.states_stride = _checked_row_stride(&states.strides[0], &states.shape[0],
                                                sizeof(floating), "states")

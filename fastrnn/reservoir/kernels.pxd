@@ -20,6 +20,9 @@ cdef extern from "fr_reservoir.h" nogil:
         FR_RES_FLOAT32
         FR_RES_FLOAT64
         FR_RES_SMALL_INPUT
+        FR_RES_FETCH_AUTO
+        FR_RES_FETCH_GATHER
+        FR_RES_FETCH_LOADS
 
     ctypedef void (*fr_res_sgemv_fn)(char *, int *, int *, float *, float *, int *, float *,
                                      int *, float *, float *, int *) noexcept nogil
@@ -65,8 +68,10 @@ cdef extern from "fr_reservoir.h" nogil:
         void *y
         void *y_state
         void *work
+        int fetch
 
     int fr_res_run(const fr_res_model *model, const fr_res_series *series, int nthreads)
+    int fr_res_gathers_pay()
 
 
 # The loop shares a step's units between the threads of fastrnn's one team

@@ -152,7 +152,7 @@ def test_activation_codes_are_the_c_enum():
 
 
 # ------------------------------------ the layouts of one loop, to the bit
-def _run_loop(res, u, *, prefilled=True, compact=True, nthreads=1):
+def _run_loop(res, u, *, prefilled=True, compact=True, nthreads=1, fetch="auto"):
     """The open loop through the C entry point directly, in one layout."""
     T, B, _ = u.shape
     weights = res._checked_weights(u.shape[2])
@@ -163,7 +163,8 @@ def _run_loop(res, u, *, prefilled=True, compact=True, nthreads=1):
     states = np.full((T, B, res.units), np.nan, dtype=res.dtype)
     if prefilled:
         states[...] = weights["bias"]
-    used = _reservoir.run(loop, u, state, states, nthreads=nthreads, prefilled=prefilled)
+    used = _reservoir.run(loop, u, state, states, nthreads=nthreads, prefilled=prefilled,
+                          fetch=fetch)
     return states, state, used
 
 
@@ -204,7 +205,9 @@ def _matrix_with_every_row_length(N, dtype, rng):
 @pytest.mark.parametrize("activation", ["tanh", "identity"])
 def test_sell_layout_of_long_runs_changes_no_bit(dtype, units, activation):
     """Runs of at least FR_RES_SELL_MIN_STEPS (64) steps of one series read W
-    in SELL-C on AVX-512 CPUs; 32-bit indices always take the CSR row loop.
+    in SELL-C on AVX-512 CPUs whose gathers pay; 32-bit indices always take
+    the CSR row loop, whose AVX2 clone fetches x by hardware gathers or by
+    plain loads ("loads": where gathers are slow, as on AMD's Zen 4).
     Both sum each row in the same order: the same states, with one thread
     or two, also where the identity activation overflows to inf and NaN
     (masked lanes add nothing, not even 0 * inf)."""
@@ -215,14 +218,26 @@ def test_sell_layout_of_long_runs_changes_no_bit(dtype, units, activation):
                     bias=rng.standard_normal(units) / 5, lr=np.linspace(0.3, 1.0, units),
                     activation=activation, dtype=dtype)
     u = rng.uniform(-1, 1, (150, 1, 2)).astype(dtype)
-    want, last, _ = _run_loop(res, u, compact=False)
+    want, last, _ = _run_loop(res, u, compact=False, fetch="gather")
     if activation == "identity":
         with np.errstate(all="ignore"):
             assert not np.isfinite(want[-1]).all()   # the overflow case is exercised
-    for options in (dict(), dict(nthreads=2), dict(prefilled=False, nthreads=2)):
+    for options in (dict(), dict(nthreads=2), dict(prefilled=False, nthreads=2),
+                    dict(fetch="gather"), dict(fetch="gather", nthreads=2),
+                    dict(fetch="loads"), dict(fetch="loads", compact=False),
+                    dict(fetch="loads", prefilled=False, nthreads=2)):
         got, got_last, _ = _run_loop(res, u, **options)
         np.testing.assert_array_equal(got, want, err_msg=str(options))
         np.testing.assert_array_equal(got_last, last, err_msg=str(options))
+
+
+def test_gather_probe_gives_a_verdict_and_keeps_it():
+    """The probe runs once per process: the same answer every time after."""
+    first = _reservoir.gathers_pay()
+    assert isinstance(first, bool)
+    assert all(_reservoir.gathers_pay() is first for _ in range(3))
+    with pytest.raises(ValueError, match="fetch must be one of"):
+        _run_loop(Reservoir(10, seed=0), np.zeros((3, 1, 1)), fetch="scatter")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
