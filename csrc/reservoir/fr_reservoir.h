@@ -43,8 +43,9 @@ enum { FR_RES_FLOAT32 = 0, FR_RES_FLOAT64 = 1 };
  * needs (fr_res_series.fetch). Both give the same sums: the choice is only
  * speed. Hardware gathers are fast on some CPUs (Intel's with AVX-512) and
  * slower than plain loads on others (AMD's Zen 4: 0.51 against 0.29-0.36 ns
- * per nonzero, and AVX-512 gathers 0.53), so AUTO takes whichever
- * fr_res_gathers_pay() measured faster on this CPU. */
+ * per nonzero in a row loop, and AVX-512 gathers 0.53), so AUTO takes
+ * whichever fr_res_gathers_pay() measured faster on this CPU. The choice
+ * applies to the CSR rows and to the SELL layout alike. */
 enum { FR_RES_FETCH_AUTO = 0, FR_RES_FETCH_GATHER = 1, FR_RES_FETCH_LOADS = 2 };
 
 /* Up to this many inputs the projection of all steps is a vectorised C loop

@@ -180,7 +180,7 @@ FR_RES_TARGET static void FR_IFN(fr_res_single_steps)(const fr_res_model *m,
 #if FR_RES_SELL
             if (sell != NULL) {
                 for (ptrdiff_t j = 0; j < rows; j += sell->lanes)
-                    FR_VFN(fr_res_sell_group)(sell, (i0 + j) / sell->lanes, x_old, pre);
+                    FR_VFN(fr_res_sell_group)(sell, (i0 + j) / sell->lanes, x_old, loads, pre);
             } else
 #endif
             for (ptrdiff_t j = 0; j < rows; ++j)

@@ -69,22 +69,20 @@ typedef void (*FR_RFN(fr_res_single_fn))(const fr_res_model *m, const fr_res_ser
                                          ptrdiff_t t1, ptrdiff_t r0, ptrdiff_t r1);
 
 /* W in SELL-C for the single-series steps of this CPU, when they have it
- * (AVX-512, 16-bit indices), fetch x by hardware gathers (`loads` 0), the
- * run is long enough to pay for the layout and W small enough for a second
- * copy; else 0, and the steps read the CSR rows (the same sums). */
-static int FR_RFN(fr_res_sell_for)(const fr_res_model *m, ptrdiff_t steps, int loads,
-                                   fr_res_sell *sell)
+ * (AVX-512, 16-bit indices), the run is long enough to pay for the layout
+ * and W small enough for a second copy; else 0, and the steps read the CSR
+ * rows (the same sums). */
+static int FR_RFN(fr_res_sell_for)(const fr_res_model *m, ptrdiff_t steps, fr_res_sell *sell)
 {
 #if FR_RES_MULTIVERSION
     const double bytes = ((double)m->w_indptr[m->units] - m->w_indptr[0])
                          * (sizeof(T) + sizeof(uint16_t));
-    if (fr_isa_level() == FR_ISA_X86_64_V4 && m->w_indices16 != NULL && !loads
+    if (fr_isa_level() == FR_ISA_X86_64_V4 && m->w_indices16 != NULL
             && steps >= FR_RES_SELL_MIN_STEPS && bytes <= FR_RES_SELL_MAX_BYTES)
         return fr_res_sell_build(m, 64 / (int)sizeof(T), sizeof(T), sell);
 #endif
     (void)m;
     (void)steps;
-    (void)loads;
     (void)sell;
     return 0;
 }
@@ -523,7 +521,7 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
         job.single = FR_RFN(fr_res_single_steps_for)(m);
         job.loads = s->fetch == FR_RES_FETCH_LOADS
                     || (s->fetch == FR_RES_FETCH_AUTO && !fr_res_gathers_pay());
-        if (FR_RFN(fr_res_sell_for)(m, steps, job.loads, &sell)) {
+        if (FR_RFN(fr_res_sell_for)(m, steps, &sell)) {
             const ptrdiff_t window = FR_RES_SELL_WINDOW;
             job.sell = &sell;
             /* a thread's rows start at a window of the layout */
