@@ -25,6 +25,7 @@ import scipy.linalg.blas as blas
 
 from fastrnn.analysis.datasets import mackey_glass
 from fastrnn.reservoir.esn import ESN
+from fastrnn.reservoir import _reservoir
 from fastrnn.reservoir.readout import Ridge
 from fastrnn.reservoir.reservoir import Reservoir
 from timing import rule, time_engines
@@ -84,6 +85,9 @@ def main(argv=None):
     print(f"# numpy {np.__version__}; ReservoirPy "
           f"{reservoirpy.__version__ if use_rpy else 'not installed/skipped'}; "
           f"{rule(args.repeat)} (fastrnn; {args.slow_repeat} for NumPy and ReservoirPy)")
+    print(f"# one series' steps fetch x by "
+          f"{'hardware gathers' if _reservoir.gathers_pay() else 'plain loads'} "
+          f"(the faster on this CPU, measured once per process)")
     rows = []
     for N in args.sizes:
         t0 = time.perf_counter()

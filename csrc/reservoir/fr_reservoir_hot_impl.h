@@ -96,6 +96,31 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_project_tile)(const T *bias, cons
 }
 
 #if FR_RES_SELL
+/* x[a[0]], ..., x[a[7]] (x[a[15]] in float) by plain loads: the indices
+ * read four to a 64-bit load and taken apart in registers, so that each
+ * entry costs one load, not two. */
+FR_RES_TARGET static inline __m512d FR_VFN(fr_res_x_at8)(const double *x, const uint16_t *a)
+{
+    uint64_t q0, q1;
+    memcpy(&q0, a, 8);
+    memcpy(&q1, a + 4, 8);
+    return _mm512_set_pd(x[q1 >> 48], x[(q1 >> 32) & 0xffff], x[(q1 >> 16) & 0xffff],
+                         x[q1 & 0xffff], x[q0 >> 48], x[(q0 >> 32) & 0xffff],
+                         x[(q0 >> 16) & 0xffff], x[q0 & 0xffff]);
+}
+
+FR_RES_TARGET static inline __m512 FR_VFN(fr_res_x_at16)(const float *x, const uint16_t *a)
+{
+    uint64_t q[4];
+    memcpy(q, a, 32);
+    return _mm512_set_ps(x[q[3] >> 48], x[(q[3] >> 32) & 0xffff], x[(q[3] >> 16) & 0xffff],
+                         x[q[3] & 0xffff], x[q[2] >> 48], x[(q[2] >> 32) & 0xffff],
+                         x[(q[2] >> 16) & 0xffff], x[q[2] & 0xffff], x[q[1] >> 48],
+                         x[(q[1] >> 32) & 0xffff], x[(q[1] >> 16) & 0xffff], x[q[1] & 0xffff],
+                         x[q[0] >> 48], x[(q[0] >> 32) & 0xffff], x[(q[0] >> 16) & 0xffff],
+                         x[q[0] & 0xffff]);
+}
+
 /* A group of rows of W in SELL-C (fr_reservoir_sell.h) times x: the C row
  * sums, each the CSR row loop's (s0 + s1) + (s2 + s3) of the same terms in
  * the same order, each added to its row's entry of `pre`, the
@@ -129,8 +154,7 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w,
             _mm512_setzero_pd(), k, _mm256_cvtepu16_epi32(_mm_load_si128((const __m128i *)a)), \
             xd, 8)
 /* padded lanes hold column 0: a load that their mask then ignores */
-#define FR_RES_SELL_LOADS _mm512_set_pd(xd[a[7]], xd[a[6]], xd[a[5]], xd[a[4]],   \
-                                        xd[a[3]], xd[a[2]], xd[a[1]], xd[a[0]])
+#define FR_RES_SELL_LOADS FR_VFN(fr_res_x_at8)(xd, a)
 #define FR_RES_SELL_LOOPS(FETCH)                                                   \
         for (ptrdiff_t p = 0; p < steps4; ++p, vd += 32, at += 32, mask += 4) {    \
             FR_RES_SELL_TERM(s0, 0, FETCH) FR_RES_SELL_TERM(s1, 1, FETCH)          \
@@ -174,10 +198,7 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w,
 #define FR_RES_SELL_GATHER _mm512_mask_i32gather_ps(                               \
             _mm512_setzero_ps(), k,                                                \
             _mm512_cvtepu16_epi32(_mm256_load_si256((const __m256i *)a)), xf, 4)
-#define FR_RES_SELL_LOADS _mm512_set_ps(xf[a[15]], xf[a[14]], xf[a[13]], xf[a[12]], \
-                                        xf[a[11]], xf[a[10]], xf[a[9]], xf[a[8]],   \
-                                        xf[a[7]], xf[a[6]], xf[a[5]], xf[a[4]],     \
-                                        xf[a[3]], xf[a[2]], xf[a[1]], xf[a[0]])
+#define FR_RES_SELL_LOADS FR_VFN(fr_res_x_at16)(xf, a)
 #define FR_RES_SELL_LOOPS(FETCH)                                                   \
         for (ptrdiff_t p = 0; p < steps4; ++p, vf += 64, at += 64, mask += 4) {    \
             FR_RES_SELL_TERM(s0, 0, FETCH) FR_RES_SELL_TERM(s1, 1, FETCH)          \
