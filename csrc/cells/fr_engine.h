@@ -49,7 +49,10 @@ typedef struct {
     void *recurrent; /* OUT, GRU: the recurrent products (n block: + b_hn) */
     ptrdiff_t recurrent_stride; /* between steps: B*3H, or 0 to reuse one */
     void *hs;        /* INOUT (T+1, B, H): hs[0] = h_0, hs[t+1] = h_t */
-    void *cs;        /* INOUT (T+1, B, H), LSTM: the cell states */
+    void *cs;        /* INOUT (T+1, B, H), LSTM: the cell states; with a ring
+                        (inference) (2, B, H): c_t in slot t % 2, so c_0 in
+                        slot 0 on entry and each row's last c_t in slot
+                        t % 2 of its own last step on exit */
     void *reset_hidden; /* OUT (T, B, H), GRU_BEFORE: r_t h_{t-1} */
     int bias_per_row;   /* bias_x holds a row per sequence (a context's term) */
     ptrdiff_t ring;     /* 0: gates (and reset_hidden) keep every step, for

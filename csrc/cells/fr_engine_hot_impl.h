@@ -272,6 +272,15 @@ static FR_ALWAYS_INLINE ptrdiff_t FR_EFN(fr_eng_slot)(const FR_FN(fr_engine_job)
     return job->ring > 0 ? t % job->ring : t;
 }
 
+/* Where the cell state c_t is: row t, or in inference slot t % 2 of two
+ * (step t reads c_t and writes c_{t+1}, each thread its own units, and
+ * nothing reads c_t again: T - 1 rows fewer to write and fault in). */
+static FR_ALWAYS_INLINE ptrdiff_t FR_EFN(fr_eng_cell_slot)(const FR_FN(fr_engine_job) *job,
+                                                         ptrdiff_t t)
+{
+    return job->ring > 0 ? t % 2 : t;
+}
+
 static FR_ALWAYS_INLINE void FR_EFN(fr_eng_update)(int phase, int relu, const T *restrict acc,
                                                    const FR_FN(fr_engine_job) *job, ptrdiff_t t,
                                                    ptrdiff_t row, ptrdiff_t u0, int nu)
@@ -287,8 +296,9 @@ static FR_ALWAYS_INLINE void FR_EFN(fr_eng_update)(int phase, int relu, const T 
         FR_EFN(fr_eng_rnn)(relu, acc, g, u0, nu, h);
         break;
     case FR_ENG_LSTM:
-        FR_EFN(fr_eng_lstm)(acc, g, H, u0, nu, job->peep, job->cs + t * BH + row * H,
-                            job->cs + (t + 1) * BH + row * H, h);
+        FR_EFN(fr_eng_lstm)(acc, g, H, u0, nu, job->peep,
+                            job->cs + FR_EFN(fr_eng_cell_slot)(job, t) * BH + row * H,
+                            job->cs + FR_EFN(fr_eng_cell_slot)(job, t + 1) * BH + row * H, h);
         break;
     case FR_ENG_GRU:
         FR_EFN(fr_eng_gru)(acc, g, job->recurrent + t * job->recurrent_stride + row * 3 * H, H,
@@ -322,8 +332,10 @@ static FR_ALWAYS_INLINE void FR_EFN(fr_eng_prefetch)(int phase, const FR_FN(fr_e
     for (int q = 0; q < G; ++q)
         __builtin_prefetch(g + q * H, 1, 3);
     if (phase == FR_ENG_LSTM) {
-        __builtin_prefetch(job->cs + (t * B + row) * H + u0, 0, 3);
-        __builtin_prefetch(job->cs + ((t + 1) * B + row) * H + u0, 1, 3);
+        __builtin_prefetch(job->cs + (FR_EFN(fr_eng_cell_slot)(job, t) * B + row) * H + u0, 0,
+                           3);
+        __builtin_prefetch(job->cs + (FR_EFN(fr_eng_cell_slot)(job, t + 1) * B + row) * H + u0,
+                           1, 3);
     } else if (phase != FR_ENG_RNN) {
         const T *rec = job->recurrent + t * job->recurrent_stride + row * 3 * H + u0;
         for (int q = 0; q < 3; ++q)

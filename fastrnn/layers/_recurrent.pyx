@@ -631,7 +631,8 @@ def cell_forward(int kind, tuple shape, const int[::1] batch_sizes, const floati
         any number), or 0 for the BLAS loop (a product per step).
     ring : 0, or (inference, the engine only) the steps that gates and
         reset_hidden hold, ``project_steps(...)`` for the same call; step t
-        in slot t % ring: nothing is kept for `cell_backward`.
+        in slot t % ring; cs then holds two slots (2, B, H), c_t in slot
+        t % 2: nothing is kept for `cell_backward`.
 
     Returns
     -------

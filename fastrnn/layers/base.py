@@ -488,6 +488,14 @@ class _Batch:
             return hs[np.asarray(offset) + self.T]
         return hs[np.add.outer(offset, self.lengths), np.arange(self.B)]
 
+    def final_in_pair(self, states):
+        """`final` of states kept in two slots ((2, B, H), the state after t
+        steps in slot t % 2, as the engine keeps the LSTM's cell state in
+        inference): slot length % 2 of each row."""
+        if self.perm is None:
+            return states[self.T % 2]
+        return states[self.lengths % 2, np.arange(self.B)]
+
     def padded_inputs(self, x, dtype):
         """x (T, B, D) sorted, its steps past each row's end zeroed: the
         loops never read them, but they must not leak into dW_ih (0 * NaN)."""
@@ -1132,7 +1140,8 @@ class RecurrentLayer(RecurrentBase):
                     out[:, :, d * H:(d + 1) * H] = y
                 h_n[k] = batch.final(hs)
                 if self._has_cell:
-                    c_n[k] = batch.final(cs)
+                    # in inference the engine keeps c_t in two slots only
+                    c_n[k] = batch.final(cs) if len(cs) == T + 1 else batch.final_in_pair(cs)
                 caches.append(dict(x=layer_input, buffers=buffers))
             inp = masks.between(out, layer)
         # The buffers of a sweep that kept nothing hold a few steps only.
@@ -1159,8 +1168,9 @@ class RecurrentLayer(RecurrentBase):
         and the buffers `cell_backward` reads again. ``row_term`` (B, G*H),
         sorted as x, is added to every step's input projection of its row.
         ``keep=False`` (inference) lets the engine keep only a few steps of the
-        gate rows, in a ring: the buffers returned are then no use to
-        backward."""
+        gate rows, in a ring, and the cell states in two slots ((2, B, H),
+        c_t in slot t % 2; see `_Batch.final_in_pair`): the buffers returned
+        are then no use to backward."""
         T, B, D = x.shape
         H, G, dt = self.hidden_size, self._gates, self.dtype
         bias_x, b_hn = self._bias_split(layer, suffix)
@@ -1168,11 +1178,6 @@ class RecurrentLayer(RecurrentBase):
             bias_x = _flat(np.ascontiguousarray(bias_x + row_term, dtype=dt))
         hs = alloc((T + 1, B, H), dtype=dt)
         hs[0] = h0
-        if self._has_cell:
-            cs = alloc((T + 1, B, H), dtype=dt)
-            cs[0] = c0
-        else:
-            cs = _EMPTY[dt]
         if threads is None:
             threads = _engine_threads(B, G, H, dt, keep)
         if state_mask is not None:
@@ -1180,6 +1185,12 @@ class RecurrentLayer(RecurrentBase):
         ring = 0
         if not keep and threads > 0:
             ring = min(T, _recurrent.project_steps(self._kind, B, H, dt == np.float64, threads))
+        if self._has_cell:
+            # with a ring (inference) the engine keeps c_t in slot t % 2 of two
+            cs = alloc((2 if ring else T + 1, B, H), dtype=dt)
+            cs[0] = c0
+        else:
+            cs = _EMPTY[dt]
         kept = ring or T
         gx = np.empty((kept, B, G * H), dtype=dt)
         gh, gh_stride, rh = self._recurrent_buffers(kept, B, alloc, every_step=not ring)

@@ -2,7 +2,9 @@
 the bits of a forward outside it on the same loop (a few ulp from one on the
 BLAS loop); on the gated-cell engine the gate rows then live in a ring of a
 few steps (csrc/cells/fr_engine.h, ``ring``), which these sizes make shorter
-than the sequence."""
+than the sequence, and the LSTM's cell states in two slots (the final c of
+each row read from slot length % 2, so odd and even lengths are both
+checked)."""
 import threading
 
 import numpy as np
