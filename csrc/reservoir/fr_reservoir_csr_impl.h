@@ -24,60 +24,44 @@ FR_RES_TARGET static inline T FR_IFN(fr_res_row_dot)(const T *data, const FR_RES
 #if FR_RES_GATHER
     /* Lane j of a 4-wide vector is partial sum s_j: the same IEEE operations
      * in the same order as the scalar loop below, with the row's entries of
-     * x fetched four at a time. */
-    if (end - k >= 4 && loads) {
-        if (sizeof(T) == sizeof(double)) {
-            const double *xd = (const double *)x;
-            __m256d acc = _mm256_setzero_pd();
-            double lanes[4];
-            for (; k + 4 <= end; k += 4) {
-                const __m256d xs = _mm256_set_pd(xd[indices[k + 3]], xd[indices[k + 2]],
-                                                 xd[indices[k + 1]], xd[indices[k]]);
-                acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_loadu_pd((const double *)data + k),
-                                                       xs));
-            }
-            _mm256_storeu_pd(lanes, acc);
-            s0 = (T)lanes[0]; s1 = (T)lanes[1]; s2 = (T)lanes[2]; s3 = (T)lanes[3];
-        } else {
-            const float *xf = (const float *)x;
-            __m128 acc = _mm_setzero_ps();
-            float lanes[4];
-            for (; k + 4 <= end; k += 4) {
-                const __m128 xs = _mm_set_ps(xf[indices[k + 3]], xf[indices[k + 2]],
-                                             xf[indices[k + 1]], xf[indices[k]]);
-                acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps((const float *)data + k), xs));
-            }
-            _mm_storeu_ps(lanes, acc);
-            s0 = (T)lanes[0]; s1 = (T)lanes[1]; s2 = (T)lanes[2]; s3 = (T)lanes[3];
-        }
-    } else if (end - k >= 4) {
-        if (sizeof(T) == sizeof(double)) {
-            __m256d acc = _mm256_setzero_pd();
-            double lanes[4];
-            for (; k + 4 <= end; k += 4) {
-                const __m128i at = sizeof(FR_RES_IDX) == 2
-                    ? _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(indices + k)))
-                    : _mm_loadu_si128((const __m128i *)(indices + k));
-                const __m256d xs = _mm256_i32gather_pd((const double *)x, at, 8);
-                acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_loadu_pd((const double *)data + k),
-                                                       xs));
-            }
-            _mm256_storeu_pd(lanes, acc);
-            s0 = (T)lanes[0]; s1 = (T)lanes[1]; s2 = (T)lanes[2]; s3 = (T)lanes[3];
-        } else {
-            __m128 acc = _mm_setzero_ps();
-            float lanes[4];
-            for (; k + 4 <= end; k += 4) {
-                const __m128i at = sizeof(FR_RES_IDX) == 2
-                    ? _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(indices + k)))
-                    : _mm_loadu_si128((const __m128i *)(indices + k));
-                const __m128 xs = _mm_i32gather_ps((const float *)x, at, 4);
-                acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps((const float *)data + k), xs));
-            }
-            _mm_storeu_ps(lanes, acc);
-            s0 = (T)lanes[0]; s1 = (T)lanes[1]; s2 = (T)lanes[2]; s3 = (T)lanes[3];
-        }
+     * x fetched four at a time, by one hardware gather (GATHER) or by four
+     * plain loads (LOADS). */
+#define FR_RES_ROW_VECTORS(VT, ET, ZERO, LOADU, ADD, MUL, STORE, FETCH)            \
+    {                                                                          \
+        VT acc = ZERO();                                                       \
+        ET lanes[4];                                                           \
+        for (; k + 4 <= end; k += 4)                                           \
+            acc = ADD(acc, MUL(LOADU((const ET *)data + k), FETCH));           \
+        STORE(lanes, acc);                                                     \
+        s0 = (T)lanes[0]; s1 = (T)lanes[1]; s2 = (T)lanes[2]; s3 = (T)lanes[3]; \
     }
+#define FR_RES_AT4 (sizeof(FR_RES_IDX) == 2                                        \
+        ? _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(indices + k)))    \
+        : _mm_loadu_si128((const __m128i *)(indices + k)))
+#define FR_RES_ROW_D(FETCH)                                                        \
+    FR_RES_ROW_VECTORS(__m256d, double, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_add_pd, \
+                       _mm256_mul_pd, _mm256_storeu_pd, FETCH)
+#define FR_RES_ROW_F(FETCH)                                                        \
+    FR_RES_ROW_VECTORS(__m128, float, _mm_setzero_ps, _mm_loadu_ps, _mm_add_ps, _mm_mul_ps, \
+                       _mm_storeu_ps, FETCH)
+    if (end - k >= 4) {
+        const double *xd = (const double *)x;
+        const float *xf = (const float *)x;
+        if (sizeof(T) == sizeof(double) && loads)
+            FR_RES_ROW_D(_mm256_set_pd(xd[indices[k + 3]], xd[indices[k + 2]],
+                                       xd[indices[k + 1]], xd[indices[k]]))
+        else if (sizeof(T) == sizeof(double))
+            FR_RES_ROW_D(_mm256_i32gather_pd(xd, FR_RES_AT4, 8))
+        else if (loads)
+            FR_RES_ROW_F(_mm_set_ps(xf[indices[k + 3]], xf[indices[k + 2]],
+                                    xf[indices[k + 1]], xf[indices[k]]))
+        else
+            FR_RES_ROW_F(_mm_i32gather_ps(xf, FR_RES_AT4, 4))
+    }
+#undef FR_RES_ROW_F
+#undef FR_RES_ROW_D
+#undef FR_RES_AT4
+#undef FR_RES_ROW_VECTORS
 #else
     (void)loads;
 #endif
