@@ -139,6 +139,16 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w,
     const uint16_t *mask = w->masks + shape[0];
     const uint8_t *row = w->rows + g * lanes;
     const ptrdiff_t in_order = shape[3];
+    /* The slots of the group, four partial sums at a time, then those of the
+     * rows' last terms into s0; FR_RES_SELL_TERM (per precision) adds one
+     * slot of L lanes, its entries of x fetched by FETCH. */
+#define FR_RES_SELL_LOOPS(V, L, FETCH)                                             \
+        for (ptrdiff_t p = 0; p < steps4; ++p, V += 4 * (L), at += 4 * (L), mask += 4) { \
+            FR_RES_SELL_TERM(s0, 0, FETCH) FR_RES_SELL_TERM(s1, 1, FETCH)          \
+            FR_RES_SELL_TERM(s2, 2, FETCH) FR_RES_SELL_TERM(s3, 3, FETCH)          \
+        }                                                                          \
+        for (ptrdiff_t p = 0; p < steps1; ++p, V += (L), at += (L), ++mask)        \
+            FR_RES_SELL_TERM(s0, 0, FETCH)
     if (sizeof(T) == sizeof(double)) {
         const double *vd = (const double *)v;
         const double *xd = (const double *)x;
@@ -155,19 +165,11 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w,
             xd, 8)
 /* padded lanes hold column 0: a load that their mask then ignores */
 #define FR_RES_SELL_LOADS FR_VFN(fr_res_x_at8)(xd, a)
-#define FR_RES_SELL_LOOPS(FETCH)                                                   \
-        for (ptrdiff_t p = 0; p < steps4; ++p, vd += 32, at += 32, mask += 4) {    \
-            FR_RES_SELL_TERM(s0, 0, FETCH) FR_RES_SELL_TERM(s1, 1, FETCH)          \
-            FR_RES_SELL_TERM(s2, 2, FETCH) FR_RES_SELL_TERM(s3, 3, FETCH)          \
-        }                                                                          \
-        for (ptrdiff_t p = 0; p < steps1; ++p, vd += 8, at += 8, ++mask)           \
-            FR_RES_SELL_TERM(s0, 0, FETCH)
         if (loads) {
-            FR_RES_SELL_LOOPS(FR_RES_SELL_LOADS)
+            FR_RES_SELL_LOOPS(vd, 8, FR_RES_SELL_LOADS)
         } else {
-            FR_RES_SELL_LOOPS(FR_RES_SELL_GATHER)
+            FR_RES_SELL_LOOPS(vd, 8, FR_RES_SELL_GATHER)
         }
-#undef FR_RES_SELL_LOOPS
 #undef FR_RES_SELL_LOADS
 #undef FR_RES_SELL_GATHER
 #undef FR_RES_SELL_TERM
@@ -199,17 +201,10 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w,
             _mm512_setzero_ps(), k,                                                \
             _mm512_cvtepu16_epi32(_mm256_load_si256((const __m256i *)a)), xf, 4)
 #define FR_RES_SELL_LOADS FR_VFN(fr_res_x_at16)(xf, a)
-#define FR_RES_SELL_LOOPS(FETCH)                                                   \
-        for (ptrdiff_t p = 0; p < steps4; ++p, vf += 64, at += 64, mask += 4) {    \
-            FR_RES_SELL_TERM(s0, 0, FETCH) FR_RES_SELL_TERM(s1, 1, FETCH)          \
-            FR_RES_SELL_TERM(s2, 2, FETCH) FR_RES_SELL_TERM(s3, 3, FETCH)          \
-        }                                                                          \
-        for (ptrdiff_t p = 0; p < steps1; ++p, vf += 16, at += 16, ++mask)         \
-            FR_RES_SELL_TERM(s0, 0, FETCH)
         if (loads) {
-            FR_RES_SELL_LOOPS(FR_RES_SELL_LOADS)
+            FR_RES_SELL_LOOPS(vf, 16, FR_RES_SELL_LOADS)
         } else {
-            FR_RES_SELL_LOOPS(FR_RES_SELL_GATHER)
+            FR_RES_SELL_LOOPS(vf, 16, FR_RES_SELL_GATHER)
         }
 #undef FR_RES_SELL_LOOPS
 #undef FR_RES_SELL_LOADS
