@@ -77,13 +77,13 @@ FR_RES_TARGET static inline T FR_IFN(fr_res_row_dot)(const T *data, const FR_RES
 }
 
 /* preact (n x batch) += W x, W n CSR rows (indptr[0] .. indptr[n]) and
- * x (N x batch). */
+ * x (N x batch); one series fetches x as `loads` says (fr_res_row_dot). */
 FR_RES_TARGET static void FR_IFN(fr_res_add_csr_product)(const T *data, const FR_RES_IDX *indices,
                                                         const int32_t *indptr, ptrdiff_t n,
-                                                        const T *x, ptrdiff_t batch, T *preact)
+                                                        const T *x, ptrdiff_t batch, int loads,
+                                                        T *preact)
 {
     if (batch == 1) {
-        const int loads = !fr_res_gathers_pay();
         for (ptrdiff_t i = 0; i < n; ++i)
             preact[i] += FR_IFN(fr_res_row_dot)(data, indices, indptr[i], indptr[i + 1], x,
                                                 loads);

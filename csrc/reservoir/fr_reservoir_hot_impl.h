@@ -206,7 +206,6 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w,
         } else {
             FR_RES_SELL_LOOPS(vf, 16, FR_RES_SELL_GATHER)
         }
-#undef FR_RES_SELL_LOOPS
 #undef FR_RES_SELL_LOADS
 #undef FR_RES_SELL_GATHER
 #undef FR_RES_SELL_TERM
@@ -224,6 +223,7 @@ FR_RES_TARGET static inline void FR_VFN(fr_res_sell_group)(const fr_res_sell *w,
             _mm512_mask_i32scatter_ps(p, live, at_row, _mm512_add_ps(old, sum), 4);
         }
     }
+#undef FR_RES_SELL_LOOPS
 }
 #endif
 

@@ -48,19 +48,21 @@
 #define FR_RES_DISPATCH(name, args) FR_RCAT(FR_RFN(name), base) args
 #endif
 
-/* preact (n x batch) += rows of W x, in the index width the model has. */
+/* preact (n x batch) += rows of W x, in the index width the model has;
+ * `loads`: one series fetches x by plain loads (fr_res_row_dot). */
 static void FR_RFN(fr_res_add_csr_product)(const fr_res_model *m, const int32_t *indptr,
-                                           ptrdiff_t n, const T *x, ptrdiff_t batch, T *preact)
+                                           ptrdiff_t n, const T *x, ptrdiff_t batch, int loads,
+                                           T *preact)
 {
     const T *data = (const T *)m->w_data;
     /* 16-bit indices only for one series: with a batch each index serves B
      * products, and the wide loop was measured faster with int32 */
     if (m->w_indices16 != NULL && batch == 1)
         FR_RES_DISPATCH(fr_res_add_csr_product_u16,
-                        (data, m->w_indices16, indptr, n, x, batch, preact));
+                        (data, m->w_indices16, indptr, n, x, batch, loads, preact));
     else
         FR_RES_DISPATCH(fr_res_add_csr_product_i32,
-                        (data, m->w_indices, indptr, n, x, batch, preact));
+                        (data, m->w_indices, indptr, n, x, batch, loads, preact));
 }
 
 typedef void (*FR_RFN(fr_res_single_fn))(const fr_res_model *m, const fr_res_series *s,
@@ -224,13 +226,14 @@ static inline void FR_RFN(fr_res_project_unit_major)(const fr_res_model *m, cons
  *                `fused` (the step computes bias + Win u_t itself)
  * x_old   IN     (N x B): x_{t-1}, all units
  * y_old   IN     (O x B): y_{t-1} fed back through Wfb, or NULL (open loop)
+ * loads   IN     one series: W's rows fetch x by plain loads, not gathers
  * preact     OUT    (N x B): work, rows [r0, r1)
  * x_new   OUT    (N x B): x_t, rows [r0, r1)
  */
 static inline void FR_RFN(fr_res_step)(const fr_res_model *m, ptrdiff_t batch, ptrdiff_t r0,
                                        ptrdiff_t r1, T *row, ptrdiff_t ld, int fused,
                                        const T *u_t, ptrdiff_t ud, const T *x_old,
-                                       const T *y_old, T *preact, T *x_new)
+                                       const T *y_old, int loads, T *preact, T *x_new)
 {
     const ptrdiff_t n = m->units, rows = r1 - r0;
     T *preact_rows = preact + r0 * batch;
@@ -239,7 +242,8 @@ static inline void FR_RFN(fr_res_step)(const fr_res_model *m, ptrdiff_t batch, p
     else
         FR_RFN(fr_res_to_unit_major)(row, ld, batch, r0, r1, preact_rows);
     if (m->w_dense == NULL)
-        FR_RFN(fr_res_add_csr_product)(m, m->w_indptr + r0, rows, x_old, batch, preact_rows);
+        FR_RFN(fr_res_add_csr_product)(m, m->w_indptr + r0, rows, x_old, batch, loads,
+                                       preact_rows);
     else if (batch == 1)
         FR_RFN(fr_res_gemv)(0, (int)n, (int)n, (const T *)m->w_dense, x_old, preact);
     else
@@ -319,7 +323,8 @@ static void FR_RFN(fr_res_open_step)(const FR_RFN(fr_res_job) *job, ptrdiff_t t,
                        ? (const T *)s->u + t * B * s->u_stride : NULL;
     FR_RFN(fr_res_step)(job->model, B, r0, r1, (T *)s->states + t * B * ld, ld, job->fused, u_t,
                         s->u_stride,
-                        FR_RFN(fr_res_x)(job, t), NULL, job->preact, FR_RFN(fr_res_x)(job, t + 1));
+                        FR_RFN(fr_res_x)(job, t), NULL, job->loads, job->preact,
+                        FR_RFN(fr_res_x)(job, t + 1));
 }
 
 static void FR_RFN(fr_res_chunk)(void *ctx, long t, int chunk, int tid)
@@ -365,7 +370,7 @@ static void FR_RFN(fr_res_series_block)(const FR_RFN(fr_res_job) *job, ptrdiff_t
                                               ud, bw, 0, n, pre);
         else
             FR_RFN(fr_res_to_unit_major)(rows, ld, bw, 0, n, pre);
-        FR_RFN(fr_res_add_csr_product)(m, m->w_indptr, n, x_old, bw, pre);
+        FR_RFN(fr_res_add_csr_product)(m, m->w_indptr, n, x_old, bw, 0, pre);
         FR_RFN(fr_res_leaky_update)(m->activation, pre, leak, x_old, x_new, n * bw);
         FR_RFN(fr_res_from_unit_major)(x_new, ld, bw, 0, n, rows);
     }
@@ -431,7 +436,7 @@ static void FR_RFN(fr_res_closed_loop)(const FR_RFN(fr_res_job) *job)
     for (ptrdiff_t t = 0; t < s->steps; ++t) {
         T *x_new = FR_RFN(fr_res_x)(job, t + 1);
         FR_RFN(fr_res_step)(m, B, 0, m->units, (T *)s->states + t * B * ld, ld, 0, NULL, 0,
-                            FR_RFN(fr_res_x)(job, t), y_old, job->preact, x_new);
+                            FR_RFN(fr_res_x)(job, t), y_old, job->loads, job->preact, x_new);
         FR_RFN(fr_res_readout)(m, B, x_new, (T *)s->y + t * B * O, y_new);
         tmp = y_old;
         y_old = y_new;
@@ -502,7 +507,10 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
     job.y_spare = work + 2 * n * B;
     job.single = NULL;
     job.sell = NULL;
-    job.loads = 0;
+    /* one series fetches x the way this call asks (the same sums either
+     * way); a batch's product reads whole rows of x, no gathers */
+    job.loads = B == 1 && (s->fetch == FR_RES_FETCH_LOADS
+                           || (s->fetch == FR_RES_FETCH_AUTO && !fr_res_gathers_pay()));
     if (s->prefilled && D > 0 && D <= FR_RES_SMALL_INPUT)
         FR_RFN(fr_res_add_input_projection)((const T *)s->u, steps * B, D, s->u_stride,
                                             (const T *)m->w_in_t, n, (T *)s->states,
@@ -519,8 +527,6 @@ static int FR_RFN(fr_res_run)(const fr_res_model *m, const fr_res_series *s, int
     }
     if (O == 0 && m->w_dense == NULL && B == 1) {
         job.single = FR_RFN(fr_res_single_steps_for)(m);
-        job.loads = s->fetch == FR_RES_FETCH_LOADS
-                    || (s->fetch == FR_RES_FETCH_AUTO && !fr_res_gathers_pay());
         if (FR_RFN(fr_res_sell_for)(m, steps, &sell)) {
             const ptrdiff_t window = FR_RES_SELL_WINDOW;
             job.sell = &sell;

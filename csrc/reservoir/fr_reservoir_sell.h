@@ -2,9 +2,11 @@
  * W in sliced ELLPACK (SELL-C) for the single-series step: the rows of W
  * in groups of C (one vector register of the precision: 8 doubles or 16
  * floats with AVX-512), each group's nonzeros interleaved so that one
- * vector operation serves one nonzero of each of the C rows. The gathers of
- * x then fill a whole register, and the row sums need no horizontal adds,
- * where the CSR row loop gathered four entries of one row at a time.
+ * vector operation serves one nonzero of each of the C rows. The entries
+ * of x (one hardware gather, or C plain loads where gathers are slow: see
+ * FR_RES_FETCH_* in fr_reservoir.h) then fill a whole register, and the row
+ * sums need no horizontal adds, where the CSR row loop fetched four entries
+ * of one row at a time.
  *
  * The sums stay those of the CSR row loop (fr_reservoir_csr_impl.h), bit
  * for bit: that loop adds a row's nonzero k into partial sum k % 4 while
@@ -18,8 +20,9 @@
  *   - then R "steps of one" (slot 0 only) for the remaining terms of the
  *     rows with the most of them.
  *
- * A lane without a term in a slot is masked off (its gather and add skip
- * it), so padding never adds anything, not even 0 * inf. Each row's sum is
+ * A lane without a term in a slot is masked off (its gather skips it, or
+ * its plain load reads column 0 for nothing, and its add skips it), so
+ * padding never adds anything, not even 0 * inf. Each row's sum is
  * then added to its pre-activation, wherever the sorting put the row.
  *
  * Built per call of the time loop from the CSR arrays (a pass over the

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from fastrnn.reservoir import _reservoir
 from fastrnn.reservoir.esn import ESN
 from fastrnn.reservoir.readout import Ridge
-from fastrnn.reservoir.reservoir import ACTIVATION_CODES, Reservoir
+from fastrnn.reservoir.reservoir import ACTIVATION_CODES, ClosedLoop, Reservoir
 from reference_reservoir import ACTS, esn_free_run
 
 N, D, O = 40, 2, 2
@@ -238,6 +238,36 @@ def test_gather_probe_gives_a_verdict_and_keeps_it():
     assert all(_reservoir.gathers_pay() is first for _ in range(3))
     with pytest.raises(ValueError, match="fetch must be one of"):
         _run_loop(Reservoir(10, seed=0), np.zeros((3, 1, 1)), fetch="scatter")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("compact", [False, True])
+def test_closed_loop_fetches_x_either_way_to_the_same_bits(dtype, compact):
+    """The closed loop of one series (generation with output feedback)
+    fetches W's entries of x as the call asks, like the open loop: gathers
+    or plain loads give the same states and outputs."""
+    res = Reservoir(70, sr=0.9, lr=0.4, rc_connectivity=0.2, seed=3, dtype=dtype)
+    rng = np.random.default_rng(5)
+    T, D, O = 30, 1, 2
+    u = rng.uniform(-1, 1, (T, 1, D)).astype(dtype)
+    w_out = (rng.standard_normal((70, O)) / 10).astype(dtype)
+    results = []
+    for fetch in ("gather", "loads"):
+        weights = res._checked_weights(D, O)
+        loop = res._loop_weights(weights, weights["win"], 1)
+        if not compact:
+            loop = loop._replace(w_indices16=None)
+        state = np.zeros((70, 1), dtype=dtype)
+        states = np.empty((T, 1, 70), dtype=dtype)
+        states[...] = weights["bias"]
+        outputs = np.zeros((T, 1, O), dtype=dtype)
+        y_state = np.full((O, 1), 0.1, dtype=dtype)
+        _reservoir.run(loop, u, state, states,
+                       ClosedLoop(weights["wfb"], w_out, outputs, y_state), fetch=fetch)
+        results.append((states, outputs, state, y_state))
+    assert np.isfinite(results[0][0]).all() and np.abs(results[0][1]).max() > 0
+    for want, got in zip(*results):
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
